@@ -1,0 +1,87 @@
+//! Builds guest crates into wasm components; shared by the build scripts of
+//! `runtime` (which embeds the `local` flavor) and `tests` (which needs every
+//! guest). Modeled on wasmtime's `crates/test-programs/artifacts/build.rs`.
+//!
+//! Guests build in release mode for `wasm32-wasip2` (whose output already is
+//! a component) into `target/guests`, their own target directory, so the
+//! nested cargo never waits on the outer one's lock. Cargo itself makes a
+//! second invocation a no-op, so each guest compiles once per change.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// Environment the outer cargo sets that must not leak into the guest build
+/// (flags for the host target, clippy's wrapper, ...).
+const SCRUBBED_ENV: &[&str] = &[
+    "CARGO_ENCODED_RUSTFLAGS",
+    "CARGO_BUILD_RUSTFLAGS",
+    "RUSTFLAGS",
+    "RUSTC_WRAPPER",
+    "RUSTC_WORKSPACE_WRAPPER",
+    "CLIPPY_ARGS",
+    "CARGO_BUILD_TARGET",
+    "CARGO_TARGET_DIR",
+    "CARGO_BUILD_TARGET_DIR",
+    "CARGO_PRIMARY_PACKAGE",
+];
+
+pub const GUEST_TARGET: &str = "wasm32-wasip2";
+
+/// The workspace root, from the calling build script's manifest directory.
+pub fn workspace_root() -> PathBuf {
+    let manifest = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("run by cargo"));
+    manifest
+        .parent()
+        .expect("crates sit in the workspace root")
+        .to_path_buf()
+}
+
+/// Builds `packages` of `guests/` and returns each one's component path.
+pub fn build_guests(packages: &[&str]) -> BTreeMap<String, PathBuf> {
+    let root = workspace_root();
+    let guests = root.join("guests");
+    let target_dir = root.join("target").join("guests");
+    println!("cargo:rerun-if-changed={}", guests.display());
+    println!("cargo:rerun-if-changed={}", root.join("wit").display());
+
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut cmd = Command::new(cargo);
+    cmd.arg("build")
+        .arg("--release")
+        .arg("--locked")
+        .arg("--target")
+        .arg(GUEST_TARGET)
+        .arg("--manifest-path")
+        .arg(guests.join("Cargo.toml"))
+        .arg("--target-dir")
+        .arg(&target_dir);
+    for package in packages {
+        cmd.arg("-p").arg(package);
+    }
+    for var in SCRUBBED_ENV {
+        cmd.env_remove(var);
+    }
+    let status = cmd.status().expect("cannot run cargo to build the guests");
+    if !status.success() {
+        panic!(
+            "building the guest components failed ({status}); is the {GUEST_TARGET} target \
+             installed? (rustup target add {GUEST_TARGET})"
+        );
+    }
+    packages
+        .iter()
+        .map(|package| {
+            let path = component_path(&target_dir, package);
+            assert!(path.is_file(), "guest build produced no {}", path.display());
+            (package.to_string(), path)
+        })
+        .collect()
+}
+
+fn component_path(target_dir: &Path, package: &str) -> PathBuf {
+    target_dir
+        .join(GUEST_TARGET)
+        .join("release")
+        .join(format!("{}.wasm", package.replace('-', "_")))
+}

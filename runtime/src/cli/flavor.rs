@@ -1,0 +1,198 @@
+//! `flavorbox flavor ...`
+
+use std::path::PathBuf;
+
+use clap::Subcommand;
+use flavorbox::capabilities::Capability;
+use flavorbox::flavors::{FlavorEntry, RegisterOptions};
+use flavorbox::{Home, Result};
+
+use super::OutputFormat;
+use super::output::{json, table};
+
+#[derive(Subcommand)]
+pub enum FlavorCommand {
+    /// List the built-in and registered flavors
+    List {
+        #[arg(long, value_enum, default_value_t)]
+        output: OutputFormat,
+    },
+    /// Register a flavor from a wasm component
+    Register {
+        /// The component (.wasm) to register
+        path: PathBuf,
+        /// Grant HTTP to this origin (scheme://host[:port]); repeatable
+        #[arg(long = "allow-host", value_name = "URL")]
+        allow_hosts: Vec<String>,
+        /// Grant a capability (storage, http); repeatable
+        #[arg(long = "grant", value_name = "CAPABILITY")]
+        grants: Vec<Capability>,
+        /// Linear memory per call, in MiB [default: 64]
+        #[arg(long, value_name = "MiB")]
+        memory: Option<u64>,
+        /// Wall time per call, in seconds [default: 5]
+        #[arg(long, value_name = "SEC")]
+        timeout: Option<f64>,
+        /// Storage per secrets manager, in MiB [default: 16]
+        #[arg(long = "storage-quota", value_name = "MiB")]
+        storage_quota: Option<u64>,
+        /// Storage keys per secrets manager [default: 10000]
+        #[arg(long = "storage-keys", value_name = "N")]
+        storage_keys: Option<u64>,
+    },
+    /// Show a flavor's description, capabilities and limits
+    Describe {
+        name: String,
+        #[arg(long, value_enum, default_value_t)]
+        output: OutputFormat,
+    },
+    /// Remove a registered flavor no secrets manager uses
+    Remove { name: String },
+}
+
+pub fn run(home: &Home, command: FlavorCommand) -> Result<()> {
+    match command {
+        FlavorCommand::List { output } => {
+            let flavors = home.flavors()?;
+            if output == OutputFormat::Json {
+                return json(&flavors);
+            }
+            let rows = flavors
+                .iter()
+                .map(|f| {
+                    vec![
+                        f.description.name.clone(),
+                        f.description.version.clone(),
+                        if f.builtin { "built-in" } else { "registered" }.to_string(),
+                        f.description.description.clone(),
+                    ]
+                })
+                .collect::<Vec<_>>();
+            table(&["FLAVOR", "VERSION", "SOURCE", "DESCRIPTION"], &rows);
+            Ok(())
+        }
+        FlavorCommand::Register {
+            path,
+            allow_hosts,
+            grants,
+            memory,
+            timeout,
+            storage_quota,
+            storage_keys,
+        } => {
+            let options = RegisterOptions {
+                grants: grants.into_iter().collect(),
+                allow_hosts,
+                memory_mib: memory,
+                timeout_secs: timeout,
+                storage_quota_mib: storage_quota,
+                storage_quota_keys: storage_keys,
+            };
+            let registered = home.register_flavor(&path, &options)?;
+            let d = &registered.entry.description;
+            println!(
+                "registered flavor `{}` {} ({})",
+                d.name, d.version, registered.entry.digest
+            );
+            for capability in registered.ungranted {
+                eprintln!(
+                    "flavorbox: warning: flavor `{}` declares capability `{capability}`, which was \
+                     not granted; calls that use it will be refused ({})",
+                    d.name,
+                    grant_hint(capability)
+                );
+            }
+            Ok(())
+        }
+        FlavorCommand::Describe { name, output } => {
+            let entry = home.flavor(&name)?;
+            if output == OutputFormat::Json {
+                return json(&entry);
+            }
+            describe(&entry);
+            Ok(())
+        }
+        FlavorCommand::Remove { name } => {
+            home.remove_flavor(&name)?;
+            println!("removed flavor `{name}`");
+            Ok(())
+        }
+    }
+}
+
+fn grant_hint(capability: Capability) -> &'static str {
+    match capability {
+        Capability::Http => "grant origins with --allow-host URL",
+        _ => "grant it with --grant",
+    }
+}
+
+fn describe(entry: &FlavorEntry) {
+    let d = &entry.description;
+    let limits = &entry.policy.limits;
+    let grants = &entry.policy.grants;
+    println!("flavor:       {} {}", d.name, d.version);
+    println!(
+        "source:       {}",
+        if entry.builtin {
+            "built-in"
+        } else {
+            "registered"
+        }
+    );
+    println!("digest:       {}", entry.digest);
+    println!("description:  {}", d.description);
+    let declared: Vec<&str> = d.capabilities.iter().map(|c| c.as_str()).collect();
+    println!(
+        "declares:     {}",
+        if declared.is_empty() {
+            "-".to_string()
+        } else {
+            declared.join(", ")
+        }
+    );
+    let granted: Vec<&str> = grants.capabilities.iter().map(|c| c.as_str()).collect();
+    println!(
+        "granted:      {}",
+        if granted.is_empty() {
+            "-".to_string()
+        } else {
+            granted.join(", ")
+        }
+    );
+    if !grants.http_origins.is_empty() {
+        println!("http origins: {}", grants.http_origins.join(", "));
+    }
+    println!(
+        "limits:       timeout {} ms, memory {} MiB, storage {} MiB / {} keys, \
+         {} HTTP requests per call, HTTP response {} MiB, log {} KiB per call",
+        limits.timeout_ms,
+        limits.memory_bytes / (1024 * 1024),
+        limits.storage.bytes / (1024 * 1024),
+        limits.storage.keys,
+        limits.http_requests,
+        limits.http_response_bytes / (1024 * 1024),
+        limits.log_bytes / 1024
+    );
+    if d.config.is_empty() {
+        println!("config:       -");
+    } else {
+        println!("config:");
+        let rows = d
+            .config
+            .iter()
+            .map(|f| {
+                let mut flags = vec![if f.required { "required" } else { "optional" }];
+                if f.secret {
+                    flags.push("secret");
+                }
+                vec![
+                    format!("  {}", f.name),
+                    flags.join(", "),
+                    f.description.clone(),
+                ]
+            })
+            .collect::<Vec<_>>();
+        table(&["  KEY", "", "DESCRIPTION"], &rows);
+    }
+}

@@ -1,0 +1,138 @@
+//! `flavorbox secrets-manager ...`
+
+use std::collections::BTreeMap;
+
+use clap::Subcommand;
+use flavorbox::{Error, Home, Result};
+use serde::Serialize;
+
+use super::output::{json, table};
+use super::{OutputFormat, split_pair};
+
+#[derive(Subcommand)]
+pub enum ManagerCommand {
+    /// Configure a secrets manager on a flavor
+    Register {
+        name: String,
+        #[arg(long)]
+        flavor: String,
+        /// A config value the flavor takes; repeatable
+        #[arg(long = "config", value_name = "KEY=VALUE")]
+        config: Vec<String>,
+        /// Make it the active secrets manager
+        #[arg(long)]
+        set_active: bool,
+    },
+    /// List secrets managers (secret config values are masked)
+    List {
+        #[arg(long, value_enum, default_value_t)]
+        output: OutputFormat,
+    },
+    /// Make a secrets manager the one `secret` commands use
+    SetActive { name: String },
+    /// Remove a secrets manager
+    Remove {
+        name: String,
+        /// Also delete what it stores in this home
+        #[arg(long)]
+        purge: bool,
+    },
+}
+
+#[derive(Serialize)]
+struct ManagerView {
+    name: String,
+    flavor: String,
+    active: bool,
+    config: BTreeMap<String, String>,
+}
+
+pub fn run(home: &Home, command: ManagerCommand) -> Result<()> {
+    match command {
+        ManagerCommand::Register {
+            name,
+            flavor,
+            config,
+            set_active,
+        } => {
+            let mut values = BTreeMap::new();
+            for pair in &config {
+                let (key, value) = split_pair(pair, "--config")?;
+                if values.insert(key.clone(), value).is_some() {
+                    return Err(Error::input(format!(
+                        "--config key `{key}` is given more than once"
+                    )));
+                }
+            }
+            home.register_manager(&name, &flavor, values, set_active)?;
+            let active = home.manager(None).map(|m| m.name == name).unwrap_or(false);
+            println!(
+                "registered secrets manager `{name}` on flavor `{flavor}`{}",
+                if active { " (active)" } else { "" }
+            );
+            Ok(())
+        }
+        ManagerCommand::List { output } => {
+            let mut views = Vec::new();
+            for record in home.managers()? {
+                let secret_keys: Vec<String> = home
+                    .flavor(&record.flavor)
+                    .map(|f| {
+                        f.description
+                            .config
+                            .into_iter()
+                            .filter(|c| c.secret)
+                            .map(|c| c.name)
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                let config = record
+                    .config
+                    .into_iter()
+                    .map(|(k, v)| {
+                        let shown = if secret_keys.contains(&k) {
+                            "***".to_string()
+                        } else {
+                            v
+                        };
+                        (k, shown)
+                    })
+                    .collect();
+                views.push(ManagerView {
+                    name: record.name,
+                    flavor: record.flavor,
+                    active: record.active,
+                    config,
+                });
+            }
+            if output == OutputFormat::Json {
+                return json(&views);
+            }
+            let rows = views
+                .iter()
+                .map(|v| {
+                    let config: Vec<String> =
+                        v.config.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                    vec![
+                        if v.active { "*" } else { "" }.to_string(),
+                        v.name.clone(),
+                        v.flavor.clone(),
+                        config.join(" "),
+                    ]
+                })
+                .collect::<Vec<_>>();
+            table(&["ACTIVE", "NAME", "FLAVOR", "CONFIG"], &rows);
+            Ok(())
+        }
+        ManagerCommand::SetActive { name } => {
+            home.set_active_manager(&name)?;
+            println!("secrets manager `{name}` is now active");
+            Ok(())
+        }
+        ManagerCommand::Remove { name, purge } => {
+            home.remove_manager(&name, purge)?;
+            println!("removed secrets manager `{name}`");
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,106 @@
+//! Command-line parsing and dispatch. This layer parses arguments, reads
+//! user input and prints results; every decision is made by the library
+//! (`flavorbox::Home`), and nothing here touches wasmtime.
+
+mod flavor;
+mod input;
+mod manager;
+mod output;
+mod schema;
+mod secret;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use flavorbox::{Error, Home, Result};
+
+#[derive(Parser)]
+#[command(
+    name = "flavorbox",
+    version,
+    about = "Run secrets-manager flavors as sandboxed WebAssembly components"
+)]
+struct Cli {
+    /// Directory holding the store, registered flavors and the compile cache
+    /// [default: the platform data directory]
+    #[arg(long, global = true, env = "FLAVORBOX_HOME", value_name = "DIR")]
+    home: Option<PathBuf>,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// List, register, describe and remove flavors
+    #[command(subcommand)]
+    Flavor(flavor::FlavorCommand),
+    /// Configure secrets managers (instances of a flavor)
+    #[command(subcommand, name = "secrets-manager")]
+    SecretsManager(manager::ManagerCommand),
+    /// Register, read, list, update and delete secrets
+    Secret(secret::SecretArgs),
+    /// List, describe and register secret schemas
+    #[command(subcommand)]
+    Schema(schema::SchemaCommand),
+}
+
+/// How to print results.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            let message = err.to_string().replace(['\n', '\r'], " ");
+            eprintln!("flavorbox: {message}");
+            ExitCode::from(err.exit_code())
+        }
+    }
+}
+
+/// Flavor log lines and host diagnostics go to stderr, filtered by
+/// `FLAVORBOX_LOG` (default: warnings and errors).
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("FLAVORBOX_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .without_time()
+        .init();
+}
+
+fn open_home(dir: Option<PathBuf>) -> Result<Home> {
+    let dir = match dir {
+        Some(dir) => dir,
+        None => flavorbox::home::default_dir()?,
+    };
+    Home::open(&dir)
+}
+
+fn run(cli: Cli) -> Result<()> {
+    let home = open_home(cli.home)?;
+    match cli.command {
+        Command::Flavor(cmd) => flavor::run(&home, cmd),
+        Command::SecretsManager(cmd) => manager::run(&home, cmd),
+        Command::Secret(args) => secret::run(&home, args),
+        Command::Schema(cmd) => schema::run(&home, cmd),
+    }
+}
+
+/// Parses `KEY=VALUE` into its parts.
+pub fn split_pair(text: &str, what: &str) -> Result<(String, String)> {
+    match text.split_once('=') {
+        Some((key, value)) if !key.is_empty() => Ok((key.to_string(), value.to_string())),
+        _ => Err(Error::input(format!("{what} `{text}` is not KEY=VALUE"))),
+    }
+}

@@ -1,0 +1,150 @@
+//! Errors that say who is to blame.
+//!
+//! The CLI's exit code and message depend on whether the user's input was
+//! bad, the operation failed (the flavor or its backend said no), the flavor
+//! broke the sandbox, or the host itself failed. Every variant carries a
+//! one-line, human-readable reason; none ever carries a secret value (flavor
+//! text is masked before it gets here, see `capabilities::log::Masker`).
+
+use std::fmt;
+
+/// How a flavor broke the sandbox.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Violation {
+    /// The call ran past its wall-clock deadline.
+    Deadline,
+    /// The instance asked for more linear memory than it is allowed.
+    Memory,
+    /// The guest trapped (panic, stack overflow, unreachable, ...).
+    Trap,
+    /// The flavor pushed its storage past the quota.
+    Quota,
+    /// The flavor used a capability the operator did not grant.
+    Denied,
+    /// The flavor returned something that breaks the contract (a secret of
+    /// another name, invalid names, oversized values, duplicate keys).
+    Garbage,
+}
+
+impl Violation {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Violation::Deadline => "deadline",
+            Violation::Memory => "memory",
+            Violation::Trap => "trap",
+            Violation::Quota => "quota",
+            Violation::Denied => "denied",
+            Violation::Garbage => "garbage",
+        }
+    }
+}
+
+impl fmt::Display for Violation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Every failure flavorbox reports.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The user's input is unacceptable; nothing was written.
+    #[error("invalid input: {0}")]
+    Input(String),
+    /// The named thing does not exist.
+    #[error("not found: {0}")]
+    NotFound(String),
+    /// The named thing exists already.
+    #[error("already exists: {0}")]
+    AlreadyExists(String),
+    /// The flavor refused the request as invalid.
+    #[error("invalid: {0}")]
+    Invalid(String),
+    /// The flavor, its backend or the host's policy refused.
+    #[error("denied: {0}")]
+    Denied(String),
+    /// The flavor's backend failed.
+    #[error("backend: {0}")]
+    Backend(String),
+    /// The flavor broke the sandbox; its writes were rolled back.
+    #[error("sandbox: {kind}: {detail}")]
+    Sandbox { kind: Violation, detail: String },
+    /// The host failed (its store, its files, the engine).
+    #[error("host: {0}")]
+    Host(String),
+}
+
+impl Error {
+    pub fn input(msg: impl Into<String>) -> Self {
+        Error::Input(msg.into())
+    }
+
+    pub fn host(msg: impl fmt::Display) -> Self {
+        Error::Host(msg.to_string())
+    }
+
+    pub fn sandbox(kind: Violation, detail: impl Into<String>) -> Self {
+        Error::Sandbox {
+            kind,
+            detail: detail.into(),
+        }
+    }
+
+    /// The CLI exit code (SPEC §4): 1 the operation failed, 2 bad
+    /// usage/input, 3 the flavor broke the sandbox.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Error::Input(_) | Error::Invalid(_) => 2,
+            Error::Sandbox { .. } => 3,
+            Error::NotFound(_)
+            | Error::AlreadyExists(_)
+            | Error::Denied(_)
+            | Error::Backend(_)
+            | Error::Host(_) => 1,
+        }
+    }
+
+    /// A short machine-readable kind, used in JSON output and by `evaluate`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Error::Input(_) => "input",
+            Error::NotFound(_) => "not-found",
+            Error::AlreadyExists(_) => "already-exists",
+            Error::Invalid(_) => "invalid",
+            Error::Denied(_) => "denied",
+            Error::Backend(_) => "backend",
+            Error::Sandbox { kind, .. } => kind.as_str(),
+            Error::Host(_) => "host",
+        }
+    }
+}
+
+impl From<rusqlite::Error> for Error {
+    fn from(err: rusqlite::Error) -> Self {
+        Error::Host(format!("store: {err}"))
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exit_codes_follow_the_spec() {
+        assert_eq!(Error::input("x").exit_code(), 2);
+        assert_eq!(Error::Invalid("x".into()).exit_code(), 2);
+        assert_eq!(Error::NotFound("x".into()).exit_code(), 1);
+        assert_eq!(Error::Backend("x".into()).exit_code(), 1);
+        assert_eq!(Error::sandbox(Violation::Deadline, "x").exit_code(), 3);
+    }
+
+    #[test]
+    fn sandbox_errors_name_their_kind() {
+        let err = Error::sandbox(Violation::Memory, "grew past 64 MiB");
+        assert_eq!(err.to_string(), "sandbox: memory: grew past 64 MiB");
+        assert_eq!(err.kind(), "memory");
+    }
+}

@@ -1,0 +1,119 @@
+//! Compiled components, cached on disk.
+//!
+//! Compiling a component takes about a third of a second; loading compiled
+//! code takes a fraction of a millisecond, so every flavor is compiled once
+//! per engine configuration and reused by every later command.
+//!
+//! Loading compiled code is `unsafe` in wasmtime: the bytes are trusted to be
+//! what wasmtime wrote. The cache therefore only ever loads files it wrote
+//! itself: each file is named by the component's digest and the engine's
+//! compatibility hash, written to a temporary file and renamed into place,
+//! and carries a SHA-256 of its contents that is checked before loading. A
+//! truncated, corrupted or foreign file is ignored and replaced.
+
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+use wasmtime::Engine;
+use wasmtime::component::Component;
+
+use super::engine::compatibility_tag;
+use crate::error::{Error, Result};
+
+const CHECKSUM_LEN: usize = 32;
+
+pub struct CompileCache {
+    dir: Option<PathBuf>,
+    tag: String,
+}
+
+/// `sha256:<hex>` of `bytes`: how flavors are identified.
+pub fn digest(bytes: &[u8]) -> String {
+    format!("sha256:{:x}", Sha256::digest(bytes))
+}
+
+impl CompileCache {
+    /// A cache in `dir` (created on first write); `None` compiles every time.
+    pub fn new(engine: &Engine, dir: Option<PathBuf>) -> Self {
+        CompileCache {
+            dir,
+            tag: compatibility_tag(engine),
+        }
+    }
+
+    fn path(&self, digest: &str) -> Option<PathBuf> {
+        let hex = digest.strip_prefix("sha256:")?;
+        if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return None;
+        }
+        Some(self.dir.as_ref()?.join(format!("{hex}-{}.cwasm", self.tag)))
+    }
+
+    /// The compiled component with `digest`, from the cache or compiled from
+    /// `wasm` (which must hash to `digest`).
+    pub fn load(&self, engine: &Engine, digest: &str, wasm: &[u8]) -> Result<Component> {
+        let path = self.path(digest);
+        if let Some(component) = path.as_deref().and_then(|p| load_cached(engine, p)) {
+            return Ok(component);
+        }
+        let compiled = compile(engine, wasm)?;
+        if let Some(path) = path {
+            // A cache that cannot be written only costs time.
+            if let Err(err) = store_cached(&path, &compiled) {
+                tracing::warn!("cannot write compile cache {}: {err}", path.display());
+            }
+        }
+        // SAFETY: `compiled` was produced by `Engine::precompile_component`
+        // on this very engine an instant ago.
+        unsafe { Component::deserialize(engine, &compiled) }
+            .map_err(|e| Error::host(format!("cannot load compiled component: {e}")))
+    }
+}
+
+fn compile(engine: &Engine, wasm: &[u8]) -> Result<Vec<u8>> {
+    engine
+        .precompile_component(wasm)
+        .map_err(|e| Error::input(format!("not a valid component: {}", one_line(&e))))
+}
+
+/// The first line of an error and its causes, for one-line messages.
+pub fn one_line(err: &wasmtime::Error) -> String {
+    format!("{err:#}")
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .to_string()
+}
+
+fn load_cached(engine: &Engine, path: &Path) -> Option<Component> {
+    let file = std::fs::read(path).ok()?;
+    if file.len() <= CHECKSUM_LEN {
+        return None;
+    }
+    let (checksum, compiled) = file.split_at(CHECKSUM_LEN);
+    if Sha256::digest(compiled).as_slice() != checksum {
+        tracing::warn!("ignoring corrupt compile cache entry {}", path.display());
+        return None;
+    }
+    // SAFETY: the checksum proves these are the bytes `store_cached` wrote,
+    // which came from `Engine::precompile_component` on an engine with the
+    // same compatibility hash (it is part of the file name).
+    unsafe { Component::deserialize(engine, compiled) }.ok()
+}
+
+fn store_cached(path: &Path, compiled: &[u8]) -> std::io::Result<()> {
+    let dir = path.parent().expect("cache paths have a directory");
+    std::fs::create_dir_all(dir)?;
+    let mut contents = Vec::with_capacity(CHECKSUM_LEN + compiled.len());
+    contents.extend_from_slice(&Sha256::digest(compiled));
+    contents.extend_from_slice(compiled);
+    let tmp = dir.join(format!(
+        ".{}.{}.tmp",
+        path.file_name().and_then(|n| n.to_str()).unwrap_or("entry"),
+        std::process::id()
+    ));
+    std::fs::write(&tmp, &contents)?;
+    std::fs::rename(&tmp, path).inspect_err(|_| {
+        let _ = std::fs::remove_file(&tmp);
+    })
+}

@@ -1,0 +1,75 @@
+//! The wasmtime engine every flavor runs on.
+//!
+//! Guards against a flavor monopolising the host: epoch interruption stops
+//! any call at its deadline (a ticker thread advances the epoch), the pooling
+//! allocator bounds how many instances, memories and tables can exist at
+//! once and recycles their slots between calls.
+
+use std::time::Duration;
+
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+
+use super::policy::MAX_MEMORY_MIB;
+use crate::error::{Error, Result};
+
+/// How often the epoch advances: the granularity of call deadlines.
+pub const EPOCH_TICK: Duration = Duration::from_millis(10);
+
+/// Instances that may exist at once (calls running concurrently).
+const CONCURRENT_INSTANCES: u32 = 16;
+
+fn config() -> Config {
+    let mut pooling = PoolingAllocationConfig::default();
+    pooling
+        .total_component_instances(CONCURRENT_INSTANCES)
+        .total_core_instances(CONCURRENT_INSTANCES * 8)
+        .total_memories(CONCURRENT_INSTANCES * 2)
+        .total_tables(CONCURRENT_INSTANCES * 4)
+        .max_core_instances_per_component(16)
+        .max_memories_per_component(2)
+        .max_tables_per_component(8)
+        .max_memory_size((MAX_MEMORY_MIB * 1024 * 1024) as usize);
+
+    let mut config = Config::new();
+    config
+        .wasm_component_model(true)
+        .epoch_interruption(true)
+        .concurrency_support(false)
+        .max_wasm_stack(512 * 1024)
+        .allocation_strategy(InstanceAllocationStrategy::Pooling(pooling))
+        .parallel_compilation(true);
+    config
+}
+
+/// Creates an engine and starts its epoch ticker. The ticker holds only a
+/// weak reference and stops once the engine is dropped.
+pub fn new_engine() -> Result<Engine> {
+    let engine = Engine::new(&config()).map_err(|e| Error::host(format!("engine: {e}")))?;
+    let weak = engine.weak();
+    std::thread::Builder::new()
+        .name("flavorbox-epoch".into())
+        .spawn(move || {
+            while let Some(engine) = weak.upgrade() {
+                engine.increment_epoch();
+                drop(engine);
+                std::thread::sleep(EPOCH_TICK);
+            }
+        })
+        .map_err(|e| Error::host(format!("cannot start the epoch ticker: {e}")))?;
+    Ok(engine)
+}
+
+/// Epoch ticks that cover `timeout` (at least two, so a call never starts
+/// already expired).
+pub fn deadline_ticks(timeout: Duration) -> u64 {
+    (timeout.as_millis() / EPOCH_TICK.as_millis()).max(1) as u64 + 1
+}
+
+/// A hash of the engine settings that compiled code depends on, so a cache
+/// never serves code compiled for other settings.
+pub fn compatibility_tag(engine: &Engine) -> String {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    engine.precompile_compatibility_hash().hash(&mut hasher);
+    format!("{:016x}", hasher.finish())
+}
