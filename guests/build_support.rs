@@ -8,8 +8,8 @@
 //! second invocation a no-op, so each guest compiles once per change.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
 
 /// Environment the outer cargo sets that must not leak into the guest build
 /// (flags for the host target, clippy's wrapper, ...).
@@ -37,7 +37,8 @@ pub fn workspace_root() -> PathBuf {
         .to_path_buf()
 }
 
-/// Builds `packages` of `guests/` and returns each one's component path.
+/// Builds `packages` of `guests/` (all of them if empty) and returns the
+/// path of every component produced, keyed by target name with `-` for `_`.
 pub fn build_guests(packages: &[&str]) -> BTreeMap<String, PathBuf> {
     let root = workspace_root();
     let guests = root.join("guests");
@@ -55,33 +56,51 @@ pub fn build_guests(packages: &[&str]) -> BTreeMap<String, PathBuf> {
         .arg("--manifest-path")
         .arg(guests.join("Cargo.toml"))
         .arg("--target-dir")
-        .arg(&target_dir);
+        .arg(&target_dir)
+        .arg("--message-format=json-render-diagnostics")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
     for package in packages {
         cmd.arg("-p").arg(package);
     }
     for var in SCRUBBED_ENV {
         cmd.env_remove(var);
     }
-    let status = cmd.status().expect("cannot run cargo to build the guests");
+    let output = cmd.output().expect("cannot run cargo to build the guests");
+    let status = output.status;
     if !status.success() {
         panic!(
             "building the guest components failed ({status}); is the {GUEST_TARGET} target \
              installed? (rustup target add {GUEST_TARGET})"
         );
     }
-    packages
-        .iter()
-        .map(|package| {
-            let path = component_path(&target_dir, package);
-            assert!(path.is_file(), "guest build produced no {}", path.display());
-            (package.to_string(), path)
-        })
-        .collect()
-}
-
-fn component_path(target_dir: &Path, package: &str) -> PathBuf {
-    target_dir
-        .join(GUEST_TARGET)
-        .join("release")
-        .join(format!("{}.wasm", package.replace('-', "_")))
+    let mut built = BTreeMap::new();
+    for line in String::from_utf8_lossy(&output.stdout).lines() {
+        let Ok(message) = serde_json::from_str::<serde_json::Value>(line) else {
+            continue;
+        };
+        if message["reason"] != "compiler-artifact" {
+            continue;
+        }
+        let name = message["target"]["name"]
+            .as_str()
+            .unwrap_or_default()
+            .replace('_', "-");
+        let wasm = message["filenames"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|f| f.as_str())
+            .find(|f| f.ends_with(".wasm"));
+        if let Some(wasm) = wasm {
+            built.insert(name, PathBuf::from(wasm));
+        }
+    }
+    for package in packages {
+        assert!(
+            built.contains_key(*package),
+            "guest build produced no component for {package}"
+        );
+    }
+    built
 }

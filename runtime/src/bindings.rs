@@ -1,13 +1,16 @@
 //! Host bindings for the `flavorbox:secrets/flavor` world, generated from
 //! `wit/` (the single source of truth of the contract).
 //!
-//! Imports are synchronous: every host function runs to completion on the
-//! calling thread while the guest waits, and none of them can trap; what the
-//! guest may see of a failure is its `result<_, error>`.
+//! Exports are called asynchronously, so a call that blocks inside a host
+//! function (a sleep, a slow HTTP peer) can still be cut off at its
+//! deadline. Our own imports are synchronous: each runs to completion at
+//! once, and none of them can trap; what the guest sees of a failure is its
+//! `result<_, error>`.
 
 wasmtime::component::bindgen!({
     path: "../wit",
     world: "flavor",
+    exports: { default: async },
 });
 
 pub use flavorbox::secrets::types::{

@@ -82,7 +82,7 @@ impl Request {
         }
     }
 
-    pub(crate) fn invoke(
+    pub(crate) async fn invoke(
         &self,
         flavor: &Flavor,
         store: &mut Store<CallState>,
@@ -95,25 +95,31 @@ impl Request {
         };
         Ok(match self {
             Request::Register(s) => manager
-                .call_register_secret(store, &wit(s))?
+                .call_register_secret(store, &wit(s))
+                .await?
                 .map(|()| RawResponse::Done),
             Request::Get(name) => manager
-                .call_get_secret(store, name)?
+                .call_get_secret(store, name)
+                .await?
                 .map(RawResponse::Secret),
             Request::List => manager
-                .call_get_all_secret_keys(store)?
+                .call_get_all_secret_keys(store)
+                .await?
                 .map(RawResponse::Names),
             Request::Update(s) => manager
-                .call_update_secret(store, &wit(s))?
+                .call_update_secret(store, &wit(s))
+                .await?
                 .map(|()| RawResponse::Done),
             Request::Delete(name) => manager
-                .call_delete_secret(store, name)?
+                .call_delete_secret(store, name)
+                .await?
                 .map(|()| RawResponse::Done),
             Request::DeleteAll { force } => manager
-                .call_delete_all_secrets(store, *force)?
+                .call_delete_all_secrets(store, *force)
+                .await?
                 .map(|()| RawResponse::Done),
             Request::Info => Ok(RawResponse::Info(
-                flavor.flavorbox_secrets_metadata().call_info(store)?,
+                flavor.flavorbox_secrets_metadata().call_info(store).await?,
             )),
         })
     }

@@ -232,10 +232,16 @@ impl Home {
             .ok_or_else(|| Error::NotFound(format!("flavor `{name}` is not registered")))
     }
 
-    /// Registers the flavor in the component at `path`.
-    pub fn register_flavor(&self, path: &Path, options: &RegisterOptions) -> Result<Registered> {
-        let policy = options.policy()?;
-        crate::capabilities::http::check_origins(&policy.grants.http_origins)?;
+    /// Loads the component at `path` and returns its checked description,
+    /// without registering it.
+    pub fn inspect_flavor(&self, path: &Path) -> Result<FlavorDescription> {
+        self.read_flavor(path)
+            .map(|(_, _, description)| description)
+    }
+
+    /// Reads, loads and describes a component, refusing one that claims the
+    /// built-in name.
+    fn read_flavor(&self, path: &Path) -> Result<(Vec<u8>, String, FlavorDescription)> {
         let wasm = std::fs::read(path)
             .map_err(|e| Error::input(format!("cannot read {}: {e}", path.display())))?;
         let digest = digest(&wasm);
@@ -251,6 +257,14 @@ impl Home {
                 path.display()
             )));
         }
+        Ok((wasm, digest, description))
+    }
+
+    /// Registers the flavor in the component at `path`.
+    pub fn register_flavor(&self, path: &Path, options: &RegisterOptions) -> Result<Registered> {
+        let policy = options.policy()?;
+        crate::capabilities::http::check_origins(&policy.grants.http_origins)?;
+        let (wasm, digest, description) = self.read_flavor(path)?;
         let record = FlavorRecord {
             name: description.name.clone(),
             digest,

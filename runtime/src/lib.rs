@@ -6,8 +6,10 @@
 
 pub mod bindings;
 pub mod capabilities;
+pub mod conformance;
 pub mod contract;
 pub mod error;
+pub mod evaluate;
 pub mod flavors;
 pub mod home;
 pub mod manager;

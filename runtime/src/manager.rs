@@ -13,7 +13,7 @@ use crate::contract::{Request, Response};
 use crate::error::{Error, Result};
 use crate::flavors::{FlavorEntry, LOCAL, LOCAL_DIGEST, LOCAL_WASM};
 use crate::home::Home;
-use crate::sandbox::LoadedFlavor;
+use crate::sandbox::{CallOutcome, LoadedFlavor};
 use crate::schema::{self, Schema};
 use crate::secret::{Secret, check_name};
 use crate::store::ManagerRecord;
@@ -122,16 +122,29 @@ impl Home {
     }
 
     fn call(&self, bound: &Bound, request: Request) -> Result<Response> {
+        self.outcome(bound, &request)?.result
+    }
+
+    fn outcome(&self, bound: &Bound, request: &Request) -> Result<CallOutcome> {
         let storage = self
             .store()
             .namespace(bound.record.id, request.txn_mode())?;
-        self.run(
+        self.run_outcome(
             &bound.loaded,
             &bound.flavor.policy,
             Some(Box::new(storage)),
             bound.record.config.clone(),
-            &request,
+            request,
         )
+    }
+
+    /// Sends one request, unchecked by schemas, to a secrets manager and
+    /// returns the whole outcome. This is the contract as a flavor sees it
+    /// (e.g. `update-secret` replaces values); the conformance suite and
+    /// `evaluate` use it.
+    pub fn request(&self, manager: Option<&str>, request: &Request) -> Result<CallOutcome> {
+        let bound = self.bind(manager)?;
+        self.outcome(&bound, request)
     }
 
     // ----- schemas ------------------------------------------------------------

@@ -1,1 +1,192 @@
+//! Shared helpers for the end-to-end tests: where the guest components and
+//! the `flavorbox` binary are, throwaway homes, running the CLI, and reading
+//! a manager's raw storage to prove a failed call changed nothing.
 
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::{Arc, OnceLock};
+
+use flavorbox::Home;
+use flavorbox::sandbox::Sandbox;
+use flavorbox::store::TxnMode;
+
+mod generated {
+    include!(concat!(env!("OUT_DIR"), "/guests.rs"));
+}
+pub use generated::{GUESTS, guest_path};
+
+/// A guest component's path.
+pub fn guest(name: &str) -> PathBuf {
+    PathBuf::from(guest_path(name))
+}
+
+/// The workspace's target directory (tests run from `target/<profile>/deps`).
+fn target_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    exe.ancestors()
+        .find(|p| p.file_name().is_some_and(|n| n == "target"))
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| exe.parent().unwrap().join("..").join(".."))
+}
+
+/// Compiled components shared by every home in this test run.
+pub fn cache_dir() -> PathBuf {
+    target_dir().join("test-compile-cache")
+}
+
+/// The `flavorbox` binary of this build.
+pub fn flavorbox_bin() -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target/<profile>/deps");
+    let bin = profile_dir.join(format!("flavorbox{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        bin.is_file(),
+        "{} is missing; run the tests with `cargo test --workspace` (it builds the CLI)",
+        bin.display()
+    );
+    bin
+}
+
+/// One engine and compiled flavors for all library-level tests of a binary.
+pub fn shared_sandbox() -> Arc<Sandbox> {
+    static SANDBOX: OnceLock<Arc<Sandbox>> = OnceLock::new();
+    SANDBOX
+        .get_or_init(|| Arc::new(Sandbox::new(Some(cache_dir())).expect("sandbox")))
+        .clone()
+}
+
+/// A home in a temporary directory, deleted on drop.
+pub struct TestHome {
+    pub dir: tempfile::TempDir,
+    pub home: Home,
+}
+
+impl TestHome {
+    pub fn new() -> TestHome {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let home = Home::open_with_sandbox(dir.path(), shared_sandbox()).expect("open home");
+        TestHome { dir, home }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Runs the CLI on this home.
+    pub fn cli(&self, args: &[&str]) -> Run {
+        self.cli_with_stdin(args, None)
+    }
+
+    pub fn cli_with_stdin(&self, args: &[&str], stdin: Option<&[u8]>) -> Run {
+        run_cli(Some(self.path()), args, stdin)
+    }
+
+    /// Every key and value in `manager`'s storage namespace, read directly
+    /// from the store.
+    pub fn raw_storage(&self, manager: &str) -> BTreeMap<String, Vec<u8>> {
+        let store = self.home.store();
+        let id = store
+            .manager(manager)
+            .expect("read manager")
+            .unwrap_or_else(|| panic!("no manager {manager}"))
+            .id;
+        let mut txn: Box<dyn flavorbox::store::NamespaceTxn> =
+            Box::new(store.namespace(id, TxnMode::Read).expect("namespace"));
+        txn.list_keys("")
+            .expect("list")
+            .into_iter()
+            .map(|key| {
+                let value = txn.get(&key).expect("get").expect("listed key exists");
+                (key, value)
+            })
+            .collect()
+    }
+
+    /// Writes raw entries into `manager`'s namespace (test fixtures).
+    pub fn put_raw(&self, manager: &str, entries: &[(&str, &[u8])]) {
+        let store = self.home.store();
+        let id = store.manager(manager).unwrap().unwrap().id;
+        let mut txn: Box<dyn flavorbox::store::NamespaceTxn> =
+            Box::new(store.namespace(id, TxnMode::Write).unwrap());
+        for (key, value) in entries {
+            txn.set(key, value).unwrap();
+        }
+        txn.commit().unwrap();
+    }
+}
+
+impl Default for TestHome {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// What a CLI run did.
+#[derive(Debug)]
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    /// Asserts success and returns stdout.
+    #[track_caller]
+    pub fn ok(&self) -> &str {
+        assert_eq!(self.code, 0, "expected success, got {self:#?}");
+        &self.stdout
+    }
+
+    /// Asserts exit `code` with exactly one stderr line containing `needle`.
+    #[track_caller]
+    pub fn fails(&self, code: i32, needle: &str) -> &str {
+        assert_eq!(self.code, code, "expected exit {code}, got {self:#?}");
+        let lines: Vec<&str> = self.stderr.lines().filter(|l| !l.is_empty()).collect();
+        assert_eq!(lines.len(), 1, "expected one error line, got {self:#?}");
+        assert!(lines[0].starts_with("flavorbox: "), "{self:#?}");
+        assert!(
+            lines[0].contains(needle),
+            "expected `{needle}` in {self:#?}"
+        );
+        lines[0]
+    }
+}
+
+/// Runs the CLI with `--home` (if given), the shared compile cache and
+/// optional stdin.
+pub fn run_cli(home: Option<&Path>, args: &[&str], stdin: Option<&[u8]>) -> Run {
+    let mut cmd = Command::new(flavorbox_bin());
+    if let Some(home) = home {
+        cmd.arg("--home").arg(home);
+    }
+    cmd.args(args)
+        .env("FLAVORBOX_CACHE_DIR", cache_dir())
+        .env_remove("FLAVORBOX_HOME")
+        .env_remove("FLAVORBOX_LOG")
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("spawn flavorbox");
+    if let Some(input) = stdin {
+        use std::io::Write;
+        child.stdin.take().unwrap().write_all(input).unwrap();
+    }
+    let Output {
+        status,
+        stdout,
+        stderr,
+    } = child.wait_with_output().expect("wait for flavorbox");
+    Run {
+        code: status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&stderr).into_owned(),
+    }
+}

@@ -6,9 +6,9 @@
 //! held until the call ends, then every secret value the call handled is
 //! replaced by `***` before anyone sees them).
 
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
-use aho_corasick::{AhoCorasick, MatchKind};
+use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 use bytes::Bytes;
 use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
 use wasmtime_wasi::p2::{OutputStream, Pollable, StreamResult};
@@ -55,6 +55,16 @@ pub struct LogRecord {
     pub level: Level,
     pub source: Source,
     pub message: String,
+}
+
+/// A call's output, once it has ended.
+#[derive(Debug, Clone, Default)]
+pub struct FlavorOutput {
+    pub records: Vec<LogRecord>,
+    /// How many lines or messages had a secret value masked.
+    pub masked: usize,
+    /// Whether output past the cap was dropped.
+    pub truncated: bool,
 }
 
 /// Output in the order the flavor produced it. Stream bytes are kept raw
@@ -119,15 +129,23 @@ impl LogSink {
 
     /// Ends the call's output: masks it with `masker`, splits stream output
     /// into lines, and notes truncation once.
-    pub fn finish(&self, masker: &Masker) -> Vec<LogRecord> {
+    pub fn finish(&self, masker: &Masker) -> FlavorOutput {
         let mut buffer = self.lock();
         let mut records = Vec::new();
+        let mut masked = 0;
+        let mut mask = |text: &str| {
+            let out = masker.mask(text);
+            if out != text {
+                masked += 1;
+            }
+            out
+        };
         for entry in std::mem::take(&mut buffer.entries) {
             match entry {
                 Entry::Log(level, message) => records.push(LogRecord {
                     level,
                     source: Source::Log,
-                    message: masker.mask(&message),
+                    message: mask(&message),
                 }),
                 Entry::Stream(source, bytes) => {
                     let level = if source == Source::Stderr {
@@ -135,7 +153,7 @@ impl LogSink {
                     } else {
                         Level::Info
                     };
-                    let text = masker.mask(&String::from_utf8_lossy(&bytes));
+                    let text = mask(&String::from_utf8_lossy(&bytes));
                     records.extend(text.lines().map(|line| LogRecord {
                         level,
                         source,
@@ -144,7 +162,8 @@ impl LogSink {
                 }
             }
         }
-        if buffer.dropped_bytes > 0 {
+        let truncated = buffer.dropped_bytes > 0;
+        if truncated {
             records.push(LogRecord {
                 level: Level::Warn,
                 source: Source::Host,
@@ -154,7 +173,11 @@ impl LogSink {
                 ),
             });
         }
-        records
+        FlavorOutput {
+            records,
+            masked,
+            truncated,
+        }
     }
 
     /// A stdout or stderr for the flavor's WASI context.
@@ -253,10 +276,13 @@ pub const SHORT_VALUE_BYTES: usize = 4;
 /// Replaces known secret values in text by `***`.
 ///
 /// Longer values win over shorter ones they contain, so a value never leaks
-/// a suffix around a masked prefix.
+/// a suffix around a masked prefix. The matcher is built on first use (most
+/// calls produce no output at all), as a non-contiguous NFA whose cost is
+/// linear in the values' length, as they may total 64 KiB.
 pub struct Masker {
-    long: Option<AhoCorasick>,
+    long: Vec<String>,
     short: Vec<String>,
+    matcher: OnceLock<Option<AhoCorasick>>,
 }
 
 fn is_word_byte(b: u8) -> bool {
@@ -269,22 +295,30 @@ impl Masker {
             .into_iter()
             .filter(|v| !v.is_empty())
             .partition(|v| v.len() >= SHORT_VALUE_BYTES);
-        let long = if long.is_empty() {
-            None
-        } else {
-            AhoCorasick::builder()
-                .match_kind(MatchKind::LeftmostLongest)
-                .build(&long)
-                .ok()
-        };
         Masker {
-            long,
+            long: long.into_iter().map(str::to_string).collect(),
             short: short.into_iter().map(str::to_string).collect(),
+            matcher: OnceLock::new(),
         }
     }
 
+    fn matcher(&self) -> Option<&AhoCorasick> {
+        self.matcher
+            .get_or_init(|| {
+                if self.long.is_empty() {
+                    return None;
+                }
+                AhoCorasick::builder()
+                    .kind(Some(AhoCorasickKind::NoncontiguousNFA))
+                    .match_kind(MatchKind::LeftmostLongest)
+                    .build(&self.long)
+                    .ok()
+            })
+            .as_ref()
+    }
+
     pub fn mask(&self, text: &str) -> String {
-        let text = match &self.long {
+        let text = match self.matcher() {
             Some(matcher) => matcher.replace_all(text, &vec!["***"; matcher.patterns_len()]),
             None => text.to_string(),
         };
@@ -351,7 +385,9 @@ mod tests {
         sink.log(Level::Info, "12345".into());
         sink.log(Level::Info, "678901".into());
         sink.log(Level::Info, "12345".into());
-        let records = sink.finish(&Masker::new([]));
+        let out = sink.finish(&Masker::new([]));
+        assert!(out.truncated);
+        let records = out.records;
         assert_eq!(records.len(), 3);
         assert_eq!(records[2].source, Source::Host);
         assert!(records[2].message.contains("6 bytes dropped"));
@@ -365,7 +401,9 @@ mod tests {
             .unwrap();
         out.write(Bytes::from_static(b"ret\nsecond ")).unwrap();
         out.write(Bytes::from_static(b"line")).unwrap();
-        let records = sink.finish(&Masker::new(["s3cret"]));
+        let out = sink.finish(&Masker::new(["s3cret"]));
+        assert_eq!(out.masked, 1);
+        let records = out.records;
         let lines: Vec<_> = records.iter().map(|r| r.message.as_str()).collect();
         assert_eq!(lines, ["first line with ***", "second line"]);
         assert!(records.iter().all(|r| r.source == Source::Stdout));
@@ -378,7 +416,7 @@ mod tests {
         for _ in 0..1000 {
             out.write(Bytes::from(vec![b'x'; 1000])).unwrap();
         }
-        let records = sink.finish(&Masker::new([]));
+        let records = sink.finish(&Masker::new([])).records;
         let kept: usize = records
             .iter()
             .filter(|r| r.source != Source::Host)

@@ -13,6 +13,7 @@ pub mod storage;
 
 use std::fmt;
 use std::str::FromStr;
+use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Serialize};
 
@@ -90,5 +91,28 @@ impl Findings {
     /// its consequences.
     pub fn breach(&mut self, kind: Violation, detail: String) {
         self.violation.get_or_insert((kind, detail));
+    }
+}
+
+/// Findings updated from work that outlives a host call (HTTP requests in
+/// flight, WASI socket checks), hence shared.
+#[derive(Clone, Default)]
+pub struct SharedFindings(Arc<Mutex<Findings>>);
+
+impl SharedFindings {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Findings> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn breach(&self, kind: Violation, detail: String) {
+        self.lock().breach(kind, detail);
+    }
+
+    pub fn mark_used(&self) {
+        self.lock().used = true;
+    }
+
+    pub fn snapshot(&self) -> Findings {
+        self.lock().clone()
     }
 }

@@ -2,6 +2,7 @@
 //! user input and prints results; every decision is made by the library
 //! (`flavorbox::Home`), and nothing here touches wasmtime.
 
+mod evaluate;
 mod flavor;
 mod input;
 mod manager;
@@ -44,6 +45,9 @@ enum Command {
     /// List, describe and register secret schemas
     #[command(subcommand)]
     Schema(schema::SchemaCommand),
+    /// Evaluate an untrusted flavor in a throwaway home: conformance,
+    /// limits, capabilities, latency and a verdict
+    Evaluate(evaluate::EvaluateArgs),
 }
 
 /// How to print results.
@@ -68,10 +72,11 @@ pub fn main() -> ExitCode {
 }
 
 /// Flavor log lines and host diagnostics go to stderr, filtered by
-/// `FLAVORBOX_LOG` (default: warnings and errors).
+/// `FLAVORBOX_LOG` (default: host warnings; flavor output only when asked,
+/// e.g. `FLAVORBOX_LOG=flavor=info`).
 fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("FLAVORBOX_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,flavor=off"));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
@@ -88,12 +93,17 @@ fn open_home(dir: Option<PathBuf>) -> Result<Home> {
 }
 
 fn run(cli: Cli) -> Result<()> {
+    // `evaluate` never touches the user's home.
+    if let Command::Evaluate(args) = cli.command {
+        return evaluate::run(args);
+    }
     let home = open_home(cli.home)?;
     match cli.command {
         Command::Flavor(cmd) => flavor::run(&home, cmd),
         Command::SecretsManager(cmd) => manager::run(&home, cmd),
         Command::Secret(args) => secret::run(&home, args),
         Command::Schema(cmd) => schema::run(&home, cmd),
+        Command::Evaluate(_) => unreachable!("handled above"),
     }
 }
 

@@ -25,7 +25,7 @@ pub use state::CallState;
 
 use crate::bindings::{FlavorPre, WitError, flavorbox::secrets};
 use crate::capabilities::Capability;
-use crate::capabilities::log::{LogRecord, Masker};
+use crate::capabilities::log::{LogRecord, Masker, Source};
 use crate::contract::{Request, Response, clip};
 use crate::error::{Error, Result, Violation};
 use crate::store::NamespaceTxn;
@@ -51,6 +51,12 @@ pub struct CallReport {
     pub elapsed: Duration,
     pub peak_memory: usize,
     pub used: BTreeSet<Capability>,
+    /// The first policy breach, even if the flavor recovered from it.
+    pub violation: Option<(Violation, String)>,
+    /// Output lines in which a secret value was masked.
+    pub masked_lines: usize,
+    /// Whether the flavor's output went past its cap.
+    pub log_truncated: bool,
 }
 
 /// The result of one call, with the flavor's (masked) output.
@@ -63,11 +69,18 @@ pub struct CallOutcome {
 /// `flavorbox:secrets/types` only defines types; its host trait is empty.
 impl secrets::types::Host for CallState {}
 
+/// How long past its deadline a call blocked in a host function (a sleep, a
+/// stalled peer) may take before it is cut off; a call spinning in wasm is
+/// stopped by the epoch deadline itself.
+const HOST_WAIT_GRACE: Duration = Duration::from_millis(100);
+
 pub struct Sandbox {
     engine: Engine,
     linker: Linker<CallState>,
     cache: CompileCache,
     loaded: Mutex<HashMap<String, Arc<LoadedFlavor>>>,
+    /// Drives calls for synchronous callers (the CLI).
+    runtime: tokio::runtime::Runtime,
 }
 
 impl Sandbox {
@@ -76,7 +89,8 @@ impl Sandbox {
         let engine = engine::new_engine()?;
         let mut linker = Linker::new(&engine);
         let link = |e: wasmtime::Error| Error::host(format!("linker: {e}"));
-        wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(link)?;
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(link)?;
+        wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker).map_err(link)?;
         secrets::types::add_to_linker::<_, HasSelf<CallState>>(&mut linker, |s| s).map_err(link)?;
         secrets::storage::add_to_linker::<_, HasSelf<_>>(&mut linker, |s: &mut CallState| {
             &mut s.storage
@@ -89,11 +103,16 @@ impl Sandbox {
         secrets::log::add_to_linker::<_, HasSelf<_>>(&mut linker, |s: &mut CallState| &mut s.log)
             .map_err(link)?;
         let cache = CompileCache::new(&engine, cache_dir);
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| Error::host(format!("cannot start the async runtime: {e}")))?;
         Ok(Sandbox {
             engine,
             linker,
             cache,
             loaded: Mutex::default(),
+            runtime,
         })
     }
 
@@ -118,12 +137,11 @@ impl Sandbox {
             return Err(Error::input("this is not a wasm component (bad header)"));
         }
         let component = self.cache.load(&self.engine, digest, wasm)?;
-        let instance_pre = self.linker.instantiate_pre(&component).map_err(|e| {
-            Error::input(format!(
-                "the host cannot run this component: {}",
-                one_line(&e)
-            ))
-        })?;
+        // The outermost message names the import; its causes only restate it.
+        let instance_pre = self
+            .linker
+            .instantiate_pre(&component)
+            .map_err(|e| Error::input(format!("the host cannot run this component: {e}")))?;
         let pre = FlavorPre::new(instance_pre).map_err(|e| {
             Error::input(format!(
                 "this component is not a flavor (world flavorbox:secrets/flavor): {}",
@@ -143,9 +161,22 @@ impl Sandbox {
         self.loaded.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// Runs `request` in a fresh instance of `flavor`, blocking until it
+    /// ends. Must not be called from within an async runtime; async callers
+    /// use [`Sandbox::call_async`].
+    pub fn call(
+        &self,
+        flavor: &LoadedFlavor,
+        setup: CallSetup<'_>,
+        request: &Request,
+    ) -> CallOutcome {
+        self.runtime
+            .block_on(self.call_async(flavor, setup, request))
+    }
+
     /// Runs `request` in a fresh instance of `flavor`. Storage writes are
     /// committed only if the call succeeds and its answer passes the checks.
-    pub fn call(
+    pub async fn call_async(
         &self,
         flavor: &LoadedFlavor,
         setup: CallSetup<'_>,
@@ -153,51 +184,52 @@ impl Sandbox {
     ) -> CallOutcome {
         let started = Instant::now();
         let limits = setup.policy.limits;
-        let state = CallState::new(setup.policy, setup.storage, setup.config);
+        let deadline = started + limits.timeout();
+        let state = CallState::new(setup.policy, setup.storage, setup.config, deadline);
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limiter);
         store.set_epoch_deadline(engine::deadline_ticks(limits.timeout()));
         store.epoch_deadline_trap();
 
-        let raw = flavor
-            .pre
-            .instantiate(&mut store)
-            .and_then(|instance| request.invoke(&instance, &mut store));
+        let run = async {
+            let instance = flavor.pre.instantiate_async(&mut store).await?;
+            request.invoke(&instance, &mut store).await
+        };
+        let raw = tokio::time::timeout(limits.timeout() + HOST_WAIT_GRACE, run).await;
         let state = store.into_data();
 
         // Decide the outcome; flavor text is masked below, once every value
         // the call handled is known.
         let outcome: std::result::Result<Response, Failure> = match raw {
-            Err(err) => Err(Failure::Host(classify_trap(&err, &state, &limits, request))),
-            Ok(Err(wit)) => Err(match breach(&state) {
+            Err(_elapsed) => Err(Failure::Host(deadline_error(&limits, request))),
+            Ok(Err(err)) => Err(Failure::Host(classify_trap(&err, &state, &limits, request))),
+            Ok(Ok(Err(wit))) => Err(match breach(&state) {
                 Some(err) => Failure::Host(err),
                 None => Failure::Flavor(wit),
             }),
-            Ok(Ok(raw)) => request.check(raw).map_err(Failure::Host),
+            Ok(Ok(Ok(raw))) => request.check(raw).map_err(Failure::Host),
         };
         let mut known_values = request.values();
         if let Ok(response) = &outcome {
             known_values.extend(response.values());
         }
         let masker = Masker::new(known_values);
-        let logs = state.log.finish(&masker);
+        let output = state.log.finish(&masker);
 
         let mut report = CallReport {
             elapsed: Duration::ZERO,
             peak_memory: state.limiter.peak_memory,
-            used: state
-                .findings()
-                .into_iter()
-                .filter(|(_, f)| f.used)
-                .map(|(c, _)| c)
-                .collect(),
+            used: state.used(),
+            violation: state
+                .violation()
+                .map(|(kind, detail)| (kind, clip(&masker.mask(&detail)))),
+            masked_lines: output.masked,
+            log_truncated: output.truncated,
         };
-        if logs
-            .iter()
-            .any(|r| r.source != crate::capabilities::log::Source::Host)
-        {
+        if output.records.iter().any(|r| r.source != Source::Host) {
             report.used.insert(Capability::Log);
         }
+        let logs = output.records;
 
         let result = match outcome {
             Ok(response) => match state.storage.into_txn() {
@@ -224,10 +256,19 @@ enum Failure {
 /// The first sandbox breach a capability recorded, as an error.
 fn breach(state: &CallState) -> Option<Error> {
     state
-        .findings()
-        .into_iter()
-        .find_map(|(_, f)| f.violation.clone())
+        .violation()
         .map(|(kind, detail)| Error::sandbox(kind, detail))
+}
+
+fn deadline_error(limits: &Limits, request: &Request) -> Error {
+    Error::sandbox(
+        Violation::Deadline,
+        format!(
+            "{} ran past its {} ms deadline and was stopped",
+            request.operation(),
+            limits.timeout_ms
+        ),
+    )
 }
 
 fn classify_trap(
@@ -238,13 +279,7 @@ fn classify_trap(
 ) -> Error {
     let op = request.operation();
     if let Some(Trap::Interrupt) = err.downcast_ref::<Trap>() {
-        return Error::sandbox(
-            Violation::Deadline,
-            format!(
-                "{op} ran past its {} ms deadline and was stopped",
-                limits.timeout_ms
-            ),
-        );
+        return deadline_error(limits, request);
     }
     if let Some(asked) = state.limiter.memory_refused {
         return Error::sandbox(

@@ -5,27 +5,36 @@
 //! clocks and random numbers work, there are no arguments, environment
 //! variables or preopened directories, stdin is empty, stdout and stderr
 //! go to the call's log, and every socket address and name lookup is refused.
+//! HTTP goes only through `wasi:http`, gated by the `http` capability.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Instant;
 
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 use super::limiter::CallLimiter;
 use super::policy::Policy;
 use crate::capabilities::config::ConfigCapability;
+use crate::capabilities::http::{HttpCapability, HttpPolicy, Origin};
 use crate::capabilities::log::{LogSink, Source};
 use crate::capabilities::storage::StorageCapability;
-use crate::capabilities::{Capability, Findings};
+use crate::capabilities::{Capability, Findings, SharedFindings};
+use crate::error::Violation;
 use crate::store::NamespaceTxn;
 
 pub struct CallState {
     wasi: WasiCtx,
     table: ResourceTable,
+    http_ctx: WasiHttpCtx,
+    pub http: HttpCapability,
     pub storage: StorageCapability,
     pub config: ConfigCapability,
     pub log: LogSink,
     pub limiter: CallLimiter,
+    /// Raw socket attempts (always refused).
+    sockets: SharedFindings,
 }
 
 impl CallState {
@@ -33,33 +42,83 @@ impl CallState {
         policy: &Policy,
         storage: Option<Box<dyn NamespaceTxn>>,
         config: BTreeMap<String, String>,
+        deadline: Instant,
     ) -> Self {
         let log = LogSink::new(policy.limits.log_bytes as usize);
+        let sockets = SharedFindings::default();
+        let socket_attempts = sockets.clone();
         let wasi = WasiCtxBuilder::new()
             .stdout(log.stream(Source::Stdout))
             .stderr(log.stream(Source::Stderr))
-            .allow_tcp(false)
-            .allow_udp(false)
             .allow_ip_name_lookup(false)
-            .socket_addr_check(|_, _| Box::pin(async { false }))
+            // TCP and UDP sockets can be created, so that every address a
+            // flavor tries is seen here, recorded and refused.
+            .allow_tcp(true)
+            .allow_udp(true)
+            .socket_addr_check(move |addr, _use| {
+                socket_attempts.breach(
+                    Violation::Denied,
+                    format!(
+                        "the flavor tried a raw socket to {addr}; only wasi:http to granted \
+                         origins is available"
+                    ),
+                );
+                Box::pin(async { false })
+            })
             .build();
         let storage = storage.filter(|_| policy.grants.allows(Capability::Storage));
+        let http = HttpPolicy {
+            granted: policy.grants.allows(Capability::Http),
+            // Grants were checked at registration; one that no longer parses
+            // simply grants nothing.
+            origins: policy
+                .grants
+                .http_origins
+                .iter()
+                .filter_map(|o| Origin::parse(o).ok())
+                .collect(),
+            max_requests: policy.limits.http_requests,
+            max_request_bytes: policy.limits.http_request_bytes,
+            max_response_bytes: policy.limits.http_response_bytes,
+        };
         CallState {
             wasi,
             table: ResourceTable::new(),
+            http_ctx: WasiHttpCtx::new(),
+            http: HttpCapability::new(http, deadline),
             storage: StorageCapability::new(storage, policy.limits.storage),
             config: ConfigCapability::new(config),
             log,
             limiter: CallLimiter::new(policy.limits.memory_bytes),
+            sockets,
         }
     }
 
     /// What each capability observed during the call.
-    pub fn findings(&self) -> Vec<(Capability, &Findings)> {
-        vec![
-            (Capability::Storage, &self.storage.findings),
-            (Capability::Config, &self.config.findings),
+    fn findings(&self) -> [(Capability, Findings); 3] {
+        [
+            (Capability::Storage, self.storage.findings.clone()),
+            (Capability::Http, self.http.findings.snapshot()),
+            (Capability::Config, self.config.findings.clone()),
         ]
+    }
+
+    /// The capabilities the flavor used (`log` is judged from its output).
+    pub fn used(&self) -> BTreeSet<Capability> {
+        self.findings()
+            .into_iter()
+            .filter(|(_, f)| f.used)
+            .map(|(c, _)| c)
+            .collect()
+    }
+
+    /// The first way the flavor broke its policy, if any.
+    pub fn violation(&self) -> Option<(Violation, String)> {
+        self.findings()
+            .into_iter()
+            .map(|(_, f)| f)
+            .chain([self.sockets.snapshot()])
+            .find_map(|f| f.violation)
     }
 }
 
@@ -68,6 +127,16 @@ impl WasiView for CallState {
         WasiCtxView {
             ctx: &mut self.wasi,
             table: &mut self.table,
+        }
+    }
+}
+
+impl WasiHttpView for CallState {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        WasiHttpCtxView {
+            ctx: &mut self.http_ctx,
+            table: &mut self.table,
+            hooks: &mut self.http,
         }
     }
 }

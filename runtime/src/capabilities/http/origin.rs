@@ -1,9 +1,6 @@
-//! The `http` capability: outbound `wasi:http` requests, to granted origins
-//! only.
-//!
-//! This part holds the grant itself: an origin is a scheme (`http` or
-//! `https`), a host and a port, nothing else, so a grant can be compared
-//! exactly against every request.
+//! HTTP grants: an origin is a scheme (`http` or `https`), a host and a
+//! port, nothing else, so a grant can be compared exactly against every
+//! request; a path, user or query in a grant is refused rather than ignored.
 
 use std::fmt;
 
@@ -30,6 +27,37 @@ impl fmt::Display for Origin {
 }
 
 impl Origin {
+    /// The origin of a request URI; `None` if it has no host or an
+    /// unsupported scheme.
+    pub fn of_uri(uri: &http::Uri) -> Option<Origin> {
+        let scheme = uri.scheme_str()?.to_ascii_lowercase();
+        let default_port = match scheme.as_str() {
+            "http" => 80,
+            "https" => 443,
+            _ => return None,
+        };
+        let host = uri.host()?;
+        let host = host
+            .strip_prefix('[')
+            .and_then(|h| h.strip_suffix(']'))
+            .unwrap_or(host);
+        // Normalise IP literals the same way grants are normalised.
+        let host = match host.parse::<std::net::IpAddr>() {
+            Ok(ip) => ip.to_string(),
+            Err(_) => host.to_ascii_lowercase(),
+        };
+        Some(Origin {
+            scheme,
+            host,
+            port: uri.port_u16().unwrap_or(default_port),
+        })
+    }
+
+    /// The host as an IP address, when the origin names one literally.
+    pub fn ip_literal(&self) -> Option<std::net::IpAddr> {
+        self.host.parse().ok()
+    }
+
     /// Parses an operator's grant such as `https://secretsmanager.us-east-1.amazonaws.com`
     /// or `http://127.0.0.1:4566`.
     pub fn parse(text: &str) -> Result<Origin> {
@@ -79,6 +107,24 @@ mod tests {
             Origin::parse("http://[::1]:80").unwrap().to_string(),
             "http://[::1]:80"
         );
+    }
+
+    #[test]
+    fn request_uris_map_to_the_same_origins_as_grants() {
+        let uri: http::Uri = "https://SecretsManager.us-east-1.amazonaws.com/x?y"
+            .parse()
+            .unwrap();
+        assert_eq!(
+            Origin::of_uri(&uri),
+            Some(Origin::parse("https://secretsmanager.us-east-1.amazonaws.com").unwrap())
+        );
+        let uri: http::Uri = "http://[::1]:8080/".parse().unwrap();
+        assert_eq!(
+            Origin::of_uri(&uri),
+            Some(Origin::parse("http://[::1]:8080").unwrap())
+        );
+        let uri: http::Uri = "ftp://example.com/".parse().unwrap();
+        assert_eq!(Origin::of_uri(&uri), None);
     }
 
     #[test]

@@ -1,0 +1,138 @@
+//! The `http` capability: standard `wasi:http/outgoing-handler` requests,
+//! gated by the operator's grant.
+//!
+//! `WasiHttpHooks::send_request` is the single gate every request passes.
+//! It refuses, as `HttpRequestDenied`, a flavor without the `http` grant, an
+//! origin (scheme, host, port) that was not granted, and requests past the
+//! per-call count. What passes is sent by [`send`], which checks the resolved
+//! address, caps both bodies, bounds the time by the call's deadline and
+//! follows no redirect. Every refusal is recorded, naming the origin, so the
+//! user learns why a flavor failed.
+
+mod address;
+mod origin;
+mod send;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use wasmtime_wasi_http::{Error as HttpError, RequestOptions, WasiBody, WasiHttpHooks};
+
+pub use address::is_public;
+pub use origin::{Origin, check_origins};
+
+use super::SharedFindings;
+use crate::error::Violation;
+
+/// What a call may do over HTTP.
+#[derive(Debug, Clone)]
+pub struct HttpPolicy {
+    pub granted: bool,
+    pub origins: Vec<Origin>,
+    pub max_requests: u32,
+    pub max_request_bytes: u64,
+    pub max_response_bytes: u64,
+}
+
+/// The hooks of one call.
+pub struct HttpCapability {
+    policy: Arc<HttpPolicy>,
+    deadline: Instant,
+    sent: u32,
+    pub findings: SharedFindings,
+}
+
+impl HttpCapability {
+    pub fn new(policy: HttpPolicy, deadline: Instant) -> Self {
+        HttpCapability {
+            policy: Arc::new(policy),
+            deadline,
+            sent: 0,
+            findings: SharedFindings::default(),
+        }
+    }
+
+    /// The origin to connect to, if the request may be sent at all.
+    fn admit(&mut self, uri: &http::Uri) -> Result<Origin, HttpError> {
+        self.findings.mark_used();
+        let deny = |findings: &SharedFindings, detail: String| {
+            findings.breach(Violation::Denied, detail);
+            HttpError::HttpRequestDenied
+        };
+        if !self.policy.granted {
+            return Err(deny(
+                &self.findings,
+                "the flavor used capability `http`, which was not granted".to_string(),
+            ));
+        }
+        let Some(origin) = Origin::of_uri(uri) else {
+            return Err(deny(
+                &self.findings,
+                format!(
+                    "HTTP request to `{}` has no http(s) origin",
+                    uri_for_message(uri)
+                ),
+            ));
+        };
+        if !self.policy.origins.contains(&origin) {
+            return Err(deny(
+                &self.findings,
+                format!("HTTP request to origin {origin}, which was not granted"),
+            ));
+        }
+        if self.sent >= self.policy.max_requests {
+            return Err(deny(
+                &self.findings,
+                format!(
+                    "more than {} HTTP requests in one call (to {origin})",
+                    self.policy.max_requests
+                ),
+            ));
+        }
+        self.sent += 1;
+        Ok(origin)
+    }
+}
+
+/// A URI without its query (which may hold credentials), for messages.
+fn uri_for_message(uri: &http::Uri) -> String {
+    let mut text = String::new();
+    if let Some(scheme) = uri.scheme_str() {
+        text.push_str(scheme);
+        text.push_str("://");
+    }
+    if let Some(authority) = uri.authority() {
+        text.push_str(authority.host());
+    }
+    text
+}
+
+type SendFuture = Box<
+    dyn Future<
+            Output = Result<
+                (
+                    http::Response<WasiBody>,
+                    Box<dyn Future<Output = Result<(), HttpError>> + Send>,
+                ),
+                HttpError,
+            >,
+        > + Send,
+>;
+
+impl WasiHttpHooks for HttpCapability {
+    fn send_request(
+        &mut self,
+        request: http::Request<WasiBody>,
+        options: Option<RequestOptions>,
+        _fut: Box<dyn Future<Output = Result<(), HttpError>> + Send>,
+    ) -> SendFuture {
+        let admitted = self.admit(request.uri());
+        let policy = self.policy.clone();
+        let deadline = self.deadline;
+        let findings = self.findings.clone();
+        Box::new(async move {
+            let origin = admitted?;
+            send::send(request, origin, options, &policy, deadline, &findings).await
+        })
+    }
+}

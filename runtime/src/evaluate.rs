@@ -1,0 +1,181 @@
+//! `flavorbox evaluate`: judge an untrusted flavor before trusting it.
+//!
+//! The component is loaded into a throwaway home (a temporary directory,
+//! never the user's), registered with only what it declares (plus what the
+//! operator passes), and run through the conformance suite, the limit
+//! probes and a latency sample. Everything the sandbox observed is reported:
+//! breaches, truncated or secret-bearing output, capabilities used versus
+//! declared, peak memory and p50 latencies. The verdict passes only when
+//! every check passes and nothing was observed.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+use serde::Serialize;
+
+use crate::capabilities::Capability;
+use crate::conformance::{Check, Suite, SuiteOptions};
+use crate::error::{Error, Result};
+use crate::flavors::{FlavorDescription, RegisterOptions};
+use crate::home::Home;
+
+/// What the operator passes to an evaluation.
+#[derive(Debug, Clone, Default)]
+pub struct EvaluateOptions {
+    /// Config for the two managers under test.
+    pub config: BTreeMap<String, String>,
+    /// Grants beyond the declared ones, and limits.
+    pub register: RegisterOptions,
+    /// Calls timed per operation.
+    pub latency_samples: usize,
+}
+
+/// Something the sandbox saw the flavor do.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct Finding {
+    /// `deadline`, `memory`, `trap`, `quota`, `denied`, `garbage`,
+    /// `log-flood`, `secret-in-output`, `undeclared-capability` or `refused`.
+    pub kind: String,
+    pub detail: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Evaluation {
+    pub path: String,
+    pub flavor: Option<FlavorDescription>,
+    pub checks: Vec<Check>,
+    pub findings: Vec<Finding>,
+    /// p50 wall time per operation, in microseconds.
+    pub p50_micros: BTreeMap<&'static str, u64>,
+    pub peak_memory_bytes: usize,
+    pub declared: BTreeSet<Capability>,
+    pub used: BTreeSet<Capability>,
+    pub passed: bool,
+}
+
+impl Evaluation {
+    fn refused(path: &Path, err: Error) -> Evaluation {
+        Evaluation {
+            path: path.display().to_string(),
+            flavor: None,
+            checks: Vec::new(),
+            findings: vec![Finding {
+                kind: "refused".to_string(),
+                detail: err.to_string(),
+            }],
+            p50_micros: BTreeMap::new(),
+            peak_memory_bytes: 0,
+            declared: BTreeSet::new(),
+            used: BTreeSet::new(),
+            passed: false,
+        }
+    }
+}
+
+const MANAGER_A: &str = "evaluate-a";
+const MANAGER_B: &str = "evaluate-b";
+
+/// Evaluates the component at `path`. Problems of the flavor are part of
+/// the returned evaluation; `Err` means the host itself failed.
+pub fn evaluate(path: &Path, options: &EvaluateOptions) -> Result<Evaluation> {
+    let dir = tempfile::Builder::new()
+        .prefix("flavorbox-evaluate-")
+        .tempdir()
+        .map_err(|e| Error::host(format!("cannot create a throwaway home: {e}")))?;
+    let home = Home::open(dir.path())?;
+
+    let declared = match home.inspect_flavor(path) {
+        Ok(description) => description,
+        Err(err) => return Ok(Evaluation::refused(path, err)),
+    };
+    let mut register = options.register.clone();
+    register.grants.extend(
+        declared
+            .capabilities
+            .iter()
+            .filter(|c| **c != Capability::Http),
+    );
+    let flavor = match home.register_flavor(path, &register) {
+        Ok(registered) => registered.entry.description,
+        Err(err) => return Ok(Evaluation::refused(path, err)),
+    };
+
+    // Two managers; where the flavor takes a namespace, each gets its own, so
+    // a shared backend keeps them (and real data) apart.
+    let takes_namespace = flavor.config.iter().any(|f| f.name == "namespace");
+    for (manager, suffix) in [(MANAGER_A, "a"), (MANAGER_B, "b")] {
+        let mut config = options.config.clone();
+        if takes_namespace && !config.contains_key("namespace") {
+            config.insert(
+                "namespace".to_string(),
+                format!("flavorbox-evaluate-{suffix}"),
+            );
+        } else if let Some(ns) = config.get_mut("namespace") {
+            ns.push('-');
+            ns.push_str(suffix);
+        }
+        if let Err(err) = home.register_manager(manager, &flavor.name, config, false) {
+            return Ok(Evaluation::refused(path, err));
+        }
+    }
+
+    let mut suite = Suite::new(&home, MANAGER_A, MANAGER_B);
+    // Only a backend this home owns (or a namespaced one) may be emptied.
+    let delete_all = !flavor.capabilities.contains(&Capability::Http) || takes_namespace;
+    suite.run(SuiteOptions { delete_all });
+    suite.run_probes();
+    suite.run_latency(options.latency_samples);
+
+    let mut findings = BTreeSet::new();
+    let mut used = BTreeSet::new();
+    let mut peak = 0;
+    for observation in &suite.observations {
+        let report = &observation.report;
+        peak = peak.max(report.peak_memory);
+        used.extend(report.used.iter().copied());
+        if let Some((kind, detail)) = &report.violation {
+            findings.insert(Finding {
+                kind: kind.to_string(),
+                detail: format!("{}: {detail}", observation.operation),
+            });
+        }
+        if report.log_truncated {
+            findings.insert(Finding {
+                kind: "log-flood".to_string(),
+                detail: format!(
+                    "{}: output went past the per-call cap",
+                    observation.operation
+                ),
+            });
+        }
+        if report.masked_lines > 0 {
+            findings.insert(Finding {
+                kind: "secret-in-output".to_string(),
+                detail: format!(
+                    "{}: the flavor wrote secret values to its output (masked)",
+                    observation.operation
+                ),
+            });
+        }
+    }
+    for capability in &used {
+        if !capability.always_granted() && !flavor.capabilities.contains(capability) {
+            findings.insert(Finding {
+                kind: "undeclared-capability".to_string(),
+                detail: format!("the flavor used `{capability}` without declaring it"),
+            });
+        }
+    }
+    let passed = findings.is_empty() && suite.checks.iter().all(|c| c.passed);
+    Ok(Evaluation {
+        path: path.display().to_string(),
+        declared: flavor.capabilities.clone(),
+        flavor: Some(flavor),
+        checks: std::mem::take(&mut suite.checks),
+        findings: findings.into_iter().collect(),
+        p50_micros: suite.p50_micros(),
+        peak_memory_bytes: peak,
+        used,
+        passed,
+    })
+}
