@@ -1,0 +1,222 @@
+//! How a flavorbox secret is laid out in AWS Secrets Manager: its name
+//! (`<namespace>/<name>`), its `SecretString`
+//! (`{"values": {k: v, ..}, "zenml_schema_name": "<schema>"}`) and the
+//! idempotency token each write carries.
+//!
+//! Guards against: a name escaping its namespace (names are checked to be
+//! flavorbox names: no `/`, no ARN); listing foreign secrets (an AWS name is
+//! ours only if it has exactly our prefix and the rest is a flavorbox name);
+//! guessing at data we did not write (a `SecretString` that is neither our
+//! layout nor ZenML's flat one is a `backend` error naming the secret, never
+//! its content).
+
+use serde_json::{Map, Value, json};
+
+use crate::{Error, Secret};
+
+/// Where ZenML kept the schema name; also the tag key.
+pub const SCHEMA_KEY: &str = "zenml_schema_name";
+/// The schema assumed for a flat ZenML-style secret that names none.
+const DEFAULT_SCHEMA: &str = "arbitrary";
+
+/// A flavorbox secret name: 1-128 of `[A-Za-z0-9_.-]`, starting with a
+/// letter or digit.
+pub fn is_valid_name(name: &str) -> bool {
+    (1..=128).contains(&name.len())
+        && name.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
+}
+
+/// The AWS secret name of flavorbox secret `name`.
+pub fn aws_name(namespace: Option<&str>, name: &str) -> Result<String, Error> {
+    if !is_valid_name(name) {
+        return Err(Error::Invalid(format!(
+            "`{name}` is not a valid secret name"
+        )));
+    }
+    Ok(match namespace {
+        Some(ns) => format!("{ns}/{name}"),
+        None => name.to_string(),
+    })
+}
+
+/// The flavorbox name of AWS secret `aws_name`, if it belongs to this
+/// namespace (without one: if it has no `/` at all).
+pub fn flavorbox_name(namespace: Option<&str>, aws_name: &str) -> Option<String> {
+    let rest = match namespace {
+        Some(ns) => aws_name.strip_prefix(ns)?.strip_prefix('/')?,
+        None => aws_name,
+    };
+    is_valid_name(rest).then(|| rest.to_string())
+}
+
+/// The `SecretString` of `secret`.
+pub fn encode(secret: &Secret) -> String {
+    let values: Map<String, Value> = secret
+        .values
+        .iter()
+        .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+        .collect();
+    json!({ "values": values, SCHEMA_KEY: secret.schema }).to_string()
+}
+
+/// The secret in a `GetSecretValue` reply.
+pub fn decode(name: &str, reply: &Value) -> Result<Secret, Error> {
+    let corrupt = |why: &str| {
+        Error::Backend(format!(
+            "AWS secret of `{name}` is not a flavorbox secret: {why}"
+        ))
+    };
+    let text = reply
+        .get("SecretString")
+        .and_then(Value::as_str)
+        .ok_or_else(|| corrupt("it has no SecretString"))?;
+    let parsed: Value =
+        serde_json::from_str(text).map_err(|_| corrupt("its SecretString is not JSON"))?;
+    let object = parsed
+        .as_object()
+        .ok_or_else(|| corrupt("its SecretString is not a JSON object"))?;
+    let schema = match object.get(SCHEMA_KEY) {
+        Some(Value::String(schema)) => Some(schema.clone()),
+        Some(_) => return Err(corrupt("its schema name is not a string")),
+        None => None,
+    };
+    // Our layout nests the values beside the schema; ZenML's flat layout
+    // has every key but the schema's be a value.
+    let ours = object.keys().all(|k| k == "values" || k == SCHEMA_KEY);
+    let (values, schema, flat) = match object.get("values") {
+        Some(Value::Object(values)) if ours => (
+            values,
+            schema.ok_or_else(|| corrupt("the schema name is missing"))?,
+            false,
+        ),
+        _ => (
+            object,
+            schema.unwrap_or_else(|| DEFAULT_SCHEMA.to_string()),
+            true,
+        ),
+    };
+    let mut pairs = Vec::with_capacity(values.len());
+    for (key, value) in values {
+        if flat && key == SCHEMA_KEY {
+            continue;
+        }
+        let Value::String(value) = value else {
+            return Err(corrupt("a value is not a string"));
+        };
+        pairs.push((key.clone(), value.clone()));
+    }
+    Ok(Secret {
+        name: name.to_string(),
+        schema,
+        values: pairs,
+    })
+}
+
+/// The secret's values, to be masked in any message about it.
+pub fn values(secret: &Secret) -> Vec<&str> {
+    secret.values.iter().map(|(_, v)| v.as_str()).collect()
+}
+
+/// A fresh `ClientRequestToken` (a random UUID v4): required by raw API
+/// calls that create a secret version, and it makes a retried write
+/// idempotent.
+pub fn request_token() -> String {
+    let mut bytes = wasi::random::random::get_random_bytes(16);
+    bytes.resize(16, 0);
+    bytes[6] = (bytes[6] & 0x0f) | 0x40;
+    bytes[8] = (bytes[8] & 0x3f) | 0x80;
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[0..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..32]
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn secret(values: &[(&str, &str)]) -> Secret {
+        Secret {
+            name: "db".into(),
+            schema: "basic_auth".into(),
+            values: values
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        }
+    }
+
+    fn reply(secret_string: &str) -> Value {
+        json!({ "Name": "db", "SecretString": secret_string })
+    }
+
+    #[test]
+    fn names_stay_inside_their_namespace() {
+        assert_eq!(aws_name(Some("team/a"), "db").unwrap(), "team/a/db");
+        assert_eq!(aws_name(None, "db").unwrap(), "db");
+        for bad in ["", "a/b", "../x", "arn:aws:x", "-x"] {
+            assert!(
+                matches!(aws_name(None, bad), Err(Error::Invalid(_))),
+                "{bad}"
+            );
+        }
+        assert_eq!(
+            flavorbox_name(Some("team"), "team/db").as_deref(),
+            Some("db")
+        );
+        assert_eq!(flavorbox_name(Some("team"), "teamx/db"), None);
+        assert_eq!(flavorbox_name(Some("team"), "team/a/db"), None);
+        assert_eq!(flavorbox_name(Some("team"), "other/db"), None);
+        assert_eq!(flavorbox_name(None, "team/db"), None);
+        assert_eq!(flavorbox_name(None, "db").as_deref(), Some("db"));
+        assert_eq!(flavorbox_name(None, "x+y"), None);
+    }
+
+    #[test]
+    fn encode_then_decode_round_trips() {
+        let original = secret(&[("username", "u"), ("password", "p\"w")]);
+        let text = encode(&original);
+        let parsed: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(parsed[SCHEMA_KEY], "basic_auth");
+        assert_eq!(parsed["values"]["password"], "p\"w");
+        let back = decode("db", &reply(&text)).unwrap();
+        assert_eq!(back.schema, "basic_auth");
+        let mut values = back.values.clone();
+        values.sort();
+        assert_eq!(
+            values,
+            vec![
+                ("password".to_string(), "p\"w".to_string()),
+                ("username".to_string(), "u".to_string())
+            ]
+        );
+    }
+
+    #[test]
+    fn decodes_zenml_flat_secrets() {
+        let flat = decode("db", &reply(r#"{"user":"u","zenml_schema_name":"mysql"}"#)).unwrap();
+        assert_eq!(flat.schema, "mysql");
+        assert_eq!(flat.values, vec![("user".to_string(), "u".to_string())]);
+        let bare = decode("db", &reply(r#"{"token":"t"}"#)).unwrap();
+        assert_eq!(bare.schema, "arbitrary");
+    }
+
+    #[test]
+    fn refuses_foreign_data_without_echoing_it() {
+        for text in ["not json s3cr3t", "[1]", r#"{"k":1}"#, r#"{"values":{}}"#] {
+            match decode("db", &reply(text)) {
+                Err(Error::Backend(m)) => assert!(!m.contains("s3cr3t"), "{m}"),
+                other => panic!("{text}: {other:?}"),
+            }
+        }
+        assert!(decode("db", &json!({ "SecretBinary": "AA==" })).is_err());
+    }
+}
