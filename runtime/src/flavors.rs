@@ -18,7 +18,7 @@ use crate::contract::{Request, Response, clip};
 use crate::error::{Error, Result};
 use crate::home::Home;
 use crate::sandbox::cache::digest;
-use crate::sandbox::policy::{MAX_MEMORY_MIB, MAX_TIMEOUT_SECS};
+use crate::sandbox::policy::{MAX_HTTP_REQUESTS, MAX_MEMORY_MIB, MAX_TIMEOUT_SECS};
 use crate::sandbox::{Grants, Limits, Policy};
 use crate::secret::{check_key, check_name};
 use crate::store::FlavorRecord;
@@ -109,6 +109,7 @@ pub struct RegisterOptions {
     pub timeout_secs: Option<f64>,
     pub storage_quota_mib: Option<u64>,
     pub storage_quota_keys: Option<u64>,
+    pub http_requests: Option<u32>,
 }
 
 impl RegisterOptions {
@@ -142,6 +143,14 @@ impl RegisterOptions {
                 return Err(Error::input("--storage-keys must be at least 1"));
             }
             limits.storage.keys = keys;
+        }
+        if let Some(requests) = self.http_requests {
+            if requests == 0 || requests > MAX_HTTP_REQUESTS {
+                return Err(Error::input(format!(
+                    "--http-requests must be 1-{MAX_HTTP_REQUESTS}, not {requests}"
+                )));
+            }
+            limits.http_requests = requests;
         }
         let mut grants = Grants {
             capabilities: self

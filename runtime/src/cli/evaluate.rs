@@ -28,6 +28,9 @@ pub struct EvaluateArgs {
     /// Wall time per call, in seconds
     #[arg(long, value_name = "SEC")]
     timeout: Option<f64>,
+    /// HTTP requests per call
+    #[arg(long = "http-requests", value_name = "N")]
+    http_requests: Option<u32>,
     /// Calls timed per operation for the latency figures
     #[arg(long, default_value_t = 20)]
     samples: usize,
@@ -48,6 +51,7 @@ pub fn run(args: EvaluateArgs) -> Result<()> {
             allow_hosts: args.allow_hosts,
             memory_mib: args.memory,
             timeout_secs: args.timeout,
+            http_requests: args.http_requests,
             ..RegisterOptions::default()
         },
         latency_samples: args.samples,

@@ -39,6 +39,9 @@ pub enum FlavorCommand {
         /// Storage keys per secrets manager [default: 10000]
         #[arg(long = "storage-keys", value_name = "N")]
         storage_keys: Option<u64>,
+        /// HTTP requests per call [default: 32]
+        #[arg(long = "http-requests", value_name = "N")]
+        http_requests: Option<u32>,
     },
     /// Show a flavor's description, capabilities and limits
     Describe {
@@ -79,6 +82,7 @@ pub fn run(home: &Home, command: FlavorCommand) -> Result<()> {
             timeout,
             storage_quota,
             storage_keys,
+            http_requests,
         } => {
             let options = RegisterOptions {
                 grants: grants.into_iter().collect(),
@@ -87,6 +91,7 @@ pub fn run(home: &Home, command: FlavorCommand) -> Result<()> {
                 timeout_secs: timeout,
                 storage_quota_mib: storage_quota,
                 storage_quota_keys: storage_keys,
+                http_requests,
             };
             let registered = home.register_flavor(&path, &options)?;
             let d = &registered.entry.description;

@@ -14,6 +14,8 @@ use crate::capabilities::storage::Quota;
 pub const MAX_MEMORY_MIB: u64 = 1024;
 /// Longest deadline an operator may grant, in seconds.
 pub const MAX_TIMEOUT_SECS: u64 = 300;
+/// Most HTTP requests per call an operator may grant.
+pub const MAX_HTTP_REQUESTS: u32 = 10_000;
 
 /// Limits on every call of a flavor (SPEC §3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
