@@ -37,9 +37,15 @@ pub fn workspace_root() -> PathBuf {
         .to_path_buf()
 }
 
-/// Builds `packages` of `guests/` (all of them if empty) and returns the
-/// path of every component produced, keyed by target name with `-` for `_`.
-pub fn build_guests(packages: &[&str]) -> BTreeMap<String, PathBuf> {
+/// Builds `packages` of `guests/` (all of them but `exclude` if empty) and
+/// returns the path of every component produced, keyed by target name with
+/// `-` for `_`.
+///
+/// Cargo unifies dependency features over the packages of one build, so the
+/// same guest built alone and built with the others can come out different;
+/// callers that embed a component should copy it before another build
+/// overwrites it, and the two callers here never build the same package.
+pub fn build_guests(packages: &[&str], exclude: &[&str]) -> BTreeMap<String, PathBuf> {
     let root = workspace_root();
     let guests = root.join("guests");
     let target_dir = root.join("target").join("guests");
@@ -62,6 +68,12 @@ pub fn build_guests(packages: &[&str]) -> BTreeMap<String, PathBuf> {
         .stderr(Stdio::inherit());
     for package in packages {
         cmd.arg("-p").arg(package);
+    }
+    if packages.is_empty() {
+        cmd.arg("--workspace");
+        for package in exclude {
+            cmd.arg("--exclude").arg(package);
+        }
     }
     for var in SCRUBBED_ENV {
         cmd.env_remove(var);

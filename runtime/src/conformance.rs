@@ -14,7 +14,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use serde::Serialize;
 
 use crate::contract::{Request, Response};
-use crate::error::Error;
+use crate::error::{Error, Violation};
 use crate::home::Home;
 use crate::sandbox::CallReport;
 use crate::secret::{MAX_VALUES_BYTES, Secret};
@@ -34,6 +34,8 @@ pub struct Check {
 pub struct Observation {
     pub operation: &'static str,
     pub report: CallReport,
+    /// How the flavor broke the sandbox in this call, if it did.
+    pub breach: Option<(Violation, String)>,
 }
 
 /// What to run.
@@ -105,9 +107,14 @@ impl<'h> Suite<'h> {
     pub fn call(&mut self, on_b: bool, request: Request) -> Outcome {
         let manager = if on_b { self.b.clone() } else { self.a.clone() };
         let outcome = self.home.request(Some(&manager), &request)?;
+        let breach = match &outcome.result {
+            Err(Error::Sandbox { kind, detail }) => Some((*kind, detail.clone())),
+            _ => outcome.report.violation.clone(),
+        };
         self.observations.push(Observation {
             operation: request.operation(),
             report: outcome.report,
+            breach,
         });
         outcome.result
     }

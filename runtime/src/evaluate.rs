@@ -16,8 +16,9 @@ use serde::Serialize;
 use crate::capabilities::Capability;
 use crate::conformance::{Check, Suite, SuiteOptions};
 use crate::error::{Error, Result};
-use crate::flavors::{FlavorDescription, RegisterOptions};
+use crate::flavors::{FlavorDescription, LOCAL, LOCAL_DIGEST, RegisterOptions};
 use crate::home::Home;
+use crate::sandbox::cache::digest;
 
 /// What the operator passes to an evaluation.
 #[derive(Debug, Clone, Default)]
@@ -72,6 +73,26 @@ impl Evaluation {
     }
 }
 
+/// Registers the component in the throwaway home with what it declares
+/// (HTTP only to the origins the operator passed). The built-in `local`
+/// component is recognised by its digest and evaluated as the built-in.
+fn register(home: &Home, path: &Path, options: &EvaluateOptions) -> Result<FlavorDescription> {
+    let wasm = std::fs::read(path)
+        .map_err(|e| Error::input(format!("cannot read {}: {e}", path.display())))?;
+    if digest(&wasm) == LOCAL_DIGEST {
+        return Ok(home.flavor(LOCAL)?.description);
+    }
+    let declared = home.inspect_flavor(path)?;
+    let mut register = options.register.clone();
+    register.grants.extend(
+        declared
+            .capabilities
+            .iter()
+            .filter(|c| **c != Capability::Http),
+    );
+    Ok(home.register_flavor(path, &register)?.entry.description)
+}
+
 const MANAGER_A: &str = "evaluate-a";
 const MANAGER_B: &str = "evaluate-b";
 
@@ -84,19 +105,8 @@ pub fn evaluate(path: &Path, options: &EvaluateOptions) -> Result<Evaluation> {
         .map_err(|e| Error::host(format!("cannot create a throwaway home: {e}")))?;
     let home = Home::open(dir.path())?;
 
-    let declared = match home.inspect_flavor(path) {
-        Ok(description) => description,
-        Err(err) => return Ok(Evaluation::refused(path, err)),
-    };
-    let mut register = options.register.clone();
-    register.grants.extend(
-        declared
-            .capabilities
-            .iter()
-            .filter(|c| **c != Capability::Http),
-    );
-    let flavor = match home.register_flavor(path, &register) {
-        Ok(registered) => registered.entry.description,
+    let flavor = match register(&home, path, options) {
+        Ok(flavor) => flavor,
         Err(err) => return Ok(Evaluation::refused(path, err)),
     };
 
@@ -133,7 +143,7 @@ pub fn evaluate(path: &Path, options: &EvaluateOptions) -> Result<Evaluation> {
         let report = &observation.report;
         peak = peak.max(report.peak_memory);
         used.extend(report.used.iter().copied());
-        if let Some((kind, detail)) = &report.violation {
+        if let Some((kind, detail)) = &observation.breach {
             findings.insert(Finding {
                 kind: kind.to_string(),
                 detail: format!("{}: {detail}", observation.operation),

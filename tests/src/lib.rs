@@ -16,9 +16,32 @@ mod generated {
 }
 pub use generated::{GUESTS, guest_path};
 
-/// A guest component's path.
+/// A guest component's path. `local` is the component embedded in the
+/// runtime, written out once per run.
 pub fn guest(name: &str) -> PathBuf {
+    if name == "local" {
+        return embedded_local();
+    }
     PathBuf::from(guest_path(name))
+}
+
+fn embedded_local() -> PathBuf {
+    static PATH: OnceLock<PathBuf> = OnceLock::new();
+    PATH.get_or_init(|| {
+        let dir = target_dir().join("test-artifacts");
+        std::fs::create_dir_all(&dir).expect("create test-artifacts");
+        let path = dir.join(format!(
+            "local-{}.wasm",
+            &flavorbox::flavors::LOCAL_DIGEST[7..19]
+        ));
+        if !path.is_file() {
+            let tmp = dir.join(format!(".local-{}.tmp", std::process::id()));
+            std::fs::write(&tmp, flavorbox::flavors::LOCAL_WASM).expect("write local.wasm");
+            std::fs::rename(&tmp, &path).expect("move local.wasm into place");
+        }
+        path
+    })
+    .clone()
 }
 
 /// The workspace's target directory (tests run from `target/<profile>/deps`).

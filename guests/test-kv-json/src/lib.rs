@@ -4,10 +4,12 @@
 //! `secrets/<name>` (see `common/honest.rs`). Every operation logs, at info
 //! level, `kv_json <operation> <secret name>` (operations named as in the
 //! WIT; the name is left out where the operation has none), followed by
-//! ` label=<label>` when the optional config field `label` is set.
+//! ` label=<label>` when the optional config field `label` is set, and
+//! ` calls=<n>`, the number of operations this instance has served.
 //!
 //! Host: nothing to refuse; it lets tests run a second, non-`local` flavor
-//! side by side with `local` and check config and log plumbing.
+//! side by side with `local` and check config and log plumbing; `calls=`
+//! must always be 1, as every call gets a fresh instance.
 
 wit_bindgen::generate!({
     path: "../../wit",
@@ -19,11 +21,15 @@ mod honest;
 
 use exports::flavorbox::secrets::{metadata, secrets_manager};
 use flavorbox::secrets::types::{ConfigField, Error, FlavorInfo, Secret};
+use core::sync::atomic::{AtomicU32, Ordering};
 use flavorbox::secrets::{config, log};
 
 struct KvJson;
 
-/// Logs `kv_json <operation> [<name>] [label=<label>]` at info level.
+/// Operations served by this instance: state that must not survive a call.
+static CALLS: AtomicU32 = AtomicU32::new(0);
+
+/// Logs `kv_json <operation> [<name>] [label=<label>] calls=<n>` at info level.
 fn log_operation(operation: &str, name: Option<&str>) {
     let mut line = format!("kv_json {operation}");
     if let Some(name) = name {
@@ -34,6 +40,8 @@ fn log_operation(operation: &str, name: Option<&str>) {
         line.push_str(" label=");
         line.push_str(&label);
     }
+    let calls = CALLS.fetch_add(1, Ordering::Relaxed) + 1;
+    line.push_str(&format!(" calls={calls}"));
     log::log(log::Level::Info, &line);
 }
 

@@ -103,7 +103,11 @@ impl Sandbox {
         secrets::log::add_to_linker::<_, HasSelf<_>>(&mut linker, |s: &mut CallState| &mut s.log)
             .map_err(link)?;
         let cache = CompileCache::new(&engine, cache_dir);
-        let runtime = tokio::runtime::Builder::new_current_thread()
+        // One worker drives timers and I/O, so several threads can block on
+        // calls at once while each runs its own flavor.
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("flavorbox-io")
             .enable_all()
             .build()
             .map_err(|e| Error::host(format!("cannot start the async runtime: {e}")))?;

@@ -1,0 +1,374 @@
+//! The sandbox against hostile flavors (SPEC §3). Every hostile guest gets
+//! its own manager `h` next to the `default` manager on `local`, which holds
+//! a secret. Each test asserts that the host survives (both managers keep
+//! working), that the error is of the right kind with exit code 3, that the
+//! hostile manager's stored data is unchanged by the failed call, and that
+//! the other manager's data is untouched.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use flavorbox::contract::{Request, Response};
+use flavorbox::{Error, Secret, Violation};
+use flavorbox_tests::{TestHome, guest};
+
+/// A home with `default` (local, holding `db_creds`) and `h` on `flavor`.
+fn arena(guest_name: &str, flavor: &str, limits: &[&str]) -> TestHome {
+    let home = TestHome::new();
+    let wasm = guest(guest_name);
+    let mut args = vec![
+        "flavor",
+        "register",
+        wasm.to_str().unwrap(),
+        "--grant",
+        "storage",
+    ];
+    args.extend_from_slice(limits);
+    home.cli(&args).ok();
+    home.cli(&["secrets-manager", "register", "h", "--flavor", flavor])
+        .ok();
+    home.cli(&[
+        "secret",
+        "register",
+        "db_creds",
+        "username=admin",
+        "password=hunter2-pw",
+    ])
+    .ok();
+    home.put_raw(
+        "h",
+        &[(
+            "secrets/stored",
+            br#"{"schema":"arbitrary","values":[["k","stored-value"]]}"#,
+        )],
+    );
+    home
+}
+
+struct Snapshot {
+    hostile: BTreeMap<String, Vec<u8>>,
+    local: BTreeMap<String, Vec<u8>>,
+}
+
+fn snapshot(home: &TestHome) -> Snapshot {
+    Snapshot {
+        hostile: home.raw_storage("h"),
+        local: home.raw_storage("default"),
+    }
+}
+
+/// Both managers' data are as before, and the host still serves both.
+#[track_caller]
+fn unharmed(home: &TestHome, before: &Snapshot) {
+    unharmed_data(home, before);
+    home.cli(&["secret", "list", "--manager", "h"]).ok();
+}
+
+/// Both managers' data are as before, and the host still serves `local`.
+#[track_caller]
+fn unharmed_data(home: &TestHome, before: &Snapshot) {
+    assert_eq!(
+        home.raw_storage("h"),
+        before.hostile,
+        "the hostile manager's data changed"
+    );
+    assert_eq!(
+        home.raw_storage("default"),
+        before.local,
+        "the other manager's data changed"
+    );
+    let local = home.cli(&["secret", "get", "db_creds", "--reveal", "--output", "json"]);
+    assert!(local.ok().contains("hunter2-pw"));
+}
+
+/// Runs a CLI attack on manager `h`: exit 3 with `sandbox: <kind>`.
+#[track_caller]
+fn attack(home: &TestHome, args: &[&str], kind: Violation) -> String {
+    let mut args = args.to_vec();
+    args.extend(["--manager", "h"]);
+    home.cli(&args)
+        .fails(3, &format!("sandbox: {kind}:"))
+        .to_string()
+}
+
+#[test]
+fn an_infinite_loop_is_stopped_at_the_deadline() {
+    let home = arena("hostile-loop", "hostile_loop", &["--timeout", "0.5"]);
+    let before = snapshot(&home);
+    let started = Instant::now();
+    let line = attack(&home, &["secret", "get", "stored"], Violation::Deadline);
+    assert!(
+        line.contains("get-secret ran past its 500 ms deadline"),
+        "{line}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(30));
+    unharmed(&home, &before);
+}
+
+#[test]
+fn a_storm_of_host_calls_is_stopped_at_the_deadline() {
+    let home = arena(
+        "hostile-call-storm",
+        "hostile_call_storm",
+        &["--timeout", "0.5"],
+    );
+    let before = snapshot(&home);
+    attack(&home, &["secret", "get", "stored"], Violation::Deadline);
+    unharmed(&home, &before);
+}
+
+#[test]
+fn memory_growth_is_refused_at_the_cap() {
+    let home = arena("hostile-memory", "hostile_memory", &["--memory", "16"]);
+    let before = snapshot(&home);
+    let line = attack(&home, &["secret", "get", "stored"], Violation::Memory);
+    assert!(line.contains("more than the 16 MiB allowed"), "{line}");
+    unharmed(&home, &before);
+}
+
+#[test]
+fn deep_recursion_overflows_the_stack_and_traps() {
+    let home = arena("hostile-recursion", "hostile_recursion", &[]);
+    let before = snapshot(&home);
+    let line = attack(&home, &["secret", "get", "stored"], Violation::Trap);
+    assert!(line.contains("call stack exhausted"), "{line}");
+    unharmed(&home, &before);
+}
+
+#[test]
+fn a_storage_flood_stops_at_the_quota_and_writes_nothing() {
+    let home = arena(
+        "hostile-storage-flood",
+        "hostile_storage_flood",
+        &["--storage-quota", "1"],
+    );
+    let before = snapshot(&home);
+    let line = attack(
+        &home,
+        &["secret", "register", "flood", "k=v"],
+        Violation::Quota,
+    );
+    assert!(line.contains("storage quota exceeded"), "{line}");
+    unharmed(&home, &before);
+}
+
+#[test]
+fn namespace_escapes_are_refused_and_reach_nothing() {
+    let home = arena("hostile-namespace-escape", "hostile_namespace_escape", &[]);
+    let before = snapshot(&home);
+    let line = attack(
+        &home,
+        &["secret", "register", "escape", "k=v"],
+        Violation::Denied,
+    );
+    assert!(line.contains("storage refused a key"), "{line}");
+    // Its own-namespace read of `secrets/db_creds` found nothing: had it
+    // found the local manager's secret it would have said so instead.
+    assert!(!line.contains("read another manager's secret"), "{line}");
+    unharmed(&home, &before);
+}
+
+#[test]
+fn a_log_flood_is_capped_and_noted_once_while_the_call_succeeds() {
+    let home = arena("hostile-log-flood", "hostile_log_flood", &[]);
+    let outcome = home
+        .home
+        .request(Some("h"), &Request::Get("stored".into()))
+        .unwrap();
+    assert!(outcome.result.is_ok(), "{:?}", outcome.result.err());
+    assert!(outcome.report.log_truncated);
+    let bytes: usize = outcome.logs.iter().map(|r| r.message.len()).sum();
+    assert!(bytes < 64 * 1024 + 200, "{bytes} bytes of log kept");
+    let notes: Vec<_> = outcome
+        .logs
+        .iter()
+        .filter(|r| r.message.contains("truncated"))
+        .collect();
+    assert_eq!(notes.len(), 1, "{notes:?}");
+}
+
+#[test]
+fn secret_values_are_masked_in_flavor_logs_and_errors() {
+    let home = arena("hostile-log-secret", "hostile_log_secret", &[]);
+    let value = "swordfish-4711";
+    let secret = Secret::new(
+        "creds",
+        "arbitrary",
+        [("password".to_string(), value.to_string())],
+    )
+    .unwrap();
+    let outcome = home
+        .home
+        .request(Some("h"), &Request::Register(secret))
+        .unwrap();
+    outcome.result.unwrap();
+    assert!(outcome.report.masked_lines >= 3, "{:?}", outcome.report);
+    for record in &outcome.logs {
+        assert!(!record.message.contains(value), "leaked: {record:?}");
+    }
+    assert!(outcome.logs.iter().any(|r| r.message.contains("***")));
+
+    // The value comes back through get-secret and is masked there too.
+    let outcome = home
+        .home
+        .request(Some("h"), &Request::Get("creds".into()))
+        .unwrap();
+    assert!(matches!(outcome.result, Ok(Response::Secret(_))));
+    assert!(outcome.logs.iter().all(|r| !r.message.contains(value)));
+    assert!(
+        outcome
+            .logs
+            .iter()
+            .any(|r| r.message.contains("returning ***"))
+    );
+
+    // An error message that quotes the value is masked before the user sees it.
+    let run = home.cli(&[
+        "secret",
+        "register",
+        "attack",
+        &format!("password={value}"),
+        "--manager",
+        "h",
+    ]);
+    let line = run.fails(1, "backend: backend rejected password=***");
+    assert!(
+        !run.stderr.contains(value) && !run.stdout.contains(value),
+        "{line}"
+    );
+}
+
+#[test]
+fn a_panic_after_partial_writes_rolls_everything_back() {
+    let home = arena("hostile-panic", "hostile_panic", &[]);
+    let before = snapshot(&home);
+    attack(
+        &home,
+        &["secret", "register", "boom", "k=v"],
+        Violation::Trap,
+    );
+    unharmed(&home, &before);
+}
+
+#[test]
+fn garbage_answers_are_refused_without_echoing_values() {
+    let home = arena("hostile-garbage", "hostile_garbage", &[]);
+    let before = snapshot(&home);
+    for (name, needle) in [
+        (
+            "other-name",
+            "returned secret `someone_else` when asked for `other-name`",
+        ),
+        ("huge", "more than the 65536-byte limit"),
+        ("dupes", "key `k` is given more than once"),
+        ("bad-key", "key `bad key` contains ' '"),
+        ("no-values", "has no key-value pairs"),
+        ("bad-schema", "schema name `no such/schema` contains ' '"),
+    ] {
+        let line = attack(&home, &["secret", "get", name], Violation::Garbage);
+        assert!(line.contains(needle), "{name}: {line}");
+        assert!(line.len() < 400, "{name}: an overlong error line");
+    }
+    let line = attack(&home, &["secret", "list"], Violation::Garbage);
+    assert!(line.contains("invalid listing"), "{line}");
+    // Its listing is always garbage; an honest answer still goes through.
+    unharmed_data(&home, &before);
+    let stored = home.cli(&[
+        "secret",
+        "get",
+        "stored",
+        "--reveal",
+        "--output",
+        "json",
+        "--manager",
+        "h",
+    ]);
+    assert!(stored.ok().contains("stored-value"));
+}
+
+#[test]
+fn an_ungranted_capability_is_reported_at_registration_and_refused_at_run_time() {
+    let home = TestHome::new();
+    let wasm = guest("test-kv-json");
+    let run = home.cli(&["flavor", "register", wasm.to_str().unwrap()]);
+    run.ok();
+    assert!(
+        run.stderr
+            .contains("declares capability `storage`, which was not granted"),
+        "{run:?}"
+    );
+    home.cli(&["secrets-manager", "register", "kv", "--flavor", "kv_json"])
+        .ok();
+    let line = home
+        .cli(&["secret", "register", "x", "k=v", "--manager", "kv"])
+        .fails(3, "sandbox: denied:")
+        .to_string();
+    assert!(
+        line.contains("capability `storage`, which was not granted"),
+        "{line}"
+    );
+    assert!(home.raw_storage("kv").is_empty());
+}
+
+#[test]
+fn every_call_gets_a_fresh_instance() {
+    let home = TestHome::new();
+    let options = flavorbox::flavors::RegisterOptions {
+        grants: [flavorbox::capabilities::Capability::Storage].into(),
+        ..Default::default()
+    };
+    home.home
+        .register_flavor(&guest("test-kv-json"), &options)
+        .unwrap();
+    home.home
+        .register_manager("kv", "kv_json", Default::default(), false)
+        .unwrap();
+    let secret = Secret::new("s", "arbitrary", [("k".to_string(), "v".to_string())]).unwrap();
+    let requests = [
+        Request::Register(secret),
+        Request::Get("s".into()),
+        Request::List,
+        Request::Get("s".into()),
+    ];
+    for request in requests {
+        let outcome = home.home.request(Some("kv"), &request).unwrap();
+        outcome.result.unwrap();
+        let line = &outcome.logs[0].message;
+        assert!(line.ends_with(" calls=1"), "state survived a call: {line}");
+    }
+}
+
+#[test]
+fn a_call_at_its_deadline_does_not_hold_up_other_calls() {
+    let home = arena("hostile-loop", "hostile_loop", &["--timeout", "2"]);
+    std::thread::scope(|scope| {
+        let stuck = scope.spawn(|| {
+            home.home
+                .request(Some("h"), &Request::Get("stored".into()))
+                .unwrap()
+        });
+        let started = Instant::now();
+        let mut served = 0;
+        while started.elapsed() < Duration::from_millis(1500) {
+            let secret = home.home.get_secret(Some("default"), "db_creds").unwrap();
+            assert_eq!(secret.values()["password"], "hunter2-pw");
+            served += 1;
+        }
+        assert!(
+            served >= 5,
+            "only {served} calls were served while a flavor spun"
+        );
+        let outcome = stuck.join().unwrap();
+        assert!(
+            matches!(
+                outcome.result,
+                Err(Error::Sandbox {
+                    kind: Violation::Deadline,
+                    ..
+                })
+            ),
+            "{:?}",
+            outcome.result.err()
+        );
+    });
+}
