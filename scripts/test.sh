@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Every test: the runtime's unit tests, the guest crates' native tests (the
+# SigV4 signer against AWS's published vectors) and the end-to-end suites
+# (CLI, sandbox vs. hostile flavors, evaluate, HTTP, aws on a moto server,
+# which the aws suite starts itself on 127.0.0.1).
+#
+# Usage: scripts/test.sh [extra cargo test args]
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+source scripts/setup.sh
+
+echo "==> installing moto (AWS API emulator) into target/moto-venv"
+scripts/install-moto.sh
+
+echo "==> guest crates: native unit tests"
+(cd guests && cargo test --locked -p sigv4 --target-dir ../target/guests-native)
+
+echo "==> cargo test --workspace"
+cargo test --locked --workspace "$@"
