@@ -119,6 +119,7 @@ fn the_json_report_is_machine_readable_and_the_exit_code_follows_the_verdict() {
 fn hostile_flavors_fail_with_their_named_finding() {
     fails_with("hostile-loop", "deadline");
     fails_with("hostile-call-storm", "deadline");
+    fails_with("hostile-sleep", "deadline");
     fails_with("hostile-memory", "memory");
     fails_with("hostile-recursion", "trap");
     fails_with("hostile-storage-flood", "quota");

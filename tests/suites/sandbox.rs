@@ -106,6 +106,18 @@ fn an_infinite_loop_is_stopped_at_the_deadline() {
 }
 
 #[test]
+fn a_guest_blocked_in_a_host_call_is_stopped_at_the_deadline() {
+    // An hour-long sleep waits in `wasi:io/poll`, out of reach of epoch
+    // interruption; the call's timer must end it anyway.
+    let home = arena("hostile-sleep", "hostile_sleep", &["--timeout", "0.5"]);
+    let before = snapshot(&home);
+    let started = Instant::now();
+    attack(&home, &["secret", "get", "stored"], Violation::Deadline);
+    assert!(started.elapsed() < Duration::from_secs(30));
+    unharmed(&home, &before);
+}
+
+#[test]
 fn a_storm_of_host_calls_is_stopped_at_the_deadline() {
     let home = arena(
         "hostile-call-storm",
@@ -171,6 +183,7 @@ fn namespace_escapes_are_refused_and_reach_nothing() {
 #[test]
 fn a_log_flood_is_capped_and_noted_once_while_the_call_succeeds() {
     let home = arena("hostile-log-flood", "hostile_log_flood", &[]);
+    let before = snapshot(&home);
     let outcome = home
         .home
         .request(Some("h"), &Request::Get("stored".into()))
@@ -185,6 +198,7 @@ fn a_log_flood_is_capped_and_noted_once_while_the_call_succeeds() {
         .filter(|r| r.message.contains("truncated"))
         .collect();
     assert_eq!(notes.len(), 1, "{notes:?}");
+    unharmed(&home, &before);
 }
 
 #[test]
