@@ -13,6 +13,7 @@ use crate::contract::{Request, Response};
 use crate::error::{Error, Result};
 use crate::flavors::{FlavorEntry, LOCAL, LOCAL_DIGEST, LOCAL_WASM};
 use crate::home::Home;
+use crate::sandbox::cache::digest;
 use crate::sandbox::{CallOutcome, LoadedFlavor};
 use crate::schema::{self, Schema};
 use crate::secret::{Secret, check_name};
@@ -112,6 +113,15 @@ impl Home {
                 .ok_or_else(|| {
                     Error::NotFound(format!("flavor `{}` is not registered", record.flavor))
                 })?;
+            // The compile cache is keyed by digest: a damaged component must
+            // never borrow the compiled code of the one registered.
+            if digest(&wasm) != flavor.digest {
+                return Err(Error::Host(format!(
+                    "the stored component of flavor `{}` does not match its digest; \
+                     the store is corrupt",
+                    record.flavor
+                )));
+            }
             self.sandbox()?.load(&flavor.digest, &wasm)?
         };
         Ok(Bound {

@@ -601,6 +601,40 @@ fn a_corrupt_store_is_refused_and_left_as_it_was() {
 }
 
 #[test]
+fn a_stored_component_that_no_longer_matches_its_digest_is_refused() {
+    let home = TestHome::new();
+    let wasm = guest("test-kv-json");
+    home.cli(&[
+        "flavor",
+        "register",
+        wasm.to_str().unwrap(),
+        "--grant",
+        "storage",
+    ])
+    .ok();
+    home.cli(&["secrets-manager", "register", "kv", "--flavor", "kv_json"])
+        .ok();
+    home.cli(&["secret", "register", "kept", "k=v", "--manager", "kv"])
+        .ok();
+    let before = home.raw_storage("kv");
+
+    let db = rusqlite::Connection::open(home.path().join("flavorbox.db")).unwrap();
+    db.execute(
+        "UPDATE flavors SET component = substr(component, 1, 100) || x'00' || substr(component, 102)
+         WHERE name = 'kv_json'",
+        [],
+    )
+    .unwrap();
+    drop(db);
+
+    home.cli(&["secret", "list", "--manager", "kv"])
+        .fails(1, "does not match its digest; the store is corrupt");
+    assert_eq!(home.raw_storage("kv"), before);
+    // Other managers keep working.
+    home.cli(&["secret", "list"]).ok();
+}
+
+#[test]
 fn user_schemas_shape_secrets() {
     let home = TestHome::new();
     let file = home.path().join("schema.json");

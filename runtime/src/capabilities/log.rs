@@ -285,8 +285,12 @@ pub struct Masker {
     matcher: OnceLock<Option<AhoCorasick>>,
 }
 
-fn is_word_byte(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b == b'_' || b >= 0x80
+/// What may stand next to a short value for it to count as a whole word:
+/// whitespace and the punctuation of assignments, lists and quotes. Dots,
+/// colons, slashes and dashes do not, so `0` in `127.0.0.1:8080` or `a` in
+/// `a-b` stays readable.
+fn bounds_a_word(b: u8) -> bool {
+    b.is_ascii_whitespace() || b"=,;'\"`()[]{}<>".contains(&b)
 }
 
 impl Masker {
@@ -330,8 +334,8 @@ impl Masker {
         for value in &self.short {
             for (start, _) in text.match_indices(value.as_str()) {
                 let end = start + value.len();
-                let open = start == 0 || !is_word_byte(bytes[start - 1]);
-                let close = end == bytes.len() || !is_word_byte(bytes[end]);
+                let open = start == 0 || bounds_a_word(bytes[start - 1]);
+                let close = end == bytes.len() || bounds_a_word(bytes[end]);
                 if open && close {
                     hidden[start..end].fill(true);
                 }
@@ -367,6 +371,12 @@ mod tests {
         );
         assert_eq!(masker.mask("pw=p4, key=b;"), "pw=***, key=***;");
         assert_eq!(masker.mask("ab p4x"), "ab p4x");
+        let digit = Masker::new(["0"]);
+        assert_eq!(
+            digit.mask("origin http://127.0.0.1:8080"),
+            "origin http://127.0.0.1:8080"
+        );
+        assert_eq!(digit.mask("pin=0 and \"0\""), "pin=*** and \"***\"");
     }
 
     #[test]

@@ -72,11 +72,11 @@ pub fn main() -> ExitCode {
 }
 
 /// Flavor log lines and host diagnostics go to stderr, filtered by
-/// `FLAVORBOX_LOG` (default: host warnings; flavor output only when asked,
-/// e.g. `FLAVORBOX_LOG=flavor=info`).
+/// `FLAVORBOX_LOG` (default: flavorbox's own warnings; flavor output and
+/// library diagnostics only when asked, e.g. `FLAVORBOX_LOG=flavor=info`).
 fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("FLAVORBOX_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,flavor=off"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("off,flavorbox=warn"));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

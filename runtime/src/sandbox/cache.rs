@@ -117,3 +117,52 @@ fn store_cached(path: &Path, compiled: &[u8]) -> std::io::Result<()> {
         let _ = std::fs::remove_file(&tmp);
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::flavors::{LOCAL_DIGEST, LOCAL_WASM};
+
+    fn entries(dir: &Path) -> Vec<PathBuf> {
+        std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|x| x == "cwasm"))
+            .collect()
+    }
+
+    #[test]
+    fn a_damaged_entry_is_ignored_and_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        let engine = super::super::engine::new_engine().unwrap();
+        let cache = CompileCache::new(&engine, Some(dir.path().to_path_buf()));
+        cache.load(&engine, LOCAL_DIGEST, LOCAL_WASM).unwrap();
+        let [entry] = entries(dir.path()).try_into().unwrap();
+        let good = std::fs::read(&entry).unwrap();
+        assert!(load_cached(&engine, &entry).is_some());
+
+        // A flipped byte and a truncated file both fail the checksum.
+        let mut flipped = good.clone();
+        let middle = flipped.len() / 2;
+        flipped[middle] ^= 0xff;
+        for damaged in [flipped, good[..good.len() / 3].to_vec(), Vec::new()] {
+            std::fs::write(&entry, &damaged).unwrap();
+            assert!(load_cached(&engine, &entry).is_none());
+            cache.load(&engine, LOCAL_DIGEST, LOCAL_WASM).unwrap();
+            assert_eq!(
+                std::fs::read(&entry).unwrap(),
+                good,
+                "the entry was rewritten"
+            );
+        }
+    }
+
+    #[test]
+    fn digests_that_are_not_sha256_never_name_a_file() {
+        let engine = super::super::engine::new_engine().unwrap();
+        let cache = CompileCache::new(&engine, Some(PathBuf::from("/tmp")));
+        assert!(cache.path("sha256:../../etc/passwd").is_none());
+        assert!(cache.path("md5:abc").is_none());
+        assert!(cache.path(LOCAL_DIGEST).is_some());
+    }
+}

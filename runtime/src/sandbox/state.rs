@@ -11,6 +11,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Instant;
 
 use wasmtime::component::ResourceTable;
+use wasmtime_wasi::sockets::SocketAddrUse;
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
@@ -55,11 +56,20 @@ impl CallState {
             // flavor tries is seen here, recorded and refused.
             .allow_tcp(true)
             .allow_udp(true)
-            .socket_addr_check(move |addr, _use| {
+            .socket_addr_check(move |addr, used_for| {
+                let what = match used_for {
+                    SocketAddrUse::TcpBind => "bind a raw TCP socket to",
+                    SocketAddrUse::TcpListen => "listen on a raw TCP socket at",
+                    SocketAddrUse::TcpAccept => "accept a raw TCP connection from",
+                    SocketAddrUse::TcpConnect => "connect a raw TCP socket to",
+                    SocketAddrUse::UdpBind => "bind a raw UDP socket to",
+                    SocketAddrUse::UdpSend => "send a raw UDP datagram to",
+                    SocketAddrUse::UdpReceive => "receive a raw UDP datagram from",
+                };
                 socket_attempts.breach(
                     Violation::Denied,
                     format!(
-                        "the flavor tried a raw socket to {addr}; only wasi:http to granted \
+                        "the flavor tried to {what} {addr}; only wasi:http to granted \
                          origins is available"
                     ),
                 );

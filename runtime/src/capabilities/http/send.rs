@@ -48,6 +48,21 @@ pub(super) async fn send(
     deadline: Instant,
     findings: &SharedFindings,
 ) -> Result<Sent, HttpError> {
+    // A declared length past the cap is refused before anything is sent, so
+    // the flavor gets the precise error code (a cap hit mid-stream can only
+    // fail the stream).
+    if content_length(request.headers()).is_some_and(|len| len > policy.max_request_bytes) {
+        findings.breach(
+            Violation::Denied,
+            format!(
+                "HTTP request body to {origin} exceeded the {}-byte cap",
+                policy.max_request_bytes
+            ),
+        );
+        return Err(HttpError::HttpRequestBodySize(Some(
+            policy.max_request_bytes,
+        )));
+    }
     let addr = resolve(&origin, deadline, findings).await?;
     let connect_timeout = bounded(options.and_then(|o| o.connect_timeout), deadline);
     let tcp = tokio::time::timeout(connect_timeout, TcpStream::connect(addr))
@@ -97,7 +112,19 @@ pub(super) async fn send(
     let response = tokio::time::timeout(first_byte, sender.send_request(request))
         .await
         .map_err(|_| HttpError::ConnectionReadTimeout)?
-        .map_err(HttpError::from)?;
+        .map_err(body_error_or_hyper)?;
+    if content_length(response.headers()).is_some_and(|len| len > policy.max_response_bytes) {
+        findings.breach(
+            Violation::Denied,
+            format!(
+                "HTTP response body from {origin} exceeded the {}-byte cap",
+                policy.max_response_bytes
+            ),
+        );
+        return Err(HttpError::HttpResponseBodySize(Some(
+            policy.max_response_bytes,
+        )));
+    }
     let response = response.map(|body| {
         Capped::new(
             body,
@@ -116,6 +143,29 @@ pub(super) async fn send(
         }
     };
     Ok((response, Box::new(io)))
+}
+
+/// The `Content-Length` a message declares, if any.
+fn content_length(headers: &http::HeaderMap) -> Option<u64> {
+    headers
+        .get(http::header::CONTENT_LENGTH)?
+        .to_str()
+        .ok()?
+        .parse()
+        .ok()
+}
+
+/// hyper wraps the request body's own error (e.g. its size cap); the guest
+/// should see that error, not a generic protocol error.
+fn body_error_or_hyper(err: hyper::Error) -> HttpError {
+    let mut source = std::error::Error::source(&err);
+    while let Some(cause) = source {
+        if let Some(HttpError::HttpRequestBodySize(limit)) = cause.downcast_ref::<HttpError>() {
+            return HttpError::HttpRequestBodySize(*limit);
+        }
+        source = cause.source();
+    }
+    HttpError::from(err)
 }
 
 /// Resolves the origin's host and picks the first address it may reach.
