@@ -19,9 +19,9 @@ wit_bindgen::generate!({
 #[path = "../../common/honest.rs"]
 mod honest;
 
+use core::sync::atomic::{AtomicU32, Ordering};
 use exports::flavorbox::secrets::{metadata, secrets_manager};
 use flavorbox::secrets::types::{ConfigField, Error, FlavorInfo, Secret};
-use core::sync::atomic::{AtomicU32, Ordering};
 use flavorbox::secrets::{config, log};
 
 struct KvJson;
