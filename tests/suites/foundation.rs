@@ -619,16 +619,21 @@ fn a_stored_component_that_no_longer_matches_its_digest_is_refused() {
     let before = home.raw_storage("kv");
 
     let db = rusqlite::Connection::open(home.path().join("flavorbox.db")).unwrap();
-    db.execute(
-        "UPDATE flavors SET component = substr(component, 1, 100) || x'00' || substr(component, 102)
-         WHERE name = 'kv_json'",
-        [],
-    )
-    .unwrap();
-    drop(db);
+    let corrupt = |sql: &str| db.execute(sql, []).unwrap();
 
+    corrupt(
+        "UPDATE flavors SET component = CAST(substr(component, 1, 100) || x'00' || \
+         substr(component, 102) AS BLOB) WHERE name = 'kv_json'",
+    );
     home.cli(&["secret", "list", "--manager", "kv"])
         .fails(1, "does not match its digest; the store is corrupt");
+    assert_eq!(home.raw_storage("kv"), before);
+
+    corrupt("UPDATE flavors SET component = 'text, not bytes' WHERE name = 'kv_json'");
+    home.cli(&["secret", "list", "--manager", "kv"]).fails(
+        1,
+        "component of flavor `kv_json` is unreadable; the store is corrupt",
+    );
     assert_eq!(home.raw_storage("kv"), before);
     // Other managers keep working.
     home.cli(&["secret", "list"]).ok();

@@ -187,13 +187,19 @@ impl Store {
 
     pub fn flavor_component(&self, name: &str) -> Result<Option<Vec<u8>>> {
         let conn = self.conn()?;
-        Ok(conn
-            .query_row(
-                "SELECT component FROM flavors WHERE name = ?1",
-                [name],
-                |r| r.get(0),
-            )
-            .optional()?)
+        conn.query_row(
+            "SELECT component FROM flavors WHERE name = ?1",
+            [name],
+            |r| r.get(0),
+        )
+        .optional()
+        .map_err(|e| match e {
+            rusqlite::Error::InvalidColumnType(..)
+            | rusqlite::Error::FromSqlConversionFailure(..) => Error::Host(format!(
+                "the stored component of flavor `{name}` is unreadable; the store is corrupt"
+            )),
+            other => other.into(),
+        })
     }
 
     /// Stores a new flavor; `AlreadyExists` if the name is taken.
