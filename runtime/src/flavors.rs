@@ -210,19 +210,24 @@ impl Home {
         })
     }
 
-    /// Runs `info()` of a component in the sandbox, without grants.
+    /// Runs `info()` of a component in the sandbox, without grants (once per
+    /// component and process).
     fn describe_component(&self, digest: &str, wasm: &[u8]) -> Result<FlavorDescription> {
         let loaded = self.sandbox()?.load(digest, wasm)?;
-        match self.run(
+        if let Some(description) = loaded.description.get() {
+            return Ok(description.clone());
+        }
+        let description = match self.run(
             &loaded,
             &Policy::default(),
             None,
             Default::default(),
             &Request::Info,
         )? {
-            Response::Info(description) => Ok(description),
+            Response::Info(description) => description,
             _ => unreachable!("info answers with a description"),
-        }
+        };
+        Ok(loaded.description.get_or_init(|| description).clone())
     }
 
     pub fn flavors(&self) -> Result<Vec<FlavorEntry>> {

@@ -14,7 +14,7 @@ pub mod state;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use wasmtime::component::{HasSelf, Linker};
@@ -28,6 +28,7 @@ use crate::capabilities::Capability;
 use crate::capabilities::log::{LogRecord, Masker, Source};
 use crate::contract::{Request, Response, clip};
 use crate::error::{Error, Result, Violation};
+use crate::flavors::FlavorDescription;
 use crate::store::NamespaceTxn;
 use cache::{CompileCache, one_line};
 
@@ -35,6 +36,9 @@ use cache::{CompileCache, one_line};
 pub struct LoadedFlavor {
     pre: FlavorPre<CallState>,
     pub digest: String,
+    /// What its `info()` said, once asked (a component's description does
+    /// not change, so it is asked once per process).
+    pub description: OnceLock<FlavorDescription>,
 }
 
 /// What one call needs besides the request.
@@ -155,6 +159,7 @@ impl Sandbox {
         let loaded = Arc::new(LoadedFlavor {
             pre,
             digest: digest.to_string(),
+            description: OnceLock::new(),
         });
         self.lock_loaded()
             .insert(digest.to_string(), loaded.clone());
