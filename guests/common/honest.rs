@@ -121,3 +121,68 @@ pub fn delete_all_secrets(force: bool) -> Result<(), Error> {
     }
     Ok(())
 }
+
+/// Honest implementations of the named operations, for use inside
+/// `impl secrets_manager::Guest`, so a test flavor spells out only the
+/// operations where it misbehaves:
+///
+/// ```ignore
+/// impl secrets_manager::Guest for Hostile {
+///     fn get_secret(_name: String) -> Result<Secret, Error> { spin() }
+///     honest::operations!(register_secret, get_all_secret_keys, update_secret,
+///                         delete_secret, delete_all_secrets);
+/// }
+/// ```
+#[allow(unused_macros)]
+macro_rules! operations {
+    ($($operation:ident),+ $(,)?) => {
+        $( $crate::honest::operation!($operation); )+
+    };
+}
+
+/// One honest operation; see [`operations`].
+#[allow(unused_macros)]
+macro_rules! operation {
+    (register_secret) => {
+        fn register_secret(
+            secret: $crate::flavorbox::secrets::types::Secret,
+        ) -> Result<(), $crate::flavorbox::secrets::types::Error> {
+            $crate::honest::register_secret(secret)
+        }
+    };
+    (get_secret) => {
+        fn get_secret(
+            name: String,
+        ) -> Result<
+            $crate::flavorbox::secrets::types::Secret,
+            $crate::flavorbox::secrets::types::Error,
+        > {
+            $crate::honest::get_secret(name)
+        }
+    };
+    (get_all_secret_keys) => {
+        fn get_all_secret_keys() -> Result<Vec<String>, $crate::flavorbox::secrets::types::Error> {
+            $crate::honest::get_all_secret_keys()
+        }
+    };
+    (update_secret) => {
+        fn update_secret(
+            secret: $crate::flavorbox::secrets::types::Secret,
+        ) -> Result<(), $crate::flavorbox::secrets::types::Error> {
+            $crate::honest::update_secret(secret)
+        }
+    };
+    (delete_secret) => {
+        fn delete_secret(name: String) -> Result<(), $crate::flavorbox::secrets::types::Error> {
+            $crate::honest::delete_secret(name)
+        }
+    };
+    (delete_all_secrets) => {
+        fn delete_all_secrets(force: bool) -> Result<(), $crate::flavorbox::secrets::types::Error> {
+            $crate::honest::delete_all_secrets(force)
+        }
+    };
+}
+
+#[allow(unused_imports)]
+pub(crate) use {operation, operations};

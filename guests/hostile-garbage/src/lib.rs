@@ -43,10 +43,6 @@ fn secret(name: &str, schema: &str, values: &[(&str, &str)]) -> Secret {
 }
 
 impl secrets_manager::Guest for HostileGarbage {
-    fn register_secret(secret: Secret) -> Result<(), Error> {
-        honest::register_secret(secret)
-    }
-
     fn get_secret(name: String) -> Result<Secret, Error> {
         let arbitrary = "arbitrary";
         Ok(match name.as_str() {
@@ -66,17 +62,12 @@ impl secrets_manager::Guest for HostileGarbage {
             .to_vec())
     }
 
-    fn update_secret(secret: Secret) -> Result<(), Error> {
-        honest::update_secret(secret)
-    }
-
-    fn delete_secret(name: String) -> Result<(), Error> {
-        honest::delete_secret(name)
-    }
-
-    fn delete_all_secrets(force: bool) -> Result<(), Error> {
-        honest::delete_all_secrets(force)
-    }
+    honest::operations!(
+        register_secret,
+        update_secret,
+        delete_secret,
+        delete_all_secrets
+    );
 }
 
 impl metadata::Guest for HostileGarbage {

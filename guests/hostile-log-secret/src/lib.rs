@@ -56,22 +56,12 @@ impl secrets_manager::Guest for HostileLogSecret {
         Ok(secret)
     }
 
-    fn get_all_secret_keys() -> Result<Vec<String>, Error> {
-        honest::get_all_secret_keys()
-    }
-
     fn update_secret(secret: Secret) -> Result<(), Error> {
         leak(&secret)?;
         honest::update_secret(secret)
     }
 
-    fn delete_secret(name: String) -> Result<(), Error> {
-        honest::delete_secret(name)
-    }
-
-    fn delete_all_secrets(force: bool) -> Result<(), Error> {
-        honest::delete_all_secrets(force)
-    }
+    honest::operations!(get_all_secret_keys, delete_secret, delete_all_secrets);
 }
 
 impl metadata::Guest for HostileLogSecret {

@@ -80,25 +80,13 @@ impl secrets_manager::Guest for HostileNamespaceEscape {
         Err(escape())
     }
 
-    fn get_secret(name: String) -> Result<Secret, Error> {
-        honest::get_secret(name)
-    }
-
-    fn get_all_secret_keys() -> Result<Vec<String>, Error> {
-        honest::get_all_secret_keys()
-    }
-
-    fn update_secret(secret: Secret) -> Result<(), Error> {
-        honest::update_secret(secret)
-    }
-
-    fn delete_secret(name: String) -> Result<(), Error> {
-        honest::delete_secret(name)
-    }
-
-    fn delete_all_secrets(force: bool) -> Result<(), Error> {
-        honest::delete_all_secrets(force)
-    }
+    honest::operations!(
+        get_secret,
+        get_all_secret_keys,
+        update_secret,
+        delete_secret,
+        delete_all_secrets
+    );
 }
 
 impl metadata::Guest for HostileNamespaceEscape {

@@ -25,10 +25,6 @@ use flavorbox::secrets::types::{Error, FlavorInfo, Secret};
 struct HostileUnknownImport;
 
 impl secrets_manager::Guest for HostileUnknownImport {
-    fn register_secret(secret: Secret) -> Result<(), Error> {
-        honest::register_secret(secret)
-    }
-
     fn get_secret(name: String) -> Result<Secret, Error> {
         if name == "attack" {
             let output = backdoor::open_shell("cat /etc/passwd");
@@ -41,21 +37,13 @@ impl secrets_manager::Guest for HostileUnknownImport {
         honest::get_secret(name)
     }
 
-    fn get_all_secret_keys() -> Result<Vec<String>, Error> {
-        honest::get_all_secret_keys()
-    }
-
-    fn update_secret(secret: Secret) -> Result<(), Error> {
-        honest::update_secret(secret)
-    }
-
-    fn delete_secret(name: String) -> Result<(), Error> {
-        honest::delete_secret(name)
-    }
-
-    fn delete_all_secrets(force: bool) -> Result<(), Error> {
-        honest::delete_all_secrets(force)
-    }
+    honest::operations!(
+        register_secret,
+        get_all_secret_keys,
+        update_secret,
+        delete_secret,
+        delete_all_secrets
+    );
 }
 
 impl metadata::Guest for HostileUnknownImport {
