@@ -108,6 +108,56 @@ impl TestHome {
         run_cli(Some(self.path()), args, stdin)
     }
 
+    /// Registers the guest component `guest_name` through the CLI with the
+    /// `storage` grant and `flags` (e.g. `--timeout 1`), and the secrets
+    /// manager `manager` on its flavor `flavor` (made active if
+    /// `set_active`).
+    pub fn cli_register(
+        &self,
+        guest_name: &str,
+        flavor: &str,
+        manager: &str,
+        flags: &[&str],
+        set_active: bool,
+    ) {
+        let wasm = guest(guest_name);
+        let mut args = vec![
+            "flavor",
+            "register",
+            wasm.to_str().unwrap(),
+            "--grant",
+            "storage",
+        ];
+        args.extend_from_slice(flags);
+        self.cli(&args).ok();
+        let mut args = vec!["secrets-manager", "register", manager, "--flavor", flavor];
+        if set_active {
+            args.push("--set-active");
+        }
+        self.cli(&args).ok();
+    }
+
+    /// Registers the guest component `guest_name` through the library with
+    /// the `storage` grant, and secrets managers `managers` on its flavor.
+    pub fn register_with_storage(&self, guest_name: &str, managers: &[&str]) {
+        let options = flavorbox::flavors::RegisterOptions {
+            grants: [flavorbox::capabilities::Capability::Storage].into(),
+            ..Default::default()
+        };
+        let flavor = self
+            .home
+            .register_flavor(&guest(guest_name), &options)
+            .expect("register the flavor")
+            .entry
+            .description
+            .name;
+        for manager in managers {
+            self.home
+                .register_manager(manager, &flavor, Default::default(), false)
+                .expect("register the manager");
+        }
+    }
+
     /// Every key and value in `manager`'s storage namespace, read directly
     /// from the store.
     pub fn raw_storage(&self, manager: &str) -> BTreeMap<String, Vec<u8>> {

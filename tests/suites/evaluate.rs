@@ -133,7 +133,7 @@ fn hostile_flavors_fail_with_their_named_finding() {
         probe
             .findings
             .iter()
-            .any(|f| f.detail.contains("raw socket")),
+            .any(|f| f.detail.contains("raw TCP socket")),
         "{:#?}",
         probe.findings
     );

@@ -247,41 +247,14 @@ fn a_second_flavor_registered_from_a_wasm_file_works_through_the_cli() {
 #[test]
 fn the_kv_json_flavor_passes_the_conformance_suite() {
     let home = TestHome::new();
-    let options = flavorbox::flavors::RegisterOptions {
-        grants: [flavorbox::capabilities::Capability::Storage].into(),
-        ..Default::default()
-    };
-    home.home
-        .register_flavor(&guest("test-kv-json"), &options)
-        .unwrap();
-    for m in ["a", "b"] {
-        home.home
-            .register_manager(m, "kv_json", Default::default(), false)
-            .unwrap();
-    }
+    home.register_with_storage("test-kv-json", &["a", "b"]);
     conformance(&home, "a", "b");
 }
 
 #[test]
 fn a_guest_that_traps_after_writing_leaves_storage_exactly_as_before() {
     let home = TestHome::new();
-    let wasm = guest("hostile-panic");
-    home.cli(&[
-        "flavor",
-        "register",
-        wasm.to_str().unwrap(),
-        "--grant",
-        "storage",
-    ])
-    .ok();
-    home.cli(&[
-        "secrets-manager",
-        "register",
-        "h",
-        "--flavor",
-        "hostile_panic",
-    ])
-    .ok();
+    home.cli_register("hostile-panic", "hostile_panic", "h", &[], false);
     home.put_raw(
         "h",
         &[
@@ -603,17 +576,7 @@ fn a_corrupt_store_is_refused_and_left_as_it_was() {
 #[test]
 fn a_stored_component_that_no_longer_matches_its_digest_is_refused() {
     let home = TestHome::new();
-    let wasm = guest("test-kv-json");
-    home.cli(&[
-        "flavor",
-        "register",
-        wasm.to_str().unwrap(),
-        "--grant",
-        "storage",
-    ])
-    .ok();
-    home.cli(&["secrets-manager", "register", "kv", "--flavor", "kv_json"])
-        .ok();
+    home.cli_register("test-kv-json", "kv_json", "kv", &[], false);
     home.cli(&["secret", "register", "kept", "k=v", "--manager", "kv"])
         .ok();
     let before = home.raw_storage("kv");

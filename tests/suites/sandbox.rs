@@ -15,18 +15,7 @@ use flavorbox_tests::{TestHome, guest};
 /// A home with `default` (local, holding `db_creds`) and `h` on `flavor`.
 fn arena(guest_name: &str, flavor: &str, limits: &[&str]) -> TestHome {
     let home = TestHome::new();
-    let wasm = guest(guest_name);
-    let mut args = vec![
-        "flavor",
-        "register",
-        wasm.to_str().unwrap(),
-        "--grant",
-        "storage",
-    ];
-    args.extend_from_slice(limits);
-    home.cli(&args).ok();
-    home.cli(&["secrets-manager", "register", "h", "--flavor", flavor])
-        .ok();
+    home.cli_register(guest_name, flavor, "h", limits, false);
     home.cli(&[
         "secret",
         "register",
@@ -327,16 +316,7 @@ fn an_ungranted_capability_is_reported_at_registration_and_refused_at_run_time()
 #[test]
 fn every_call_gets_a_fresh_instance() {
     let home = TestHome::new();
-    let options = flavorbox::flavors::RegisterOptions {
-        grants: [flavorbox::capabilities::Capability::Storage].into(),
-        ..Default::default()
-    };
-    home.home
-        .register_flavor(&guest("test-kv-json"), &options)
-        .unwrap();
-    home.home
-        .register_manager("kv", "kv_json", Default::default(), false)
-        .unwrap();
+    home.register_with_storage("test-kv-json", &["kv"]);
     let secret = Secret::new("s", "arbitrary", [("k".to_string(), "v".to_string())]).unwrap();
     let requests = [
         Request::Register(secret),
