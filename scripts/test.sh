@@ -17,5 +17,10 @@ scripts/install-moto.sh
 echo "==> guest crates: native unit tests"
 (cd guests && cargo test --locked -p sigv4 --target-dir ../target/guests-native)
 
+# The end-to-end suites run the CLI binary, which `cargo test` does not build
+# for another package's tests.
+echo "==> cargo build -p flavorbox (the CLI the end-to-end suites run)"
+cargo build --locked -p flavorbox
+
 echo "==> cargo test --workspace"
 cargo test --locked --workspace "$@"

@@ -271,6 +271,10 @@ fn bench_get_secret(c: &mut Criterion, fx: &Fixture) {
     group.bench_function("flavorbox-sandbox-call", |b| {
         b.iter(|| fx.call(&policy, black_box(&request)))
     });
+    // Breakdown: the manager lookup every `Home` operation starts with.
+    group.bench_function("manager-lookup", |b| {
+        b.iter(|| fx.home.manager(black_box(None)).expect("active manager"))
+    });
     group.finish();
 }
 
@@ -490,6 +494,12 @@ type SpecFigure = (&'static str, f64);
 /// Context rows: a label, a criterion group and benchmark, and a SPEC figure;
 /// a median with no baseline of its own.
 const SINGLES: &[(&str, &str, &str, Option<SpecFigure>)] = &[
+    (
+        "Home::manager(None) (active manager lookup, in every Home op)",
+        "get-secret",
+        "manager-lookup",
+        None,
+    ),
     (
         "cache read only (checksum + deserialize)",
         "load",

@@ -68,7 +68,7 @@ pub fn flavorbox_bin() -> PathBuf {
     let bin = profile_dir.join(format!("flavorbox{}", std::env::consts::EXE_SUFFIX));
     assert!(
         bin.is_file(),
-        "{} is missing; run the tests with `cargo test --workspace` (it builds the CLI)",
+        "{} is missing; build it first (`cargo build -p flavorbox`), as scripts/test.sh does",
         bin.display()
     );
     bin
