@@ -13,6 +13,6 @@ wasmtime::component::bindgen!({
     exports: { default: async },
 });
 
-pub use flavorbox::secrets::types::{
+pub use self::flavorbox::secrets::types::{
     ConfigField, Error as WitError, FlavorInfo, Secret as WitSecret,
 };

@@ -169,20 +169,17 @@ impl Store {
     pub fn flavors(&self) -> Result<Vec<FlavorRecord>> {
         let conn = self.conn()?;
         let mut stmt =
-            conn.prepare("SELECT name, digest, info, policy FROM flavors ORDER BY name")?;
+            conn.prepare_cached("SELECT name, digest, info, policy FROM flavors ORDER BY name")?;
         let rows = stmt.query_map([], flavor_from_row)?;
         rows.map(|r| r?).collect()
     }
 
     pub fn flavor(&self, name: &str) -> Result<Option<FlavorRecord>> {
         let conn = self.conn()?;
-        conn.query_row(
-            "SELECT name, digest, info, policy FROM flavors WHERE name = ?1",
-            [name],
-            flavor_from_row,
-        )
-        .optional()?
-        .transpose()
+        conn.prepare_cached("SELECT name, digest, info, policy FROM flavors WHERE name = ?1")?
+            .query_row([name], flavor_from_row)
+            .optional()?
+            .transpose()
     }
 
     pub fn flavor_component(&self, name: &str) -> Result<Option<Vec<u8>>> {
@@ -252,30 +249,29 @@ impl Store {
 
     pub fn managers(&self) -> Result<Vec<ManagerRecord>> {
         let conn = self.conn()?;
-        let mut stmt =
-            conn.prepare("SELECT id, name, flavor, config, active FROM managers ORDER BY name")?;
+        let mut stmt = conn.prepare_cached(
+            "SELECT id, name, flavor, config, active FROM managers ORDER BY name",
+        )?;
         let rows = stmt.query_map([], manager_from_row)?;
         rows.map(|r| r?).collect()
     }
 
     pub fn manager(&self, name: &str) -> Result<Option<ManagerRecord>> {
         let conn = self.conn()?;
-        conn.query_row(
+        conn.prepare_cached(
             "SELECT id, name, flavor, config, active FROM managers WHERE name = ?1",
-            [name],
-            manager_from_row,
-        )
+        )?
+        .query_row([name], manager_from_row)
         .optional()?
         .transpose()
     }
 
     pub fn active_manager(&self) -> Result<Option<ManagerRecord>> {
         let conn = self.conn()?;
-        conn.query_row(
+        conn.prepare_cached(
             "SELECT id, name, flavor, config, active FROM managers WHERE active = 1",
-            [],
-            manager_from_row,
-        )
+        )?
+        .query_row([], manager_from_row)
         .optional()?
         .transpose()
     }
@@ -375,7 +371,7 @@ impl Store {
 
     pub fn schemas(&self) -> Result<Vec<Schema>> {
         let conn = self.conn()?;
-        let mut stmt = conn.prepare("SELECT definition FROM schemas ORDER BY name")?;
+        let mut stmt = conn.prepare_cached("SELECT definition FROM schemas ORDER BY name")?;
         let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
         rows.map(|r| from_json(&r?)).collect()
     }
@@ -475,7 +471,7 @@ impl SqliteNamespace {
                 TxnMode::Read => "BEGIN DEFERRED",
                 TxnMode::Write => "BEGIN IMMEDIATE",
             };
-            self.conn.execute_batch(sql)?;
+            self.conn.prepare_cached(sql)?.execute([])?;
             self.open = true;
         }
         Ok(&self.conn)
@@ -557,7 +553,7 @@ impl NamespaceTxn for SqliteNamespace {
 
     fn commit(mut self: Box<Self>) -> Result<()> {
         if self.open {
-            self.conn.execute_batch("COMMIT")?;
+            self.conn.prepare_cached("COMMIT")?.execute([])?;
             self.open = false;
         }
         Ok(())
