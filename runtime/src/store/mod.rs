@@ -7,9 +7,12 @@
 //! namespace, one transaction, so no key can reach another manager's data and
 //! a call's writes become visible all at once or not at all.
 
+mod namespace;
+mod records;
 mod sqlite;
 
-pub use sqlite::{SqliteNamespace, Store};
+pub use namespace::SqliteNamespace;
+pub use sqlite::Store;
 
 use std::collections::BTreeMap;
 
