@@ -13,26 +13,49 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
 
-use crate::contract::{Request, Response};
-use crate::error::{Error, Violation};
+use crate::contract::Operation;
+use crate::error::{Error, Result, Violation};
 use crate::home::Home;
-use crate::sandbox::CallReport;
+use crate::managers::Manager;
+use crate::sandbox::exports::{
+    DeleteAllSecrets, DeleteSecret, GetAllSecretKeys, GetSecret, RegisterSecret, UpdateSecret,
+};
+use crate::sandbox::{CallReport, Export};
 use crate::secret::{MAX_VALUES_BYTES, Secret};
+
+/// How a check ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Pass,
+    Fail,
+    /// Not run; the detail says why. Never counted as a pass.
+    Skip,
+}
 
 /// The outcome of one check.
 #[derive(Debug, Clone, Serialize)]
 pub struct Check {
     pub name: &'static str,
-    pub passed: bool,
-    /// Why it failed, or a note when it was skipped.
+    pub status: Status,
+    /// Why it failed, or why it was skipped.
     pub detail: String,
-    pub skipped: bool,
+}
+
+impl Check {
+    pub fn passed(&self) -> bool {
+        self.status == Status::Pass
+    }
+
+    pub fn failed(&self) -> bool {
+        self.status == Status::Fail
+    }
 }
 
 /// One call the suite made and what the sandbox observed about it.
 #[derive(Debug, Clone)]
 pub struct Observation {
-    pub operation: &'static str,
+    pub operation: Operation,
     pub report: CallReport,
     /// How the flavor broke the sandbox in this call, if it did.
     pub breach: Option<(Violation, String)>,
@@ -48,15 +71,12 @@ pub struct SuiteOptions {
 
 /// Runs the suite; `a` and `b` are two managers on the flavor under test.
 pub struct Suite<'h> {
-    home: &'h Home,
-    a: String,
-    b: String,
+    a: Manager<'h>,
+    b: Manager<'h>,
     prefix: String,
     pub observations: Vec<Observation>,
     pub checks: Vec<Check>,
 }
-
-type Outcome = Result<Response, Error>;
 
 fn run_prefix() -> String {
     let nanos = SystemTime::now()
@@ -87,15 +107,15 @@ pub fn tricky_values() -> Vec<(String, String)> {
 }
 
 impl<'h> Suite<'h> {
-    pub fn new(home: &'h Home, a: &str, b: &str) -> Self {
-        Suite {
-            home,
-            a: a.to_string(),
-            b: b.to_string(),
+    /// A suite on the managers `a` and `b` of `home`.
+    pub fn new(home: &'h Home, a: &str, b: &str) -> Result<Self> {
+        Ok(Suite {
+            a: home.manager(Some(a))?,
+            b: home.manager(Some(b))?,
             prefix: run_prefix(),
             observations: Vec::new(),
             checks: Vec::new(),
-        }
+        })
     }
 
     /// A name unique to this run.
@@ -103,41 +123,39 @@ impl<'h> Suite<'h> {
         format!("{}-{base}", self.prefix)
     }
 
-    /// Sends `request` to manager `a` (or `b`) and records the observation.
-    pub fn call(&mut self, on_b: bool, request: Request) -> Outcome {
-        let manager = if on_b { self.b.clone() } else { self.a.clone() };
-        let outcome = self.home.request(Some(&manager), &request)?;
+    /// Runs `export` on manager `a` (or `b`) and records the observation.
+    pub fn call<E: Export>(&mut self, on_b: bool, export: &E) -> Result<E::Answer> {
+        let manager = if on_b { &self.b } else { &self.a };
+        let outcome = manager.call(export)?;
         let breach = match &outcome.result {
             Err(Error::Sandbox { kind, detail }) => Some((*kind, detail.clone())),
             _ => outcome.report.violation.clone(),
         };
         self.observations.push(Observation {
-            operation: request.operation(),
+            operation: E::OPERATION,
             report: outcome.report,
             breach,
         });
         outcome.result
     }
 
-    fn record(&mut self, name: &'static str, result: Result<(), String>) {
-        let (passed, detail) = match result {
-            Ok(()) => (true, String::new()),
-            Err(detail) => (false, detail),
+    fn record(&mut self, name: &'static str, result: std::result::Result<(), String>) {
+        let (status, detail) = match result {
+            Ok(()) => (Status::Pass, String::new()),
+            Err(detail) => (Status::Fail, detail),
         };
         self.checks.push(Check {
             name,
-            passed,
+            status,
             detail,
-            skipped: false,
         });
     }
 
     fn skip(&mut self, name: &'static str, why: &str) {
         self.checks.push(Check {
             name,
-            passed: true,
+            status: Status::Skip,
             detail: why.to_string(),
-            skipped: true,
         });
     }
 
@@ -145,18 +163,18 @@ impl<'h> Suite<'h> {
         Secret::new(self.name(base), schema, values).expect("suite secrets are valid")
     }
 
-    fn get(&mut self, on_b: bool, name: &str) -> Result<Secret, Error> {
-        match self.call(on_b, Request::Get(name.to_string()))? {
-            Response::Secret(secret) => Ok(secret),
-            _ => unreachable!("get-secret answers with a secret"),
-        }
+    fn get(&mut self, on_b: bool, name: &str) -> Result<Secret> {
+        self.call(on_b, &GetSecret(name))
     }
 
-    fn list(&mut self, on_b: bool) -> Result<Vec<String>, Error> {
-        match self.call(on_b, Request::List)? {
-            Response::Names(names) => Ok(names),
-            _ => unreachable!("get-all-secret-keys answers with names"),
-        }
+    fn list(&mut self, on_b: bool) -> Result<Vec<String>> {
+        self.call(on_b, &GetAllSecretKeys)
+    }
+
+    /// How many of this run's secrets manager `a` lists.
+    fn count_ours(&mut self) -> std::result::Result<usize, String> {
+        let names = self.list(false).map_err(describe)?;
+        Ok(names.iter().filter(|n| n.starts_with(&self.prefix)).count())
     }
 
     /// Runs every conformance check.
@@ -169,11 +187,10 @@ impl<'h> Suite<'h> {
                 ("password".into(), "hunter2-pw".into()),
             ],
         );
-        let registered = self.call(false, Request::Register(creds.clone()));
-        let created = registered.is_ok();
+        let registered = self.call(false, &RegisterSecret(&creds));
         self.record("register-secret creates a secret", expect_done(registered));
 
-        let again = self.call(false, Request::Register(creds.clone()));
+        let again = self.call(false, &RegisterSecret(&creds));
         self.record(
             "register-secret of a taken name is already-exists",
             expect_error(again, "already-exists"),
@@ -187,7 +204,7 @@ impl<'h> Suite<'h> {
 
         let tricky = self.secret("tricky", "arbitrary", tricky_values());
         let round_trip = self
-            .call(false, Request::Register(tricky.clone()))
+            .call(false, &RegisterSecret(&tricky))
             .and_then(|_| self.get(false, tricky.name()))
             .map_err(describe)
             .and_then(|s| same(&s, &tricky));
@@ -205,7 +222,7 @@ impl<'h> Suite<'h> {
             ],
         );
         let schema_kept = self
-            .call(false, Request::Register(aws.clone()))
+            .call(false, &RegisterSecret(&aws))
             .and_then(|_| self.get(false, aws.name()))
             .map_err(describe)
             .and_then(|s| same(&s, &aws));
@@ -236,19 +253,19 @@ impl<'h> Suite<'h> {
             ],
         );
         let replaced = self
-            .call(false, Request::Update(replacement.clone()))
+            .call(false, &UpdateSecret(&replacement))
             .and_then(|_| self.get(false, creds.name()))
             .map_err(describe)
             .and_then(|s| same(&s, &replacement));
         self.record("update-secret replaces the values and schema", replaced);
 
         let ghost = self.secret("ghost", "arbitrary", vec![("k".into(), "v".into())]);
-        let update_missing = self.call(false, Request::Update(ghost.clone()));
+        let update_missing = self.call(false, &UpdateSecret(&ghost));
         self.record(
             "update-secret of a missing secret is not-found",
             expect_error(update_missing, "not-found"),
         );
-        let get_missing = self.call(false, Request::Get(ghost.name().to_string()));
+        let get_missing = self.call(false, &GetSecret(ghost.name()));
         self.record(
             "get-secret of a missing secret is not-found",
             expect_error(get_missing, "not-found"),
@@ -258,42 +275,41 @@ impl<'h> Suite<'h> {
             match names.iter().find(|n| n.starts_with(&self.prefix)) {
                 Some(leak) => Err(format!(
                     "manager `{}` lists `{leak}` of manager `{}`",
-                    self.b, self.a
+                    self.b.name(),
+                    self.a.name()
                 )),
                 None => Ok(()),
             }
         });
-        let other_gets = self.call(true, Request::Get(creds.name().to_string()));
+        let other_gets = self.call(true, &GetSecret(creds.name()));
         self.record(
             "secrets managers do not see each other's secrets",
             other_sees.and(expect_error(other_gets, "not-found")),
         );
 
         let deleted = self
-            .call(false, Request::Delete(tricky.name().to_string()))
+            .call(false, &DeleteSecret(tricky.name()))
             .map_err(describe)
-            .and_then(|_| {
-                expect_error(
-                    self.call(false, Request::Get(tricky.name().to_string())),
-                    "not-found",
-                )
-            });
+            .and_then(|_| expect_error(self.call(false, &GetSecret(tricky.name())), "not-found"));
         self.record("delete-secret removes the secret", deleted);
-        let delete_missing = self.call(false, Request::Delete(ghost.name().to_string()));
+        let delete_missing = self.call(false, &DeleteSecret(ghost.name()));
         self.record(
             "delete-secret of a missing secret is not-found",
             expect_error(delete_missing, "not-found"),
         );
 
-        let refused = self.call(false, Request::DeleteAll { force: false });
-        let kept = self.list(false).map_err(describe).and_then(|names| {
-            let ours = names.iter().filter(|n| n.starts_with(&self.prefix)).count();
-            if ours == 2 || !created {
-                Ok(())
-            } else {
-                Err(format!(
-                    "{ours} of 2 secrets remain after the refused delete-all"
-                ))
+        let before = self.count_ours();
+        let refused = self.call(false, &DeleteAllSecrets { force: false });
+        let kept = before.and_then(|before| {
+            let after = self.count_ours()?;
+            match (before, after) {
+                (0, _) => Err("no secret was stored to be kept (the registrations above \
+                               failed), so nothing shows that it deletes nothing"
+                    .to_string()),
+                (before, after) if before == after => Ok(()),
+                (before, after) => Err(format!(
+                    "{after} of {before} secrets remain after the refused delete-all"
+                )),
             }
         });
         self.record(
@@ -303,7 +319,7 @@ impl<'h> Suite<'h> {
 
         if options.delete_all {
             let emptied = self
-                .call(false, Request::DeleteAll { force: true })
+                .call(false, &DeleteAllSecrets { force: true })
                 .map_err(describe)
                 .and_then(|_| self.list(false).map_err(describe))
                 .and_then(|names| {
@@ -319,7 +335,7 @@ impl<'h> Suite<'h> {
             );
         } else {
             for name in [creds.name(), aws.name()] {
-                let _ = self.call(false, Request::Delete(name.to_string()));
+                let _ = self.call(false, &DeleteSecret(name));
             }
             self.skip(
                 "delete-all-secrets(force = true) deletes everything",
@@ -337,11 +353,11 @@ impl<'h> Suite<'h> {
             vec![("a".into(), half.clone()), ("b".into(), half)],
         );
         let round_trip = self
-            .call(false, Request::Register(biggest.clone()))
+            .call(false, &RegisterSecret(&biggest))
             .and_then(|_| self.get(false, biggest.name()))
             .map_err(describe)
             .and_then(|s| same(&s, &biggest));
-        let _ = self.call(false, Request::Delete(biggest.name().to_string()));
+        let _ = self.call(false, &DeleteSecret(biggest.name()));
         self.record("a secret of 64 KiB round-trips", round_trip);
 
         const MANY: usize = 150;
@@ -356,7 +372,7 @@ impl<'h> Suite<'h> {
                 [("k".to_string(), "v".to_string())],
             )
             .expect("valid");
-            if let Err(err) = self.call(false, Request::Register(secret)) {
+            if let Err(err) = self.call(false, &RegisterSecret(&secret)) {
                 stored = Err(format!("storing secret {name} failed: {}", describe(err)));
                 break;
             }
@@ -372,7 +388,7 @@ impl<'h> Suite<'h> {
                 }
             });
         for name in &names {
-            let _ = self.call(false, Request::Delete(name.clone()));
+            let _ = self.call(false, &DeleteSecret(name));
         }
         self.record("150 secrets are all listed", listed);
     }
@@ -388,17 +404,17 @@ impl<'h> Suite<'h> {
                     ("password".into(), "timing-password".into()),
                 ],
             );
-            let _ = self.call(false, Request::Register(secret.clone()));
-            let _ = self.call(false, Request::Get(secret.name().to_string()));
-            let _ = self.call(false, Request::List);
-            let _ = self.call(false, Request::Update(secret.clone()));
-            let _ = self.call(false, Request::Delete(secret.name().to_string()));
+            let _ = self.call(false, &RegisterSecret(&secret));
+            let _ = self.call(false, &GetSecret(secret.name()));
+            let _ = self.call(false, &GetAllSecretKeys);
+            let _ = self.call(false, &UpdateSecret(&secret));
+            let _ = self.call(false, &DeleteSecret(secret.name()));
         }
     }
 
     /// p50 of each operation's wall time, in microseconds.
-    pub fn p50_micros(&self) -> BTreeMap<&'static str, u64> {
-        let mut by_op: BTreeMap<&'static str, Vec<u64>> = BTreeMap::new();
+    pub fn p50_micros(&self) -> BTreeMap<Operation, u64> {
+        let mut by_op: BTreeMap<Operation, Vec<u64>> = BTreeMap::new();
         for o in &self.observations {
             by_op
                 .entry(o.operation)
@@ -419,11 +435,11 @@ fn describe(err: Error) -> String {
     format!("{} ({})", err, err.kind())
 }
 
-fn expect_done(outcome: Outcome) -> Result<(), String> {
+fn expect_done<T>(outcome: Result<T>) -> std::result::Result<(), String> {
     outcome.map(drop).map_err(describe)
 }
 
-fn expect_error(outcome: Outcome, kind: &str) -> Result<(), String> {
+fn expect_error<T>(outcome: Result<T>, kind: &str) -> std::result::Result<(), String> {
     match outcome {
         Err(err) if err.kind() == kind => Ok(()),
         Err(err) => Err(format!("expected {kind}, got {}", describe(err))),
@@ -433,7 +449,7 @@ fn expect_error(outcome: Outcome, kind: &str) -> Result<(), String> {
 
 /// Compares a returned secret with the expected one, naming keys, never
 /// values.
-fn same(got: &Secret, expected: &Secret) -> Result<(), String> {
+fn same(got: &Secret, expected: &Secret) -> std::result::Result<(), String> {
     if got.schema() != expected.schema() {
         return Err(format!(
             "schema `{}` came back as `{}`",

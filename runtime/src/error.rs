@@ -49,18 +49,16 @@ impl fmt::Display for Violation {
 /// Every failure flavorbox reports.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// The user's input is unacceptable; nothing was written.
-    #[error("invalid input: {0}")]
-    Input(String),
+    /// The request is unacceptable (bad input from the user, or a request
+    /// the flavor refused as invalid); nothing was written.
+    #[error("invalid: {0}")]
+    Invalid(String),
     /// The named thing does not exist.
     #[error("not found: {0}")]
     NotFound(String),
     /// The named thing exists already.
     #[error("already exists: {0}")]
     AlreadyExists(String),
-    /// The flavor refused the request as invalid.
-    #[error("invalid: {0}")]
-    Invalid(String),
     /// The flavor, its backend or the host's policy refused.
     #[error("denied: {0}")]
     Denied(String),
@@ -70,14 +68,17 @@ pub enum Error {
     /// The flavor broke the sandbox; its writes were rolled back.
     #[error("sandbox: {kind}: {detail}")]
     Sandbox { kind: Violation, detail: String },
+    /// An evaluation judged a flavor unfit.
+    #[error("verdict: FAIL: {0}")]
+    Verdict(String),
     /// The host failed (its store, its files, the engine).
     #[error("host: {0}")]
     Host(String),
 }
 
 impl Error {
-    pub fn input(msg: impl Into<String>) -> Self {
-        Error::Input(msg.into())
+    pub fn invalid(msg: impl Into<String>) -> Self {
+        Error::Invalid(msg.into())
     }
 
     pub fn host(msg: impl fmt::Display) -> Self {
@@ -91,16 +92,17 @@ impl Error {
         }
     }
 
-    /// The CLI exit code (SPEC §4): 1 the operation failed, 2 bad
-    /// usage/input, 3 the flavor broke the sandbox.
+    /// The CLI exit code: 1 the operation failed, 2 bad usage or input,
+    /// 3 the flavor broke the sandbox.
     pub fn exit_code(&self) -> u8 {
         match self {
-            Error::Input(_) | Error::Invalid(_) => 2,
+            Error::Invalid(_) => 2,
             Error::Sandbox { .. } => 3,
             Error::NotFound(_)
             | Error::AlreadyExists(_)
             | Error::Denied(_)
             | Error::Backend(_)
+            | Error::Verdict(_)
             | Error::Host(_) => 1,
         }
     }
@@ -108,13 +110,13 @@ impl Error {
     /// A short machine-readable kind, used in JSON output and by `evaluate`.
     pub fn kind(&self) -> &'static str {
         match self {
-            Error::Input(_) => "input",
             Error::NotFound(_) => "not-found",
             Error::AlreadyExists(_) => "already-exists",
             Error::Invalid(_) => "invalid",
             Error::Denied(_) => "denied",
             Error::Backend(_) => "backend",
             Error::Sandbox { kind, .. } => kind.as_str(),
+            Error::Verdict(_) => "verdict",
             Error::Host(_) => "host",
         }
     }
@@ -133,9 +135,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn exit_codes_follow_the_spec() {
-        assert_eq!(Error::input("x").exit_code(), 2);
-        assert_eq!(Error::Invalid("x".into()).exit_code(), 2);
+    fn exit_codes_say_who_is_to_blame() {
+        assert_eq!(Error::invalid("x").exit_code(), 2);
+        assert_eq!(Error::Verdict("x".into()).exit_code(), 1);
         assert_eq!(Error::NotFound("x".into()).exit_code(), 1);
         assert_eq!(Error::Backend("x".into()).exit_code(), 1);
         assert_eq!(Error::sandbox(Violation::Deadline, "x").exit_code(), 3);

@@ -13,11 +13,12 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use crate::capabilities::Capability;
 use crate::conformance::{Check, Suite, SuiteOptions};
+use crate::contract::{FlavorDescription, Operation};
 use crate::error::{Error, Result};
-use crate::flavors::{FlavorDescription, LOCAL, LOCAL_DIGEST, RegisterOptions};
 use crate::home::Home;
+use crate::policy::Capability;
+use crate::registry::{LOCAL, LOCAL_DIGEST, RegisterOptions};
 use crate::sandbox::cache::digest;
 
 /// What the operator passes to an evaluation.
@@ -47,7 +48,7 @@ pub struct Evaluation {
     pub checks: Vec<Check>,
     pub findings: Vec<Finding>,
     /// p50 wall time per operation, in microseconds.
-    pub p50_micros: BTreeMap<&'static str, u64>,
+    pub p50_micros: BTreeMap<Operation, u64>,
     pub peak_memory_bytes: usize,
     pub declared: BTreeSet<Capability>,
     pub used: BTreeSet<Capability>,
@@ -78,11 +79,11 @@ impl Evaluation {
 /// component is recognised by its digest and evaluated as the built-in.
 fn register(home: &Home, path: &Path, options: &EvaluateOptions) -> Result<FlavorDescription> {
     let wasm = std::fs::read(path)
-        .map_err(|e| Error::input(format!("cannot read {}: {e}", path.display())))?;
+        .map_err(|e| Error::invalid(format!("cannot read {}: {e}", path.display())))?;
     if digest(&wasm) == LOCAL_DIGEST {
-        return Ok(home.flavor(LOCAL)?.description);
+        return Ok(home.flavors().get(LOCAL)?.description);
     }
-    let declared = home.inspect_flavor(path)?;
+    let declared = home.flavors().inspect(path)?;
     let mut register = options.register.clone();
     register.grants.extend(
         declared
@@ -90,7 +91,7 @@ fn register(home: &Home, path: &Path, options: &EvaluateOptions) -> Result<Flavo
             .iter()
             .filter(|c| **c != Capability::Http),
     );
-    Ok(home.register_flavor(path, &register)?.entry.description)
+    Ok(home.flavors().register(path, &register)?.entry.description)
 }
 
 const MANAGER_A: &str = "evaluate-a";
@@ -124,12 +125,18 @@ pub fn evaluate(path: &Path, options: &EvaluateOptions) -> Result<Evaluation> {
             ns.push('-');
             ns.push_str(suffix);
         }
-        if let Err(err) = home.register_manager(manager, &flavor.name, config, false) {
+        if let Err(err) = home
+            .managers()
+            .register(manager, &flavor.name, config, false)
+        {
             return Ok(Evaluation::refused(path, err));
         }
     }
 
-    let mut suite = Suite::new(&home, MANAGER_A, MANAGER_B);
+    let mut suite = match Suite::new(&home, MANAGER_A, MANAGER_B) {
+        Ok(suite) => suite,
+        Err(err) => return Ok(Evaluation::refused(path, err)),
+    };
     // Only a backend this home owns (or a namespaced one) may be emptied.
     let delete_all = !flavor.capabilities.contains(&Capability::Http) || takes_namespace;
     suite.run(SuiteOptions { delete_all });
@@ -176,7 +183,9 @@ pub fn evaluate(path: &Path, options: &EvaluateOptions) -> Result<Evaluation> {
             });
         }
     }
-    let passed = findings.is_empty() && suite.checks.iter().all(|c| c.passed);
+    // A skipped check is neither a pass nor a failure: it is reported as
+    // skipped, with why.
+    let passed = findings.is_empty() && !suite.checks.iter().any(Check::failed);
     Ok(Evaluation {
         path: path.display().to_string(),
         declared: flavor.capabilities.clone(),

@@ -6,15 +6,14 @@
 //! secrets; the engine is created lazily, so commands that never run a
 //! flavor never pay for it.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
-use crate::capabilities::log::{Level, LogRecord};
-use crate::contract::{Request, Response};
 use crate::error::{Error, Result};
-use crate::sandbox::{CallOutcome, CallSetup, LoadedFlavor, Policy, Sandbox};
-use crate::store::{NamespaceTxn, Store};
+use crate::managers::{Manager, Managers};
+use crate::registry::{Flavors, Schemas};
+use crate::sandbox::{LazySandbox, Sandbox};
+use crate::store::{Database, SqliteDatabase};
 
 /// Environment variable that overrides where compiled components are cached
 /// (tests share one cache across many homes).
@@ -22,9 +21,10 @@ pub const CACHE_DIR_ENV: &str = "FLAVORBOX_CACHE_DIR";
 
 pub struct Home {
     dir: PathBuf,
-    store: Store,
-    cache_dir: PathBuf,
-    sandbox: OnceLock<Arc<Sandbox>>,
+    db: Arc<dyn Database>,
+    sandbox: Arc<LazySandbox>,
+    flavors: Flavors,
+    schemas: Schemas,
 }
 
 /// The default home: the platform's data directory.
@@ -32,7 +32,7 @@ pub fn default_dir() -> Result<PathBuf> {
     dirs::data_dir()
         .map(|d| d.join("flavorbox"))
         .ok_or_else(|| {
-            Error::input("no home directory found; pass --home DIR or set FLAVORBOX_HOME")
+            Error::invalid("no home directory found; pass --home DIR or set FLAVORBOX_HOME")
         })
 }
 
@@ -43,98 +43,75 @@ fn create_private_dir(dir: &Path) -> Result<()> {
     std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
     builder
         .create(dir)
-        .map_err(|e| Error::input(format!("cannot create home {}: {e}", dir.display())))
+        .map_err(|e| Error::invalid(format!("cannot create home {}: {e}", dir.display())))
 }
 
 impl Home {
     /// Opens the home at `dir`, creating it (with an active `default`
     /// secrets manager on the `local` flavor) if it does not exist.
     pub fn open(dir: &Path) -> Result<Home> {
-        if dir.exists() && !dir.is_dir() {
-            return Err(Error::input(format!(
-                "home {} is not a directory",
-                dir.display()
-            )));
-        }
-        create_private_dir(dir)?;
-        let store = Store::open(&dir.join("flavorbox.db"))?;
         let cache_dir = std::env::var_os(CACHE_DIR_ENV)
             .map(PathBuf::from)
             .unwrap_or_else(|| dir.join("cache"));
-        Ok(Home {
-            dir: dir.to_path_buf(),
-            store,
-            cache_dir,
-            sandbox: OnceLock::new(),
-        })
+        Home::open_in(dir, LazySandbox::new(Some(cache_dir)))
     }
 
     /// A home that shares `sandbox` (engine, compiled flavors) with others;
     /// used by `evaluate` and tests to avoid recompiling.
     pub fn open_with_sandbox(dir: &Path, sandbox: Arc<Sandbox>) -> Result<Home> {
-        let home = Home::open(dir)?;
-        let _ = home.sandbox.set(sandbox);
-        Ok(home)
+        Home::open_in(dir, LazySandbox::shared(sandbox))
+    }
+
+    fn open_in(dir: &Path, sandbox: LazySandbox) -> Result<Home> {
+        if dir.exists() && !dir.is_dir() {
+            return Err(Error::invalid(format!(
+                "home {} is not a directory",
+                dir.display()
+            )));
+        }
+        create_private_dir(dir)?;
+        let db: Arc<dyn Database> = Arc::new(SqliteDatabase::open(&dir.join("flavorbox.db"))?);
+        let sandbox = Arc::new(sandbox);
+        Ok(Home {
+            dir: dir.to_path_buf(),
+            flavors: Flavors::new(db.clone(), sandbox.clone()),
+            schemas: Schemas::new(db.clone()),
+            db,
+            sandbox,
+        })
     }
 
     pub fn dir(&self) -> &Path {
         &self.dir
     }
 
-    pub fn store(&self) -> &Store {
-        &self.store
+    /// The persistence behind this home.
+    pub fn db(&self) -> &dyn Database {
+        self.db.as_ref()
     }
 
     pub fn sandbox(&self) -> Result<&Arc<Sandbox>> {
-        if let Some(sandbox) = self.sandbox.get() {
-            return Ok(sandbox);
-        }
-        let sandbox = Arc::new(Sandbox::new(Some(self.cache_dir.clone()))?);
-        Ok(self.sandbox.get_or_init(|| sandbox))
+        self.sandbox.get()
     }
 
-    /// Runs one request and forwards the flavor's log lines to `tracing`.
-    pub(crate) fn run(
-        &self,
-        flavor: &LoadedFlavor,
-        policy: &Policy,
-        storage: Option<Box<dyn NamespaceTxn>>,
-        config: BTreeMap<String, String>,
-        request: &Request,
-    ) -> Result<Response> {
-        let outcome = self.run_outcome(flavor, policy, storage, config, request)?;
-        outcome.result
+    /// The built-in and registered flavors.
+    pub fn flavors(&self) -> &Flavors {
+        &self.flavors
     }
 
-    /// Like [`Home::run`], but returns the whole outcome (logs, report).
-    pub(crate) fn run_outcome(
-        &self,
-        flavor: &LoadedFlavor,
-        policy: &Policy,
-        storage: Option<Box<dyn NamespaceTxn>>,
-        config: BTreeMap<String, String>,
-        request: &Request,
-    ) -> Result<CallOutcome> {
-        let setup = CallSetup {
-            policy,
-            storage,
-            config,
-        };
-        let outcome = self.sandbox()?.call(flavor, setup, request);
-        forward_logs(&outcome.logs);
-        Ok(outcome)
+    /// The built-in and user schemas.
+    pub fn schemas(&self) -> &Schemas {
+        &self.schemas
     }
-}
 
-fn forward_logs(records: &[LogRecord]) {
-    for record in records {
-        let message = &record.message;
-        match record.level {
-            Level::Trace => tracing::trace!(target: "flavor", "{message}"),
-            Level::Debug => tracing::debug!(target: "flavor", "{message}"),
-            Level::Info => tracing::info!(target: "flavor", "{message}"),
-            Level::Warn => tracing::warn!(target: "flavor", "{message}"),
-            Level::Error => tracing::error!(target: "flavor", "{message}"),
-        }
+    /// The configured secrets managers.
+    pub fn managers(&self) -> Managers<'_> {
+        Managers::new(&self.db, &self.flavors, &self.schemas, &self.sandbox)
+    }
+
+    /// The named secrets manager (the active one for `None`), ready to take
+    /// calls.
+    pub fn manager(&self, name: Option<&str>) -> Result<Manager<'_>> {
+        self.managers().bind(name)
     }
 }

@@ -1,18 +1,33 @@
 //! flavorbox: run secrets-manager flavors as sandboxed WebAssembly components.
 //!
-//! Data flows one way: CLI → [`Home`] (managers, flavors, schemas) →
-//! [`sandbox`] → the flavor's instance → [`capabilities`] → the [`store`] or
-//! the network. See `SPEC.md` for the product contract.
+//! The library is a stack of layers; each module imports only the layers
+//! below it (`docs/architecture.md` draws them, and `tests/layers.rs` keeps
+//! the promise):
+//!
+//! | layer | modules | what it holds |
+//! |---|---|---|
+//! | 1 | [`error`], [`secret`], [`schema`] | leaf types and the rules every secret obeys |
+//! | 2 | [`policy`] | what an operator grants: capabilities, origins, limits, quotas |
+//! | 3 | [`contract`] | the WIT bindings, the operations, checks on every answer |
+//! | 4 | [`store`] | persistence of the records it is given, and namespaces |
+//! | 5 | [`capabilities`] | the host side of `storage`, `http`, `config`, `log` |
+//! | 6 | [`sandbox`] | engine, compile cache, one fresh instance per typed call |
+//! | 7 | [`registry`] | flavors (built-in and registered) and schemas |
+//! | 8 | [`managers`] | secrets managers and the secret operations through them |
+//! | 9 | [`home`] | a directory: store, sandbox, registry and managers together |
+//! | 10 | [`conformance`], [`evaluate`] | judging a flavor |
+//!
+//! The `flavorbox` binary (`src/cli`) sits on top and only parses and prints.
 
-pub mod bindings;
 pub mod capabilities;
 pub mod conformance;
 pub mod contract;
 pub mod error;
 pub mod evaluate;
-pub mod flavors;
 pub mod home;
-pub mod manager;
+pub mod managers;
+pub mod policy;
+pub mod registry;
 pub mod sandbox;
 pub mod schema;
 pub mod secret;

@@ -53,7 +53,7 @@ fn builtin(
     }
 }
 
-/// The schemas every home has (SPEC §1).
+/// The schemas every home has; the README lists them.
 pub fn builtins() -> Vec<Schema> {
     vec![
         builtin("arbitrary", "Any keys, at least one.", &[], &[], true),
@@ -118,7 +118,7 @@ impl Schema {
     /// Parses and checks a user schema from its JSON text.
     pub fn from_json(text: &str) -> Result<Schema> {
         let schema: Schema = serde_json::from_str(text)
-            .map_err(|e| Error::input(format!("schema file is not a valid schema: {e}")))?;
+            .map_err(|e| Error::invalid(format!("schema file is not a valid schema: {e}")))?;
         schema.check()?;
         Ok(schema)
     }
@@ -127,7 +127,7 @@ impl Schema {
     pub fn check(&self) -> Result<()> {
         check_name("schema name", &self.name)?;
         if find_builtin(&self.name).is_some() {
-            return Err(Error::input(format!(
+            return Err(Error::invalid(format!(
                 "schema `{}` is built in and cannot be redefined",
                 self.name
             )));
@@ -136,14 +136,14 @@ impl Schema {
         for key in self.required.iter().chain(&self.optional) {
             check_key(key)?;
             if !seen.insert(key) {
-                return Err(Error::input(format!(
+                return Err(Error::invalid(format!(
                     "schema `{}` lists key `{key}` more than once",
                     self.name
                 )));
             }
         }
         if seen.is_empty() && !self.allow_other_keys {
-            return Err(Error::input(format!(
+            return Err(Error::invalid(format!(
                 "schema `{}` allows no key at all; list keys or set allow_other_keys",
                 self.name
             )));
@@ -155,7 +155,7 @@ impl Schema {
     pub fn validate(&self, secret: &Secret) -> Result<()> {
         for key in &self.required {
             if !secret.values().contains_key(key) {
-                return Err(Error::input(format!(
+                return Err(Error::invalid(format!(
                     "schema `{}` requires key `{key}`",
                     self.name
                 )));
@@ -164,7 +164,7 @@ impl Schema {
         if !self.allow_other_keys {
             for key in secret.keys() {
                 if !self.required.iter().chain(&self.optional).any(|k| k == key) {
-                    return Err(Error::input(format!(
+                    return Err(Error::invalid(format!(
                         "schema `{}` does not allow key `{key}` (allowed: {})",
                         self.name,
                         self.required

@@ -2,9 +2,9 @@
 //!
 //! A secret crosses the sandbox boundary twice: the user's input goes to a
 //! flavor, and a flavor's answer comes back. Both directions pass through
-//! [`Secret::new`], so a name, key or size the SPEC forbids never reaches a
-//! flavor and never reaches the user. Messages name keys but never values,
-//! and `Debug` prints keys only.
+//! [`Secret::new`], so a name, key or size the contract (`wit/flavor.wit`)
+//! forbids never reaches a flavor and never reaches the user. Messages name
+//! keys but never values, and `Debug` prints keys only.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -109,7 +109,7 @@ impl fmt::Display for SecretError {
 
 impl From<SecretError> for Error {
     fn from(err: SecretError) -> Self {
-        Error::Input(err.0)
+        Error::Invalid(err.0)
     }
 }
 

@@ -32,11 +32,11 @@ fn embedded_local() -> PathBuf {
         std::fs::create_dir_all(&dir).expect("create test-artifacts");
         let path = dir.join(format!(
             "local-{}.wasm",
-            &flavorbox::flavors::LOCAL_DIGEST[7..19]
+            &flavorbox::registry::LOCAL_DIGEST[7..19]
         ));
         if !path.is_file() {
             let tmp = dir.join(format!(".local-{}.tmp", std::process::id()));
-            std::fs::write(&tmp, flavorbox::flavors::LOCAL_WASM).expect("write local.wasm");
+            std::fs::write(&tmp, flavorbox::registry::LOCAL_WASM).expect("write local.wasm");
             std::fs::rename(&tmp, &path).expect("move local.wasm into place");
         }
         path
@@ -140,20 +140,22 @@ impl TestHome {
     /// Registers the guest component `guest_name` through the library with
     /// the `storage` grant, and secrets managers `managers` on its flavor.
     pub fn register_with_storage(&self, guest_name: &str, managers: &[&str]) {
-        let options = flavorbox::flavors::RegisterOptions {
-            grants: [flavorbox::capabilities::Capability::Storage].into(),
+        let options = flavorbox::registry::RegisterOptions {
+            grants: [flavorbox::policy::Capability::Storage].into(),
             ..Default::default()
         };
         let flavor = self
             .home
-            .register_flavor(&guest(guest_name), &options)
+            .flavors()
+            .register(&guest(guest_name), &options)
             .expect("register the flavor")
             .entry
             .description
             .name;
         for manager in managers {
             self.home
-                .register_manager(manager, &flavor, Default::default(), false)
+                .managers()
+                .register(manager, &flavor, Default::default(), false)
                 .expect("register the manager");
         }
     }
@@ -161,14 +163,13 @@ impl TestHome {
     /// Every key and value in `manager`'s storage namespace, read directly
     /// from the store.
     pub fn raw_storage(&self, manager: &str) -> BTreeMap<String, Vec<u8>> {
-        let store = self.home.store();
-        let id = store
+        let db = self.home.db();
+        let id = db
             .manager(manager)
             .expect("read manager")
             .unwrap_or_else(|| panic!("no manager {manager}"))
             .id;
-        let mut txn: Box<dyn flavorbox::store::NamespaceTxn> =
-            Box::new(store.namespace(id, TxnMode::Read).expect("namespace"));
+        let mut txn = db.namespace(id, TxnMode::Read).expect("namespace");
         txn.list_keys("")
             .expect("list")
             .into_iter()
@@ -181,10 +182,9 @@ impl TestHome {
 
     /// Writes raw entries into `manager`'s namespace (test fixtures).
     pub fn put_raw(&self, manager: &str, entries: &[(&str, &[u8])]) {
-        let store = self.home.store();
-        let id = store.manager(manager).unwrap().unwrap().id;
-        let mut txn: Box<dyn flavorbox::store::NamespaceTxn> =
-            Box::new(store.namespace(id, TxnMode::Write).unwrap());
+        let db = self.home.db();
+        let id = db.manager(manager).unwrap().unwrap().id;
+        let mut txn = db.namespace(id, TxnMode::Write).unwrap();
         for (key, value) in entries {
             txn.set(key, value).unwrap();
         }

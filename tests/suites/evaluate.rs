@@ -4,8 +4,9 @@
 
 use std::path::Path;
 
+use flavorbox::contract::Operation;
 use flavorbox::evaluate::{EvaluateOptions, Evaluation, evaluate};
-use flavorbox::flavors::RegisterOptions;
+use flavorbox::registry::RegisterOptions;
 use flavorbox_tests::{guest, run_cli};
 
 /// Evaluates with short deadlines and few latency samples, so hostile
@@ -68,18 +69,18 @@ fn honest_flavors_pass_every_check() {
         assert!(
             evaluation
                 .used
-                .contains(&flavorbox::capabilities::Capability::Storage)
+                .contains(&flavorbox::policy::Capability::Storage)
         );
         assert!(evaluation.peak_memory_bytes > 0);
         for op in [
-            "register-secret",
-            "get-secret",
-            "get-all-secret-keys",
-            "update-secret",
-            "delete-secret",
+            Operation::RegisterSecret,
+            Operation::GetSecret,
+            Operation::GetAllSecretKeys,
+            Operation::UpdateSecret,
+            Operation::DeleteSecret,
         ] {
             assert!(
-                evaluation.p50_micros.contains_key(op),
+                evaluation.p50_micros.contains_key(&op),
                 "{name}: no p50 for {op}"
             );
         }
@@ -112,7 +113,7 @@ fn the_json_report_is_machine_readable_and_the_exit_code_follows_the_verdict() {
             .iter()
             .any(|f| f["kind"] == "garbage")
     );
-    assert!(run.stderr.contains("evaluation of"), "{run:?}");
+    assert!(run.stderr.contains("flavorbox: verdict: FAIL"), "{run:?}");
 }
 
 #[test]

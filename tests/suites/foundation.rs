@@ -3,6 +3,7 @@
 //! managers, atomicity on a trap, and every kind of bad input.
 
 use flavorbox::conformance::{Suite, SuiteOptions};
+use flavorbox::sandbox::exports::{GetSecret, RegisterSecret, UpdateSecret};
 use flavorbox_tests::{TestHome, guest, run_cli};
 
 fn secret_names(home: &TestHome, manager: Option<&str>) -> Vec<String> {
@@ -103,7 +104,7 @@ fn all_six_operations_follow_zenml_semantics_through_the_cli() {
 fn update_replaces_values_at_the_contract_level() {
     // The WIT `update-secret` replaces; the CLI's merge is built on top.
     let home = TestHome::new();
-    let mut suite = Suite::new(&home.home, "default", "default");
+    let mut suite = Suite::new(&home.home, "default", "default").unwrap();
     let first = flavorbox::Secret::new(
         "s",
         "arbitrary",
@@ -111,26 +112,16 @@ fn update_replaces_values_at_the_contract_level() {
     )
     .unwrap();
     let second = flavorbox::Secret::new("s", "arbitrary", [("c".into(), "3".into())]).unwrap();
-    suite
-        .call(false, flavorbox::contract::Request::Register(first))
-        .unwrap();
-    suite
-        .call(false, flavorbox::contract::Request::Update(second.clone()))
-        .unwrap();
-    match suite
-        .call(false, flavorbox::contract::Request::Get("s".into()))
-        .unwrap()
-    {
-        flavorbox::contract::Response::Secret(got) => assert_eq!(got, second),
-        _ => unreachable!(),
-    }
+    suite.call(false, &RegisterSecret(&first)).unwrap();
+    suite.call(false, &UpdateSecret(&second)).unwrap();
+    assert_eq!(suite.call(false, &GetSecret("s")).unwrap(), second);
 }
 
 fn conformance(home: &TestHome, a: &str, b: &str) {
-    let mut suite = Suite::new(&home.home, a, b);
+    let mut suite = Suite::new(&home.home, a, b).unwrap();
     suite.run(SuiteOptions { delete_all: true });
     suite.run_probes();
-    let failed: Vec<_> = suite.checks.iter().filter(|c| !c.passed).collect();
+    let failed: Vec<_> = suite.checks.iter().filter(|c| !c.passed()).collect();
     assert!(failed.is_empty(), "conformance failures: {failed:#?}");
     assert!(suite.checks.len() >= 15, "{:#?}", suite.checks);
     for observation in &suite.observations {
@@ -142,7 +133,8 @@ fn conformance(home: &TestHome, a: &str, b: &str) {
 fn the_local_flavor_passes_the_conformance_suite() {
     let home = TestHome::new();
     home.home
-        .register_manager("second", "local", Default::default(), false)
+        .managers()
+        .register("second", "local", Default::default(), false)
         .unwrap();
     conformance(&home, "default", "second");
 }

@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use flavorbox::Violation;
 use flavorbox::capabilities::log::Masker;
-use flavorbox::contract::{Request, Response};
+use flavorbox::sandbox::exports::GetSecret;
 use flavorbox_tests::{Run, TestHome, guest};
 use http_server::{HUGE_LEN, OK_BODY, TestServer};
 use serde_json::Value;
@@ -72,11 +72,12 @@ fn probe(home: &TestHome, name: &str) -> Value {
 fn recorded_breach(home: &TestHome, name: &str) -> (Option<(Violation, String)>, Vec<String>) {
     let outcome = home
         .home
-        .request(Some(MANAGER), &Request::Get(name.to_string()))
+        .manager(Some(MANAGER))
+        .and_then(|manager| manager.call(&GetSecret(name)))
         .expect("the manager exists");
     let values = match &outcome.result {
-        Ok(Response::Secret(secret)) => secret.values().values().cloned().collect(),
-        _ => Vec::new(),
+        Ok(secret) => secret.values().values().cloned().collect(),
+        Err(_) => Vec::new(),
     };
     (outcome.report.violation, values)
 }

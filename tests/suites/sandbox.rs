@@ -1,4 +1,4 @@
-//! The sandbox against hostile flavors (SPEC §3). Every hostile guest gets
+//! The sandbox against hostile flavors (`docs/security.md`). Every hostile guest gets
 //! its own manager `h` next to the `default` manager on `local`, which holds
 //! a secret. Each test asserts that the host survives (both managers keep
 //! working), that the error is of the right kind with exit code 3, that the
@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use flavorbox::contract::{Request, Response};
+use flavorbox::sandbox::exports::{GetAllSecretKeys, GetSecret, RegisterSecret};
 use flavorbox::{Error, Secret, Violation};
 use flavorbox_tests::{TestHome, guest};
 
@@ -175,7 +175,9 @@ fn a_log_flood_is_capped_and_noted_once_while_the_call_succeeds() {
     let before = snapshot(&home);
     let outcome = home
         .home
-        .request(Some("h"), &Request::Get("stored".into()))
+        .manager(Some("h"))
+        .unwrap()
+        .call(&GetSecret("stored"))
         .unwrap();
     assert!(outcome.result.is_ok(), "{:?}", outcome.result.err());
     assert!(outcome.report.log_truncated);
@@ -202,7 +204,9 @@ fn secret_values_are_masked_in_flavor_logs_and_errors() {
     .unwrap();
     let outcome = home
         .home
-        .request(Some("h"), &Request::Register(secret))
+        .manager(Some("h"))
+        .unwrap()
+        .call(&RegisterSecret(&secret))
         .unwrap();
     outcome.result.unwrap();
     assert!(outcome.report.masked_lines >= 3, "{:?}", outcome.report);
@@ -214,9 +218,11 @@ fn secret_values_are_masked_in_flavor_logs_and_errors() {
     // The value comes back through get-secret and is masked there too.
     let outcome = home
         .home
-        .request(Some("h"), &Request::Get("creds".into()))
+        .manager(Some("h"))
+        .unwrap()
+        .call(&GetSecret("creds"))
         .unwrap();
-    assert!(matches!(outcome.result, Ok(Response::Secret(_))));
+    assert!(outcome.result.is_ok());
     assert!(outcome.logs.iter().all(|r| !r.message.contains(value)));
     assert!(
         outcome
@@ -318,16 +324,15 @@ fn every_call_gets_a_fresh_instance() {
     let home = TestHome::new();
     home.register_with_storage("test-kv-json", &["kv"]);
     let secret = Secret::new("s", "arbitrary", [("k".to_string(), "v".to_string())]).unwrap();
-    let requests = [
-        Request::Register(secret),
-        Request::Get("s".into()),
-        Request::List,
-        Request::Get("s".into()),
+    let kv = home.home.manager(Some("kv")).unwrap();
+    let first_lines = [
+        kv.call(&RegisterSecret(&secret)).unwrap().logs,
+        kv.call(&GetSecret("s")).unwrap().logs,
+        kv.call(&GetAllSecretKeys).unwrap().logs,
+        kv.call(&GetSecret("s")).unwrap().logs,
     ];
-    for request in requests {
-        let outcome = home.home.request(Some("kv"), &request).unwrap();
-        outcome.result.unwrap();
-        let line = &outcome.logs[0].message;
+    for logs in first_lines {
+        let line = &logs[0].message;
         assert!(line.ends_with(" calls=1"), "state survived a call: {line}");
     }
 }
@@ -338,13 +343,20 @@ fn a_call_at_its_deadline_does_not_hold_up_other_calls() {
     std::thread::scope(|scope| {
         let stuck = scope.spawn(|| {
             home.home
-                .request(Some("h"), &Request::Get("stored".into()))
+                .manager(Some("h"))
+                .unwrap()
+                .call(&GetSecret("stored"))
                 .unwrap()
         });
         let started = Instant::now();
         let mut served = 0;
         while started.elapsed() < Duration::from_millis(1500) {
-            let secret = home.home.get_secret(Some("default"), "db_creds").unwrap();
+            let secret = home
+                .home
+                .manager(Some("default"))
+                .unwrap()
+                .get_secret("db_creds")
+                .unwrap();
             assert_eq!(secret.values()["password"], "hunter2-pw");
             served += 1;
         }

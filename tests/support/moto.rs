@@ -46,6 +46,51 @@ pub fn moto() -> &'static Moto {
     MOTO.get_or_init(start)
 }
 
+/// The moto server, or why there is none (for the benchmark, which leaves
+/// its aws rows out rather than fail).
+#[allow(dead_code)]
+pub fn try_shared() -> Result<&'static Moto, String> {
+    if !moto_server_candidate().is_file() {
+        return Err(format!(
+            "no moto_server at {} (run scripts/install-moto.sh)",
+            moto_server_candidate().display()
+        ));
+    }
+    Ok(moto())
+}
+
+impl Moto {
+    /// One Secrets Manager API request (`ListSecrets`) on a fresh
+    /// connection, as a flavor makes it, and its whole answer read.
+    #[allow(dead_code)]
+    pub fn round_trip(&self) -> std::io::Result<()> {
+        let mut stream = TcpStream::connect(("127.0.0.1", self.port))?;
+        let body = "{}";
+        let request = format!(
+            "POST / HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nContent-Type: application/x-amz-json-1.1\r\n\
+             X-Amz-Target: secretsmanager.ListSecrets\r\n\
+             Authorization: AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/secretsmanager/aws4_request, SignedHeaders=host, Signature=0\r\n\
+             Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            self.port,
+            body.len()
+        );
+        stream.write_all(request.as_bytes())?;
+        let mut answer = Vec::new();
+        stream.read_to_end(&mut answer)?;
+        if answer.starts_with(b"HTTP/1.1 200") {
+            Ok(())
+        } else {
+            Err(std::io::Error::other("moto did not answer 200"))
+        }
+    }
+}
+
+fn moto_server_candidate() -> PathBuf {
+    std::env::var_os("FLAVORBOX_MOTO_SERVER")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace().join("target/moto-venv/bin/moto_server"))
+}
+
 fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use super::Findings;
-use crate::bindings::flavorbox::secrets::config as wit;
+use crate::contract::bindings::flavorbox::secrets::config as wit;
 
 pub struct ConfigCapability {
     values: BTreeMap<String, String>,

@@ -13,7 +13,7 @@ use bytes::Bytes;
 use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
 use wasmtime_wasi::p2::{OutputStream, Pollable, StreamResult};
 
-use crate::bindings::flavorbox::secrets::log as wit;
+use crate::contract::bindings::flavorbox::secrets::log as wit;
 
 /// Severity of a flavor's log line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
@@ -192,6 +192,21 @@ impl LogSink {
 impl wit::Host for LogSink {
     fn log(&mut self, level: wit::Level, message: String) {
         LogSink::log(self, level.into(), message);
+    }
+}
+
+/// Hands a call's (masked) output to `tracing` under the target `flavor`,
+/// where `FLAVORBOX_LOG=flavor=info` shows it.
+pub fn forward(records: &[LogRecord]) {
+    for record in records {
+        let message = &record.message;
+        match record.level {
+            Level::Trace => tracing::trace!(target: "flavor", "{message}"),
+            Level::Debug => tracing::debug!(target: "flavor", "{message}"),
+            Level::Info => tracing::info!(target: "flavor", "{message}"),
+            Level::Warn => tracing::warn!(target: "flavor", "{message}"),
+            Level::Error => tracing::error!(target: "flavor", "{message}"),
+        }
     }
 }
 

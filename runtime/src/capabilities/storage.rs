@@ -7,33 +7,15 @@
 //! half-written data behind (all writes of a call sit in one transaction that
 //! the sandbox commits only when the call succeeds).
 
-use serde::{Deserialize, Serialize};
-
 use super::Findings;
-use crate::bindings::WitError;
-use crate::bindings::flavorbox::secrets::storage as wit;
+use crate::contract::bindings::WitError;
+use crate::contract::bindings::flavorbox::secrets::storage as wit;
 use crate::error::Violation;
+use crate::policy::Quota;
 use crate::store::{NamespaceTxn, Usage};
 
 /// Longest storage key, in bytes.
 pub const MAX_KEY_BYTES: usize = 512;
-
-/// How much one secrets manager may store.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Quota {
-    /// Key bytes plus value bytes.
-    pub bytes: u64,
-    pub keys: u64,
-}
-
-impl Default for Quota {
-    fn default() -> Self {
-        Quota {
-            bytes: 16 * 1024 * 1024,
-            keys: 10_000,
-        }
-    }
-}
 
 /// The storage a call may use; `txn` is `None` when storage was not granted.
 pub struct StorageCapability {
@@ -46,7 +28,7 @@ pub struct StorageCapability {
 
 /// Checks a storage key: 1-512 bytes of printable ASCII, no leading `/`, no
 /// empty, `.` or `..` segment.
-pub fn check_key(key: &str) -> Result<(), String> {
+pub fn check_entry_key(key: &str) -> Result<(), String> {
     if key.is_empty() || key.len() > MAX_KEY_BYTES {
         return Err(format!(
             "storage key must be 1-{MAX_KEY_BYTES} bytes, not {}",
@@ -92,7 +74,7 @@ impl StorageCapability {
     /// Refuses a malformed key, and records the attempt: keys are where a
     /// flavor would try to escape its namespace.
     fn key(&mut self, key: &str) -> Result<(), WitError> {
-        check_key(key).map_err(|why| {
+        check_entry_key(key).map_err(|why| {
             self.findings
                 .breach(Violation::Denied, format!("storage refused a key: {why}"));
             WitError::Invalid(why)
@@ -191,14 +173,14 @@ impl wit::Host for StorageCapability {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::{Store, TxnMode};
+    use crate::store::{Database, SqliteDatabase, TxnMode};
     use wit::Host as _;
 
-    fn capability(quota: Quota) -> (tempfile::TempDir, Store, StorageCapability) {
+    fn capability(quota: Quota) -> (tempfile::TempDir, SqliteDatabase, StorageCapability) {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&dir.path().join("db")).unwrap();
+        let store = SqliteDatabase::open(&dir.path().join("db")).unwrap();
         let txn = store.namespace(7, TxnMode::Write).unwrap();
-        let cap = StorageCapability::new(Some(Box::new(txn)), quota);
+        let cap = StorageCapability::new(Some(txn), quota);
         (dir, store, cap)
     }
 
@@ -207,11 +189,11 @@ mod tests {
         for key in [
             "", "../x", "a/../b", "/abs", "a//b", "nul\0", "sp ace", "ü", "./a", "a/.",
         ] {
-            assert!(check_key(key).is_err(), "{key:?}");
+            assert!(check_entry_key(key).is_err(), "{key:?}");
         }
-        assert!(check_key(&"k".repeat(100 * 1024)).is_err());
-        assert!(check_key("secrets/db_creds").is_ok());
-        assert!(check_key("default/secrets/x").is_ok());
+        assert!(check_entry_key(&"k".repeat(100 * 1024)).is_err());
+        assert!(check_entry_key("secrets/db_creds").is_ok());
+        assert!(check_entry_key("default/secrets/x").is_ok());
     }
 
     #[test]

@@ -4,9 +4,10 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use clap::Args;
-use flavorbox::capabilities::Capability;
+use flavorbox::conformance::Status;
 use flavorbox::evaluate::{EvaluateOptions, Evaluation, evaluate};
-use flavorbox::flavors::RegisterOptions;
+use flavorbox::policy::Capability;
+use flavorbox::registry::RegisterOptions;
 use flavorbox::{Error, Result};
 
 use super::output::json;
@@ -65,9 +66,9 @@ pub fn run(args: EvaluateArgs) -> Result<()> {
     if evaluation.passed {
         Ok(())
     } else {
-        let failed = evaluation.checks.iter().filter(|c| !c.passed).count();
-        Err(Error::Denied(format!(
-            "evaluation of {} failed: {failed} check(s) failed, {} finding(s)",
+        let failed = evaluation.checks.iter().filter(|c| c.failed()).count();
+        Err(Error::Verdict(format!(
+            "{}: {failed} check(s) failed, {} finding(s)",
             evaluation.path,
             evaluation.findings.len()
         )))
@@ -93,12 +94,10 @@ fn print_text(e: &Evaluation) {
     if !e.checks.is_empty() {
         println!("\nchecks:");
         for check in &e.checks {
-            let mark = if check.skipped {
-                "skip"
-            } else if check.passed {
-                "pass"
-            } else {
-                "FAIL"
+            let mark = match check.status {
+                Status::Pass => "pass",
+                Status::Fail => "FAIL",
+                Status::Skip => "skip",
             };
             if check.detail.is_empty() {
                 println!("  {mark}  {}", check.name);

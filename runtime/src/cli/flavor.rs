@@ -3,8 +3,8 @@
 use std::path::PathBuf;
 
 use clap::Subcommand;
-use flavorbox::capabilities::Capability;
-use flavorbox::flavors::{FlavorEntry, RegisterOptions};
+use flavorbox::policy::Capability;
+use flavorbox::registry::{FlavorEntry, RegisterOptions};
 use flavorbox::{Home, Result};
 
 use super::OutputFormat;
@@ -56,7 +56,7 @@ pub enum FlavorCommand {
 pub fn run(home: &Home, command: FlavorCommand) -> Result<()> {
     match command {
         FlavorCommand::List { output } => {
-            let flavors = home.flavors()?;
+            let flavors = home.flavors().list()?;
             if output == OutputFormat::Json {
                 return json(&flavors);
             }
@@ -93,7 +93,7 @@ pub fn run(home: &Home, command: FlavorCommand) -> Result<()> {
                 storage_quota_keys: storage_keys,
                 http_requests,
             };
-            let registered = home.register_flavor(&path, &options)?;
+            let registered = home.flavors().register(&path, &options)?;
             let d = &registered.entry.description;
             println!(
                 "registered flavor `{}` {} ({})",
@@ -110,7 +110,7 @@ pub fn run(home: &Home, command: FlavorCommand) -> Result<()> {
             Ok(())
         }
         FlavorCommand::Describe { name, output } => {
-            let entry = home.flavor(&name)?;
+            let entry = home.flavors().get(&name)?;
             if output == OutputFormat::Json {
                 return json(&entry);
             }
@@ -118,7 +118,7 @@ pub fn run(home: &Home, command: FlavorCommand) -> Result<()> {
             Ok(())
         }
         FlavorCommand::Remove { name } => {
-            home.remove_flavor(&name)?;
+            home.flavors().remove(&name)?;
             println!("removed flavor `{name}`");
             Ok(())
         }

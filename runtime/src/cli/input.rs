@@ -22,9 +22,9 @@ fn read_bounded(reader: impl Read, what: &str) -> Result<Vec<u8>> {
     reader
         .take(MAX_VALUES_BYTES as u64 + 1)
         .read_to_end(&mut bytes)
-        .map_err(|e| Error::input(format!("cannot read {what}: {e}")))?;
+        .map_err(|e| Error::invalid(format!("cannot read {what}: {e}")))?;
     if bytes.len() > MAX_VALUES_BYTES {
-        return Err(Error::input(format!(
+        return Err(Error::invalid(format!(
             "{what} is larger than the {MAX_VALUES_BYTES}-byte limit of a secret"
         )));
     }
@@ -32,14 +32,14 @@ fn read_bounded(reader: impl Read, what: &str) -> Result<Vec<u8>> {
 }
 
 fn utf8(bytes: Vec<u8>, what: &str) -> Result<String> {
-    String::from_utf8(bytes).map_err(|_| Error::input(format!("{what} is not valid UTF-8")))
+    String::from_utf8(bytes).map_err(|_| Error::invalid(format!("{what} is not valid UTF-8")))
 }
 
 fn read_file(path: &Path, what: &str) -> Result<String> {
     let file = std::fs::File::open(path)
-        .map_err(|e| Error::input(format!("cannot read {what} {}: {e}", path.display())))?;
+        .map_err(|e| Error::invalid(format!("cannot read {what} {}: {e}", path.display())))?;
     if file.metadata().map(|m| m.is_dir()).unwrap_or(false) {
-        return Err(Error::input(format!(
+        return Err(Error::invalid(format!(
             "{what} {} is a directory",
             path.display()
         )));
@@ -67,7 +67,7 @@ pub fn pairs(args: &[String]) -> Result<Vec<(String, String)>> {
         let (key, raw) = split_pair(arg, "argument")?;
         let value = if raw == "-" {
             if let Some(first) = &stdin_key {
-                return Err(Error::input(format!(
+                return Err(Error::invalid(format!(
                     "keys `{first}` and `{key}` both read stdin; only one value can"
                 )));
             }
@@ -93,12 +93,12 @@ pub fn json_pairs(path: &Path) -> Result<Vec<(String, String)>> {
         read_file(path, "JSON file")?
     };
     let object: serde_json::Map<String, serde_json::Value> = serde_json::from_str(&text)
-        .map_err(|e| Error::input(format!("{} is not a JSON object: {e}", path.display())))?;
+        .map_err(|e| Error::invalid(format!("{} is not a JSON object: {e}", path.display())))?;
     object
         .into_iter()
         .map(|(key, value)| match value {
             serde_json::Value::String(s) => Ok((key, s)),
-            _ => Err(Error::input(format!(
+            _ => Err(Error::invalid(format!(
                 "{}: the value of `{key}` is not a string",
                 path.display()
             ))),
@@ -111,13 +111,13 @@ pub fn json_pairs(path: &Path) -> Result<Vec<(String, String)>> {
 /// keys, any further keys until an empty key name.
 pub fn prompt(schema: &Schema) -> Result<Vec<(String, String)>> {
     if !std::io::stdin().is_terminal() {
-        return Err(Error::input(
+        return Err(Error::invalid(
             "-i needs a terminal; use KEY=- or --from-json - for pipes",
         ));
     }
     let hidden = |label: String| {
         rpassword::prompt_password(label)
-            .map_err(|e| Error::input(format!("cannot read input: {e}")))
+            .map_err(|e| Error::invalid(format!("cannot read input: {e}")))
     };
     let mut pairs = Vec::new();
     for (key, required) in schema.known_keys() {
@@ -146,7 +146,7 @@ pub fn prompt(schema: &Schema) -> Result<Vec<(String, String)>> {
             let mut key = String::new();
             std::io::stdin()
                 .read_line(&mut key)
-                .map_err(|e| Error::input(format!("cannot read input: {e}")))?;
+                .map_err(|e| Error::invalid(format!("cannot read input: {e}")))?;
             let key = key.trim().to_string();
             if key.is_empty() {
                 break;

@@ -59,13 +59,14 @@ pub fn run(home: &Home, command: ManagerCommand) -> Result<()> {
             for pair in &config {
                 let (key, value) = split_pair(pair, "--config")?;
                 if values.insert(key.clone(), value).is_some() {
-                    return Err(Error::input(format!(
+                    return Err(Error::invalid(format!(
                         "--config key `{key}` is given more than once"
                     )));
                 }
             }
-            home.register_manager(&name, &flavor, values, set_active)?;
-            let active = home.manager(None).map(|m| m.name == name).unwrap_or(false);
+            home.managers()
+                .register(&name, &flavor, values, set_active)?;
+            let active = home.managers().record(None).is_ok_and(|m| m.name == name);
             println!(
                 "registered secrets manager `{name}` on flavor `{flavor}`{}",
                 if active { " (active)" } else { "" }
@@ -74,9 +75,10 @@ pub fn run(home: &Home, command: ManagerCommand) -> Result<()> {
         }
         ManagerCommand::List { output } => {
             let mut views = Vec::new();
-            for record in home.managers()? {
+            for record in home.managers().list()? {
                 let secret_keys: Vec<String> = home
-                    .flavor(&record.flavor)
+                    .flavors()
+                    .get(&record.flavor)
                     .map(|f| {
                         f.description
                             .config
@@ -125,12 +127,12 @@ pub fn run(home: &Home, command: ManagerCommand) -> Result<()> {
             Ok(())
         }
         ManagerCommand::SetActive { name } => {
-            home.set_active_manager(&name)?;
+            home.managers().set_active(&name)?;
             println!("secrets manager `{name}` is now active");
             Ok(())
         }
         ManagerCommand::Remove { name, purge } => {
-            home.remove_manager(&name, purge)?;
+            home.managers().remove(&name, purge)?;
             println!("removed secrets manager `{name}`");
             Ok(())
         }

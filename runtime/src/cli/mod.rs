@@ -111,6 +111,6 @@ fn run(cli: Cli) -> Result<()> {
 pub fn split_pair(text: &str, what: &str) -> Result<(String, String)> {
     match text.split_once('=') {
         Some((key, value)) if !key.is_empty() => Ok((key.to_string(), value.to_string())),
-        _ => Err(Error::input(format!("{what} `{text}` is not KEY=VALUE"))),
+        _ => Err(Error::invalid(format!("{what} `{text}` is not KEY=VALUE"))),
     }
 }

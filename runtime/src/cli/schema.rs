@@ -30,7 +30,7 @@ pub enum SchemaCommand {
 pub fn run(home: &Home, command: SchemaCommand) -> Result<()> {
     match command {
         SchemaCommand::List { output } => {
-            let schemas = home.schemas()?;
+            let schemas = home.schemas().list()?;
             if output == OutputFormat::Json {
                 return json(&schemas);
             }
@@ -48,7 +48,7 @@ pub fn run(home: &Home, command: SchemaCommand) -> Result<()> {
             Ok(())
         }
         SchemaCommand::Describe { name, output } => {
-            let schema = home.schema(&name)?;
+            let schema = home.schemas().get(&name)?;
             if output == OutputFormat::Json {
                 return json(&schema);
             }
@@ -84,9 +84,9 @@ pub fn run(home: &Home, command: SchemaCommand) -> Result<()> {
         }
         SchemaCommand::Register { file } => {
             let text = std::fs::read_to_string(&file)
-                .map_err(|e| Error::input(format!("cannot read {}: {e}", file.display())))?;
+                .map_err(|e| Error::invalid(format!("cannot read {}: {e}", file.display())))?;
             let schema = Schema::from_json(&text)?;
-            home.register_schema(&schema)?;
+            home.schemas().register(&schema)?;
             println!("registered schema `{}`", schema.name);
             Ok(())
         }

@@ -110,14 +110,14 @@ pub fn run(home: &Home, args: SecretArgs) -> Result<()> {
             from_json,
         } => {
             let pairs = if interactive {
-                input::prompt(&home.schema(&schema)?)?
+                input::prompt(&home.schemas().get(&schema)?)?
             } else if let Some(path) = from_json {
                 input::json_pairs(&path)?
             } else {
                 input::pairs(&values)?
             };
             let secret = Secret::new(name, schema, pairs)?;
-            home.register_secret(manager, secret.clone())?;
+            home.manager(manager)?.register_secret(&secret)?;
             println!(
                 "registered secret `{}` ({} key{}, schema {})",
                 secret.name(),
@@ -132,7 +132,7 @@ pub fn run(home: &Home, args: SecretArgs) -> Result<()> {
             reveal,
             output,
         } => {
-            let secret = home.get_secret(manager, &name)?;
+            let secret = home.manager(manager)?.get_secret(&name)?;
             let view = view(&secret, reveal);
             if output == OutputFormat::Json {
                 return json(&view);
@@ -147,7 +147,7 @@ pub fn run(home: &Home, args: SecretArgs) -> Result<()> {
             Ok(())
         }
         SecretCommand::List { output } => {
-            let names = home.list_secrets(manager)?;
+            let names = home.manager(manager)?.list_secrets()?;
             if output == OutputFormat::Json {
                 return json(&names);
             }
@@ -165,13 +165,19 @@ pub fn run(home: &Home, args: SecretArgs) -> Result<()> {
             let changes = if interactive {
                 let schema_name = match &schema {
                     Some(s) => s.clone(),
-                    None => home.get_secret(manager, &name)?.schema().to_string(),
+                    None => home
+                        .manager(manager)?
+                        .get_secret(&name)?
+                        .schema()
+                        .to_string(),
                 };
-                input::prompt(&home.schema(&schema_name)?)?
+                input::prompt(&home.schemas().get(&schema_name)?)?
             } else {
                 input::pairs(&values)?
             };
-            let updated = home.update_secret(manager, &name, changes, schema.as_deref())?;
+            let updated =
+                home.manager(manager)?
+                    .update_secret(&name, changes, schema.as_deref())?;
             println!(
                 "updated secret `{}` ({} key{}, schema {})",
                 updated.name(),
@@ -183,20 +189,20 @@ pub fn run(home: &Home, args: SecretArgs) -> Result<()> {
         }
         SecretCommand::Delete { name, yes } => {
             if !yes && !confirm(&format!("delete secret `{name}`?"))? {
-                return Err(Error::input("not deleted"));
+                return Err(Error::invalid("not deleted"));
             }
-            home.delete_secret(manager, &name)?;
+            home.manager(manager)?.delete_secret(&name)?;
             println!("deleted secret `{name}`");
             Ok(())
         }
         SecretCommand::DeleteAll { force } => {
-            let target = home.manager(manager)?.name;
+            let target = home.managers().record(manager)?.name;
             if !force {
-                return Err(Error::input(format!(
+                return Err(Error::invalid(format!(
                     "delete-all removes every secret of secrets manager `{target}`; pass --force"
                 )));
             }
-            home.delete_all_secrets(manager, true)?;
+            home.manager(manager)?.delete_all_secrets(true)?;
             println!("deleted all secrets of secrets manager `{target}`");
             Ok(())
         }
@@ -206,7 +212,7 @@ pub fn run(home: &Home, args: SecretArgs) -> Result<()> {
 /// Asks on the terminal; without one, refuses (scripts pass --yes).
 fn confirm(question: &str) -> Result<bool> {
     if !std::io::stdin().is_terminal() {
-        return Err(Error::input(format!(
+        return Err(Error::invalid(format!(
             "{} needs confirmation; pass --yes when not on a terminal",
             question.trim_end_matches('?')
         )));
@@ -215,6 +221,6 @@ fn confirm(question: &str) -> Result<bool> {
     let mut answer = String::new();
     std::io::stdin()
         .read_line(&mut answer)
-        .map_err(|e| Error::input(format!("cannot read the answer: {e}")))?;
+        .map_err(|e| Error::invalid(format!("cannot read the answer: {e}")))?;
     Ok(matches!(answer.trim(), "y" | "Y" | "yes"))
 }

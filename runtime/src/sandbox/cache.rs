@@ -73,7 +73,7 @@ impl CompileCache {
 fn compile(engine: &Engine, wasm: &[u8]) -> Result<Vec<u8>> {
     engine
         .precompile_component(wasm)
-        .map_err(|e| Error::input(format!("not a valid component: {}", one_line(&e))))
+        .map_err(|e| Error::invalid(format!("not a valid component: {}", one_line(&e))))
 }
 
 /// The first line of an error and its causes, for one-line messages.
@@ -121,7 +121,10 @@ fn store_cached(path: &Path, compiled: &[u8]) -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::flavors::{LOCAL_DIGEST, LOCAL_WASM};
+
+    // The built-in flavor's component, as the runtime embeds it.
+    const LOCAL_WASM: &[u8] = include_bytes!(env!("FLAVORBOX_LOCAL_WASM"));
+    const LOCAL_DIGEST: &str = env!("FLAVORBOX_LOCAL_DIGEST");
 
     fn entries(dir: &Path) -> Vec<PathBuf> {
         std::fs::read_dir(dir)

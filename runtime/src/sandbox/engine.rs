@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
-use super::policy::MAX_MEMORY_MIB;
 use crate::error::{Error, Result};
+use crate::policy::MAX_MEMORY_MIB;
 
 /// How often the epoch advances: the granularity of call deadlines.
 pub const EPOCH_TICK: Duration = Duration::from_millis(10);

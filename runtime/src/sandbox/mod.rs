@@ -8,8 +8,8 @@
 
 pub mod cache;
 pub mod engine;
+pub mod exports;
 pub mod limiter;
-pub mod policy;
 pub mod state;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -20,15 +20,14 @@ use std::time::{Duration, Instant};
 use wasmtime::component::{HasSelf, Linker};
 use wasmtime::{Engine, Store, Trap};
 
-pub use policy::{Grants, Limits, Policy};
+pub use exports::Export;
 pub use state::CallState;
 
-use crate::bindings::{FlavorPre, WitError, flavorbox::secrets};
-use crate::capabilities::Capability;
 use crate::capabilities::log::{LogRecord, Masker, Source};
-use crate::contract::{Request, Response, clip};
+use crate::contract::bindings::{FlavorPre, WitError, flavorbox::secrets};
+use crate::contract::{FlavorDescription, Operation, clip};
 use crate::error::{Error, Result, Violation};
-use crate::flavors::FlavorDescription;
+use crate::policy::{Capability, Limits, Policy};
 use crate::store::NamespaceTxn;
 use cache::{CompileCache, one_line};
 
@@ -36,9 +35,6 @@ use cache::{CompileCache, one_line};
 pub struct LoadedFlavor {
     pre: FlavorPre<CallState>,
     pub digest: String,
-    /// What its `info()` said, once asked (a component's description does
-    /// not change, so it is asked once per process).
-    pub description: OnceLock<FlavorDescription>,
 }
 
 /// What one call needs besides the request.
@@ -64,8 +60,8 @@ pub struct CallReport {
 }
 
 /// The result of one call, with the flavor's (masked) output.
-pub struct CallOutcome {
-    pub result: Result<Response>,
+pub struct Outcome<T> {
+    pub result: Result<T>,
     pub logs: Vec<LogRecord>,
     pub report: CallReport,
 }
@@ -136,22 +132,22 @@ impl Sandbox {
             return Ok(loaded.clone());
         }
         if wasmparser::Parser::is_core_wasm(wasm) {
-            return Err(Error::input(
+            return Err(Error::invalid(
                 "this is a core wasm module, not a component; build the flavor for \
                  wasm32-wasip2 or wrap it with `wasm-tools component new`",
             ));
         }
         if !wasmparser::Parser::is_component(wasm) {
-            return Err(Error::input("this is not a wasm component (bad header)"));
+            return Err(Error::invalid("this is not a wasm component (bad header)"));
         }
         let component = self.cache.load(&self.engine, digest, wasm)?;
         // The outermost message names the import; its causes only restate it.
         let instance_pre = self
             .linker
             .instantiate_pre(&component)
-            .map_err(|e| Error::input(format!("the host cannot run this component: {e}")))?;
+            .map_err(|e| Error::invalid(format!("the host cannot run this component: {e}")))?;
         let pre = FlavorPre::new(instance_pre).map_err(|e| {
-            Error::input(format!(
+            Error::invalid(format!(
                 "this component is not a flavor (world flavorbox:secrets/flavor): {}",
                 one_line(&e)
             ))
@@ -159,7 +155,6 @@ impl Sandbox {
         let loaded = Arc::new(LoadedFlavor {
             pre,
             digest: digest.to_string(),
-            description: OnceLock::new(),
         });
         self.lock_loaded()
             .insert(digest.to_string(), loaded.clone());
@@ -170,27 +165,37 @@ impl Sandbox {
         self.loaded.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Runs `request` in a fresh instance of `flavor`, blocking until it
-    /// ends. Must not be called from within an async runtime; async callers
-    /// use [`Sandbox::call_async`].
-    pub fn call(
+    /// Runs `export` in a fresh instance of `flavor`, blocking until it
+    /// ends. Storage writes are committed only if the call succeeds and its
+    /// answer passes the checks. Must not be called from within an async
+    /// runtime.
+    pub fn call<E: Export>(
         &self,
         flavor: &LoadedFlavor,
         setup: CallSetup<'_>,
-        request: &Request,
-    ) -> CallOutcome {
+        export: &E,
+    ) -> Outcome<E::Answer> {
         self.runtime
-            .block_on(self.call_async(flavor, setup, request))
+            .block_on(self.call_async(flavor, setup, export))
     }
 
-    /// Runs `request` in a fresh instance of `flavor`. Storage writes are
-    /// committed only if the call succeeds and its answer passes the checks.
-    pub async fn call_async(
+    /// Asks a flavor to describe itself, with no grants and default limits.
+    pub fn info(&self, flavor: &LoadedFlavor) -> Outcome<FlavorDescription> {
+        let setup = CallSetup {
+            policy: &Policy::default(),
+            storage: None,
+            config: BTreeMap::new(),
+        };
+        self.call(flavor, setup, &exports::Info)
+    }
+
+    async fn call_async<E: Export>(
         &self,
         flavor: &LoadedFlavor,
         setup: CallSetup<'_>,
-        request: &Request,
-    ) -> CallOutcome {
+        export: &E,
+    ) -> Outcome<E::Answer> {
+        let operation = E::OPERATION;
         let started = Instant::now();
         let limits = setup.policy.limits;
         let deadline = started + limits.timeout();
@@ -202,25 +207,27 @@ impl Sandbox {
 
         let run = async {
             let instance = flavor.pre.instantiate_async(&mut store).await?;
-            request.invoke(&instance, &mut store).await
+            export.invoke(&instance, &mut store).await
         };
         let raw = tokio::time::timeout(limits.timeout() + HOST_WAIT_GRACE, run).await;
         let state = store.into_data();
 
         // Decide the outcome; flavor text is masked below, once every value
         // the call handled is known.
-        let outcome: std::result::Result<Response, Failure> = match raw {
-            Err(_elapsed) => Err(Failure::Host(deadline_error(&limits, request))),
-            Ok(Err(err)) => Err(Failure::Host(classify_trap(&err, &state, &limits, request))),
+        let outcome: std::result::Result<E::Answer, Failure> = match raw {
+            Err(_elapsed) => Err(Failure::Host(deadline_error(&limits, operation))),
+            Ok(Err(err)) => Err(Failure::Host(classify_trap(
+                &err, &state, &limits, operation,
+            ))),
             Ok(Ok(Err(wit))) => Err(match breach(&state) {
                 Some(err) => Failure::Host(err),
                 None => Failure::Flavor(wit),
             }),
-            Ok(Ok(Ok(raw))) => request.check(raw).map_err(Failure::Host),
+            Ok(Ok(Ok(raw))) => export.check(raw).map_err(Failure::Host),
         };
-        let mut known_values = request.values();
-        if let Ok(response) = &outcome {
-            known_values.extend(response.values());
+        let mut known_values = export.given_values();
+        if let Ok(answer) = &outcome {
+            known_values.extend(E::answer_values(answer));
         }
         let masker = Masker::new(known_values);
         let output = state.log.finish(&masker);
@@ -241,19 +248,53 @@ impl Sandbox {
         let logs = output.records;
 
         let result = match outcome {
-            Ok(response) => match state.storage.into_txn() {
-                Some(txn) => txn.commit().map(|()| response),
-                None => Ok(response),
+            Ok(answer) => match state.storage.into_txn() {
+                Some(txn) => txn.commit().map(|()| answer),
+                None => Ok(answer),
             },
             Err(Failure::Host(err)) => Err(mask_error(err, &masker)),
             Err(Failure::Flavor(wit)) => Err(from_wit(wit, &masker)),
         };
         report.elapsed = started.elapsed();
-        CallOutcome {
+        Outcome {
             result,
             logs,
             report,
         }
+    }
+}
+
+/// A sandbox created on first use, so commands that never run a flavor
+/// never pay for an engine; or one shared with other homes.
+pub struct LazySandbox {
+    cache_dir: Option<PathBuf>,
+    cell: OnceLock<Arc<Sandbox>>,
+}
+
+impl LazySandbox {
+    /// A sandbox caching compiled components in `cache_dir`, made when first
+    /// asked for.
+    pub fn new(cache_dir: Option<PathBuf>) -> Self {
+        LazySandbox {
+            cache_dir,
+            cell: OnceLock::new(),
+        }
+    }
+
+    /// An existing sandbox (its engine and compiled flavors are shared).
+    pub fn shared(sandbox: Arc<Sandbox>) -> Self {
+        LazySandbox {
+            cache_dir: None,
+            cell: OnceLock::from(sandbox),
+        }
+    }
+
+    pub fn get(&self) -> Result<&Arc<Sandbox>> {
+        if let Some(sandbox) = self.cell.get() {
+            return Ok(sandbox);
+        }
+        let sandbox = Arc::new(Sandbox::new(self.cache_dir.clone())?);
+        Ok(self.cell.get_or_init(|| sandbox))
     }
 }
 
@@ -269,12 +310,11 @@ fn breach(state: &CallState) -> Option<Error> {
         .map(|(kind, detail)| Error::sandbox(kind, detail))
 }
 
-fn deadline_error(limits: &Limits, request: &Request) -> Error {
+fn deadline_error(limits: &Limits, operation: Operation) -> Error {
     Error::sandbox(
         Violation::Deadline,
         format!(
-            "{} ran past its {} ms deadline and was stopped",
-            request.operation(),
+            "{operation} ran past its {} ms deadline and was stopped",
             limits.timeout_ms
         ),
     )
@@ -284,11 +324,10 @@ fn classify_trap(
     err: &wasmtime::Error,
     state: &CallState,
     limits: &Limits,
-    request: &Request,
+    op: Operation,
 ) -> Error {
-    let op = request.operation();
     if let Some(Trap::Interrupt) = err.downcast_ref::<Trap>() {
-        return deadline_error(limits, request);
+        return deadline_error(limits, op);
     }
     if let Some(asked) = state.limiter.memory_refused {
         return Error::sandbox(

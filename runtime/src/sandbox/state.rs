@@ -16,13 +16,13 @@ use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 use super::limiter::CallLimiter;
-use super::policy::Policy;
 use crate::capabilities::config::ConfigCapability;
-use crate::capabilities::http::{HttpCapability, HttpPolicy, Origin};
+use crate::capabilities::http::{HttpCapability, HttpPolicy};
 use crate::capabilities::log::{LogSink, Source};
 use crate::capabilities::storage::StorageCapability;
-use crate::capabilities::{Capability, Findings, SharedFindings};
+use crate::capabilities::{Findings, SharedFindings};
 use crate::error::Violation;
+use crate::policy::{Capability, Policy};
 use crate::store::NamespaceTxn;
 
 pub struct CallState {
@@ -79,14 +79,7 @@ impl CallState {
         let storage = storage.filter(|_| policy.grants.allows(Capability::Storage));
         let http = HttpPolicy {
             granted: policy.grants.allows(Capability::Http),
-            // Grants were checked at registration; one that no longer parses
-            // simply grants nothing.
-            origins: policy
-                .grants
-                .http_origins
-                .iter()
-                .filter_map(|o| Origin::parse(o).ok())
-                .collect(),
+            origins: policy.grants.origins(),
             max_requests: policy.limits.http_requests,
             max_request_bytes: policy.limits.http_request_bytes,
             max_response_bytes: policy.limits.http_response_bytes,

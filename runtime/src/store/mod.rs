@@ -1,4 +1,4 @@
-//! The embedded store behind a flavorbox home.
+//! Persistence behind a flavorbox home, behind one small trait.
 //!
 //! Two kinds of data live here: the host's own records (registered flavors,
 //! secrets managers, user schemas) and each secrets manager's private
@@ -6,19 +6,65 @@
 //! capability. The capability only ever sees a [`NamespaceTxn`]: one
 //! namespace, one transaction, so no key can reach another manager's data and
 //! a call's writes become visible all at once or not at all.
+//!
+//! The store persists the records it is given and checks the rules that span
+//! records (a flavor in use is not removed, one manager is active); it knows
+//! nothing of the sandbox or the registry. [`SqliteDatabase`] is the embedded
+//! backend.
 
 mod namespace;
 mod records;
 mod sqlite;
 
 pub use namespace::SqliteNamespace;
-pub use sqlite::Store;
+pub use sqlite::SqliteDatabase;
 
 use std::collections::BTreeMap;
 
-use serde::{Deserialize, Serialize};
-
+use crate::contract::FlavorDescription;
 use crate::error::Result;
+use crate::policy::Policy;
+use crate::schema::Schema;
+
+/// Everything a home persists. Each write is one transaction; `Err` carries
+/// `NotFound`, `AlreadyExists` or `Denied` for the rules it checks and
+/// `Host` when the backend itself fails.
+pub trait Database: Send + Sync {
+    // Flavors.
+    fn flavors(&self) -> Result<Vec<FlavorRecord>>;
+    fn flavor(&self, name: &str) -> Result<Option<FlavorRecord>>;
+    /// The component bytes of a registered flavor.
+    fn flavor_component(&self, name: &str) -> Result<Option<Vec<u8>>>;
+    /// Stores a new flavor; `AlreadyExists` if the name is taken.
+    fn insert_flavor(&self, record: &FlavorRecord, component: &[u8]) -> Result<()>;
+    /// Removes a flavor no secrets manager uses.
+    fn remove_flavor(&self, name: &str) -> Result<()>;
+
+    // Secrets managers.
+    fn managers(&self) -> Result<Vec<ManagerRecord>>;
+    fn manager(&self, name: &str) -> Result<Option<ManagerRecord>>;
+    fn active_manager(&self) -> Result<Option<ManagerRecord>>;
+    /// Adds a secrets manager; the first one, or one asked to, becomes active.
+    fn insert_manager(
+        &self,
+        name: &str,
+        flavor: &str,
+        config: &BTreeMap<String, String>,
+        set_active: bool,
+    ) -> Result<()>;
+    fn set_active_manager(&self, name: &str) -> Result<()>;
+    /// Removes a secrets manager that is not active and whose namespace is
+    /// empty (or, with `purge`, deletes its namespace too).
+    fn remove_manager(&self, name: &str, purge: bool) -> Result<()>;
+
+    // User schemas.
+    fn schemas(&self) -> Result<Vec<Schema>>;
+    fn schema(&self, name: &str) -> Result<Option<Schema>>;
+    fn insert_schema(&self, schema: &Schema) -> Result<()>;
+
+    /// A transaction on the namespace of the manager with `id`.
+    fn namespace(&self, id: i64, mode: TxnMode) -> Result<Box<dyn NamespaceTxn>>;
+}
 
 /// Whether a call is expected to write. Writers take the store's write lock
 /// up front, so two concurrent writers serialize instead of racing
@@ -54,13 +100,13 @@ pub trait NamespaceTxn: Send {
 }
 
 /// A registered flavor, without its component bytes.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FlavorRecord {
     pub name: String,
     /// `sha256:<hex>` of the component bytes.
     pub digest: String,
-    pub info: crate::flavors::FlavorDescription,
-    pub policy: crate::sandbox::Policy,
+    pub description: FlavorDescription,
+    pub policy: Policy,
 }
 
 /// A configured secrets manager.

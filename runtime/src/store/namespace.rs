@@ -6,14 +6,14 @@
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::sqlite::PooledConnection;
-use super::{NamespaceTxn, Store, TxnMode, Usage};
+use super::{NamespaceTxn, SqliteDatabase, TxnMode, Usage};
 use crate::error::Result;
 
-impl Store {
+impl SqliteDatabase {
     /// A transaction on the namespace of the manager with `id`. The
     /// transaction begins at the first access, so calls that never touch
     /// storage never take a lock.
-    pub fn namespace(&self, id: i64, mode: TxnMode) -> Result<SqliteNamespace> {
+    pub fn sqlite_namespace(&self, id: i64, mode: TxnMode) -> Result<SqliteNamespace> {
         Ok(SqliteNamespace {
             conn: self.conn()?,
             namespace: id,
@@ -142,28 +142,28 @@ impl Drop for SqliteNamespace {
 mod tests {
     use super::*;
 
-    fn store() -> (tempfile::TempDir, Store) {
+    fn store() -> (tempfile::TempDir, SqliteDatabase) {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&dir.path().join("flavorbox.db")).unwrap();
+        let store = SqliteDatabase::open(&dir.path().join("flavorbox.db")).unwrap();
         (dir, store)
     }
 
     #[test]
     fn writes_commit_together_or_not_at_all() {
         let (_dir, store) = store();
-        let mut txn = Box::new(store.namespace(1, TxnMode::Write).unwrap());
+        let mut txn = Box::new(store.sqlite_namespace(1, TxnMode::Write).unwrap());
         txn.set("a", b"1").unwrap();
         txn.set("b", b"2").unwrap();
         drop(txn);
-        let mut txn = Box::new(store.namespace(1, TxnMode::Read).unwrap());
+        let mut txn = Box::new(store.sqlite_namespace(1, TxnMode::Read).unwrap());
         assert_eq!(txn.list_keys("").unwrap(), Vec::<String>::new());
         drop(txn);
 
-        let mut txn = Box::new(store.namespace(1, TxnMode::Write).unwrap());
+        let mut txn = Box::new(store.sqlite_namespace(1, TxnMode::Write).unwrap());
         txn.set("a", b"1").unwrap();
         txn.set("b", b"22").unwrap();
         txn.commit().unwrap();
-        let mut txn = Box::new(store.namespace(1, TxnMode::Read).unwrap());
+        let mut txn = Box::new(store.sqlite_namespace(1, TxnMode::Read).unwrap());
         assert_eq!(txn.list_keys("").unwrap(), ["a", "b"]);
         assert_eq!(txn.usage().unwrap(), Usage { keys: 2, bytes: 5 });
         assert_eq!(txn.value_len("b").unwrap(), Some(2));
@@ -172,10 +172,10 @@ mod tests {
     #[test]
     fn namespaces_do_not_see_each_other() {
         let (_dir, store) = store();
-        let mut one = Box::new(store.namespace(1, TxnMode::Write).unwrap());
+        let mut one = Box::new(store.sqlite_namespace(1, TxnMode::Write).unwrap());
         one.set("secrets/x", b"1").unwrap();
         one.commit().unwrap();
-        let mut two = Box::new(store.namespace(2, TxnMode::Write).unwrap());
+        let mut two = Box::new(store.sqlite_namespace(2, TxnMode::Write).unwrap());
         assert_eq!(two.get("secrets/x").unwrap(), None);
         assert!(two.list_keys("").unwrap().is_empty());
         assert!(!two.delete("secrets/x").unwrap());
@@ -184,7 +184,7 @@ mod tests {
     #[test]
     fn prefix_listing_is_exact() {
         let (_dir, store) = store();
-        let mut txn = Box::new(store.namespace(1, TxnMode::Write).unwrap());
+        let mut txn = Box::new(store.sqlite_namespace(1, TxnMode::Write).unwrap());
         for key in ["a/1", "a/2", "a0", "b/1", "a~"] {
             txn.set(key, b"").unwrap();
         }

@@ -9,14 +9,14 @@ use std::collections::BTreeMap;
 use rusqlite::{OptionalExtension, params};
 
 use super::sqlite::{from_json, to_json};
-use super::{FlavorRecord, ManagerRecord, Store};
+use super::{Database, FlavorRecord, ManagerRecord, NamespaceTxn, SqliteDatabase, TxnMode};
 use crate::error::{Error, Result};
 use crate::schema::Schema;
 
-impl Store {
+impl Database for SqliteDatabase {
     // ----- flavors -------------------------------------------------------
 
-    pub fn flavors(&self) -> Result<Vec<FlavorRecord>> {
+    fn flavors(&self) -> Result<Vec<FlavorRecord>> {
         let conn = self.conn()?;
         let mut stmt =
             conn.prepare_cached("SELECT name, digest, info, policy FROM flavors ORDER BY name")?;
@@ -24,7 +24,7 @@ impl Store {
         rows.map(|r| r?).collect()
     }
 
-    pub fn flavor(&self, name: &str) -> Result<Option<FlavorRecord>> {
+    fn flavor(&self, name: &str) -> Result<Option<FlavorRecord>> {
         let conn = self.conn()?;
         conn.prepare_cached("SELECT name, digest, info, policy FROM flavors WHERE name = ?1")?
             .query_row([name], flavor_from_row)
@@ -32,7 +32,7 @@ impl Store {
             .transpose()
     }
 
-    pub fn flavor_component(&self, name: &str) -> Result<Option<Vec<u8>>> {
+    fn flavor_component(&self, name: &str) -> Result<Option<Vec<u8>>> {
         let conn = self.conn()?;
         conn.query_row(
             "SELECT component FROM flavors WHERE name = ?1",
@@ -49,8 +49,7 @@ impl Store {
         })
     }
 
-    /// Stores a new flavor; `AlreadyExists` if the name is taken.
-    pub fn insert_flavor(&self, record: &FlavorRecord, component: &[u8]) -> Result<()> {
+    fn insert_flavor(&self, record: &FlavorRecord, component: &[u8]) -> Result<()> {
         self.write(|tx| {
             let inserted = tx.execute(
                 "INSERT INTO flavors (name, digest, component, info, policy)
@@ -59,7 +58,7 @@ impl Store {
                     record.name,
                     record.digest,
                     component,
-                    to_json(&record.info)?,
+                    to_json(&record.description)?,
                     to_json(&record.policy)?
                 ],
             )?;
@@ -73,8 +72,7 @@ impl Store {
         })
     }
 
-    /// Removes a flavor no secrets manager uses.
-    pub fn remove_flavor(&self, name: &str) -> Result<()> {
+    fn remove_flavor(&self, name: &str) -> Result<()> {
         self.write(|tx| {
             let users: Vec<String> = tx
                 .prepare("SELECT name FROM managers WHERE flavor = ?1 ORDER BY name")?
@@ -97,7 +95,7 @@ impl Store {
 
     // ----- secrets managers ----------------------------------------------
 
-    pub fn managers(&self) -> Result<Vec<ManagerRecord>> {
+    fn managers(&self) -> Result<Vec<ManagerRecord>> {
         let conn = self.conn()?;
         let mut stmt = conn.prepare_cached(
             "SELECT id, name, flavor, config, active FROM managers ORDER BY name",
@@ -106,7 +104,7 @@ impl Store {
         rows.map(|r| r?).collect()
     }
 
-    pub fn manager(&self, name: &str) -> Result<Option<ManagerRecord>> {
+    fn manager(&self, name: &str) -> Result<Option<ManagerRecord>> {
         let conn = self.conn()?;
         conn.prepare_cached(
             "SELECT id, name, flavor, config, active FROM managers WHERE name = ?1",
@@ -116,7 +114,7 @@ impl Store {
         .transpose()
     }
 
-    pub fn active_manager(&self) -> Result<Option<ManagerRecord>> {
+    fn active_manager(&self) -> Result<Option<ManagerRecord>> {
         let conn = self.conn()?;
         conn.prepare_cached(
             "SELECT id, name, flavor, config, active FROM managers WHERE active = 1",
@@ -126,8 +124,7 @@ impl Store {
         .transpose()
     }
 
-    /// Adds a secrets manager; the first one, or one asked to, becomes active.
-    pub fn insert_manager(
+    fn insert_manager(
         &self,
         name: &str,
         flavor: &str,
@@ -162,7 +159,7 @@ impl Store {
         })
     }
 
-    pub fn set_active_manager(&self, name: &str) -> Result<()> {
+    fn set_active_manager(&self, name: &str) -> Result<()> {
         self.write(|tx| {
             let exists: bool = tx.query_row(
                 "SELECT EXISTS (SELECT 1 FROM managers WHERE name = ?1)",
@@ -179,9 +176,7 @@ impl Store {
         })
     }
 
-    /// Removes a secrets manager that is not active and whose namespace is
-    /// empty (or, with `purge`, deletes its namespace too).
-    pub fn remove_manager(&self, name: &str, purge: bool) -> Result<()> {
+    fn remove_manager(&self, name: &str, purge: bool) -> Result<()> {
         self.write(|tx| {
             let row: Option<(i64, bool)> = tx
                 .query_row(
@@ -219,14 +214,14 @@ impl Store {
 
     // ----- user schemas ----------------------------------------------------
 
-    pub fn schemas(&self) -> Result<Vec<Schema>> {
+    fn schemas(&self) -> Result<Vec<Schema>> {
         let conn = self.conn()?;
         let mut stmt = conn.prepare_cached("SELECT definition FROM schemas ORDER BY name")?;
         let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
         rows.map(|r| from_json(&r?)).collect()
     }
 
-    pub fn schema(&self, name: &str) -> Result<Option<Schema>> {
+    fn schema(&self, name: &str) -> Result<Option<Schema>> {
         let conn = self.conn()?;
         let text: Option<String> = conn
             .query_row(
@@ -238,7 +233,7 @@ impl Store {
         text.map(|t| from_json(&t)).transpose()
     }
 
-    pub fn insert_schema(&self, schema: &Schema) -> Result<()> {
+    fn insert_schema(&self, schema: &Schema) -> Result<()> {
         self.write(|tx| {
             let inserted = tx.execute(
                 "INSERT INTO schemas (name, definition) VALUES (?1, ?2) ON CONFLICT (name) DO NOTHING",
@@ -253,6 +248,10 @@ impl Store {
             Ok(())
         })
     }
+
+    fn namespace(&self, id: i64, mode: TxnMode) -> Result<Box<dyn NamespaceTxn>> {
+        Ok(Box::new(self.sqlite_namespace(id, mode)?))
+    }
 }
 
 fn flavor_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Result<FlavorRecord>> {
@@ -262,7 +261,7 @@ fn flavor_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Result<FlavorRec
         Ok(FlavorRecord {
             name: row.get(0)?,
             digest: row.get(1)?,
-            info: from_json(&info)?,
+            description: from_json(&info)?,
             policy: from_json(&policy)?,
         })
     })())

@@ -81,9 +81,9 @@ impl Drop for PooledConnection {
     }
 }
 
-/// The home's store.
+/// The embedded store: one SQLite file.
 #[derive(Clone)]
-pub struct Store {
+pub struct SqliteDatabase {
     pool: Arc<Pool>,
 }
 
@@ -109,9 +109,9 @@ fn open_connection(path: &Path) -> Result<Connection> {
     Ok(conn)
 }
 
-impl Store {
+impl SqliteDatabase {
     /// Opens (creating if needed) the store at `path`.
-    pub fn open(path: &Path) -> Result<Store> {
+    pub fn open(path: &Path) -> Result<SqliteDatabase> {
         let conn = open_connection(path)?;
         let version: i64 = conn
             .query_row("PRAGMA user_version", [], |r| r.get(0))
@@ -129,7 +129,7 @@ impl Store {
             ))
             .map_err(|e| corrupt(path, e))?;
         }
-        Ok(Store {
+        Ok(SqliteDatabase {
             pool: Arc::new(Pool {
                 path: path.to_path_buf(),
                 idle: Mutex::new(vec![conn]),
@@ -190,7 +190,7 @@ mod tests {
         )
         .unwrap();
         let before = std::fs::read(&path).unwrap();
-        let err = Store::open(&path).err().unwrap().to_string();
+        let err = SqliteDatabase::open(&path).err().unwrap().to_string();
         assert!(err.contains("not a flavorbox store"), "{err}");
         assert_eq!(std::fs::read(&path).unwrap(), before);
     }

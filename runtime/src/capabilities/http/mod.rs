@@ -10,7 +10,6 @@
 //! user learns why a flavor failed.
 
 mod address;
-mod origin;
 mod send;
 
 use std::sync::Arc;
@@ -19,10 +18,10 @@ use std::time::Instant;
 use wasmtime_wasi_http::{Error as HttpError, RequestOptions, WasiBody, WasiHttpHooks};
 
 pub use address::is_public;
-pub use origin::{Origin, check_origins};
 
 use super::SharedFindings;
 use crate::error::Violation;
+use crate::policy::Origin;
 
 /// What a call may do over HTTP.
 #[derive(Debug, Clone)]

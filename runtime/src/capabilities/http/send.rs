@@ -21,9 +21,10 @@ use tokio::net::TcpStream;
 use wasmtime_wasi_http::io::TokioIo;
 use wasmtime_wasi_http::{Error as HttpError, RequestOptions, WasiBody};
 
-use super::{HttpPolicy, Origin, is_public};
+use super::{HttpPolicy, is_public};
 use crate::capabilities::SharedFindings;
 use crate::error::Violation;
+use crate::policy::Origin;
 
 type Sent = (
     http::Response<WasiBody>,

@@ -61,7 +61,7 @@ impl Origin {
     /// Parses an operator's grant such as `https://secretsmanager.us-east-1.amazonaws.com`
     /// or `http://127.0.0.1:4566`.
     pub fn parse(text: &str) -> Result<Origin> {
-        let bad = |why: &str| Error::input(format!("--allow-host `{text}`: {why}"));
+        let bad = |why: &str| Error::invalid(format!("--allow-host `{text}`: {why}"));
         let url = url::Url::parse(text).map_err(|e| bad(&e.to_string()))?;
         let scheme = url.scheme().to_string();
         if scheme != "http" && scheme != "https" {

@@ -5,17 +5,20 @@
 //!
 //! | group | flavorbox | native baseline |
 //! |---|---|---|
-//! | `get-secret` | `Home::get_secret` on `local` (2-key secret) | the same encoded secret in a `HashMap`, decoded with serde_json + base64 |
-//! | `register-delete` | `Home::register_secret` + `Home::delete_secret` | the same two write transactions on a rusqlite table (WAL, `synchronous = FULL`) |
-//! | `raw-call` | `Sandbox::call(Request::Info)`, no storage | the same `info()` answer built and checked natively |
+//! | `get-secret` | `Manager::get_secret` on `local` (2-key secret) | the same encoded secret in a `HashMap`, decoded with serde_json + base64 |
+//! | `register-delete` | `Manager::register_secret` + `delete_secret` | the same two write transactions on a rusqlite table (WAL, `synchronous = FULL`) |
+//! | `aws-get` | `Manager::get_secret` on the `aws` flavor against a moto server on loopback | one HTTP round trip to the same moto server, no sandbox |
+//! | `raw-call` | `Sandbox::info`, no storage | the same `info()` answer (read once from the component) copied and checked natively |
 //! | `load` | `Sandbox::new` + `load` from a warm compile cache | `Sandbox::new(None)` + `load` (compiles) |
 //!
 //! Extra rows break a flavorbox path down (e.g. a sandbox call without the
 //! `Home` plumbing around it). A summary table of medians and ratios is
 //! printed at the end and written to `<target>/criterion/flavorbox-summary.txt`.
 //!
-//! Run: `cargo bench -p flavorbox --bench calls` (a filter after `--` runs a
-//! subset; the summary then only lists the pairs that ran).
+//! Run: `cargo bench -p flavorbox-tests --bench calls` (a filter after `--`
+//! runs a subset; the summary then only lists the pairs that ran). The
+//! `aws-get` pair needs moto (`scripts/install-moto.sh`); without it the pair
+//! is left out and the summary says so.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
@@ -27,14 +30,19 @@ use std::time::{Duration, SystemTime};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use criterion::{BatchSize, Criterion};
-use flavorbox::bindings::FlavorInfo;
-use flavorbox::contract::{Request, Response};
-use flavorbox::flavors::{FlavorDescription, LOCAL_DIGEST, LOCAL_WASM, local_policy};
+use flavorbox::contract::FlavorDescription;
+use flavorbox::contract::bindings::{ConfigField, FlavorInfo};
+use flavorbox::policy::Policy;
+use flavorbox::registry::{LOCAL_DIGEST, LOCAL_WASM, local_policy};
 use flavorbox::sandbox::cache::CompileCache;
-use flavorbox::sandbox::{CallSetup, LoadedFlavor, Policy, Sandbox};
-use flavorbox::store::{NamespaceTxn, TxnMode};
+use flavorbox::sandbox::exports::{DeleteSecret, GetSecret, RegisterSecret};
+use flavorbox::sandbox::{CallSetup, Export, LoadedFlavor, Sandbox};
+use flavorbox::store::TxnMode;
 use flavorbox::{Home, Secret};
 use rusqlite::{Connection, OptionalExtension, params};
+
+#[path = "../support/moto.rs"]
+mod moto;
 
 /// The secret read by `get-secret`: two keys, as `basic_auth` wants.
 const GET_NAME: &str = "db_creds";
@@ -161,19 +169,35 @@ impl NativeSqlite {
     }
 }
 
-/// The `info()` answer of the `local` flavor, built natively and checked as
-/// the host checks a flavor's answer.
-fn native_info() -> FlavorDescription {
-    let info = FlavorInfo {
-        name: "local".to_string(),
-        version: "0.1.0".to_string(),
-        description: "Secrets in the embedded store of this flavorbox home, \
-                      as ZenML LocalSecretsManager YAML with base64 values."
-            .to_string(),
-        config: Vec::new(),
-        capabilities: vec!["storage".to_string()],
-    };
-    FlavorDescription::from_wit(info).expect("a valid description")
+/// The `info()` answer `described` came from, in its WIT form: what the
+/// native baseline copies and checks.
+fn wit_info(described: &FlavorDescription) -> FlavorInfo {
+    FlavorInfo {
+        name: described.name.clone(),
+        version: described.version.clone(),
+        description: described.description.clone(),
+        config: described
+            .config
+            .iter()
+            .map(|f| ConfigField {
+                name: f.name.clone(),
+                description: f.description.clone(),
+                required: f.required,
+                secret: f.secret,
+            })
+            .collect(),
+        capabilities: described
+            .capabilities
+            .iter()
+            .map(|c| c.as_str().to_string())
+            .collect(),
+    }
+}
+
+/// What the host does with an `info()` answer, without the sandbox: take a
+/// copy of the answer and check it.
+fn native_info(answer: &FlavorInfo) -> FlavorDescription {
+    FlavorDescription::from_wit(answer.clone()).expect("a valid description")
 }
 
 // ----- fixtures -----------------------------------------------------------------------
@@ -197,12 +221,15 @@ impl Fixture {
             .expect("temp dir");
         let home = Home::open(&dir.path().join("home")).expect("open home");
         let secret = two_key_secret(GET_NAME);
-        home.register_secret(None, secret.clone())
+        let manager = home.manager(None).expect("active manager");
+        manager
+            .register_secret(&secret)
             .expect("register the benchmark secret");
-        assert_eq!(home.get_secret(None, GET_NAME).expect("read back"), secret);
+        assert_eq!(manager.get_secret(GET_NAME).expect("read back"), secret);
+        let manager_id = manager.record().id;
+        drop(manager);
         let sandbox = home.sandbox().expect("sandbox").clone();
         let local = sandbox.load(LOCAL_DIGEST, LOCAL_WASM).expect("load local");
-        let manager_id = home.manager(None).expect("active manager").id;
 
         let cache_dir = dir.path().join("cache");
         Sandbox::new(Some(cache_dir.clone()))
@@ -225,24 +252,25 @@ impl Fixture {
         }
     }
 
-    fn storage(&self, mode: TxnMode) -> Option<Box<dyn NamespaceTxn>> {
-        Some(Box::new(
-            self.home
-                .store()
-                .namespace(self.manager_id, mode)
-                .expect("namespace"),
-        ))
-    }
-
     /// One call of the `local` flavor with its storage, without `Home`.
-    fn call(&self, policy: &Policy, request: &Request) -> Response {
+    fn call<E: Export>(&self, policy: &Policy, export: &E) -> E::Answer {
+        let mode = if E::OPERATION.writes() {
+            TxnMode::Write
+        } else {
+            TxnMode::Read
+        };
         let setup = CallSetup {
             policy,
-            storage: self.storage(request.txn_mode()),
+            storage: Some(
+                self.home
+                    .db()
+                    .namespace(self.manager_id, mode)
+                    .expect("namespace"),
+            ),
             config: BTreeMap::new(),
         };
         self.sandbox
-            .call(&self.local, setup, request)
+            .call(&self.local, setup, export)
             .result
             .expect("call succeeds")
     }
@@ -252,8 +280,9 @@ impl Fixture {
 
 fn bench_get_secret(c: &mut Criterion, fx: &Fixture) {
     let mut group = c.benchmark_group("get-secret");
+    let manager = fx.home.manager(None).expect("active manager");
     group.bench_function("flavorbox-home", |b| {
-        b.iter(|| fx.home.get_secret(None, black_box(GET_NAME)).expect("get"))
+        b.iter(|| manager.get_secret(black_box(GET_NAME)).expect("get"))
     });
 
     let secret = two_key_secret(GET_NAME);
@@ -264,14 +293,14 @@ fn bench_get_secret(c: &mut Criterion, fx: &Fixture) {
         b.iter(|| native_get(black_box(&map), black_box(GET_NAME)))
     });
 
-    // Breakdown: the same get as one sandbox call, without `Home::bind`
-    // (manager lookup, the `local` flavor's description).
+    // Breakdown: the same get as one sandbox call, without the manager's
+    // schema and name checks.
     let policy = local_policy();
-    let request = Request::Get(GET_NAME.to_string());
     group.bench_function("flavorbox-sandbox-call", |b| {
-        b.iter(|| fx.call(&policy, black_box(&request)))
+        b.iter(|| fx.call(&policy, &GetSecret(black_box(GET_NAME))))
     });
-    // Breakdown: the manager lookup every `Home` operation starts with.
+    // Breakdown: binding the active manager (record lookup, flavor loaded),
+    // which every CLI command does once.
     group.bench_function("manager-lookup", |b| {
         b.iter(|| fx.home.manager(black_box(None)).expect("active manager"))
     });
@@ -284,12 +313,13 @@ fn bench_register_delete(c: &mut Criterion, fx: &Fixture) {
         .sample_size(30)
         .measurement_time(Duration::from_secs(10));
     let secret = two_key_secret(RW_NAME);
+    let manager = fx.home.manager(None).expect("active manager");
     group.bench_function("flavorbox-home", |b| {
         b.iter(|| {
-            fx.home
-                .register_secret(None, black_box(secret.clone()))
+            manager
+                .register_secret(black_box(&secret))
                 .expect("register");
-            fx.home.delete_secret(None, RW_NAME).expect("delete");
+            manager.delete_secret(RW_NAME).expect("delete");
         })
     });
 
@@ -302,36 +332,82 @@ fn bench_register_delete(c: &mut Criterion, fx: &Fixture) {
         })
     });
 
-    // Breakdown: the two calls straight into the sandbox, without `Home`.
+    // Breakdown: the two calls straight into the sandbox, without the
+    // manager's checks.
     let policy = local_policy();
-    let register = Request::Register(secret.clone());
-    let delete = Request::Delete(RW_NAME.to_string());
     group.bench_function("flavorbox-sandbox-call", |b| {
         b.iter(|| {
-            fx.call(&policy, &register);
-            fx.call(&policy, &delete);
+            fx.call(&policy, &RegisterSecret(&secret));
+            fx.call(&policy, &DeleteSecret(RW_NAME));
         })
     });
     group.finish();
 }
 
+/// `get-secret` on the `aws` flavor against moto, next to one plain HTTP
+/// request to the same server (what the flavor's call costs at the least).
+fn bench_aws_get(c: &mut Criterion) -> Result<(), String> {
+    let moto = moto::try_shared()?;
+    let home = flavorbox_tests::TestHome::new();
+    let origin = moto.origin();
+    let options = flavorbox::registry::RegisterOptions {
+        allow_hosts: vec![origin.clone()],
+        ..Default::default()
+    };
+    let flavor = home
+        .home
+        .flavors()
+        .register(&flavorbox_tests::guest("aws"), &options)
+        .map_err(|e| format!("registering the aws flavor: {e}"))?
+        .entry
+        .description
+        .name;
+    let config = [
+        ("region", "us-east-1"),
+        ("endpoint", origin.as_str()),
+        ("aws_access_key_id", "testing"),
+        ("aws_secret_access_key", "testing"),
+        ("namespace", "bench"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    let managers = home.home.managers();
+    managers
+        .register("aws", &flavor, config, true)
+        .map_err(|e| format!("registering the aws manager: {e}"))?;
+    let manager = home.home.manager(None).map_err(|e| e.to_string())?;
+    let secret = two_key_secret(GET_NAME);
+    let _ = manager.delete_secret(GET_NAME);
+    manager
+        .register_secret(&secret)
+        .map_err(|e| format!("registering the bench secret on moto: {e}"))?;
+
+    let mut group = c.benchmark_group("aws-get");
+    group.sample_size(30);
+    group.bench_function("flavorbox-home", |b| {
+        b.iter(|| manager.get_secret(black_box(GET_NAME)).expect("get"))
+    });
+    group.bench_function("native-http", |b| {
+        b.iter(|| moto.round_trip().expect("moto answers"))
+    });
+    group.finish();
+    let _ = manager.delete_secret(GET_NAME);
+    Ok(())
+}
+
 fn bench_raw_call(c: &mut Criterion, fx: &Fixture) {
     let mut group = c.benchmark_group("raw-call");
-    let policy = Policy::default();
     group.bench_function("flavorbox-info", |b| {
-        b.iter(|| {
-            let setup = CallSetup {
-                policy: &policy,
-                storage: None,
-                config: BTreeMap::new(),
-            };
-            fx.sandbox
-                .call(&fx.local, setup, black_box(&Request::Info))
-                .result
-                .expect("info")
-        })
+        b.iter(|| fx.sandbox.info(black_box(&fx.local)).result.expect("info"))
     });
-    group.bench_function("native-info", |b| b.iter(native_info));
+    // The baseline checks a copy of the very answer the component gives.
+    let described = fx.sandbox.info(&fx.local).result.expect("info");
+    let answer = wit_info(&described);
+    assert_eq!(native_info(&answer), described);
+    group.bench_function("native-info", |b| {
+        b.iter(|| native_info(black_box(&answer)))
+    });
     group.finish();
 }
 
@@ -432,8 +508,6 @@ struct Pair {
     /// The slower path (flavorbox, or the cold start).
     subject: &'static str,
     baseline: &'static str,
-    /// The prototype's figure for the subject (SPEC §6), if any.
-    spec: Option<(&'static str, f64)>,
 }
 
 const PAIRS: &[Pair] = &[
@@ -442,79 +516,72 @@ const PAIRS: &[Pair] = &[
         group: "get-secret",
         subject: "flavorbox-home",
         baseline: "native-hashmap-json",
-        spec: None,
     },
     Pair {
         what: "  breakdown: one sandbox get call (no Home::bind) vs native",
         group: "get-secret",
         subject: "flavorbox-sandbox-call",
         baseline: "native-hashmap-json",
-        spec: None,
     },
     Pair {
         what: "register+delete (Home) vs rusqlite (WAL, sync=FULL)",
         group: "register-delete",
         subject: "flavorbox-home",
         baseline: "native-rusqlite",
-        spec: None,
     },
     Pair {
         what: "  breakdown: two sandbox calls (no Home::bind) vs rusqlite",
         group: "register-delete",
         subject: "flavorbox-sandbox-call",
         baseline: "native-rusqlite",
-        spec: None,
+    },
+    Pair {
+        what: "get-secret (aws flavor, moto on loopback) vs one HTTP round trip",
+        group: "aws-get",
+        subject: "flavorbox-home",
+        baseline: "native-http",
     },
     Pair {
         what: "raw sandbox call (info, no storage) vs native info()",
         group: "raw-call",
         subject: "flavorbox-info",
         baseline: "native-info",
-        spec: Some(("61 µs", 61e3)),
     },
     Pair {
         what: "cold start (new + compile) vs warm (new + cache)",
         group: "load",
         subject: "compile",
         baseline: "warm-cache",
-        spec: Some(("0.33 s", 0.33e9)),
     },
     Pair {
         what: "  breakdown: compile vs cache read only (same engine)",
         group: "load",
         subject: "compile",
         baseline: "cache-read-only",
-        spec: None,
     },
 ];
 
-/// A SPEC §6 prototype figure: how it reads, and nanoseconds.
-type SpecFigure = (&'static str, f64);
-
-/// Context rows: a label, a criterion group and benchmark, and a SPEC figure;
-/// a median with no baseline of its own.
-const SINGLES: &[(&str, &str, &str, Option<SpecFigure>)] = &[
+/// Context rows: a label, a criterion group and benchmark; a median with no
+/// baseline of its own.
+const SINGLES: &[(&str, &str, &str)] = &[
     (
         "Home::manager(None) (active manager lookup, in every Home op)",
         "get-secret",
         "manager-lookup",
-        None,
     ),
     (
         "cache read only (checksum + deserialize)",
         "load",
         "cache-read-only",
-        Some(("0.2 ms", 0.2e6)),
     ),
     (
         "Sandbox::new only (engine, linker, runtime)",
         "load",
         "sandbox-new-only",
-        None,
     ),
 ];
 
-fn summary(since: SystemTime) -> String {
+fn summary(since: SystemTime, notes: &[String]) -> String {
     let dir = criterion_dir();
     let mut out = String::new();
     let _ = writeln!(
@@ -523,7 +590,7 @@ fn summary(since: SystemTime) -> String {
     );
     let _ = writeln!(
         out,
-        "{:<66} {:>12} {:>12} {:>9}  SPEC §6",
+        "{:<66} {:>12} {:>12} {:>9}",
         "comparison", "subject", "baseline", "ratio"
     );
     for pair in PAIRS {
@@ -532,41 +599,24 @@ fn summary(since: SystemTime) -> String {
         let (Some(subject), Some(baseline)) = (subject, baseline) else {
             continue;
         };
-        let spec = pair
-            .spec
-            .map(|(text, ns)| format!("{text} (x{:.2})", subject / ns))
-            .unwrap_or_default();
         let _ = writeln!(
             out,
-            "{:<66} {:>12} {:>12} {:>8.1}x  {}",
+            "{:<66} {:>12} {:>12} {:>8.1}x",
             pair.what,
             human(subject),
             human(baseline),
             subject / baseline,
-            spec
         );
     }
-    for (what, group, function, spec) in SINGLES {
+    for (what, group, function) in SINGLES {
         let Some(ns) = median_ns(&dir, group, function, since) else {
             continue;
         };
-        let spec = spec
-            .map(|(text, spec_ns)| format!("{text} (x{:.2})", ns / spec_ns))
-            .unwrap_or_default();
-        let _ = writeln!(
-            out,
-            "{:<66} {:>12} {:>12} {:>9}  {}",
-            what,
-            human(ns),
-            "",
-            "",
-            spec
-        );
+        let _ = writeln!(out, "{:<66} {:>12}", what, human(ns));
     }
-    let _ = writeln!(
-        out,
-        "\nSPEC §6 column: the prototype's figure for the subject, and subject / that figure."
-    );
+    for note in notes {
+        let _ = writeln!(out, "\n{note}");
+    }
     let path = dir.join("flavorbox-summary.txt");
     match std::fs::create_dir_all(&dir).and_then(|()| std::fs::write(&path, &out)) {
         Ok(()) => {
@@ -595,13 +645,17 @@ fn main() {
         .output_directory(&criterion_dir())
         .configure_from_args();
     let fx = Fixture::new();
+    let mut notes = Vec::new();
     bench_get_secret(&mut c, &fx);
     bench_register_delete(&mut c, &fx);
+    if let Err(why) = bench_aws_get(&mut c) {
+        notes.push(format!("aws-get left out: {why}"));
+    }
     bench_raw_call(&mut c, &fx);
     bench_load(&mut c, &fx);
     c.final_summary();
 
     if benchmarking {
-        println!("\n{}", summary(since));
+        println!("\n{}", summary(since, &notes));
     }
 }

@@ -5,23 +5,25 @@
 //! stored: it must be a component (not a core module), export the `flavor`
 //! world, import nothing the host does not provide, describe itself sanely
 //! through `info()` within the sandbox, and not claim a name that is taken.
-//! Capabilities it declares are checked against what the operator grants.
+//! Capabilities it declares are checked against what the operator grants
+//! (declared but not granted is reported; used but not granted is refused at
+//! run time).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
+use std::sync::{Arc, Mutex};
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
-use crate::bindings::FlavorInfo;
-use crate::capabilities::Capability;
-use crate::contract::{Request, Response, clip};
+use crate::contract::FlavorDescription;
 use crate::error::{Error, Result};
-use crate::home::Home;
+use crate::policy::{
+    Capability, Grants, Limits, MAX_HTTP_REQUESTS, MAX_MEMORY_MIB, MAX_TIMEOUT_SECS, Policy,
+    check_origins,
+};
 use crate::sandbox::cache::digest;
-use crate::sandbox::policy::{MAX_HTTP_REQUESTS, MAX_MEMORY_MIB, MAX_TIMEOUT_SECS};
-use crate::sandbox::{Grants, Limits, Policy};
-use crate::secret::{check_key, check_name};
-use crate::store::FlavorRecord;
+use crate::sandbox::{LazySandbox, LoadedFlavor};
+use crate::store::{Database, FlavorRecord};
 
 /// The built-in flavor's name.
 pub const LOCAL: &str = "local";
@@ -29,65 +31,6 @@ pub const LOCAL: &str = "local";
 pub const LOCAL_WASM: &[u8] = include_bytes!(env!("FLAVORBOX_LOCAL_WASM"));
 /// `sha256:<hex>` of [`LOCAL_WASM`], computed at build time.
 pub const LOCAL_DIGEST: &str = env!("FLAVORBOX_LOCAL_DIGEST");
-
-/// One configuration key a flavor takes.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ConfigField {
-    pub name: String,
-    pub description: String,
-    pub required: bool,
-    /// A credential: never printed back.
-    pub secret: bool,
-}
-
-/// What a flavor says about itself, checked.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct FlavorDescription {
-    pub name: String,
-    pub version: String,
-    pub description: String,
-    pub config: Vec<ConfigField>,
-    pub capabilities: BTreeSet<Capability>,
-}
-
-impl FlavorDescription {
-    /// Checks a flavor's `info()`.
-    pub fn from_wit(info: FlavorInfo) -> std::result::Result<Self, String> {
-        check_name("flavor name", &info.name).map_err(|e| e.0)?;
-        if info.version.is_empty() || info.version.len() > 64 {
-            return Err("a version must be 1-64 bytes".to_string());
-        }
-        let mut names = BTreeSet::new();
-        let config = info
-            .config
-            .into_iter()
-            .map(|field| {
-                check_key(&field.name).map_err(|e| format!("config {e}"))?;
-                if !names.insert(field.name.clone()) {
-                    return Err(format!("config key `{}` is listed twice", field.name));
-                }
-                Ok(ConfigField {
-                    name: field.name,
-                    description: clip(&field.description),
-                    required: field.required,
-                    secret: field.secret,
-                })
-            })
-            .collect::<std::result::Result<_, String>>()?;
-        let capabilities = info
-            .capabilities
-            .iter()
-            .map(|c| c.parse::<Capability>())
-            .collect::<std::result::Result<_, String>>()?;
-        Ok(FlavorDescription {
-            name: info.name,
-            version: clip(&info.version),
-            description: clip(&info.description),
-            config,
-            capabilities,
-        })
-    }
-}
 
 /// A flavor as listed and described.
 #[derive(Debug, Clone, Serialize)]
@@ -118,7 +61,7 @@ impl RegisterOptions {
         let mut limits = Limits::default();
         if let Some(mib) = self.memory_mib {
             if mib == 0 || mib > MAX_MEMORY_MIB {
-                return Err(Error::input(format!(
+                return Err(Error::invalid(format!(
                     "--memory must be 1-{MAX_MEMORY_MIB} MiB, not {mib}"
                 )));
             }
@@ -126,7 +69,7 @@ impl RegisterOptions {
         }
         if let Some(secs) = self.timeout_secs {
             if !(secs > 0.0 && secs <= MAX_TIMEOUT_SECS as f64) {
-                return Err(Error::input(format!(
+                return Err(Error::invalid(format!(
                     "--timeout must be more than 0 and at most {MAX_TIMEOUT_SECS} seconds"
                 )));
             }
@@ -134,19 +77,19 @@ impl RegisterOptions {
         }
         if let Some(mib) = self.storage_quota_mib {
             if mib == 0 {
-                return Err(Error::input("--storage-quota must be at least 1 MiB"));
+                return Err(Error::invalid("--storage-quota must be at least 1 MiB"));
             }
             limits.storage.bytes = mib.saturating_mul(1024 * 1024);
         }
         if let Some(keys) = self.storage_quota_keys {
             if keys == 0 {
-                return Err(Error::input("--storage-keys must be at least 1"));
+                return Err(Error::invalid("--storage-keys must be at least 1"));
             }
             limits.storage.keys = keys;
         }
         if let Some(requests) = self.http_requests {
             if requests == 0 || requests > MAX_HTTP_REQUESTS {
-                return Err(Error::input(format!(
+                return Err(Error::invalid(format!(
                     "--http-requests must be 1-{MAX_HTTP_REQUESTS}, not {requests}"
                 )));
             }
@@ -180,16 +123,6 @@ pub fn local_policy() -> Policy {
     }
 }
 
-/// Declared capabilities the policy does not grant.
-pub fn ungranted(description: &FlavorDescription, policy: &Policy) -> Vec<Capability> {
-    description
-        .capabilities
-        .iter()
-        .copied()
-        .filter(|c| !policy.grants.allows(*c))
-        .collect()
-}
-
 /// The result of registering a flavor.
 pub struct Registered {
     pub entry: FlavorEntry,
@@ -198,7 +131,30 @@ pub struct Registered {
     pub ungranted: Vec<Capability>,
 }
 
-impl Home {
+/// What running a flavor takes: its compiled component and its policy.
+pub struct Runnable {
+    pub loaded: Arc<LoadedFlavor>,
+    pub policy: Policy,
+}
+
+/// The flavors of one home.
+pub struct Flavors {
+    db: Arc<dyn Database>,
+    sandbox: Arc<LazySandbox>,
+    /// `info()` answers by component digest: a component's description does
+    /// not change, so it is asked once per registry.
+    described: Mutex<HashMap<String, FlavorDescription>>,
+}
+
+impl Flavors {
+    pub fn new(db: Arc<dyn Database>, sandbox: Arc<LazySandbox>) -> Self {
+        Flavors {
+            db,
+            sandbox,
+            described: Mutex::default(),
+        }
+    }
+
     /// The built-in `local` flavor.
     fn local_entry(&self) -> Result<FlavorEntry> {
         let description = self.describe_component(LOCAL_DIGEST, LOCAL_WASM)?;
@@ -210,45 +166,76 @@ impl Home {
         })
     }
 
-    /// Runs `info()` of a component in the sandbox, without grants (once per
-    /// component and process).
+    /// Runs `info()` of a component in the sandbox, without grants.
     fn describe_component(&self, digest: &str, wasm: &[u8]) -> Result<FlavorDescription> {
-        let loaded = self.sandbox()?.load(digest, wasm)?;
-        if let Some(description) = loaded.description.get() {
+        if let Some(description) = self.lock_described().get(digest) {
             return Ok(description.clone());
         }
-        let description = match self.run(
-            &loaded,
-            &Policy::default(),
-            None,
-            Default::default(),
-            &Request::Info,
-        )? {
-            Response::Info(description) => description,
-            _ => unreachable!("info answers with a description"),
-        };
-        Ok(loaded.description.get_or_init(|| description).clone())
+        let sandbox = self.sandbox.get()?;
+        let loaded = sandbox.load(digest, wasm)?;
+        let outcome = sandbox.info(&loaded);
+        crate::capabilities::log::forward(&outcome.logs);
+        let description = outcome.result?;
+        self.lock_described()
+            .insert(digest.to_string(), description.clone());
+        Ok(description)
     }
 
-    pub fn flavors(&self) -> Result<Vec<FlavorEntry>> {
+    fn lock_described(&self) -> std::sync::MutexGuard<'_, HashMap<String, FlavorDescription>> {
+        self.described.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Every flavor, the built-in first.
+    pub fn list(&self) -> Result<Vec<FlavorEntry>> {
         let mut entries = vec![self.local_entry()?];
-        entries.extend(self.store().flavors()?.into_iter().map(entry_from_record));
+        entries.extend(self.db.flavors()?.into_iter().map(entry_from_record));
         Ok(entries)
     }
 
-    pub fn flavor(&self, name: &str) -> Result<FlavorEntry> {
+    pub fn get(&self, name: &str) -> Result<FlavorEntry> {
         if name == LOCAL {
             return self.local_entry();
         }
-        self.store()
+        self.db
             .flavor(name)?
             .map(entry_from_record)
             .ok_or_else(|| Error::NotFound(format!("flavor `{name}` is not registered")))
     }
 
+    /// The compiled component and policy of the flavor `name`, ready to run.
+    pub fn runnable(&self, name: &str) -> Result<Runnable> {
+        let sandbox = self.sandbox.get()?;
+        if name == LOCAL {
+            return Ok(Runnable {
+                loaded: sandbox.load(LOCAL_DIGEST, LOCAL_WASM)?,
+                policy: local_policy(),
+            });
+        }
+        let record = self
+            .db
+            .flavor(name)?
+            .ok_or_else(|| Error::NotFound(format!("flavor `{name}` is not registered")))?;
+        let wasm = self
+            .db
+            .flavor_component(name)?
+            .ok_or_else(|| Error::NotFound(format!("flavor `{name}` is not registered")))?;
+        // The compile cache is keyed by digest: a damaged component must
+        // never borrow the compiled code of the one registered.
+        if digest(&wasm) != record.digest {
+            return Err(Error::Host(format!(
+                "the stored component of flavor `{name}` does not match its digest; \
+                 the store is corrupt"
+            )));
+        }
+        Ok(Runnable {
+            loaded: sandbox.load(&record.digest, &wasm)?,
+            policy: record.policy,
+        })
+    }
+
     /// Loads the component at `path` and returns its checked description,
     /// without registering it.
-    pub fn inspect_flavor(&self, path: &Path) -> Result<FlavorDescription> {
+    pub fn inspect(&self, path: &Path) -> Result<FlavorDescription> {
         self.read_flavor(path)
             .map(|(_, _, description)| description)
     }
@@ -257,16 +244,16 @@ impl Home {
     /// built-in name.
     fn read_flavor(&self, path: &Path) -> Result<(Vec<u8>, String, FlavorDescription)> {
         let wasm = std::fs::read(path)
-            .map_err(|e| Error::input(format!("cannot read {}: {e}", path.display())))?;
+            .map_err(|e| Error::invalid(format!("cannot read {}: {e}", path.display())))?;
         let digest = digest(&wasm);
         let description = self
             .describe_component(&digest, &wasm)
             .map_err(|e| match e {
-                Error::Input(why) => Error::input(format!("{}: {why}", path.display())),
+                Error::Invalid(why) => Error::invalid(format!("{}: {why}", path.display())),
                 other => other,
             })?;
         if description.name == LOCAL {
-            return Err(Error::input(format!(
+            return Err(Error::invalid(format!(
                 "{}: flavor claims the name `{LOCAL}`, which is built in",
                 path.display()
             )));
@@ -275,35 +262,35 @@ impl Home {
     }
 
     /// Registers the flavor in the component at `path`.
-    pub fn register_flavor(&self, path: &Path, options: &RegisterOptions) -> Result<Registered> {
+    pub fn register(&self, path: &Path, options: &RegisterOptions) -> Result<Registered> {
         let policy = options.policy()?;
-        crate::capabilities::http::check_origins(&policy.grants.http_origins)?;
+        check_origins(&policy.grants.http_origins)?;
         let (wasm, digest, description) = self.read_flavor(path)?;
         let record = FlavorRecord {
             name: description.name.clone(),
             digest,
-            info: description,
+            description,
             policy,
         };
-        self.store().insert_flavor(&record, &wasm)?;
+        self.db.insert_flavor(&record, &wasm)?;
         let entry = entry_from_record(record);
-        let ungranted = ungranted(&entry.description, &entry.policy);
+        let ungranted = entry.policy.ungranted(&entry.description.capabilities);
         Ok(Registered { entry, ungranted })
     }
 
-    pub fn remove_flavor(&self, name: &str) -> Result<()> {
+    pub fn remove(&self, name: &str) -> Result<()> {
         if name == LOCAL {
             return Err(Error::Denied(format!(
                 "flavor `{LOCAL}` is built in and cannot be removed"
             )));
         }
-        self.store().remove_flavor(name)
+        self.db.remove_flavor(name)
     }
 }
 
 fn entry_from_record(record: FlavorRecord) -> FlavorEntry {
     FlavorEntry {
-        description: record.info,
+        description: record.description,
         digest: record.digest,
         builtin: false,
         policy: record.policy,

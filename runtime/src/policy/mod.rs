@@ -1,0 +1,221 @@
+//! What the operator allows one flavor: the capabilities granted, the HTTP
+//! origins it may reach, and the limits on every call. Set at
+//! `flavor register`, stored with the flavor, shown by `flavor describe`,
+//! and enforced by the sandbox and the capabilities above this layer.
+//!
+//! Everything here is plain data with its own checks, so a policy read back
+//! from the store means exactly what the operator granted.
+
+mod origin;
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::str::FromStr;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+pub use origin::{Origin, check_origins};
+
+/// Largest memory cap an operator may grant, in MiB (the engine's ceiling).
+pub const MAX_MEMORY_MIB: u64 = 1024;
+/// Longest deadline an operator may grant, in seconds.
+pub const MAX_TIMEOUT_SECS: u64 = 300;
+/// Most HTTP requests per call an operator may grant.
+pub const MAX_HTTP_REQUESTS: u32 = 10_000;
+
+/// A capability a flavor can declare and an operator can grant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Capability {
+    /// Its secrets manager's key-value namespace in the home's store.
+    Storage,
+    /// Outbound HTTP to granted origins.
+    Http,
+    /// Its secrets manager's configuration (always granted).
+    Config,
+    /// Diagnostics (always granted).
+    Log,
+}
+
+impl Capability {
+    pub const ALL: [Capability; 4] = [
+        Capability::Storage,
+        Capability::Http,
+        Capability::Config,
+        Capability::Log,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Capability::Storage => "storage",
+            Capability::Http => "http",
+            Capability::Config => "config",
+            Capability::Log => "log",
+        }
+    }
+
+    /// Whether every flavor has it without a grant: `config` and `log` reach
+    /// nothing outside the call.
+    pub fn always_granted(self) -> bool {
+        matches!(self, Capability::Config | Capability::Log)
+    }
+}
+
+impl fmt::Display for Capability {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Capability {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Capability::ALL
+            .into_iter()
+            .find(|c| c.as_str() == s)
+            .ok_or_else(|| {
+                format!(
+                    "unknown capability `{}` (known: storage, http, config, log)",
+                    s.escape_debug()
+                )
+            })
+    }
+}
+
+/// How much one secrets manager may store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Quota {
+    /// Key bytes plus value bytes.
+    pub bytes: u64,
+    pub keys: u64,
+}
+
+impl Default for Quota {
+    fn default() -> Self {
+        Quota {
+            bytes: 16 * 1024 * 1024,
+            keys: 10_000,
+        }
+    }
+}
+
+/// Limits on every call of a flavor; the defaults are the README's sandbox
+/// table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Limits {
+    /// Wall time per call.
+    pub timeout_ms: u64,
+    /// Linear memory per instance.
+    pub memory_bytes: u64,
+    /// Storage per secrets manager.
+    pub storage: Quota,
+    /// HTTP requests per call.
+    pub http_requests: u32,
+    /// HTTP request body per request.
+    pub http_request_bytes: u64,
+    /// HTTP response body per request.
+    pub http_response_bytes: u64,
+    /// Log and stdout/stderr bytes per call.
+    pub log_bytes: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            timeout_ms: 5_000,
+            memory_bytes: 64 * 1024 * 1024,
+            storage: Quota::default(),
+            http_requests: 32,
+            http_request_bytes: 1024 * 1024,
+            http_response_bytes: 4 * 1024 * 1024,
+            log_bytes: 64 * 1024,
+        }
+    }
+}
+
+impl Limits {
+    pub fn timeout(&self) -> Duration {
+        Duration::from_millis(self.timeout_ms)
+    }
+}
+
+/// The capabilities an operator granted a flavor.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Grants {
+    /// Granted capabilities besides the always-granted ones.
+    pub capabilities: BTreeSet<Capability>,
+    /// Origins (`scheme://host:port`) HTTP may reach; only with `http`.
+    pub http_origins: Vec<String>,
+}
+
+impl Grants {
+    pub fn allows(&self, capability: Capability) -> bool {
+        capability.always_granted() || self.capabilities.contains(&capability)
+    }
+
+    /// The granted origins, parsed. They were checked when granted; one that
+    /// no longer parses grants nothing.
+    pub fn origins(&self) -> Vec<Origin> {
+        self.http_origins
+            .iter()
+            .filter_map(|o| Origin::parse(o).ok())
+            .collect()
+    }
+}
+
+/// Limits and grants of one flavor.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Policy {
+    pub limits: Limits,
+    pub grants: Grants,
+}
+
+impl Policy {
+    /// Declared capabilities this policy does not grant.
+    pub fn ungranted(&self, declared: &BTreeSet<Capability>) -> Vec<Capability> {
+        declared
+            .iter()
+            .copied()
+            .filter(|c| !self.grants.allows(*c))
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_and_log_need_no_grant() {
+        let grants = Grants::default();
+        assert!(grants.allows(Capability::Config));
+        assert!(grants.allows(Capability::Log));
+        assert!(!grants.allows(Capability::Storage));
+        assert!(!grants.allows(Capability::Http));
+        let declared = BTreeSet::from([Capability::Storage, Capability::Log]);
+        assert_eq!(
+            Policy::default().ungranted(&declared),
+            [Capability::Storage]
+        );
+    }
+
+    #[test]
+    fn capabilities_parse_by_name_only() {
+        assert_eq!("http".parse::<Capability>(), Ok(Capability::Http));
+        assert!("HTTP".parse::<Capability>().is_err());
+        assert!("fs".parse::<Capability>().unwrap_err().contains("unknown"));
+    }
+
+    #[test]
+    fn a_stored_policy_missing_fields_reads_as_defaults() {
+        let policy: Policy = serde_json::from_str(r#"{"limits": {"timeout_ms": 100}}"#).unwrap();
+        assert_eq!(policy.limits.timeout_ms, 100);
+        assert_eq!(policy.limits.memory_bytes, Limits::default().memory_bytes);
+        assert!(policy.grants.capabilities.is_empty());
+    }
+}
