@@ -6,7 +6,7 @@
 //!
 //! | layer | modules | what it holds |
 //! |---|---|---|
-//! | 1 | [`error`], [`secret`], [`schema`] | leaf types and the rules every secret obeys |
+//! | 1 | [`error`], [`secret`], [`schema`], [`text`] | leaf types, the rules every secret obeys, terminal-safe text |
 //! | 2 | [`policy`] | what an operator grants: capabilities, origins, limits, quotas |
 //! | 3 | [`contract`] | the WIT bindings, the operations, checks on every answer |
 //! | 4 | [`store`] | persistence of the records it is given, and namespaces |
@@ -32,6 +32,7 @@ pub mod sandbox;
 pub mod schema;
 pub mod secret;
 pub mod store;
+pub mod text;
 
 pub use error::{Error, Result, Violation};
 pub use home::Home;

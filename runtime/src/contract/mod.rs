@@ -171,19 +171,10 @@ pub fn to_wit(secret: &Secret) -> WitSecret {
     }
 }
 
-/// Text from a flavor, made fit for a one-line message: control characters
-/// become spaces and it is cut at 300 characters.
+/// Text from a flavor, made fit for a one-line message: unsafe characters
+/// escaped (see [`crate::text`]) and cut at 300 characters.
 pub fn clip(text: &str) -> String {
-    const MAX: usize = 300;
-    let mut out: String = text
-        .chars()
-        .take(MAX)
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect();
-    if text.chars().count() > MAX {
-        out.push('…');
-    }
-    out
+    crate::text::clip(text, 300)
 }
 
 #[cfg(test)]

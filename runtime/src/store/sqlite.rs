@@ -14,10 +14,18 @@ use rusqlite::{Connection, OpenFlags};
 
 use crate::error::{Error, Result};
 
-/// Version of the table layout below (`PRAGMA user_version`).
-const LAYOUT_VERSION: i64 = 1;
+/// The layout, as steps: step `i` takes a store from layout version `i` to
+/// `i + 1` (`PRAGMA user_version`), inside one transaction. Steps are only
+/// ever appended, so every older store can be brought up to date and a store
+/// written by a newer flavorbox is recognised and refused.
+const MIGRATIONS: &[&str] = &[FIRST_LAYOUT];
 
-const LAYOUT: &str = "
+/// The layout version this build writes.
+const LAYOUT_VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// Layout 1: host records, namespaces, and an active `default` manager on
+/// `local`.
+const FIRST_LAYOUT: &str = "
 CREATE TABLE IF NOT EXISTS flavors (
     name TEXT PRIMARY KEY,
     digest TEXT NOT NULL,
@@ -42,9 +50,6 @@ CREATE TABLE IF NOT EXISTS kv (
     value BLOB NOT NULL,
     PRIMARY KEY (namespace, key)
 ) WITHOUT ROWID;
-";
-
-const FIRST_MANAGER: &str = "
 INSERT INTO managers (name, flavor, config, active)
 SELECT 'default', 'local', '{}', 1 WHERE NOT EXISTS (SELECT 1 FROM managers);
 ";
@@ -123,11 +128,7 @@ impl SqliteDatabase {
             )));
         }
         if version < LAYOUT_VERSION {
-            // A new store starts with an active `default` manager on `local`.
-            conn.execute_batch(&format!(
-                "BEGIN IMMEDIATE; {LAYOUT} {FIRST_MANAGER} PRAGMA user_version = {LAYOUT_VERSION}; COMMIT;"
-            ))
-            .map_err(|e| corrupt(path, e))?;
+            migrate(&conn).map_err(|e| corrupt(path, e))?;
         }
         Ok(SqliteDatabase {
             pool: Arc::new(Pool {
@@ -167,6 +168,32 @@ impl SqliteDatabase {
     }
 }
 
+/// Brings the layout up to date, one step per transaction. Another process
+/// may be migrating the same file: each step re-reads the version after
+/// taking the write lock.
+fn migrate(conn: &Connection) -> rusqlite::Result<()> {
+    loop {
+        conn.execute_batch("BEGIN IMMEDIATE")?;
+        let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        let Some(step) = usize::try_from(version)
+            .ok()
+            .and_then(|v| MIGRATIONS.get(v))
+        else {
+            conn.execute_batch("COMMIT")?;
+            return Ok(());
+        };
+        let applied =
+            conn.execute_batch(&format!("{step}\nPRAGMA user_version = {};", version + 1));
+        match applied {
+            Ok(()) => conn.execute_batch("COMMIT")?,
+            Err(err) => {
+                let _ = conn.execute_batch("ROLLBACK");
+                return Err(err);
+            }
+        }
+    }
+}
+
 pub(super) fn to_json(value: &impl serde::Serialize) -> Result<String> {
     serde_json::to_string(value).map_err(Error::host)
 }
@@ -179,6 +206,41 @@ pub(super) fn from_json<T: serde::de::DeserializeOwned>(text: &str) -> Result<T>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn layout_version(path: &Path) -> i64 {
+        Connection::open(path)
+            .unwrap()
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap()
+    }
+
+    #[test]
+    fn a_new_store_gets_the_whole_layout_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("flavorbox.db");
+        SqliteDatabase::open(&path).unwrap();
+        SqliteDatabase::open(&path).unwrap();
+        assert_eq!(layout_version(&path), LAYOUT_VERSION);
+        let managers: i64 = Connection::open(&path)
+            .unwrap()
+            .query_row("SELECT count(*) FROM managers", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(managers, 1, "the default manager is created once");
+    }
+
+    #[test]
+    fn a_store_from_a_newer_flavorbox_is_refused_and_left_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("flavorbox.db");
+        SqliteDatabase::open(&path).unwrap();
+        Connection::open(&path)
+            .unwrap()
+            .execute_batch(&format!("PRAGMA user_version = {}", LAYOUT_VERSION + 1))
+            .unwrap();
+        let err = SqliteDatabase::open(&path).err().unwrap().to_string();
+        assert!(err.contains("newer flavorbox"), "{err}");
+        assert_eq!(layout_version(&path), LAYOUT_VERSION + 1);
+    }
 
     #[test]
     fn a_file_that_is_not_a_store_is_refused_and_left_alone() {
