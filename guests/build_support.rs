@@ -37,9 +37,13 @@ pub fn workspace_root() -> PathBuf {
         .to_path_buf()
 }
 
-/// Builds `packages` of `guests/` (all of them but `exclude` if empty) and
-/// returns the path of every component produced, keyed by target name with
-/// `-` for `_`.
+/// Builds `packages` of `guests/` (all of them but `exclude` if empty),
+/// named by package name, and returns the path of every component produced,
+/// keyed by crate name: the package name with `-` read as `_`, as rustc
+/// names the crate (e.g. `hostile_loop`, `local`). Every guest that is a
+/// flavor is named so that this is also the name its `info()` reports.
+/// Libraries (`guests/lib`, `guests/testing/honest`) produce no component
+/// and are not in the map.
 ///
 /// Cargo unifies dependency features over the packages of one build, so the
 /// same guest built alone and built with the others can come out different;
@@ -94,10 +98,8 @@ pub fn build_guests(packages: &[&str], exclude: &[&str]) -> BTreeMap<String, Pat
         if message["reason"] != "compiler-artifact" {
             continue;
         }
-        let name = message["target"]["name"]
-            .as_str()
-            .unwrap_or_default()
-            .replace('_', "-");
+        // A library or binary target's name is its crate name.
+        let name = crate_name(message["target"]["name"].as_str().unwrap_or_default());
         let wasm = message["filenames"]
             .as_array()
             .into_iter()
@@ -110,9 +112,14 @@ pub fn build_guests(packages: &[&str], exclude: &[&str]) -> BTreeMap<String, Pat
     }
     for package in packages {
         assert!(
-            built.contains_key(*package),
+            built.contains_key(&crate_name(package)),
             "guest build produced no component for {package}"
         );
     }
     built
+}
+
+/// The crate name of the package `package`: its name with `-` read as `_`.
+pub fn crate_name(package: &str) -> String {
+    package.replace('-', "_")
 }

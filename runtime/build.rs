@@ -1,4 +1,5 @@
-//! Builds the built-in `local` flavor from `guests/local` and embeds it.
+//! Builds the built-in `local` flavor from `guests/flavors/local` and embeds
+//! it.
 //!
 //! The component is copied into OUT_DIR first: the file in `target/guests`
 //! may be rebuilt by another build later, and what is embedded must be what
