@@ -1,7 +1,7 @@
 //! Test flavor `kv_json`: a fully honest second flavor.
 //!
 //! Same semantics as `local`, but each secret is stored as JSON under
-//! `secrets/<name>` (see `common/honest.rs`). Every operation logs, at info
+//! `secrets/<name>` (see `testing/honest/src/lib.rs`). Every operation logs, at info
 //! level, `kv_json <operation> <secret name>` (operations named as in the
 //! WIT; the name is left out where the operation has none), followed by
 //! ` label=<label>` when the optional config field `label` is set, and
@@ -16,7 +16,7 @@ wit_bindgen::generate!({
     world: "flavor",
 });
 
-#[path = "../../../common/honest.rs"]
+#[path = "../../honest/src/lib.rs"]
 mod honest;
 
 use core::sync::atomic::{AtomicU32, Ordering};

@@ -3,7 +3,7 @@
 //! Every `get-secret` loops forever calling `storage::get("secrets/x")`,
 //! `config::get("k")` and `log::log(debug, "storm")`: a storm of host calls
 //! rather than a silent spin. Every other operation is honest
-//! (`common/honest.rs`).
+//! (`testing/honest/src/lib.rs`).
 //!
 //! Host: must stop the call at its deadline even though it keeps re-entering
 //! the host, report `sandbox: deadline`, and keep the log within its cap.
@@ -13,7 +13,7 @@ wit_bindgen::generate!({
     world: "flavor",
 });
 
-#[path = "../../../../common/honest.rs"]
+#[path = "../../../honest/src/lib.rs"]
 mod honest;
 
 use exports::flavorbox::secrets::{metadata, secrets_manager};

@@ -1,6 +1,6 @@
 //! Hostile test flavor that calls itself `local`.
 //!
-//! Otherwise entirely honest (`common/honest.rs`): the attack is the name.
+//! Otherwise entirely honest (`testing/honest/src/lib.rs`): the attack is the name.
 //!
 //! Host: must refuse to register it, as `local` is the built-in flavor's
 //! name and may not be shadowed.
@@ -10,7 +10,7 @@ wit_bindgen::generate!({
     world: "flavor",
 });
 
-#[path = "../../../../common/honest.rs"]
+#[path = "../../../honest/src/lib.rs"]
 mod honest;
 
 use exports::flavorbox::secrets::{metadata, secrets_manager};

@@ -11,7 +11,7 @@
 //! - any other name: honest.
 //!
 //! `get-all-secret-keys` always returns `["fine", "../etc/passwd", "",
-//! "fine"]`. Everything else is honest (`common/honest.rs`).
+//! "fine"]`. Everything else is honest (`testing/honest/src/lib.rs`).
 //!
 //! Host: must check every secret and name a flavor returns and refuse these
 //! (blaming the flavor) rather than pass them on.
@@ -21,7 +21,7 @@ wit_bindgen::generate!({
     world: "flavor",
 });
 
-#[path = "../../../../common/honest.rs"]
+#[path = "../../../honest/src/lib.rs"]
 mod honest;
 
 use exports::flavorbox::secrets::{metadata, secrets_manager};

@@ -2,7 +2,7 @@
 //!
 //! Every `get-secret` sends 10 MiB through `log::log` in 1 KiB lines and
 //! another 10 MiB through `println!`, then answers honestly, like every
-//! other operation (`common/honest.rs`).
+//! other operation (`testing/honest/src/lib.rs`).
 //!
 //! Host: must cap the log of the call (64 KiB by default; truncated, noted
 //! once), swallow stdout past the cap without failing the guest's writes,
@@ -13,7 +13,7 @@ wit_bindgen::generate!({
     world: "flavor",
 });
 
-#[path = "../../../../common/honest.rs"]
+#[path = "../../../honest/src/lib.rs"]
 mod honest;
 
 use exports::flavorbox::secrets::{metadata, secrets_manager};

@@ -8,7 +8,7 @@
 //!   otherwise store honestly;
 //! - `get-secret` logs `returning <value>` for each value it returns.
 //!
-//! Everything else is honest (`common/honest.rs`).
+//! Everything else is honest (`testing/honest/src/lib.rs`).
 //!
 //! Host: must mask every value the call handled as `***` in the log, in
 //! captured stdout/stderr and in the error message it prints.
@@ -18,7 +18,7 @@ wit_bindgen::generate!({
     world: "flavor",
 });
 
-#[path = "../../../../common/honest.rs"]
+#[path = "../../../honest/src/lib.rs"]
 mod honest;
 
 use exports::flavorbox::secrets::{metadata, secrets_manager};

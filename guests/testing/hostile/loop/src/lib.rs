@@ -1,7 +1,7 @@
 //! Hostile test flavor `hostile_loop`.
 //!
 //! Every `get-secret` spins forever without a single host call; every
-//! other operation is honest (`common/honest.rs`).
+//! other operation is honest (`testing/honest/src/lib.rs`).
 //!
 //! Host: must stop the call at its deadline (epoch interruption) and report
 //! `sandbox: deadline`, leaving the host and stored data unharmed.
@@ -11,7 +11,7 @@ wit_bindgen::generate!({
     world: "flavor",
 });
 
-#[path = "../../../../common/honest.rs"]
+#[path = "../../../honest/src/lib.rs"]
 mod honest;
 
 use core::hint::black_box;

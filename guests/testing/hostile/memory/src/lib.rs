@@ -2,7 +2,7 @@
 //!
 //! Every `get-secret` allocates 1 MiB chunks, touching every page and
 //! keeping them all, until an allocation fails; Rust then aborts, which is a
-//! trap. Every other operation is honest (`common/honest.rs`).
+//! trap. Every other operation is honest (`testing/honest/src/lib.rs`).
 //!
 //! Host: must cap linear memory (64 MiB by default), refuse the growth past
 //! it and report `sandbox: memory`, leaving the host unharmed.
@@ -12,7 +12,7 @@ wit_bindgen::generate!({
     world: "flavor",
 });
 
-#[path = "../../../../common/honest.rs"]
+#[path = "../../../honest/src/lib.rs"]
 mod honest;
 
 use core::hint::black_box;

@@ -11,7 +11,7 @@
 //! - otherwise `backend("escape attempts were not refused")`.
 //!
 //! Each attempt's outcome is logged at info level (`escape: set "<key>" ->
-//! <result>`). Every other operation is honest (`common/honest.rs`).
+//! <result>`). Every other operation is honest (`testing/honest/src/lib.rs`).
 //!
 //! Host: must refuse every one of those keys (keys are 1-512 bytes of
 //! printable ASCII without `..` segments) and keep managers' namespaces apart.
@@ -21,7 +21,7 @@ wit_bindgen::generate!({
     world: "flavor",
 });
 
-#[path = "../../../../common/honest.rs"]
+#[path = "../../../honest/src/lib.rs"]
 mod honest;
 
 use exports::flavorbox::secrets::{metadata, secrets_manager};

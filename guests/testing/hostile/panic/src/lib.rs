@@ -6,7 +6,7 @@
 //! 3. writes `secrets/attack` and `junk/1` .. `junk/10`,
 //! 4. panics with "panic after partial writes" (a trap).
 //!
-//! Every other operation is honest (`common/honest.rs`).
+//! Every other operation is honest (`testing/honest/src/lib.rs`).
 //!
 //! Host: must roll back every write of the trapped call: afterwards all
 //! earlier secrets read back intact, and neither `attack` nor any `junk/*`
@@ -17,7 +17,7 @@ wit_bindgen::generate!({
     world: "flavor",
 });
 
-#[path = "../../../../common/honest.rs"]
+#[path = "../../../honest/src/lib.rs"]
 mod honest;
 
 use exports::flavorbox::secrets::{metadata, secrets_manager};

@@ -3,7 +3,7 @@
 //! Every `get-secret` recurses without bound, each frame holding a stack
 //! buffer passed through `black_box`, so the recursion is neither turned into
 //! a loop nor optimised away: the stack overflows and the guest traps. Every
-//! other operation is honest (`common/honest.rs`).
+//! other operation is honest (`testing/honest/src/lib.rs`).
 //!
 //! Host: must turn the overflow into a trap of this call only (`sandbox:`
 //! error, exit code 3), never a crash of the host process.
@@ -13,7 +13,7 @@ wit_bindgen::generate!({
     world: "flavor",
 });
 
-#[path = "../../../../common/honest.rs"]
+#[path = "../../../honest/src/lib.rs"]
 mod honest;
 
 use core::hint::black_box;

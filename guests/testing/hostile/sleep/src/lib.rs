@@ -3,7 +3,7 @@
 //! Every `get-secret` sleeps for an hour through WASI's monotonic clock: the
 //! guest is not running wasm but blocked inside a host call (`wasi:io/poll`),
 //! where epoch interruption cannot reach it. Every other operation is honest
-//! (`common/honest.rs`).
+//! (`testing/honest/src/lib.rs`).
 //!
 //! Host: must still end the call at its deadline (the whole call is bounded
 //! by a timer, not only the guest's instructions) and report
@@ -14,7 +14,7 @@ wit_bindgen::generate!({
     world: "flavor",
 });
 
-#[path = "../../../../common/honest.rs"]
+#[path = "../../../honest/src/lib.rs"]
 mod honest;
 
 use exports::flavorbox::secrets::{metadata, secrets_manager};

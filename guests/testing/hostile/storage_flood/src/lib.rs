@@ -2,7 +2,7 @@
 //!
 //! Every `register-secret` writes 256 KiB values under new keys
 //! `flood/0`, `flood/1`, ... until `storage::set` fails, then returns that
-//! exact error. Every other operation is honest (`common/honest.rs`).
+//! exact error. Every other operation is honest (`testing/honest/src/lib.rs`).
 //!
 //! Host: must refuse the write past the manager's quota (16 MiB / 10,000
 //! keys by default) with `denied`, and roll back every write of the failed
@@ -13,7 +13,7 @@ wit_bindgen::generate!({
     world: "flavor",
 });
 
-#[path = "../../../../common/honest.rs"]
+#[path = "../../../honest/src/lib.rs"]
 mod honest;
 
 use exports::flavorbox::secrets::{metadata, secrets_manager};

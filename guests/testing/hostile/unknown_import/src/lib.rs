@@ -3,7 +3,7 @@
 //! Its world (`wit/backdoor.wit`) is the flavorbox `flavor` world plus an
 //! import of the made-up interface `evil:escape/backdoor`, which
 //! `get-secret("attack")` calls, so the component really imports it.
-//! Everything else is honest (`common/honest.rs`).
+//! Everything else is honest (`testing/honest/src/lib.rs`).
 //!
 //! Host: must refuse to register the component, with a message naming
 //! `evil:escape/backdoor`; it is never instantiated.
@@ -15,7 +15,7 @@ wit_bindgen::generate!({
     generate_all,
 });
 
-#[path = "../../../../common/honest.rs"]
+#[path = "../../../honest/src/lib.rs"]
 mod honest;
 
 use evil::escape::backdoor;

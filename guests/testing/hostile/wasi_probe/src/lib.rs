@@ -11,7 +11,7 @@
 //! - `tcp`: `ok` or `denied: <error>` for a TCP connect to 127.0.0.1:22;
 //! - `dns`: `ok` or `denied: <error>` for resolving `example.com`.
 //!
-//! Every other operation is honest (`common/honest.rs`).
+//! Every other operation is honest (`testing/honest/src/lib.rs`).
 //!
 //! Host: links WASI p2 empty, so the expected answer is `args=0 env=0
 //! preopens=0 read_root=denied open_passwd=denied tcp=denied: ...
@@ -22,7 +22,7 @@ wit_bindgen::generate!({
     world: "flavor",
 });
 
-#[path = "../../../../common/honest.rs"]
+#[path = "../../../honest/src/lib.rs"]
 mod honest;
 
 use exports::flavorbox::secrets::{metadata, secrets_manager};

@@ -1,7 +1,7 @@
 //! Honest secrets-manager behaviour shared by the test flavors.
 //!
 //! Included by each test guest with
-//! `#[path = "../../common/honest.rs"] mod honest;` after its
+//! `#[path = ".../testing/honest/src/lib.rs"] mod honest;` after its
 //! `wit_bindgen::generate!`, so it uses that crate's own bindings. The
 //! semantics are those of the built-in `local` flavor (`already-exists`,
 //! `not-found`, `delete-all-secrets(false)` refused with `invalid`), but each
