@@ -1,28 +1,18 @@
 //! Test flavor `kv_json`: a fully honest second flavor.
 //!
 //! Same semantics as `local`, but each secret is stored as JSON under
-//! `secrets/<name>` (see `testing/honest/src/lib.rs`). Every operation logs, at info
-//! level, `kv_json <operation> <secret name>` (operations named as in the
-//! WIT; the name is left out where the operation has none), followed by
-//! ` label=<label>` when the optional config field `label` is set, and
-//! ` calls=<n>`, the number of operations this instance has served.
+//! `secrets/<name>` (the `honest` crate). Every operation logs, at info
+//! level, `kv_json <operation> <secret name>` (operations named as in
+//! `wit/flavor.wit`; the name is left out where the operation has none),
+//! followed by ` label=<label>` when the optional config field `label` is
+//! set, and ` calls=<n>`, the number of operations this instance has served.
 //!
 //! Host: nothing to refuse; it lets tests run a second, non-`local` flavor
 //! side by side with `local` and check config and log plumbing; `calls=`
 //! must always be 1, as every call gets a fresh instance.
 
-wit_bindgen::generate!({
-    path: "../../../wit",
-    world: "flavor",
-});
-
-#[path = "../../honest/src/lib.rs"]
-mod honest;
-
 use core::sync::atomic::{AtomicU32, Ordering};
-use exports::flavorbox::secrets::{metadata, secrets_manager};
-use flavorbox::secrets::types::{ConfigField, Error, FlavorInfo, Secret};
-use flavorbox::secrets::{config, log};
+use honest::{ConfigField, Error, Flavor, FlavorInfo, Secret, config, log};
 
 struct KvJson;
 
@@ -45,7 +35,23 @@ fn log_operation(operation: &str, name: Option<&str>) {
     log::log(log::Level::Info, &line);
 }
 
-impl secrets_manager::Guest for KvJson {
+impl Flavor for KvJson {
+    const NAME: &'static str = "kv_json";
+    const DESCRIPTION: &'static str = "Test flavor: secrets as JSON in host storage.";
+
+    fn info() -> FlavorInfo {
+        honest::info(
+            Self::NAME,
+            Self::DESCRIPTION,
+            vec![ConfigField {
+                name: "label".to_string(),
+                description: "free text shown in logs".to_string(),
+                required: false,
+                secret: false,
+            }],
+        )
+    }
+
     fn register_secret(secret: Secret) -> Result<(), Error> {
         log_operation("register-secret", Some(&secret.name));
         honest::register_secret(secret)
@@ -77,19 +83,4 @@ impl secrets_manager::Guest for KvJson {
     }
 }
 
-impl metadata::Guest for KvJson {
-    fn info() -> FlavorInfo {
-        honest::info(
-            "kv_json",
-            "Test flavor: secrets as JSON in host storage.",
-            vec![ConfigField {
-                name: "label".to_string(),
-                description: "free text shown in logs".to_string(),
-                required: false,
-                secret: false,
-            }],
-        )
-    }
-}
-
-export!(KvJson);
+honest::export_flavor!(KvJson);

@@ -2,23 +2,13 @@
 //!
 //! Every `get-secret` loops forever calling `storage::get("secrets/x")`,
 //! `config::get("k")` and `log::log(debug, "storm")`: a storm of host calls
-//! rather than a silent spin. Every other operation is honest
-//! (`testing/honest/src/lib.rs`).
+//! rather than a silent spin. Every other operation is honest (the `honest`
+//! crate).
 //!
 //! Host: must stop the call at its deadline even though it keeps re-entering
 //! the host, report `sandbox: deadline`, and keep the log within its cap.
 
-wit_bindgen::generate!({
-    path: "../../../../wit",
-    world: "flavor",
-});
-
-#[path = "../../../honest/src/lib.rs"]
-mod honest;
-
-use exports::flavorbox::secrets::{metadata, secrets_manager};
-use flavorbox::secrets::types::{Error, FlavorInfo, Secret};
-use flavorbox::secrets::{config, log, storage};
+use honest::{Error, Secret, config, log, storage};
 
 struct HostileCallStorm;
 
@@ -31,28 +21,14 @@ fn storm() -> ! {
     }
 }
 
-impl secrets_manager::Guest for HostileCallStorm {
+impl honest::Flavor for HostileCallStorm {
+    const NAME: &'static str = "hostile_call_storm";
+    const DESCRIPTION: &'static str =
+        "Hostile test flavor: every get-secret calls the host forever.";
+
     fn get_secret(_name: String) -> Result<Secret, Error> {
         storm()
     }
-
-    honest::operations!(
-        register_secret,
-        get_all_secret_keys,
-        update_secret,
-        delete_secret,
-        delete_all_secrets
-    );
 }
 
-impl metadata::Guest for HostileCallStorm {
-    fn info() -> FlavorInfo {
-        honest::info(
-            "hostile_call_storm",
-            "Hostile test flavor: every get-secret calls the host forever.",
-            Vec::new(),
-        )
-    }
-}
-
-export!(HostileCallStorm);
+honest::export_flavor!(HostileCallStorm);

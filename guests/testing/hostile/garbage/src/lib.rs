@@ -11,21 +11,12 @@
 //! - any other name: honest.
 //!
 //! `get-all-secret-keys` always returns `["fine", "../etc/passwd", "",
-//! "fine"]`. Everything else is honest (`testing/honest/src/lib.rs`).
+//! "fine"]`. Everything else is honest (the `honest` crate).
 //!
 //! Host: must check every secret and name a flavor returns and refuse these
 //! (blaming the flavor) rather than pass them on.
 
-wit_bindgen::generate!({
-    path: "../../../../wit",
-    world: "flavor",
-});
-
-#[path = "../../../honest/src/lib.rs"]
-mod honest;
-
-use exports::flavorbox::secrets::{metadata, secrets_manager};
-use flavorbox::secrets::types::{Error, FlavorInfo, Secret};
+use honest::{Error, Secret};
 
 struct HostileGarbage;
 
@@ -42,7 +33,11 @@ fn secret(name: &str, schema: &str, values: &[(&str, &str)]) -> Secret {
     }
 }
 
-impl secrets_manager::Guest for HostileGarbage {
+impl honest::Flavor for HostileGarbage {
+    const NAME: &'static str = "hostile_garbage";
+    const DESCRIPTION: &'static str =
+        "Hostile test flavor: returns malformed secrets and secret names.";
+
     fn get_secret(name: String) -> Result<Secret, Error> {
         let arbitrary = "arbitrary";
         Ok(match name.as_str() {
@@ -61,23 +56,6 @@ impl secrets_manager::Guest for HostileGarbage {
             .map(str::to_string)
             .to_vec())
     }
-
-    honest::operations!(
-        register_secret,
-        update_secret,
-        delete_secret,
-        delete_all_secrets
-    );
 }
 
-impl metadata::Guest for HostileGarbage {
-    fn info() -> FlavorInfo {
-        honest::info(
-            "hostile_garbage",
-            "Hostile test flavor: returns malformed secrets and secret names.",
-            Vec::new(),
-        )
-    }
-}
-
-export!(HostileGarbage);
+honest::export_flavor!(HostileGarbage);

@@ -8,22 +8,12 @@
 //!   otherwise store honestly;
 //! - `get-secret` logs `returning <value>` for each value it returns.
 //!
-//! Everything else is honest (`testing/honest/src/lib.rs`).
+//! Everything else is honest (the `honest` crate).
 //!
 //! Host: must mask every value the call handled as `***` in the log, in
 //! captured stdout/stderr and in the error message it prints.
 
-wit_bindgen::generate!({
-    path: "../../../../wit",
-    world: "flavor",
-});
-
-#[path = "../../../honest/src/lib.rs"]
-mod honest;
-
-use exports::flavorbox::secrets::{metadata, secrets_manager};
-use flavorbox::secrets::log;
-use flavorbox::secrets::types::{Error, FlavorInfo, Secret};
+use honest::{Error, Secret, log};
 
 struct HostileLogSecret;
 
@@ -42,7 +32,11 @@ fn leak(secret: &Secret) -> Result<(), Error> {
     Ok(())
 }
 
-impl secrets_manager::Guest for HostileLogSecret {
+impl honest::Flavor for HostileLogSecret {
+    const NAME: &'static str = "hostile_log_secret";
+    const DESCRIPTION: &'static str =
+        "Hostile test flavor: leaks secret values to the log, stdout, stderr and errors.";
+
     fn register_secret(secret: Secret) -> Result<(), Error> {
         leak(&secret)?;
         honest::register_secret(secret)
@@ -60,18 +54,6 @@ impl secrets_manager::Guest for HostileLogSecret {
         leak(&secret)?;
         honest::update_secret(secret)
     }
-
-    honest::operations!(get_all_secret_keys, delete_secret, delete_all_secrets);
 }
 
-impl metadata::Guest for HostileLogSecret {
-    fn info() -> FlavorInfo {
-        honest::info(
-            "hostile_log_secret",
-            "Hostile test flavor: leaks secret values to the log, stdout, stderr and errors.",
-            Vec::new(),
-        )
-    }
-}
-
-export!(HostileLogSecret);
+honest::export_flavor!(HostileLogSecret);

@@ -1,22 +1,13 @@
 //! Hostile test flavor `hostile_loop`.
 //!
 //! Every `get-secret` spins forever without a single host call; every
-//! other operation is honest (`testing/honest/src/lib.rs`).
+//! other operation is honest (the `honest` crate).
 //!
 //! Host: must stop the call at its deadline (epoch interruption) and report
 //! `sandbox: deadline`, leaving the host and stored data unharmed.
 
-wit_bindgen::generate!({
-    path: "../../../../wit",
-    world: "flavor",
-});
-
-#[path = "../../../honest/src/lib.rs"]
-mod honest;
-
 use core::hint::black_box;
-use exports::flavorbox::secrets::{metadata, secrets_manager};
-use flavorbox::secrets::types::{Error, FlavorInfo, Secret};
+use honest::{Error, Secret};
 
 struct HostileLoop;
 
@@ -28,28 +19,13 @@ fn spin() -> ! {
     }
 }
 
-impl secrets_manager::Guest for HostileLoop {
+impl honest::Flavor for HostileLoop {
+    const NAME: &'static str = "hostile_loop";
+    const DESCRIPTION: &'static str = "Hostile test flavor: every get-secret spins forever.";
+
     fn get_secret(_name: String) -> Result<Secret, Error> {
         spin()
     }
-
-    honest::operations!(
-        register_secret,
-        get_all_secret_keys,
-        update_secret,
-        delete_secret,
-        delete_all_secrets
-    );
 }
 
-impl metadata::Guest for HostileLoop {
-    fn info() -> FlavorInfo {
-        honest::info(
-            "hostile_loop",
-            "Hostile test flavor: every get-secret spins forever.",
-            Vec::new(),
-        )
-    }
-}
-
-export!(HostileLoop);
+honest::export_flavor!(HostileLoop);

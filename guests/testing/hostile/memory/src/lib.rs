@@ -2,22 +2,13 @@
 //!
 //! Every `get-secret` allocates 1 MiB chunks, touching every page and
 //! keeping them all, until an allocation fails; Rust then aborts, which is a
-//! trap. Every other operation is honest (`testing/honest/src/lib.rs`).
+//! trap. Every other operation is honest (the `honest` crate).
 //!
 //! Host: must cap linear memory (64 MiB by default), refuse the growth past
 //! it and report `sandbox: memory`, leaving the host unharmed.
 
-wit_bindgen::generate!({
-    path: "../../../../wit",
-    world: "flavor",
-});
-
-#[path = "../../../honest/src/lib.rs"]
-mod honest;
-
 use core::hint::black_box;
-use exports::flavorbox::secrets::{metadata, secrets_manager};
-use flavorbox::secrets::types::{Error, FlavorInfo, Secret};
+use honest::{Error, Secret};
 
 struct HostileMemory;
 
@@ -37,28 +28,14 @@ fn exhaust_memory() -> ! {
     }
 }
 
-impl secrets_manager::Guest for HostileMemory {
+impl honest::Flavor for HostileMemory {
+    const NAME: &'static str = "hostile_memory";
+    const DESCRIPTION: &'static str =
+        "Hostile test flavor: every get-secret allocates until memory runs out.";
+
     fn get_secret(_name: String) -> Result<Secret, Error> {
         exhaust_memory()
     }
-
-    honest::operations!(
-        register_secret,
-        get_all_secret_keys,
-        update_secret,
-        delete_secret,
-        delete_all_secrets
-    );
 }
 
-impl metadata::Guest for HostileMemory {
-    fn info() -> FlavorInfo {
-        honest::info(
-            "hostile_memory",
-            "Hostile test flavor: every get-secret allocates until memory runs out.",
-            Vec::new(),
-        )
-    }
-}
-
-export!(HostileMemory);
+honest::export_flavor!(HostileMemory);

@@ -11,22 +11,12 @@
 //! - otherwise `backend("escape attempts were not refused")`.
 //!
 //! Each attempt's outcome is logged at info level (`escape: set "<key>" ->
-//! <result>`). Every other operation is honest (`testing/honest/src/lib.rs`).
+//! <result>`). Every other operation is honest (the `honest` crate).
 //!
 //! Host: must refuse every one of those keys (keys are 1-512 bytes of
 //! printable ASCII without `..` segments) and keep managers' namespaces apart.
 
-wit_bindgen::generate!({
-    path: "../../../../wit",
-    world: "flavor",
-});
-
-#[path = "../../../honest/src/lib.rs"]
-mod honest;
-
-use exports::flavorbox::secrets::{metadata, secrets_manager};
-use flavorbox::secrets::types::{Error, FlavorInfo, Secret};
-use flavorbox::secrets::{log, storage};
+use honest::{Error, Secret, log, storage};
 
 struct HostileNamespaceEscape;
 
@@ -75,28 +65,14 @@ fn escape() -> Error {
     first_error.unwrap_or_else(|| Error::Backend("escape attempts were not refused".to_string()))
 }
 
-impl secrets_manager::Guest for HostileNamespaceEscape {
+impl honest::Flavor for HostileNamespaceEscape {
+    const NAME: &'static str = "hostile_namespace_escape";
+    const DESCRIPTION: &'static str =
+        "Hostile test flavor: every register-secret tries to leave its storage namespace.";
+
     fn register_secret(_secret: Secret) -> Result<(), Error> {
         Err(escape())
     }
-
-    honest::operations!(
-        get_secret,
-        get_all_secret_keys,
-        update_secret,
-        delete_secret,
-        delete_all_secrets
-    );
 }
 
-impl metadata::Guest for HostileNamespaceEscape {
-    fn info() -> FlavorInfo {
-        honest::info(
-            "hostile_namespace_escape",
-            "Hostile test flavor: every register-secret tries to leave its storage namespace.",
-            Vec::new(),
-        )
-    }
-}
-
-export!(HostileNamespaceEscape);
+honest::export_flavor!(HostileNamespaceEscape);

@@ -6,23 +6,13 @@
 //! 3. writes `secrets/attack` and `junk/1` .. `junk/10`,
 //! 4. panics with "panic after partial writes" (a trap).
 //!
-//! Every other operation is honest (`testing/honest/src/lib.rs`).
+//! Every other operation is honest (the `honest` crate).
 //!
 //! Host: must roll back every write of the trapped call: afterwards all
 //! earlier secrets read back intact, and neither `attack` nor any `junk/*`
 //! key exists.
 
-wit_bindgen::generate!({
-    path: "../../../../wit",
-    world: "flavor",
-});
-
-#[path = "../../../honest/src/lib.rs"]
-mod honest;
-
-use exports::flavorbox::secrets::{metadata, secrets_manager};
-use flavorbox::secrets::storage;
-use flavorbox::secrets::types::{Error, FlavorInfo, Secret};
+use honest::{Error, Secret, storage};
 
 struct HostilePanic;
 
@@ -44,28 +34,14 @@ fn damage_then_panic(secret: &Secret) -> ! {
     panic!("panic after partial writes");
 }
 
-impl secrets_manager::Guest for HostilePanic {
+impl honest::Flavor for HostilePanic {
+    const NAME: &'static str = "hostile_panic";
+    const DESCRIPTION: &'static str =
+        "Hostile test flavor: every register-secret panics after partial writes.";
+
     fn register_secret(secret: Secret) -> Result<(), Error> {
         damage_then_panic(&secret)
     }
-
-    honest::operations!(
-        get_secret,
-        get_all_secret_keys,
-        update_secret,
-        delete_secret,
-        delete_all_secrets
-    );
 }
 
-impl metadata::Guest for HostilePanic {
-    fn info() -> FlavorInfo {
-        honest::info(
-            "hostile_panic",
-            "Hostile test flavor: every register-secret panics after partial writes.",
-            Vec::new(),
-        )
-    }
-}
-
-export!(HostilePanic);
+honest::export_flavor!(HostilePanic);

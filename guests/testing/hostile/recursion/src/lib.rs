@@ -3,22 +3,13 @@
 //! Every `get-secret` recurses without bound, each frame holding a stack
 //! buffer passed through `black_box`, so the recursion is neither turned into
 //! a loop nor optimised away: the stack overflows and the guest traps. Every
-//! other operation is honest (`testing/honest/src/lib.rs`).
+//! other operation is honest (the `honest` crate).
 //!
 //! Host: must turn the overflow into a trap of this call only (`sandbox:`
 //! error, exit code 3), never a crash of the host process.
 
-wit_bindgen::generate!({
-    path: "../../../../wit",
-    world: "flavor",
-});
-
-#[path = "../../../honest/src/lib.rs"]
-mod honest;
-
 use core::hint::black_box;
-use exports::flavorbox::secrets::{metadata, secrets_manager};
-use flavorbox::secrets::types::{Error, FlavorInfo, Secret};
+use honest::{Error, Secret};
 
 struct HostileRecursion;
 
@@ -34,29 +25,15 @@ fn recurse(depth: u64) -> u64 {
     recurse(depth + 1).wrapping_add(u64::from(buffer[1]))
 }
 
-impl secrets_manager::Guest for HostileRecursion {
+impl honest::Flavor for HostileRecursion {
+    const NAME: &'static str = "hostile_recursion";
+    const DESCRIPTION: &'static str =
+        "Hostile test flavor: every get-secret recurses until the stack overflows.";
+
     fn get_secret(_name: String) -> Result<Secret, Error> {
         let depth = recurse(0);
         Err(Error::Backend(format!("recursion returned at {depth}")))
     }
-
-    honest::operations!(
-        register_secret,
-        get_all_secret_keys,
-        update_secret,
-        delete_secret,
-        delete_all_secrets
-    );
 }
 
-impl metadata::Guest for HostileRecursion {
-    fn info() -> FlavorInfo {
-        honest::info(
-            "hostile_recursion",
-            "Hostile test flavor: every get-secret recurses until the stack overflows.",
-            Vec::new(),
-        )
-    }
-}
-
-export!(HostileRecursion);
+honest::export_flavor!(HostileRecursion);

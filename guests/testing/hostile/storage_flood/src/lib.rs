@@ -2,23 +2,13 @@
 //!
 //! Every `register-secret` writes 256 KiB values under new keys
 //! `flood/0`, `flood/1`, ... until `storage::set` fails, then returns that
-//! exact error. Every other operation is honest (`testing/honest/src/lib.rs`).
+//! exact error. Every other operation is honest (the `honest` crate).
 //!
 //! Host: must refuse the write past the manager's quota (16 MiB / 10,000
 //! keys by default) with `denied`, and roll back every write of the failed
 //! call, so no `flood/*` key survives.
 
-wit_bindgen::generate!({
-    path: "../../../../wit",
-    world: "flavor",
-});
-
-#[path = "../../../honest/src/lib.rs"]
-mod honest;
-
-use exports::flavorbox::secrets::{metadata, secrets_manager};
-use flavorbox::secrets::storage;
-use flavorbox::secrets::types::{Error, FlavorInfo, Secret};
+use honest::{Error, Secret, storage};
 
 struct HostileStorageFlood;
 
@@ -36,28 +26,14 @@ fn flood() -> Error {
     }
 }
 
-impl secrets_manager::Guest for HostileStorageFlood {
+impl honest::Flavor for HostileStorageFlood {
+    const NAME: &'static str = "hostile_storage_flood";
+    const DESCRIPTION: &'static str =
+        "Hostile test flavor: every register-secret fills storage past its quota.";
+
     fn register_secret(_secret: Secret) -> Result<(), Error> {
         Err(flood())
     }
-
-    honest::operations!(
-        get_secret,
-        get_all_secret_keys,
-        update_secret,
-        delete_secret,
-        delete_all_secrets
-    );
 }
 
-impl metadata::Guest for HostileStorageFlood {
-    fn info() -> FlavorInfo {
-        honest::info(
-            "hostile_storage_flood",
-            "Hostile test flavor: every register-secret fills storage past its quota.",
-            Vec::new(),
-        )
-    }
-}
-
-export!(HostileStorageFlood);
+honest::export_flavor!(HostileStorageFlood);

@@ -1,30 +1,30 @@
 //! Hostile test flavor `hostile_unknown_import`.
 //!
-//! Its world (`wit/backdoor.wit`) is the flavorbox `flavor` world plus an
-//! import of the made-up interface `evil:escape/backdoor`, which
-//! `get-secret("attack")` calls, so the component really imports it.
-//! Everything else is honest (`testing/honest/src/lib.rs`).
+//! Besides the `flavor` world (exported through the `honest` crate) it
+//! imports the made-up interface `evil:escape/backdoor` (`wit/backdoor.wit`),
+//! which `get-secret("attack")` calls, so the component really imports it.
+//! Everything else is honest (the `honest` crate).
 //!
 //! Host: must refuse to register the component, with a message naming
 //! `evil:escape/backdoor`; it is never instantiated.
 
+// Bindings for the backdoor import only; the flavor world's come from
+// `honest`, and the component's world is the union of both.
 wit_bindgen::generate!({
-    path: ["../../../../wit", "wit"],
-    world: "evil:escape/hostile-flavor",
-    // The contract's interfaces live in another package than the world.
-    generate_all,
+    path: "wit",
+    world: "backdoor-import",
 });
 
-#[path = "../../../honest/src/lib.rs"]
-mod honest;
-
 use evil::escape::backdoor;
-use exports::flavorbox::secrets::{metadata, secrets_manager};
-use flavorbox::secrets::types::{Error, FlavorInfo, Secret};
+use honest::{Error, Secret};
 
 struct HostileUnknownImport;
 
-impl secrets_manager::Guest for HostileUnknownImport {
+impl honest::Flavor for HostileUnknownImport {
+    const NAME: &'static str = "hostile_unknown_import";
+    const DESCRIPTION: &'static str =
+        "Hostile test flavor: imports evil:escape/backdoor, which no host provides.";
+
     fn get_secret(name: String) -> Result<Secret, Error> {
         if name == "attack" {
             let output = backdoor::open_shell("cat /etc/passwd");
@@ -36,24 +36,6 @@ impl secrets_manager::Guest for HostileUnknownImport {
         }
         honest::get_secret(name)
     }
-
-    honest::operations!(
-        register_secret,
-        get_all_secret_keys,
-        update_secret,
-        delete_secret,
-        delete_all_secrets
-    );
 }
 
-impl metadata::Guest for HostileUnknownImport {
-    fn info() -> FlavorInfo {
-        honest::info(
-            "hostile_unknown_import",
-            "Hostile test flavor: imports evil:escape/backdoor, which no host provides.",
-            Vec::new(),
-        )
-    }
-}
-
-export!(HostileUnknownImport);
+honest::export_flavor!(HostileUnknownImport);

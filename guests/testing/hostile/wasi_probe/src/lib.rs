@@ -11,22 +11,13 @@
 //! - `tcp`: `ok` or `denied: <error>` for a TCP connect to 127.0.0.1:22;
 //! - `dns`: `ok` or `denied: <error>` for resolving `example.com`.
 //!
-//! Every other operation is honest (`testing/honest/src/lib.rs`).
+//! Every other operation is honest (the `honest` crate).
 //!
 //! Host: links WASI p2 empty, so the expected answer is `args=0 env=0
 //! preopens=0 read_root=denied open_passwd=denied tcp=denied: ...
 //! dns=denied: ...`.
 
-wit_bindgen::generate!({
-    path: "../../../../wit",
-    world: "flavor",
-});
-
-#[path = "../../../honest/src/lib.rs"]
-mod honest;
-
-use exports::flavorbox::secrets::{metadata, secrets_manager};
-use flavorbox::secrets::types::{Error, FlavorInfo, Secret};
+use honest::{Error, Secret};
 use wasi::sockets::network::{ErrorCode, IpAddressFamily, IpSocketAddress, Ipv4SocketAddress};
 use wasi::sockets::{instance_network, ip_name_lookup, tcp_create_socket};
 
@@ -102,7 +93,11 @@ fn findings() -> Vec<(String, String)> {
     .collect()
 }
 
-impl secrets_manager::Guest for HostileWasiProbe {
+impl honest::Flavor for HostileWasiProbe {
+    const NAME: &'static str = "hostile_wasi_probe";
+    const DESCRIPTION: &'static str =
+        "Hostile test flavor: every get-secret probes what WASI lets it reach.";
+
     fn get_secret(name: String) -> Result<Secret, Error> {
         let findings = findings();
         if name == "attack" {
@@ -114,24 +109,6 @@ impl secrets_manager::Guest for HostileWasiProbe {
         }
         honest::get_secret(name)
     }
-
-    honest::operations!(
-        register_secret,
-        get_all_secret_keys,
-        update_secret,
-        delete_secret,
-        delete_all_secrets
-    );
 }
 
-impl metadata::Guest for HostileWasiProbe {
-    fn info() -> FlavorInfo {
-        honest::info(
-            "hostile_wasi_probe",
-            "Hostile test flavor: every get-secret probes what WASI lets it reach.",
-            Vec::new(),
-        )
-    }
-}
-
-export!(HostileWasiProbe);
+honest::export_flavor!(HostileWasiProbe);
