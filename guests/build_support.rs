@@ -37,11 +37,21 @@ pub fn workspace_root() -> PathBuf {
         .to_path_buf()
 }
 
+/// A component the guest build produced.
+pub struct Component {
+    /// The `.wasm` file, in `target/guests`.
+    pub wasm: PathBuf,
+    /// The directory of the guest crate's `Cargo.toml`, e.g.
+    /// `guests/testing/hostile/loop`.
+    #[allow(dead_code, reason = "only tests/build.rs reads it")]
+    pub crate_dir: PathBuf,
+}
+
 /// Builds `packages` of `guests/` (all of them but `exclude` if empty),
-/// named by package name, and returns the path of every component produced,
-/// keyed by crate name: the package name with `-` read as `_`, as rustc
-/// names the crate (e.g. `hostile_loop`, `local`). Every guest that is a
-/// flavor is named so that this is also the name its `info()` reports.
+/// named by package name, and returns every component produced, keyed by
+/// crate name: the package name with `-` read as `_`, as rustc names the
+/// crate (e.g. `hostile_loop`, `local`; see [`crate_name`]). A guest that is
+/// a flavor is named so that this is also the name its `info()` reports.
 /// Libraries (`guests/lib`, `guests/testing/honest`) produce no component
 /// and are not in the map.
 ///
@@ -49,7 +59,7 @@ pub fn workspace_root() -> PathBuf {
 /// same guest built alone and built with the others can come out different;
 /// callers that embed a component should copy it before another build
 /// overwrites it, and the two callers here never build the same package.
-pub fn build_guests(packages: &[&str], exclude: &[&str]) -> BTreeMap<String, PathBuf> {
+pub fn build_guests(packages: &[&str], exclude: &[&str]) -> BTreeMap<String, Component> {
     let root = workspace_root();
     let guests = root.join("guests");
     let target_dir = root.join("target").join("guests");
@@ -98,7 +108,7 @@ pub fn build_guests(packages: &[&str], exclude: &[&str]) -> BTreeMap<String, Pat
         if message["reason"] != "compiler-artifact" {
             continue;
         }
-        // A library or binary target's name is its crate name.
+        // A target's name is its crate name (cargo may spell it with `-`).
         let name = crate_name(message["target"]["name"].as_str().unwrap_or_default());
         let wasm = message["filenames"]
             .as_array()
@@ -106,8 +116,13 @@ pub fn build_guests(packages: &[&str], exclude: &[&str]) -> BTreeMap<String, Pat
             .flatten()
             .filter_map(|f| f.as_str())
             .find(|f| f.ends_with(".wasm"));
-        if let Some(wasm) = wasm {
-            built.insert(name, PathBuf::from(wasm));
+        let crate_dir = message["manifest_path"]
+            .as_str()
+            .map(PathBuf::from)
+            .and_then(|manifest| manifest.parent().map(PathBuf::from));
+        if let (Some(wasm), Some(crate_dir)) = (wasm, crate_dir) {
+            let wasm = PathBuf::from(wasm);
+            built.insert(name, Component { wasm, crate_dir });
         }
     }
     for package in packages {

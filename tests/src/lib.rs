@@ -14,7 +14,7 @@ use flavorbox::store::TxnMode;
 mod generated {
     include!(concat!(env!("OUT_DIR"), "/guests.rs"));
 }
-pub use generated::{GUESTS, guest_path};
+use generated::guest_path;
 
 /// A guest component's path. `local` is the component embedded in the
 /// runtime, written out once per run.
