@@ -93,17 +93,14 @@ fn open_home(dir: Option<PathBuf>) -> Result<Home> {
 }
 
 fn run(cli: Cli) -> Result<()> {
-    // `evaluate` never touches the user's home.
-    if let Command::Evaluate(args) = cli.command {
-        return evaluate::run(args);
-    }
-    let home = open_home(cli.home)?;
+    let home = || open_home(cli.home);
     match cli.command {
-        Command::Flavor(cmd) => flavor::run(&home, cmd),
-        Command::SecretsManager(cmd) => manager::run(&home, cmd),
-        Command::Secret(args) => secret::run(&home, args),
-        Command::Schema(cmd) => schema::run(&home, cmd),
-        Command::Evaluate(_) => unreachable!("handled above"),
+        // `evaluate` never touches the user's home.
+        Command::Evaluate(args) => evaluate::run(args),
+        Command::Flavor(cmd) => flavor::run(&home()?, cmd),
+        Command::SecretsManager(cmd) => manager::run(&home()?, cmd),
+        Command::Secret(args) => secret::run(&home()?, args),
+        Command::Schema(cmd) => schema::run(&home()?, cmd),
     }
 }
 
