@@ -124,7 +124,18 @@ impl Error {
 
 impl From<rusqlite::Error> for Error {
     fn from(err: rusqlite::Error) -> Self {
-        Error::Host(format!("store: {err}"))
+        use rusqlite::ErrorCode;
+        match err.sqlite_error_code() {
+            Some(ErrorCode::ReadOnly) => Error::Host(
+                "the store is not writable (a read-only home); this command needs to write"
+                    .to_string(),
+            ),
+            Some(ErrorCode::DatabaseCorrupt | ErrorCode::NotADatabase) => Error::Host(
+                "the store is damaged (its file is malformed); restore it from a backup"
+                    .to_string(),
+            ),
+            _ => Error::Host(format!("store: {err}")),
+        }
     }
 }
 

@@ -4,7 +4,10 @@
 //!
 //! The directory is created private to its owner (0700), as it holds
 //! secrets; the engine is created lazily, so commands that never run a
-//! flavor never pay for it.
+//! flavor never pay for it. What managers store and their config are sealed
+//! at rest under the master key: `FLAVORBOX_MASTER_KEY`, or the key file
+//! [`KEY_FILE`] beside the store (created 0600 with a new home, and never
+//! re-created for a store that was sealed with it).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -13,11 +16,16 @@ use crate::error::{Error, Result};
 use crate::managers::{Manager, Managers};
 use crate::registry::{Flavors, Schemas};
 use crate::sandbox::{LazySandbox, Sandbox};
-use crate::store::{Database, SqliteDatabase};
+use crate::store::sealed::{META_KEY_CHECK, load_key};
+use crate::store::{Database, SealedDatabase, SqliteDatabase};
 
 /// Environment variable that overrides where compiled components are cached
 /// (tests share one cache across many homes).
 pub const CACHE_DIR_ENV: &str = "FLAVORBOX_CACHE_DIR";
+/// The master key's file in the home (unless `FLAVORBOX_MASTER_KEY` is set).
+pub const KEY_FILE: &str = "master.key";
+/// The store's file in the home.
+pub const STORE_FILE: &str = "flavorbox.db";
 
 pub struct Home {
     dir: PathBuf,
@@ -70,7 +78,9 @@ impl Home {
             )));
         }
         create_private_dir(dir)?;
-        let db: Arc<dyn Database> = Arc::new(SqliteDatabase::open(&dir.join("flavorbox.db"))?);
+        let raw: Arc<dyn Database> = Arc::new(SqliteDatabase::open(&dir.join(STORE_FILE))?);
+        let key = load_key(&dir.join(KEY_FILE), raw.meta(META_KEY_CHECK)?.is_some())?;
+        let db: Arc<dyn Database> = Arc::new(SealedDatabase::open(raw, key)?);
         let sandbox = Arc::new(sandbox);
         Ok(Home {
             dir: dir.to_path_buf(),
