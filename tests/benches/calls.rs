@@ -268,6 +268,7 @@ impl Fixture {
                     .expect("namespace"),
             ),
             config: BTreeMap::new(),
+            mask: Vec::new(),
         };
         self.sandbox
             .call(&self.local, setup, export)

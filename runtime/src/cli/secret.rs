@@ -177,7 +177,7 @@ pub fn run(home: &Home, args: SecretArgs) -> Result<()> {
             };
             let updated =
                 home.manager(manager)?
-                    .update_secret(&name, changes, schema.as_deref())?;
+                    .update_secret(&name, changes, &[], schema.as_deref())?;
             println!(
                 "updated secret `{}` ({} key{}, schema {})",
                 updated.name(),

@@ -43,6 +43,9 @@ pub struct CallSetup<'a> {
     /// The manager's namespace, if the call has one.
     pub storage: Option<Box<dyn NamespaceTxn>>,
     pub config: BTreeMap<String, String>,
+    /// Further values to mask in the flavor's output: its secret config
+    /// and the values config references resolved to.
+    pub mask: Vec<String>,
 }
 
 /// Facts about one call, for `evaluate` and diagnostics.
@@ -185,6 +188,7 @@ impl Sandbox {
             policy: &Policy::default(),
             storage: None,
             config: BTreeMap::new(),
+            mask: Vec::new(),
         };
         self.call(flavor, setup, &exports::Info)
     }
@@ -199,7 +203,13 @@ impl Sandbox {
         let started = Instant::now();
         let limits = setup.policy.limits;
         let deadline = started + limits.timeout();
-        let state = CallState::new(setup.policy, setup.storage, setup.config, deadline);
+        let CallSetup {
+            policy,
+            storage,
+            config,
+            mask,
+        } = setup;
+        let state = CallState::new(policy, storage, config, deadline);
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limiter);
         store.set_epoch_deadline(engine::deadline_ticks(limits.timeout()));
@@ -226,6 +236,7 @@ impl Sandbox {
             Ok(Ok(Ok(raw))) => export.check(raw).map_err(Failure::Host),
         };
         let mut known_values = export.given_values();
+        known_values.extend(mask.iter().map(String::as_str));
         if let Ok(answer) = &outcome {
             known_values.extend(E::answer_values(answer));
         }
