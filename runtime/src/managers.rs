@@ -91,8 +91,8 @@ impl<'h> Managers<'h> {
             let value = match Reference::parse_whole(&value) {
                 None => value,
                 Some(reference) => {
-                    let mut reference = reference
-                        .map_err(|e| Error::invalid(format!("config `{key}`: {e}")))?;
+                    let mut reference =
+                        reference.map_err(|e| Error::invalid(format!("config `{key}`: {e}")))?;
                     if reference.manager.is_none() {
                         reference = reference.pinned(&self.record(None)?.name);
                     }
@@ -257,7 +257,11 @@ impl Manager<'_> {
 
     /// [`Manager::call`] inside a chain of config references (`chain` holds
     /// the managers whose config is being resolved).
-    fn call_in<E: Export>(&self, export: &E, chain: &mut Vec<String>) -> Result<Outcome<E::Answer>> {
+    fn call_in<E: Export>(
+        &self,
+        export: &E,
+        chain: &mut Vec<String>,
+    ) -> Result<Outcome<E::Answer>> {
         let mode = if E::OPERATION.writes() {
             TxnMode::Write
         } else {
@@ -365,10 +369,9 @@ impl Manager<'_> {
     fn answer_in<E: Export>(&self, export: &E, chain: &mut Vec<String>) -> Result<E::Answer> {
         self.call_in(export, chain)?.result.map_err(|e| match e {
             // Say where: the same secret name can live in several managers.
-            Error::NotFound(msg) if !msg.contains("secrets manager `") => Error::NotFound(format!(
-                "{msg} in secrets manager `{}`",
-                self.name()
-            )),
+            Error::NotFound(msg) if !msg.contains("secrets manager `") => {
+                Error::NotFound(format!("{msg} in secrets manager `{}`", self.name()))
+            }
             other => other,
         })
     }
@@ -379,7 +382,10 @@ impl Manager<'_> {
 
     /// Creates a secret after checking it against its schema.
     pub fn register_secret(&self, secret: &Secret) -> Result<()> {
-        self.managers.schemas.get(secret.schema())?.validate(secret)?;
+        self.managers
+            .schemas
+            .get(secret.schema())?
+            .validate(secret)?;
         self.answer(&RegisterSecret(secret))
     }
 
@@ -474,6 +480,65 @@ impl Manager<'_> {
             });
         }
         Ok(renamed)
+    }
+
+    /// Registers every secret of `secrets`, all or nothing: each is checked
+    /// against its schema and against the names already taken before the
+    /// first is written, and if a register fails midway, the secrets this
+    /// call created are deleted again.
+    pub fn register_all(&self, secrets: &[Secret]) -> Result<()> {
+        let mut names = std::collections::BTreeSet::new();
+        for secret in secrets {
+            if !names.insert(secret.name()) {
+                return Err(Error::invalid(format!(
+                    "secret `{}` is given more than once",
+                    secret.name()
+                )));
+            }
+            let schema = self
+                .managers
+                .schemas
+                .get(secret.schema())
+                .map_err(|e| Error::invalid(format!("secret `{}`: {e}", secret.name())))?;
+            schema
+                .validate(secret)
+                .map_err(|e| Error::invalid(format!("secret `{}`: {e}", secret.name())))?;
+            crate::secret::check_input(&secret.pairs())
+                .map_err(|e| Error::invalid(format!("secret `{}`: {e}", secret.name())))?;
+        }
+        let existing = self.list_secrets()?;
+        if let Some(taken) = secrets
+            .iter()
+            .find(|s| existing.iter().any(|e| e == s.name()))
+        {
+            return Err(Error::AlreadyExists(format!(
+                "secret `{}` exists already in secrets manager `{}`; nothing was imported",
+                taken.name(),
+                self.name()
+            )));
+        }
+        let mut created: Vec<&str> = Vec::new();
+        for secret in secrets {
+            if let Err(err) = self.answer(&RegisterSecret(secret)) {
+                let undone = created
+                    .iter()
+                    .filter(|name| self.answer(&DeleteSecret(name)).is_ok())
+                    .count();
+                let left = created.len() - undone;
+                return Err(Error::Backend(format!(
+                    "registering secret `{}` failed ({err}); {undone} secret(s) this import \
+                     had created were deleted again{}",
+                    secret.name(),
+                    if left == 0 {
+                        String::new()
+                    } else {
+                        format!(", {left} could not be and remain")
+                    }
+                )));
+            }
+            created.push(secret.name());
+        }
+        Ok(())
     }
 
     pub fn delete_secret(&self, name: &str) -> Result<()> {

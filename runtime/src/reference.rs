@@ -100,7 +100,10 @@ pub fn find_all(template: &str) -> Result<Vec<Reference>> {
 
 /// Renders `template`, replacing each reference by `resolve(reference)`.
 /// Nothing is returned unless every reference resolved.
-pub fn render(template: &str, mut resolve: impl FnMut(&Reference) -> Result<String>) -> Result<String> {
+pub fn render(
+    template: &str,
+    mut resolve: impl FnMut(&Reference) -> Result<String>,
+) -> Result<String> {
     let mut out = String::with_capacity(template.len());
     walk(template, |piece| {
         match piece {
@@ -156,7 +159,9 @@ mod tests {
             r(None, "db", "password")
         );
         assert_eq!(
-            Reference::parse_whole(" {{ prod/db.tls.key }} ").unwrap().unwrap(),
+            Reference::parse_whole(" {{ prod/db.tls.key }} ")
+                .unwrap()
+                .unwrap(),
             r(Some("prod"), "db", "tls.key")
         );
         assert!(Reference::parse_whole("plain").is_none());
@@ -183,10 +188,12 @@ mod tests {
         })
         .unwrap_err();
         assert!(err.to_string().contains("{{ghost.k}}"));
-        assert!(render("line\n{{open", |_| Ok(String::new()))
-            .unwrap_err()
-            .to_string()
-            .contains("line 2"));
+        assert!(
+            render("line\n{{open", |_| Ok(String::new()))
+                .unwrap_err()
+                .to_string()
+                .contains("line 2")
+        );
         assert_eq!(find_all("{{a.b}}{{c/d.e}}").unwrap().len(), 2);
     }
 }

@@ -35,6 +35,7 @@ pub struct EvaluateArgs {
     /// Calls timed per operation for the latency figures
     #[arg(long, default_value_t = 20)]
     samples: usize,
+    /// Output format
     #[arg(long, value_enum, default_value_t)]
     output: OutputFormat,
 }

@@ -1,19 +1,62 @@
-//! `flavorbox flavor ...`
+//! `flavorbox flavor ...`: registering, upgrading (`register --replace`),
+//! granting and revoking in place, describing and removing flavors.
 
 use std::path::PathBuf;
 
-use clap::Subcommand;
+use clap::{Args, Subcommand};
 use flavorbox::policy::Capability;
 use flavorbox::registry::{FlavorEntry, RegisterOptions};
 use flavorbox::{Home, Result};
 
 use super::OutputFormat;
 use super::output::{json, table};
+use super::terminal::confirm;
+
+/// Grants and limits, as given at registration and to `flavor grant`.
+#[derive(Args)]
+pub struct PolicyArgs {
+    /// Grant HTTP to this origin (scheme://host[:port]); repeatable
+    #[arg(long = "allow-host", value_name = "URL")]
+    allow_hosts: Vec<String>,
+    /// Grant a capability (storage, http); repeatable
+    #[arg(long = "grant", value_name = "CAPABILITY")]
+    grants: Vec<Capability>,
+    /// Linear memory per call, in MiB [default: 64]
+    #[arg(long, value_name = "MiB")]
+    memory: Option<u64>,
+    /// Wall time per call, in seconds [default: 5]
+    #[arg(long, value_name = "SEC")]
+    timeout: Option<f64>,
+    /// Storage per secrets manager, in MiB [default: 16]
+    #[arg(long = "storage-quota", value_name = "MiB")]
+    storage_quota: Option<u64>,
+    /// Storage keys per secrets manager [default: 10000]
+    #[arg(long = "storage-keys", value_name = "N")]
+    storage_keys: Option<u64>,
+    /// HTTP requests per call [default: 32]
+    #[arg(long = "http-requests", value_name = "N")]
+    http_requests: Option<u32>,
+}
+
+impl PolicyArgs {
+    fn options(self) -> RegisterOptions {
+        RegisterOptions {
+            grants: self.grants.into_iter().collect(),
+            allow_hosts: self.allow_hosts,
+            memory_mib: self.memory,
+            timeout_secs: self.timeout,
+            storage_quota_mib: self.storage_quota,
+            storage_quota_keys: self.storage_keys,
+            http_requests: self.http_requests,
+        }
+    }
+}
 
 #[derive(Subcommand)]
 pub enum FlavorCommand {
     /// List the built-in and registered flavors
     List {
+        /// Output format
         #[arg(long, value_enum, default_value_t)]
         output: OutputFormat,
     },
@@ -21,36 +64,59 @@ pub enum FlavorCommand {
     Register {
         /// The component (.wasm) to register
         path: PathBuf,
-        /// Grant HTTP to this origin (scheme://host[:port]); repeatable
-        #[arg(long = "allow-host", value_name = "URL")]
-        allow_hosts: Vec<String>,
-        /// Grant a capability (storage, http); repeatable
-        #[arg(long = "grant", value_name = "CAPABILITY")]
-        grants: Vec<Capability>,
-        /// Linear memory per call, in MiB [default: 64]
-        #[arg(long, value_name = "MiB")]
-        memory: Option<u64>,
-        /// Wall time per call, in seconds [default: 5]
-        #[arg(long, value_name = "SEC")]
-        timeout: Option<f64>,
-        /// Storage per secrets manager, in MiB [default: 16]
-        #[arg(long = "storage-quota", value_name = "MiB")]
-        storage_quota: Option<u64>,
-        /// Storage keys per secrets manager [default: 10000]
-        #[arg(long = "storage-keys", value_name = "N")]
-        storage_keys: Option<u64>,
-        /// HTTP requests per call [default: 32]
-        #[arg(long = "http-requests", value_name = "N")]
-        http_requests: Option<u32>,
+        /// Upgrade the registered flavor of the same name to this component,
+        /// keeping its managers, secrets, grants and limits (options given
+        /// here change them)
+        #[arg(long)]
+        replace: bool,
+        #[command(flatten)]
+        policy: PolicyArgs,
     },
     /// Show a flavor's description, capabilities and limits
     Describe {
+        /// The flavor's name
         name: String,
+        /// Output format
         #[arg(long, value_enum, default_value_t)]
         output: OutputFormat,
     },
+    /// Grant capabilities or origins to a registered flavor, or change its
+    /// limits, in place
+    Grant {
+        /// The flavor's name
+        name: String,
+        #[command(flatten)]
+        policy: PolicyArgs,
+    },
+    /// Revoke capabilities or origins of a registered flavor in place
+    Revoke {
+        /// The flavor's name
+        name: String,
+        /// Revoke this capability (storage, http: all origins); repeatable
+        #[arg(long = "capability", value_name = "CAPABILITY")]
+        capabilities: Vec<Capability>,
+        /// Revoke this origin; repeatable
+        #[arg(long = "allow-host", value_name = "URL")]
+        origins: Vec<String>,
+    },
     /// Remove a registered flavor no secrets manager uses
-    Remove { name: String },
+    Remove {
+        /// The flavor's name
+        name: String,
+        /// Do not ask for confirmation
+        #[arg(long, short)]
+        yes: bool,
+    },
+}
+
+fn warn_ungranted(name: &str, ungranted: &[Capability]) {
+    for capability in ungranted {
+        eprintln!(
+            "flavorbox: warning: flavor `{name}` declares capability `{capability}`, which was \
+             not granted; calls that use it will be refused ({})",
+            grant_hint(*capability)
+        );
+    }
 }
 
 pub fn run(home: &Home, command: FlavorCommand) -> Result<()> {
@@ -76,37 +142,32 @@ pub fn run(home: &Home, command: FlavorCommand) -> Result<()> {
         }
         FlavorCommand::Register {
             path,
-            allow_hosts,
-            grants,
-            memory,
-            timeout,
-            storage_quota,
-            storage_keys,
-            http_requests,
+            replace,
+            policy,
         } => {
-            let options = RegisterOptions {
-                grants: grants.into_iter().collect(),
-                allow_hosts,
-                memory_mib: memory,
-                timeout_secs: timeout,
-                storage_quota_mib: storage_quota,
-                storage_quota_keys: storage_keys,
-                http_requests,
-            };
+            let options = policy.options();
+            if replace {
+                let replaced = home.flavors().replace(&path, &options)?;
+                let (before, after) = (&replaced.before, &replaced.after.entry);
+                println!(
+                    "replaced flavor `{}`: {} ({}) -> {} ({}); its secrets managers and \
+                     secrets are kept",
+                    after.description.name,
+                    before.description.version,
+                    before.digest,
+                    after.description.version,
+                    after.digest
+                );
+                warn_ungranted(&after.description.name, &replaced.after.ungranted);
+                return Ok(());
+            }
             let registered = home.flavors().register(&path, &options)?;
             let d = &registered.entry.description;
             println!(
                 "registered flavor `{}` {} ({})",
                 d.name, d.version, registered.entry.digest
             );
-            for capability in registered.ungranted {
-                eprintln!(
-                    "flavorbox: warning: flavor `{}` declares capability `{capability}`, which was \
-                     not granted; calls that use it will be refused ({})",
-                    d.name,
-                    grant_hint(capability)
-                );
-            }
+            warn_ungranted(&d.name, &registered.ungranted);
             Ok(())
         }
         FlavorCommand::Describe { name, output } => {
@@ -117,7 +178,25 @@ pub fn run(home: &Home, command: FlavorCommand) -> Result<()> {
             describe(&entry);
             Ok(())
         }
-        FlavorCommand::Remove { name } => {
+        FlavorCommand::Grant { name, policy } => {
+            let entry = home.flavors().grant(&name, &policy.options())?;
+            println!("updated grants and limits of flavor `{name}`");
+            describe(&entry);
+            Ok(())
+        }
+        FlavorCommand::Revoke {
+            name,
+            capabilities,
+            origins,
+        } => {
+            let entry = home.flavors().revoke(&name, &capabilities, &origins)?;
+            println!("revoked from flavor `{name}`");
+            describe(&entry);
+            Ok(())
+        }
+        FlavorCommand::Remove { name, yes } => {
+            home.flavors().get(&name)?;
+            confirm(&format!("remove flavor `{name}`?"), yes, "--yes")?;
             home.flavors().remove(&name)?;
             println!("removed flavor `{name}`");
             Ok(())

@@ -102,12 +102,9 @@ impl RegisterOptions {
             limits.http_requests = requests;
         }
         let mut grants = base.grants;
-        grants.capabilities.extend(
-            self.grants
-                .iter()
-                .copied()
-                .filter(|c| !c.always_granted()),
-        );
+        grants
+            .capabilities
+            .extend(self.grants.iter().copied().filter(|c| !c.always_granted()));
         if !self.allow_hosts.is_empty() {
             grants.capabilities.insert(Capability::Http);
             for origin in &self.allow_hosts {
@@ -325,9 +322,10 @@ impl Flavors {
             if manager.flavor != description.name {
                 continue;
             }
-            let fits = manager.config.keys().find(|k| {
-                !description.config.iter().any(|f| &f.name == *k)
-            });
+            let fits = manager
+                .config
+                .keys()
+                .find(|k| !description.config.iter().any(|f| &f.name == *k));
             if let Some(key) = fits {
                 return Err(Error::invalid(format!(
                     "secrets manager `{}` has config key `{key}`, which version {} of flavor \

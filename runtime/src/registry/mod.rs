@@ -9,7 +9,7 @@ mod flavors;
 mod schemas;
 
 pub use flavors::{
-    FlavorEntry, Flavors, LOCAL, LOCAL_DIGEST, LOCAL_WASM, RegisterOptions, Registered, Replaced, Runnable,
-    local_policy,
+    FlavorEntry, Flavors, LOCAL, LOCAL_DIGEST, LOCAL_WASM, RegisterOptions, Registered, Replaced,
+    Runnable, local_policy,
 };
 pub use schemas::Schemas;
