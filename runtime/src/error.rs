@@ -92,6 +92,21 @@ impl Error {
         }
     }
 
+    /// The reason without its kind prefix, for quoting inside another
+    /// message.
+    pub fn detail(&self) -> String {
+        match self {
+            Error::Invalid(m)
+            | Error::NotFound(m)
+            | Error::AlreadyExists(m)
+            | Error::Denied(m)
+            | Error::Backend(m)
+            | Error::Verdict(m)
+            | Error::Host(m) => m.clone(),
+            Error::Sandbox { kind, detail } => format!("sandbox: {kind}: {detail}"),
+        }
+    }
+
     /// The CLI exit code: 1 the operation failed, 2 bad usage or input,
     /// 3 the flavor broke the sandbox.
     pub fn exit_code(&self) -> u8 {

@@ -219,7 +219,10 @@ impl<'h> Managers<'h> {
 }
 
 fn refer_error(key: &str, reference: &Reference, err: Error) -> Error {
-    let message = format!("config `{key}` refers to {reference}, which cannot be read: {err}");
+    let message = format!(
+        "config `{key}` refers to {reference}, which cannot be read: {}",
+        err.detail()
+    );
     match err {
         Error::Invalid(_) => Error::Invalid(message),
         Error::NotFound(_) => Error::NotFound(message),
@@ -318,8 +321,9 @@ impl Manager<'_> {
                     let resolved = self.resolve(&reference, chain).map_err(|e| {
                         Error::Denied(format!(
                             "config `{key}` of secrets manager `{}` refers to {reference}, which \
-                             cannot be read: {e}",
-                            self.name()
+                             cannot be read: {}",
+                            self.name(),
+                            e.detail()
                         ))
                     })?;
                     mask.push(resolved.clone());

@@ -101,7 +101,7 @@ impl<'h> Resolver<'h> {
     /// The value `reference` names; an error names the reference.
     pub fn value(&mut self, reference: &Reference) -> Result<String> {
         let named = |e: Error| {
-            let message = format!("reference {reference}: {e}");
+            let message = format!("reference {reference}: {}", e.detail());
             match e {
                 Error::NotFound(_) => Error::NotFound(message),
                 Error::Invalid(_) => Error::Invalid(message),

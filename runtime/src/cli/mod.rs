@@ -109,12 +109,18 @@ fn usage_error(err: clap::Error) -> ExitCode {
     }
     let path = command_path();
     let rendered = err.render().to_string();
+    // The first paragraph, on one line ("...not provided:" is followed by
+    // the missing arguments on their own lines).
     let first = rendered
+        .trim_start()
+        .split("\n\n")
+        .next()
+        .unwrap_or("invalid usage")
         .lines()
         .map(str::trim)
-        .find(|l| !l.is_empty())
-        .unwrap_or("invalid usage")
-        .trim_start_matches("error: ");
+        .collect::<Vec<_>>()
+        .join(" ");
+    let first = first.trim_start_matches("error: ");
     let message = match err.kind() {
         ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand | ErrorKind::MissingSubcommand => {
             format!("`{path}` needs a subcommand")
