@@ -100,7 +100,8 @@ fn ctrl_c_at_a_hidden_prompt_restores_the_terminal_and_writes_nothing() {
         .ok();
     let mut term = terminal(
         home.path(),
-        "$FB secret update db -i; echo EXIT=$?; stty -a",
+        // Echo on first (the test harness starts the terminal without it).
+        "stty echo; $FB secret update db -i; echo EXIT=$?; stty -a",
     );
     term.expect("password (Enter keeps the current value): ")
         .unwrap();
