@@ -195,7 +195,18 @@ pub fn run(home: &Home, command: FlavorCommand) -> Result<()> {
             Ok(())
         }
         FlavorCommand::Remove { name, yes } => {
-            home.flavors().get(&name)?;
+            let entry = home.flavors().get(&name)?;
+            // Refusals first: only a removal that would happen is asked about.
+            let users: Vec<String> = home
+                .managers()
+                .list()?
+                .into_iter()
+                .filter(|m| m.flavor == name)
+                .map(|m| m.name)
+                .collect();
+            if entry.builtin || !users.is_empty() {
+                return home.flavors().remove(&name);
+            }
             confirm(&format!("remove flavor `{name}`?"), yes, "--yes")?;
             home.flavors().remove(&name)?;
             println!("removed flavor `{name}`");

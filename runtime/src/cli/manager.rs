@@ -218,8 +218,8 @@ pub fn run(home: &Home, command: ManagerCommand) -> Result<()> {
             Ok(())
         }
         ManagerCommand::Remove { name, purge, yes } => {
-            home.managers().record(Some(&name))?;
-            if purge {
+            let record = home.managers().record(Some(&name))?;
+            if purge && !record.active {
                 confirm(
                     &format!(
                         "remove secrets manager `{name}` and delete everything it stores in \
