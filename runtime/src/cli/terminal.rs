@@ -48,9 +48,11 @@ impl Drop for RawMode {
 /// Ctrl-C restores the terminal and exits 130; Ctrl-D on an empty line is
 /// an error.
 pub fn read_hidden(prompt: &str) -> Result<String> {
+    // Echo goes off before the prompt shows, so nothing typed in answer to
+    // it is ever echoed.
+    let raw = RawMode::enter()?;
     eprint!("{prompt}");
     let _ = std::io::stderr().flush();
-    let raw = RawMode::enter()?;
     let mut line: Vec<u8> = Vec::new();
     let mut stdin = std::io::stdin().lock();
     let mut byte = [0u8; 1];
