@@ -15,11 +15,14 @@
 mod namespace;
 mod records;
 mod sqlite;
+pub mod staged;
 
 pub use namespace::SqliteNamespace;
 pub use sqlite::SqliteDatabase;
+pub use staged::{NamespaceAccess, Staged};
 
 use std::collections::BTreeMap;
+use std::time::Instant;
 
 use crate::contract::FlavorDescription;
 use crate::error::Result;
@@ -62,13 +65,24 @@ pub trait Database: Send + Sync {
     fn schema(&self, name: &str) -> Result<Option<Schema>>;
     fn insert_schema(&self, schema: &Schema) -> Result<()>;
 
-    /// A transaction on the namespace of the manager with `id`.
+    /// A transaction on the namespace of the manager with `id`. A call never
+    /// holds one while the flavor runs: it reads through a `Read` snapshot
+    /// and stages its writes ([`Staged`]); only its commit takes a short
+    /// `Write` transaction.
     fn namespace(&self, id: i64, mode: TxnMode) -> Result<Box<dyn NamespaceTxn>>;
+
+    // The compile cache's proof of origin.
+    /// The SHA-256 (hex) this home recorded for the compile cache file
+    /// `entry`, if it wrote one.
+    fn compiled_sha256(&self, entry: &str) -> Result<Option<String>>;
+    /// Records the SHA-256 (hex) of the compile cache file `entry`.
+    fn record_compiled(&self, entry: &str, sha256: &str) -> Result<()>;
 }
 
-/// Whether a call is expected to write. Writers take the store's write lock
-/// up front, so two concurrent writers serialize instead of racing
-/// (read-check-write in `register-secret` stays correct across processes).
+/// How a namespace transaction locks. `Read` reads one consistent snapshot
+/// and never blocks a writer; `Write` takes the store's write lock at its
+/// first statement (waiting no longer than its deadline), so two writers
+/// serialize instead of racing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TxnMode {
     Read,
@@ -85,8 +99,18 @@ pub struct Usage {
 
 /// One secrets manager's namespace inside one transaction.
 ///
-/// Dropping it without [`NamespaceTxn::commit`] rolls back every write.
+/// Dropping it without [`NamespaceTxn::commit`] rolls back every write. A
+/// wrapper (one that seals values at rest, say) wraps the transactions
+/// `Database::namespace` hands out and forwards every method; `version` and
+/// `set_deadline` pass through unchanged.
 pub trait NamespaceTxn: Send {
+    /// The namespace's version in this transaction: bumped by every
+    /// committed transaction that wrote to the namespace, so a caller that
+    /// read version `v` knows nothing changed if it still reads `v`.
+    fn version(&mut self) -> Result<u64>;
+    /// No statement of this transaction waits for a lock past `deadline`;
+    /// one that would fails instead.
+    fn set_deadline(&mut self, deadline: Instant);
     fn get(&mut self, key: &str) -> Result<Option<Vec<u8>>>;
     /// The length of the value stored under `key`, without reading it.
     fn value_len(&mut self, key: &str) -> Result<Option<u64>>;
@@ -96,6 +120,7 @@ pub trait NamespaceTxn: Send {
     /// Keys starting with `prefix`, sorted bytewise.
     fn list_keys(&mut self, prefix: &str) -> Result<Vec<String>>;
     fn usage(&mut self) -> Result<Usage>;
+    /// Commits; a transaction that wrote also bumps the namespace's version.
     fn commit(self: Box<Self>) -> Result<()>;
 }
 

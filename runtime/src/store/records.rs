@@ -51,6 +51,20 @@ impl Database for SqliteDatabase {
 
     fn insert_flavor(&self, record: &FlavorRecord, component: &[u8]) -> Result<()> {
         self.write(|tx| {
+            // Names are unique without regard to case (a store written before
+            // names had to be lowercase may hold `Local`).
+            let twin: Option<String> = tx
+                .query_row(
+                    "SELECT name FROM flavors WHERE lower(name) = lower(?1)",
+                    [&record.name],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            if let Some(twin) = twin {
+                return Err(Error::AlreadyExists(format!(
+                    "flavor `{twin}` is registered already; remove it first"
+                )));
+            }
             let inserted = tx.execute(
                 "INSERT INTO flavors (name, digest, component, info, policy)
                  VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (name) DO NOTHING",
@@ -207,6 +221,7 @@ impl Database for SqliteDatabase {
                 )));
             }
             tx.execute("DELETE FROM kv WHERE namespace = ?1", [id])?;
+            tx.execute("DELETE FROM namespace_versions WHERE namespace = ?1", [id])?;
             tx.execute("DELETE FROM managers WHERE id = ?1", [id])?;
             Ok(())
         })
@@ -251,6 +266,25 @@ impl Database for SqliteDatabase {
 
     fn namespace(&self, id: i64, mode: TxnMode) -> Result<Box<dyn NamespaceTxn>> {
         Ok(Box::new(self.sqlite_namespace(id, mode)?))
+    }
+
+    fn compiled_sha256(&self, entry: &str) -> Result<Option<String>> {
+        let conn = self.conn()?;
+        Ok(conn
+            .prepare_cached("SELECT sha256 FROM compiled WHERE entry = ?1")?
+            .query_row([entry], |r| r.get(0))
+            .optional()?)
+    }
+
+    fn record_compiled(&self, entry: &str, sha256: &str) -> Result<()> {
+        self.write(|tx| {
+            tx.execute(
+                "INSERT INTO compiled (entry, sha256) VALUES (?1, ?2)
+                 ON CONFLICT (entry) DO UPDATE SET sha256 = excluded.sha256",
+                params![entry, sha256],
+            )?;
+            Ok(())
+        })
     }
 }
 

@@ -18,7 +18,7 @@ use crate::error::{Error, Result};
 /// `i + 1` (`PRAGMA user_version`), inside one transaction. Steps are only
 /// ever appended, so every older store can be brought up to date and a store
 /// written by a newer flavorbox is recognised and refused.
-const MIGRATIONS: &[&str] = &[FIRST_LAYOUT];
+const MIGRATIONS: &[&str] = &[FIRST_LAYOUT, VERSIONS_AND_COMPILED];
 
 /// The layout version this build writes.
 const LAYOUT_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -54,8 +54,25 @@ INSERT INTO managers (name, flavor, config, active)
 SELECT 'default', 'local', '{}', 1 WHERE NOT EXISTS (SELECT 1 FROM managers);
 ";
 
-/// How long a statement waits for another process's write lock.
-const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+/// Layout 2: a version per namespace, bumped by every commit that writes to
+/// it (what a call's commit validates against, see `store::staged`), and the
+/// SHA-256 of every compiled component this home wrote to its compile cache
+/// (what proves a cache file is ours, see `sandbox::cache`).
+const VERSIONS_AND_COMPILED: &str = "
+CREATE TABLE IF NOT EXISTS namespace_versions (
+    namespace INTEGER PRIMARY KEY,
+    version INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS compiled (
+    entry TEXT PRIMARY KEY,
+    sha256 TEXT NOT NULL
+);
+";
+
+/// How long a host-record statement waits for another process's write lock.
+/// Calls never wait this long: their namespace transactions wait no longer
+/// than the call's deadline (`NamespaceTxn::set_deadline`).
+pub(super) const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
 struct Pool {
     path: PathBuf,
