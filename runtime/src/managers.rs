@@ -18,7 +18,7 @@ use crate::sandbox::exports::{
 };
 use crate::sandbox::{CallSetup, Export, LazySandbox, Outcome};
 use crate::secret::{Secret, check_name};
-use crate::store::{Database, ManagerRecord, TxnMode};
+use crate::store::{Database, ManagerRecord, NamespaceAccess};
 
 /// The secrets managers of one home.
 pub struct Managers<'h> {
@@ -140,27 +140,34 @@ impl Manager<'_> {
         &self.record.name
     }
 
+    /// The deadline of each call on this manager.
+    pub fn timeout(&self) -> std::time::Duration {
+        self.runnable.policy.limits.timeout()
+    }
+
     /// Runs one export on this manager's flavor, unchecked by schemas, and
     /// returns the whole outcome (answer, masked output, report). This is
     /// the contract as a flavor sees it (e.g. `update-secret` replaces
     /// values); the conformance suite and `evaluate` use it.
     pub fn call<E: Export>(&self, export: &E) -> Result<Outcome<E::Answer>> {
-        let mode = if E::OPERATION.writes() {
-            TxnMode::Write
-        } else {
-            TxnMode::Read
-        };
-        let storage = self.db.namespace(self.record.id, mode)?;
+        let secret_config = self
+            .record
+            .config
+            .iter()
+            .filter(|(key, _)| self.runnable.secret_config_keys.contains(*key))
+            .map(|(_, value)| value.clone())
+            .collect();
         let setup = CallSetup {
             policy: &self.runnable.policy,
-            storage: Some(storage),
+            storage: Some(NamespaceAccess::new(self.db.clone(), self.record.id)),
             config: self.record.config.clone(),
+            secret_config,
         };
         let outcome = self
             .sandbox
             .get()?
             .call(&self.runnable.loaded, setup, export);
-        log::forward(&outcome.logs);
+        log::forward(&outcome.logs, outcome.report.secret_bearing);
         Ok(outcome)
     }
 

@@ -33,11 +33,11 @@ use criterion::{BatchSize, Criterion};
 use flavorbox::contract::FlavorDescription;
 use flavorbox::contract::bindings::{ConfigField, FlavorInfo};
 use flavorbox::policy::Policy;
-use flavorbox::registry::{LOCAL_DIGEST, LOCAL_WASM, local_policy};
+use flavorbox::registry::{local_policy, local_source};
 use flavorbox::sandbox::cache::CompileCache;
 use flavorbox::sandbox::exports::{DeleteSecret, GetSecret, RegisterSecret};
 use flavorbox::sandbox::{CallSetup, Export, LoadedFlavor, Sandbox};
-use flavorbox::store::TxnMode;
+use flavorbox::store::{Database, NamespaceAccess};
 use flavorbox::{Home, Secret};
 use rusqlite::{Connection, OptionalExtension, params};
 
@@ -208,6 +208,7 @@ struct Fixture {
     /// The home's sandbox and its `local` flavor, for calls without `Home`.
     sandbox: Arc<Sandbox>,
     local: Arc<LoadedFlavor>,
+    db: Arc<dyn Database>,
     manager_id: i64,
     /// A compile cache holding `local`, for warm starts.
     cache_dir: PathBuf,
@@ -229,12 +230,14 @@ impl Fixture {
         let manager_id = manager.record().id;
         drop(manager);
         let sandbox = home.sandbox().expect("sandbox").clone();
-        let local = sandbox.load(LOCAL_DIGEST, LOCAL_WASM).expect("load local");
+        let local = sandbox
+            .load(&local_source(), home.db())
+            .expect("load local");
 
         let cache_dir = dir.path().join("cache");
         Sandbox::new(Some(cache_dir.clone()))
             .expect("sandbox")
-            .load(LOCAL_DIGEST, LOCAL_WASM)
+            .load(&local_source(), home.db())
             .expect("warm the compile cache");
         assert!(
             std::fs::read_dir(&cache_dir)
@@ -242,11 +245,13 @@ impl Fixture {
                 .unwrap_or(false),
             "the compile cache was not written"
         );
+        let db = home.shared_db();
         Fixture {
             dir,
             home,
             sandbox,
             local,
+            db,
             manager_id,
             cache_dir,
         }
@@ -254,20 +259,11 @@ impl Fixture {
 
     /// One call of the `local` flavor with its storage, without `Home`.
     fn call<E: Export>(&self, policy: &Policy, export: &E) -> E::Answer {
-        let mode = if E::OPERATION.writes() {
-            TxnMode::Write
-        } else {
-            TxnMode::Read
-        };
         let setup = CallSetup {
             policy,
-            storage: Some(
-                self.home
-                    .db()
-                    .namespace(self.manager_id, mode)
-                    .expect("namespace"),
-            ),
+            storage: Some(NamespaceAccess::new(self.db.clone(), self.manager_id)),
             config: BTreeMap::new(),
+            secret_config: Vec::new(),
         };
         self.sandbox
             .call(&self.local, setup, export)
@@ -421,7 +417,7 @@ fn bench_load(c: &mut Criterion, fx: &Fixture) {
             || (),
             |()| {
                 let sandbox = Sandbox::new(Some(fx.cache_dir.clone())).expect("sandbox");
-                sandbox.load(LOCAL_DIGEST, LOCAL_WASM).expect("load");
+                sandbox.load(&local_source(), fx.home.db()).expect("load");
                 sandbox
             },
             BatchSize::PerIteration,
@@ -433,7 +429,11 @@ fn bench_load(c: &mut Criterion, fx: &Fixture) {
     let engine = fx.sandbox.engine();
     group.bench_function("cache-read-only", |b| {
         let cache = CompileCache::new(engine, Some(fx.cache_dir.clone()));
-        b.iter(|| cache.load(engine, LOCAL_DIGEST, LOCAL_WASM).expect("load"))
+        b.iter(|| {
+            cache
+                .load(engine, &local_source(), fx.home.db())
+                .expect("load")
+        })
     });
     group.bench_function("sandbox-new-only", |b| {
         b.iter_batched(
@@ -452,7 +452,9 @@ fn bench_load(c: &mut Criterion, fx: &Fixture) {
             || (),
             |()| {
                 let sandbox = Sandbox::new(None).expect("sandbox");
-                sandbox.load(LOCAL_DIGEST, LOCAL_WASM).expect("compile");
+                sandbox
+                    .load(&local_source(), fx.home.db())
+                    .expect("compile");
                 sandbox
             },
             BatchSize::PerIteration,

@@ -271,12 +271,24 @@ fn aws_and_transport_errors_map_to_exit_codes() {
 
     home.cli(&["secret", "register", "dup", "k=first-value"])
         .ok();
+    // The flavor read AWS's answer, which the host cannot vouch for, so the
+    // error line is in the host's words; AWS's own is one opt-in away.
     home.cli(&["secret", "register", "dup", "k=second-value"])
-        .fails(1, "already exists: ResourceExistsException");
+        .fails(1, "already exists: secret `dup` already exists");
     assert_eq!(revealed(&home, "dup", None)["values"]["k"], "first-value");
 
     home.cli(&["secret", "get", "missing"])
-        .fails(1, "not found: ResourceNotFoundException");
+        .fails(1, "not found: secret `missing` does not exist");
+    let withheld = flavorbox_tests::run_cli_env(
+        Some(home.path()),
+        &["secret", "get", "missing"],
+        None,
+        &[("FLAVORBOX_LOG", "secret_bearing=info")],
+    );
+    assert!(
+        withheld.stderr.contains("ResourceNotFoundException"),
+        "{withheld:#?}"
+    );
     home.cli(&["secret", "update", "missing", "k=v"])
         .fails(1, "not found");
     home.cli(&["secret", "delete", "missing", "--yes"])

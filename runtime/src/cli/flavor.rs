@@ -8,7 +8,8 @@ use flavorbox::registry::{FlavorEntry, RegisterOptions};
 use flavorbox::{Home, Result};
 
 use super::OutputFormat;
-use super::output::{json, table};
+use super::output::{err_line, json, out, table};
+use flavorbox::text::escape;
 
 #[derive(Subcommand)]
 pub enum FlavorCommand {
@@ -42,6 +43,14 @@ pub enum FlavorCommand {
         /// HTTP requests per call [default: 32]
         #[arg(long = "http-requests", value_name = "N")]
         http_requests: Option<u32>,
+        /// Wall time to compile the component to native code, in seconds
+        /// [default: 120]
+        #[arg(long = "compile-timeout", value_name = "SEC")]
+        compile_timeout: Option<f64>,
+        /// Memory of the process compiling the component, in MiB
+        /// [default: 4096]
+        #[arg(long = "compile-memory", value_name = "MiB")]
+        compile_memory: Option<u64>,
     },
     /// Show a flavor's description, capabilities and limits
     Describe {
@@ -83,6 +92,8 @@ pub fn run(home: &Home, command: FlavorCommand) -> Result<()> {
             storage_quota,
             storage_keys,
             http_requests,
+            compile_timeout,
+            compile_memory,
         } => {
             let options = RegisterOptions {
                 grants: grants.into_iter().collect(),
@@ -92,20 +103,24 @@ pub fn run(home: &Home, command: FlavorCommand) -> Result<()> {
                 storage_quota_mib: storage_quota,
                 storage_quota_keys: storage_keys,
                 http_requests,
+                compile_timeout_secs: compile_timeout,
+                compile_memory_mib: compile_memory,
             };
             let registered = home.flavors().register(&path, &options)?;
             let d = &registered.entry.description;
-            println!(
+            out!(
                 "registered flavor `{}` {} ({})",
-                d.name, d.version, registered.entry.digest
+                d.name,
+                escape(&d.version),
+                registered.entry.digest
             );
             for capability in registered.ungranted {
-                eprintln!(
+                err_line(format_args!(
                     "flavorbox: warning: flavor `{}` declares capability `{capability}`, which was \
                      not granted; calls that use it will be refused ({})",
                     d.name,
                     grant_hint(capability)
-                );
+                ));
             }
             Ok(())
         }
@@ -119,7 +134,7 @@ pub fn run(home: &Home, command: FlavorCommand) -> Result<()> {
         }
         FlavorCommand::Remove { name } => {
             home.flavors().remove(&name)?;
-            println!("removed flavor `{name}`");
+            out!("removed flavor `{}`", escape(&name));
             Ok(())
         }
     }
@@ -136,8 +151,8 @@ fn describe(entry: &FlavorEntry) {
     let d = &entry.description;
     let limits = &entry.policy.limits;
     let grants = &entry.policy.grants;
-    println!("flavor:       {} {}", d.name, d.version);
-    println!(
+    out!("flavor:       {} {}", d.name, escape(&d.version));
+    out!(
         "source:       {}",
         if entry.builtin {
             "built-in"
@@ -145,10 +160,10 @@ fn describe(entry: &FlavorEntry) {
             "registered"
         }
     );
-    println!("digest:       {}", entry.digest);
-    println!("description:  {}", d.description);
+    out!("digest:       {}", entry.digest);
+    out!("description:  {}", escape(&d.description));
     let declared: Vec<&str> = d.capabilities.iter().map(|c| c.as_str()).collect();
-    println!(
+    out!(
         "declares:     {}",
         if declared.is_empty() {
             "-".to_string()
@@ -157,7 +172,7 @@ fn describe(entry: &FlavorEntry) {
         }
     );
     let granted: Vec<&str> = grants.capabilities.iter().map(|c| c.as_str()).collect();
-    println!(
+    out!(
         "granted:      {}",
         if granted.is_empty() {
             "-".to_string()
@@ -166,23 +181,27 @@ fn describe(entry: &FlavorEntry) {
         }
     );
     if !grants.http_origins.is_empty() {
-        println!("http origins: {}", grants.http_origins.join(", "));
+        out!("http origins: {}", escape(&grants.http_origins.join(", ")));
     }
-    println!(
+    out!(
         "limits:       timeout {} ms, memory {} MiB, storage {} MiB / {} keys, \
-         {} HTTP requests per call, HTTP response {} MiB, log {} KiB per call",
+         {} HTTP requests per call, HTTP response {} MiB, log {} KiB / {} records per call, \
+         compile {} s / {} MiB",
         limits.timeout_ms,
         limits.memory_bytes / (1024 * 1024),
         limits.storage.bytes / (1024 * 1024),
         limits.storage.keys,
         limits.http_requests,
         limits.http_response_bytes / (1024 * 1024),
-        limits.log_bytes / 1024
+        limits.log_bytes / 1024,
+        limits.log_records,
+        limits.compile_timeout_ms as f64 / 1000.0,
+        limits.compile_memory_bytes / (1024 * 1024)
     );
     if d.config.is_empty() {
-        println!("config:       -");
+        out!("config:       -");
     } else {
-        println!("config:");
+        out!("config:");
         let rows = d
             .config
             .iter()

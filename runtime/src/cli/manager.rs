@@ -6,7 +6,7 @@ use clap::Subcommand;
 use flavorbox::{Error, Home, Result};
 use serde::Serialize;
 
-use super::output::{json, table};
+use super::output::{json, out, table};
 use super::{OutputFormat, split_pair};
 
 #[derive(Subcommand)]
@@ -67,7 +67,7 @@ pub fn run(home: &Home, command: ManagerCommand) -> Result<()> {
             home.managers()
                 .register(&name, &flavor, values, set_active)?;
             let active = home.managers().record(None).is_ok_and(|m| m.name == name);
-            println!(
+            out!(
                 "registered secrets manager `{name}` on flavor `{flavor}`{}",
                 if active { " (active)" } else { "" }
             );
@@ -128,12 +128,12 @@ pub fn run(home: &Home, command: ManagerCommand) -> Result<()> {
         }
         ManagerCommand::SetActive { name } => {
             home.managers().set_active(&name)?;
-            println!("secrets manager `{name}` is now active");
+            out!("secrets manager `{name}` is now active");
             Ok(())
         }
         ManagerCommand::Remove { name, purge } => {
             home.managers().remove(&name, purge)?;
-            println!("removed secrets manager `{name}`");
+            out!("removed secrets manager `{name}`");
             Ok(())
         }
     }

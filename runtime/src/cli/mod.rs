@@ -59,13 +59,24 @@ pub enum OutputFormat {
 }
 
 pub fn main() -> ExitCode {
+    // The bounded compiler child (see `flavorbox::sandbox::compile`): this
+    // binary, started by itself.
+    if std::env::args_os().nth(1).as_deref()
+        == Some(std::ffi::OsStr::new(flavorbox::sandbox::compile::CHILD_ARG))
+    {
+        return flavorbox::sandbox::compile::child_main();
+    }
+    if let Ok(exe) = std::env::current_exe() {
+        flavorbox::sandbox::compile::set_compiler(exe);
+    }
     let cli = Cli::parse();
     init_logging();
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            let message = err.to_string().replace(['\n', '\r'], " ");
-            eprintln!("flavorbox: {message}");
+            // One line, whatever a flavor put in it.
+            let message = flavorbox::text::escape(&err.to_string()).into_owned();
+            output::err_line(format_args!("flavorbox: {message}"));
             ExitCode::from(err.exit_code())
         }
     }

@@ -7,7 +7,7 @@ use flavorbox::schema::Schema;
 use flavorbox::{Error, Home, Result};
 
 use super::OutputFormat;
-use super::output::{json, table};
+use super::output::{json, out, table};
 
 #[derive(Subcommand)]
 pub enum SchemaCommand {
@@ -52,13 +52,13 @@ pub fn run(home: &Home, command: SchemaCommand) -> Result<()> {
             if output == OutputFormat::Json {
                 return json(&schema);
             }
-            println!(
+            out!(
                 "schema: {}{}",
                 schema.name,
                 if schema.builtin { " (built-in)" } else { "" }
             );
             if !schema.description.is_empty() {
-                println!("{}", schema.description);
+                out!("{}", schema.description);
             }
             let rows = schema
                 .known_keys()
@@ -72,7 +72,7 @@ pub fn run(home: &Home, command: SchemaCommand) -> Result<()> {
             if !rows.is_empty() {
                 table(&["KEY", ""], &rows);
             }
-            println!(
+            out!(
                 "other keys: {}",
                 if schema.allow_other_keys {
                     "allowed"
@@ -87,7 +87,7 @@ pub fn run(home: &Home, command: SchemaCommand) -> Result<()> {
                 .map_err(|e| Error::invalid(format!("cannot read {}: {e}", file.display())))?;
             let schema = Schema::from_json(&text)?;
             home.schemas().register(&schema)?;
-            println!("registered schema `{}`", schema.name);
+            out!("registered schema `{}`", schema.name);
             Ok(())
         }
     }

@@ -8,7 +8,7 @@ use clap::{Args, Subcommand};
 use flavorbox::{Error, Home, Result, Secret};
 use serde::Serialize;
 
-use super::output::{json, table};
+use super::output::{json, out, table};
 use super::{OutputFormat, input};
 
 #[derive(Args)]
@@ -118,7 +118,7 @@ pub fn run(home: &Home, args: SecretArgs) -> Result<()> {
             };
             let secret = Secret::new(name, schema, pairs)?;
             home.manager(manager)?.register_secret(&secret)?;
-            println!(
+            out!(
                 "registered secret `{}` ({} key{}, schema {})",
                 secret.name(),
                 secret.values().len(),
@@ -137,7 +137,7 @@ pub fn run(home: &Home, args: SecretArgs) -> Result<()> {
             if output == OutputFormat::Json {
                 return json(&view);
             }
-            println!("secret: {} (schema {})", view.name, view.schema);
+            out!("secret: {} (schema {})", view.name, view.schema);
             let rows = view
                 .values
                 .iter()
@@ -152,7 +152,7 @@ pub fn run(home: &Home, args: SecretArgs) -> Result<()> {
                 return json(&names);
             }
             for name in names {
-                println!("{name}");
+                out!("{name}");
             }
             Ok(())
         }
@@ -178,7 +178,7 @@ pub fn run(home: &Home, args: SecretArgs) -> Result<()> {
             let updated =
                 home.manager(manager)?
                     .update_secret(&name, changes, schema.as_deref())?;
-            println!(
+            out!(
                 "updated secret `{}` ({} key{}, schema {})",
                 updated.name(),
                 updated.values().len(),
@@ -192,7 +192,7 @@ pub fn run(home: &Home, args: SecretArgs) -> Result<()> {
                 return Err(Error::invalid("not deleted"));
             }
             home.manager(manager)?.delete_secret(&name)?;
-            println!("deleted secret `{name}`");
+            out!("deleted secret `{name}`");
             Ok(())
         }
         SecretCommand::DeleteAll { force } => {
@@ -203,7 +203,7 @@ pub fn run(home: &Home, args: SecretArgs) -> Result<()> {
                 )));
             }
             home.manager(manager)?.delete_all_secrets(true)?;
-            println!("deleted all secrets of secrets manager `{target}`");
+            out!("deleted all secrets of secrets manager `{target}`");
             Ok(())
         }
     }

@@ -54,15 +54,17 @@ impl HttpCapability {
     /// The origin to connect to, if the request may be sent at all.
     fn admit(&mut self, uri: &http::Uri) -> Result<Origin, HttpError> {
         self.findings.mark_used();
+        // Every refusal but the first names what the flavor chose.
         let deny = |findings: &SharedFindings, detail: String| {
-            findings.breach(Violation::Denied, detail);
+            findings.breach_quoting(Violation::Denied, detail);
             HttpError::HttpRequestDenied
         };
         if !self.policy.granted {
-            return Err(deny(
-                &self.findings,
+            self.findings.breach(
+                Violation::Denied,
                 "the flavor used capability `http`, which was not granted".to_string(),
-            ));
+            );
+            return Err(HttpError::HttpRequestDenied);
         }
         let Some(origin) = Origin::of_uri(uri) else {
             return Err(deny(
@@ -80,13 +82,15 @@ impl HttpCapability {
             ));
         }
         if self.sent >= self.policy.max_requests {
-            return Err(deny(
-                &self.findings,
+            // The origin was granted: the operator's text, not the flavor's.
+            self.findings.breach(
+                Violation::Denied,
                 format!(
                     "more than {} HTTP requests in one call (to {origin})",
                     self.policy.max_requests
                 ),
-            ));
+            );
+            return Err(HttpError::HttpRequestDenied);
         }
         self.sent += 1;
         Ok(origin)
@@ -119,6 +123,16 @@ type SendFuture = Box<
 >;
 
 impl WasiHttpHooks for HttpCapability {
+    /// An unsent body buffers at most this chunk and one more, so bodies a
+    /// flavor writes and never sends cost little (`policy::caps`).
+    fn p2_outgoing_body_buffer_chunks(&mut self) -> usize {
+        1
+    }
+
+    fn p2_outgoing_body_chunk_size(&mut self) -> usize {
+        crate::policy::caps::HTTP_BODY_CHUNK
+    }
+
     fn send_request(
         &mut self,
         request: http::Request<WasiBody>,
