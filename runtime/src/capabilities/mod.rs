@@ -25,9 +25,9 @@ pub struct Findings {
     /// a host name, an address): such a detail is withheld when the call
     /// read data whose secret values the host never saw.
     pub quoting: bool,
-    /// Whether data came back to the flavor through it (a stored value or
-    /// key, an HTTP response): what the flavor says afterwards may carry
-    /// secret values the host never saw.
+    /// Whether data came back to the flavor through it (a stored value, a
+    /// key's existence, an HTTP response): what the flavor says afterwards
+    /// may carry secret values the host never saw.
     pub read_data: bool,
 }
 

@@ -134,7 +134,9 @@ fn entry_bytes(key: &str, value_len: u64) -> u64 {
 impl wit::Host for StorageCapability {
     fn get(&mut self, key: String) -> HostResult<Option<Vec<u8>>> {
         let got = self.run(&key, |staged| staged.get(&key))?;
-        if matches!(&got, Ok(Some(value)) if !value.is_empty()) {
+        // Even an empty value tells the flavor a key exists: keys it wrote
+        // in an earlier call can spell out a value one existence at a time.
+        if matches!(&got, Ok(Some(_))) {
             self.findings.read_data = true;
         }
         Ok(got)
@@ -188,7 +190,12 @@ impl wit::Host for StorageCapability {
             Err(denied) => return Ok(Err(denied)),
         };
         match staged.delete(&key) {
-            Ok(existed) => Ok(Ok(existed)),
+            Ok(existed) => {
+                if existed {
+                    self.findings.read_data = true;
+                }
+                Ok(Ok(existed))
+            }
             Err(StageError::TooMuch(total)) => {
                 let detail = format!(
                     "one call staged {total} bytes of storage writes, more than the {} a call \
