@@ -181,49 +181,107 @@ fn hostile_flavors_fail_with_their_named_finding() {
     );
 }
 
+/// `flavorbox evaluate` of the guest `name` with `flags` and a 20 s budget,
+/// through the CLI: the run, and its JSON report.
+fn evaluate_cli(name: &str, flags: &[&str]) -> (flavorbox_tests::Run, serde_json::Value) {
+    let home = tempfile::tempdir().unwrap();
+    let wasm = guest(name);
+    let mut args = vec![
+        "evaluate",
+        wasm.to_str().unwrap(),
+        "--timeout",
+        "0.3",
+        "--samples",
+        "2",
+        "--budget",
+        "20",
+        "--output",
+        "json",
+    ];
+    args.extend_from_slice(flags);
+    if !flags.contains(&"--memory") {
+        args.extend(["--memory", "32"]);
+    }
+    let run = run_cli(Some(home.path()), &args, None);
+    assert_eq!(run.code, 1, "{name}: {run:#?}");
+    // Within the budget, with time to start and compile `local`.
+    assert!(
+        run.elapsed < BUDGET + Duration::from_secs(5),
+        "{name}: {run:#?}"
+    );
+    let last = run.stderr.lines().last().unwrap_or_default();
+    assert!(
+        last.starts_with("flavorbox: verdict: FAIL"),
+        "{name}: {run:#?}"
+    );
+    let report: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(report["passed"], false, "{name}");
+    (run, report)
+}
+
+/// Asserts the CLI's evaluation of `name` fails with a `kind` finding,
+/// named on the verdict line too.
+#[track_caller]
+fn cli_fails_with(name: &str, kind: &str, flags: &[&str]) -> serde_json::Value {
+    let (run, report) = evaluate_cli(name, flags);
+    let findings = report["findings"].as_array().unwrap();
+    assert!(
+        findings.iter().any(|f| f["kind"] == kind),
+        "{name}: expected a `{kind}` finding, got {findings:#?}"
+    );
+    let last = run.stderr.lines().last().unwrap();
+    assert!(last.contains(kind), "{name}: {last}");
+    report
+}
+
 #[test]
 fn the_hardening_guests_fail_with_their_named_finding() {
-    fails_with("hostile_log_empty", "log-flood");
-    fails_with("hostile_mask_bomb", "log-flood");
-    let hoard = fails_with("hostile_http_hoard", "denied");
+    cli_fails_with("hostile_log_empty", "log-flood", &[]);
+    cli_fails_with("hostile_mask_bomb", "log-flood", &[]);
+    let hoard = cli_fails_with("hostile_http_hoard", "denied", &[]);
     assert!(
-        hoard.used.contains(&flavorbox::policy::Capability::Http),
-        "{:#?}",
-        hoard.used
+        hoard["used"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c == "http"),
+        "{hoard:#}"
     );
-    fails_with("hostile_huge_answer", "limit");
-    fails_with("hostile_lock_holder", "deadline");
-    let mut small = options();
-    small.register.memory_mib = Some(16);
-    fails_with_options("hostile_big_memory", "memory", &small);
+    cli_fails_with("hostile_huge_answer", "limit", &[]);
+    cli_fails_with("hostile_lock_holder", "deadline", &[]);
+    cli_fails_with("hostile_big_memory", "memory", &["--memory", "16"]);
     // Their breach is of the contract (what they leak or forge is masked or
     // escaped): the checks say so.
     for name in ["hostile_spoof", "hostile_swallow", "hostile_secret_error"] {
-        let evaluation = judge(name);
-        assert!(!evaluation.passed, "{name} passed");
-        assert!(evaluation.checks.iter().any(|c| c.failed()), "{name}");
-    }
-    for (name, needle) in [
-        ("hostile_shouts_local", "must start with a lowercase letter"),
-        ("hostile_big_table", "instance limits"),
-        ("hostile_big_info", "more than the"),
-        ("hostile_info_hoard", "capability `http`"),
-    ] {
-        let evaluation = fails_with(name, "refused");
+        let (_, report) = evaluate_cli(name, &[]);
         assert!(
-            evaluation.findings[0].detail.contains(needle),
-            "{name}: {evaluation:#?}"
+            report["checks"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|c| c["status"] == "fail"),
+            "{name}: {report:#}"
         );
     }
-    let mut bomb = options();
-    bomb.register.compile_timeout_secs = Some(1.0);
-    let evaluation = fails_with_options("hostile_compile_bomb", "refused", &bomb);
-    assert!(
-        evaluation.findings[0]
-            .detail
-            .contains("took longer than 1 s"),
-        "{evaluation:#?}"
-    );
+    for (name, needle, flags) in [
+        (
+            "hostile_shouts_local",
+            "must start with a lowercase letter",
+            &[][..],
+        ),
+        ("hostile_big_table", "instance limits", &[]),
+        ("hostile_big_info", "more than the", &[]),
+        ("hostile_info_hoard", "capability `http`", &[]),
+        (
+            "hostile_compile_bomb",
+            "took longer than 1 s",
+            &["--compile-timeout", "1"],
+        ),
+    ] {
+        let report = cli_fails_with(name, "refused", flags);
+        let detail = report["findings"][0]["detail"].as_str().unwrap();
+        assert!(detail.contains(needle), "{name}: {detail}");
+    }
 }
 
 #[test]

@@ -78,8 +78,7 @@ fn compiler() -> Result<PathBuf> {
     })
 }
 
-/// What [`compile`] is told: the component, how to bound it, and the name
-/// to use in messages.
+/// What [`compile`] is told: the component, and how to bound it.
 pub struct Job<'a> {
     pub wasm: &'a [u8],
     pub limits: CompileLimits,

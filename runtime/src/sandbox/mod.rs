@@ -309,7 +309,7 @@ impl Sandbox {
             let instance = pre
                 .instantiate_async(&mut store)
                 .await
-                .map_err(Instantiation)?;
+                .map_err(RunError::Instantiate)?;
             Ok::<_, RunError>(export.invoke(&instance, &mut store).await?)
         };
         let raw = tokio::time::timeout(left + HOST_WAIT_GRACE, run).await;
@@ -435,14 +435,6 @@ enum RunError {
     Trap(wasmtime::Error),
 }
 
-struct Instantiation(wasmtime::Error);
-
-impl From<Instantiation> for RunError {
-    fn from(err: Instantiation) -> Self {
-        RunError::Instantiate(err.0)
-    }
-}
-
 impl From<wasmtime::Error> for RunError {
     fn from(err: wasmtime::Error) -> Self {
         RunError::Trap(err)
@@ -541,10 +533,15 @@ fn classify_trap(
     limits: &Limits,
     op: Operation,
 ) -> Error {
-    if let Some(failure) = &state.storage.host_failure {
-        return Error::Host(format!(
-            "{op} stopped: the host's store failed ({failure}); nothing was written"
-        ));
+    match &state.storage.host_failure {
+        // A lock another writer held past the deadline: nobody's fault.
+        Some(Error::Conflict(why)) => return Error::Conflict(format!("{op} stopped: {why}")),
+        Some(failure) => {
+            return Error::Host(format!(
+                "{op} stopped: the host's store failed ({failure}); nothing was written"
+            ));
+        }
+        None => {}
     }
     if let Some(Trap::Interrupt) = err.downcast_ref::<Trap>() {
         return deadline_error(limits, op);
