@@ -8,6 +8,14 @@
 //! address, caps both bodies, bounds the time by the call's deadline and
 //! follows no redirect. Every refusal is recorded, naming the origin, so the
 //! user learns why a flavor failed.
+//!
+//! What a flavor can make the host hold before sending anything is capped
+//! too: an unsent body buffers at most two small chunks (the hooks below),
+//! a `fields` resource 16 KiB (`sandbox::state`), a request's method,
+//! authority and path 8 KiB each, and without the grant no `wasi:http`
+//! resource can be created at all (`sandbox::linker`). Once a response has
+//! arrived, the flavor may hold remote data the host never saw: the call is
+//! marked as having read data (its text is then secret-bearing).
 
 mod address;
 mod send;
