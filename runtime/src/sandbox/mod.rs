@@ -220,7 +220,7 @@ impl Sandbox {
                 &err, &state, &limits, operation,
             ))),
             Ok(Ok(Err(wit))) => Err(match breach(&state) {
-                Some(err) => Failure::Host(err),
+                Some(err) => Failure::Breach(err, wit),
                 None => Failure::Flavor(wit),
             }),
             Ok(Ok(Ok(raw))) => export.check(raw).map_err(Failure::Host),
@@ -253,6 +253,10 @@ impl Sandbox {
                 None => Ok(answer),
             },
             Err(Failure::Host(err)) => Err(mask_error(err, &masker)),
+            Err(Failure::Breach(err, wit)) => Err(with_report(
+                mask_error(err, &masker),
+                &from_wit(wit, &masker),
+            )),
             Err(Failure::Flavor(wit)) => Err(from_wit(wit, &masker)),
         };
         report.elapsed = started.elapsed();
@@ -301,6 +305,21 @@ impl LazySandbox {
 enum Failure {
     Host(Error),
     Flavor(WitError),
+    /// The flavor broke the sandbox, noticed, and returned an error saying
+    /// what it had done by then (e.g. how far a bulk deletion got).
+    Breach(Error, WitError),
+}
+
+/// A breach, followed by what the flavor reported after it: the breach
+/// decides the error's kind, the report tells the user what was done.
+fn with_report(breach: Error, report: &Error) -> Error {
+    match breach {
+        Error::Sandbox { kind, detail } => Error::Sandbox {
+            kind,
+            detail: format!("{detail}; the flavor then reported {report}"),
+        },
+        other => other,
+    }
 }
 
 /// The first sandbox breach a capability recorded, as an error.

@@ -83,7 +83,8 @@ impl HttpCapability {
             return Err(deny(
                 &self.findings,
                 format!(
-                    "more than {} HTTP requests in one call (to {origin})",
+                    "more than {} HTTP requests in one call (to {origin}); the cap is set \
+                     per flavor or per secrets manager (--http-requests)",
                     self.policy.max_requests
                 ),
             ));
