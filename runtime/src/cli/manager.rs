@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 
 use clap::Subcommand;
+use flavorbox::policy::ManagerLimits;
 use flavorbox::{Error, Home, Result};
 use serde::Serialize;
 
@@ -22,6 +23,10 @@ pub enum ManagerCommand {
         /// Make it the active secrets manager
         #[arg(long)]
         set_active: bool,
+        /// HTTP requests per call through this manager, instead of its
+        /// flavor's cap
+        #[arg(long, value_name = "N")]
+        http_requests: Option<u32>,
     },
     /// List secrets managers (secret config values are masked)
     List {
@@ -45,6 +50,8 @@ struct ManagerView {
     flavor: String,
     active: bool,
     config: BTreeMap<String, String>,
+    #[serde(skip_serializing_if = "ManagerLimits::is_empty")]
+    limits: ManagerLimits,
 }
 
 pub fn run(home: &Home, command: ManagerCommand) -> Result<()> {
@@ -54,6 +61,7 @@ pub fn run(home: &Home, command: ManagerCommand) -> Result<()> {
             flavor,
             config,
             set_active,
+            http_requests,
         } => {
             let mut values = BTreeMap::new();
             for pair in &config {
@@ -64,8 +72,9 @@ pub fn run(home: &Home, command: ManagerCommand) -> Result<()> {
                     )));
                 }
             }
+            let limits = ManagerLimits { http_requests };
             home.managers()
-                .register(&name, &flavor, values, set_active)?;
+                .register_limited(&name, &flavor, values, limits, set_active)?;
             let active = home.managers().record(None).is_ok_and(|m| m.name == name);
             println!(
                 "registered secrets manager `{name}` on flavor `{flavor}`{}",
@@ -105,6 +114,7 @@ pub fn run(home: &Home, command: ManagerCommand) -> Result<()> {
                     flavor: record.flavor,
                     active: record.active,
                     config,
+                    limits: record.limits,
                 });
             }
             if output == OutputFormat::Json {
@@ -113,8 +123,11 @@ pub fn run(home: &Home, command: ManagerCommand) -> Result<()> {
             let rows = views
                 .iter()
                 .map(|v| {
-                    let config: Vec<String> =
+                    let mut config: Vec<String> =
                         v.config.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                    if let Some(n) = v.limits.http_requests {
+                        config.push(format!("(http-requests {n})"));
+                    }
                     vec![
                         if v.active { "*" } else { "" }.to_string(),
                         v.name.clone(),
