@@ -8,7 +8,7 @@ use flavorbox::{Error, Home, Result};
 use serde::Serialize;
 
 use super::output::{json, table};
-use super::{OutputFormat, split_pair};
+use super::{OutputFormat, input, split_pair};
 
 #[derive(Subcommand)]
 pub enum ManagerCommand {
@@ -17,7 +17,8 @@ pub enum ManagerCommand {
         name: String,
         #[arg(long)]
         flavor: String,
-        /// A config value the flavor takes; repeatable
+        /// A config value the flavor takes (`KEY=@FILE` reads a file);
+        /// repeatable
         #[arg(long = "config", value_name = "KEY=VALUE")]
         config: Vec<String>,
         /// Make it the active secrets manager
@@ -66,6 +67,7 @@ pub fn run(home: &Home, command: ManagerCommand) -> Result<()> {
             let mut values = BTreeMap::new();
             for pair in &config {
                 let (key, value) = split_pair(pair, "--config")?;
+                let value = input::config_value(&key, value)?;
                 if values.insert(key.clone(), value).is_some() {
                     return Err(Error::invalid(format!(
                         "--config key `{key}` is given more than once"
