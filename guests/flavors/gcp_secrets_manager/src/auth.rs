@@ -40,11 +40,23 @@ const MAX_MARGIN_SECS: u64 = 300;
 /// Largest token reply read.
 const MAX_REPLY: usize = 64 * 1024;
 
-/// Checks that `pem` is a PKCS#8 RSA private key; the reason, if not.
+/// Checks that `pem` is a PKCS#8 PEM document holding an RSA private key
+/// (its structure only: the arithmetic of building the signing key is left
+/// to the calls that sign, so every other call stays cheap); the reason,
+/// if not.
 pub fn check_private_key(pem: &str) -> Result<(), &'static str> {
-    PrivateKey::from_pkcs8_pem(pem)
-        .map(drop)
-        .map_err(|_| "that is not an RSA key in PKCS#8 PEM")
+    use rsa::pkcs1::der::{Decode, SecretDocument};
+    const NOT_RSA: &str = "that is not an RSA key in PKCS#8 PEM";
+    let (label, document) = SecretDocument::from_pem(pem).map_err(|_| NOT_RSA)?;
+    if label != "PRIVATE KEY" {
+        return Err(NOT_RSA);
+    }
+    let info = rsa::pkcs8::PrivateKeyInfoRef::from_der(document.as_bytes()).map_err(|_| NOT_RSA)?;
+    if info.algorithm.oid != rsa::pkcs1::ALGORITHM_OID {
+        return Err(NOT_RSA);
+    }
+    rsa::pkcs1::RsaPrivateKeyRef::from_der(info.private_key.as_bytes()).map_err(|_| NOT_RSA)?;
+    Ok(())
 }
 
 /// A token and whether it came from the cache (and may have been revoked).
@@ -267,6 +279,12 @@ mod tests {
             "",
             "not a key",
             "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n",
+            // PKCS#8 of an EC key (algorithm id-ecPublicKey).
+            "-----BEGIN PRIVATE KEY-----\nMBMCAQAwCQYHKoZIzj0CAQQDAQID\n-----END PRIVATE KEY-----\n",
+            // PKCS#8 saying RSA around bytes that are no RSA key.
+            "-----BEGIN PRIVATE KEY-----\nMBcCAQAwDQYJKoZIhvcNAQEBBQAEAwECAw==\n-----END PRIVATE KEY-----\n",
+            // An RSA key's label on an EC key's body.
+            "-----BEGIN RSA PRIVATE KEY-----\nMBMCAQAwCQYHKoZIzj0CAQQDAQID\n-----END RSA PRIVATE KEY-----\n",
         ] {
             assert!(check_private_key(pem).is_err(), "{pem}");
         }
