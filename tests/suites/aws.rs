@@ -20,6 +20,7 @@ use std::net::TcpListener;
 
 use flavorbox::conformance::{Suite, SuiteOptions};
 use flavorbox::registry::RegisterOptions;
+use flavorbox::sandbox::exports::DeleteAllSecrets;
 use flavorbox_tests::{TestHome, guest};
 use moto::moto;
 use serde_json::Value;
@@ -408,6 +409,44 @@ fn delete_all_of_1000_secrets_finishes_in_one_command() {
         3,
         "sandbox: denied: more than 5 HTTP requests in one call (to http://127.0.0.1:",
     );
+
+    // The flavor's own delete-all-secrets, which one call runs, stops at
+    // the cap; the breach keeps what the flavor reported about how far it
+    // got. (10 secrets: a listing and 4 deletions fit in 5 requests.)
+    let small = namespace("thousand-small");
+    seed(&small, 10);
+    let pairs: Vec<String> = config(&moto().origin(), &small)
+        .into_iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
+    let mut args = vec![
+        "secrets-manager",
+        "register",
+        "small",
+        "--flavor",
+        "aws",
+        "--http-requests",
+        "5",
+    ];
+    for pair in &pairs {
+        args.extend(["--config", pair]);
+    }
+    capped.cli(&args).ok();
+    let outcome = capped
+        .home
+        .manager(Some("small"))
+        .unwrap()
+        .call(&DeleteAllSecrets { force: true })
+        .unwrap();
+    let err = outcome.result.unwrap_err().to_string();
+    assert!(
+        err.starts_with("sandbox: denied: more than 5 HTTP requests in one call")
+            && err.contains("; the flavor then reported denied: deleted 4 of 10 secrets, then: "),
+        "{err}"
+    );
+    capped
+        .cli(&["secret", "delete-all", "--force", "--manager", "small"])
+        .ok();
 
     // One command deletes all of them: a listing, then one call (with its
     // own budget and deadline) per secret.
