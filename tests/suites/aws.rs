@@ -347,26 +347,20 @@ fn moto_call(target: &str, body: &Value) -> Value {
 }
 
 /// Creates `count` secrets `s0000`.. in `namespace` through moto's API, in
-/// the flavor's layout, on a few threads (no CLI process per secret).
+/// the flavor's layout (no CLI process per secret). One request at a time:
+/// moto's server is not thread-safe and answers concurrent writes with 500s.
 fn seed(namespace: &str, count: usize) {
-    const THREADS: usize = 4;
-    std::thread::scope(|scope| {
-        for t in 0..THREADS {
-            scope.spawn(move || {
-                for i in (t..count).step_by(THREADS) {
-                    moto_call(
-                        "CreateSecret",
-                        &serde_json::json!({
-                            "Name": format!("{namespace}/s{i:04}"),
-                            "SecretString": format!(
-                                r#"{{"values":{{"k":"v{i}"}},"zenml_schema_name":"arbitrary"}}"#
-                            ),
-                        }),
-                    );
-                }
-            });
-        }
-    });
+    for i in 0..count {
+        moto_call(
+            "CreateSecret",
+            &serde_json::json!({
+                "Name": format!("{namespace}/s{i:04}"),
+                "SecretString": format!(
+                    r#"{{"values":{{"k":"v{i}"}},"zenml_schema_name":"arbitrary"}}"#
+                ),
+            }),
+        );
+    }
 }
 
 #[test]
