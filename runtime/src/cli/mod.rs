@@ -7,6 +7,7 @@ mod flavor;
 mod input;
 mod manager;
 mod output;
+mod scaffold;
 mod schema;
 mod secret;
 
@@ -94,11 +95,17 @@ fn open_home(dir: Option<PathBuf>) -> Result<Home> {
 
 fn run(cli: Cli) -> Result<()> {
     // `evaluate` never touches the user's home.
-    if let Command::Evaluate(args) = cli.command {
-        return evaluate::run(args);
-    }
+    let command = match cli.command {
+        Command::Evaluate(args) => return evaluate::run(args),
+        // `flavor new` and `flavor build` work on a project directory only.
+        Command::Flavor(cmd) => match cmd.without_home() {
+            Ok(done) => return done,
+            Err(cmd) => Command::Flavor(cmd),
+        },
+        other => other,
+    };
     let home = open_home(cli.home)?;
-    match cli.command {
+    match command {
         Command::Flavor(cmd) => flavor::run(&home, cmd),
         Command::SecretsManager(cmd) => manager::run(&home, cmd),
         Command::Secret(args) => secret::run(&home, args),
