@@ -62,6 +62,7 @@ pub enum OutputFormat {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging();
+    flavorbox::sandbox::cache::observe_compiles(compile_progress);
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
@@ -83,6 +84,29 @@ fn init_logging() {
         .with_writer(std::io::stderr)
         .without_time()
         .init();
+}
+
+/// Components at least this large (a language runtime inside) take long
+/// enough to compile that the user is told; Rust flavors stay silent.
+const COMPILE_PROGRESS_BYTES: usize = 2 * 1024 * 1024;
+
+fn compile_progress(event: &flavorbox::sandbox::cache::CompileEvent) {
+    use flavorbox::sandbox::cache::CompileEvent;
+    match *event {
+        CompileEvent::Started { wasm_bytes } if wasm_bytes >= COMPILE_PROGRESS_BYTES => {
+            eprintln!(
+                "compiling {:.1} MB component (once: the compiled code is cached)…",
+                wasm_bytes as f64 / 1e6
+            );
+        }
+        CompileEvent::Finished {
+            wasm_bytes,
+            elapsed,
+        } if wasm_bytes >= COMPILE_PROGRESS_BYTES => {
+            eprintln!("compiled in {:.1} s", elapsed.as_secs_f64());
+        }
+        _ => {}
+    }
 }
 
 fn open_home(dir: Option<PathBuf>) -> Result<Home> {
