@@ -2,7 +2,8 @@
 # Every test: the runtime's unit tests, the guest crates' native tests (the
 # SigV4 signer against AWS's published vectors) and the end-to-end suites
 # (CLI, sandbox vs. hostile flavors, evaluate, HTTP, aws on a moto server,
-# which the aws suite starts itself on 127.0.0.1).
+# which the aws suite starts itself on 127.0.0.1; flavors in Python and
+# JavaScript built with componentize-py/-js, the vault example on OpenBao).
 #
 # Usage: scripts/test.sh [extra cargo test args]
 set -euo pipefail
@@ -13,6 +14,12 @@ source scripts/setup.sh
 
 echo "==> installing moto (AWS API emulator) into target/moto-venv"
 scripts/install-moto.sh
+
+echo "==> installing OpenBao (Vault server, for examples/vault) into target/openbao-venv"
+scripts/install-openbao.sh
+
+echo "==> installing componentize-py (target/componentize-venv) and componentize-js (target/componentize-js)"
+scripts/install-componentize.sh
 
 echo "==> guest crates: native unit tests"
 (cd guests && cargo test --locked -p sigv4 --target-dir ../target/guests-native)

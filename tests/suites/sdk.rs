@@ -63,10 +63,11 @@ fn new_project(name: &str, lang: &str) -> tempfile::TempDir {
     parent
 }
 
-/// `evaluate` passes, through the CLI.
+/// `evaluate` passes, through the CLI (3 latency samples per operation:
+/// the figures are not what is tested here).
 #[track_caller]
 fn evaluate_passes(wasm: &Path, extra: &[&str]) {
-    let mut args = vec!["evaluate", wasm.to_str().unwrap()];
+    let mut args = vec!["evaluate", wasm.to_str().unwrap(), "--samples", "3"];
     args.extend_from_slice(extra);
     let out = cli(&args, &[], None);
     assert!(

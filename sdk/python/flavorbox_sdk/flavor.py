@@ -23,6 +23,7 @@ from componentize_py_types import Err
 from wit_world import exports
 from wit_world.imports import flavorbox_secrets_types as _types
 
+from . import http as _http
 from .errors import BackendError, classify
 from .host import config, log, storage
 
@@ -100,6 +101,7 @@ class BaseSecretsManager:
     storage = storage
     config = config
     log = log
+    http = _http
 
     def register_secret(self, secret):
         """Stores a new secret; raise `SecretExistsError` if the name is taken."""
