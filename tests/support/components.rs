@@ -27,10 +27,14 @@ pub fn workspace() -> PathBuf {
         .to_path_buf()
 }
 
-fn installed(var: &str, default: &str, what: &str) -> PathBuf {
-    let path = std::env::var_os(var)
+fn find(var: &str, default: &str) -> PathBuf {
+    std::env::var_os(var)
         .map(PathBuf::from)
-        .unwrap_or_else(|| workspace().join(default));
+        .unwrap_or_else(|| workspace().join(default))
+}
+
+fn installed(var: &str, default: &str, what: &str) -> PathBuf {
+    let path = find(var, default);
     assert!(
         path.is_file(),
         "{what} is missing at {}: run `scripts/install-componentize.sh` in the workspace, \
@@ -40,20 +44,34 @@ fn installed(var: &str, default: &str, what: &str) -> PathBuf {
     path
 }
 
+const PY: (&str, &str) = (
+    "FLAVORBOX_COMPONENTIZE_PY",
+    "target/componentize-venv/bin/componentize-py",
+);
+const JS: (&str, &str) = (
+    "FLAVORBOX_COMPONENTIZE_JS",
+    "target/componentize-js/node_modules/@bytecodealliance/componentize-js/src/cli.js",
+);
+
 pub fn componentize_py() -> PathBuf {
-    installed(
-        "FLAVORBOX_COMPONENTIZE_PY",
-        "target/componentize-venv/bin/componentize-py",
-        "componentize-py",
-    )
+    installed(PY.0, PY.1, "componentize-py")
 }
 
 pub fn componentize_js() -> PathBuf {
-    installed(
-        "FLAVORBOX_COMPONENTIZE_JS",
-        "target/componentize-js/node_modules/@bytecodealliance/componentize-js/src/cli.js",
-        "componentize-js",
-    )
+    installed(JS.0, JS.1, "componentize-js")
+}
+
+/// A `flavorbox` binary to build with: this profile's, else the debug one.
+fn any_flavorbox_bin() -> Option<PathBuf> {
+    let exe = std::env::current_exe().ok()?;
+    let profile = exe.parent()?.parent()?.to_path_buf();
+    let name = format!("flavorbox{}", std::env::consts::EXE_SUFFIX);
+    [
+        profile.join(&name),
+        workspace().join("target/debug").join(&name),
+    ]
+    .into_iter()
+    .find(|p| p.is_file())
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -190,11 +208,16 @@ pub fn try_component(dir: &Path) -> Result<PathBuf, String> {
     let _one = BUILDING.lock().unwrap_or_else(|p| p.into_inner());
     let lang = lang_of(dir);
     let tool = match lang {
-        Lang::Python => std::panic::catch_unwind(componentize_py),
-        Lang::Js => std::panic::catch_unwind(componentize_js),
-        Lang::Rust => Ok(PathBuf::new()),
+        Lang::Python => Some(find(PY.0, PY.1)),
+        Lang::Js => Some(find(JS.0, JS.1)),
+        Lang::Rust => None,
     };
-    tool.map_err(|_| format!("the build tool for {} is not installed", dir.display()))?;
+    if let Some(tool) = tool.filter(|t| !t.is_file()) {
+        return Err(format!(
+            "{} is missing (scripts/install-componentize.sh installs it)",
+            tool.display()
+        ));
+    }
     let cache = workspace().join("target/sdk-components");
     std::fs::create_dir_all(&cache).map_err(|e| e.to_string())?;
     let name = dir.file_name().unwrap().to_string_lossy().to_string();
@@ -202,8 +225,8 @@ pub fn try_component(dir: &Path) -> Result<PathBuf, String> {
     if path.is_file() {
         return Ok(path);
     }
-    let bin = std::panic::catch_unwind(flavorbox_tests::flavorbox_bin)
-        .map_err(|_| "the flavorbox binary is not built".to_string())?;
+    let bin = any_flavorbox_bin()
+        .ok_or("no flavorbox binary to build with (cargo build -p flavorbox)")?;
     let tmp = cache.join(format!(".{name}-{}.wasm", std::process::id()));
     let mut cmd = Command::new(bin);
     cmd.args(["flavor", "build"]).arg(dir).arg("-o").arg(&tmp);
