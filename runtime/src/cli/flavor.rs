@@ -60,12 +60,13 @@ pub enum FlavorCommand {
 }
 
 impl FlavorCommand {
-    /// Commands that work on files only and never open a home.
-    pub fn without_home(self) -> std::result::Result<Result<()>, FlavorCommand> {
+    /// Runs the commands that work on files only and never open a home;
+    /// hands every other command back.
+    pub fn without_home(self) -> std::result::Result<Result<()>, Box<FlavorCommand>> {
         match self {
             FlavorCommand::New(args) => Ok(scaffold::new(args)),
             FlavorCommand::Build(args) => Ok(scaffold::build(args)),
-            other => Err(other),
+            other => Err(Box::new(other)),
         }
     }
 }

@@ -124,7 +124,7 @@ fn run(cli: Cli) -> Result<()> {
         // `flavor new` and `flavor build` work on a project directory only.
         Command::Flavor(cmd) => match cmd.without_home() {
             Ok(done) => return done,
-            Err(cmd) => Command::Flavor(cmd),
+            Err(cmd) => Command::Flavor(*cmd),
         },
         other => other,
     };
