@@ -326,6 +326,8 @@ fn a_hostile_python_flavor_is_stopped_like_a_rust_one() {
         cli(&full, &env, None)
     };
     let wasm_arg = wasm.to_str().unwrap();
+    // The deadline leaves the flood and the allocation time to finish on a
+    // loaded two-core machine; the loop runs into it.
     let first = hcli(&[
         "flavor",
         "register",
@@ -333,7 +335,7 @@ fn a_hostile_python_flavor_is_stopped_like_a_rust_one() {
         "--grant",
         "storage",
         "--timeout",
-        "1",
+        "4",
     ]);
     first.ok();
     assert!(first.stderr.contains("compiling 19."), "{first:#?}");
@@ -386,7 +388,7 @@ fn a_hostile_python_flavor_is_stopped_like_a_rust_one() {
         .fails(3, "sandbox: deadline:")
         .to_string();
     assert!(
-        line.contains("get-secret ran past its 1000 ms deadline"),
+        line.contains("get-secret ran past its 4000 ms deadline"),
         "{line}"
     );
     unharmed();
@@ -410,7 +412,14 @@ fn a_hostile_python_flavor_is_stopped_like_a_rust_one() {
             .stdin(Stdio::null());
         cmd.output().unwrap()
     };
-    assert!(flood.status.success(), "{flood:?}");
+    assert!(
+        flood.status.success(),
+        "{}",
+        String::from_utf8_lossy(&flood.stderr)
+            .lines()
+            .last()
+            .unwrap_or_default()
+    );
     assert!(String::from_utf8_lossy(&flood.stdout).contains("stored"));
     let stderr = String::from_utf8_lossy(&flood.stderr);
     assert!(
