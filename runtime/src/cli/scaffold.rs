@@ -173,7 +173,17 @@ fn project_files(name: &str, lang: Lang) -> Vec<(String, String)> {
             "; `flavorbox-sdk.js` is the SDK",
         ),
     };
+    let install = match lang {
+        Lang::Rust => format!("rustup target add {RUST_TARGET}             # once"),
+        Lang::Python => {
+            format!("pip install componentize-py=={COMPONENTIZE_PY_VERSION}       # once")
+        }
+        Lang::Js => format!(
+            "npm install @bytecodealliance/componentize-js@{COMPONENTIZE_JS_VERSION}   # once, here"
+        ),
+    };
     let readme = fill(README)
+        .replace("{{install}}", &install)
         .replace("{{lang}}", lang_name)
         .replace("{{lang_arg}}", lang_arg)
         .replace("{{source}}", source)
