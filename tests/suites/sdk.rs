@@ -12,6 +12,7 @@
 //! - `examples/vault`, a Python flavor over HTTP, against a real OpenBao dev
 //!   server on 127.0.0.1 (`support/openbao.rs`): evaluate, register, CRUD,
 //!   where the secret lands in Vault, and a wrong token answered as denied;
+//!   `examples/vault-js`, the same in JavaScript (the JS SDK's HTTP client);
 //! - a hostile Python flavor is stopped like a Rust one (deadline, memory
 //!   even when Python catches the refusal, a capped log), and its 19 MB
 //!   compile is announced once and then served from the compile cache;
@@ -309,6 +310,43 @@ fn the_python_vault_example_works_against_openbao() {
     ungranted
         .cli(&["secret", "get", "api", "--manager", "m"])
         .fails(3, "sandbox: denied");
+}
+
+#[test]
+fn the_javascript_vault_example_works_against_openbao() {
+    // The same flavor in JavaScript: the SDK's synchronous HTTP client over
+    // wasi:http, JSON both ways, error statuses.
+    let bao = openbao();
+    let origin = bao.origin();
+    let wasm = component(&workspace().join("examples/vault-js"));
+    let address = format!("address={origin}");
+    let token = format!("token={ROOT_TOKEN}");
+    let namespace = format!("sdk-js-{}", std::process::id());
+    evaluate_passes(
+        &wasm,
+        &[
+            "--allow-host",
+            &origin,
+            "--config",
+            &address,
+            "--config",
+            &token,
+            "--config",
+            &format!("namespace={namespace}-eval"),
+        ],
+    );
+    let home = TestHome::new();
+    let ns = format!("namespace={namespace}");
+    register_and_use(
+        &home,
+        &wasm,
+        "vault-js",
+        &["--allow-host", &origin],
+        &[&address, &token, &ns],
+    );
+    home.cli(&["secret", "register", "api", "key=kv2-js"]).ok();
+    let stored = bao.api("GET", &format!("/v1/secret/data/{namespace}/api"), None);
+    assert_eq!(stored.json()["data"]["data"]["key"], "kv2-js", "{stored:?}");
 }
 
 #[test]
