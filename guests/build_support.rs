@@ -37,15 +37,29 @@ pub fn workspace_root() -> PathBuf {
         .to_path_buf()
 }
 
-/// Builds `packages` of `guests/` (all of them but `exclude` if empty) and
-/// returns the path of every component produced, keyed by target name with
-/// `-` for `_`.
+/// A component the guest build produced.
+pub struct Component {
+    /// The `.wasm` file, in `target/guests`.
+    pub wasm: PathBuf,
+    /// The directory of the guest crate's `Cargo.toml`, e.g.
+    /// `guests/testing/hostile/loop`.
+    #[allow(dead_code, reason = "only tests/build.rs reads it")]
+    pub crate_dir: PathBuf,
+}
+
+/// Builds `packages` of `guests/` (all of them but `exclude` if empty),
+/// named by package name, and returns every component produced, keyed by
+/// crate name: the package name with `-` read as `_`, as rustc names the
+/// crate (e.g. `hostile_loop`, `local`; see [`crate_name`]). A guest that is
+/// a flavor is named so that this is also the name its `info()` reports.
+/// Libraries (`guests/lib`, `guests/testing/honest`) produce no component
+/// and are not in the map.
 ///
 /// Cargo unifies dependency features over the packages of one build, so the
 /// same guest built alone and built with the others can come out different;
 /// callers that embed a component should copy it before another build
 /// overwrites it, and the two callers here never build the same package.
-pub fn build_guests(packages: &[&str], exclude: &[&str]) -> BTreeMap<String, PathBuf> {
+pub fn build_guests(packages: &[&str], exclude: &[&str]) -> BTreeMap<String, Component> {
     let root = workspace_root();
     let guests = root.join("guests");
     let target_dir = root.join("target").join("guests");
@@ -94,25 +108,33 @@ pub fn build_guests(packages: &[&str], exclude: &[&str]) -> BTreeMap<String, Pat
         if message["reason"] != "compiler-artifact" {
             continue;
         }
-        let name = message["target"]["name"]
-            .as_str()
-            .unwrap_or_default()
-            .replace('_', "-");
+        // A target's name is its crate name (cargo may spell it with `-`).
+        let name = crate_name(message["target"]["name"].as_str().unwrap_or_default());
         let wasm = message["filenames"]
             .as_array()
             .into_iter()
             .flatten()
             .filter_map(|f| f.as_str())
             .find(|f| f.ends_with(".wasm"));
-        if let Some(wasm) = wasm {
-            built.insert(name, PathBuf::from(wasm));
+        let crate_dir = message["manifest_path"]
+            .as_str()
+            .map(PathBuf::from)
+            .and_then(|manifest| manifest.parent().map(PathBuf::from));
+        if let (Some(wasm), Some(crate_dir)) = (wasm, crate_dir) {
+            let wasm = PathBuf::from(wasm);
+            built.insert(name, Component { wasm, crate_dir });
         }
     }
     for package in packages {
         assert!(
-            built.contains_key(*package),
+            built.contains_key(&crate_name(package)),
             "guest build produced no component for {package}"
         );
     }
     built
+}
+
+/// The crate name of the package `package`: its name with `-` read as `_`.
+pub fn crate_name(package: &str) -> String {
+    package.replace('-', "_")
 }

@@ -1,4 +1,5 @@
-//! Builds the built-in `local` flavor from `guests/local` and embeds it.
+//! Builds the built-in `local` flavor from `guests/flavors/local` and embeds
+//! it.
 //!
 //! The component is copied into OUT_DIR first: the file in `target/guests`
 //! may be rebuilt by another build later, and what is embedded must be what
@@ -11,7 +12,7 @@ use sha2::{Digest, Sha256};
 
 fn main() {
     let built = build_support::build_guests(&["local"], &[]);
-    let bytes = std::fs::read(&built["local"]).expect("read the local flavor component");
+    let bytes = std::fs::read(&built["local"].wasm).expect("read the local flavor component");
     let out = std::path::PathBuf::from(std::env::var_os("OUT_DIR").expect("run by cargo"));
     let embedded = out.join("local.wasm");
     std::fs::write(&embedded, &bytes).expect("copy the local flavor component");

@@ -14,7 +14,7 @@ use flavorbox::store::TxnMode;
 mod generated {
     include!(concat!(env!("OUT_DIR"), "/guests.rs"));
 }
-pub use generated::{GUESTS, guest_path};
+use generated::guest_path;
 
 /// A guest component's path. `local` is the component embedded in the
 /// runtime, written out once per run.
@@ -108,19 +108,12 @@ impl TestHome {
         run_cli(Some(self.path()), args, stdin)
     }
 
-    /// Registers the guest component `guest_name` through the CLI with the
-    /// `storage` grant and `flags` (e.g. `--timeout 1`), and the secrets
-    /// manager `manager` on its flavor `flavor` (made active if
-    /// `set_active`).
-    pub fn cli_register(
-        &self,
-        guest_name: &str,
-        flavor: &str,
-        manager: &str,
-        flags: &[&str],
-        set_active: bool,
-    ) {
-        let wasm = guest(guest_name);
+    /// Registers the test flavor `flavor` (the guest crate of that name)
+    /// through the CLI with the `storage` grant and `flags` (e.g.
+    /// `--timeout 1`), and the secrets manager `manager` on it (made active
+    /// if `set_active`).
+    pub fn cli_register(&self, flavor: &str, manager: &str, flags: &[&str], set_active: bool) {
+        let wasm = guest(flavor);
         let mut args = vec![
             "flavor",
             "register",

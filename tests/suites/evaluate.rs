@@ -61,7 +61,7 @@ fn the_local_flavor_passes_through_the_cli() {
 
 #[test]
 fn honest_flavors_pass_every_check() {
-    for name in ["local", "test-kv-json"] {
+    for name in ["local", "kv_json"] {
         let evaluation = judge(name);
         assert!(evaluation.passed, "{name}: {evaluation:#?}");
         assert!(evaluation.checks.len() >= 15);
@@ -94,7 +94,7 @@ fn the_json_report_is_machine_readable_and_the_exit_code_follows_the_verdict() {
         Some(home.path()),
         &[
             "evaluate",
-            guest("hostile-garbage").to_str().unwrap(),
+            guest("hostile_garbage").to_str().unwrap(),
             "--samples",
             "1",
             "--output",
@@ -118,18 +118,18 @@ fn the_json_report_is_machine_readable_and_the_exit_code_follows_the_verdict() {
 
 #[test]
 fn hostile_flavors_fail_with_their_named_finding() {
-    fails_with("hostile-loop", "deadline");
-    fails_with("hostile-call-storm", "deadline");
-    fails_with("hostile-sleep", "deadline");
-    fails_with("hostile-memory", "memory");
-    fails_with("hostile-recursion", "trap");
-    fails_with("hostile-storage-flood", "quota");
-    fails_with("hostile-namespace-escape", "denied");
-    fails_with("hostile-log-flood", "log-flood");
-    fails_with("hostile-log-secret", "secret-in-output");
-    fails_with("hostile-panic", "trap");
-    fails_with("hostile-garbage", "garbage");
-    let probe = fails_with("hostile-wasi-probe", "denied");
+    fails_with("hostile_loop", "deadline");
+    fails_with("hostile_call_storm", "deadline");
+    fails_with("hostile_sleep", "deadline");
+    fails_with("hostile_memory", "memory");
+    fails_with("hostile_recursion", "trap");
+    fails_with("hostile_storage_flood", "quota");
+    fails_with("hostile_namespace_escape", "denied");
+    fails_with("hostile_log_flood", "log-flood");
+    fails_with("hostile_log_secret", "secret-in-output");
+    fails_with("hostile_panic", "trap");
+    fails_with("hostile_garbage", "garbage");
+    let probe = fails_with("hostile_wasi_probe", "denied");
     assert!(
         probe
             .findings
@@ -143,9 +143,9 @@ fn hostile_flavors_fail_with_their_named_finding() {
 #[test]
 fn components_the_host_cannot_run_are_refused_by_name() {
     for (name, needle) in [
-        ("hostile-unknown-import", "evil:escape/backdoor"),
-        ("hostile-claims-local", "claims the name `local`"),
-        ("not-a-flavor", "not a flavor"),
+        ("hostile_unknown_import", "evil:escape/backdoor"),
+        ("hostile_claims_local", "claims the name `local`"),
+        ("not_a_flavor", "not a flavor"),
     ] {
         let evaluation = fails_with(name, "refused");
         assert!(

@@ -189,7 +189,7 @@ fn two_local_managers_never_see_each_other() {
 #[test]
 fn a_second_flavor_registered_from_a_wasm_file_works_through_the_cli() {
     let home = TestHome::new();
-    let wasm = guest("test-kv-json");
+    let wasm = guest("kv_json");
     let out = home.cli(&[
         "flavor",
         "register",
@@ -239,14 +239,14 @@ fn a_second_flavor_registered_from_a_wasm_file_works_through_the_cli() {
 #[test]
 fn the_kv_json_flavor_passes_the_conformance_suite() {
     let home = TestHome::new();
-    home.register_with_storage("test-kv-json", &["a", "b"]);
+    home.register_with_storage("kv_json", &["a", "b"]);
     conformance(&home, "a", "b");
 }
 
 #[test]
 fn a_guest_that_traps_after_writing_leaves_storage_exactly_as_before() {
     let home = TestHome::new();
-    home.cli_register("hostile-panic", "hostile_panic", "h", &[], false);
+    home.cli_register("hostile_panic", "h", &[], false);
     home.put_raw(
         "h",
         &[
@@ -506,31 +506,25 @@ fn bad_flavor_files_are_refused_naming_the_reason() {
     );
     refused(
         &home,
-        &["flavor", "register", &s(&guest("not-a-flavor"))],
+        &["flavor", "register", &s(&guest("not_a_flavor"))],
         2,
         "not a flavor (world flavorbox:secrets/flavor)",
     );
     refused(
         &home,
-        &["flavor", "register", &s(&guest("hostile-unknown-import"))],
+        &["flavor", "register", &s(&guest("hostile_unknown_import"))],
         2,
         "evil:escape/backdoor",
     );
     refused(
         &home,
-        &["flavor", "register", &s(&guest("hostile-claims-local"))],
+        &["flavor", "register", &s(&guest("hostile_claims_local"))],
         2,
         "claims the name `local`",
     );
     refused(
         &home,
-        &[
-            "flavor",
-            "register",
-            &s(&guest("test-kv-json")),
-            "--memory",
-            "0",
-        ],
+        &["flavor", "register", &s(&guest("kv_json")), "--memory", "0"],
         2,
         "--memory must be",
     );
@@ -539,7 +533,7 @@ fn bad_flavor_files_are_refused_naming_the_reason() {
         &[
             "flavor",
             "register",
-            &s(&guest("test-kv-json")),
+            &s(&guest("kv_json")),
             "--allow-host",
             "ftp://x",
         ],
@@ -568,7 +562,7 @@ fn a_corrupt_store_is_refused_and_left_as_it_was() {
 #[test]
 fn a_stored_component_that_no_longer_matches_its_digest_is_refused() {
     let home = TestHome::new();
-    home.cli_register("test-kv-json", "kv_json", "kv", &[], false);
+    home.cli_register("kv_json", "kv", &[], false);
     home.cli(&["secret", "register", "kept", "k=v", "--manager", "kv"])
         .ok();
     let before = home.raw_storage("kv");

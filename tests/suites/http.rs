@@ -29,7 +29,7 @@ const MANAGER: &str = "probe";
 
 /// Registers the `http_probe` flavor with `flags` (e.g. `--allow-host URL`).
 fn register_probe(home: &TestHome, flags: &[&str]) -> Run {
-    let wasm = guest("http-probe");
+    let wasm = guest("http_probe");
     let mut args = vec!["flavor", "register", wasm.to_str().unwrap()];
     args.extend_from_slice(flags);
     home.cli(&args)
@@ -374,13 +374,7 @@ fn a_slow_server_cannot_hold_a_call_past_its_deadline() {
 #[test]
 fn a_raw_socket_is_refused_and_recorded() {
     let home = TestHome::new();
-    home.cli_register(
-        "hostile-wasi-probe",
-        "hostile_wasi_probe",
-        MANAGER,
-        &[],
-        true,
-    );
+    home.cli_register("hostile_wasi_probe", MANAGER, &[], true);
 
     let attack = probe(&home, "attack");
     for key in ["tcp", "dns"] {

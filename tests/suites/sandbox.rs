@@ -1,9 +1,10 @@
-//! The sandbox against hostile flavors (`docs/security.md`). Every hostile guest gets
-//! its own manager `h` next to the `default` manager on `local`, which holds
-//! a secret. Each test asserts that the host survives (both managers keep
-//! working), that the error is of the right kind with exit code 3, that the
-//! hostile manager's stored data is unchanged by the failed call, and that
-//! the other manager's data is untouched.
+//! The sandbox against the hostile flavors of `guests/testing/hostile`, one
+//! test per attack (each crate's doc says what the host must do). Every
+//! hostile guest gets its own manager `h` next to the `default` manager on
+//! `local`, which holds a secret. Each test asserts that the host survives
+//! (both managers keep working), that the error is of the right kind with
+//! exit code 3, that the hostile manager's stored data is unchanged by the
+//! failed call, and that the other manager's data is untouched.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -12,10 +13,11 @@ use flavorbox::sandbox::exports::{GetAllSecretKeys, GetSecret, RegisterSecret};
 use flavorbox::{Error, Secret, Violation};
 use flavorbox_tests::{TestHome, guest};
 
-/// A home with `default` (local, holding `db_creds`) and `h` on `flavor`.
-fn arena(guest_name: &str, flavor: &str, limits: &[&str]) -> TestHome {
+/// A home with `default` (local, holding `db_creds`) and `h` on the test
+/// flavor `flavor` (registered with `limits`).
+fn arena(flavor: &str, limits: &[&str]) -> TestHome {
     let home = TestHome::new();
-    home.cli_register(guest_name, flavor, "h", limits, false);
+    home.cli_register(flavor, "h", limits, false);
     home.cli(&[
         "secret",
         "register",
@@ -82,7 +84,7 @@ fn attack(home: &TestHome, args: &[&str], kind: Violation) -> String {
 
 #[test]
 fn an_infinite_loop_is_stopped_at_the_deadline() {
-    let home = arena("hostile-loop", "hostile_loop", &["--timeout", "0.5"]);
+    let home = arena("hostile_loop", &["--timeout", "0.5"]);
     let before = snapshot(&home);
     let started = Instant::now();
     let line = attack(&home, &["secret", "get", "stored"], Violation::Deadline);
@@ -98,7 +100,7 @@ fn an_infinite_loop_is_stopped_at_the_deadline() {
 fn a_guest_blocked_in_a_host_call_is_stopped_at_the_deadline() {
     // An hour-long sleep waits in `wasi:io/poll`, out of reach of epoch
     // interruption; the call's timer must end it anyway.
-    let home = arena("hostile-sleep", "hostile_sleep", &["--timeout", "0.5"]);
+    let home = arena("hostile_sleep", &["--timeout", "0.5"]);
     let before = snapshot(&home);
     let started = Instant::now();
     attack(&home, &["secret", "get", "stored"], Violation::Deadline);
@@ -108,11 +110,7 @@ fn a_guest_blocked_in_a_host_call_is_stopped_at_the_deadline() {
 
 #[test]
 fn a_storm_of_host_calls_is_stopped_at_the_deadline() {
-    let home = arena(
-        "hostile-call-storm",
-        "hostile_call_storm",
-        &["--timeout", "0.5"],
-    );
+    let home = arena("hostile_call_storm", &["--timeout", "0.5"]);
     let before = snapshot(&home);
     attack(&home, &["secret", "get", "stored"], Violation::Deadline);
     unharmed(&home, &before);
@@ -120,7 +118,7 @@ fn a_storm_of_host_calls_is_stopped_at_the_deadline() {
 
 #[test]
 fn memory_growth_is_refused_at_the_cap() {
-    let home = arena("hostile-memory", "hostile_memory", &["--memory", "16"]);
+    let home = arena("hostile_memory", &["--memory", "16"]);
     let before = snapshot(&home);
     let line = attack(&home, &["secret", "get", "stored"], Violation::Memory);
     assert!(line.contains("more than the 16 MiB allowed"), "{line}");
@@ -129,7 +127,7 @@ fn memory_growth_is_refused_at_the_cap() {
 
 #[test]
 fn deep_recursion_overflows_the_stack_and_traps() {
-    let home = arena("hostile-recursion", "hostile_recursion", &[]);
+    let home = arena("hostile_recursion", &[]);
     let before = snapshot(&home);
     let line = attack(&home, &["secret", "get", "stored"], Violation::Trap);
     assert!(line.contains("call stack exhausted"), "{line}");
@@ -138,11 +136,7 @@ fn deep_recursion_overflows_the_stack_and_traps() {
 
 #[test]
 fn a_storage_flood_stops_at_the_quota_and_writes_nothing() {
-    let home = arena(
-        "hostile-storage-flood",
-        "hostile_storage_flood",
-        &["--storage-quota", "1"],
-    );
+    let home = arena("hostile_storage_flood", &["--storage-quota", "1"]);
     let before = snapshot(&home);
     let line = attack(
         &home,
@@ -155,7 +149,7 @@ fn a_storage_flood_stops_at_the_quota_and_writes_nothing() {
 
 #[test]
 fn namespace_escapes_are_refused_and_reach_nothing() {
-    let home = arena("hostile-namespace-escape", "hostile_namespace_escape", &[]);
+    let home = arena("hostile_namespace_escape", &[]);
     let before = snapshot(&home);
     let line = attack(
         &home,
@@ -171,7 +165,7 @@ fn namespace_escapes_are_refused_and_reach_nothing() {
 
 #[test]
 fn a_log_flood_is_capped_and_noted_once_while_the_call_succeeds() {
-    let home = arena("hostile-log-flood", "hostile_log_flood", &[]);
+    let home = arena("hostile_log_flood", &[]);
     let before = snapshot(&home);
     let outcome = home
         .home
@@ -194,7 +188,7 @@ fn a_log_flood_is_capped_and_noted_once_while_the_call_succeeds() {
 
 #[test]
 fn secret_values_are_masked_in_flavor_logs_and_errors() {
-    let home = arena("hostile-log-secret", "hostile_log_secret", &[]);
+    let home = arena("hostile_log_secret", &[]);
     let value = "swordfish-4711";
     let secret = Secret::new(
         "creds",
@@ -249,7 +243,7 @@ fn secret_values_are_masked_in_flavor_logs_and_errors() {
 
 #[test]
 fn a_panic_after_partial_writes_rolls_everything_back() {
-    let home = arena("hostile-panic", "hostile_panic", &[]);
+    let home = arena("hostile_panic", &[]);
     let before = snapshot(&home);
     attack(
         &home,
@@ -261,7 +255,7 @@ fn a_panic_after_partial_writes_rolls_everything_back() {
 
 #[test]
 fn garbage_answers_are_refused_without_echoing_values() {
-    let home = arena("hostile-garbage", "hostile_garbage", &[]);
+    let home = arena("hostile_garbage", &[]);
     let before = snapshot(&home);
     for (name, needle) in [
         (
@@ -298,7 +292,7 @@ fn garbage_answers_are_refused_without_echoing_values() {
 #[test]
 fn an_ungranted_capability_is_reported_at_registration_and_refused_at_run_time() {
     let home = TestHome::new();
-    let wasm = guest("test-kv-json");
+    let wasm = guest("kv_json");
     let run = home.cli(&["flavor", "register", wasm.to_str().unwrap()]);
     run.ok();
     assert!(
@@ -322,7 +316,7 @@ fn an_ungranted_capability_is_reported_at_registration_and_refused_at_run_time()
 #[test]
 fn every_call_gets_a_fresh_instance() {
     let home = TestHome::new();
-    home.register_with_storage("test-kv-json", &["kv"]);
+    home.register_with_storage("kv_json", &["kv"]);
     let secret = Secret::new("s", "arbitrary", [("k".to_string(), "v".to_string())]).unwrap();
     let kv = home.home.manager(Some("kv")).unwrap();
     let first_lines = [
@@ -339,7 +333,7 @@ fn every_call_gets_a_fresh_instance() {
 
 #[test]
 fn a_call_at_its_deadline_does_not_hold_up_other_calls() {
-    let home = arena("hostile-loop", "hostile_loop", &["--timeout", "2"]);
+    let home = arena("hostile_loop", &["--timeout", "2"]);
     std::thread::scope(|scope| {
         let stuck = scope.spawn(|| {
             home.home

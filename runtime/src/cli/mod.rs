@@ -118,23 +118,18 @@ fn open_home(dir: Option<PathBuf>) -> Result<Home> {
 }
 
 fn run(cli: Cli) -> Result<()> {
-    // `evaluate` never touches the user's home.
-    let command = match cli.command {
-        Command::Evaluate(args) => return evaluate::run(args),
+    let home = || open_home(cli.home);
+    match cli.command {
+        // `evaluate` never touches the user's home.
+        Command::Evaluate(args) => evaluate::run(args),
         // `flavor new` and `flavor build` work on a project directory only.
         Command::Flavor(cmd) => match cmd.without_home() {
-            Ok(done) => return done,
-            Err(cmd) => Command::Flavor(*cmd),
+            Ok(done) => done,
+            Err(cmd) => flavor::run(&home()?, *cmd),
         },
-        other => other,
-    };
-    let home = open_home(cli.home)?;
-    match command {
-        Command::Flavor(cmd) => flavor::run(&home, cmd),
-        Command::SecretsManager(cmd) => manager::run(&home, cmd),
-        Command::Secret(args) => secret::run(&home, args),
-        Command::Schema(cmd) => schema::run(&home, cmd),
-        Command::Evaluate(_) => unreachable!("handled above"),
+        Command::SecretsManager(cmd) => manager::run(&home()?, cmd),
+        Command::Secret(args) => secret::run(&home()?, args),
+        Command::Schema(cmd) => schema::run(&home()?, cmd),
     }
 }
 

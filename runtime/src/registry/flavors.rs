@@ -27,7 +27,7 @@ use crate::store::{Database, FlavorRecord};
 
 /// The built-in flavor's name.
 pub const LOCAL: &str = "local";
-/// The `local` flavor component, built from `guests/local` by `build.rs`.
+/// The `local` flavor component, built from `guests/flavors/local` by `build.rs`.
 pub const LOCAL_WASM: &[u8] = include_bytes!(env!("FLAVORBOX_LOCAL_WASM"));
 /// `sha256:<hex>` of [`LOCAL_WASM`], computed at build time.
 pub const LOCAL_DIGEST: &str = env!("FLAVORBOX_LOCAL_DIGEST");
