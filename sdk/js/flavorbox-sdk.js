@@ -84,7 +84,11 @@ const decoder = new TextDecoder();
 export const storage = {
   get(key) { return hostCall(hostStorage.get, key); },
   set(key, value) {
-    hostCall(hostStorage.set, key, typeof value === 'string' ? encoder.encode(value) : value);
+    const bytes = typeof value === 'string' ? encoder.encode(value) : value;
+    if (!(bytes instanceof Uint8Array)) {
+      throw new TypeError(`storage values are a Uint8Array or a string, not ${typeof value}`);
+    }
+    hostCall(hostStorage.set, key, bytes);
   },
   delete(key) { return hostCall(hostStorage.delete, key); },
   keys(prefix = '') { return hostCall(hostStorage.listKeys, prefix); },

@@ -243,5 +243,21 @@ pub fn try_component(dir: &Path) -> Result<PathBuf, String> {
         ));
     }
     std::fs::rename(&tmp, &path).map_err(|e| e.to_string())?;
+    // Older builds of the same project are superseded: 13-20 MB each.
+    for entry in std::fs::read_dir(&cache)
+        .map_err(|e| e.to_string())?
+        .flatten()
+    {
+        let other = entry.path();
+        let file = other.file_name().unwrap_or_default().to_string_lossy();
+        let key = file
+            .strip_prefix(&format!("{name}-"))
+            .and_then(|rest| rest.strip_suffix(".wasm"));
+        let same_project =
+            key.is_some_and(|k| k.len() == 16 && k.bytes().all(|b| b.is_ascii_hexdigit()));
+        if other != path && same_project {
+            let _ = std::fs::remove_file(&other);
+        }
+    }
     Ok(path)
 }

@@ -507,7 +507,10 @@ fn build_python(dir: &Path, output: &Path) -> Result<()> {
     ))?;
     warn_version("componentize-py", &version, COMPONENTIZE_PY_VERSION);
     let stage = staging(dir, PYTHON_SDK)?;
-    eprintln!("building with componentize-py {version} (a Python runtime of about 18 MB)…");
+    eprintln!(
+        "building with componentize-py {} (a Python runtime of about 18 MB)…",
+        flavorbox::text::escape(&version)
+    );
     let mut cmd = tool.command();
     cmd.current_dir(stage.path())
         .arg("-d")
@@ -548,7 +551,10 @@ fn build_js(dir: &Path, output: &Path) -> Result<()> {
     let version = tool.version(&install)?;
     warn_version("componentize-js", &version, COMPONENTIZE_JS_VERSION);
     let stage = staging(dir, JS_SDK)?;
-    eprintln!("building with componentize-js {version} (a JavaScript engine of about 13 MB)…");
+    eprintln!(
+        "building with componentize-js {} (a JavaScript engine of about 13 MB)…",
+        flavorbox::text::escape(&version)
+    );
     let mut cmd = tool.command();
     cmd.current_dir(stage.path())
         .arg(stage.path().join("app.js"))

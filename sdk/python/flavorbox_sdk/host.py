@@ -48,6 +48,8 @@ class Storage:
     def set(self, key, value):
         if isinstance(value, str):
             value = value.encode()
+        if not isinstance(value, (bytes, bytearray, memoryview)):
+            raise TypeError(f"storage values are bytes or str, not {type(value).__name__}")
         _host_call(_storage.set, key, bytes(value))
 
     def delete(self, key):
