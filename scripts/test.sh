@@ -4,8 +4,8 @@
 # flavors' layouts, name encodings and error mapping) and the end-to-end
 # suites (CLI, sandbox vs. hostile flavors, evaluate, HTTP, aws on a moto
 # server, vault on an OpenBao dev server, gcp on the fake Secret Manager
-# checked with Google's client; each suite starts its server itself on
-# 127.0.0.1).
+# checked with Google's client, flavors in Python and JavaScript built with
+# componentize-py/-js; each suite starts its server itself on 127.0.0.1).
 #
 # Usage: scripts/test.sh [extra cargo test args]
 set -euo pipefail
@@ -20,6 +20,9 @@ echo "==> installing OpenBao (Vault) into target/openbao-venv"
 scripts/install-openbao.sh
 echo "==> installing Google's Secret Manager client into target/gcp-venv"
 scripts/install-gcp-client.sh
+
+echo "==> installing componentize-py (target/componentize-venv) and componentize-js (target/componentize-js)"
+scripts/install-componentize.sh
 
 echo "==> guest crates: native unit tests"
 (cd guests && cargo test --locked -p sigv4 -p redact -p aws -p vault -p gcp_secrets_manager \

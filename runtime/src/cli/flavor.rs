@@ -9,6 +9,7 @@ use flavorbox::{Home, Result};
 
 use super::OutputFormat;
 use super::output::{json, table};
+use super::scaffold;
 
 #[derive(Subcommand)]
 pub enum FlavorCommand {
@@ -51,6 +52,23 @@ pub enum FlavorCommand {
     },
     /// Remove a registered flavor no secrets manager uses
     Remove { name: String },
+    /// Create a flavor project (Rust, Python or JavaScript) that builds and
+    /// passes `evaluate` as generated
+    New(scaffold::NewArgs),
+    /// Build a flavor project into a component (.wasm)
+    Build(scaffold::BuildArgs),
+}
+
+impl FlavorCommand {
+    /// Runs the commands that work on files only and never open a home;
+    /// hands every other command back.
+    pub fn without_home(self) -> std::result::Result<Result<()>, Box<FlavorCommand>> {
+        match self {
+            FlavorCommand::New(args) => Ok(scaffold::new(args)),
+            FlavorCommand::Build(args) => Ok(scaffold::build(args)),
+            other => Err(Box::new(other)),
+        }
+    }
 }
 
 pub fn run(home: &Home, command: FlavorCommand) -> Result<()> {
@@ -122,6 +140,8 @@ pub fn run(home: &Home, command: FlavorCommand) -> Result<()> {
             println!("removed flavor `{name}`");
             Ok(())
         }
+        FlavorCommand::New(args) => scaffold::new(args),
+        FlavorCommand::Build(args) => scaffold::build(args),
     }
 }
 

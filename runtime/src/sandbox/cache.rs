@@ -1,7 +1,8 @@
 //! Compiled components, cached on disk.
 //!
-//! Compiling a component takes about a third of a second; loading compiled
-//! code takes a fraction of a millisecond, so every flavor is compiled once
+//! Compiling a Rust component takes about a third of a second, a Python or
+//! JavaScript one (13-20 MB with its interpreter) tens of seconds; loading
+//! compiled code takes a fraction of that, so every flavor is compiled once
 //! per engine configuration and reused by every later command.
 //!
 //! Loading compiled code is `unsafe` in wasmtime: the bytes are trusted to be
@@ -12,6 +13,8 @@
 //! truncated, corrupted or foreign file is ignored and replaced.
 
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 use wasmtime::Engine;
@@ -21,6 +24,34 @@ use super::engine::compatibility_tag;
 use crate::error::{Error, Result};
 
 const CHECKSUM_LEN: usize = 32;
+
+/// A compile the cache could not spare: a Python or JavaScript flavor
+/// carries its language runtime (13-20 MB) and takes tens of seconds to
+/// compile, so the CLI tells the user what is going on.
+#[derive(Debug, Clone, Copy)]
+pub enum CompileEvent {
+    Started {
+        wasm_bytes: usize,
+    },
+    Finished {
+        wasm_bytes: usize,
+        elapsed: Duration,
+    },
+}
+
+static OBSERVER: OnceLock<fn(&CompileEvent)> = OnceLock::new();
+
+/// Installs the process's compile observer (the CLI's progress lines); the
+/// first one installed stays.
+pub fn observe_compiles(observer: fn(&CompileEvent)) {
+    let _ = OBSERVER.set(observer);
+}
+
+fn notify(event: CompileEvent) {
+    if let Some(observer) = OBSERVER.get() {
+        observer(&event);
+    }
+}
 
 pub struct CompileCache {
     dir: Option<PathBuf>,
@@ -56,7 +87,15 @@ impl CompileCache {
         if let Some(component) = path.as_deref().and_then(|p| load_cached(engine, p)) {
             return Ok(component);
         }
+        notify(CompileEvent::Started {
+            wasm_bytes: wasm.len(),
+        });
+        let started = Instant::now();
         let compiled = compile(engine, wasm)?;
+        notify(CompileEvent::Finished {
+            wasm_bytes: wasm.len(),
+            elapsed: started.elapsed(),
+        });
         if let Some(path) = path {
             // A cache that cannot be written only costs time.
             if let Err(err) = store_cached(&path, &compiled) {

@@ -214,11 +214,18 @@ impl Sandbox {
 
         // Decide the outcome; flavor text is masked below, once every value
         // the call handled is known.
+        // A refused memory growth stops the call even if the flavor caught
+        // it (a Python or JavaScript runtime turns it into an exception the
+        // flavor may answer with, where a Rust flavor aborts).
+        let mut memory = memory_breach(&state, operation);
         let outcome: std::result::Result<E::Answer, Failure> = match raw {
             Err(_elapsed) => Err(Failure::Host(deadline_error(&limits, operation))),
             Ok(Err(err)) => Err(Failure::Host(classify_trap(
                 &err, &state, &limits, operation,
             ))),
+            Ok(Ok(_)) if memory.is_some() => {
+                Err(Failure::Host(memory.take().expect("checked above")))
+            }
             Ok(Ok(Err(wit))) => Err(match breach(&state) {
                 Some(err) => Failure::Breach(err, wit),
                 None => Failure::Flavor(wit),
@@ -339,6 +346,19 @@ fn deadline_error(limits: &Limits, operation: Operation) -> Error {
     )
 }
 
+/// The call's refused memory growth, if there was one.
+fn memory_breach(state: &CallState, op: Operation) -> Option<Error> {
+    let asked = state.limiter.memory_refused?;
+    Some(Error::sandbox(
+        Violation::Memory,
+        format!(
+            "{op} asked for {} MiB of linear memory, more than the {} MiB allowed",
+            asked.div_ceil(1024 * 1024),
+            state.limiter.memory_cap() / (1024 * 1024)
+        ),
+    ))
+}
+
 fn classify_trap(
     err: &wasmtime::Error,
     state: &CallState,
@@ -348,15 +368,8 @@ fn classify_trap(
     if let Some(Trap::Interrupt) = err.downcast_ref::<Trap>() {
         return deadline_error(limits, op);
     }
-    if let Some(asked) = state.limiter.memory_refused {
-        return Error::sandbox(
-            Violation::Memory,
-            format!(
-                "{op} asked for {} MiB of linear memory, more than the {} MiB allowed",
-                asked.div_ceil(1024 * 1024),
-                state.limiter.memory_cap() / (1024 * 1024)
-            ),
-        );
+    if let Some(err) = memory_breach(state, op) {
+        return err;
     }
     if let Some(err) = breach(state) {
         return err;
