@@ -6,13 +6,21 @@
 //! size limit, key sets against the schema, configuration against what the
 //! flavor declares. What comes back has already been checked by the sandbox
 //! (see `contract`).
+//!
+//! Bulk work over an HTTP backend is driven from here, one secret per call:
+//! `delete-all-secrets` on a flavor granted `http` is a listing followed by
+//! one `delete-secret` call per secret, each with its own request budget and
+//! deadline, so deleting 1,000 secrets is as predictable as deleting one,
+//! and a failure reports exactly which secrets were and were not deleted
+//! (an HTTP backend has no rollback). See docs/flavor-authoring.md.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use crate::capabilities::log;
 use crate::error::{Error, Result};
-use crate::registry::{Flavors, Runnable, Schemas};
+use crate::policy::{Capability, Grants, ManagerLimits, Policy};
+use crate::registry::{FlavorEntry, Flavors, Runnable, Schemas};
 use crate::sandbox::exports::{
     DeleteAllSecrets, DeleteSecret, GetAllSecretKeys, GetSecret, RegisterSecret, UpdateSecret,
 };
@@ -47,8 +55,8 @@ impl<'h> Managers<'h> {
         self.db.managers()
     }
 
-    /// Registers a secrets manager on `flavor`, checking `config` against
-    /// the keys the flavor declares.
+    /// Registers a secrets manager on `flavor` with its flavor's limits;
+    /// see [`Managers::register_limited`].
     pub fn register(
         &self,
         name: &str,
@@ -56,7 +64,22 @@ impl<'h> Managers<'h> {
         config: BTreeMap<String, String>,
         set_active: bool,
     ) -> Result<()> {
+        self.register_limited(name, flavor, config, ManagerLimits::default(), set_active)
+    }
+
+    /// Registers a secrets manager on `flavor`, checking `config` against
+    /// the keys the flavor declares and then by the flavor itself (see
+    /// [`Managers::check_config`]); `limits` override the flavor's.
+    pub fn register_limited(
+        &self,
+        name: &str,
+        flavor: &str,
+        config: BTreeMap<String, String>,
+        limits: ManagerLimits,
+        set_active: bool,
+    ) -> Result<()> {
         check_name("secrets manager name", name)?;
+        limits.check().map_err(Error::Invalid)?;
         let entry = self.flavors.get(flavor)?;
         let declared = &entry.description.config;
         for key in config.keys() {
@@ -81,7 +104,56 @@ impl<'h> Managers<'h> {
                 missing.name, missing.description
             )));
         }
-        self.db.insert_manager(name, flavor, &config, set_active)
+        self.check_config(&entry, &config)?;
+        self.db
+            .insert_manager(name, flavor, &config, &limits, set_active)
+    }
+
+    /// Lets the flavor judge `config` before it is stored, in a call that
+    /// can reach nothing: no network, no storage, the flavor's deadline at
+    /// most 5 s. The call is `get-all-secret-keys`; a flavor that checks its
+    /// configuration first (as the shipped ones do: required keys, URL
+    /// syntax, credential files) answers `invalid` and the registration is
+    /// refused with its reason. Any other outcome (typically the refused
+    /// network) accepts the config: what only the backend can judge is
+    /// judged at first use. Flavors that take no config are not called.
+    pub fn check_config(
+        &self,
+        entry: &FlavorEntry,
+        config: &BTreeMap<String, String>,
+    ) -> Result<()> {
+        if entry.description.config.is_empty() {
+            return Ok(());
+        }
+        let flavor = &entry.description.name;
+        let runnable = self.flavors.runnable(flavor)?;
+        let mut limits = runnable.policy.limits;
+        limits.timeout_ms = limits.timeout_ms.min(CONFIG_CHECK_TIMEOUT_MS);
+        let policy = Policy {
+            limits,
+            grants: Grants::default(),
+        };
+        let secret_keys: Vec<&str> = entry.description.secret_config_keys().collect();
+        let setup = CallSetup {
+            policy: &policy,
+            storage: None,
+            config: config.clone(),
+            secret_config: config
+                .iter()
+                .filter(|(key, _)| secret_keys.contains(&key.as_str()))
+                .map(|(_, value)| value.clone())
+                .collect(),
+        };
+        let outcome = self
+            .sandbox
+            .get()?
+            .call(&runnable.loaded, setup, &GetAllSecretKeys);
+        match outcome.result {
+            Err(Error::Invalid(why)) => Err(Error::invalid(format!(
+                "flavor `{flavor}` refuses this config: {why}"
+            ))),
+            _ => Ok(()),
+        }
     }
 
     pub fn set_active(&self, name: &str) -> Result<()> {
@@ -112,9 +184,14 @@ impl<'h> Managers<'h> {
     pub fn bind(&self, name: Option<&str>) -> Result<Manager<'h>> {
         let record = self.record(name)?;
         let runnable = self.flavors.runnable(&record.flavor)?;
+        let policy = Policy {
+            limits: record.limits.apply(runnable.policy.limits),
+            grants: runnable.policy.grants.clone(),
+        };
         Ok(Manager {
             record,
             runnable,
+            policy,
             db: self.db,
             schemas: self.schemas,
             sandbox: self.sandbox,
@@ -126,6 +203,8 @@ impl<'h> Managers<'h> {
 pub struct Manager<'h> {
     record: ManagerRecord,
     runnable: Runnable,
+    /// The flavor's policy with this manager's limits applied.
+    policy: Policy,
     db: &'h Arc<dyn Database>,
     schemas: &'h Schemas,
     sandbox: &'h LazySandbox,
@@ -142,7 +221,7 @@ impl Manager<'_> {
 
     /// The deadline of each call on this manager.
     pub fn timeout(&self) -> std::time::Duration {
-        self.runnable.policy.limits.timeout()
+        self.policy.limits.timeout()
     }
 
     /// Runs one export on this manager's flavor, unchecked by schemas, and
@@ -158,7 +237,7 @@ impl Manager<'_> {
             .map(|(_, value)| value.clone())
             .collect();
         let setup = CallSetup {
-            policy: &self.runnable.policy,
+            policy: &self.policy,
             storage: Some(NamespaceAccess::new(self.db.clone(), self.record.id)),
             config: self.record.config.clone(),
             secret_config,
@@ -225,7 +304,66 @@ impl Manager<'_> {
         self.answer(&DeleteSecret(name))
     }
 
-    pub fn delete_all_secrets(&self, force: bool) -> Result<()> {
-        self.answer(&DeleteAllSecrets { force })
+    /// Deletes every secret. A flavor granted `http` is driven from here
+    /// (see the module comment) and the number deleted is returned; any
+    /// other flavor gets one `delete-all-secrets` call, which commits its
+    /// storage writes all at once or not at all, and `None` is returned.
+    pub fn delete_all_secrets(&self, force: bool) -> Result<Option<usize>> {
+        if !force || !self.policy.grants.allows(Capability::Http) {
+            return self.answer(&DeleteAllSecrets { force }).map(|()| None);
+        }
+        let names = self.list_secrets()?;
+        for (done, name) in names.iter().enumerate() {
+            match self.answer(&DeleteSecret(name)) {
+                // Deleted meanwhile by someone else: just as gone.
+                Ok(()) | Err(Error::NotFound(_)) => {}
+                Err(err) => return Err(stopped(err, done, &names)),
+            }
+        }
+        Ok(Some(names.len()))
+    }
+}
+
+/// The longest flavor deadline a config check waits for, in milliseconds.
+const CONFIG_CHECK_TIMEOUT_MS: u64 = 5_000;
+
+/// Secret names a report of a stopped bulk deletion spells out.
+const NAMES_SHOWN: usize = 5;
+
+/// `err`, which stopped a bulk deletion at `names[done]`, with what was and
+/// was not deleted. The kind (and so the exit code) stays `err`'s.
+fn stopped(err: Error, done: usize, names: &[String]) -> Error {
+    let left = &names[done..];
+    let mut shown: Vec<String> = left
+        .iter()
+        .take(NAMES_SHOWN)
+        .map(|n| format!("`{n}`"))
+        .collect();
+    if left.len() > NAMES_SHOWN {
+        shown.push(format!("and {} more", left.len() - NAMES_SHOWN));
+    }
+    let report = format!(
+        "delete-all stopped at secret `{}`: {done} of {} secrets deleted, {} not ({}); \
+         deleting it failed with",
+        left[0],
+        names.len(),
+        left.len(),
+        shown.join(", ")
+    );
+    let kind = err.kind();
+    let with = |detail: String| format!("{report} {kind}: {detail}");
+    match err {
+        Error::Invalid(m) => Error::Invalid(with(m)),
+        Error::NotFound(m) => Error::NotFound(with(m)),
+        Error::AlreadyExists(m) => Error::AlreadyExists(with(m)),
+        Error::Denied(m) => Error::Denied(with(m)),
+        Error::Backend(m) => Error::Backend(with(m)),
+        Error::Sandbox { kind, detail } => Error::Sandbox {
+            kind,
+            detail: with(detail),
+        },
+        Error::Verdict(m) => Error::Verdict(with(m)),
+        Error::Conflict(m) => Error::Conflict(with(m)),
+        Error::Host(m) => Error::Host(with(m)),
     }
 }

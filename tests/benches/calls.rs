@@ -10,6 +10,7 @@
 //! | `aws-get` | `Manager::get_secret` on the `aws` flavor against a moto server on loopback | one HTTP round trip to the same moto server, no sandbox |
 //! | `raw-call` | `Sandbox::info`, no storage | the same `info()` answer (read once from the component) copied and checked natively |
 //! | `load` | `Sandbox::new` + `load` from a warm compile cache | `Sandbox::new(None)` + `load` (compiles) |
+//! | `python-get` | `Manager::get_secret` on `examples/pykv`, a Python flavor (2-key secret) | the same get on the Rust `local` flavor, and the native `get-secret` baseline |
 //!
 //! Extra rows break a flavorbox path down (e.g. a sandbox call without the
 //! `Home` plumbing around it). A summary table of medians and ratios is
@@ -18,7 +19,9 @@
 //! Run: `cargo bench -p flavorbox-tests --bench calls` (a filter after `--`
 //! runs a subset; the summary then only lists the pairs that ran). The
 //! `aws-get` pair needs moto (`scripts/install-moto.sh`); without it the pair
-//! is left out and the summary says so.
+//! is left out and the summary says so; so is the `python-get` pair without
+//! componentize-py (`scripts/install-componentize.sh`) or a cached build of
+//! `examples/pykv` (the `sdk` suite makes one).
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
@@ -41,6 +44,8 @@ use flavorbox::store::{Database, NamespaceAccess};
 use flavorbox::{Home, Secret};
 use rusqlite::{Connection, OptionalExtension, params};
 
+#[path = "../support/components.rs"]
+mod components;
 #[path = "../support/moto.rs"]
 mod moto;
 
@@ -392,6 +397,52 @@ fn bench_aws_get(c: &mut Criterion) -> Result<(), String> {
     Ok(())
 }
 
+/// `get-secret` on a Python flavor (the storage-backed example, an 18 MB
+/// component with its interpreter) next to the same get on the Rust `local`
+/// flavor and natively: what writing a flavor in Python costs per call.
+fn bench_python_get(c: &mut Criterion, fx: &Fixture) -> Result<(), String> {
+    let wasm = components::try_component(&components::workspace().join("examples/pykv"))?;
+    let options = flavorbox::registry::RegisterOptions {
+        grants: [flavorbox::policy::Capability::Storage].into(),
+        ..Default::default()
+    };
+    let flavor = fx
+        .home
+        .flavors()
+        .register(&wasm, &options)
+        .map_err(|e| format!("registering the Python flavor: {e}"))?
+        .entry
+        .description
+        .name;
+    fx.home
+        .managers()
+        .register("python", &flavor, BTreeMap::new(), false)
+        .map_err(|e| format!("registering the Python manager: {e}"))?;
+    let python = fx.home.manager(Some("python")).map_err(|e| e.to_string())?;
+    let secret = two_key_secret(GET_NAME);
+    python
+        .register_secret(&secret)
+        .map_err(|e| format!("registering the bench secret: {e}"))?;
+    assert_eq!(python.get_secret(GET_NAME).expect("read back"), secret);
+    let local = fx.home.manager(None).expect("active manager");
+    let mut map = HashMap::new();
+    map.insert(format!("{PREFIX}{GET_NAME}"), native_encode(&secret));
+
+    let mut group = c.benchmark_group("python-get");
+    group.sample_size(30);
+    group.bench_function("flavorbox-python", |b| {
+        b.iter(|| python.get_secret(black_box(GET_NAME)).expect("get"))
+    });
+    group.bench_function("flavorbox-local", |b| {
+        b.iter(|| local.get_secret(black_box(GET_NAME)).expect("get"))
+    });
+    group.bench_function("native-hashmap-json", |b| {
+        b.iter(|| native_get(black_box(&map), black_box(GET_NAME)))
+    });
+    group.finish();
+    Ok(())
+}
+
 fn bench_raw_call(c: &mut Criterion, fx: &Fixture) {
     let mut group = c.benchmark_group("raw-call");
     group.bench_function("flavorbox-info", |b| {
@@ -544,6 +595,18 @@ const PAIRS: &[Pair] = &[
         baseline: "native-http",
     },
     Pair {
+        what: "get-secret (Home, Python flavor examples/pykv) vs native",
+        group: "python-get",
+        subject: "flavorbox-python",
+        baseline: "native-hashmap-json",
+    },
+    Pair {
+        what: "  the same vs the Rust `local` flavor (Home)",
+        group: "python-get",
+        subject: "flavorbox-python",
+        baseline: "flavorbox-local",
+    },
+    Pair {
         what: "raw sandbox call (info, no storage) vs native info()",
         group: "raw-call",
         subject: "flavorbox-info",
@@ -652,6 +715,9 @@ fn main() {
     bench_register_delete(&mut c, &fx);
     if let Err(why) = bench_aws_get(&mut c) {
         notes.push(format!("aws-get left out: {why}"));
+    }
+    if let Err(why) = bench_python_get(&mut c, &fx) {
+        notes.push(format!("python-get left out: {why}"));
     }
     bench_raw_call(&mut c, &fx);
     bench_load(&mut c, &fx);

@@ -217,6 +217,25 @@ pub struct Run {
     pub elapsed: std::time::Duration,
 }
 
+impl From<std::process::Output> for Run {
+    /// A run whose output was collected by `std` (peak memory unknown: 0).
+    fn from(output: std::process::Output) -> Run {
+        use std::os::unix::process::ExitStatusExt;
+        let signal = output.status.signal();
+        Run {
+            code: output
+                .status
+                .code()
+                .unwrap_or_else(|| 128 + signal.unwrap_or(0)),
+            signal,
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+            peak_rss: 0,
+            elapsed: std::time::Duration::ZERO,
+        }
+    }
+}
+
 impl Run {
     /// Asserts success and returns stdout.
     #[track_caller]

@@ -15,7 +15,7 @@
 use std::time::{Duration, Instant};
 
 use flavorbox::policy::caps;
-use flavorbox::sandbox::exports::GetSecret;
+use flavorbox::sandbox::exports::{GetSecret, UpdateSecret};
 use flavorbox::{Error, Secret};
 use flavorbox_tests::{Run, TestHome, guest, run_cli_env};
 
@@ -420,21 +420,30 @@ fn no_secret_reaches_the_terminal_without_reveal() {
         );
         assert!(run.stderr.contains("secret_bearing"), "{run:#?}");
     }
-    // delete-secret reads it too, and then names a key built from it: the
-    // breach is reported without the key.
-    let run = run_cli_env(
-        Some(home.path()),
-        &["secret", "delete", "stored", "--yes", "--manager", "h"],
-        None,
-        &quiet,
-    );
-    assert_eq!(run.code, 3, "{run:#?}");
+    // update-secret reads the stored values too, and then names a key
+    // built from one: the breach is told without the key, and what the
+    // flavor said after it is withheld.
+    let update = Secret::new(
+        "stored",
+        "arbitrary",
+        [("password".to_string(), "new-value".to_string())],
+    )
+    .unwrap();
+    let outcome = home
+        .home
+        .manager(Some("h"))
+        .unwrap()
+        .call(&UpdateSecret(&update))
+        .unwrap();
+    let err = outcome.result.unwrap_err().to_string();
     assert!(
-        run.stderr
-            .contains("sandbox: denied: delete-secret broke the sandbox"),
-        "{run:#?}"
+        err.starts_with("sandbox: denied: update-secret broke the sandbox (denied)"),
+        "{err}"
     );
-    assert!(!leaked(&run), "{run:#?}");
+    assert!(!err.contains(PASSWORD), "{err}");
+    assert!(outcome.report.secret_bearing);
+    let (_, detail) = outcome.report.violation.unwrap();
+    assert!(!detail.contains(PASSWORD), "{detail}");
 
     // A config value the flavor marks secret is masked in its errors and
     // logs, and in the manager listing.

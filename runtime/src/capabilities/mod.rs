@@ -26,8 +26,8 @@ pub struct Findings {
     /// read data whose secret values the host never saw.
     pub quoting: bool,
     /// Whether data came back to the flavor through it (a stored value, a
-    /// key's existence, an HTTP response): what the flavor says afterwards
-    /// may carry secret values the host never saw.
+    /// key's existence, a successful HTTP response): what the flavor says
+    /// afterwards may carry secret values the host never saw.
     pub read_data: bool,
 }
 

@@ -11,14 +11,15 @@ use flavorbox::registry::RegisterOptions;
 use flavorbox::{Error, Result};
 
 use super::output::{err_line, json, out};
-use super::{OutputFormat, split_pair};
+use super::{OutputFormat, input, split_pair};
 use flavorbox::text::escape;
 
 #[derive(Args)]
 pub struct EvaluateArgs {
     /// The component (.wasm) to evaluate
     path: PathBuf,
-    /// Config for the managers under test; repeatable
+    /// Config for the managers under test (`KEY=@FILE` reads a file);
+    /// repeatable
     #[arg(long = "config", value_name = "KEY=VALUE")]
     config: Vec<String>,
     /// Grant HTTP to this origin for the evaluation; repeatable
@@ -70,6 +71,7 @@ pub fn run(args: EvaluateArgs) -> Result<()> {
     let mut config = BTreeMap::new();
     for pair in &args.config {
         let (key, value) = split_pair(pair, "--config")?;
+        let value = input::config_value(&key, value)?;
         config.insert(key, value);
     }
     let options = EvaluateOptions {

@@ -9,6 +9,7 @@ use flavorbox::{Home, Result};
 
 use super::OutputFormat;
 use super::output::{err_line, json, out, table};
+use super::scaffold;
 use flavorbox::text::escape;
 
 #[derive(Subcommand)]
@@ -60,6 +61,23 @@ pub enum FlavorCommand {
     },
     /// Remove a registered flavor no secrets manager uses
     Remove { name: String },
+    /// Create a flavor project (Rust, Python or JavaScript) that builds and
+    /// passes `evaluate` as generated
+    New(scaffold::NewArgs),
+    /// Build a flavor project into a component (.wasm)
+    Build(scaffold::BuildArgs),
+}
+
+impl FlavorCommand {
+    /// Runs the commands that work on files only and never open a home;
+    /// hands every other command back.
+    pub fn without_home(self) -> std::result::Result<Result<()>, Box<FlavorCommand>> {
+        match self {
+            FlavorCommand::New(args) => Ok(scaffold::new(args)),
+            FlavorCommand::Build(args) => Ok(scaffold::build(args)),
+            other => Err(Box::new(other)),
+        }
+    }
 }
 
 pub fn run(home: &Home, command: FlavorCommand) -> Result<()> {
@@ -137,6 +155,8 @@ pub fn run(home: &Home, command: FlavorCommand) -> Result<()> {
             out!("removed flavor `{}`", escape(&name));
             Ok(())
         }
+        FlavorCommand::New(args) => scaffold::new(args),
+        FlavorCommand::Build(args) => scaffold::build(args),
     }
 }
 

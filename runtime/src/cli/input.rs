@@ -59,6 +59,19 @@ fn read_stdin(what: &str) -> Result<String> {
     Ok(text)
 }
 
+/// The value of a `--config KEY=VALUE`: `@FILE` reads the file verbatim
+/// (e.g. a service-account key: `credentials=@key.json`), `@@...` is a
+/// literal value starting with `@`, anything else is taken as given.
+pub fn config_value(key: &str, raw: String) -> Result<String> {
+    if let Some(literal) = raw.strip_prefix("@@") {
+        Ok(format!("@{literal}"))
+    } else if let Some(path) = raw.strip_prefix('@') {
+        read_file(Path::new(path), &format!("config file for key `{key}`:"))
+    } else {
+        Ok(raw)
+    }
+}
+
 /// Resolves `KEY=VALUE` arguments into pairs.
 pub fn pairs(args: &[String]) -> Result<Vec<(String, String)>> {
     let mut stdin_key: Option<String> = None;

@@ -3,11 +3,12 @@
 use std::collections::BTreeMap;
 
 use clap::Subcommand;
+use flavorbox::policy::ManagerLimits;
 use flavorbox::{Error, Home, Result};
 use serde::Serialize;
 
 use super::output::{json, out, table};
-use super::{OutputFormat, split_pair};
+use super::{OutputFormat, input, split_pair};
 
 #[derive(Subcommand)]
 pub enum ManagerCommand {
@@ -16,12 +17,17 @@ pub enum ManagerCommand {
         name: String,
         #[arg(long)]
         flavor: String,
-        /// A config value the flavor takes; repeatable
+        /// A config value the flavor takes (`KEY=@FILE` reads a file);
+        /// repeatable
         #[arg(long = "config", value_name = "KEY=VALUE")]
         config: Vec<String>,
         /// Make it the active secrets manager
         #[arg(long)]
         set_active: bool,
+        /// HTTP requests per call through this manager, instead of its
+        /// flavor's cap
+        #[arg(long, value_name = "N")]
+        http_requests: Option<u32>,
     },
     /// List secrets managers (secret config values are masked)
     List {
@@ -45,6 +51,8 @@ struct ManagerView {
     flavor: String,
     active: bool,
     config: BTreeMap<String, String>,
+    #[serde(skip_serializing_if = "ManagerLimits::is_empty")]
+    limits: ManagerLimits,
 }
 
 pub fn run(home: &Home, command: ManagerCommand) -> Result<()> {
@@ -54,18 +62,21 @@ pub fn run(home: &Home, command: ManagerCommand) -> Result<()> {
             flavor,
             config,
             set_active,
+            http_requests,
         } => {
             let mut values = BTreeMap::new();
             for pair in &config {
                 let (key, value) = split_pair(pair, "--config")?;
+                let value = input::config_value(&key, value)?;
                 if values.insert(key.clone(), value).is_some() {
                     return Err(Error::invalid(format!(
                         "--config key `{key}` is given more than once"
                     )));
                 }
             }
+            let limits = ManagerLimits { http_requests };
             home.managers()
-                .register(&name, &flavor, values, set_active)?;
+                .register_limited(&name, &flavor, values, limits, set_active)?;
             let active = home.managers().record(None).is_ok_and(|m| m.name == name);
             out!(
                 "registered secrets manager `{name}` on flavor `{flavor}`{}",
@@ -105,6 +116,7 @@ pub fn run(home: &Home, command: ManagerCommand) -> Result<()> {
                     flavor: record.flavor,
                     active: record.active,
                     config,
+                    limits: record.limits,
                 });
             }
             if output == OutputFormat::Json {
@@ -113,8 +125,11 @@ pub fn run(home: &Home, command: ManagerCommand) -> Result<()> {
             let rows = views
                 .iter()
                 .map(|v| {
-                    let config: Vec<String> =
+                    let mut config: Vec<String> =
                         v.config.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                    if let Some(n) = v.limits.http_requests {
+                        config.push(format!("(http-requests {n})"));
+                    }
                     vec![
                         if v.active { "*" } else { "" }.to_string(),
                         v.name.clone(),

@@ -7,6 +7,7 @@ mod flavor;
 mod input;
 mod manager;
 mod output;
+mod scaffold;
 mod schema;
 mod secret;
 
@@ -71,6 +72,7 @@ pub fn main() -> ExitCode {
     }
     let cli = Cli::parse();
     init_logging();
+    flavorbox::sandbox::cache::observe_compiles(compile_progress);
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
@@ -95,6 +97,29 @@ fn init_logging() {
         .init();
 }
 
+/// Components at least this large (a language runtime inside) take long
+/// enough to compile that the user is told; Rust flavors stay silent.
+const COMPILE_PROGRESS_BYTES: usize = 2 * 1024 * 1024;
+
+fn compile_progress(event: &flavorbox::sandbox::cache::CompileEvent) {
+    use flavorbox::sandbox::cache::CompileEvent;
+    match *event {
+        CompileEvent::Started { wasm_bytes } if wasm_bytes >= COMPILE_PROGRESS_BYTES => {
+            output::err_line(format_args!(
+                "compiling {:.1} MB component (once: the compiled code is cached)…",
+                wasm_bytes as f64 / 1e6
+            ));
+        }
+        CompileEvent::Finished {
+            wasm_bytes,
+            elapsed,
+        } if wasm_bytes >= COMPILE_PROGRESS_BYTES => {
+            output::err_line(format_args!("compiled in {:.1} s", elapsed.as_secs_f64()));
+        }
+        _ => {}
+    }
+}
+
 fn open_home(dir: Option<PathBuf>) -> Result<Home> {
     let dir = match dir {
         Some(dir) => dir,
@@ -108,7 +133,11 @@ fn run(cli: Cli) -> Result<()> {
     match cli.command {
         // `evaluate` never touches the user's home.
         Command::Evaluate(args) => evaluate::run(args),
-        Command::Flavor(cmd) => flavor::run(&home()?, cmd),
+        // `flavor new` and `flavor build` work on a project directory only.
+        Command::Flavor(cmd) => match cmd.without_home() {
+            Ok(done) => done,
+            Err(cmd) => flavor::run(&home()?, *cmd),
+        },
         Command::SecretsManager(cmd) => manager::run(&home()?, cmd),
         Command::Secret(args) => secret::run(&home()?, args),
         Command::Schema(cmd) => schema::run(&home()?, cmd),

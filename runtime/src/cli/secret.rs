@@ -202,8 +202,13 @@ pub fn run(home: &Home, args: SecretArgs) -> Result<()> {
                     "delete-all removes every secret of secrets manager `{target}`; pass --force"
                 )));
             }
-            home.manager(manager)?.delete_all_secrets(true)?;
-            out!("deleted all secrets of secrets manager `{target}`");
+            match home.manager(manager)?.delete_all_secrets(true)? {
+                Some(count) => out!(
+                    "deleted all {count} secret{} of secrets manager `{target}`",
+                    if count == 1 { "" } else { "s" }
+                ),
+                None => out!("deleted all secrets of secrets manager `{target}`"),
+            }
             Ok(())
         }
     }

@@ -232,6 +232,43 @@ impl Default for CompileLimits {
     }
 }
 
+/// Limits set on one secrets manager, overriding its flavor's for every call
+/// through that manager (`secrets-manager register --http-requests N`): the
+/// same flavor may serve a manager of ten secrets and one of ten thousand.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ManagerLimits {
+    /// HTTP requests per call, instead of the flavor's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub http_requests: Option<u32>,
+}
+
+impl ManagerLimits {
+    /// Checks each override against the ceilings an operator may grant.
+    pub fn check(&self) -> Result<(), String> {
+        if let Some(requests) = self.http_requests
+            && (requests == 0 || requests > MAX_HTTP_REQUESTS)
+        {
+            return Err(format!(
+                "--http-requests must be 1-{MAX_HTTP_REQUESTS}, not {requests}"
+            ));
+        }
+        Ok(())
+    }
+
+    /// `limits` with these overrides applied.
+    pub fn apply(&self, mut limits: Limits) -> Limits {
+        if let Some(requests) = self.http_requests {
+            limits.http_requests = requests;
+        }
+        limits
+    }
+
+    pub fn is_empty(&self) -> bool {
+        *self == ManagerLimits::default()
+    }
+}
+
 /// The capabilities an operator granted a flavor.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
@@ -299,6 +336,32 @@ mod tests {
         assert_eq!("http".parse::<Capability>(), Ok(Capability::Http));
         assert!("HTTP".parse::<Capability>().is_err());
         assert!("fs".parse::<Capability>().unwrap_err().contains("unknown"));
+    }
+
+    #[test]
+    fn manager_limits_override_only_what_they_set() {
+        let flavor = Limits::default();
+        assert_eq!(ManagerLimits::default().apply(flavor), flavor);
+        let raised = ManagerLimits {
+            http_requests: Some(2000),
+        };
+        assert_eq!(raised.apply(flavor).http_requests, 2000);
+        assert_eq!(raised.apply(flavor).timeout_ms, flavor.timeout_ms);
+        assert!(raised.check().is_ok());
+        for bad in [0, MAX_HTTP_REQUESTS + 1] {
+            let err = ManagerLimits {
+                http_requests: Some(bad),
+            }
+            .check()
+            .unwrap_err();
+            assert!(err.contains("--http-requests must be"), "{err}");
+        }
+        assert_eq!(
+            serde_json::to_string(&ManagerLimits::default()).unwrap(),
+            "{}"
+        );
+        let read: ManagerLimits = serde_json::from_str("{}").unwrap();
+        assert!(read.is_empty());
     }
 
     #[test]

@@ -1,9 +1,9 @@
 //! Compiled components, cached on disk.
 //!
-//! Compiling a component takes from a third of a second to tens of seconds
-//! (a Python flavor); loading compiled code takes a fraction of a
-//! millisecond, so every flavor is compiled once per engine configuration
-//! and reused by every later command.
+//! Compiling a Rust component takes about a third of a second, a Python or
+//! JavaScript one (13-20 MB with its interpreter) tens of seconds; loading
+//! compiled code takes a fraction of that, so every flavor is compiled once
+//! per engine configuration and reused by every later command.
 //!
 //! Loading compiled code is `unsafe` in wasmtime: the bytes are native code,
 //! trusted to be what wasmtime wrote, and run without re-validation. So a
@@ -23,6 +23,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
+use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 use wasmtime::Engine;
@@ -33,6 +34,34 @@ use super::engine::compatibility_tag;
 use crate::error::{Error, Result};
 use crate::policy::CompileLimits;
 use crate::store::Database;
+
+/// A compile the cache could not spare: a Python or JavaScript flavor
+/// carries its language runtime (13-20 MB) and takes tens of seconds to
+/// compile, so the CLI tells the user what is going on.
+#[derive(Debug, Clone, Copy)]
+pub enum CompileEvent {
+    Started {
+        wasm_bytes: usize,
+    },
+    Finished {
+        wasm_bytes: usize,
+        elapsed: Duration,
+    },
+}
+
+static OBSERVER: OnceLock<fn(&CompileEvent)> = OnceLock::new();
+
+/// Installs the process's compile observer (the CLI's progress lines); the
+/// first one installed stays.
+pub fn observe_compiles(observer: fn(&CompileEvent)) {
+    let _ = OBSERVER.set(observer);
+}
+
+fn notify(event: CompileEvent) {
+    if let Some(observer) = OBSERVER.get() {
+        observer(&event);
+    }
+}
 
 pub struct CompileCache {
     dir: Option<PathBuf>,
@@ -103,6 +132,10 @@ impl CompileCache {
         {
             return Ok(component);
         }
+        notify(CompileEvent::Started {
+            wasm_bytes: source.wasm.len(),
+        });
+        let started = Instant::now();
         let compiled = if source.builtin {
             engine
                 .precompile_component(source.wasm)
@@ -113,6 +146,10 @@ impl CompileCache {
                 limits: source.limits,
             })?
         };
+        notify(CompileEvent::Finished {
+            wasm_bytes: source.wasm.len(),
+            elapsed: started.elapsed(),
+        });
         // SAFETY: `compiled` was produced an instant ago by
         // `Engine::precompile_component`, in this process or in the compiler
         // child on an engine of the same settings.

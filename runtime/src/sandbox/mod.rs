@@ -17,10 +17,11 @@
 //! reached the network (whose effects a rerun would repeat); then it fails
 //! as a `conflict`, nothing written, blaming no flavor.
 //!
-//! Text from a call whose flavor read stored or remote data (secret values
-//! the host never saw may be in it) is *secret-bearing*: its log lines are
-//! withheld from the default output, and its error details are replaced by
-//! what the host itself knows (see [`CallReport::secret_bearing`]).
+//! Text from a call that handles secret values the host does not know (a
+//! failed `get-secret`, a register or update that read what was stored)
+//! after its flavor read stored or remote data is *secret-bearing*: its log
+//! lines are withheld from the default output, and its error details are
+//! replaced by what the host itself knows (see [`secret_bearing`]).
 
 pub mod cache;
 pub mod compile;
@@ -92,8 +93,8 @@ pub struct CallReport {
     pub masked_lines: usize,
     /// Whether the flavor's output went past its cap.
     pub log_truncated: bool,
-    /// Whether the flavor read stored or remote data: its text may hold
-    /// secret values the host never saw, so its log lines are withheld
+    /// Whether the call's text may hold secret values the host never saw
+    /// (see `secret_bearing` in this module), so its log lines are withheld
     /// from the default output (`capabilities::log::forward`) and its error
     /// details replaced by the host's own words.
     pub secret_bearing: bool,
@@ -317,6 +318,10 @@ impl Sandbox {
 
         // Decide the outcome; flavor text is masked below, once every value
         // the call handled is known.
+        // A refused memory growth stops the call even if the flavor caught
+        // it (a Python or JavaScript runtime turns it into an exception the
+        // flavor may answer with, where a Rust flavor aborts).
+        let mut memory = memory_breach(&state, operation);
         let outcome: std::result::Result<E::Answer, Failure> = match raw {
             Err(_elapsed) => Err(Failure::Host(deadline_error(&limits, operation))),
             Ok(Err(RunError::Instantiate(err))) => Err(Failure::Host(classify_instantiation(
@@ -325,13 +330,16 @@ impl Sandbox {
             Ok(Err(RunError::Trap(err))) => Err(Failure::Host(classify_trap(
                 &err, &state, &limits, operation,
             ))),
+            Ok(Ok(_)) if memory.is_some() => {
+                Err(Failure::Host(memory.take().expect("checked above")))
+            }
             Ok(Ok(Err(wit))) => Err(match breach(&state) {
-                Some(err) => Failure::Host(err),
+                Some(err) => Failure::Breach(err, wit),
                 None => Failure::Flavor(wit),
             }),
             Ok(Ok(Ok(raw))) => export.check(raw).map_err(Failure::Host),
         };
-        let secret_bearing = operation != Operation::Info && state.read_data();
+        let secret_bearing = secret_bearing(operation, outcome.is_ok(), &state);
         let recorded = state.violation();
         // Whether an error's detail quotes text the flavor chose: answers
         // that break the contract, and breaches recorded as quoting.
@@ -395,6 +403,25 @@ impl Sandbox {
                 Err(withhold_host(err, operation))
             }
             Err(Failure::Host(err)) => Err(mask_error(err, &masker)),
+            Err(Failure::Breach(err, wit)) if secret_bearing => {
+                // The breach, told as a secret-bearing call's; what the
+                // flavor reported after it goes to the withheld log.
+                let (_, said) = withhold_flavor(wit, export, &masker);
+                logs.push(LogRecord {
+                    level: Level::Error,
+                    source: LogSource::Error,
+                    message: said,
+                });
+                Err(if quoting(&err) {
+                    withhold_host(err, operation)
+                } else {
+                    mask_error(err, &masker)
+                })
+            }
+            Err(Failure::Breach(err, wit)) => Err(with_report(
+                mask_error(err, &masker),
+                &from_wit(wit, &masker),
+            )),
             Err(Failure::Flavor(wit)) => Err(if secret_bearing {
                 let (error, said) = withhold_flavor(wit, export, &masker);
                 logs.push(LogRecord {
@@ -478,6 +505,21 @@ impl LazySandbox {
 enum Failure {
     Host(Error),
     Flavor(WitError),
+    /// The flavor broke the sandbox, noticed, and returned an error saying
+    /// what it had done by then (e.g. how far a bulk deletion got).
+    Breach(Error, WitError),
+}
+
+/// A breach, followed by what the flavor reported after it: the breach
+/// decides the error's kind, the report tells the user what was done.
+fn with_report(breach: Error, report: &Error) -> Error {
+    match breach {
+        Error::Sandbox { kind, detail } => Error::Sandbox {
+            kind,
+            detail: format!("{detail}; the flavor then reported {report}"),
+        },
+        other => other,
+    }
 }
 
 /// The first sandbox breach a capability recorded, as an error.
@@ -527,6 +569,19 @@ fn cap_reached(err: &wasmtime::Error, op: Operation) -> Option<Error> {
     None
 }
 
+/// The call's refused memory growth, if there was one.
+fn memory_breach(state: &CallState, op: Operation) -> Option<Error> {
+    let asked = state.limiter.memory_refused?;
+    Some(Error::sandbox(
+        Violation::Memory,
+        format!(
+            "{op} asked for {} MiB of linear memory, more than the {} MiB allowed",
+            asked.div_ceil(1024 * 1024),
+            state.limiter.memory_cap() / (1024 * 1024)
+        ),
+    ))
+}
+
 fn classify_trap(
     err: &wasmtime::Error,
     state: &CallState,
@@ -546,15 +601,8 @@ fn classify_trap(
     if let Some(Trap::Interrupt) = err.downcast_ref::<Trap>() {
         return deadline_error(limits, op);
     }
-    if let Some(asked) = state.limiter.memory_refused {
-        return Error::sandbox(
-            Violation::Memory,
-            format!(
-                "{op} asked for {} MiB of linear memory, more than the {} MiB allowed",
-                asked.div_ceil(1024 * 1024),
-                state.limiter.memory_cap() / (1024 * 1024)
-            ),
-        );
+    if let Some(err) = memory_breach(state, op) {
+        return err;
     }
     if let Some(err) = breach(state) {
         return err;
@@ -625,6 +673,26 @@ fn from_wit(err: WitError, masker: &Masker) -> Error {
         WitError::Denied(m) => Error::Denied(fix(m)),
         WitError::Backend(m) => Error::Backend(fix(m)),
     }
+}
+
+/// Whether the call's text may carry secret values the host cannot mask:
+/// it is one of the operations that handle values (`get-secret`,
+/// `register-secret`, `update-secret`), its flavor read data the host never
+/// saw (a stored value or key, a successful HTTP response), and the host
+/// does not know the values the call handled: a `get-secret` that failed
+/// (its values never reached the host), a register or update (what was
+/// stored before is not what the host gave). Backends' refusals (HTTP
+/// errors) are not such data, so their messages reach the user.
+fn secret_bearing(operation: Operation, succeeded: bool, state: &CallState) -> bool {
+    let unknown_values = match operation {
+        Operation::GetSecret => !succeeded,
+        Operation::RegisterSecret | Operation::UpdateSecret => true,
+        Operation::GetAllSecretKeys
+        | Operation::DeleteSecret
+        | Operation::DeleteAllSecrets
+        | Operation::Info => false,
+    };
+    unknown_values && state.read_data()
 }
 
 /// Where a withheld message can be seen.

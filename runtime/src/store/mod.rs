@@ -26,7 +26,7 @@ use std::time::Instant;
 
 use crate::contract::FlavorDescription;
 use crate::error::Result;
-use crate::policy::Policy;
+use crate::policy::{ManagerLimits, Policy};
 use crate::schema::Schema;
 
 /// Everything a home persists. Each write is one transaction; `Err` carries
@@ -53,6 +53,7 @@ pub trait Database: Send + Sync {
         name: &str,
         flavor: &str,
         config: &BTreeMap<String, String>,
+        limits: &ManagerLimits,
         set_active: bool,
     ) -> Result<()>;
     fn set_active_manager(&self, name: &str) -> Result<()>;
@@ -143,5 +144,7 @@ pub struct ManagerRecord {
     pub name: String,
     pub flavor: String,
     pub config: BTreeMap<String, String>,
+    /// Overrides of its flavor's limits.
+    pub limits: ManagerLimits,
     pub active: bool,
 }

@@ -11,6 +11,7 @@ use rusqlite::{OptionalExtension, params};
 use super::sqlite::{from_json, to_json};
 use super::{Database, FlavorRecord, ManagerRecord, NamespaceTxn, SqliteDatabase, TxnMode};
 use crate::error::{Error, Result};
+use crate::policy::ManagerLimits;
 use crate::schema::Schema;
 
 impl Database for SqliteDatabase {
@@ -112,7 +113,7 @@ impl Database for SqliteDatabase {
     fn managers(&self) -> Result<Vec<ManagerRecord>> {
         let conn = self.conn()?;
         let mut stmt = conn.prepare_cached(
-            "SELECT id, name, flavor, config, active FROM managers ORDER BY name",
+            "SELECT id, name, flavor, config, active, limits FROM managers ORDER BY name",
         )?;
         let rows = stmt.query_map([], manager_from_row)?;
         rows.map(|r| r?).collect()
@@ -121,7 +122,7 @@ impl Database for SqliteDatabase {
     fn manager(&self, name: &str) -> Result<Option<ManagerRecord>> {
         let conn = self.conn()?;
         conn.prepare_cached(
-            "SELECT id, name, flavor, config, active FROM managers WHERE name = ?1",
+            "SELECT id, name, flavor, config, active, limits FROM managers WHERE name = ?1",
         )?
         .query_row([name], manager_from_row)
         .optional()?
@@ -131,7 +132,7 @@ impl Database for SqliteDatabase {
     fn active_manager(&self) -> Result<Option<ManagerRecord>> {
         let conn = self.conn()?;
         conn.prepare_cached(
-            "SELECT id, name, flavor, config, active FROM managers WHERE active = 1",
+            "SELECT id, name, flavor, config, active, limits FROM managers WHERE active = 1",
         )?
         .query_row([], manager_from_row)
         .optional()?
@@ -143,6 +144,7 @@ impl Database for SqliteDatabase {
         name: &str,
         flavor: &str,
         config: &BTreeMap<String, String>,
+        limits: &ManagerLimits,
         set_active: bool,
     ) -> Result<()> {
         self.write(|tx| {
@@ -166,8 +168,9 @@ impl Database for SqliteDatabase {
                 tx.execute("UPDATE managers SET active = 0", [])?;
             }
             tx.execute(
-                "INSERT INTO managers (name, flavor, config, active) VALUES (?1, ?2, ?3, ?4)",
-                params![name, flavor, to_json(config)?, active],
+                "INSERT INTO managers (name, flavor, config, active, limits)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![name, flavor, to_json(config)?, active, to_json(limits)?],
             )?;
             Ok(())
         })
@@ -307,11 +310,15 @@ fn manager_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Result<ManagerR
     let name = row.get(1)?;
     let flavor = row.get(2)?;
     let active = row.get(4)?;
-    Ok(from_json(&config).map(|config| ManagerRecord {
-        id,
-        name,
-        flavor,
-        config,
-        active,
-    }))
+    let limits: String = row.get(5)?;
+    Ok((|| {
+        Ok(ManagerRecord {
+            id,
+            name,
+            flavor,
+            config: from_json(&config)?,
+            limits: from_json(&limits)?,
+            active,
+        })
+    })())
 }

@@ -13,9 +13,10 @@
 //! too: an unsent body buffers at most two small chunks (the hooks below),
 //! a `fields` resource 16 KiB (`sandbox::state`), a request's method,
 //! authority and path 8 KiB each, and without the grant no `wasi:http`
-//! resource can be created at all (`sandbox::linker`). Once a response has
-//! arrived, the flavor may hold remote data the host never saw: the call is
-//! marked as having read data (its text is then secret-bearing).
+//! resource can be created at all (`sandbox::linker`). Once a successful
+//! response has arrived, the flavor may hold remote data the host never
+//! saw: the call is marked as having read data (see `sandbox`'s
+//! secret-bearing text).
 
 mod address;
 mod send;
@@ -94,7 +95,8 @@ impl HttpCapability {
             self.findings.breach(
                 Violation::Denied,
                 format!(
-                    "more than {} HTTP requests in one call (to {origin})",
+                    "more than {} HTTP requests in one call (to {origin}); the cap is set \
+                     per flavor or per secrets manager (--http-requests)",
                     self.policy.max_requests
                 ),
             );

@@ -5,9 +5,10 @@
 //!   `decoded <key>=<value>` for each value, and fails with
 //!   `backend("cannot decode <key>=<value>")` for the first one: the host
 //!   learns values only from a successful answer;
-//! - `delete-secret(name)` does the same with what it reads before failing
-//!   (`denied`), and then refers to the secret by a storage key that embeds
-//!   the value (`leak/<value>/..`, refused);
+//! - `update-secret(secret)` reads what is stored under the name (values
+//!   the host never saw), logs them, refers to a storage key that embeds the
+//!   first one (`leak/<value>/../x`, refused) and fails with
+//!   `denied("will not overwrite <key>=<value>")`;
 //! - `register-secret` fails with `denied("token <token> was rejected")`,
 //!   quoting its config field `token`, which `info()` marks secret, and
 //!   logs the same.
@@ -68,12 +69,12 @@ impl honest::Flavor for HostileSecretError {
         )))
     }
 
-    fn delete_secret(name: String) -> Result<(), Error> {
-        let secret = honest::get_secret(name)?;
-        let first = leak_first(&secret);
+    fn update_secret(secret: Secret) -> Result<(), Error> {
+        let stored = honest::get_secret(secret.name)?;
+        let first = leak_first(&stored);
         let value = first.split_once('=').map_or("", |(_, v)| v);
         let _ = storage::get(&format!("leak/{value}/../x"));
-        Err(Error::Denied(format!("will not delete {first}")))
+        Err(Error::Denied(format!("will not overwrite {first}")))
     }
 
     fn register_secret(_secret: Secret) -> Result<(), Error> {
