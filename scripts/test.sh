@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Every test: the runtime's unit tests, the guest crates' native tests (the
-# SigV4 signer against AWS's published vectors) and the end-to-end suites
-# (CLI, sandbox vs. hostile flavors, evaluate, HTTP, aws on a moto server,
-# which the aws suite starts itself on 127.0.0.1).
+# SigV4 signer against AWS's published vectors; the aws, vault and gcp
+# flavors' layouts, name encodings and error mapping) and the end-to-end
+# suites (CLI, sandbox vs. hostile flavors, evaluate, HTTP, aws on a moto
+# server, vault on an OpenBao dev server, gcp on the fake Secret Manager
+# checked with Google's client, flavors in Python and JavaScript built with
+# componentize-py/-js; each suite starts its server itself on 127.0.0.1).
 #
 # Usage: scripts/test.sh [extra cargo test args]
 set -euo pipefail
@@ -13,9 +16,17 @@ source scripts/setup.sh
 
 echo "==> installing moto (AWS API emulator) into target/moto-venv"
 scripts/install-moto.sh
+echo "==> installing OpenBao (Vault) into target/openbao-venv"
+scripts/install-openbao.sh
+echo "==> installing Google's Secret Manager client into target/gcp-venv"
+scripts/install-gcp-client.sh
+
+echo "==> installing componentize-py (target/componentize-venv) and componentize-js (target/componentize-js)"
+scripts/install-componentize.sh
 
 echo "==> guest crates: native unit tests"
-(cd guests && cargo test --locked -p sigv4 --target-dir ../target/guests-native)
+(cd guests && cargo test --locked -p sigv4 -p redact -p aws -p vault -p gcp_secrets_manager \
+    --target-dir ../target/guests-native)
 
 # The end-to-end suites run the CLI binary, which `cargo test` does not build
 # for another package's tests.

@@ -8,8 +8,8 @@
 //! per-run prefix, except for `delete-all-secrets(force = true)`, which the
 //! caller may skip for backends shared with real data.
 
-use std::collections::BTreeMap;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
 
@@ -70,13 +70,33 @@ pub struct SuiteOptions {
 }
 
 /// Runs the suite; `a` and `b` are two managers on the flavor under test.
+///
+/// An operation that ran past its deadline is not run again: every later
+/// call of it is skipped, and so are the checks that needed it (reported as
+/// skipped, never passed). With a budget ([`Suite::set_budget`]), a call
+/// that might not end before it is skipped the same way.
 pub struct Suite<'h> {
     a: Manager<'h>,
     b: Manager<'h>,
     prefix: String,
     pub observations: Vec<Observation>,
     pub checks: Vec<Check>,
+    /// Operations that ran past their deadline.
+    timed_out: BTreeSet<Operation>,
+    budget: Option<Instant>,
+    /// Why a call since the last recorded check was not run.
+    skipped: Option<String>,
+    /// Whether a call was skipped because the budget ran out.
+    pub budget_ran_out: bool,
+    progress: Option<Progress<'h>>,
 }
+
+/// Told of every check as it is recorded.
+type Progress<'h> = Box<dyn FnMut(&str) + 'h>;
+
+/// How long past its deadline a call may take before it is cut off (the
+/// sandbox's grace for a host wait, plus its commit).
+const CALL_GRACE: Duration = Duration::from_millis(250);
 
 fn run_prefix() -> String {
     let nanos = SystemTime::now()
@@ -115,7 +135,39 @@ impl<'h> Suite<'h> {
             prefix: run_prefix(),
             observations: Vec::new(),
             checks: Vec::new(),
+            timed_out: BTreeSet::new(),
+            budget: None,
+            skipped: None,
+            budget_ran_out: false,
+            progress: None,
         })
+    }
+
+    /// No call starts that might end after `deadline`.
+    pub fn set_budget(&mut self, deadline: Instant) {
+        self.budget = Some(deadline);
+    }
+
+    /// `report` is told of every check as it is recorded.
+    pub fn set_progress(&mut self, report: impl FnMut(&str) + 'h) {
+        self.progress = Some(Box::new(report));
+    }
+
+    /// Why a call of `operation` on `manager` is not run, if it is not.
+    fn skip_reason(&mut self, operation: Operation, timeout: Duration) -> Option<String> {
+        if self.timed_out.contains(&operation) {
+            return Some(format!(
+                "skipped: {operation} ran past its deadline in an earlier check and is not \
+                 run again"
+            ));
+        }
+        if let Some(budget) = self.budget
+            && Instant::now() + timeout + CALL_GRACE > budget
+        {
+            self.budget_ran_out = true;
+            return Some("skipped: the evaluation's budget ran out".to_string());
+        }
+        None
     }
 
     /// A name unique to this run.
@@ -123,14 +175,24 @@ impl<'h> Suite<'h> {
         format!("{}-{base}", self.prefix)
     }
 
-    /// Runs `export` on manager `a` (or `b`) and records the observation.
+    /// Runs `export` on manager `a` (or `b`) and records the observation;
+    /// or, for an operation that ran past its deadline before or when the
+    /// budget is spent, does not run it and says why.
     pub fn call<E: Export>(&mut self, on_b: bool, export: &E) -> Result<E::Answer> {
+        let timeout = if on_b { &self.b } else { &self.a }.timeout();
+        if let Some(why) = self.skip_reason(E::OPERATION, timeout) {
+            self.skipped.get_or_insert_with(|| why.clone());
+            return Err(Error::Conflict(why));
+        }
         let manager = if on_b { &self.b } else { &self.a };
         let outcome = manager.call(export)?;
         let breach = match &outcome.result {
             Err(Error::Sandbox { kind, detail }) => Some((*kind, detail.clone())),
             _ => outcome.report.violation.clone(),
         };
+        if matches!(breach, Some((Violation::Deadline, _))) {
+            self.timed_out.insert(E::OPERATION);
+        }
         self.observations.push(Observation {
             operation: E::OPERATION,
             report: outcome.report,
@@ -140,11 +202,14 @@ impl<'h> Suite<'h> {
     }
 
     fn record(&mut self, name: &'static str, result: std::result::Result<(), String>) {
-        let (status, detail) = match result {
-            Ok(()) => (Status::Pass, String::new()),
-            Err(detail) => (Status::Fail, detail),
+        let skipped = self.skipped.take();
+        let (status, detail) = match (result, skipped) {
+            // A check that needed a call that was not run is not judged.
+            (_, Some(why)) => (Status::Skip, why),
+            (Ok(()), None) => (Status::Pass, String::new()),
+            (Err(detail), None) => (Status::Fail, detail),
         };
-        self.checks.push(Check {
+        self.push(Check {
             name,
             status,
             detail,
@@ -152,11 +217,24 @@ impl<'h> Suite<'h> {
     }
 
     fn skip(&mut self, name: &'static str, why: &str) {
-        self.checks.push(Check {
+        self.skipped = None;
+        self.push(Check {
             name,
             status: Status::Skip,
             detail: why.to_string(),
         });
+    }
+
+    fn push(&mut self, check: Check) {
+        if let Some(report) = self.progress.as_mut() {
+            let mark = match check.status {
+                Status::Pass => "pass",
+                Status::Fail => "FAIL",
+                Status::Skip => "skip",
+            };
+            report(&format!("{mark}  {}", check.name));
+        }
+        self.checks.push(check);
     }
 
     fn secret(&self, base: &str, schema: &str, values: Vec<(String, String)>) -> Secret {
@@ -396,6 +474,9 @@ impl<'h> Suite<'h> {
     /// Times each operation `samples` times, for p50 latencies.
     pub fn run_latency(&mut self, samples: usize) {
         for i in 0..samples {
+            if self.budget_ran_out {
+                break;
+            }
             let secret = self.secret(
                 &format!("timing{i}"),
                 "basic_auth",

@@ -25,6 +25,9 @@ pub enum Violation {
     /// The flavor returned something that breaks the contract (a secret of
     /// another name, invalid names, oversized values, duplicate keys).
     Garbage,
+    /// The flavor went past a fixed host cap: resources held, data handed
+    /// to the host, instance limits (`policy::caps`).
+    Limit,
 }
 
 impl Violation {
@@ -36,6 +39,7 @@ impl Violation {
             Violation::Quota => "quota",
             Violation::Denied => "denied",
             Violation::Garbage => "garbage",
+            Violation::Limit => "limit",
         }
     }
 }
@@ -71,6 +75,10 @@ pub enum Error {
     /// An evaluation judged a flavor unfit.
     #[error("verdict: FAIL: {0}")]
     Verdict(String),
+    /// Another call changed the secrets manager's storage while this one
+    /// ran, and it could not be run again in time; nothing was written.
+    #[error("conflict: {0}")]
+    Conflict(String),
     /// The host failed (its store, its files, the engine).
     #[error("host: {0}")]
     Host(String),
@@ -102,6 +110,7 @@ impl Error {
             | Error::Denied(m)
             | Error::Backend(m)
             | Error::Verdict(m)
+            | Error::Conflict(m)
             | Error::Host(m) => m.clone(),
             Error::Sandbox { kind, detail } => format!("sandbox: {kind}: {detail}"),
         }
@@ -118,6 +127,7 @@ impl Error {
             | Error::Denied(_)
             | Error::Backend(_)
             | Error::Verdict(_)
+            | Error::Conflict(_)
             | Error::Host(_) => 1,
         }
     }
@@ -132,6 +142,7 @@ impl Error {
             Error::Backend(_) => "backend",
             Error::Sandbox { kind, .. } => kind.as_str(),
             Error::Verdict(_) => "verdict",
+            Error::Conflict(_) => "conflict",
             Error::Host(_) => "host",
         }
     }

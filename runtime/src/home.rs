@@ -100,6 +100,12 @@ impl Home {
         self.db.as_ref()
     }
 
+    /// The persistence behind this home, to share (e.g. with a
+    /// [`crate::store::NamespaceAccess`]).
+    pub fn shared_db(&self) -> Arc<dyn Database> {
+        self.db.clone()
+    }
+
     pub fn sandbox(&self) -> Result<&Arc<Sandbox>> {
         self.sandbox.get()
     }

@@ -6,12 +6,20 @@
 //! size limit, key sets against the schema, configuration against what the
 //! flavor declares. What comes back has already been checked by the sandbox
 //! (see `contract`).
+//!
+//! Bulk work over an HTTP backend is driven from here, one secret per call:
+//! `delete-all-secrets` on a flavor granted `http` is a listing followed by
+//! one `delete-secret` call per secret, each with its own request budget and
+//! deadline, so deleting 1,000 secrets is as predictable as deleting one,
+//! and a failure reports exactly which secrets were and were not deleted
+//! (an HTTP backend has no rollback). See docs/flavor-authoring.md.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use crate::capabilities::log;
 use crate::error::{Error, Result};
+use crate::policy::{Capability, Grants, ManagerLimits, Policy};
 use crate::reference::Reference;
 use crate::registry::{FlavorEntry, Flavors, Runnable, Schemas};
 use crate::sandbox::exports::{
@@ -19,7 +27,7 @@ use crate::sandbox::exports::{
 };
 use crate::sandbox::{CallSetup, Export, LazySandbox, Outcome};
 use crate::secret::{Secret, check_name};
-use crate::store::{Database, ManagerRecord, TxnMode};
+use crate::store::{Database, ManagerRecord, NamespaceAccess};
 
 /// How many managers a chain of config references may pass through.
 const MAX_REFERENCE_DEPTH: usize = 4;
@@ -52,6 +60,39 @@ impl<'h> Managers<'h> {
         self.db.managers()
     }
 
+    /// Registers a secrets manager on `flavor` with its flavor's limits;
+    /// see [`Managers::register_limited`].
+    pub fn register(
+        &self,
+        name: &str,
+        flavor: &str,
+        config: BTreeMap<String, String>,
+        set_active: bool,
+    ) -> Result<()> {
+        self.register_limited(name, flavor, config, ManagerLimits::default(), set_active)
+    }
+
+    /// Registers a secrets manager on `flavor`, checking `config` against
+    /// the keys the flavor declares, resolving its references, and then
+    /// letting the flavor itself judge it (see [`Managers::check_config`]);
+    /// `limits` override the flavor's.
+    pub fn register_limited(
+        &self,
+        name: &str,
+        flavor: &str,
+        config: BTreeMap<String, String>,
+        limits: ManagerLimits,
+        set_active: bool,
+    ) -> Result<()> {
+        check_name("secrets manager name", name)?;
+        limits.check().map_err(Error::Invalid)?;
+        let entry = self.flavors.get(flavor)?;
+        let checked = self.checked_config(name, &entry, config)?;
+        self.check_config(&entry, &checked)?;
+        self.db
+            .insert_manager(name, flavor, &checked.stored, &limits, set_active)
+    }
+
     /// Checks `config` for a manager `name` on `flavor`: every key is one the
     /// flavor declares, every required key is there, and every reference
     /// (`{{name.key}}`, pinned to the active manager when it names none)
@@ -61,7 +102,7 @@ impl<'h> Managers<'h> {
         name: &str,
         flavor: &FlavorEntry,
         config: BTreeMap<String, String>,
-    ) -> Result<BTreeMap<String, String>> {
+    ) -> Result<CheckedConfig> {
         let flavor_name = &flavor.description.name;
         let declared = &flavor.description.config;
         for key in config.keys() {
@@ -86,10 +127,10 @@ impl<'h> Managers<'h> {
                 missing.name, missing.description
             )));
         }
-        let mut checked = BTreeMap::new();
+        let mut checked = CheckedConfig::default();
         for (key, value) in config {
-            let value = match Reference::parse_whole(&value) {
-                None => value,
+            let (stored, resolved) = match Reference::parse_whole(&value) {
+                None => (value.clone(), value),
                 Some(reference) => {
                     let mut reference =
                         reference.map_err(|e| Error::invalid(format!("config `{key}`: {e}")))?;
@@ -103,31 +144,66 @@ impl<'h> Managers<'h> {
                              `{name}` itself; it needs its config to read it"
                         )));
                     }
-                    self.bind(Some(target))
+                    let resolved = self
+                        .bind(Some(target))
                         .map_err(|e| refer_error(&key, &reference, e))?
                         .read_reference(&reference, &mut vec![name.to_string()])
                         .map_err(|e| refer_error(&key, &reference, e))?;
-                    reference.to_string()
+                    (reference.to_string(), resolved)
                 }
             };
-            checked.insert(key, value);
+            checked.stored.insert(key.clone(), stored);
+            checked.resolved.insert(key, resolved);
         }
         Ok(checked)
     }
 
-    /// Registers a secrets manager on `flavor`, checking `config` against
-    /// the keys the flavor declares.
-    pub fn register(
-        &self,
-        name: &str,
-        flavor: &str,
-        config: BTreeMap<String, String>,
-        set_active: bool,
-    ) -> Result<()> {
-        check_name("secrets manager name", name)?;
-        let entry = self.flavors.get(flavor)?;
-        let config = self.checked_config(name, &entry, config)?;
-        self.db.insert_manager(name, flavor, &config, set_active)
+    /// Lets the flavor judge `config` before it is stored, in a call that
+    /// can reach nothing: no network, no storage, the flavor's deadline at
+    /// most 5 s. The call is `get-all-secret-keys`; a flavor that checks its
+    /// configuration first (as the shipped ones do: required keys, URL
+    /// syntax, credential files) answers `invalid` and the registration is
+    /// refused with its reason. Any other outcome (typically the refused
+    /// network) accepts the config: what only the backend can judge is
+    /// judged at first use. Flavors that take no config are not called.
+    fn check_config(&self, entry: &FlavorEntry, checked: &CheckedConfig) -> Result<()> {
+        if entry.description.config.is_empty() {
+            return Ok(());
+        }
+        let flavor = &entry.description.name;
+        let runnable = self.flavors.runnable(flavor)?;
+        let mut limits = runnable.policy.limits;
+        limits.timeout_ms = limits.timeout_ms.min(CONFIG_CHECK_TIMEOUT_MS);
+        let policy = Policy {
+            limits,
+            grants: Grants::default(),
+        };
+        let secret_keys: Vec<&str> = entry.description.secret_config_keys().collect();
+        // Mask credentials and every value a reference resolved to.
+        let mask = checked
+            .resolved
+            .iter()
+            .filter(|(key, value)| {
+                secret_keys.contains(&key.as_str()) || checked.stored.get(*key) != Some(value)
+            })
+            .map(|(_, value)| value.clone())
+            .collect();
+        let setup = CallSetup {
+            policy: &policy,
+            storage: None,
+            config: checked.resolved.clone(),
+            mask,
+        };
+        let outcome = self
+            .sandbox
+            .get()?
+            .call(&runnable.loaded, setup, &GetAllSecretKeys);
+        match outcome.result {
+            Err(Error::Invalid(why)) => Err(Error::invalid(format!(
+                "flavor `{flavor}` refuses this config: {why}"
+            ))),
+            _ => Ok(()),
+        }
     }
 
     /// Changes a manager's config in place (credential rotation): `set`
@@ -155,8 +231,9 @@ impl<'h> Managers<'h> {
         }
         config.extend(set);
         let entry = self.flavors.get(&record.flavor)?;
-        let config = self.checked_config(name, &entry, config)?;
-        self.db.update_manager_config(name, &config)?;
+        let checked = self.checked_config(name, &entry, config)?;
+        self.check_config(&entry, &checked)?;
+        self.db.update_manager_config(name, &checked.stored)?;
         self.record(Some(name))
     }
 
@@ -210,12 +287,25 @@ impl<'h> Managers<'h> {
     pub fn bind(&self, name: Option<&str>) -> Result<Manager<'h>> {
         let record = self.record(name)?;
         let runnable = self.flavors.runnable(&record.flavor)?;
+        let policy = Policy {
+            limits: record.limits.apply(runnable.policy.limits),
+            grants: runnable.policy.grants.clone(),
+        };
         Ok(Manager {
             record,
             runnable,
+            policy,
             managers: *self,
         })
     }
+}
+
+/// A manager's config as checked: what is stored (references kept as
+/// written) and what its flavor sees (references resolved).
+#[derive(Default)]
+struct CheckedConfig {
+    stored: BTreeMap<String, String>,
+    resolved: BTreeMap<String, String>,
 }
 
 fn refer_error(key: &str, reference: &Reference, err: Error) -> Error {
@@ -239,6 +329,8 @@ pub struct Manager<'h> {
     record: ManagerRecord,
     runnable: Runnable,
     managers: Managers<'h>,
+    /// The flavor's policy with this manager's limits applied.
+    policy: Policy,
 }
 
 impl Manager<'_> {
@@ -248,6 +340,11 @@ impl Manager<'_> {
 
     pub fn name(&self) -> &str {
         &self.record.name
+    }
+
+    /// The deadline of each call on this manager.
+    pub fn timeout(&self) -> std::time::Duration {
+        self.policy.limits.timeout()
     }
 
     /// Runs one export on this manager's flavor, unchecked by schemas, and
@@ -265,16 +362,13 @@ impl Manager<'_> {
         export: &E,
         chain: &mut Vec<String>,
     ) -> Result<Outcome<E::Answer>> {
-        let mode = if E::OPERATION.writes() {
-            TxnMode::Write
-        } else {
-            TxnMode::Read
-        };
         let (config, mask) = self.effective_config(chain)?;
-        let storage = self.managers.db.namespace(self.record.id, mode)?;
         let setup = CallSetup {
-            policy: &self.runnable.policy,
-            storage: Some(storage),
+            policy: &self.policy,
+            storage: Some(NamespaceAccess::new(
+                self.managers.db.clone(),
+                self.record.id,
+            )),
             config,
             mask,
         };
@@ -283,7 +377,7 @@ impl Manager<'_> {
             .sandbox
             .get()?
             .call(&self.runnable.loaded, setup, export);
-        log::forward(&outcome.logs);
+        log::forward(&outcome.logs, outcome.report.secret_bearing);
         Ok(outcome)
     }
 
@@ -296,16 +390,6 @@ impl Manager<'_> {
         if self.record.config.is_empty() {
             return Ok((BTreeMap::new(), Vec::new()));
         }
-        let secret_fields: Vec<String> = self
-            .managers
-            .flavors
-            .get(&self.record.flavor)?
-            .description
-            .config
-            .into_iter()
-            .filter(|f| f.secret)
-            .map(|f| f.name)
-            .collect();
         let mut config = BTreeMap::new();
         let mut mask = Vec::new();
         for (key, value) in &self.record.config {
@@ -330,7 +414,7 @@ impl Manager<'_> {
                     resolved
                 }
             };
-            if secret_fields.contains(key) {
+            if self.runnable.secret_config_keys.contains(key) {
                 mask.push(value.clone());
             }
             config.insert(key.clone(), value);
@@ -550,7 +634,66 @@ impl Manager<'_> {
         self.answer(&DeleteSecret(name))
     }
 
-    pub fn delete_all_secrets(&self, force: bool) -> Result<()> {
-        self.answer(&DeleteAllSecrets { force })
+    /// Deletes every secret. A flavor granted `http` is driven from here
+    /// (see the module comment) and the number deleted is returned; any
+    /// other flavor gets one `delete-all-secrets` call, which commits its
+    /// storage writes all at once or not at all, and `None` is returned.
+    pub fn delete_all_secrets(&self, force: bool) -> Result<Option<usize>> {
+        if !force || !self.policy.grants.allows(Capability::Http) {
+            return self.answer(&DeleteAllSecrets { force }).map(|()| None);
+        }
+        let names = self.list_secrets()?;
+        for (done, name) in names.iter().enumerate() {
+            match self.answer(&DeleteSecret(name)) {
+                // Deleted meanwhile by someone else: just as gone.
+                Ok(()) | Err(Error::NotFound(_)) => {}
+                Err(err) => return Err(stopped(err, done, &names)),
+            }
+        }
+        Ok(Some(names.len()))
+    }
+}
+
+/// The longest flavor deadline a config check waits for, in milliseconds.
+const CONFIG_CHECK_TIMEOUT_MS: u64 = 5_000;
+
+/// Secret names a report of a stopped bulk deletion spells out.
+const NAMES_SHOWN: usize = 5;
+
+/// `err`, which stopped a bulk deletion at `names[done]`, with what was and
+/// was not deleted. The kind (and so the exit code) stays `err`'s.
+fn stopped(err: Error, done: usize, names: &[String]) -> Error {
+    let left = &names[done..];
+    let mut shown: Vec<String> = left
+        .iter()
+        .take(NAMES_SHOWN)
+        .map(|n| format!("`{n}`"))
+        .collect();
+    if left.len() > NAMES_SHOWN {
+        shown.push(format!("and {} more", left.len() - NAMES_SHOWN));
+    }
+    let report = format!(
+        "delete-all stopped at secret `{}`: {done} of {} secrets deleted, {} not ({}); \
+         deleting it failed with",
+        left[0],
+        names.len(),
+        left.len(),
+        shown.join(", ")
+    );
+    let kind = err.kind();
+    let with = |detail: String| format!("{report} {kind}: {detail}");
+    match err {
+        Error::Invalid(m) => Error::Invalid(with(m)),
+        Error::NotFound(m) => Error::NotFound(with(m)),
+        Error::AlreadyExists(m) => Error::AlreadyExists(with(m)),
+        Error::Denied(m) => Error::Denied(with(m)),
+        Error::Backend(m) => Error::Backend(with(m)),
+        Error::Sandbox { kind, detail } => Error::Sandbox {
+            kind,
+            detail: with(detail),
+        },
+        Error::Verdict(m) => Error::Verdict(with(m)),
+        Error::Conflict(m) => Error::Conflict(with(m)),
+        Error::Host(m) => Error::Host(with(m)),
     }
 }

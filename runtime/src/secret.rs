@@ -15,6 +15,9 @@ use crate::error::{Error, Result};
 pub const MAX_NAME_LEN: usize = 128;
 /// Most value bytes one secret may hold (the smallest cloud limit).
 pub const MAX_VALUES_BYTES: usize = 64 * 1024;
+/// Most keys one secret may hold: with at most 128 bytes per key, a secret
+/// is never more than 192 KiB of text.
+pub const MAX_KEYS: usize = 1_024;
 
 /// A validated secret: a name, its schema and at least one key-value pair.
 #[derive(Clone, PartialEq, Eq)]
@@ -48,6 +51,11 @@ impl Secret {
         let mut values = BTreeMap::new();
         let mut total = 0usize;
         for (key, value) in pairs {
+            if values.len() == MAX_KEYS {
+                return Err(SecretError(format!(
+                    "secret `{name}` has more than {MAX_KEYS} keys"
+                )));
+            }
             check_key(&key)?;
             total = total.saturating_add(value.len());
             if values.insert(key.clone(), value).is_some() {
@@ -257,6 +265,14 @@ mod tests {
         )
         .unwrap_err();
         assert!(err.0.contains("65537 bytes"), "{err}");
+    }
+
+    #[test]
+    fn keys_per_secret_are_capped() {
+        let keys = |n: usize| (0..n).map(|i| (format!("k{i}"), String::new()));
+        assert!(Secret::new("s", "arbitrary", keys(MAX_KEYS)).is_ok());
+        let err = Secret::new("s", "arbitrary", keys(MAX_KEYS + 1)).unwrap_err();
+        assert!(err.0.contains("more than 1024 keys"), "{err}");
     }
 
     #[test]

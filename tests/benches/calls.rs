@@ -10,6 +10,7 @@
 //! | `aws-get` | `Manager::get_secret` on the `aws` flavor against a moto server on loopback | one HTTP round trip to the same moto server, no sandbox |
 //! | `raw-call` | `Sandbox::info`, no storage | the same `info()` answer (read once from the component) copied and checked natively |
 //! | `load` | `Sandbox::new` + `load` from a warm compile cache | `Sandbox::new(None)` + `load` (compiles) |
+//! | `python-get` | `Manager::get_secret` on `examples/pykv`, a Python flavor (2-key secret) | the same get on the Rust `local` flavor, and the native `get-secret` baseline |
 //!
 //! Extra rows break a flavorbox path down (e.g. a sandbox call without the
 //! `Home` plumbing around it). A summary table of medians and ratios is
@@ -18,7 +19,9 @@
 //! Run: `cargo bench -p flavorbox-tests --bench calls` (a filter after `--`
 //! runs a subset; the summary then only lists the pairs that ran). The
 //! `aws-get` pair needs moto (`scripts/install-moto.sh`); without it the pair
-//! is left out and the summary says so.
+//! is left out and the summary says so; so is the `python-get` pair without
+//! componentize-py (`scripts/install-componentize.sh`) or a cached build of
+//! `examples/pykv` (the `sdk` suite makes one).
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
@@ -33,14 +36,16 @@ use criterion::{BatchSize, Criterion};
 use flavorbox::contract::FlavorDescription;
 use flavorbox::contract::bindings::{ConfigField, FlavorInfo};
 use flavorbox::policy::Policy;
-use flavorbox::registry::{LOCAL_DIGEST, LOCAL_WASM, local_policy};
+use flavorbox::registry::{local_policy, local_source};
 use flavorbox::sandbox::cache::CompileCache;
 use flavorbox::sandbox::exports::{DeleteSecret, GetSecret, RegisterSecret};
 use flavorbox::sandbox::{CallSetup, Export, LoadedFlavor, Sandbox};
-use flavorbox::store::TxnMode;
+use flavorbox::store::{Database, NamespaceAccess};
 use flavorbox::{Home, Secret};
 use rusqlite::{Connection, OptionalExtension, params};
 
+#[path = "../support/components.rs"]
+mod components;
 #[path = "../support/moto.rs"]
 mod moto;
 
@@ -208,6 +213,7 @@ struct Fixture {
     /// The home's sandbox and its `local` flavor, for calls without `Home`.
     sandbox: Arc<Sandbox>,
     local: Arc<LoadedFlavor>,
+    db: Arc<dyn Database>,
     manager_id: i64,
     /// A compile cache holding `local`, for warm starts.
     cache_dir: PathBuf,
@@ -229,12 +235,14 @@ impl Fixture {
         let manager_id = manager.record().id;
         drop(manager);
         let sandbox = home.sandbox().expect("sandbox").clone();
-        let local = sandbox.load(LOCAL_DIGEST, LOCAL_WASM).expect("load local");
+        let local = sandbox
+            .load(&local_source(), home.db())
+            .expect("load local");
 
         let cache_dir = dir.path().join("cache");
         Sandbox::new(Some(cache_dir.clone()))
             .expect("sandbox")
-            .load(LOCAL_DIGEST, LOCAL_WASM)
+            .load(&local_source(), home.db())
             .expect("warm the compile cache");
         assert!(
             std::fs::read_dir(&cache_dir)
@@ -242,11 +250,13 @@ impl Fixture {
                 .unwrap_or(false),
             "the compile cache was not written"
         );
+        let db = home.shared_db();
         Fixture {
             dir,
             home,
             sandbox,
             local,
+            db,
             manager_id,
             cache_dir,
         }
@@ -254,19 +264,9 @@ impl Fixture {
 
     /// One call of the `local` flavor with its storage, without `Home`.
     fn call<E: Export>(&self, policy: &Policy, export: &E) -> E::Answer {
-        let mode = if E::OPERATION.writes() {
-            TxnMode::Write
-        } else {
-            TxnMode::Read
-        };
         let setup = CallSetup {
             policy,
-            storage: Some(
-                self.home
-                    .db()
-                    .namespace(self.manager_id, mode)
-                    .expect("namespace"),
-            ),
+            storage: Some(NamespaceAccess::new(self.db.clone(), self.manager_id)),
             config: BTreeMap::new(),
             mask: Vec::new(),
         };
@@ -397,6 +397,52 @@ fn bench_aws_get(c: &mut Criterion) -> Result<(), String> {
     Ok(())
 }
 
+/// `get-secret` on a Python flavor (the storage-backed example, an 18 MB
+/// component with its interpreter) next to the same get on the Rust `local`
+/// flavor and natively: what writing a flavor in Python costs per call.
+fn bench_python_get(c: &mut Criterion, fx: &Fixture) -> Result<(), String> {
+    let wasm = components::try_component(&components::workspace().join("examples/pykv"))?;
+    let options = flavorbox::registry::RegisterOptions {
+        grants: [flavorbox::policy::Capability::Storage].into(),
+        ..Default::default()
+    };
+    let flavor = fx
+        .home
+        .flavors()
+        .register(&wasm, &options)
+        .map_err(|e| format!("registering the Python flavor: {e}"))?
+        .entry
+        .description
+        .name;
+    fx.home
+        .managers()
+        .register("python", &flavor, BTreeMap::new(), false)
+        .map_err(|e| format!("registering the Python manager: {e}"))?;
+    let python = fx.home.manager(Some("python")).map_err(|e| e.to_string())?;
+    let secret = two_key_secret(GET_NAME);
+    python
+        .register_secret(&secret)
+        .map_err(|e| format!("registering the bench secret: {e}"))?;
+    assert_eq!(python.get_secret(GET_NAME).expect("read back"), secret);
+    let local = fx.home.manager(None).expect("active manager");
+    let mut map = HashMap::new();
+    map.insert(format!("{PREFIX}{GET_NAME}"), native_encode(&secret));
+
+    let mut group = c.benchmark_group("python-get");
+    group.sample_size(30);
+    group.bench_function("flavorbox-python", |b| {
+        b.iter(|| python.get_secret(black_box(GET_NAME)).expect("get"))
+    });
+    group.bench_function("flavorbox-local", |b| {
+        b.iter(|| local.get_secret(black_box(GET_NAME)).expect("get"))
+    });
+    group.bench_function("native-hashmap-json", |b| {
+        b.iter(|| native_get(black_box(&map), black_box(GET_NAME)))
+    });
+    group.finish();
+    Ok(())
+}
+
 fn bench_raw_call(c: &mut Criterion, fx: &Fixture) {
     let mut group = c.benchmark_group("raw-call");
     group.bench_function("flavorbox-info", |b| {
@@ -422,7 +468,7 @@ fn bench_load(c: &mut Criterion, fx: &Fixture) {
             || (),
             |()| {
                 let sandbox = Sandbox::new(Some(fx.cache_dir.clone())).expect("sandbox");
-                sandbox.load(LOCAL_DIGEST, LOCAL_WASM).expect("load");
+                sandbox.load(&local_source(), fx.home.db()).expect("load");
                 sandbox
             },
             BatchSize::PerIteration,
@@ -434,7 +480,11 @@ fn bench_load(c: &mut Criterion, fx: &Fixture) {
     let engine = fx.sandbox.engine();
     group.bench_function("cache-read-only", |b| {
         let cache = CompileCache::new(engine, Some(fx.cache_dir.clone()));
-        b.iter(|| cache.load(engine, LOCAL_DIGEST, LOCAL_WASM).expect("load"))
+        b.iter(|| {
+            cache
+                .load(engine, &local_source(), fx.home.db())
+                .expect("load")
+        })
     });
     group.bench_function("sandbox-new-only", |b| {
         b.iter_batched(
@@ -453,7 +503,9 @@ fn bench_load(c: &mut Criterion, fx: &Fixture) {
             || (),
             |()| {
                 let sandbox = Sandbox::new(None).expect("sandbox");
-                sandbox.load(LOCAL_DIGEST, LOCAL_WASM).expect("compile");
+                sandbox
+                    .load(&local_source(), fx.home.db())
+                    .expect("compile");
                 sandbox
             },
             BatchSize::PerIteration,
@@ -541,6 +593,18 @@ const PAIRS: &[Pair] = &[
         group: "aws-get",
         subject: "flavorbox-home",
         baseline: "native-http",
+    },
+    Pair {
+        what: "get-secret (Home, Python flavor examples/pykv) vs native",
+        group: "python-get",
+        subject: "flavorbox-python",
+        baseline: "native-hashmap-json",
+    },
+    Pair {
+        what: "  the same vs the Rust `local` flavor (Home)",
+        group: "python-get",
+        subject: "flavorbox-python",
+        baseline: "flavorbox-local",
     },
     Pair {
         what: "raw sandbox call (info, no storage) vs native info()",
@@ -651,6 +715,9 @@ fn main() {
     bench_register_delete(&mut c, &fx);
     if let Err(why) = bench_aws_get(&mut c) {
         notes.push(format!("aws-get left out: {why}"));
+    }
+    if let Err(why) = bench_python_get(&mut c, &fx) {
+        notes.push(format!("python-get left out: {why}"));
     }
     bench_raw_call(&mut c, &fx);
     bench_load(&mut c, &fx);

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::{Arc, OnceLock};
 
 use flavorbox::Home;
@@ -53,9 +53,19 @@ fn target_dir() -> PathBuf {
         .unwrap_or_else(|| exe.parent().unwrap().join("..").join(".."))
 }
 
-/// Compiled components shared by every home in this test run.
+/// Compiled components shared by every home in this test run (each home
+/// loads only the files it recorded itself, see `sandbox::cache`).
 pub fn cache_dir() -> PathBuf {
-    target_dir().join("test-compile-cache")
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = target_dir().join("test-compile-cache");
+        let mut builder = std::fs::DirBuilder::new();
+        builder.recursive(true);
+        std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+        builder.create(&dir).expect("create the test compile cache");
+        dir
+    })
+    .clone()
 }
 
 /// The `flavorbox` binary of this build.
@@ -194,9 +204,36 @@ impl Default for TestHome {
 /// What a CLI run did.
 #[derive(Debug)]
 pub struct Run {
+    /// The exit code, or 128 + the signal that ended the process.
     pub code: i32,
+    /// The signal that ended the process, if one did.
+    pub signal: Option<i32>,
     pub stdout: String,
     pub stderr: String,
+    /// The process's peak resident memory, in bytes (with that of any
+    /// child it waited for).
+    pub peak_rss: u64,
+    /// Its wall time.
+    pub elapsed: std::time::Duration,
+}
+
+impl From<std::process::Output> for Run {
+    /// A run whose output was collected by `std` (peak memory unknown: 0).
+    fn from(output: std::process::Output) -> Run {
+        use std::os::unix::process::ExitStatusExt;
+        let signal = output.status.signal();
+        Run {
+            code: output
+                .status
+                .code()
+                .unwrap_or_else(|| 128 + signal.unwrap_or(0)),
+            signal,
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+            peak_rss: 0,
+            elapsed: std::time::Duration::ZERO,
+        }
+    }
 }
 
 impl Run {
@@ -225,6 +262,16 @@ impl Run {
 /// Runs the CLI with `--home` (if given), the shared compile cache and
 /// optional stdin.
 pub fn run_cli(home: Option<&Path>, args: &[&str], stdin: Option<&[u8]>) -> Run {
+    run_cli_env(home, args, stdin, &[])
+}
+
+/// [`run_cli`] with extra environment variables (`FLAVORBOX_LOG`, ...).
+pub fn run_cli_env(
+    home: Option<&Path>,
+    args: &[&str],
+    stdin: Option<&[u8]>,
+    env: &[(&str, &str)],
+) -> Run {
     let mut cmd = Command::new(flavorbox_bin());
     if let Some(home) = home {
         cmd.arg("--home").arg(home);
@@ -233,6 +280,7 @@ pub fn run_cli(home: Option<&Path>, args: &[&str], stdin: Option<&[u8]>) -> Run 
         .env("FLAVORBOX_CACHE_DIR", cache_dir())
         .env_remove("FLAVORBOX_HOME")
         .env_remove("FLAVORBOX_LOG")
+        .envs(env.iter().copied())
         .stdin(if stdin.is_some() {
             Stdio::piped()
         } else {
@@ -240,19 +288,59 @@ pub fn run_cli(home: Option<&Path>, args: &[&str], stdin: Option<&[u8]>) -> Run 
         })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
+    let started = std::time::Instant::now();
+    #[allow(clippy::zombie_processes, reason = "reaped by wait4 in wait_measured")]
     let mut child = cmd.spawn().expect("spawn flavorbox");
     if let Some(input) = stdin {
         use std::io::Write;
         child.stdin.take().unwrap().write_all(input).unwrap();
     }
-    let Output {
-        status,
-        stdout,
-        stderr,
-    } = child.wait_with_output().expect("wait for flavorbox");
+    let read = |mut pipe: Box<dyn std::io::Read + Send>| {
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            pipe.read_to_end(&mut bytes).expect("read the CLI's output");
+            String::from_utf8_lossy(&bytes).into_owned()
+        })
+    };
+    let stdout = read(Box::new(child.stdout.take().unwrap()));
+    let stderr = read(Box::new(child.stderr.take().unwrap()));
+    let (code, signal, peak_rss) = wait_measured(&child);
     Run {
-        code: status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&stderr).into_owned(),
+        code,
+        signal,
+        stdout: stdout.join().unwrap(),
+        stderr: stderr.join().unwrap(),
+        peak_rss,
+        elapsed: started.elapsed(),
+    }
+}
+
+/// Waits for `child` with `wait4`, for its peak resident memory (`std`
+/// only gives the status). The child is reaped here.
+fn wait_measured(child: &std::process::Child) -> (i32, Option<i32>, u64) {
+    let pid = child.id() as libc::pid_t;
+    let mut status = 0;
+    // SAFETY: rusage is plain data; wait4 fills it.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    loop {
+        // SAFETY: pid is our own child, not yet reaped; the pointers are
+        // valid for the call.
+        let reaped = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+        if reaped == pid {
+            break;
+        }
+        let err = std::io::Error::last_os_error();
+        assert_eq!(
+            err.kind(),
+            std::io::ErrorKind::Interrupted,
+            "wait4 failed: {err}"
+        );
+    }
+    let peak_rss = usage.ru_maxrss as u64 * 1024;
+    if libc::WIFEXITED(status) {
+        (libc::WEXITSTATUS(status), None, peak_rss)
+    } else {
+        let signal = libc::WTERMSIG(status);
+        (128 + signal, Some(signal), peak_rss)
     }
 }

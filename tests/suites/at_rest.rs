@@ -25,12 +25,7 @@ fn cli(home: &Path, args: &[&str], key: Option<&str>) -> Run {
     if let Some(key) = key {
         cmd.env("FLAVORBOX_MASTER_KEY", key);
     }
-    let out = cmd.output().expect("run flavorbox");
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    Run::from(cmd.output().expect("run flavorbox"))
 }
 
 fn contains(haystack: &[u8], needle: &str) -> bool {

@@ -6,7 +6,8 @@
 //! What is tested and why: the shared conformance suite (ZenML semantics,
 //! 64 KiB secrets, listing past one 100-secret page), the CLI flow a user
 //! runs, isolation between two managers' namespaces, how AWS and transport
-//! errors map onto exit codes, delete-all beyond the per-call request cap,
+//! errors map onto exit codes, 1,000 secrets listed and deleted in one
+//! `delete-all` (seeded through moto's API), a per-manager request cap,
 //! and a latency figure for `secret get` through the CLI. Signatures are
 //! not checked here: moto does not verify them by default, and the sigv4
 //! crate has its own test vectors.
@@ -19,9 +20,22 @@ use std::net::TcpListener;
 
 use flavorbox::conformance::{Suite, SuiteOptions};
 use flavorbox::registry::RegisterOptions;
+use flavorbox::sandbox::exports::DeleteAllSecrets;
 use flavorbox_tests::{TestHome, guest};
 use moto::moto;
 use serde_json::Value;
+
+/// moto's Secrets Manager is not thread-safe: `ListSecrets` walks every
+/// secret while other requests add and delete, and fails (HTTP 500) when the
+/// set changes under it. The tests share one moto; each holds this lock for
+/// reading, the 1,000-secret test for writing, so it runs alone.
+static MOTO_USE: std::sync::RwLock<()> = std::sync::RwLock::new(());
+
+fn shared_moto() -> std::sync::RwLockReadGuard<'static, ()> {
+    MOTO_USE
+        .read()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
 
 /// A namespace unique to this test and this run.
 fn namespace(test: &str) -> String {
@@ -106,6 +120,7 @@ fn revealed(home: &TestHome, name: &str, manager: Option<&str>) -> Value {
 
 #[test]
 fn the_aws_flavor_passes_the_conformance_suite_on_moto() {
+    let _moto = shared_moto();
     let home = TestHome::new();
     let options = RegisterOptions {
         allow_hosts: vec![moto().origin()],
@@ -154,6 +169,7 @@ fn the_aws_flavor_passes_the_conformance_suite_on_moto() {
 
 #[test]
 fn a_user_manages_secrets_on_aws_through_the_cli() {
+    let _moto = shared_moto();
     let home = aws_home(&namespace("cli-flow"));
 
     home.cli(&[
@@ -204,6 +220,7 @@ fn a_user_manages_secrets_on_aws_through_the_cli() {
 
 #[test]
 fn two_managers_in_different_namespaces_never_see_each_other() {
+    let _moto = shared_moto();
     let home = aws_home(&namespace("isolation-a"));
     register_manager(
         &home,
@@ -255,6 +272,7 @@ fn dead_port() -> u16 {
 
 #[test]
 fn aws_and_transport_errors_map_to_exit_codes() {
+    let _moto = shared_moto();
     let home = TestHome::new();
     let dead = format!("http://127.0.0.1:{}", dead_port());
     let ungranted = loop {
@@ -271,6 +289,7 @@ fn aws_and_transport_errors_map_to_exit_codes() {
 
     home.cli(&["secret", "register", "dup", "k=first-value"])
         .ok();
+    // AWS's refusals (HTTP errors) are shown as the flavor words them.
     home.cli(&["secret", "register", "dup", "k=second-value"])
         .fails(1, "already exists: ResourceExistsException");
     assert_eq!(revealed(&home, "dup", None)["values"]["k"], "first-value");
@@ -304,35 +323,138 @@ fn aws_and_transport_errors_map_to_exit_codes() {
     home.cli(&["secret", "delete", "dup", "--yes"]).ok();
 }
 
-#[test]
-fn delete_all_past_the_request_cap_needs_a_raised_limit() {
-    // delete-all lists (1 request) then deletes one secret per request, so
-    // 40 secrets take 41 requests: past the default 32 per call.
-    let ns = namespace("delete-all-cap");
-    let capped = aws_home(&ns);
-    for i in 0..40 {
-        let name = format!("s{i:02}");
-        capped
-            .home
-            .manager(None)
-            .unwrap()
-            .register_secret(
-                &flavorbox::Secret::new(name, "arbitrary", [("k".into(), "v".into())]).unwrap(),
-            )
-            .unwrap();
-    }
-    capped
-        .cli(&["secret", "delete-all", "--force"])
-        .fails(3, "sandbox: denied: more than 32 HTTP requests in one call");
-    // What was deleted before the cap stays deleted: HTTP has no rollback.
-    assert_eq!(secret_names(&capped, None).len(), 40 - 31);
+/// One Secrets Manager API call straight to moto (which checks no
+/// signature), for seeding: `target` like `CreateSecret`.
+fn moto_call(target: &str, body: &Value) -> Value {
+    use std::io::{Read, Write};
+    let port = moto().port;
+    let body = body.to_string();
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let request = format!(
+        "POST / HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\
+         Content-Type: application/x-amz-json-1.1\r\nX-Amz-Target: secretsmanager.{target}\r\n\
+         Authorization: AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/secretsmanager/aws4_request, SignedHeaders=host, Signature=0\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{target}: {answer}");
+    let (_, body) = answer.split_once("\r\n\r\n").unwrap();
+    serde_json::from_str(body).unwrap_or(Value::Null)
+}
 
-    let raised = TestHome::new();
-    register_flavor(&raised, &["--http-requests", "100"]);
-    register_manager(&raised, "aws", &moto().origin(), &ns, true);
-    raised.cli(&["secret", "delete-all", "--force"]).ok();
-    assert!(secret_names(&raised, None).is_empty());
-    assert!(secret_names(&capped, None).is_empty());
+/// Creates `count` secrets `s0000`.. in `namespace` through moto's API, in
+/// the flavor's layout (no CLI process per secret). One request at a time:
+/// moto's server is not thread-safe and answers concurrent writes with 500s.
+fn seed(namespace: &str, count: usize) {
+    for i in 0..count {
+        moto_call(
+            "CreateSecret",
+            &serde_json::json!({
+                "Name": format!("{namespace}/s{i:04}"),
+                "SecretString": format!(
+                    r#"{{"values":{{"k":"v{i}"}},"zenml_schema_name":"arbitrary"}}"#
+                ),
+            }),
+        );
+    }
+}
+
+#[test]
+fn delete_all_of_1000_secrets_finishes_in_one_command() {
+    let _alone = MOTO_USE
+        .write()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let ns = namespace("thousand");
+    seed(&ns, 1000);
+    let home = aws_home(&ns);
+    // Listing pages through 10 pages of 100, within the default cap.
+    let names = secret_names(&home, None);
+    assert_eq!(names.len(), 1000);
+    assert_eq!((names[0].as_str(), names[999].as_str()), ("s0000", "s0999"));
+    assert_eq!(revealed(&home, "s0999", None)["values"]["k"], "v999");
+
+    // The cap that counts is the manager's: this one allows fewer requests
+    // than the listing takes, and says so.
+    let capped = TestHome::new();
+    register_flavor(&capped, &[]);
+    let pairs: Vec<String> = config(&moto().origin(), &ns)
+        .into_iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
+    let mut args = vec![
+        "secrets-manager",
+        "register",
+        "capped",
+        "--flavor",
+        "aws",
+        "--set-active",
+        "--http-requests",
+        "5",
+    ];
+    for pair in &pairs {
+        args.extend(["--config", pair]);
+    }
+    capped.cli(&args).ok();
+    capped.cli(&["secret", "list"]).fails(
+        3,
+        "sandbox: denied: more than 5 HTTP requests in one call (to http://127.0.0.1:",
+    );
+
+    // The flavor's own delete-all-secrets, which one call runs, stops at
+    // the cap; the breach keeps what the flavor reported about how far it
+    // got. (10 secrets: a listing and 4 deletions fit in 5 requests.)
+    let small = namespace("thousand-small");
+    seed(&small, 10);
+    let pairs: Vec<String> = config(&moto().origin(), &small)
+        .into_iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
+    let mut args = vec![
+        "secrets-manager",
+        "register",
+        "small",
+        "--flavor",
+        "aws",
+        "--http-requests",
+        "5",
+    ];
+    for pair in &pairs {
+        args.extend(["--config", pair]);
+    }
+    capped.cli(&args).ok();
+    let outcome = capped
+        .home
+        .manager(Some("small"))
+        .unwrap()
+        .call(&DeleteAllSecrets { force: true })
+        .unwrap();
+    let err = outcome.result.unwrap_err().to_string();
+    assert!(
+        err.starts_with("sandbox: denied: more than 5 HTTP requests in one call")
+            && err.contains("; the flavor then reported denied: deleted 4 of 10 secrets, then: "),
+        "{err}"
+    );
+    capped
+        .cli(&["secret", "delete-all", "--force", "--manager", "small"])
+        .ok();
+
+    // One command deletes all of them: a listing, then one call (with its
+    // own budget and deadline) per secret.
+    let all = home.cli(&["secret", "delete-all", "--force"]);
+    assert!(
+        all.ok()
+            .contains("deleted all 1000 secrets of secrets manager `aws`"),
+        "{all:?}"
+    );
+    assert!(secret_names(&home, None).is_empty());
+    let left = moto_call(
+        "ListSecrets",
+        &serde_json::json!({ "Filters": [{ "Key": "name", "Values": [format!("{ns}/")] }] }),
+    );
+    assert_eq!(left["SecretList"], serde_json::json!([]), "{left}");
 }
 
 #[test]

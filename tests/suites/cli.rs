@@ -35,12 +35,7 @@ fn cli_env(home: &TestHome, args: &[&str], env: &[(&str, &str)], stdin: Option<&
         use std::io::Write;
         child.stdin.take().unwrap().write_all(input).unwrap();
     }
-    let out = child.wait_with_output().unwrap();
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    Run::from(child.wait_with_output().unwrap())
 }
 
 fn revealed(home: &TestHome, name: &str, manager: &str) -> Value {

@@ -108,8 +108,7 @@ fn free_port() -> u16 {
 fn start() -> OpenBao {
     let bao = bao_path();
     let port = free_port();
-    let log =
-        std::env::temp_dir().join(format!("flavorbox-bao-{}-{port}.log", std::process::id()));
+    let log = std::env::temp_dir().join(format!("flavorbox-bao-{}-{port}.log", std::process::id()));
     let mut child = Command::new("sh")
         .arg("-c")
         .arg(GUARD)

@@ -1,10 +1,14 @@
 //! The `log` capability, and the flavor's stdout/stderr.
 //!
-//! Guards against two things: a flavor flooding the host with output (every
-//! call gets a byte budget; past it lines are dropped and the drop is noted
-//! once), and a flavor leaking a secret through its diagnostics (lines are
-//! held until the call ends, then every secret value the call handled is
-//! replaced by `***` before anyone sees them).
+//! Guards against three things: a flavor flooding the host with output
+//! (every call gets a budget of bytes and of records, so a million empty
+//! lines cost as much as a thousand; past it lines are dropped and the drop
+//! is noted once), a flavor leaking a secret through its diagnostics (lines
+//! are held until the call ends, then every secret value the host knows of
+//! is replaced by `***` in time linear in the output; lines of a call that
+//! read data whose values the host never saw are withheld unless asked
+//! for), and a flavor forging output (every control, bidi and format
+//! character is escaped, so one record is one line).
 
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
@@ -47,6 +51,9 @@ pub enum Source {
     Stderr,
     /// A note from the host about the flavor's output (e.g. truncation).
     Host,
+    /// The flavor's own error message, when the host withheld it from the
+    /// error it reports (see `sandbox::CallReport::secret_bearing`).
+    Error,
 }
 
 /// One line of a flavor's output, already masked.
@@ -63,7 +70,7 @@ pub struct FlavorOutput {
     pub records: Vec<LogRecord>,
     /// How many lines or messages had a secret value masked.
     pub masked: usize,
-    /// Whether output past the cap was dropped.
+    /// Whether output past a cap (records or bytes) was dropped.
     pub truncated: bool,
 }
 
@@ -78,20 +85,33 @@ enum Entry {
 struct Buffer {
     entries: Vec<Entry>,
     bytes: usize,
+    /// Log calls kept (stream lines are counted when the call ends).
+    records: usize,
     dropped_bytes: usize,
+    dropped_records: usize,
+}
+
+/// The caps on what one call may log.
+#[derive(Debug, Clone, Copy)]
+pub struct LogCaps {
+    /// Bytes of messages and stream output kept.
+    pub bytes: usize,
+    /// Records kept: log calls and stream lines. An empty line costs a
+    /// record like any other, so a flood of them is bounded too.
+    pub records: usize,
 }
 
 /// Everything one call logs, shared by `log`, stdout and stderr.
 #[derive(Clone)]
 pub struct LogSink {
-    cap: usize,
+    caps: LogCaps,
     buffer: Arc<Mutex<Buffer>>,
 }
 
 impl LogSink {
-    pub fn new(cap_bytes: usize) -> Self {
+    pub fn new(caps: LogCaps) -> Self {
         LogSink {
-            cap: cap_bytes,
+            caps,
             buffer: Arc::default(),
         }
     }
@@ -104,17 +124,19 @@ impl LogSink {
 
     pub fn log(&self, level: Level, message: String) {
         let mut buffer = self.lock();
-        if buffer.bytes + message.len() > self.cap {
+        if buffer.records >= self.caps.records || buffer.bytes + message.len() > self.caps.bytes {
             buffer.dropped_bytes += message.len();
+            buffer.dropped_records += 1;
             return;
         }
         buffer.bytes += message.len();
+        buffer.records += 1;
         buffer.entries.push(Entry::Log(level, message));
     }
 
     fn write_stream(&self, source: Source, bytes: &[u8]) {
         let mut buffer = self.lock();
-        let room = self.cap.saturating_sub(buffer.bytes);
+        let room = self.caps.bytes.saturating_sub(buffer.bytes);
         let (kept, dropped) = bytes.split_at(bytes.len().min(room));
         buffer.dropped_bytes += dropped.len();
         if kept.is_empty() {
@@ -127,55 +149,70 @@ impl LogSink {
         }
     }
 
-    /// Ends the call's output: masks it with `masker`, splits stream output
-    /// into lines, and notes truncation once.
+    /// Ends the call's output: masks it with `masker` (which also escapes
+    /// it, so each record is one line that reads as what it is), splits
+    /// stream output into lines, keeps at most the records cap, and notes
+    /// truncation once.
     pub fn finish(&self, masker: &Masker) -> FlavorOutput {
         let mut buffer = self.lock();
+        let cap = self.caps.records;
         let mut records = Vec::new();
-        let mut masked = 0;
-        let mut mask = |text: &str| {
-            let out = masker.mask(text);
-            if out != text {
-                masked += 1;
+        let masked = std::cell::Cell::new(0);
+        let mut dropped_records = buffer.dropped_records;
+        let mut dropped_bytes = buffer.dropped_bytes;
+        let mut push = |level: Level, source: Source, text: &str| {
+            if records.len() >= cap {
+                dropped_records += 1;
+                dropped_bytes += text.len();
+                return;
             }
-            out
+            let (message, hidden) = masker.mask_counted(text);
+            if hidden {
+                masked.set(masked.get() + 1);
+            }
+            records.push(LogRecord {
+                level,
+                source,
+                message,
+            });
         };
         for entry in std::mem::take(&mut buffer.entries) {
             match entry {
-                Entry::Log(level, message) => records.push(LogRecord {
-                    level,
-                    source: Source::Log,
-                    message: mask(&message),
-                }),
+                Entry::Log(level, message) => push(level, Source::Log, &message),
                 Entry::Stream(source, bytes) => {
                     let level = if source == Source::Stderr {
                         Level::Warn
                     } else {
                         Level::Info
                     };
-                    let text = mask(&String::from_utf8_lossy(&bytes));
-                    records.extend(text.lines().map(|line| LogRecord {
-                        level,
-                        source,
-                        message: line.to_string(),
-                    }));
+                    // Masked as a whole first, so a value split across
+                    // lines is still found, then split into records.
+                    let text = String::from_utf8_lossy(&bytes);
+                    let (whole, hidden) = masker.mask_raw_counted(&text);
+                    if hidden {
+                        masked.set(masked.get() + 1);
+                    }
+                    for line in whole.lines() {
+                        push(level, source, line);
+                    }
                 }
             }
         }
-        let truncated = buffer.dropped_bytes > 0;
+        let truncated = dropped_bytes > 0 || dropped_records > 0;
         if truncated {
             records.push(LogRecord {
                 level: Level::Warn,
                 source: Source::Host,
                 message: format!(
-                    "flavor output truncated: {} bytes dropped past the {}-byte cap per call",
-                    buffer.dropped_bytes, self.cap
+                    "flavor output truncated: {dropped_records} record(s) and {dropped_bytes} \
+                     byte(s) dropped past the caps of {} records and {} bytes per call",
+                    self.caps.records, self.caps.bytes
                 ),
             });
         }
         FlavorOutput {
             records,
-            masked,
+            masked: masked.get(),
             truncated,
         }
     }
@@ -195,11 +232,33 @@ impl wit::Host for LogSink {
     }
 }
 
-/// Hands a call's (masked) output to `tracing` under the target `flavor`,
-/// where `FLAVORBOX_LOG=flavor=info` shows it.
-pub fn forward(records: &[LogRecord]) {
+/// Where flavor lines that may bear secret values the host could not mask
+/// go: `FLAVORBOX_LOG=secret_bearing=info` shows them. A target that does
+/// not start with `flavor`, so `FLAVORBOX_LOG=flavor=info` never shows them
+/// by accident.
+pub const SECRET_BEARING_TARGET: &str = "secret_bearing";
+
+/// Hands a call's (masked, escaped) output to `tracing`: under the target
+/// `flavor` (`FLAVORBOX_LOG=flavor=info` shows it), or, when the call is
+/// `secret_bearing` (the flavor read stored or remote data whose secret
+/// values the host never saw), under [`SECRET_BEARING_TARGET`], with one
+/// note under `flavor` saying how many lines were withheld and how to see
+/// them.
+pub fn forward(records: &[LogRecord], secret_bearing: bool) {
+    let mut withheld = 0;
     for record in records {
         let message = &record.message;
+        if secret_bearing && record.source != Source::Host {
+            withheld += 1;
+            match record.level {
+                Level::Trace => tracing::trace!(target: "secret_bearing", "{message}"),
+                Level::Debug => tracing::debug!(target: "secret_bearing", "{message}"),
+                Level::Info => tracing::info!(target: "secret_bearing", "{message}"),
+                Level::Warn => tracing::warn!(target: "secret_bearing", "{message}"),
+                Level::Error => tracing::error!(target: "secret_bearing", "{message}"),
+            }
+            continue;
+        }
         match record.level {
             Level::Trace => tracing::trace!(target: "flavor", "{message}"),
             Level::Debug => tracing::debug!(target: "flavor", "{message}"),
@@ -207,6 +266,13 @@ pub fn forward(records: &[LogRecord]) {
             Level::Warn => tracing::warn!(target: "flavor", "{message}"),
             Level::Error => tracing::error!(target: "flavor", "{message}"),
         }
+    }
+    if withheld > 0 {
+        tracing::info!(
+            target: "flavor",
+            "{withheld} line(s) withheld: the call read stored or remote data whose secret \
+             values the host cannot mask; FLAVORBOX_LOG={SECRET_BEARING_TARGET}=info shows them"
+        );
     }
 }
 
@@ -288,16 +354,32 @@ impl tokio::io::AsyncWrite for LogStream {
 /// into asterisks, and a word-bounded match is where a short secret leaks.
 pub const SHORT_VALUE_BYTES: usize = 4;
 
-/// Replaces known secret values in text by `***`.
+/// What replaces a masked value, and what a text becomes whole when masking
+/// cannot prove it clean. Shorter than [`SHORT_VALUE_BYTES`], so it is never
+/// itself a value that must be masked.
+const MASK: &str = "***";
+
+/// Replaces known secret values in flavor text by `***`, and escapes the
+/// text (see [`crate::text`]) so that it prints as one line.
 ///
-/// Longer values win over shorter ones they contain, so a value never leaks
-/// a suffix around a masked prefix. The matcher is built on first use (most
-/// calls produce no output at all), as a non-contiguous NFA whose cost is
-/// linear in the values' length, as they may total 64 KiB.
+/// The promise: for any values and any text, what [`Masker::mask`] returns
+/// contains no value of [`SHORT_VALUE_BYTES`] bytes or more, and a shorter
+/// value only inside a word. The work is linear in the text and the values:
+/// one automaton per call over the deduplicated values (built on first use,
+/// as most calls produce no output), one leftmost-longest pass over the
+/// escaped text, one overlapping pass for short values (at most three
+/// matches end at any byte), and one final check for a value that the
+/// replacements themselves formed (a value containing `***`); if there is
+/// one, the whole text becomes `***`.
 pub struct Masker {
     long: Vec<String>,
     short: Vec<String>,
-    matcher: OnceLock<Option<AhoCorasick>>,
+    matchers: OnceLock<Matchers>,
+}
+
+struct Matchers {
+    long: Option<AhoCorasick>,
+    short: Option<AhoCorasick>,
 }
 
 /// What may stand next to a short value for it to count as a whole word:
@@ -309,73 +391,142 @@ fn bounds_a_word(b: u8) -> bool {
 }
 
 impl Masker {
+    /// A masker for `values`: each, its escaped form (as it appears in
+    /// escaped text), and the parts a flavor could print on their own
+    /// without them being the whole value: the value without surrounding
+    /// whitespace (a secret read from a file ends in a newline) and each
+    /// line of a multi-line value (a PEM key logged line by line), if 4
+    /// bytes or more; all deduplicated.
     pub fn new<'a>(values: impl IntoIterator<Item = &'a str>) -> Self {
-        let (long, short): (Vec<&str>, Vec<&str>) = values
+        let mut all = std::collections::BTreeSet::new();
+        let mut add = |text: &str| {
+            if text.is_empty() {
+                return;
+            }
+            let escaped = crate::text::escape(text);
+            if escaped != text {
+                all.insert(escaped.into_owned());
+            }
+            all.insert(text.to_string());
+        };
+        for value in values {
+            add(value);
+            for part in std::iter::once(value.trim()).chain(value.lines().map(str::trim)) {
+                if part.len() >= SHORT_VALUE_BYTES && part != value {
+                    add(part);
+                }
+            }
+        }
+        let (long, short) = all
             .into_iter()
-            .filter(|v| !v.is_empty())
-            .partition(|v| v.len() >= SHORT_VALUE_BYTES);
+            .partition(|v: &String| v.len() >= SHORT_VALUE_BYTES);
         Masker {
-            long: long.into_iter().map(str::to_string).collect(),
-            short: short.into_iter().map(str::to_string).collect(),
-            matcher: OnceLock::new(),
+            long,
+            short,
+            matchers: OnceLock::new(),
         }
     }
 
-    fn matcher(&self) -> Option<&AhoCorasick> {
-        self.matcher
-            .get_or_init(|| {
-                if self.long.is_empty() {
+    fn matchers(&self) -> &Matchers {
+        self.matchers.get_or_init(|| {
+            let build = |values: &[String], kind: MatchKind| {
+                if values.is_empty() {
                     return None;
                 }
                 AhoCorasick::builder()
                     .kind(Some(AhoCorasickKind::NoncontiguousNFA))
-                    .match_kind(MatchKind::LeftmostLongest)
-                    .build(&self.long)
+                    .match_kind(kind)
+                    .build(values)
                     .ok()
-            })
-            .as_ref()
+            };
+            Matchers {
+                long: build(&self.long, MatchKind::LeftmostLongest),
+                short: build(&self.short, MatchKind::Standard),
+            }
+        })
     }
 
+    /// `text` escaped, with every known value replaced by `***`.
     pub fn mask(&self, text: &str) -> String {
-        let text = match self.matcher() {
-            Some(matcher) => matcher.replace_all(text, &vec!["***"; matcher.patterns_len()]),
-            None => text.to_string(),
-        };
-        if self.short.is_empty() {
-            return text;
+        self.mask_counted(text).0
+    }
+
+    /// [`Masker::mask`], and whether anything was masked.
+    pub fn mask_counted(&self, text: &str) -> (String, bool) {
+        self.mask_escaped(crate::text::escape(text))
+    }
+
+    /// Masks `text` without escaping it first, for stream output that is
+    /// split into lines afterwards; each line is then masked (and escaped)
+    /// again by [`Masker::mask_counted`].
+    fn mask_raw_counted(&self, text: &str) -> (String, bool) {
+        self.mask_escaped(std::borrow::Cow::Borrowed(text))
+    }
+
+    fn mask_escaped(&self, text: std::borrow::Cow<'_, str>) -> (String, bool) {
+        if self.long.is_empty() && self.short.is_empty() {
+            return (text.into_owned(), false);
         }
-        let bytes = text.as_bytes();
-        let mut hidden = vec![false; bytes.len()];
-        for value in &self.short {
-            for (start, _) in text.match_indices(value.as_str()) {
-                let end = start + value.len();
+        let matchers = self.matchers();
+        let mut hidden = false;
+        let mut text = text.into_owned();
+        if let Some(long) = &matchers.long
+            && long.is_match(&text)
+        {
+            text = long.replace_all(&text, &vec![MASK; long.patterns_len()]);
+            hidden = true;
+        }
+        if let Some(short) = &matchers.short {
+            let bytes = text.as_bytes();
+            let mut cover = vec![false; bytes.len()];
+            let mut any = false;
+            for found in short.find_overlapping_iter(&text) {
+                let (start, end) = (found.start(), found.end());
                 let open = start == 0 || bounds_a_word(bytes[start - 1]);
                 let close = end == bytes.len() || bounds_a_word(bytes[end]);
                 if open && close {
-                    hidden[start..end].fill(true);
+                    cover[start..end].fill(true);
+                    any = true;
                 }
             }
-        }
-        let mut out = String::with_capacity(text.len());
-        let mut in_hidden = false;
-        for (i, c) in text.char_indices() {
-            if hidden[i] {
-                if !in_hidden {
-                    out.push_str("***");
+            if any {
+                let mut out = String::with_capacity(text.len());
+                let mut in_hidden = false;
+                for (i, c) in text.char_indices() {
+                    if cover[i] {
+                        if !in_hidden {
+                            out.push_str(MASK);
+                        }
+                        in_hidden = true;
+                    } else {
+                        in_hidden = false;
+                        out.push(c);
+                    }
                 }
-                in_hidden = true;
-            } else {
-                in_hidden = false;
-                out.push(c);
+                text = out;
+                hidden = true;
             }
         }
-        out
+        // The replacements can form a value of their own (one containing
+        // `***`); then nothing of the text is shown.
+        if hidden
+            && let Some(long) = &matchers.long
+            && long.is_match(&text)
+        {
+            text = MASK.to_string();
+        }
+        (text, hidden)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    fn sink(bytes: usize, records: usize) -> LogSink {
+        LogSink::new(LogCaps { bytes, records })
+    }
 
     #[test]
     fn short_values_are_masked_as_whole_words_only() {
@@ -405,8 +556,33 @@ mod tests {
     }
 
     #[test]
+    fn masked_text_is_escaped_and_values_with_line_breaks_are_still_found() {
+        let masker = Masker::new(["line one\nline two"]);
+        assert_eq!(
+            masker.mask("got line one\nline two\nflavorbox: forged \u{202e}"),
+            "got ***\\nflavorbox: forged \\u{202e}"
+        );
+    }
+
+    #[test]
+    fn a_multi_line_value_is_masked_line_by_line_and_trimmed() {
+        let key = "-----BEGIN KEY-----\nMIIEabcdef\n-----END KEY-----\n";
+        let masker = Masker::new([key, "hunter2\n"]);
+        assert_eq!(masker.mask("line MIIEabcdef"), "line ***");
+        assert_eq!(masker.mask("pw=hunter2"), "pw=***");
+        assert_eq!(masker.mask("-----END KEY-----"), "***");
+    }
+
+    #[test]
+    fn a_value_formed_by_the_replacements_hides_the_whole_text() {
+        // `a***b` is a value; masking `secret1` would write it.
+        let masker = Masker::new(["secret1", "a***b"]);
+        assert_eq!(masker.mask("xx asecret1b yy"), "***");
+    }
+
+    #[test]
     fn caps_bytes_per_call_and_notes_it_once() {
-        let sink = LogSink::new(10);
+        let sink = sink(10, 100);
         sink.log(Level::Info, "12345".into());
         sink.log(Level::Info, "678901".into());
         sink.log(Level::Info, "12345".into());
@@ -415,12 +591,37 @@ mod tests {
         let records = out.records;
         assert_eq!(records.len(), 3);
         assert_eq!(records[2].source, Source::Host);
-        assert!(records[2].message.contains("6 bytes dropped"));
+        assert!(records[2].message.contains("6 byte(s) dropped"));
+    }
+
+    #[test]
+    fn empty_lines_cost_a_record_each() {
+        let sink = sink(64 * 1024, 3);
+        for _ in 0..1_000_000 {
+            sink.log(Level::Info, String::new());
+        }
+        let out = sink.finish(&Masker::new([]));
+        assert!(out.truncated);
+        assert_eq!(out.records.len(), 4, "three kept and the note");
+        assert!(out.records[3].message.contains("999997 record(s)"));
+        assert_eq!(sink.lock().entries.len(), 0);
+
+        // Stream output too: 60,000 newlines are 60,000 empty records.
+        let sink = sink_with_stream(&vec![b'\n'; 60_000]);
+        let out = sink.finish(&Masker::new([]));
+        assert_eq!(out.records.len(), 4);
+    }
+
+    fn sink_with_stream(bytes: &[u8]) -> LogSink {
+        let sink = sink(64 * 1024, 3);
+        let mut out = sink.stream(Source::Stdout);
+        out.write(Bytes::copy_from_slice(bytes)).unwrap();
+        sink
     }
 
     #[test]
     fn stdout_becomes_lines_and_is_masked() {
-        let sink = LogSink::new(1024);
+        let sink = sink(1024, 100);
         let mut out = sink.stream(Source::Stdout);
         out.write(Bytes::from_static(b"first line with s3c"))
             .unwrap();
@@ -436,7 +637,7 @@ mod tests {
 
     #[test]
     fn a_flood_on_stdout_is_bounded() {
-        let sink = LogSink::new(100);
+        let sink = sink(100, 1024);
         let mut out = sink.stream(Source::Stderr);
         for _ in 0..1000 {
             out.write(Bytes::from(vec![b'x'; 1000])).unwrap();
@@ -449,5 +650,124 @@ mod tests {
             .sum();
         assert!(kept <= 100);
         assert!(records.last().unwrap().message.contains("truncated"));
+    }
+
+    #[test]
+    fn masking_is_linear_in_the_output() {
+        // 10,000 one-byte values and 10,000 lines: once per line per value
+        // this was 10^8 steps; here it is a few passes over 640 KiB.
+        let values: Vec<String> = (0..10_000).map(|i| format!("{}", i % 10)).collect();
+        let masker = Masker::new(values.iter().map(String::as_str));
+        let sink = sink(usize::MAX, usize::MAX);
+        for _ in 0..10_000 {
+            sink.log(Level::Info, "0 1 2 3 4 5 6 7 8 9 ".repeat(3));
+        }
+        let started = std::time::Instant::now();
+        let out = sink.finish(&masker);
+        assert_eq!(out.records.len(), 10_000);
+        assert!(out.records[0].message.starts_with("*** *** ***"));
+        // Generous for a debug build on a loaded machine; quadratic work
+        // took seconds.
+        assert!(started.elapsed() < std::time::Duration::from_secs(2));
+    }
+
+    /// Strings built from a small alphabet, so values and text overlap
+    /// often; it holds the replacement's `*`, line breaks and a bidi
+    /// control.
+    fn texty() -> impl Strategy<Value = String> {
+        proptest::collection::vec(
+            prop_oneof![
+                Just('a'),
+                Just('b'),
+                Just('*'),
+                Just(' '),
+                Just('='),
+                Just('\n'),
+                Just('\u{202e}'),
+                Just('é'),
+            ],
+            0..24,
+        )
+        .prop_map(|chars| chars.into_iter().collect())
+    }
+
+    /// What must never be printed of `values`: each value of 4 bytes or
+    /// more, as it is and escaped, and each line of one, trimmed, of 4 bytes
+    /// or more.
+    fn secret_parts(values: &[String]) -> Vec<String> {
+        let mut parts = Vec::new();
+        for value in values {
+            for part in std::iter::once(value.as_str())
+                .chain(std::iter::once(value.trim()))
+                .chain(value.lines().map(str::trim))
+            {
+                if part.len() >= SHORT_VALUE_BYTES {
+                    parts.push(part.to_string());
+                    parts.push(crate::text::escape(part).into_owned());
+                }
+            }
+        }
+        parts
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        /// For any values and any flavor output, the printed text contains
+        /// no value of 4 bytes or more, nor a line of one, and is one line
+        /// of safe characters.
+        #[test]
+        fn printed_text_never_contains_a_long_value(
+            values in proptest::collection::vec(texty(), 0..6),
+            pieces in proptest::collection::vec((texty(), 0usize..6), 0..6),
+        ) {
+            // The text mixes values with noise, the way a leak would.
+            let mut text = String::new();
+            for (noise, pick) in &pieces {
+                text.push_str(noise);
+                if let Some(value) = values.get(*pick) {
+                    text.push_str(value);
+                }
+            }
+            let masker = Masker::new(values.iter().map(String::as_str));
+            let shown = masker.mask(&text);
+            prop_assert!(!shown.chars().any(crate::text::is_unsafe), "{shown:?}");
+            for part in secret_parts(&values) {
+                prop_assert!(!shown.contains(part.as_str()), "{part:?} in {shown:?}");
+            }
+        }
+
+        /// The same holds for output that went through the log sink:
+        /// stream lines, log records, whatever the splitting.
+        #[test]
+        fn logged_output_never_contains_a_long_value(
+            values in proptest::collection::vec(texty(), 1..5),
+            writes in proptest::collection::vec((texty(), 0usize..5, any::<bool>()), 0..8),
+        ) {
+            let sink = sink(64 * 1024, 1024);
+            let mut stdout = sink.stream(Source::Stdout);
+            for (noise, pick, as_log) in &writes {
+                let mut text = noise.clone();
+                if let Some(value) = values.get(*pick) {
+                    text.push_str(value);
+                }
+                if *as_log {
+                    sink.log(Level::Info, text);
+                } else {
+                    stdout.write(Bytes::from(text.into_bytes())).unwrap();
+                }
+            }
+            let out = sink.finish(&Masker::new(values.iter().map(String::as_str)));
+            // Printed one record per line (no record holds a line break).
+            for record in &out.records {
+                prop_assert!(!record.message.chars().any(crate::text::is_unsafe));
+                for part in secret_parts(&values) {
+                    prop_assert!(
+                        !record.message.contains(part.as_str()),
+                        "{part:?} in {:?}", record.message
+                    );
+                }
+            }
+        }
     }
 }

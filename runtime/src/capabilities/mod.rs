@@ -21,13 +21,31 @@ use crate::error::Violation;
 pub struct Findings {
     pub used: bool,
     pub violation: Option<(Violation, String)>,
+    /// Whether the violation's detail quotes text the flavor chose (a key,
+    /// a host name, an address): such a detail is withheld when the call
+    /// read data whose secret values the host never saw.
+    pub quoting: bool,
+    /// Whether data came back to the flavor through it (a stored value, a
+    /// key's existence, a successful HTTP response): what the flavor says
+    /// afterwards may carry secret values the host never saw.
+    pub read_data: bool,
 }
 
 impl Findings {
     /// Records a breach; the first one is kept, as later ones are usually
     /// its consequences.
     pub fn breach(&mut self, kind: Violation, detail: String) {
-        self.violation.get_or_insert((kind, detail));
+        if self.violation.is_none() {
+            self.violation = Some((kind, detail));
+        }
+    }
+
+    /// Records a breach whose detail quotes text the flavor chose.
+    pub fn breach_quoting(&mut self, kind: Violation, detail: String) {
+        if self.violation.is_none() {
+            self.violation = Some((kind, detail));
+            self.quoting = true;
+        }
     }
 }
 
@@ -45,8 +63,16 @@ impl SharedFindings {
         self.lock().breach(kind, detail);
     }
 
+    pub fn breach_quoting(&self, kind: Violation, detail: String) {
+        self.lock().breach_quoting(kind, detail);
+    }
+
     pub fn mark_used(&self) {
         self.lock().used = true;
+    }
+
+    pub fn mark_read_data(&self) {
+        self.lock().read_data = true;
     }
 
     pub fn snapshot(&self) -> Findings {

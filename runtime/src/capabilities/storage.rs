@@ -3,27 +3,33 @@
 //! Guards against a flavor reaching data that is not its own (every key lives
 //! in the manager's namespace; there is no path syntax to escape it, and odd
 //! keys are refused outright so they cannot confuse anything downstream),
-//! filling the disk (a quota in bytes and keys per manager), and leaving
-//! half-written data behind (all writes of a call sit in one transaction that
-//! the sandbox commits only when the call succeeds).
+//! filling the disk (a quota in bytes and keys per manager), leaving
+//! half-written data behind (writes are staged and committed by the sandbox
+//! only when the call succeeds, see `store::staged`), holding host memory
+//! (what one call stages is capped) and hiding a failure of the host's
+//! store: a store error is never handed to the flavor as an `error` it could
+//! swallow and then commit after; it stops the call, which fails and is
+//! rolled back.
 
 use super::Findings;
 use crate::contract::bindings::WitError;
 use crate::contract::bindings::flavorbox::secrets::storage as wit;
-use crate::error::Violation;
-use crate::policy::Quota;
-use crate::store::{NamespaceTxn, Usage};
+use crate::error::{Error, Violation};
+use crate::policy::{Quota, caps};
+use crate::store::Staged;
+use crate::store::staged::StageError;
 
 /// Longest storage key, in bytes.
 pub const MAX_KEY_BYTES: usize = 512;
 
-/// The storage a call may use; `txn` is `None` when storage was not granted.
+/// The storage a call may use; `staged` is `None` when storage was not
+/// granted (or the call has no namespace).
 pub struct StorageCapability {
-    txn: Option<Box<dyn NamespaceTxn>>,
+    staged: Option<Staged>,
     quota: Quota,
-    /// The namespace's usage, loaded at the first write and kept current.
-    usage: Option<Usage>,
     pub findings: Findings,
+    /// The store failed during the call: the call fails with this error.
+    pub host_failure: Option<Error>,
 }
 
 /// Checks a storage key: 1-512 bytes of printable ASCII, no leading `/`, no
@@ -51,24 +57,22 @@ pub fn check_entry_key(key: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// What a host storage function returns: the outer error stops the call.
+type HostResult<T> = wasmtime::Result<Result<T, WitError>>;
+
 impl StorageCapability {
-    pub fn new(txn: Option<Box<dyn NamespaceTxn>>, quota: Quota) -> Self {
+    pub fn new(staged: Option<Staged>, quota: Quota) -> Self {
         StorageCapability {
-            txn,
+            staged,
             quota,
-            usage: None,
             findings: Findings::default(),
+            host_failure: None,
         }
     }
 
-    /// The transaction, to commit once the call has succeeded.
-    pub fn into_txn(self) -> Option<Box<dyn NamespaceTxn>> {
-        self.txn
-    }
-
-    /// The namespace transaction, or `denied` when storage was not granted.
-    fn txn(&mut self) -> Result<&mut Box<dyn NamespaceTxn>, WitError> {
-        granted(&mut self.txn, &mut self.findings)
+    /// The staged writes, to commit once the call has succeeded.
+    pub fn into_staged(self) -> Option<Staged> {
+        self.staged
     }
 
     /// Refuses a malformed key, and records the attempt: keys are where a
@@ -76,30 +80,51 @@ impl StorageCapability {
     fn key(&mut self, key: &str) -> Result<(), WitError> {
         check_entry_key(key).map_err(|why| {
             self.findings
-                .breach(Violation::Denied, format!("storage refused a key: {why}"));
+                .breach_quoting(Violation::Denied, format!("storage refused a key: {why}"));
             WitError::Invalid(why)
         })
     }
-}
 
-/// Marks storage as used and hands out the transaction if it was granted.
-fn granted<'a>(
-    txn: &'a mut Option<Box<dyn NamespaceTxn>>,
-    findings: &mut Findings,
-) -> Result<&'a mut Box<dyn NamespaceTxn>, WitError> {
-    findings.used = true;
-    match txn.as_mut() {
-        Some(txn) => Ok(txn),
-        None => {
-            let detail = "the flavor used capability `storage`, which was not granted".to_string();
-            findings.breach(Violation::Denied, detail.clone());
-            Err(WitError::Denied(detail))
+    /// The staged namespace, or `denied` when storage was not granted.
+    fn staged(&mut self) -> Result<&mut Staged, WitError> {
+        self.findings.used = true;
+        match self.staged.as_mut() {
+            Some(staged) => Ok(staged),
+            None => {
+                let detail =
+                    "the flavor used capability `storage`, which was not granted".to_string();
+                self.findings.breach(Violation::Denied, detail.clone());
+                Err(WitError::Denied(detail))
+            }
         }
     }
-}
 
-fn backend(err: crate::error::Error) -> WitError {
-    WitError::Backend(format!("host storage failed: {err}"))
+    /// Stops the call on a store failure: the flavor never sees it.
+    fn fail(&mut self, err: Error) -> wasmtime::Error {
+        let message = format!("host storage failed: {err}");
+        self.host_failure.get_or_insert(err);
+        wasmtime::Error::msg(message)
+    }
+
+    /// Runs `op` on the staged namespace after the key check; a store
+    /// failure stops the call.
+    fn run<T>(
+        &mut self,
+        key: &str,
+        op: impl FnOnce(&mut Staged) -> crate::error::Result<T>,
+    ) -> HostResult<T> {
+        if let Err(refused) = self.key(key) {
+            return Ok(Err(refused));
+        }
+        let staged = match self.staged() {
+            Ok(staged) => staged,
+            Err(denied) => return Ok(Err(denied)),
+        };
+        match op(staged) {
+            Ok(value) => Ok(Ok(value)),
+            Err(err) => Err(self.fail(err)),
+        }
+    }
 }
 
 fn entry_bytes(key: &str, value_len: u64) -> u64 {
@@ -107,26 +132,27 @@ fn entry_bytes(key: &str, value_len: u64) -> u64 {
 }
 
 impl wit::Host for StorageCapability {
-    fn get(&mut self, key: String) -> Result<Option<Vec<u8>>, WitError> {
-        self.key(&key)?;
-        self.txn()?.get(&key).map_err(backend)
+    fn get(&mut self, key: String) -> HostResult<Option<Vec<u8>>> {
+        let got = self.run(&key, |staged| staged.get(&key))?;
+        // Even an empty value tells the flavor a key exists: keys it wrote
+        // in an earlier call can spell out a value one existence at a time.
+        if matches!(&got, Ok(Some(_))) {
+            self.findings.read_data = true;
+        }
+        Ok(got)
     }
 
-    fn set(&mut self, key: String, value: Vec<u8>) -> Result<(), WitError> {
-        self.key(&key)?;
+    fn set(&mut self, key: String, value: Vec<u8>) -> HostResult<()> {
         let quota = self.quota;
-        let StorageCapability {
-            txn,
-            usage: known_usage,
-            findings,
-            ..
-        } = self;
-        let txn = granted(txn, findings)?;
-        let usage = match *known_usage {
-            Some(usage) => usage,
-            None => txn.usage().map_err(backend)?,
+        let checked = self.run(&key, |staged| {
+            let usage = staged.usage()?;
+            let old = staged.value_len(&key)?;
+            Ok((usage, old))
+        })?;
+        let (usage, old) = match checked {
+            Ok(found) => found,
+            Err(refused) => return Ok(Err(refused)),
         };
-        let old = txn.value_len(&key).map_err(backend)?;
         let keys = usage.keys + u64::from(old.is_none());
         let bytes = usage.bytes - old.map_or(0, |len| entry_bytes(&key, len))
             + entry_bytes(&key, value.len() as u64);
@@ -136,52 +162,93 @@ impl wit::Host for StorageCapability {
                  (quota {} keys, {} bytes)",
                 quota.keys, quota.bytes
             );
-            *known_usage = Some(usage);
-            findings.breach(Violation::Quota, detail.clone());
-            return Err(WitError::Denied(detail));
+            self.findings.breach(Violation::Quota, detail.clone());
+            return Ok(Err(WitError::Denied(detail)));
         }
-        txn.set(&key, &value).map_err(backend)?;
-        *known_usage = Some(Usage { keys, bytes });
-        Ok(())
+        let staged = self.staged.as_mut().expect("checked above");
+        match staged.set(&key, value) {
+            Ok(()) => Ok(Ok(())),
+            Err(StageError::TooMuch(total)) => {
+                let detail = format!(
+                    "one call staged {total} bytes of storage writes, more than the {} a call \
+                     may hold until its commit",
+                    caps::STAGED_BYTES
+                );
+                self.findings.breach(Violation::Limit, detail.clone());
+                Err(wasmtime::Error::msg(detail))
+            }
+            Err(StageError::Store(err)) => Err(self.fail(err)),
+        }
     }
 
-    fn delete(&mut self, key: String) -> Result<bool, WitError> {
-        self.key(&key)?;
-        let txn = self.txn()?;
-        let old = txn.value_len(&key).map_err(backend)?;
-        let existed = txn.delete(&key).map_err(backend)?;
-        if let (Some(usage), Some(len)) = (&mut self.usage, old) {
-            usage.keys -= 1;
-            usage.bytes -= entry_bytes(&key, len);
+    fn delete(&mut self, key: String) -> HostResult<bool> {
+        if let Err(refused) = self.key(&key) {
+            return Ok(Err(refused));
         }
-        Ok(existed)
+        let staged = match self.staged() {
+            Ok(staged) => staged,
+            Err(denied) => return Ok(Err(denied)),
+        };
+        match staged.delete(&key) {
+            Ok(existed) => {
+                if existed {
+                    self.findings.read_data = true;
+                }
+                Ok(Ok(existed))
+            }
+            Err(StageError::TooMuch(total)) => {
+                let detail = format!(
+                    "one call staged {total} bytes of storage writes, more than the {} a call \
+                     may hold until its commit",
+                    caps::STAGED_BYTES
+                );
+                self.findings.breach(Violation::Limit, detail.clone());
+                Err(wasmtime::Error::msg(detail))
+            }
+            Err(StageError::Store(err)) => Err(self.fail(err)),
+        }
     }
 
-    fn list_keys(&mut self, prefix: String) -> Result<Vec<String>, WitError> {
+    fn list_keys(&mut self, prefix: String) -> HostResult<Vec<String>> {
         if prefix.len() > MAX_KEY_BYTES || prefix.chars().any(|c| !c.is_ascii_graphic()) {
             let why = "storage prefix must be at most 512 bytes of printable ASCII".to_string();
             self.findings.breach(
                 Violation::Denied,
                 format!("storage refused a prefix: {why}"),
             );
-            return Err(WitError::Invalid(why));
+            return Ok(Err(WitError::Invalid(why)));
         }
-        self.txn()?.list_keys(&prefix).map_err(backend)
+        let staged = match self.staged() {
+            Ok(staged) => staged,
+            Err(denied) => return Ok(Err(denied)),
+        };
+        match staged.list_keys(&prefix) {
+            Ok(keys) => {
+                if !keys.is_empty() {
+                    self.findings.read_data = true;
+                }
+                Ok(Ok(keys))
+            }
+            Err(err) => Err(self.fail(err)),
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::{Database, SqliteDatabase, TxnMode};
+    use crate::store::{Database, NamespaceAccess, SqliteDatabase};
+    use std::sync::Arc;
+    use std::time::{Duration, Instant};
     use wit::Host as _;
 
-    fn capability(quota: Quota) -> (tempfile::TempDir, SqliteDatabase, StorageCapability) {
+    fn capability(quota: Quota) -> (tempfile::TempDir, Arc<dyn Database>, StorageCapability) {
         let dir = tempfile::tempdir().unwrap();
-        let store = SqliteDatabase::open(&dir.path().join("db")).unwrap();
-        let txn = store.namespace(7, TxnMode::Write).unwrap();
-        let cap = StorageCapability::new(Some(txn), quota);
-        (dir, store, cap)
+        let db: Arc<dyn Database> = Arc::new(SqliteDatabase::open(&dir.path().join("db")).unwrap());
+        let staged =
+            NamespaceAccess::new(db.clone(), 7).stage(Instant::now() + Duration::from_secs(5));
+        let cap = StorageCapability::new(Some(staged), quota);
+        (dir, db, cap)
     }
 
     #[test]
@@ -199,24 +266,48 @@ mod tests {
     #[test]
     fn quota_counts_bytes_and_keys_and_refuses_past_it() {
         let (_d, _s, mut cap) = capability(Quota { bytes: 20, keys: 2 });
-        cap.set("a".into(), vec![0; 9]).unwrap(); // 10 bytes
-        cap.set("a".into(), vec![0; 4]).unwrap(); // replaced: 5 bytes
-        cap.set("b".into(), vec![0; 14]).unwrap(); // 20 bytes
-        let err = cap.set("c".into(), vec![]).unwrap_err();
+        cap.set("a".into(), vec![0; 9]).unwrap().unwrap(); // 10 bytes
+        cap.set("a".into(), vec![0; 4]).unwrap().unwrap(); // replaced: 5 bytes
+        cap.set("b".into(), vec![0; 14]).unwrap().unwrap(); // 20 bytes
+        let err = cap.set("c".into(), vec![]).unwrap().unwrap_err();
         assert!(matches!(err, WitError::Denied(ref m) if m.contains("quota")));
         assert_eq!(cap.findings.violation.as_ref().unwrap().0, Violation::Quota);
-        assert!(cap.delete("b".into()).unwrap());
-        cap.set("c".into(), vec![0; 10]).unwrap();
+        assert!(cap.delete("b".into()).unwrap().unwrap());
+        cap.set("c".into(), vec![0; 10]).unwrap().unwrap();
     }
 
     #[test]
     fn ungranted_storage_is_denied_and_recorded() {
         let mut cap = StorageCapability::new(None, Quota::default());
-        let err = cap.get("k".into()).unwrap_err();
+        let err = cap.get("k".into()).unwrap().unwrap_err();
         assert!(matches!(err, WitError::Denied(ref m) if m.contains("not granted")));
         assert_eq!(
             cap.findings.violation.as_ref().unwrap().0,
             Violation::Denied
         );
+    }
+
+    #[test]
+    fn a_store_failure_stops_the_call_instead_of_reaching_the_flavor() {
+        let (dir, _db, mut cap) = capability(Quota::default());
+        // Break the store under the call: the table the namespace lives in
+        // is gone.
+        rusqlite::Connection::open(dir.path().join("db"))
+            .unwrap()
+            .execute_batch("DROP TABLE kv")
+            .unwrap();
+        let trap = cap.get("secrets/x".into());
+        assert!(trap.is_err(), "the flavor got {trap:?}");
+        assert!(cap.host_failure.is_some());
+    }
+
+    #[test]
+    fn reading_stored_data_is_noted() {
+        let (_d, _s, mut cap) = capability(Quota::default());
+        assert_eq!(cap.get("k".into()).unwrap().unwrap(), None);
+        assert!(!cap.findings.read_data, "nothing was read");
+        cap.set("k".into(), b"v".to_vec()).unwrap().unwrap();
+        cap.get("k".into()).unwrap().unwrap();
+        assert!(cap.findings.read_data);
     }
 }

@@ -7,6 +7,8 @@ use clap::{Args, ValueEnum};
 use clap_complete::Shell;
 use flavorbox::{Error, Result};
 
+use super::output::out;
+
 /// Shells completions are generated for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum CompletionShell {
@@ -53,7 +55,7 @@ pub fn man(args: ManArgs, cmd: clap::Command) -> Result<()> {
             let count = std::fs::read_dir(&dir)
                 .map(|d| d.filter_map(|e| e.ok()).count())
                 .unwrap_or(0);
-            println!("wrote {count} man pages to {}", dir.display());
+            out!("wrote {count} man pages to {}", dir.display());
             Ok(())
         }
     }

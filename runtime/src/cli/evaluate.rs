@@ -1,23 +1,25 @@
 //! `flavorbox evaluate PATH.wasm`
 
-use std::collections::BTreeMap;
+use std::collections::BTreeSet;
 use std::path::PathBuf;
 
 use clap::Args;
 use flavorbox::conformance::Status;
-use flavorbox::evaluate::{EvaluateOptions, Evaluation, evaluate};
+use flavorbox::evaluate::{EvaluateOptions, Evaluation, evaluate_with_progress};
 use flavorbox::policy::Capability;
 use flavorbox::registry::RegisterOptions;
 use flavorbox::{Error, Result};
 
-use super::output::json;
-use super::{OutputFormat, split_pair};
+use super::output::{err_line, json, out};
+use super::{OutputFormat, input};
+use flavorbox::text::escape;
 
 #[derive(Args)]
 pub struct EvaluateArgs {
     /// The component (.wasm) to evaluate
     path: PathBuf,
-    /// Config for the managers under test; repeatable
+    /// Config for the managers under test (`KEY=@FILE` reads a file);
+    /// repeatable
     #[arg(long = "config", value_name = "KEY=VALUE")]
     config: Vec<String>,
     /// Grant HTTP to this origin for the evaluation; repeatable
@@ -35,18 +37,39 @@ pub struct EvaluateArgs {
     /// Calls timed per operation for the latency figures
     #[arg(long, default_value_t = 20)]
     samples: usize,
+    /// The whole evaluation ends within this many seconds
+    #[arg(long, value_name = "SEC", default_value_t = 60.0)]
+    budget: f64,
+    /// A p50 latency past this many seconds is a finding
+    #[arg(long, value_name = "SEC", default_value_t = 1.0)]
+    slow: f64,
+    /// Wall time to compile the component to native code, in seconds
+    #[arg(long = "compile-timeout", value_name = "SEC")]
+    compile_timeout: Option<f64>,
+    /// Memory of the process compiling the component, in MiB
+    #[arg(long = "compile-memory", value_name = "MiB")]
+    compile_memory: Option<u64>,
     /// Output format
     #[arg(long, value_enum, default_value_t)]
     output: OutputFormat,
 }
 
-/// Runs the evaluation; the process fails unless the verdict is a pass.
-pub fn run(args: EvaluateArgs) -> Result<()> {
-    let mut config = BTreeMap::new();
-    for pair in &args.config {
-        let (key, value) = split_pair(pair, "--config")?;
-        config.insert(key, value);
+/// Seconds given on the command line, checked.
+fn seconds(what: &str, secs: f64) -> Result<std::time::Duration> {
+    if !(secs > 0.0 && secs <= 86_400.0) {
+        return Err(Error::invalid(format!(
+            "{what} must be more than 0 and at most 86400 seconds"
+        )));
     }
+    Ok(std::time::Duration::from_secs_f64(secs))
+}
+
+/// Runs the evaluation; the process fails unless the verdict is a pass.
+/// What it does goes to stderr as it goes.
+pub fn run(args: EvaluateArgs) -> Result<()> {
+    let budget = seconds("--budget", args.budget)?;
+    let slow = seconds("--slow", args.slow)?;
+    let config = input::config(&args.config)?;
     let options = EvaluateOptions {
         config,
         register: RegisterOptions {
@@ -54,11 +77,17 @@ pub fn run(args: EvaluateArgs) -> Result<()> {
             memory_mib: args.memory,
             timeout_secs: args.timeout,
             http_requests: args.http_requests,
+            compile_timeout_secs: args.compile_timeout,
+            compile_memory_mib: args.compile_memory,
             ..RegisterOptions::default()
         },
         latency_samples: args.samples,
+        budget,
+        slow,
     };
-    let evaluation = evaluate(&args.path, &options)?;
+    let evaluation = evaluate_with_progress(&args.path, &options, &mut |line| {
+        err_line(format_args!("evaluate: {}", escape(line)));
+    })?;
     if args.output == OutputFormat::Json {
         json(&evaluation)?;
     } else {
@@ -68,10 +97,25 @@ pub fn run(args: EvaluateArgs) -> Result<()> {
         Ok(())
     } else {
         let failed = evaluation.checks.iter().filter(|c| c.failed()).count();
+        let skipped = evaluation
+            .checks
+            .iter()
+            .filter(|c| c.status == Status::Skip)
+            .count();
+        let kinds: BTreeSet<&str> = evaluation
+            .findings
+            .iter()
+            .map(|f| f.kind.as_str())
+            .collect();
         Err(Error::Verdict(format!(
-            "{}: {failed} check(s) failed, {} finding(s)",
+            "{}: {failed} check(s) failed, {skipped} skipped, {} finding(s){}",
             evaluation.path,
-            evaluation.findings.len()
+            evaluation.findings.len(),
+            if kinds.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", kinds.into_iter().collect::<Vec<_>>().join(", "))
+            }
         )))
     }
 }
@@ -89,11 +133,16 @@ fn names(set: &std::collections::BTreeSet<Capability>) -> String {
 
 fn print_text(e: &Evaluation) {
     match &e.flavor {
-        Some(f) => println!("flavor {} {} ({})", f.name, f.version, e.path),
-        None => println!("component {}", e.path),
+        Some(f) => out!(
+            "flavor {} {} ({})",
+            f.name,
+            escape(&f.version),
+            escape(&e.path)
+        ),
+        None => out!("component {}", escape(&e.path)),
     }
     if !e.checks.is_empty() {
-        println!("\nchecks:");
+        out!("\nchecks:");
         for check in &e.checks {
             let mark = match check.status {
                 Status::Pass => "pass",
@@ -101,30 +150,30 @@ fn print_text(e: &Evaluation) {
                 Status::Skip => "skip",
             };
             if check.detail.is_empty() {
-                println!("  {mark}  {}", check.name);
+                out!("  {mark}  {}", check.name);
             } else {
-                println!("  {mark}  {} — {}", check.name, check.detail);
+                out!("  {mark}  {} — {}", check.name, escape(&check.detail));
             }
         }
     }
-    println!("\nfindings:");
+    out!("\nfindings:");
     if e.findings.is_empty() {
-        println!("  none");
+        out!("  none");
     }
     for finding in &e.findings {
-        println!("  {}: {}", finding.kind, finding.detail);
+        out!("  {}: {}", finding.kind, escape(&finding.detail));
     }
     if !e.p50_micros.is_empty() {
-        println!("\np50 latency per operation:");
+        out!("\np50 latency per operation:");
         for (op, micros) in &e.p50_micros {
-            println!("  {op:<22} {:>9.3} ms", *micros as f64 / 1000.0);
+            out!("  {op:<22} {:>9.3} ms", *micros as f64 / 1000.0);
         }
     }
-    println!(
+    out!(
         "\npeak memory:  {:.1} MiB",
         e.peak_memory_bytes as f64 / (1024.0 * 1024.0)
     );
-    println!("declared:     {}", names(&e.declared));
-    println!("used:         {}", names(&e.used));
-    println!("\nverdict: {}", if e.passed { "PASS" } else { "FAIL" });
+    out!("declared:     {}", names(&e.declared));
+    out!("used:         {}", names(&e.used));
+    out!("\nverdict: {}", if e.passed { "PASS" } else { "FAIL" });
 }

@@ -9,8 +9,10 @@ use flavorbox::registry::{FlavorEntry, RegisterOptions};
 use flavorbox::{Home, Result};
 
 use super::OutputFormat;
-use super::output::{json, table};
+use super::output::{err_line, json, out, table};
+use super::scaffold;
 use super::terminal::confirm;
+use flavorbox::text::escape;
 
 /// Grants and limits, as given at registration and to `flavor grant`.
 #[derive(Args)]
@@ -36,6 +38,14 @@ pub struct PolicyArgs {
     /// HTTP requests per call [default: 32]
     #[arg(long = "http-requests", value_name = "N")]
     http_requests: Option<u32>,
+    /// Wall time to compile the component to native code, in seconds
+    /// [default: 120]
+    #[arg(long = "compile-timeout", value_name = "SEC")]
+    compile_timeout: Option<f64>,
+    /// Memory of the process compiling the component, in MiB
+    /// [default: 4096]
+    #[arg(long = "compile-memory", value_name = "MiB")]
+    compile_memory: Option<u64>,
 }
 
 impl PolicyArgs {
@@ -48,6 +58,8 @@ impl PolicyArgs {
             storage_quota_mib: self.storage_quota,
             storage_quota_keys: self.storage_keys,
             http_requests: self.http_requests,
+            compile_timeout_secs: self.compile_timeout,
+            compile_memory_mib: self.compile_memory,
         }
     }
 }
@@ -107,15 +119,32 @@ pub enum FlavorCommand {
         #[arg(long, short)]
         yes: bool,
     },
+    /// Create a flavor project (Rust, Python or JavaScript) that builds and
+    /// passes `evaluate` as generated
+    New(scaffold::NewArgs),
+    /// Build a flavor project into a component (.wasm)
+    Build(scaffold::BuildArgs),
+}
+
+impl FlavorCommand {
+    /// Runs the commands that work on files only and never open a home;
+    /// hands every other command back.
+    pub fn without_home(self) -> std::result::Result<Result<()>, Box<FlavorCommand>> {
+        match self {
+            FlavorCommand::New(args) => Ok(scaffold::new(args)),
+            FlavorCommand::Build(args) => Ok(scaffold::build(args)),
+            other => Err(Box::new(other)),
+        }
+    }
 }
 
 fn warn_ungranted(name: &str, ungranted: &[Capability]) {
     for capability in ungranted {
-        eprintln!(
+        err_line(format_args!(
             "flavorbox: warning: flavor `{name}` declares capability `{capability}`, which was \
              not granted; calls that use it will be refused ({})",
             grant_hint(*capability)
-        );
+        ));
     }
 }
 
@@ -149,13 +178,13 @@ pub fn run(home: &Home, command: FlavorCommand) -> Result<()> {
             if replace {
                 let replaced = home.flavors().replace(&path, &options)?;
                 let (before, after) = (&replaced.before, &replaced.after.entry);
-                println!(
+                out!(
                     "replaced flavor `{}`: {} ({}) -> {} ({}); its secrets managers and \
                      secrets are kept",
                     after.description.name,
-                    before.description.version,
+                    escape(&before.description.version),
                     before.digest,
-                    after.description.version,
+                    escape(&after.description.version),
                     after.digest
                 );
                 warn_ungranted(&after.description.name, &replaced.after.ungranted);
@@ -163,9 +192,11 @@ pub fn run(home: &Home, command: FlavorCommand) -> Result<()> {
             }
             let registered = home.flavors().register(&path, &options)?;
             let d = &registered.entry.description;
-            println!(
+            out!(
                 "registered flavor `{}` {} ({})",
-                d.name, d.version, registered.entry.digest
+                d.name,
+                escape(&d.version),
+                registered.entry.digest
             );
             warn_ungranted(&d.name, &registered.ungranted);
             Ok(())
@@ -180,7 +211,7 @@ pub fn run(home: &Home, command: FlavorCommand) -> Result<()> {
         }
         FlavorCommand::Grant { name, policy } => {
             let entry = home.flavors().grant(&name, &policy.options())?;
-            println!("updated grants and limits of flavor `{name}`");
+            out!("updated grants and limits of flavor `{name}`");
             describe(&entry);
             Ok(())
         }
@@ -190,7 +221,7 @@ pub fn run(home: &Home, command: FlavorCommand) -> Result<()> {
             origins,
         } => {
             let entry = home.flavors().revoke(&name, &capabilities, &origins)?;
-            println!("revoked from flavor `{name}`");
+            out!("revoked from flavor `{name}`");
             describe(&entry);
             Ok(())
         }
@@ -209,9 +240,11 @@ pub fn run(home: &Home, command: FlavorCommand) -> Result<()> {
             }
             confirm(&format!("remove flavor `{name}`?"), yes, "--yes")?;
             home.flavors().remove(&name)?;
-            println!("removed flavor `{name}`");
+            out!("removed flavor `{}`", escape(&name));
             Ok(())
         }
+        FlavorCommand::New(args) => scaffold::new(args),
+        FlavorCommand::Build(args) => scaffold::build(args),
     }
 }
 
@@ -226,8 +259,8 @@ fn describe(entry: &FlavorEntry) {
     let d = &entry.description;
     let limits = &entry.policy.limits;
     let grants = &entry.policy.grants;
-    println!("flavor:       {} {}", d.name, d.version);
-    println!(
+    out!("flavor:       {} {}", d.name, escape(&d.version));
+    out!(
         "source:       {}",
         if entry.builtin {
             "built-in"
@@ -235,10 +268,10 @@ fn describe(entry: &FlavorEntry) {
             "registered"
         }
     );
-    println!("digest:       {}", entry.digest);
-    println!("description:  {}", d.description);
+    out!("digest:       {}", entry.digest);
+    out!("description:  {}", escape(&d.description));
     let declared: Vec<&str> = d.capabilities.iter().map(|c| c.as_str()).collect();
-    println!(
+    out!(
         "declares:     {}",
         if declared.is_empty() {
             "-".to_string()
@@ -247,7 +280,7 @@ fn describe(entry: &FlavorEntry) {
         }
     );
     let granted: Vec<&str> = grants.capabilities.iter().map(|c| c.as_str()).collect();
-    println!(
+    out!(
         "granted:      {}",
         if granted.is_empty() {
             "-".to_string()
@@ -256,23 +289,27 @@ fn describe(entry: &FlavorEntry) {
         }
     );
     if !grants.http_origins.is_empty() {
-        println!("http origins: {}", grants.http_origins.join(", "));
+        out!("http origins: {}", escape(&grants.http_origins.join(", ")));
     }
-    println!(
+    out!(
         "limits:       timeout {} ms, memory {} MiB, storage {} MiB / {} keys, \
-         {} HTTP requests per call, HTTP response {} MiB, log {} KiB per call",
+         {} HTTP requests per call, HTTP response {} MiB, log {} KiB / {} records per call, \
+         compile {} s / {} MiB",
         limits.timeout_ms,
         limits.memory_bytes / (1024 * 1024),
         limits.storage.bytes / (1024 * 1024),
         limits.storage.keys,
         limits.http_requests,
         limits.http_response_bytes / (1024 * 1024),
-        limits.log_bytes / 1024
+        limits.log_bytes / 1024,
+        limits.log_records,
+        limits.compile_timeout_ms as f64 / 1000.0,
+        limits.compile_memory_bytes / (1024 * 1024)
     );
     if d.config.is_empty() {
-        println!("config:       -");
+        out!("config:       -");
     } else {
-        println!("config:");
+        out!("config:");
         let rows = d
             .config
             .iter()

@@ -3,13 +3,14 @@
 use std::collections::BTreeMap;
 
 use clap::{Args, Subcommand};
+use flavorbox::policy::ManagerLimits;
 use flavorbox::store::ManagerRecord;
 use flavorbox::{Home, Result};
 use serde::Serialize;
 
 use super::OutputFormat;
 use super::input;
-use super::output::{json, table};
+use super::output::{json, out, table};
 use super::terminal::confirm;
 
 #[derive(Subcommand)]
@@ -29,6 +30,10 @@ pub enum ManagerCommand {
         /// Make it the active secrets manager
         #[arg(long)]
         set_active: bool,
+        /// HTTP requests per call through this manager, instead of its
+        /// flavor's cap
+        #[arg(long, value_name = "N")]
+        http_requests: Option<u32>,
     },
     /// List secrets managers (secret config values are masked)
     List {
@@ -85,6 +90,8 @@ struct ManagerView {
     flavor: String,
     active: bool,
     config: BTreeMap<String, String>,
+    #[serde(skip_serializing_if = "ManagerLimits::is_empty")]
+    limits: ManagerLimits,
 }
 
 /// The record as shown: config values of secret fields masked (references
@@ -120,6 +127,7 @@ fn view(home: &Home, record: ManagerRecord) -> ManagerView {
         flavor: record.flavor,
         active: record.active,
         config,
+        limits: record.limits,
     }
 }
 
@@ -130,12 +138,14 @@ pub fn run(home: &Home, command: ManagerCommand) -> Result<()> {
             flavor,
             config,
             set_active,
+            http_requests,
         } => {
             let values = input::config(&config)?;
+            let limits = ManagerLimits { http_requests };
             home.managers()
-                .register(&name, &flavor, values, set_active)?;
+                .register_limited(&name, &flavor, values, limits, set_active)?;
             let active = home.managers().record(None).is_ok_and(|m| m.name == name);
-            println!(
+            out!(
                 "registered secrets manager `{name}` on flavor `{flavor}`{}",
                 if active { " (active)" } else { "" }
             );
@@ -154,8 +164,11 @@ pub fn run(home: &Home, command: ManagerCommand) -> Result<()> {
             let rows = views
                 .iter()
                 .map(|v| {
-                    let config: Vec<String> =
+                    let mut config: Vec<String> =
                         v.config.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                    if let Some(n) = v.limits.http_requests {
+                        config.push(format!("(http-requests {n})"));
+                    }
                     vec![
                         if v.active { "*" } else { "" }.to_string(),
                         v.name.clone(),
@@ -174,8 +187,8 @@ pub fn run(home: &Home, command: ManagerCommand) -> Result<()> {
                 return json(&view);
             }
             let flavor = home.flavors().get(&view.flavor).ok();
-            println!("secrets manager: {}", view.name);
-            println!(
+            out!("secrets manager: {}", view.name);
+            out!(
                 "flavor:          {}{}",
                 view.flavor,
                 flavor
@@ -183,14 +196,14 @@ pub fn run(home: &Home, command: ManagerCommand) -> Result<()> {
                     .map(|f| format!(" {} ({})", f.description.version, f.digest))
                     .unwrap_or_default()
             );
-            println!(
+            out!(
                 "active:          {}",
                 if view.active { "yes" } else { "no" }
             );
             if view.config.is_empty() {
-                println!("config:          -");
+                out!("config:          -");
             } else {
-                println!("config:");
+                out!("config:");
                 let rows = view
                     .config
                     .iter()
@@ -205,7 +218,7 @@ pub fn run(home: &Home, command: ManagerCommand) -> Result<()> {
             let keys: Vec<String> = set.keys().chain(&args.unset).cloned().collect();
             home.managers()
                 .update_config(&args.name, set, &args.unset)?;
-            println!(
+            out!(
                 "updated secrets manager `{}` (config {})",
                 args.name,
                 keys.join(", ")
@@ -214,7 +227,7 @@ pub fn run(home: &Home, command: ManagerCommand) -> Result<()> {
         }
         ManagerCommand::SetActive { name } => {
             home.managers().set_active(&name)?;
-            println!("secrets manager `{name}` is now active");
+            out!("secrets manager `{name}` is now active");
             Ok(())
         }
         ManagerCommand::Remove { name, purge, yes } => {
@@ -230,7 +243,7 @@ pub fn run(home: &Home, command: ManagerCommand) -> Result<()> {
                 )?;
             }
             home.managers().remove(&name, purge)?;
-            println!("removed secrets manager `{name}`");
+            out!("removed secrets manager `{name}`");
             Ok(())
         }
     }

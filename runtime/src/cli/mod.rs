@@ -13,6 +13,7 @@ mod flavor;
 mod input;
 mod manager;
 mod output;
+mod scaffold;
 mod schema;
 mod secret;
 mod terminal;
@@ -81,16 +82,28 @@ pub enum OutputFormat {
 }
 
 pub fn main() -> ExitCode {
+    // The bounded compiler child (see `flavorbox::sandbox::compile`): this
+    // binary, started by itself.
+    if std::env::args_os().nth(1).as_deref()
+        == Some(std::ffi::OsStr::new(flavorbox::sandbox::compile::CHILD_ARG))
+    {
+        return flavorbox::sandbox::compile::child_main();
+    }
+    if let Ok(exe) = std::env::current_exe() {
+        flavorbox::sandbox::compile::set_compiler(exe);
+    }
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(err) => return usage_error(err),
     };
     init_logging();
+    flavorbox::sandbox::cache::observe_compiles(compile_progress);
     match run(cli) {
         Ok(code) => code,
         Err(err) => {
-            let message = err.to_string().replace(['\n', '\r'], " ");
-            eprintln!("flavorbox: {message}");
+            // One line, whatever a flavor put in it.
+            let message = flavorbox::text::escape(&err.to_string()).into_owned();
+            output::err_line(format_args!("flavorbox: {message}"));
             ExitCode::from(err.exit_code())
         }
     }
@@ -171,6 +184,29 @@ fn init_logging() {
         .init();
 }
 
+/// Components at least this large (a language runtime inside) take long
+/// enough to compile that the user is told; Rust flavors stay silent.
+const COMPILE_PROGRESS_BYTES: usize = 2 * 1024 * 1024;
+
+fn compile_progress(event: &flavorbox::sandbox::cache::CompileEvent) {
+    use flavorbox::sandbox::cache::CompileEvent;
+    match *event {
+        CompileEvent::Started { wasm_bytes } if wasm_bytes >= COMPILE_PROGRESS_BYTES => {
+            output::err_line(format_args!(
+                "compiling {:.1} MB component (once: the compiled code is cached)…",
+                wasm_bytes as f64 / 1e6
+            ));
+        }
+        CompileEvent::Finished {
+            wasm_bytes,
+            elapsed,
+        } if wasm_bytes >= COMPILE_PROGRESS_BYTES => {
+            output::err_line(format_args!("compiled in {:.1} s", elapsed.as_secs_f64()));
+        }
+        _ => {}
+    }
+}
+
 fn open_home(dir: Option<PathBuf>) -> Result<Home> {
     let dir = match dir {
         Some(dir) => dir,
@@ -187,7 +223,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Evaluate(args) => done(evaluate::run(args)),
         Command::Completions(args) => done(docs::completions(args, Cli::command())),
         Command::Man(args) => done(docs::man(args, Cli::command())),
-        Command::Flavor(cmd) => done(flavor::run(&home()?, cmd)),
+        // `flavor new` and `flavor build` work on a project directory only.
+        Command::Flavor(cmd) => done(match cmd.without_home() {
+            Ok(done) => done,
+            Err(cmd) => flavor::run(&home()?, *cmd),
+        }),
         Command::SecretsManager(cmd) => done(manager::run(&home()?, cmd)),
         Command::Secret(args) => done(secret::run(&home()?, args)),
         Command::Schema(cmd) => done(schema::run(&home()?, cmd)),

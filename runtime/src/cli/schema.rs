@@ -7,7 +7,7 @@ use flavorbox::schema::Schema;
 use flavorbox::{Error, Home, Result};
 
 use super::OutputFormat;
-use super::output::{json, table};
+use super::output::{json, out, table};
 
 #[derive(Subcommand)]
 pub enum SchemaCommand {
@@ -69,13 +69,13 @@ pub fn run(home: &Home, command: SchemaCommand) -> Result<()> {
             if output == OutputFormat::Json {
                 return json(&schema);
             }
-            println!(
+            out!(
                 "schema: {}{}",
                 schema.name,
                 if schema.builtin { " (built-in)" } else { "" }
             );
             if !schema.description.is_empty() {
-                println!("{}", schema.description);
+                out!("{}", schema.description);
             }
             let rows = schema
                 .known_keys()
@@ -89,7 +89,7 @@ pub fn run(home: &Home, command: SchemaCommand) -> Result<()> {
             if !rows.is_empty() {
                 table(&["KEY", ""], &rows);
             }
-            println!(
+            out!(
                 "other keys: {}",
                 if schema.allow_other_keys {
                     "allowed"
@@ -106,7 +106,7 @@ pub fn run(home: &Home, command: SchemaCommand) -> Result<()> {
             super::input::strict_json(&text, &file.display().to_string())?;
             let schema = Schema::from_json(&text)?;
             home.schemas().register(&schema)?;
-            println!("registered schema `{}`", schema.name);
+            out!("registered schema `{}`", schema.name);
             Ok(())
         }
         SchemaCommand::Remove { name, force } => {
@@ -129,7 +129,7 @@ pub fn run(home: &Home, command: SchemaCommand) -> Result<()> {
                 Err(_) => {}
             }
             home.schemas().remove(&name)?;
-            println!("removed schema `{name}`");
+            out!("removed schema `{name}`");
             Ok(())
         }
     }

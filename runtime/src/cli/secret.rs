@@ -7,7 +7,7 @@ use clap::{Args, Subcommand, ValueEnum};
 use flavorbox::{Error, Home, Result, Secret};
 use serde::Serialize;
 
-use super::output::{json, table, yaml};
+use super::output::{json, out, table, yaml};
 use super::terminal::confirm;
 use super::{OutputFormat, exec, input, transfer};
 
@@ -193,7 +193,7 @@ pub fn run(home: &Home, args: SecretArgs) -> Result<()> {
             let secret = Secret::new(name, schema, pairs)?;
             let bound = home.manager(manager)?;
             bound.register_secret(&secret)?;
-            println!(
+            out!(
                 "registered secret {} in secrets manager `{}`",
                 summary(&secret),
                 bound.name()
@@ -217,12 +217,12 @@ pub fn run(home: &Home, args: SecretArgs) -> Result<()> {
                 GetFormat::Yaml => yaml(&view),
                 GetFormat::Env => {
                     for (key, value) in &view.values {
-                        println!("{}={}", exec::env_name("", key)?, shell_quote(value));
+                        out!("{}={}", exec::env_name("", key)?, shell_quote(value));
                     }
                     Ok(())
                 }
                 GetFormat::Table => {
-                    println!("secret: {} (schema {})", view.name, view.schema);
+                    out!("secret: {} (schema {})", view.name, view.schema);
                     let rows = view
                         .values
                         .iter()
@@ -239,7 +239,7 @@ pub fn run(home: &Home, args: SecretArgs) -> Result<()> {
                 return json(&names);
             }
             for name in names {
-                println!("{name}");
+                out!("{name}");
             }
             Ok(())
         }
@@ -265,17 +265,17 @@ pub fn run(home: &Home, args: SecretArgs) -> Result<()> {
                 input::pairs(&values)?
             };
             if interactive && changes.is_empty() && remove_keys.is_empty() && schema.is_none() {
-                println!("secret `{name}` unchanged");
+                out!("secret `{name}` unchanged");
                 return Ok(());
             }
             let updated = bound.update_secret(&name, changes, &remove_keys, schema.as_deref())?;
-            println!("updated secret {}", summary(&updated));
+            out!("updated secret {}", summary(&updated));
             Ok(())
         }
         SecretCommand::Rename { old, new } => {
             let bound = home.manager(manager)?;
             bound.rename_secret(&old, &new)?;
-            println!(
+            out!(
                 "renamed secret `{old}` to `{new}` in secrets manager `{}`",
                 bound.name()
             );
@@ -292,7 +292,7 @@ pub fn run(home: &Home, args: SecretArgs) -> Result<()> {
                 "--yes",
             )?;
             bound.delete_secret(&name)?;
-            println!("deleted secret `{name}`");
+            out!("deleted secret `{name}`");
             Ok(())
         }
         SecretCommand::DeleteAll { force } => {
@@ -302,8 +302,13 @@ pub fn run(home: &Home, args: SecretArgs) -> Result<()> {
                 force,
                 "--force",
             )?;
-            home.manager(manager)?.delete_all_secrets(true)?;
-            println!("deleted all secrets of secrets manager `{target}`");
+            match home.manager(manager)?.delete_all_secrets(true)? {
+                Some(count) => out!(
+                    "deleted all {count} secret{} of secrets manager `{target}`",
+                    if count == 1 { "" } else { "s" }
+                ),
+                None => out!("deleted all secrets of secrets manager `{target}`"),
+            }
             Ok(())
         }
         SecretCommand::Export { names, reveal } => {

@@ -24,7 +24,7 @@ use flavorbox::{Error, Home, Result, Secret};
 use serde::Serialize;
 
 use super::input;
-use super::output::json;
+use super::output::{json, out};
 
 /// Largest file an import reads.
 const MAX_IMPORT_BYTES: usize = 16 * 1024 * 1024;
@@ -84,7 +84,7 @@ pub fn export(manager: &Manager<'_>, names: &[String], reveal: bool) -> Result<(
 
 fn report(manager: &Manager<'_>, secrets: &[Secret]) {
     let names: Vec<&str> = secrets.iter().map(Secret::name).collect();
-    println!(
+    out!(
         "imported {} secret{} into secrets manager `{}`{}{}",
         secrets.len(),
         if secrets.len() == 1 { "" } else { "s" },

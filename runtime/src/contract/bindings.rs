@@ -4,12 +4,14 @@
 //! Exports are called asynchronously, so a call that blocks inside a host
 //! function (a sleep, a slow HTTP peer) can still be cut off at its
 //! deadline. Our own imports are synchronous: each runs to completion at
-//! once, and none of them can trap; what the guest sees of a failure is its
-//! `result<_, error>`.
+//! once. What the guest sees of a refusal is its `result<_, error>`; only
+//! `storage` can also trap, when the host's own store fails, so that a
+//! flavor can never swallow a host failure and carry on.
 
 wasmtime::component::bindgen!({
     path: "../wit",
     world: "flavor",
+    imports: { "flavorbox:secrets/storage": trappable },
     exports: { default: async },
 });
 

@@ -23,6 +23,64 @@ pub const MAX_MEMORY_MIB: u64 = 1024;
 pub const MAX_TIMEOUT_SECS: u64 = 300;
 /// Most HTTP requests per call an operator may grant.
 pub const MAX_HTTP_REQUESTS: u32 = 10_000;
+/// Longest compile an operator may grant, in seconds.
+pub const MAX_COMPILE_TIMEOUT_SECS: u64 = 3_600;
+/// Most memory an operator may grant the compiler, in MiB.
+pub const MAX_COMPILE_MEMORY_MIB: u64 = 64 * 1024;
+
+/// Fixed caps on what one call may make the host hold. Unlike [`Limits`]
+/// they are not set per flavor: together with the linear-memory cap they
+/// are the bound on host memory per call that the README states.
+pub mod caps {
+    /// Bytes the host copies out of a flavor in one host call or one
+    /// answer (wasmtime's hostcall fuel: list and string bytes plus the
+    /// host-side size of each element).
+    pub const TRANSFER_BYTES: usize = 8 * 1024 * 1024;
+    /// Live host resources (WASI streams and pollables, `wasi:http`
+    /// requests, fields and bodies, sockets) per call.
+    pub const HOST_RESOURCES: usize = 256;
+    /// Live component-model handles per call (resources the flavor defines
+    /// itself included).
+    pub const COMPONENT_HANDLES: usize = 4_096;
+    /// Storage writes one call may stage before its commit (key and value
+    /// bytes, plus 64 bytes per entry).
+    pub const STAGED_BYTES: u64 = 16 * 1024 * 1024;
+    /// Raw sockets one call may create (each is refused at its first use).
+    pub const SOCKETS: u32 = 4;
+    /// Bytes of one `wasi:http` fields resource (headers, trailers), as
+    /// wasmtime counts them.
+    pub const HTTP_FIELDS_BYTES: usize = 16 * 1024;
+    /// Bytes one `wasi:http` body write may carry; an unsent body buffers at
+    /// most two such chunks.
+    pub const HTTP_BODY_CHUNK: usize = 16 * 1024;
+    /// Bytes of a request's method, authority or path.
+    pub const HTTP_REQUEST_TEXT: usize = 8 * 1024;
+    /// Random bytes per `wasi:random` call.
+    pub const RANDOM_BYTES: u64 = 1024 * 1024;
+    /// Keys of one secret.
+    pub const SECRET_KEYS: usize = crate::secret::MAX_KEYS;
+    /// Names in one `get-all-secret-keys` answer.
+    pub const LISTED_NAMES: usize = 100_000;
+    /// Config fields a flavor may declare in `info()`.
+    pub const CONFIG_FIELDS: usize = 64;
+    /// Bytes of the description in `info()`.
+    pub const DESCRIPTION_BYTES: usize = 2_048;
+    /// Bytes of one config field's description in `info()`.
+    pub const FIELD_DESCRIPTION_BYTES: usize = 512;
+    /// Bytes of the version in `info()`.
+    pub const VERSION_BYTES: usize = 64;
+    /// Calls that may run at once in one process (pooled instances); a
+    /// call waits for a slot no longer than its own deadline.
+    pub const CONCURRENT_CALLS: usize = 16;
+
+    /// What one call may make the host hold besides the flavor's linear
+    /// memory: the bound the README states is the linear-memory cap plus
+    /// this. It covers a copy of one transfer (at most about 2.3 times
+    /// [`TRANSFER_BYTES`] once the host holds it as strings), the staged
+    /// writes, the live host resources (each a few KiB at most, bodies two
+    /// chunks), the log, the answer, and the instance's own structures.
+    pub const HOST_MEMORY_MARGIN: u64 = 64 * 1024 * 1024;
+}
 
 /// A capability a flavor can declare and an operator can grant.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -120,6 +178,13 @@ pub struct Limits {
     pub http_response_bytes: u64,
     /// Log and stdout/stderr bytes per call.
     pub log_bytes: u64,
+    /// Log records (log calls and stdout/stderr lines) per call; an empty
+    /// line counts as much as a full one.
+    pub log_records: u64,
+    /// Wall time to compile the component to native code.
+    pub compile_timeout_ms: u64,
+    /// Memory (heap and data) of the process that compiles the component.
+    pub compile_memory_bytes: u64,
 }
 
 impl Default for Limits {
@@ -132,6 +197,9 @@ impl Default for Limits {
             http_request_bytes: 1024 * 1024,
             http_response_bytes: 4 * 1024 * 1024,
             log_bytes: 64 * 1024,
+            log_records: 1_024,
+            compile_timeout_ms: 120_000,
+            compile_memory_bytes: 4 * 1024 * 1024 * 1024,
         }
     }
 }
@@ -139,6 +207,65 @@ impl Default for Limits {
 impl Limits {
     pub fn timeout(&self) -> Duration {
         Duration::from_millis(self.timeout_ms)
+    }
+
+    /// How compiling this flavor's component is bounded.
+    pub fn compile(&self) -> CompileLimits {
+        CompileLimits {
+            timeout: Duration::from_millis(self.compile_timeout_ms),
+            memory_bytes: self.compile_memory_bytes,
+        }
+    }
+}
+
+/// How compiling one component is bounded: wall time, and the memory of the
+/// process that compiles it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CompileLimits {
+    pub timeout: Duration,
+    pub memory_bytes: u64,
+}
+
+impl Default for CompileLimits {
+    fn default() -> Self {
+        Limits::default().compile()
+    }
+}
+
+/// Limits set on one secrets manager, overriding its flavor's for every call
+/// through that manager (`secrets-manager register --http-requests N`): the
+/// same flavor may serve a manager of ten secrets and one of ten thousand.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ManagerLimits {
+    /// HTTP requests per call, instead of the flavor's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub http_requests: Option<u32>,
+}
+
+impl ManagerLimits {
+    /// Checks each override against the ceilings an operator may grant.
+    pub fn check(&self) -> Result<(), String> {
+        if let Some(requests) = self.http_requests
+            && (requests == 0 || requests > MAX_HTTP_REQUESTS)
+        {
+            return Err(format!(
+                "--http-requests must be 1-{MAX_HTTP_REQUESTS}, not {requests}"
+            ));
+        }
+        Ok(())
+    }
+
+    /// `limits` with these overrides applied.
+    pub fn apply(&self, mut limits: Limits) -> Limits {
+        if let Some(requests) = self.http_requests {
+            limits.http_requests = requests;
+        }
+        limits
+    }
+
+    pub fn is_empty(&self) -> bool {
+        *self == ManagerLimits::default()
     }
 }
 
@@ -209,6 +336,32 @@ mod tests {
         assert_eq!("http".parse::<Capability>(), Ok(Capability::Http));
         assert!("HTTP".parse::<Capability>().is_err());
         assert!("fs".parse::<Capability>().unwrap_err().contains("unknown"));
+    }
+
+    #[test]
+    fn manager_limits_override_only_what_they_set() {
+        let flavor = Limits::default();
+        assert_eq!(ManagerLimits::default().apply(flavor), flavor);
+        let raised = ManagerLimits {
+            http_requests: Some(2000),
+        };
+        assert_eq!(raised.apply(flavor).http_requests, 2000);
+        assert_eq!(raised.apply(flavor).timeout_ms, flavor.timeout_ms);
+        assert!(raised.check().is_ok());
+        for bad in [0, MAX_HTTP_REQUESTS + 1] {
+            let err = ManagerLimits {
+                http_requests: Some(bad),
+            }
+            .check()
+            .unwrap_err();
+            assert!(err.contains("--http-requests must be"), "{err}");
+        }
+        assert_eq!(
+            serde_json::to_string(&ManagerLimits::default()).unwrap(),
+            "{}"
+        );
+        let read: ManagerLimits = serde_json::from_str("{}").unwrap();
+        assert!(read.is_empty());
     }
 
     #[test]

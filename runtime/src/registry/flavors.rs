@@ -16,13 +16,13 @@ use std::sync::{Arc, Mutex};
 use serde::Serialize;
 
 use crate::contract::FlavorDescription;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, Violation};
 use crate::policy::{
-    Capability, Grants, Limits, MAX_HTTP_REQUESTS, MAX_MEMORY_MIB, MAX_TIMEOUT_SECS, Policy,
-    check_origins,
+    Capability, CompileLimits, Grants, Limits, MAX_COMPILE_MEMORY_MIB, MAX_COMPILE_TIMEOUT_SECS,
+    MAX_HTTP_REQUESTS, MAX_MEMORY_MIB, MAX_TIMEOUT_SECS, Policy, check_origins,
 };
 use crate::sandbox::cache::digest;
-use crate::sandbox::{LazySandbox, LoadedFlavor};
+use crate::sandbox::{LazySandbox, LoadedFlavor, Source};
 use crate::store::{Database, FlavorRecord};
 
 /// The built-in flavor's name.
@@ -53,6 +53,10 @@ pub struct RegisterOptions {
     pub storage_quota_mib: Option<u64>,
     pub storage_quota_keys: Option<u64>,
     pub http_requests: Option<u32>,
+    /// Wall time to compile the component, in seconds.
+    pub compile_timeout_secs: Option<f64>,
+    /// Memory of the compiler process, in MiB.
+    pub compile_memory_mib: Option<u64>,
 }
 
 impl RegisterOptions {
@@ -101,6 +105,23 @@ impl RegisterOptions {
             }
             limits.http_requests = requests;
         }
+        if let Some(secs) = self.compile_timeout_secs {
+            if !(secs > 0.0 && secs <= MAX_COMPILE_TIMEOUT_SECS as f64) {
+                return Err(Error::invalid(format!(
+                    "--compile-timeout must be more than 0 and at most \
+                     {MAX_COMPILE_TIMEOUT_SECS} seconds"
+                )));
+            }
+            limits.compile_timeout_ms = (secs * 1000.0).ceil() as u64;
+        }
+        if let Some(mib) = self.compile_memory_mib {
+            if !(64..=MAX_COMPILE_MEMORY_MIB).contains(&mib) {
+                return Err(Error::invalid(format!(
+                    "--compile-memory must be 64-{MAX_COMPILE_MEMORY_MIB} MiB, not {mib}"
+                )));
+            }
+            limits.compile_memory_bytes = mib * 1024 * 1024;
+        }
         let mut grants = base.grants;
         grants
             .capabilities
@@ -125,6 +146,8 @@ impl RegisterOptions {
             && self.storage_quota_mib.is_none()
             && self.storage_quota_keys.is_none()
             && self.http_requests.is_none()
+            && self.compile_timeout_secs.is_none()
+            && self.compile_memory_mib.is_none()
     }
 }
 
@@ -153,10 +176,12 @@ pub struct Replaced {
     pub after: Registered,
 }
 
-/// What running a flavor takes: its compiled component and its policy.
+/// What running a flavor takes: its compiled component, its policy, and
+/// which config keys hold credentials.
 pub struct Runnable {
     pub loaded: Arc<LoadedFlavor>,
     pub policy: Policy,
+    pub secret_config_keys: BTreeSet<String>,
 }
 
 /// The flavors of one home.
@@ -179,7 +204,7 @@ impl Flavors {
 
     /// The built-in `local` flavor.
     fn local_entry(&self) -> Result<FlavorEntry> {
-        let description = self.describe_component(LOCAL_DIGEST, LOCAL_WASM)?;
+        let description = self.describe_component(&local_source())?;
         Ok(FlavorEntry {
             description,
             digest: LOCAL_DIGEST.to_string(),
@@ -188,18 +213,23 @@ impl Flavors {
         })
     }
 
-    /// Runs `info()` of a component in the sandbox, without grants.
-    fn describe_component(&self, digest: &str, wasm: &[u8]) -> Result<FlavorDescription> {
-        if let Some(description) = self.lock_described().get(digest) {
+    /// Runs `info()` of a component in the sandbox, without grants. A
+    /// component that breaks the sandbox while describing itself is bad
+    /// input (`invalid`), as it is being judged here.
+    fn describe_component(&self, source: &Source<'_>) -> Result<FlavorDescription> {
+        if let Some(description) = self.lock_described().get(source.digest) {
             return Ok(description.clone());
         }
         let sandbox = self.sandbox.get()?;
-        let loaded = sandbox.load(digest, wasm)?;
+        let loaded = sandbox.load(source, self.db.as_ref())?;
         let outcome = sandbox.info(&loaded);
-        crate::capabilities::log::forward(&outcome.logs);
-        let description = outcome.result?;
+        crate::capabilities::log::forward(&outcome.logs, outcome.report.secret_bearing);
+        let description = outcome.result.map_err(|e| match e {
+            Error::Sandbox { .. } => Error::invalid(format!("info() {e}")),
+            other => other,
+        })?;
         self.lock_described()
-            .insert(digest.to_string(), description.clone());
+            .insert(source.digest.to_string(), description.clone());
         Ok(description)
     }
 
@@ -225,12 +255,15 @@ impl Flavors {
     }
 
     /// The compiled component and policy of the flavor `name`, ready to run.
+    /// A stored component that cannot be loaded within the sandbox's limits
+    /// (a compile past its bounds, instance limits) is the flavor's fault.
     pub fn runnable(&self, name: &str) -> Result<Runnable> {
         let sandbox = self.sandbox.get()?;
         if name == LOCAL {
             return Ok(Runnable {
-                loaded: sandbox.load(LOCAL_DIGEST, LOCAL_WASM)?,
+                loaded: sandbox.load(&local_source(), self.db.as_ref())?,
                 policy: local_policy(),
+                secret_config_keys: BTreeSet::new(),
             });
         }
         let record = self
@@ -249,31 +282,59 @@ impl Flavors {
                  the store is corrupt"
             )));
         }
+        let source = Source {
+            digest: &record.digest,
+            wasm: &wasm,
+            builtin: false,
+            limits: record.policy.limits.compile(),
+        };
+        let loaded = sandbox
+            .load(&source, self.db.as_ref())
+            .map_err(|e| match e {
+                Error::Invalid(why) => Error::sandbox(
+                    Violation::Limit,
+                    format!("flavor `{name}` cannot be loaded: {why}"),
+                ),
+                other => other,
+            })?;
         Ok(Runnable {
-            loaded: sandbox.load(&record.digest, &wasm)?,
+            loaded,
+            secret_config_keys: record
+                .description
+                .secret_config_keys()
+                .map(str::to_string)
+                .collect(),
             policy: record.policy,
         })
     }
 
-    /// Loads the component at `path` and returns its checked description,
-    /// without registering it.
-    pub fn inspect(&self, path: &Path) -> Result<FlavorDescription> {
-        self.read_flavor(path)
+    /// Loads the component at `path` (compiling it within `limits`) and
+    /// returns its checked description, without registering it.
+    pub fn inspect(&self, path: &Path, limits: CompileLimits) -> Result<FlavorDescription> {
+        self.read_flavor(path, limits)
             .map(|(_, _, description)| description)
     }
 
     /// Reads, loads and describes a component, refusing one that claims the
     /// built-in name.
-    fn read_flavor(&self, path: &Path) -> Result<(Vec<u8>, String, FlavorDescription)> {
+    fn read_flavor(
+        &self,
+        path: &Path,
+        limits: CompileLimits,
+    ) -> Result<(Vec<u8>, String, FlavorDescription)> {
         let wasm = std::fs::read(path)
             .map_err(|e| Error::invalid(format!("cannot read {}: {e}", path.display())))?;
         let digest = digest(&wasm);
-        let description = self
-            .describe_component(&digest, &wasm)
-            .map_err(|e| match e {
-                Error::Invalid(why) => Error::invalid(format!("{}: {why}", path.display())),
-                other => other,
-            })?;
+        let source = Source {
+            digest: &digest,
+            wasm: &wasm,
+            builtin: digest == LOCAL_DIGEST,
+            limits,
+        };
+        let description = self.describe_component(&source).map_err(|e| match e {
+            Error::Invalid(why) => Error::invalid(format!("{}: {why}", path.display())),
+            other => other,
+        })?;
         if description.name == LOCAL {
             return Err(Error::invalid(format!(
                 "{}: flavor claims the name `{LOCAL}`, which is built in",
@@ -287,7 +348,7 @@ impl Flavors {
     pub fn register(&self, path: &Path, options: &RegisterOptions) -> Result<Registered> {
         let policy = options.policy()?;
         check_origins(&policy.grants.http_origins)?;
-        let (wasm, digest, description) = self.read_flavor(path)?;
+        let (wasm, digest, description) = self.read_flavor(path, policy.limits.compile())?;
         let record = FlavorRecord {
             name: description.name.clone(),
             digest,
@@ -305,7 +366,11 @@ impl Flavors {
     /// grants and limits (changed by `options` where they say so). Refused
     /// if a manager's config no longer fits the new version.
     pub fn replace(&self, path: &Path, options: &RegisterOptions) -> Result<Replaced> {
-        let (wasm, digest, description) = self.read_flavor(path)?;
+        // The new component is compiled within the default bounds, or the
+        // ones `options` set: which flavor it replaces is known only once it
+        // has described itself.
+        let compile = options.policy()?.limits.compile();
+        let (wasm, digest, description) = self.read_flavor(path, compile)?;
         let before = self
             .db
             .flavor(&description.name)?
@@ -443,6 +508,16 @@ impl Flavors {
             )));
         }
         self.db.remove_flavor(name)
+    }
+}
+
+/// The built-in component, trusted: compiled in process.
+pub fn local_source() -> Source<'static> {
+    Source {
+        digest: LOCAL_DIGEST,
+        wasm: LOCAL_WASM,
+        builtin: true,
+        limits: CompileLimits::default(),
     }
 }
 

@@ -10,6 +10,6 @@ mod schemas;
 
 pub use flavors::{
     FlavorEntry, Flavors, LOCAL, LOCAL_DIGEST, LOCAL_WASM, RegisterOptions, Registered, Replaced,
-    Runnable, local_policy,
+    Runnable, local_policy, local_source,
 };
 pub use schemas::Schemas;

@@ -21,9 +21,27 @@ const KEEP_RESIDENT_MEMORY: usize = 2 * 1024 * 1024;
 const KEEP_RESIDENT_TABLE: usize = 64 * 1024;
 
 /// Instances that may exist at once (calls running concurrently).
-const CONCURRENT_INSTANCES: u32 = 16;
+const CONCURRENT_INSTANCES: u32 = crate::policy::caps::CONCURRENT_CALLS as u32;
 
-fn config() -> Config {
+/// The engine's settings; `pooled` picks the pooling allocator (what calls
+/// run on) over on-demand allocation (what the compiler process uses, as it
+/// never instantiates). Compiled code does not depend on the allocator, so
+/// either engine loads what the other compiled.
+pub fn config(pooled: bool) -> Config {
+    let mut config = Config::new();
+    config
+        .wasm_component_model(true)
+        .epoch_interruption(true)
+        .concurrency_support(false)
+        .max_wasm_stack(512 * 1024)
+        .parallel_compilation(true);
+    if pooled {
+        config.allocation_strategy(InstanceAllocationStrategy::Pooling(pooling()));
+    }
+    config
+}
+
+fn pooling() -> PoolingAllocationConfig {
     let mut pooling = PoolingAllocationConfig::default();
     pooling
         .total_component_instances(CONCURRENT_INSTANCES)
@@ -33,28 +51,20 @@ fn config() -> Config {
         .max_core_instances_per_component(16)
         .max_memories_per_component(2)
         .max_tables_per_component(8)
+        .table_elements(super::limiter::MAX_TABLE_ELEMENTS)
         .max_memory_size((MAX_MEMORY_MIB * 1024 * 1024) as usize)
         // A flavor's memory and tables are wiped between calls either way;
         // wiping the first pages in place instead of returning them to the
         // kernel spares every call the page faults of bringing them back.
         .linear_memory_keep_resident(KEEP_RESIDENT_MEMORY)
         .table_keep_resident(KEEP_RESIDENT_TABLE);
-
-    let mut config = Config::new();
-    config
-        .wasm_component_model(true)
-        .epoch_interruption(true)
-        .concurrency_support(false)
-        .max_wasm_stack(512 * 1024)
-        .allocation_strategy(InstanceAllocationStrategy::Pooling(pooling))
-        .parallel_compilation(true);
-    config
+    pooling
 }
 
 /// Creates an engine and starts its epoch ticker. The ticker holds only a
 /// weak reference and stops once the engine is dropped.
 pub fn new_engine() -> Result<Engine> {
-    let engine = Engine::new(&config()).map_err(|e| Error::host(format!("engine: {e}")))?;
+    let engine = Engine::new(&config(true)).map_err(|e| Error::host(format!("engine: {e}")))?;
     let weak = engine.weak();
     std::thread::Builder::new()
         .name("flavorbox-epoch".into())

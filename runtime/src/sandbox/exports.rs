@@ -32,6 +32,12 @@ pub trait Export {
         Vec::new()
     }
 
+    /// The secret this call is about, if one: what the host names in a
+    /// message it writes in place of the flavor's own.
+    fn subject(&self) -> Option<&str> {
+        None
+    }
+
     /// Calls the export on `flavor`. The outer error is a trap.
     fn invoke(
         &self,
@@ -81,6 +87,10 @@ impl Export for RegisterSecret<'_> {
         secret_values(self.0)
     }
 
+    fn subject(&self) -> Option<&str> {
+        Some(self.0.name())
+    }
+
     async fn invoke(
         &self,
         flavor: &Flavor,
@@ -107,6 +117,10 @@ impl Export for GetSecret<'_> {
 
     fn answer_values(answer: &Secret) -> Vec<&str> {
         secret_values(answer)
+    }
+
+    fn subject(&self) -> Option<&str> {
+        Some(self.0)
     }
 
     async fn invoke(
@@ -157,6 +171,10 @@ impl Export for UpdateSecret<'_> {
         secret_values(self.0)
     }
 
+    fn subject(&self) -> Option<&str> {
+        Some(self.0.name())
+    }
+
     async fn invoke(
         &self,
         flavor: &Flavor,
@@ -180,6 +198,10 @@ impl Export for DeleteSecret<'_> {
     type Raw = ();
     type Answer = ();
     const OPERATION: Operation = Operation::DeleteSecret;
+
+    fn subject(&self) -> Option<&str> {
+        Some(self.0)
+    }
 
     async fn invoke(
         &self,

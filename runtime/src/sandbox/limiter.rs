@@ -10,7 +10,7 @@ use wasmtime::ResourceLimiter;
 
 /// Most table elements per table (function pointers; a Rust component uses
 /// a few hundred).
-const MAX_TABLE_ELEMENTS: usize = 100_000;
+pub const MAX_TABLE_ELEMENTS: usize = 100_000;
 /// Most core instances, tables and memories one component may create.
 const MAX_INSTANCES: usize = 16;
 const MAX_TABLES: usize = 16;

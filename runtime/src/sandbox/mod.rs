@@ -1,15 +1,34 @@
-//! Runs flavors: one engine, one linker, precompiled components, and one
-//! fresh instance in a fresh store per call.
+//! Runs flavors: one engine, two linkers (with and without `wasi:http`),
+//! precompiled components, and one fresh instance in a fresh store per call.
 //!
 //! Guards the host and every other call from a flavor: a call gets its own
-//! instance (no state survives it), a deadline, a memory cap and only the
+//! instance (no state survives it), a deadline that covers everything done
+//! for it (waiting for a slot, running, masking its output, committing), a
+//! memory cap, fixed caps on what it can make the host hold
+//! (`policy::caps`: data copied out of the guest per host call, live
+//! resources and handles, staged writes, log records), and only the
 //! capabilities granted; whatever it does wrong is classified into one
-//! [`Violation`], its storage writes are rolled back, and the host carries on.
+//! [`Violation`], its storage writes are rolled back, and the host carries
+//! on.
+//!
+//! Writes are staged and committed in one short transaction at the end
+//! (`store::staged`); a commit that finds the namespace changed by another
+//! call reruns the call on fresh data while time is left, unless the call
+//! reached the network (whose effects a rerun would repeat); then it fails
+//! as a `conflict`, nothing written, blaming no flavor.
+//!
+//! Text from a call that handles secret values the host does not know (a
+//! failed `get-secret`, a register or update that read what was stored)
+//! after its flavor read stored or remote data is *secret-bearing*: its log
+//! lines are withheld from the default output, and its error details are
+//! replaced by what the host itself knows (see [`secret_bearing`]).
 
 pub mod cache;
+pub mod compile;
 pub mod engine;
 pub mod exports;
 pub mod limiter;
+pub mod linker;
 pub mod state;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -17,31 +36,45 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use wasmtime::component::{HasSelf, Linker};
+use wasmtime::component::ResourceTableError;
 use wasmtime::{Engine, Store, Trap};
 
+pub use cache::Source;
 pub use exports::Export;
 pub use state::CallState;
 
-use crate::capabilities::log::{LogRecord, Masker, Source};
+use crate::capabilities::log::{Level, LogRecord, Masker, Source as LogSource};
 use crate::contract::bindings::{FlavorPre, WitError, flavorbox::secrets};
 use crate::contract::{FlavorDescription, Operation, clip};
 use crate::error::{Error, Result, Violation};
-use crate::policy::{Capability, Limits, Policy};
-use crate::store::NamespaceTxn;
+use crate::policy::{Capability, Limits, Policy, caps};
+use crate::store::NamespaceAccess;
+use crate::store::staged::Commit;
 use cache::{CompileCache, one_line};
 
-/// A flavor compiled, linked and ready to instantiate.
+/// A flavor compiled, linked and ready to instantiate: once with real
+/// `wasi:http` (for flavors granted `http`), once without.
 pub struct LoadedFlavor {
-    pre: FlavorPre<CallState>,
+    granted: FlavorPre<CallState>,
+    ungranted: FlavorPre<CallState>,
     pub digest: String,
+}
+
+impl LoadedFlavor {
+    fn pre(&self, policy: &Policy) -> &FlavorPre<CallState> {
+        if policy.grants.allows(Capability::Http) {
+            &self.granted
+        } else {
+            &self.ungranted
+        }
+    }
 }
 
 /// What one call needs besides the request.
 pub struct CallSetup<'a> {
     pub policy: &'a Policy,
     /// The manager's namespace, if the call has one.
-    pub storage: Option<Box<dyn NamespaceTxn>>,
+    pub storage: Option<NamespaceAccess>,
     pub config: BTreeMap<String, String>,
     /// Further values to mask in the flavor's output: its secret config
     /// and the values config references resolved to.
@@ -60,6 +93,14 @@ pub struct CallReport {
     pub masked_lines: usize,
     /// Whether the flavor's output went past its cap.
     pub log_truncated: bool,
+    /// Whether the call's text may hold secret values the host never saw
+    /// (see `secret_bearing` in this module), so its log lines are withheld
+    /// from the default output (`capabilities::log::forward`) and its error
+    /// details replaced by the host's own words.
+    pub secret_bearing: bool,
+    /// How many times the call ran (more than once when a commit found the
+    /// namespace changed by another call).
+    pub attempts: u32,
 }
 
 /// The result of one call, with the flavor's (masked) output.
@@ -79,9 +120,12 @@ const HOST_WAIT_GRACE: Duration = Duration::from_millis(100);
 
 pub struct Sandbox {
     engine: Engine,
-    linker: Linker<CallState>,
+    linkers: linker::Linkers,
     cache: CompileCache,
     loaded: Mutex<HashMap<String, Arc<LoadedFlavor>>>,
+    /// One permit per pooled instance: a call waits for one no longer than
+    /// its deadline, instead of failing on a full pool.
+    slots: Arc<tokio::sync::Semaphore>,
     /// Drives calls for synchronous callers (the CLI).
     runtime: tokio::runtime::Runtime,
 }
@@ -90,21 +134,7 @@ impl Sandbox {
     /// A sandbox whose compiled components are cached in `cache_dir`.
     pub fn new(cache_dir: Option<PathBuf>) -> Result<Sandbox> {
         let engine = engine::new_engine()?;
-        let mut linker = Linker::new(&engine);
-        let link = |e: wasmtime::Error| Error::host(format!("linker: {e}"));
-        wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(link)?;
-        wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker).map_err(link)?;
-        secrets::types::add_to_linker::<_, HasSelf<CallState>>(&mut linker, |s| s).map_err(link)?;
-        secrets::storage::add_to_linker::<_, HasSelf<_>>(&mut linker, |s: &mut CallState| {
-            &mut s.storage
-        })
-        .map_err(link)?;
-        secrets::config::add_to_linker::<_, HasSelf<_>>(&mut linker, |s: &mut CallState| {
-            &mut s.config
-        })
-        .map_err(link)?;
-        secrets::log::add_to_linker::<_, HasSelf<_>>(&mut linker, |s: &mut CallState| &mut s.log)
-            .map_err(link)?;
+        let linkers = linker::linkers(&engine)?;
         let cache = CompileCache::new(&engine, cache_dir);
         // One worker drives timers and I/O, so several threads can block on
         // calls at once while each runs its own flavor.
@@ -116,9 +146,10 @@ impl Sandbox {
             .map_err(|e| Error::host(format!("cannot start the async runtime: {e}")))?;
         Ok(Sandbox {
             engine,
-            linker,
+            linkers,
             cache,
             loaded: Mutex::default(),
+            slots: Arc::new(tokio::sync::Semaphore::new(caps::CONCURRENT_CALLS)),
             runtime,
         })
     }
@@ -127,13 +158,19 @@ impl Sandbox {
         &self.engine
     }
 
-    /// Compiles (or loads from cache) and links the component `wasm`, whose
-    /// digest is `digest`. Refuses, with the reason, anything that is not a
-    /// component of the `flavor` world the host can satisfy.
-    pub fn load(&self, digest: &str, wasm: &[u8]) -> Result<Arc<LoadedFlavor>> {
-        if let Some(loaded) = self.lock_loaded().get(digest) {
+    /// Compiles (bounded, or loads from the cache this home recorded) and
+    /// links the component of `source`. Refuses, with the reason, anything
+    /// that is not a component of the `flavor` world the host can satisfy
+    /// within the sandbox's limits; those refusals are `invalid`.
+    pub fn load(
+        &self,
+        source: &Source<'_>,
+        records: &dyn crate::store::Database,
+    ) -> Result<Arc<LoadedFlavor>> {
+        if let Some(loaded) = self.lock_loaded().get(source.digest) {
             return Ok(loaded.clone());
         }
+        let wasm = source.wasm;
         if wasmparser::Parser::is_core_wasm(wasm) {
             return Err(Error::invalid(
                 "this is a core wasm module, not a component; build the flavor for \
@@ -143,24 +180,27 @@ impl Sandbox {
         if !wasmparser::Parser::is_component(wasm) {
             return Err(Error::invalid("this is not a wasm component (bad header)"));
         }
-        let component = self.cache.load(&self.engine, digest, wasm)?;
-        // The outermost message names the import; its causes only restate it.
-        let instance_pre = self
-            .linker
-            .instantiate_pre(&component)
-            .map_err(|e| Error::invalid(format!("the host cannot run this component: {e}")))?;
-        let pre = FlavorPre::new(instance_pre).map_err(|e| {
-            Error::invalid(format!(
-                "this component is not a flavor (world flavorbox:secrets/flavor): {}",
-                one_line(&e)
-            ))
-        })?;
+        let component = self.cache.load(&self.engine, source, records)?;
+        let link = |linker: &wasmtime::component::Linker<CallState>| {
+            // The outermost message names the import; its causes only
+            // restate it.
+            let instance_pre = linker
+                .instantiate_pre(&component)
+                .map_err(|e| Error::invalid(format!("the host cannot run this component: {e}")))?;
+            FlavorPre::new(instance_pre).map_err(|e| {
+                Error::invalid(format!(
+                    "this component is not a flavor (world flavorbox:secrets/flavor): {}",
+                    one_line(&e)
+                ))
+            })
+        };
         let loaded = Arc::new(LoadedFlavor {
-            pre,
-            digest: digest.to_string(),
+            granted: link(&self.linkers.granted)?,
+            ungranted: link(&self.linkers.ungranted)?,
+            digest: source.digest.to_string(),
         });
         self.lock_loaded()
-            .insert(digest.to_string(), loaded.clone());
+            .insert(source.digest.to_string(), loaded.clone());
         Ok(loaded)
     }
 
@@ -199,47 +239,125 @@ impl Sandbox {
         setup: CallSetup<'_>,
         export: &E,
     ) -> Outcome<E::Answer> {
-        let operation = E::OPERATION;
         let started = Instant::now();
         let limits = setup.policy.limits;
         let deadline = started + limits.timeout();
-        let CallSetup {
-            policy,
-            storage,
-            config,
-            mask,
-        } = setup;
-        let state = CallState::new(policy, storage, config, deadline);
+        let permit = tokio::time::timeout_at(
+            tokio::time::Instant::from_std(deadline),
+            self.slots.clone().acquire_owned(),
+        );
+        let Ok(Ok(_permit)) = permit.await else {
+            return Outcome {
+                result: Err(Error::Conflict(format!(
+                    "all {} call slots of this process stayed busy past the {} ms deadline; \
+                     nothing ran",
+                    caps::CONCURRENT_CALLS,
+                    limits.timeout_ms
+                ))),
+                logs: Vec::new(),
+                report: CallReport::default(),
+            };
+        };
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            let run = self.attempt(flavor, &setup, export, deadline).await;
+            let again = run.changed && !run.reached_network && Instant::now() < deadline;
+            if again {
+                continue;
+            }
+            let mut outcome = run.outcome;
+            outcome.report.attempts = attempts;
+            outcome.report.elapsed = started.elapsed();
+            if run.changed {
+                outcome.result = Err(Error::Conflict(format!(
+                    "another call changed this secrets manager's storage while {} ran{}; \
+                     nothing was written, try again",
+                    E::OPERATION,
+                    if run.reached_network {
+                        " (not run again: it reached the network)"
+                    } else {
+                        ""
+                    }
+                )));
+            }
+            return outcome;
+        }
+    }
+
+    /// One run of a call: a fresh instance, its output, and its commit.
+    async fn attempt<E: Export>(
+        &self,
+        flavor: &LoadedFlavor,
+        setup: &CallSetup<'_>,
+        export: &E,
+        deadline: Instant,
+    ) -> Attempt<E::Answer> {
+        let operation = E::OPERATION;
+        let limits = setup.policy.limits;
+        let left = deadline.saturating_duration_since(Instant::now());
+        let staged = setup.storage.as_ref().map(|access| access.stage(deadline));
+        let state = CallState::new(setup.policy, staged, setup.config.clone(), deadline);
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limiter);
-        store.set_epoch_deadline(engine::deadline_ticks(limits.timeout()));
+        store.set_epoch_deadline(engine::deadline_ticks(left));
         store.epoch_deadline_trap();
+        store.set_hostcall_fuel(caps::TRANSFER_BYTES);
+        store.set_max_component_handles(caps::COMPONENT_HANDLES);
 
+        let pre = flavor.pre(setup.policy);
         let run = async {
-            let instance = flavor.pre.instantiate_async(&mut store).await?;
-            export.invoke(&instance, &mut store).await
+            let instance = pre
+                .instantiate_async(&mut store)
+                .await
+                .map_err(RunError::Instantiate)?;
+            Ok::<_, RunError>(export.invoke(&instance, &mut store).await?)
         };
-        let raw = tokio::time::timeout(limits.timeout() + HOST_WAIT_GRACE, run).await;
+        let raw = tokio::time::timeout(left + HOST_WAIT_GRACE, run).await;
         let state = store.into_data();
 
         // Decide the outcome; flavor text is masked below, once every value
         // the call handled is known.
+        // A refused memory growth stops the call even if the flavor caught
+        // it (a Python or JavaScript runtime turns it into an exception the
+        // flavor may answer with, where a Rust flavor aborts).
+        let mut memory = memory_breach(&state, operation);
         let outcome: std::result::Result<E::Answer, Failure> = match raw {
             Err(_elapsed) => Err(Failure::Host(deadline_error(&limits, operation))),
-            Ok(Err(err)) => Err(Failure::Host(classify_trap(
+            Ok(Err(RunError::Instantiate(err))) => Err(Failure::Host(classify_instantiation(
+                &err, &state, operation,
+            ))),
+            Ok(Err(RunError::Trap(err))) => Err(Failure::Host(classify_trap(
                 &err, &state, &limits, operation,
             ))),
+            Ok(Ok(_)) if memory.is_some() => {
+                Err(Failure::Host(memory.take().expect("checked above")))
+            }
             Ok(Ok(Err(wit))) => Err(match breach(&state) {
-                Some(err) => Failure::Host(err),
+                Some(err) => Failure::Breach(err, wit),
                 None => Failure::Flavor(wit),
             }),
             Ok(Ok(Ok(raw))) => export.check(raw).map_err(Failure::Host),
         };
+        let secret_bearing = secret_bearing(operation, outcome.is_ok(), &state);
+        let recorded = state.violation();
+        // Whether an error's detail quotes text the flavor chose: answers
+        // that break the contract, and breaches recorded as quoting.
+        let quoting = |err: &Error| match err {
+            Error::Sandbox {
+                kind: Violation::Garbage,
+                ..
+            } => true,
+            Error::Sandbox { kind, detail } => recorded
+                .as_ref()
+                .is_some_and(|(k, d, quotes)| *quotes && k == kind && d == detail),
+            _ => false,
+        };
         let mut known_values = export.given_values();
-        known_values.extend(mask.iter().map(String::as_str));
         if let Ok(answer) = &outcome {
             known_values.extend(E::answer_values(answer));
         }
+        known_values.extend(setup.mask.iter().map(String::as_str));
         let masker = Masker::new(known_values);
         let output = state.log.finish(&masker);
 
@@ -247,31 +365,106 @@ impl Sandbox {
             elapsed: Duration::ZERO,
             peak_memory: state.limiter.peak_memory,
             used: state.used(),
-            violation: state
-                .violation()
-                .map(|(kind, detail)| (kind, clip(&masker.mask(&detail)))),
+            violation: recorded.as_ref().map(|(kind, detail, quotes)| {
+                let detail = if secret_bearing && *quotes {
+                    withheld_breach(*kind, operation)
+                } else {
+                    masker.mask(&clip(detail))
+                };
+                (*kind, detail)
+            }),
             masked_lines: output.masked,
             log_truncated: output.truncated,
+            secret_bearing,
+            attempts: 1,
         };
-        if output.records.iter().any(|r| r.source != Source::Host) {
+        if output.records.iter().any(|r| r.source != LogSource::Host) {
             report.used.insert(Capability::Log);
         }
-        let logs = output.records;
+        let mut logs = output.records;
+        let reached_network = state.used().contains(&Capability::Http);
+        let storage_failure = state.storage.host_failure.is_some();
 
+        let mut changed = false;
         let result = match outcome {
-            Ok(answer) => match state.storage.into_txn() {
-                Some(txn) => txn.commit().map(|()| answer),
+            Ok(answer) => match state.storage.into_staged() {
+                Some(staged) => match staged.commit() {
+                    Ok(Commit::Applied) => Ok(answer),
+                    Ok(Commit::Changed) => {
+                        changed = true;
+                        Err(Error::Conflict(String::new()))
+                    }
+                    Err(err) => Err(err),
+                },
                 None => Ok(answer),
             },
+            Err(Failure::Host(err)) if storage_failure => Err(err),
+            Err(Failure::Host(err)) if secret_bearing && quoting(&err) => {
+                Err(withhold_host(err, operation))
+            }
             Err(Failure::Host(err)) => Err(mask_error(err, &masker)),
-            Err(Failure::Flavor(wit)) => Err(from_wit(wit, &masker)),
+            Err(Failure::Breach(err, wit)) if secret_bearing => {
+                // The breach, told as a secret-bearing call's; what the
+                // flavor reported after it goes to the withheld log.
+                let (_, said) = withhold_flavor(wit, export, &masker);
+                logs.push(LogRecord {
+                    level: Level::Error,
+                    source: LogSource::Error,
+                    message: said,
+                });
+                Err(if quoting(&err) {
+                    withhold_host(err, operation)
+                } else {
+                    mask_error(err, &masker)
+                })
+            }
+            Err(Failure::Breach(err, wit)) => Err(with_report(
+                mask_error(err, &masker),
+                &from_wit(wit, &masker),
+            )),
+            Err(Failure::Flavor(wit)) => Err(if secret_bearing {
+                let (error, said) = withhold_flavor(wit, export, &masker);
+                logs.push(LogRecord {
+                    level: Level::Error,
+                    source: LogSource::Error,
+                    message: said,
+                });
+                error
+            } else {
+                from_wit(wit, &masker)
+            }),
         };
-        report.elapsed = started.elapsed();
-        Outcome {
-            result,
-            logs,
-            report,
+        Attempt {
+            outcome: Outcome {
+                result,
+                logs,
+                report,
+            },
+            changed,
+            reached_network,
         }
+    }
+}
+
+/// One run of a call and what decides whether it runs again.
+struct Attempt<T> {
+    outcome: Outcome<T>,
+    /// The commit found the namespace changed by another call.
+    changed: bool,
+    /// The flavor used HTTP: a rerun would repeat what it sent.
+    reached_network: bool,
+}
+
+/// Why a run ended in an error: its instance could not be created, or the
+/// call trapped.
+enum RunError {
+    Instantiate(wasmtime::Error),
+    Trap(wasmtime::Error),
+}
+
+impl From<wasmtime::Error> for RunError {
+    fn from(err: wasmtime::Error) -> Self {
+        RunError::Trap(err)
     }
 }
 
@@ -312,13 +505,28 @@ impl LazySandbox {
 enum Failure {
     Host(Error),
     Flavor(WitError),
+    /// The flavor broke the sandbox, noticed, and returned an error saying
+    /// what it had done by then (e.g. how far a bulk deletion got).
+    Breach(Error, WitError),
+}
+
+/// A breach, followed by what the flavor reported after it: the breach
+/// decides the error's kind, the report tells the user what was done.
+fn with_report(breach: Error, report: &Error) -> Error {
+    match breach {
+        Error::Sandbox { kind, detail } => Error::Sandbox {
+            kind,
+            detail: format!("{detail}; the flavor then reported {report}"),
+        },
+        other => other,
+    }
 }
 
 /// The first sandbox breach a capability recorded, as an error.
 fn breach(state: &CallState) -> Option<Error> {
     state
         .violation()
-        .map(|(kind, detail)| Error::sandbox(kind, detail))
+        .map(|(kind, detail, _)| Error::sandbox(kind, detail))
 }
 
 fn deadline_error(limits: &Limits, operation: Operation) -> Error {
@@ -331,26 +539,75 @@ fn deadline_error(limits: &Limits, operation: Operation) -> Error {
     )
 }
 
+/// Whether a fixed cap of the store ended the call: more data copied out
+/// of the guest than one host call may carry, or too many live resources or
+/// handles.
+fn cap_reached(err: &wasmtime::Error, op: Operation) -> Option<Error> {
+    let limit = |detail: String| Some(Error::sandbox(Violation::Limit, detail));
+    for cause in err.chain() {
+        if let Some(ResourceTableError::Full) = cause.downcast_ref::<ResourceTableError>() {
+            return limit(format!(
+                "{op} held more than {} host resources (streams, pollables, wasi:http \
+                 requests, fields or bodies, sockets) at once",
+                caps::HOST_RESOURCES
+            ));
+        }
+        let text = cause.to_string();
+        if text.contains("fuel allocated for hostcalls has been exhausted") {
+            return limit(format!(
+                "{op} handed the host more than {} MiB in one host call or answer",
+                caps::TRANSFER_BYTES / (1024 * 1024)
+            ));
+        }
+        if text.contains("store handle limit exceeded") {
+            return limit(format!(
+                "{op} held more than {} component handles at once",
+                caps::COMPONENT_HANDLES
+            ));
+        }
+    }
+    None
+}
+
+/// The call's refused memory growth, if there was one.
+fn memory_breach(state: &CallState, op: Operation) -> Option<Error> {
+    let asked = state.limiter.memory_refused?;
+    Some(Error::sandbox(
+        Violation::Memory,
+        format!(
+            "{op} asked for {} MiB of linear memory, more than the {} MiB allowed",
+            asked.div_ceil(1024 * 1024),
+            state.limiter.memory_cap() / (1024 * 1024)
+        ),
+    ))
+}
+
 fn classify_trap(
     err: &wasmtime::Error,
     state: &CallState,
     limits: &Limits,
     op: Operation,
 ) -> Error {
+    match &state.storage.host_failure {
+        // A lock another writer held past the deadline: nobody's fault.
+        Some(Error::Conflict(why)) => return Error::Conflict(format!("{op} stopped: {why}")),
+        Some(failure) => {
+            return Error::Host(format!(
+                "{op} stopped: the host's store failed ({failure}); nothing was written"
+            ));
+        }
+        None => {}
+    }
     if let Some(Trap::Interrupt) = err.downcast_ref::<Trap>() {
         return deadline_error(limits, op);
     }
-    if let Some(asked) = state.limiter.memory_refused {
-        return Error::sandbox(
-            Violation::Memory,
-            format!(
-                "{op} asked for {} MiB of linear memory, more than the {} MiB allowed",
-                asked.div_ceil(1024 * 1024),
-                state.limiter.memory_cap() / (1024 * 1024)
-            ),
-        );
+    if let Some(err) = memory_breach(state, op) {
+        return err;
     }
     if let Some(err) = breach(state) {
+        return err;
+    }
+    if let Some(err) = cap_reached(err, op) {
         return err;
     }
     let what = match err.downcast_ref::<Trap>() {
@@ -360,9 +617,44 @@ fn classify_trap(
     Error::sandbox(Violation::Trap, format!("{op} trapped: {what}"))
 }
 
+/// A component that cannot be instantiated within the sandbox's limits
+/// (tables, memories, instances, a start function that traps) is the
+/// flavor's fault.
+fn classify_instantiation(err: &wasmtime::Error, state: &CallState, op: Operation) -> Error {
+    if let Some(asked) = state.limiter.memory_refused {
+        return Error::sandbox(
+            Violation::Memory,
+            format!(
+                "instantiating the flavor for {op} asked for {} MiB of linear memory, more \
+                 than the {} MiB allowed",
+                asked.div_ceil(1024 * 1024),
+                state.limiter.memory_cap() / (1024 * 1024)
+            ),
+        );
+    }
+    if let Some(Trap::Interrupt) = err.downcast_ref::<Trap>() {
+        return Error::sandbox(
+            Violation::Deadline,
+            format!("instantiating the flavor for {op} ran past its deadline"),
+        );
+    }
+    let kind = if err.downcast_ref::<Trap>().is_some() {
+        Violation::Trap
+    } else {
+        Violation::Limit
+    };
+    Error::sandbox(
+        kind,
+        format!(
+            "the flavor could not be instantiated for {op} within the sandbox's limits: {}",
+            one_line(err)
+        ),
+    )
+}
+
 /// Masks and clips an error's text (it may quote the flavor).
 fn mask_error(err: Error, masker: &Masker) -> Error {
-    let fix = |text: String| clip(&masker.mask(&text));
+    let fix = |text: String| masker.mask(&clip(&text));
     match err {
         Error::Sandbox { kind, detail } => Error::Sandbox {
             kind,
@@ -373,7 +665,7 @@ fn mask_error(err: Error, masker: &Masker) -> Error {
 }
 
 fn from_wit(err: WitError, masker: &Masker) -> Error {
-    let fix = |text: String| clip(&masker.mask(&text));
+    let fix = |text: String| masker.mask(&clip(&text));
     match err {
         WitError::NotFound(m) => Error::NotFound(fix(m)),
         WitError::AlreadyExists(m) => Error::AlreadyExists(fix(m)),
@@ -381,4 +673,81 @@ fn from_wit(err: WitError, masker: &Masker) -> Error {
         WitError::Denied(m) => Error::Denied(fix(m)),
         WitError::Backend(m) => Error::Backend(fix(m)),
     }
+}
+
+/// Whether the call's text may carry secret values the host cannot mask:
+/// it is one of the operations that handle values (`get-secret`,
+/// `register-secret`, `update-secret`), its flavor read data the host never
+/// saw (a stored value or key, a successful HTTP response), and the host
+/// does not know the values the call handled: a `get-secret` that failed
+/// (its values never reached the host), a register or update (what was
+/// stored before is not what the host gave). Backends' refusals (HTTP
+/// errors) are not such data, so their messages reach the user.
+fn secret_bearing(operation: Operation, succeeded: bool, state: &CallState) -> bool {
+    let unknown_values = match operation {
+        Operation::GetSecret => !succeeded,
+        Operation::RegisterSecret | Operation::UpdateSecret => true,
+        Operation::GetAllSecretKeys
+        | Operation::DeleteSecret
+        | Operation::DeleteAllSecrets
+        | Operation::Info => false,
+    };
+    unknown_values && state.read_data()
+}
+
+/// Where a withheld message can be seen.
+const WITHHELD_HINT: &str = "FLAVORBOX_LOG=secret_bearing=info shows it";
+
+/// The detail of a breach in a secret-bearing call: the kind and operation
+/// only, as the full detail may quote what the flavor chose (a key, a host
+/// name, an address) after reading data the host cannot mask.
+fn withheld_breach(kind: Violation, op: Operation) -> String {
+    format!(
+        "{op} broke the sandbox ({kind}) after reading stored or remote data; the detail is \
+         withheld as it may carry secret values"
+    )
+}
+
+/// A sandbox breach of a secret-bearing call whose detail quotes the
+/// flavor, told without the flavor's words.
+fn withhold_host(err: Error, op: Operation) -> Error {
+    match err {
+        Error::Sandbox { kind, .. } => Error::sandbox(kind, withheld_breach(kind, op)),
+        other => other,
+    }
+}
+
+/// The error of a secret-bearing call, in the host's words: what the kind
+/// means for this operation and secret. The flavor's own (masked) words go
+/// to the withheld log.
+fn withhold_flavor<E: Export>(err: WitError, export: &E, masker: &Masker) -> (Error, String) {
+    let op = E::OPERATION;
+    let (said, kind) = match &err {
+        WitError::NotFound(m) => (m, "not-found"),
+        WitError::AlreadyExists(m) => (m, "already-exists"),
+        WitError::Invalid(m) => (m, "invalid"),
+        WitError::Denied(m) => (m, "denied"),
+        WitError::Backend(m) => (m, "backend"),
+    };
+    let said = format!("{op} failed ({kind}): {}", masker.mask(&clip(said)));
+    let withheld = |what: &str| {
+        format!(
+            "{op} {what} after the flavor read stored or remote data; its message is \
+             withheld as it may carry secret values ({WITHHELD_HINT})"
+        )
+    };
+    let error = match (err, export.subject()) {
+        (WitError::NotFound(_), Some(name)) => {
+            Error::NotFound(format!("secret `{name}` does not exist"))
+        }
+        (WitError::AlreadyExists(_), Some(name)) => {
+            Error::AlreadyExists(format!("secret `{name}` already exists"))
+        }
+        (WitError::NotFound(_), None) => Error::NotFound(withheld("found nothing")),
+        (WitError::AlreadyExists(_), None) => Error::AlreadyExists(withheld("found a twin")),
+        (WitError::Invalid(_), _) => Error::Invalid(withheld("was refused as invalid")),
+        (WitError::Denied(_), _) => Error::Denied(withheld("was denied")),
+        (WitError::Backend(_), _) => Error::Backend(withheld("failed in the backend")),
+    };
+    (error, said)
 }

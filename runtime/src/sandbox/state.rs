@@ -6,6 +6,12 @@
 //! variables or preopened directories, stdin is empty, stdout and stderr
 //! go to the call's log, and every socket address and name lookup is refused.
 //! HTTP goes only through `wasi:http`, gated by the `http` capability.
+//!
+//! Everything a call can make the host hold is capped here (see
+//! `policy::caps`): live host resources (the resource table), the size of a
+//! `wasi:http` fields resource, random bytes per request, the log; the store
+//! caps what one host call may copy out of the guest and the handles it may
+//! hold (`Sandbox::call`).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Instant;
@@ -18,12 +24,12 @@ use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 use super::limiter::CallLimiter;
 use crate::capabilities::config::ConfigCapability;
 use crate::capabilities::http::{HttpCapability, HttpPolicy};
-use crate::capabilities::log::{LogSink, Source};
+use crate::capabilities::log::{LogCaps, LogSink, Source};
 use crate::capabilities::storage::StorageCapability;
 use crate::capabilities::{Findings, SharedFindings};
 use crate::error::Violation;
-use crate::policy::{Capability, Policy};
-use crate::store::NamespaceTxn;
+use crate::policy::{Capability, Policy, caps};
+use crate::store::Staged;
 
 pub struct CallState {
     wasi: WasiCtx,
@@ -35,23 +41,32 @@ pub struct CallState {
     pub log: LogSink,
     pub limiter: CallLimiter,
     /// Raw socket attempts (always refused).
-    sockets: SharedFindings,
+    pub sockets: SharedFindings,
+    /// Raw sockets created so far (`policy::caps::SOCKETS`).
+    pub sockets_created: u32,
+    /// What the sandbox refused at its own gates (`wasi:http` without the
+    /// grant, the caps on shadowed `wasi:*` functions).
+    pub gates: Findings,
 }
 
 impl CallState {
     pub fn new(
         policy: &Policy,
-        storage: Option<Box<dyn NamespaceTxn>>,
+        storage: Option<Staged>,
         config: BTreeMap<String, String>,
         deadline: Instant,
     ) -> Self {
-        let log = LogSink::new(policy.limits.log_bytes as usize);
+        let log = LogSink::new(LogCaps {
+            bytes: usize::try_from(policy.limits.log_bytes).unwrap_or(usize::MAX),
+            records: usize::try_from(policy.limits.log_records).unwrap_or(usize::MAX),
+        });
         let sockets = SharedFindings::default();
         let socket_attempts = sockets.clone();
         let wasi = WasiCtxBuilder::new()
             .stdout(log.stream(Source::Stdout))
             .stderr(log.stream(Source::Stderr))
             .allow_ip_name_lookup(false)
+            .max_random_size(caps::RANDOM_BYTES)
             // TCP and UDP sockets can be created, so that every address a
             // flavor tries is seen here, recorded and refused.
             .allow_tcp(true)
@@ -66,7 +81,7 @@ impl CallState {
                     SocketAddrUse::UdpSend => "send a raw UDP datagram to",
                     SocketAddrUse::UdpReceive => "receive a raw UDP datagram from",
                 };
-                socket_attempts.breach(
+                socket_attempts.breach_quoting(
                     Violation::Denied,
                     format!(
                         "the flavor tried to {what} {addr}; only wasi:http to granted \
@@ -84,16 +99,22 @@ impl CallState {
             max_request_bytes: policy.limits.http_request_bytes,
             max_response_bytes: policy.limits.http_response_bytes,
         };
+        let mut table = ResourceTable::new();
+        table.set_max_capacity(caps::HOST_RESOURCES);
+        let mut http_ctx = WasiHttpCtx::new();
+        http_ctx.set_field_size_limit(caps::HTTP_FIELDS_BYTES);
         CallState {
             wasi,
-            table: ResourceTable::new(),
-            http_ctx: WasiHttpCtx::new(),
+            table,
+            http_ctx,
             http: HttpCapability::new(http, deadline),
             storage: StorageCapability::new(storage, policy.limits.storage),
             config: ConfigCapability::new(config),
             log,
             limiter: CallLimiter::new(policy.limits.memory_bytes),
             sockets,
+            sockets_created: 0,
+            gates: Findings::default(),
         }
     }
 
@@ -106,6 +127,13 @@ impl CallState {
         ]
     }
 
+    /// Whether data came back to the flavor from outside the call (stored
+    /// values or keys, HTTP responses): then its text may carry secret
+    /// values the host never saw.
+    pub fn read_data(&self) -> bool {
+        self.findings().iter().any(|(_, f)| f.read_data)
+    }
+
     /// The capabilities the flavor used (`log` is judged from its output).
     pub fn used(&self) -> BTreeSet<Capability> {
         self.findings()
@@ -115,13 +143,14 @@ impl CallState {
             .collect()
     }
 
-    /// The first way the flavor broke its policy, if any.
-    pub fn violation(&self) -> Option<(Violation, String)> {
-        self.findings()
+    /// The first way the flavor broke its policy, if any, and whether its
+    /// detail quotes text the flavor chose.
+    pub fn violation(&self) -> Option<(Violation, String, bool)> {
+        [self.gates.clone()]
             .into_iter()
-            .map(|(_, f)| f)
+            .chain(self.findings().into_iter().map(|(_, f)| f))
             .chain([self.sockets.snapshot()])
-            .find_map(|f| f.violation)
+            .find_map(|f| f.violation.map(|(kind, detail)| (kind, detail, f.quoting)))
     }
 }
 

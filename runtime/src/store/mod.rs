@@ -17,16 +17,19 @@ mod namespace;
 mod records;
 pub mod sealed;
 mod sqlite;
+pub mod staged;
 
 pub use namespace::SqliteNamespace;
 pub use sealed::{MasterKey, SealedDatabase};
 pub use sqlite::SqliteDatabase;
+pub use staged::{NamespaceAccess, Staged};
 
 use std::collections::BTreeMap;
+use std::time::Instant;
 
 use crate::contract::FlavorDescription;
 use crate::error::Result;
-use crate::policy::Policy;
+use crate::policy::{ManagerLimits, Policy};
 use crate::schema::Schema;
 
 /// Everything a home persists. Each write is one transaction; `Err` carries
@@ -58,6 +61,7 @@ pub trait Database: Send + Sync {
         name: &str,
         flavor: &str,
         config: &BTreeMap<String, String>,
+        limits: &ManagerLimits,
         set_active: bool,
     ) -> Result<()>;
     /// Replaces a manager's config; `NotFound` if there is no such manager.
@@ -80,13 +84,24 @@ pub trait Database: Send + Sync {
     fn insert_meta(&self, key: &str, value: &[u8]) -> Result<bool>;
     fn delete_meta(&self, key: &str) -> Result<()>;
 
-    /// A transaction on the namespace of the manager with `id`.
+    /// A transaction on the namespace of the manager with `id`. A call never
+    /// holds one while the flavor runs: it reads through a `Read` snapshot
+    /// and stages its writes ([`Staged`]); only its commit takes a short
+    /// `Write` transaction.
     fn namespace(&self, id: i64, mode: TxnMode) -> Result<Box<dyn NamespaceTxn>>;
+
+    // The compile cache's proof of origin.
+    /// The SHA-256 (hex) this home recorded for the compile cache file
+    /// `entry`, if it wrote one.
+    fn compiled_sha256(&self, entry: &str) -> Result<Option<String>>;
+    /// Records the SHA-256 (hex) of the compile cache file `entry`.
+    fn record_compiled(&self, entry: &str, sha256: &str) -> Result<()>;
 }
 
-/// Whether a call is expected to write. Writers take the store's write lock
-/// up front, so two concurrent writers serialize instead of racing
-/// (read-check-write in `register-secret` stays correct across processes).
+/// How a namespace transaction locks. `Read` reads one consistent snapshot
+/// and never blocks a writer; `Write` takes the store's write lock at its
+/// first statement (waiting no longer than its deadline), so two writers
+/// serialize instead of racing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TxnMode {
     Read,
@@ -103,8 +118,18 @@ pub struct Usage {
 
 /// One secrets manager's namespace inside one transaction.
 ///
-/// Dropping it without [`NamespaceTxn::commit`] rolls back every write.
+/// Dropping it without [`NamespaceTxn::commit`] rolls back every write. A
+/// wrapper (one that seals values at rest, say) wraps the transactions
+/// `Database::namespace` hands out and forwards every method; `version` and
+/// `set_deadline` pass through unchanged.
 pub trait NamespaceTxn: Send {
+    /// The namespace's version in this transaction: bumped by every
+    /// committed transaction that wrote to the namespace, so a caller that
+    /// read version `v` knows nothing changed if it still reads `v`.
+    fn version(&mut self) -> Result<u64>;
+    /// No statement of this transaction waits for a lock past `deadline`;
+    /// one that would fails instead.
+    fn set_deadline(&mut self, deadline: Instant);
     fn get(&mut self, key: &str) -> Result<Option<Vec<u8>>>;
     /// The length of the value stored under `key`, without reading it.
     fn value_len(&mut self, key: &str) -> Result<Option<u64>>;
@@ -114,6 +139,7 @@ pub trait NamespaceTxn: Send {
     /// Keys starting with `prefix`, sorted bytewise.
     fn list_keys(&mut self, prefix: &str) -> Result<Vec<String>>;
     fn usage(&mut self) -> Result<Usage>;
+    /// Commits; a transaction that wrote also bumps the namespace's version.
     fn commit(self: Box<Self>) -> Result<()>;
 }
 
@@ -136,5 +162,7 @@ pub struct ManagerRecord {
     pub name: String,
     pub flavor: String,
     pub config: BTreeMap<String, String>,
+    /// Overrides of its flavor's limits.
+    pub limits: ManagerLimits,
     pub active: bool,
 }

@@ -1,13 +1,20 @@
-//! One secrets manager's storage namespace inside one SQLite transaction:
-//! what the `storage` capability hands a flavor. Every statement is scoped
-//! by the namespace id, so no key reaches another manager's data; the
-//! transaction begins lazily and is rolled back unless committed.
+//! One secrets manager's storage namespace inside one SQLite transaction.
+//! Every statement is scoped by the namespace id, so no key reaches another
+//! manager's data; the transaction begins lazily and is rolled back unless
+//! committed. A transaction that wrote bumps the namespace's version when it
+//! commits, which is what a staged call validates its commit against.
+//!
+//! No statement waits for a lock past the transaction's deadline: SQLite's
+//! busy timeout is set to what is left of it before each one (and restored
+//! to the host default when the connection goes back to the pool).
+
+use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::sqlite::PooledConnection;
+use super::sqlite::{BUSY_TIMEOUT, PooledConnection};
 use super::{NamespaceTxn, SqliteDatabase, TxnMode, Usage};
-use crate::error::Result;
+use crate::error::{Error, Result};
 
 impl SqliteDatabase {
     /// A transaction on the namespace of the manager with `id`. The
@@ -19,6 +26,8 @@ impl SqliteDatabase {
             namespace: id,
             mode,
             open: false,
+            wrote: false,
+            deadline: None,
         })
     }
 }
@@ -29,19 +38,62 @@ pub struct SqliteNamespace {
     namespace: i64,
     mode: TxnMode,
     open: bool,
+    wrote: bool,
+    deadline: Option<Instant>,
+}
+
+/// What SQLite reports when a wait for a lock ran out.
+fn busy(err: &rusqlite::Error) -> bool {
+    matches!(
+        err.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+    )
 }
 
 impl SqliteNamespace {
+    /// Bounds the next statement's wait for a lock by the deadline.
+    fn bound_wait(&self) -> Result<()> {
+        if let Some(deadline) = self.deadline {
+            let left = deadline.saturating_duration_since(Instant::now());
+            // A zero timeout would make SQLite fail at once even when the
+            // lock is free a microsecond later; 1 ms is the least wait.
+            self.conn.busy_timeout(left.max(Duration::from_millis(1)))?;
+        }
+        Ok(())
+    }
+
     fn begin(&mut self) -> Result<&Connection> {
+        self.bound_wait()?;
         if !self.open {
             let sql = match self.mode {
                 TxnMode::Read => "BEGIN DEFERRED",
                 TxnMode::Write => "BEGIN IMMEDIATE",
             };
-            self.conn.prepare_cached(sql)?.execute([])?;
+            self.conn
+                .prepare_cached(sql)?
+                .execute([])
+                .map_err(|e| self.lock_error(e))?;
             self.open = true;
         }
         Ok(&self.conn)
+    }
+
+    /// A lock wait that ran out is named as such.
+    fn lock_error(&self, err: rusqlite::Error) -> Error {
+        if busy(&err) {
+            Error::Conflict(
+                "the store stayed locked by another writer past the call's deadline; \
+                 nothing was written"
+                    .to_string(),
+            )
+        } else {
+            err.into()
+        }
+    }
+
+    fn written(&mut self) -> Result<&Connection> {
+        self.wrote = true;
+        self.begin()
     }
 }
 
@@ -52,6 +104,20 @@ fn prefix_end(prefix: &str) -> String {
 }
 
 impl NamespaceTxn for SqliteNamespace {
+    fn version(&mut self) -> Result<u64> {
+        let ns = self.namespace;
+        let version: Option<i64> = self
+            .begin()?
+            .prepare_cached("SELECT version FROM namespace_versions WHERE namespace = ?1")?
+            .query_row([ns], |r| r.get(0))
+            .optional()?;
+        Ok(version.unwrap_or(0) as u64)
+    }
+
+    fn set_deadline(&mut self, deadline: Instant) {
+        self.deadline = Some(deadline);
+    }
+
     fn get(&mut self, key: &str) -> Result<Option<Vec<u8>>> {
         let ns = self.namespace;
         Ok(self
@@ -73,7 +139,7 @@ impl NamespaceTxn for SqliteNamespace {
 
     fn set(&mut self, key: &str, value: &[u8]) -> Result<()> {
         let ns = self.namespace;
-        self.begin()?
+        self.written()?
             .prepare_cached(
                 "INSERT INTO kv (namespace, key, value) VALUES (?1, ?2, ?3)
                  ON CONFLICT (namespace, key) DO UPDATE SET value = excluded.value",
@@ -85,7 +151,7 @@ impl NamespaceTxn for SqliteNamespace {
     fn delete(&mut self, key: &str) -> Result<bool> {
         let ns = self.namespace;
         let n = self
-            .begin()?
+            .written()?
             .prepare_cached("DELETE FROM kv WHERE namespace = ?1 AND key = ?2")?
             .execute(params![ns, key])?;
         Ok(n > 0)
@@ -120,7 +186,20 @@ impl NamespaceTxn for SqliteNamespace {
 
     fn commit(mut self: Box<Self>) -> Result<()> {
         if self.open {
-            self.conn.prepare_cached("COMMIT")?.execute([])?;
+            if self.wrote {
+                let ns = self.namespace;
+                self.conn
+                    .prepare_cached(
+                        "INSERT INTO namespace_versions (namespace, version) VALUES (?1, 1)
+                         ON CONFLICT (namespace) DO UPDATE SET version = version + 1",
+                    )?
+                    .execute([ns])?;
+            }
+            self.bound_wait()?;
+            self.conn
+                .prepare_cached("COMMIT")?
+                .execute([])
+                .map_err(|e| self.lock_error(e))?;
             self.open = false;
         }
         Ok(())
@@ -134,6 +213,9 @@ impl Drop for SqliteNamespace {
             // pool then discards it (it only keeps autocommit connections),
             // and SQLite rolls back when it closes.
             let _ = self.conn.execute_batch("ROLLBACK");
+        }
+        if self.deadline.is_some() {
+            let _ = self.conn.busy_timeout(BUSY_TIMEOUT);
         }
     }
 }
@@ -167,6 +249,39 @@ mod tests {
         assert_eq!(txn.list_keys("").unwrap(), ["a", "b"]);
         assert_eq!(txn.usage().unwrap(), Usage { keys: 2, bytes: 5 });
         assert_eq!(txn.value_len("b").unwrap(), Some(2));
+    }
+
+    #[test]
+    fn a_commit_that_wrote_bumps_the_version_and_a_read_does_not() {
+        let (_dir, store) = store();
+        let mut read = Box::new(store.sqlite_namespace(1, TxnMode::Read).unwrap());
+        assert_eq!(read.version().unwrap(), 0);
+        read.commit().unwrap();
+        let mut txn = Box::new(store.sqlite_namespace(1, TxnMode::Write).unwrap());
+        txn.set("a", b"1").unwrap();
+        txn.commit().unwrap();
+        let mut txn = Box::new(store.sqlite_namespace(1, TxnMode::Write).unwrap());
+        txn.delete("a").unwrap();
+        txn.commit().unwrap();
+        let mut read = Box::new(store.sqlite_namespace(1, TxnMode::Read).unwrap());
+        assert_eq!(read.version().unwrap(), 2);
+        let mut other = Box::new(store.sqlite_namespace(2, TxnMode::Read).unwrap());
+        assert_eq!(other.version().unwrap(), 0, "versions are per namespace");
+    }
+
+    #[test]
+    fn a_writer_waits_for_the_lock_no_longer_than_its_deadline() {
+        let (_dir, store) = store();
+        let mut holder = Box::new(store.sqlite_namespace(1, TxnMode::Write).unwrap());
+        holder.set("held", b"1").unwrap();
+        let mut waiter = Box::new(store.sqlite_namespace(2, TxnMode::Write).unwrap());
+        let started = Instant::now();
+        waiter.set_deadline(started + Duration::from_millis(200));
+        let err = waiter.set("k", b"v").unwrap_err();
+        assert_eq!(err.kind(), "conflict", "{err}");
+        assert!(started.elapsed() < Duration::from_secs(2));
+        drop(waiter);
+        holder.commit().unwrap();
     }
 
     #[test]

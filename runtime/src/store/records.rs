@@ -11,7 +11,7 @@ use rusqlite::{OptionalExtension, params};
 use super::sqlite::{from_json, to_json};
 use super::{Database, FlavorRecord, ManagerRecord, NamespaceTxn, SqliteDatabase, TxnMode};
 use crate::error::{Error, Result};
-use crate::policy::Policy;
+use crate::policy::{ManagerLimits, Policy};
 use crate::schema::Schema;
 
 impl Database for SqliteDatabase {
@@ -52,6 +52,20 @@ impl Database for SqliteDatabase {
 
     fn insert_flavor(&self, record: &FlavorRecord, component: &[u8]) -> Result<()> {
         self.write(|tx| {
+            // Names are unique without regard to case (a store written before
+            // names had to be lowercase may hold `Local`).
+            let twin: Option<String> = tx
+                .query_row(
+                    "SELECT name FROM flavors WHERE lower(name) = lower(?1)",
+                    [&record.name],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            if let Some(twin) = twin {
+                return Err(Error::AlreadyExists(format!(
+                    "flavor `{twin}` is registered already; remove it first"
+                )));
+            }
             let inserted = tx.execute(
                 "INSERT INTO flavors (name, digest, component, info, policy)
                  VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (name) DO NOTHING",
@@ -137,7 +151,7 @@ impl Database for SqliteDatabase {
     fn managers(&self) -> Result<Vec<ManagerRecord>> {
         let conn = self.conn()?;
         let mut stmt = conn.prepare_cached(
-            "SELECT id, name, flavor, config, active FROM managers ORDER BY name",
+            "SELECT id, name, flavor, config, active, limits FROM managers ORDER BY name",
         )?;
         let rows = stmt.query_map([], manager_from_row)?;
         rows.map(|r| r?).collect()
@@ -146,7 +160,7 @@ impl Database for SqliteDatabase {
     fn manager(&self, name: &str) -> Result<Option<ManagerRecord>> {
         let conn = self.conn()?;
         conn.prepare_cached(
-            "SELECT id, name, flavor, config, active FROM managers WHERE name = ?1",
+            "SELECT id, name, flavor, config, active, limits FROM managers WHERE name = ?1",
         )?
         .query_row([name], manager_from_row)
         .optional()?
@@ -156,7 +170,7 @@ impl Database for SqliteDatabase {
     fn active_manager(&self) -> Result<Option<ManagerRecord>> {
         let conn = self.conn()?;
         conn.prepare_cached(
-            "SELECT id, name, flavor, config, active FROM managers WHERE active = 1",
+            "SELECT id, name, flavor, config, active, limits FROM managers WHERE active = 1",
         )?
         .query_row([], manager_from_row)
         .optional()?
@@ -168,6 +182,7 @@ impl Database for SqliteDatabase {
         name: &str,
         flavor: &str,
         config: &BTreeMap<String, String>,
+        limits: &ManagerLimits,
         set_active: bool,
     ) -> Result<()> {
         self.write(|tx| {
@@ -191,8 +206,9 @@ impl Database for SqliteDatabase {
                 tx.execute("UPDATE managers SET active = 0", [])?;
             }
             tx.execute(
-                "INSERT INTO managers (name, flavor, config, active) VALUES (?1, ?2, ?3, ?4)",
-                params![name, flavor, to_json(config)?, active],
+                "INSERT INTO managers (name, flavor, config, active, limits)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![name, flavor, to_json(config)?, active, to_json(limits)?],
             )?;
             Ok(())
         })
@@ -261,6 +277,7 @@ impl Database for SqliteDatabase {
                 )));
             }
             tx.execute("DELETE FROM kv WHERE namespace = ?1", [id])?;
+            tx.execute("DELETE FROM namespace_versions WHERE namespace = ?1", [id])?;
             tx.execute("DELETE FROM managers WHERE id = ?1", [id])?;
             Ok(())
         })
@@ -343,6 +360,25 @@ impl Database for SqliteDatabase {
     fn namespace(&self, id: i64, mode: TxnMode) -> Result<Box<dyn NamespaceTxn>> {
         Ok(Box::new(self.sqlite_namespace(id, mode)?))
     }
+
+    fn compiled_sha256(&self, entry: &str) -> Result<Option<String>> {
+        let conn = self.conn()?;
+        Ok(conn
+            .prepare_cached("SELECT sha256 FROM compiled WHERE entry = ?1")?
+            .query_row([entry], |r| r.get(0))
+            .optional()?)
+    }
+
+    fn record_compiled(&self, entry: &str, sha256: &str) -> Result<()> {
+        self.write(|tx| {
+            tx.execute(
+                "INSERT INTO compiled (entry, sha256) VALUES (?1, ?2)
+                 ON CONFLICT (entry) DO UPDATE SET sha256 = excluded.sha256",
+                params![entry, sha256],
+            )?;
+            Ok(())
+        })
+    }
 }
 
 fn flavor_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Result<FlavorRecord>> {
@@ -364,11 +400,15 @@ fn manager_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Result<ManagerR
     let name = row.get(1)?;
     let flavor = row.get(2)?;
     let active = row.get(4)?;
-    Ok(from_json(&config).map(|config| ManagerRecord {
-        id,
-        name,
-        flavor,
-        config,
-        active,
-    }))
+    let limits: String = row.get(5)?;
+    Ok((|| {
+        Ok(ManagerRecord {
+            id,
+            name,
+            flavor,
+            config: from_json(&config)?,
+            limits: from_json(&limits)?,
+            active,
+        })
+    })())
 }

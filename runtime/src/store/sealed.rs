@@ -30,6 +30,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Instant;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
@@ -39,7 +40,7 @@ use zeroize::Zeroizing;
 
 use super::{Database, FlavorRecord, ManagerRecord, NamespaceTxn, TxnMode, Usage};
 use crate::error::{Error, Result};
-use crate::policy::Policy;
+use crate::policy::{ManagerLimits, Policy};
 use crate::schema::Schema;
 
 /// Environment variable holding the master key (base64 or hex of 32 bytes);
@@ -431,10 +432,16 @@ impl Database for SealedDatabase {
         name: &str,
         flavor: &str,
         config: &BTreeMap<String, String>,
+        limits: &ManagerLimits,
         set_active: bool,
     ) -> Result<()> {
-        self.inner
-            .insert_manager(name, flavor, &self.seal_all(name, config), set_active)
+        self.inner.insert_manager(
+            name,
+            flavor,
+            &self.seal_all(name, config),
+            limits,
+            set_active,
+        )
     }
     fn update_manager_config(&self, name: &str, config: &BTreeMap<String, String>) -> Result<()> {
         self.inner
@@ -477,6 +484,13 @@ impl Database for SealedDatabase {
             namespace: id,
         }))
     }
+
+    fn compiled_sha256(&self, entry: &str) -> Result<Option<String>> {
+        self.inner.compiled_sha256(entry)
+    }
+    fn record_compiled(&self, entry: &str, sha256: &str) -> Result<()> {
+        self.inner.record_compiled(entry, sha256)
+    }
 }
 
 /// A namespace transaction that seals on `set` and opens on `get`.
@@ -487,6 +501,14 @@ pub struct SealedNamespace {
 }
 
 impl NamespaceTxn for SealedNamespace {
+    fn version(&mut self) -> Result<u64> {
+        self.inner.version()
+    }
+
+    fn set_deadline(&mut self, deadline: Instant) {
+        self.inner.set_deadline(deadline);
+    }
+
     fn get(&mut self, key: &str) -> Result<Option<Vec<u8>>> {
         let Some(sealed) = self.inner.get(key)? else {
             return Ok(None);
@@ -610,7 +632,8 @@ mod tests {
     fn config_is_sealed_per_manager_and_key() {
         let (_d, raw, db) = sealed_store(key());
         let config = BTreeMap::from([("token".to_string(), "s3cr3t-token".to_string())]);
-        db.insert_manager("m", "local", &config, false).unwrap();
+        db.insert_manager("m", "local", &config, &ManagerLimits::default(), false)
+            .unwrap();
         assert_eq!(db.manager("m").unwrap().unwrap().config, config);
         let stored = raw.manager("m").unwrap().unwrap().config;
         assert!(stored["token"].starts_with(CONFIG_PREFIX));

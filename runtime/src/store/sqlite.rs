@@ -25,7 +25,7 @@ use crate::error::{Error, Result};
 /// `i + 1` (`PRAGMA user_version`), inside one transaction. Steps are only
 /// ever appended, so every older store can be brought up to date and a store
 /// written by a newer flavorbox is recognised and refused.
-const MIGRATIONS: &[&str] = &[FIRST_LAYOUT, SEALING];
+const MIGRATIONS: &[&str] = &[FIRST_LAYOUT, MANAGER_LIMITS, VERSIONS_AND_COMPILED, SEALING];
 
 /// The layout version this build writes.
 const LAYOUT_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -61,7 +61,28 @@ INSERT INTO managers (name, flavor, config, active)
 SELECT 'default', 'local', '{}', 1 WHERE NOT EXISTS (SELECT 1 FROM managers);
 ";
 
-/// Layout 2: the store's own metadata. A store that already holds data is
+/// Layout 2: per-manager limits (`ManagerLimits` as JSON), overriding the
+/// flavor's; existing managers keep their flavor's limits.
+const MANAGER_LIMITS: &str = "
+ALTER TABLE managers ADD COLUMN limits TEXT NOT NULL DEFAULT '{}';
+";
+
+/// Layout 3: a version per namespace, bumped by every commit that writes to
+/// it (what a call's commit validates against, see `store::staged`), and the
+/// SHA-256 of every compiled component this home wrote to its compile cache
+/// (what proves a cache file is ours, see `sandbox::cache`).
+const VERSIONS_AND_COMPILED: &str = "
+CREATE TABLE IF NOT EXISTS namespace_versions (
+    namespace INTEGER PRIMARY KEY,
+    version INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS compiled (
+    entry TEXT PRIMARY KEY,
+    sha256 TEXT NOT NULL
+);
+";
+
+/// Layout 4: the store's own metadata. A store that already holds data is
 /// marked `unsealed`, so the first open with a master key seals its values
 /// in place (`store::sealed`).
 const SEALING: &str = "
@@ -73,8 +94,10 @@ INSERT INTO meta (key, value) SELECT 'unsealed', x'01'
 WHERE EXISTS (SELECT 1 FROM kv) OR EXISTS (SELECT 1 FROM managers WHERE config <> '{}');
 ";
 
-/// How long a statement waits for another process's write lock.
-const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a host-record statement waits for another process's write lock.
+/// Calls never wait this long: their namespace transactions wait no longer
+/// than the call's deadline (`NamespaceTxn::set_deadline`).
+pub(super) const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
 struct Pool {
     path: PathBuf,
@@ -414,6 +437,27 @@ mod tests {
             .query_row("SELECT count(*) FROM managers", [], |r| r.get(0))
             .unwrap();
         assert_eq!(managers, 1, "the default manager is created once");
+    }
+
+    #[test]
+    fn a_layout_1_store_is_brought_up_to_date_keeping_its_managers() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("flavorbox.db");
+        {
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch(FIRST_LAYOUT).unwrap();
+            conn.execute_batch(
+                "INSERT INTO managers (name, flavor, config) VALUES ('old', 'local', '{\"k\":\"v\"}');
+                 PRAGMA user_version = 1;",
+            )
+            .unwrap();
+        }
+        let db = SqliteDatabase::open(&path).unwrap();
+        assert_eq!(layout_version(&path), LAYOUT_VERSION);
+        use crate::store::Database;
+        let old = db.manager("old").unwrap().unwrap();
+        assert_eq!(old.config.get("k").map(String::as_str), Some("v"));
+        assert!(old.limits.is_empty());
     }
 
     #[test]

@@ -8,6 +8,15 @@
 //! address, caps both bodies, bounds the time by the call's deadline and
 //! follows no redirect. Every refusal is recorded, naming the origin, so the
 //! user learns why a flavor failed.
+//!
+//! What a flavor can make the host hold before sending anything is capped
+//! too: an unsent body buffers at most two small chunks (the hooks below),
+//! a `fields` resource 16 KiB (`sandbox::state`), a request's method,
+//! authority and path 8 KiB each, and without the grant no `wasi:http`
+//! resource can be created at all (`sandbox::linker`). Once a successful
+//! response has arrived, the flavor may hold remote data the host never
+//! saw: the call is marked as having read data (see `sandbox`'s
+//! secret-bearing text).
 
 mod address;
 mod send;
@@ -54,15 +63,17 @@ impl HttpCapability {
     /// The origin to connect to, if the request may be sent at all.
     fn admit(&mut self, uri: &http::Uri) -> Result<Origin, HttpError> {
         self.findings.mark_used();
+        // Every refusal but the first names what the flavor chose.
         let deny = |findings: &SharedFindings, detail: String| {
-            findings.breach(Violation::Denied, detail);
+            findings.breach_quoting(Violation::Denied, detail);
             HttpError::HttpRequestDenied
         };
         if !self.policy.granted {
-            return Err(deny(
-                &self.findings,
+            self.findings.breach(
+                Violation::Denied,
                 "the flavor used capability `http`, which was not granted".to_string(),
-            ));
+            );
+            return Err(HttpError::HttpRequestDenied);
         }
         let Some(origin) = Origin::of_uri(uri) else {
             return Err(deny(
@@ -80,13 +91,16 @@ impl HttpCapability {
             ));
         }
         if self.sent >= self.policy.max_requests {
-            return Err(deny(
-                &self.findings,
+            // The origin was granted: the operator's text, not the flavor's.
+            self.findings.breach(
+                Violation::Denied,
                 format!(
-                    "more than {} HTTP requests in one call (to {origin})",
+                    "more than {} HTTP requests in one call (to {origin}); the cap is set \
+                     per flavor or per secrets manager (--http-requests)",
                     self.policy.max_requests
                 ),
-            ));
+            );
+            return Err(HttpError::HttpRequestDenied);
         }
         self.sent += 1;
         Ok(origin)
@@ -119,6 +133,16 @@ type SendFuture = Box<
 >;
 
 impl WasiHttpHooks for HttpCapability {
+    /// An unsent body buffers at most this chunk and one more, so bodies a
+    /// flavor writes and never sends cost little (`policy::caps`).
+    fn p2_outgoing_body_buffer_chunks(&mut self) -> usize {
+        1
+    }
+
+    fn p2_outgoing_body_chunk_size(&mut self) -> usize {
+        crate::policy::caps::HTTP_BODY_CHUNK
+    }
+
     fn send_request(
         &mut self,
         request: http::Request<WasiBody>,

@@ -114,6 +114,11 @@ pub(super) async fn send(
         .await
         .map_err(|_| HttpError::ConnectionReadTimeout)?
         .map_err(body_error_or_hyper)?;
+    // A successful response may carry stored secret values the host never
+    // saw; an error response is the backend's refusal.
+    if response.status().is_success() {
+        findings.mark_read_data();
+    }
     if content_length(response.headers()).is_some_and(|len| len > policy.max_response_bytes) {
         findings.breach(
             Violation::Denied,

@@ -3,7 +3,9 @@
 //! `get-secret(name)` returns malformed secrets, chosen by name (all with
 //! schema `arbitrary` unless said otherwise):
 //! - `other-name`: a secret named `someone_else`, values `[("k", "v")]`;
-//! - `huge`: one value `k` of 10 MiB;
+//! - `huge`: one value `k` of 1 MiB (past the 64 KiB of a secret, within
+//!   what the host copies out of one answer; `hostile_huge_answer` goes
+//!   past that);
 //! - `dupes`: values `[("k", "1"), ("k", "2")]`;
 //! - `bad-key`: values `[("bad key", "v")]`;
 //! - `no-values`: no values at all;
@@ -20,7 +22,7 @@ use honest::{Error, Secret};
 
 struct HostileGarbage;
 
-const HUGE: usize = 10 << 20;
+const HUGE: usize = 1 << 20;
 
 fn secret(name: &str, schema: &str, values: &[(&str, &str)]) -> Secret {
     Secret {

@@ -1,0 +1,218 @@
+//! The `vault` flavor: HashiCorp Vault (or OpenBao) KV version 2 over HTTP,
+//! through the host's `wasi:http/outgoing-handler`.
+//!
+//! One Vault secret per flavorbox secret at
+//! `<mount>/data/<path>[/<namespace>]/<name>` (see `codec.rs`):
+//! register-secret writes with `options.cas = 0` (so an existing secret is
+//! `already-exists`, decided by Vault, not by a racy read first);
+//! update-secret writes with `cas` = the current version; get-all-secret-keys
+//! lists the metadata (a path that does not exist is an empty list);
+//! delete-secret and delete-all-secrets delete the metadata, i.e. every
+//! version. Auth is a token or AppRole (`client.rs`).
+//!
+//! Guards against: namespaces seeing each other's secrets (every name is
+//! checked to be one path segment; listings skip folders);
+//! `delete-all-secrets(false)` deleting anything; a half-finished
+//! `delete-all` hiding how far it got; an update resurrecting a secret
+//! whose current version was deleted by another tool.
+
+wit_bindgen::generate!({
+    path: "../../../wit",
+    world: "flavor",
+});
+
+mod client;
+mod codec;
+mod errors;
+mod settings;
+
+use exports::flavorbox::secrets::{metadata, secrets_manager};
+use flavorbox::secrets::types::{ConfigField, Error, FlavorInfo, Secret};
+use serde_json::{Value, json};
+
+use client::Client;
+
+struct Vault;
+
+impl secrets_manager::Guest for Vault {
+    fn register_secret(secret: Secret) -> Result<(), Error> {
+        let client = Client::from_config()?;
+        codec::check_name(&secret.name)?;
+        let body = json!({ "options": { "cas": 0 }, "data": codec::encode(&secret)? });
+        let url = client.kv_url("data", Some(&secret.name));
+        let op = format!("writing secret `{}`", secret.name);
+        client.call(&op, "POST", &url, Some(&body), &codec::values(&secret))?;
+        Ok(())
+    }
+
+    fn get_secret(name: String) -> Result<Secret, Error> {
+        let client = Client::from_config()?;
+        codec::check_name(&name)?;
+        let url = client.kv_url("data", Some(&name));
+        let reply = client.call(&format!("reading secret `{name}`"), "GET", &url, None, &[])?;
+        codec::decode(&name, &reply.body["data"]["data"])
+    }
+
+    fn get_all_secret_keys() -> Result<Vec<String>, Error> {
+        let client = Client::from_config()?;
+        list(&client)
+    }
+
+    fn update_secret(secret: Secret) -> Result<(), Error> {
+        let client = Client::from_config()?;
+        codec::check_name(&secret.name)?;
+        let data = codec::encode(&secret)?;
+        let version = current_version(&client, &secret.name)?;
+        let body = json!({ "options": { "cas": version }, "data": data });
+        let url = client.kv_url("data", Some(&secret.name));
+        let op = format!("updating secret `{}`", secret.name);
+        client.call(&op, "POST", &url, Some(&body), &codec::values(&secret))?;
+        Ok(())
+    }
+
+    fn delete_secret(name: String) -> Result<(), Error> {
+        let client = Client::from_config()?;
+        codec::check_name(&name)?;
+        // Deleting missing metadata succeeds in Vault: ask first, so a
+        // missing secret is `not-found`.
+        current_version(&client, &name)?;
+        delete(&client, &name)
+    }
+
+    fn delete_all_secrets(force: bool) -> Result<(), Error> {
+        if !force {
+            return Err(Error::Invalid(
+                "deleting all secrets needs force = true".to_string(),
+            ));
+        }
+        let client = Client::from_config()?;
+        let names = list(&client)?;
+        let total = names.len();
+        for (done, name) in names.iter().enumerate() {
+            match delete(&client, name) {
+                Ok(()) | Err(Error::NotFound(_)) => {}
+                Err(e) => return Err(errors::with_progress(e, done, total)),
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The current version of secret `name`; `not-found` when it does not
+/// exist or its current version was deleted or destroyed.
+fn current_version(client: &Client, name: &str) -> Result<u64, Error> {
+    let url = client.kv_url("metadata", Some(name));
+    let op = format!("reading the metadata of secret `{name}`");
+    let reply = client.call(&op, "GET", &url, None, &[])?;
+    let metadata = &reply.body["data"];
+    let version = metadata["current_version"]
+        .as_u64()
+        .ok_or_else(|| errors::malformed(&op, "no current_version"))?;
+    let current = &metadata["versions"][version.to_string()];
+    let deleted = current["deletion_time"]
+        .as_str()
+        .is_some_and(|t| !t.is_empty());
+    if version == 0 || deleted || current["destroyed"] == Value::Bool(true) {
+        return Err(Error::NotFound(format!(
+            "secret `{name}`: its current version was deleted"
+        )));
+    }
+    Ok(version)
+}
+
+fn delete(client: &Client, name: &str) -> Result<(), Error> {
+    let url = client.kv_url("metadata", Some(name));
+    client.call(
+        &format!("deleting secret `{name}`"),
+        "DELETE",
+        &url,
+        None,
+        &[],
+    )?;
+    Ok(())
+}
+
+/// Every secret of this manager, sorted. Vault lists a whole folder in
+/// one reply (there is no paging in KV version 2).
+fn list(client: &Client) -> Result<Vec<String>, Error> {
+    let mut url = client.kv_url("metadata", None);
+    url.path.push('/');
+    url.query = "list=true".to_string();
+    let reply = match client.call("listing secrets", "GET", &url, None, &[]) {
+        Ok(reply) => reply,
+        // Nothing was ever written under the prefix.
+        Err(Error::NotFound(_)) => return Ok(Vec::new()),
+        Err(e) => return Err(e),
+    };
+    let keys = reply.body["data"]["keys"]
+        .as_array()
+        .ok_or_else(|| errors::malformed("listing secrets", "no data.keys"))?;
+    codec::names(keys)
+}
+
+impl metadata::Guest for Vault {
+    fn info() -> FlavorInfo {
+        let field = |name: &str, description: &str, required: bool, secret: bool| ConfigField {
+            name: name.to_string(),
+            description: description.to_string(),
+            required,
+            secret,
+        };
+        FlavorInfo {
+            name: "vault".to_string(),
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            description: "HashiCorp Vault / OpenBao KV version 2: one Vault secret per secret, \
+                          key-values plus zenml_schema_name as its data; token or AppRole."
+                .to_string(),
+            config: vec![
+                field(
+                    "url",
+                    "Vault address, e.g. https://vault.example.com:8200",
+                    true,
+                    false,
+                ),
+                field(
+                    "token",
+                    "a Vault token (or use role_id and secret_id)",
+                    false,
+                    true,
+                ),
+                field("role_id", "AppRole role id", false, true),
+                field("secret_id", "AppRole secret id", false, true),
+                field(
+                    "approle_mount",
+                    "where the AppRole auth method is mounted (default approle)",
+                    false,
+                    false,
+                ),
+                field(
+                    "mount",
+                    "the KV version 2 secrets engine's mount (default secret)",
+                    false,
+                    false,
+                ),
+                field(
+                    "path",
+                    "path under the mount where secrets live (default flavorbox)",
+                    false,
+                    false,
+                ),
+                field(
+                    "namespace",
+                    "sub-path under `path`, so managers share a mount apart from each other",
+                    false,
+                    false,
+                ),
+                field(
+                    "vault_namespace",
+                    "Vault Enterprise / OpenBao namespace (X-Vault-Namespace header)",
+                    false,
+                    false,
+                ),
+            ],
+            capabilities: vec!["http".to_string(), "storage".to_string()],
+        }
+    }
+}
+
+export!(Vault);
