@@ -88,7 +88,11 @@ pub fn raw_pairs(args: &[String], what: &str) -> Result<Vec<(String, String)>> {
         } else if let Some(literal) = raw.strip_prefix("@@") {
             format!("@{literal}")
         } else if let Some(path) = raw.strip_prefix('@') {
-            let kind = if what == "--config" { "config" } else { "value" };
+            let kind = if what == "--config" {
+                "config"
+            } else {
+                "value"
+            };
             read_file(Path::new(path), &format!("{kind} file for key `{key}`:"))?
         } else {
             raw
