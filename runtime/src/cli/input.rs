@@ -245,10 +245,21 @@ pub fn json_pairs(path: &Path) -> Result<JsonSecret> {
         return Err(Error::invalid(format!("{shown} is not a JSON object")));
     };
     let mut schema = None;
-    if matches!(object.get("values"), Some(serde_json::Value::Object(_))) {
+    // `{"name", "schema", "values": {...}}` (what `secret get --output json`
+    // prints) or a flat object of values; a `values` key that is not an
+    // object is an ordinary value.
+    let nested = match object.remove("values") {
+        Some(serde_json::Value::Object(values)) => Some(values),
+        Some(other) => {
+            object.insert("values".to_string(), other);
+            None
+        }
+        None => None,
+    };
+    if let Some(values) = nested {
         if let Some(extra) = object
             .keys()
-            .find(|k| !matches!(k.as_str(), "name" | "schema" | "values"))
+            .find(|k| !matches!(k.as_str(), "name" | "schema"))
         {
             return Err(Error::invalid(format!(
                 "{shown}: unexpected field `{}` beside `values`",
@@ -261,9 +272,6 @@ pub fn json_pairs(path: &Path) -> Result<JsonSecret> {
             Some(_) => {
                 return Err(Error::invalid(format!("{shown}: `schema` is not a string")));
             }
-        };
-        let Some(serde_json::Value::Object(values)) = object.remove("values") else {
-            unreachable!("checked above");
         };
         object = values;
     }
