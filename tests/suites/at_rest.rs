@@ -5,27 +5,19 @@
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use flavorbox_tests::{Run, cache_dir, flavorbox_bin, guest};
+use flavorbox_tests::{Run, guest, run_cli_env};
 
 /// The CLI on `home`, with `key` as `FLAVORBOX_MASTER_KEY` if given.
 fn cli(home: &Path, args: &[&str], key: Option<&str>) -> Run {
-    let mut cmd = Command::new(flavorbox_bin());
-    cmd.arg("--home")
-        .arg(home)
-        .args(args)
-        .env("FLAVORBOX_CACHE_DIR", cache_dir())
-        .env_remove("FLAVORBOX_HOME")
-        .env_remove("FLAVORBOX_LOG")
-        .env_remove("FLAVORBOX_MASTER_KEY")
-        .stdin(Stdio::null());
-    if let Some(key) = key {
-        cmd.env("FLAVORBOX_MASTER_KEY", key);
-    }
-    Run::from(cmd.output().expect("run flavorbox"))
+    let env: Vec<(&str, &str)> = key
+        .map(|k| ("FLAVORBOX_MASTER_KEY", k))
+        .into_iter()
+        .collect();
+    run_cli_env(Some(home), args, None, &env)
 }
 
 fn contains(haystack: &[u8], needle: &str) -> bool {

@@ -5,37 +5,15 @@
 //! confirmations, usage errors, completions and man pages.
 
 use std::path::Path;
-use std::process::{Command, Stdio};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use flavorbox_tests::{Run, TestHome, cache_dir, flavorbox_bin, guest};
+use flavorbox_tests::{Run, TestHome, guest, run_cli_env};
 use serde_json::Value;
 
 /// Runs the CLI on `home` with extra environment variables and stdin.
 fn cli_env(home: &TestHome, args: &[&str], env: &[(&str, &str)], stdin: Option<&[u8]>) -> Run {
-    let mut cmd = Command::new(flavorbox_bin());
-    cmd.arg("--home")
-        .arg(home.path())
-        .args(args)
-        .env("FLAVORBOX_CACHE_DIR", cache_dir())
-        .env_remove("FLAVORBOX_HOME")
-        .env_remove("FLAVORBOX_LOG")
-        .env_remove("FLAVORBOX_MASTER_KEY")
-        .envs(env.iter().copied())
-        .stdin(if stdin.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = cmd.spawn().expect("spawn flavorbox");
-    if let Some(input) = stdin {
-        use std::io::Write;
-        child.stdin.take().unwrap().write_all(input).unwrap();
-    }
-    Run::from(child.wait_with_output().unwrap())
+    run_cli_env(Some(home.path()), args, stdin, env)
 }
 
 fn revealed(home: &TestHome, name: &str, manager: &str) -> Value {
