@@ -20,19 +20,9 @@ use flavorbox::{Error, Result};
 use super::split_pair;
 use super::terminal::{read_hidden, read_visible};
 
-/// Reads at most the size limit (plus one byte, to detect overflow).
+/// Reads at most a secret's size limit.
 fn read_bounded(reader: impl Read, what: &str) -> Result<Vec<u8>> {
-    let mut bytes = Vec::new();
-    reader
-        .take(MAX_VALUES_BYTES as u64 + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|e| Error::invalid(format!("cannot read {what}: {e}")))?;
-    if bytes.len() > MAX_VALUES_BYTES {
-        return Err(Error::invalid(format!(
-            "{what} is larger than the {MAX_VALUES_BYTES}-byte limit of a secret"
-        )));
-    }
-    Ok(bytes)
+    read_limited(reader, what, MAX_VALUES_BYTES)
 }
 
 fn utf8(bytes: Vec<u8>, what: &str) -> Result<String> {
@@ -40,6 +30,11 @@ fn utf8(bytes: Vec<u8>, what: &str) -> Result<String> {
 }
 
 fn read_file(path: &Path, what: &str) -> Result<String> {
+    read_path(path, what, MAX_VALUES_BYTES)
+}
+
+/// Reads a whole UTF-8 text file of at most `limit` bytes.
+fn read_path(path: &Path, what: &str, limit: usize) -> Result<String> {
     let file = std::fs::File::open(path)
         .map_err(|e| Error::invalid(format!("cannot read {what} {}: {e}", path.display())))?;
     if file.metadata().map(|m| m.is_dir()).unwrap_or(false) {
@@ -49,7 +44,7 @@ fn read_file(path: &Path, what: &str) -> Result<String> {
         )));
     }
     let what = format!("{what} {}", path.display());
-    utf8(read_bounded(file, &what)?, &what)
+    utf8(read_limited(file, &what, limit)?, &what)
 }
 
 fn read_stdin(what: &str) -> Result<String> {
@@ -118,22 +113,17 @@ pub fn config(args: &[String]) -> Result<BTreeMap<String, String>> {
 
 /// Reads a whole text file or stdin (`-`), bounded by `limit` bytes.
 pub fn read_text(path: &Path, what: &str, limit: usize) -> Result<String> {
-    let bytes = if path == Path::new("-") {
-        read_limited(std::io::stdin().lock(), "stdin", limit)?
+    if path == Path::new("-") {
+        utf8(
+            read_limited(std::io::stdin().lock(), "stdin", limit)?,
+            "stdin",
+        )
     } else {
-        let file = std::fs::File::open(path)
-            .map_err(|e| Error::invalid(format!("cannot read {what} {}: {e}", path.display())))?;
-        if file.metadata().map(|m| m.is_dir()).unwrap_or(false) {
-            return Err(Error::invalid(format!(
-                "{what} {} is a directory",
-                path.display()
-            )));
-        }
-        read_limited(file, &format!("{what} {}", path.display()), limit)?
-    };
-    utf8(bytes, &format!("{what} {}", path.display()))
+        read_path(path, what, limit)
+    }
 }
 
+/// Reads at most `limit` bytes (plus one, to detect overflow).
 fn read_limited(reader: impl Read, what: &str, limit: usize) -> Result<Vec<u8>> {
     let mut bytes = Vec::new();
     reader
