@@ -15,7 +15,7 @@ use std::sync::Arc;
 use crate::error::{Error, Result};
 use crate::managers::{Manager, Managers};
 use crate::registry::{Flavors, Schemas};
-use crate::sandbox::{LazySandbox, Sandbox};
+use crate::sandbox::{LazySandbox, Profile, Sandbox};
 use crate::store::sealed::{META_KEY_CHECK, load_key};
 use crate::store::{Database, SealedDatabase, SqliteDatabase};
 
@@ -58,10 +58,16 @@ impl Home {
     /// Opens the home at `dir`, creating it (with an active `default`
     /// secrets manager on the `local` flavor) if it does not exist.
     pub fn open(dir: &Path) -> Result<Home> {
+        Home::open_for(dir, Profile::Service)
+    }
+
+    /// [`Home::open`], with its sandbox set up for `profile` (the CLI runs
+    /// one command: [`Profile::OneShot`]).
+    pub fn open_for(dir: &Path, profile: Profile) -> Result<Home> {
         let cache_dir = std::env::var_os(CACHE_DIR_ENV)
             .map(PathBuf::from)
             .unwrap_or_else(|| dir.join("cache"));
-        Home::open_in(dir, LazySandbox::new(Some(cache_dir)))
+        Home::open_in(dir, LazySandbox::new(Some(cache_dir), profile))
     }
 
     /// A home that shares `sandbox` (engine, compiled flavors) with others;

@@ -212,7 +212,7 @@ fn open_home(dir: Option<PathBuf>) -> Result<Home> {
         Some(dir) => dir,
         None => flavorbox::home::default_dir()?,
     };
-    Home::open(&dir)
+    Home::open_for(&dir, flavorbox::sandbox::Profile::OneShot)
 }
 
 fn run(cli: Cli) -> Result<ExitCode> {
