@@ -40,6 +40,8 @@ const LIST_SAMPLES: usize = 9;
 const IMPORT: usize = 10_000;
 /// `get-secret` calls per thread in the threads row.
 const THREAD_OPS: usize = 4_000;
+/// The manager of the rows that go through `Home`.
+const SMALL: &str = "small";
 /// Whole CLI processes timed.
 const PROCESSES: usize = 30;
 
@@ -231,14 +233,16 @@ fn import(home: &Home, rows: &mut Vec<Row>, per_register: Duration) {
 }
 
 fn threads(home: &Home, rows: &mut Vec<Row>) {
-    let manager = home.manager(None).expect("active manager");
-    manager.register_secret(&secret("shared")).ok();
+    let manager = home.manager(Some(SMALL)).expect("small manager");
+    manager
+        .register_secret(&secret("shared"))
+        .expect("register");
     let run = |threads: usize| {
         let started = Instant::now();
         std::thread::scope(|scope| {
             for _ in 0..threads {
                 scope.spawn(|| {
-                    let manager = home.manager(None).expect("active manager");
+                    let manager = home.manager(Some(SMALL)).expect("small manager");
                     for _ in 0..THREAD_OPS {
                         manager.get_secret("shared").expect("get");
                     }
@@ -285,7 +289,7 @@ fn process_median(mut command: impl FnMut() -> Command) -> Duration {
 fn cli_process(home_dir: &Path, home: &Home, rows: &mut Vec<Row>) -> Result<(), String> {
     let cli = release_cli()
         .ok_or("no release build of flavorbox (cargo build --release -p flavorbox)")?;
-    let manager = home.manager(None).map_err(|e| e.to_string())?;
+    let manager = home.manager(Some(SMALL)).map_err(|e| e.to_string())?;
     manager
         .register_secret(&secret("cli_bench"))
         .map_err(|e| e.to_string())?;
@@ -295,6 +299,7 @@ fn cli_process(home_dir: &Path, home: &Home, rows: &mut Vec<Row>) -> Result<(), 
         cmd.arg("--home")
             .arg(home_dir)
             .args(["secret", "get", "cli_bench", "--key", "password"])
+            .args(["--manager", SMALL])
             .env_remove("FLAVORBOX_CACHE_DIR")
             .env_remove("FLAVORBOX_MASTER_KEY");
         cmd
@@ -333,7 +338,12 @@ fn main() {
     scaling(&home, &mut rows);
     // The per-secret baseline of the import: one register at 100 secrets,
     // through the same `Home` path.
-    let manager = home.manager(None).expect("active manager");
+    // A second manager for the Home-level rows (the active one holds
+    // 100,000 secrets, past `local`'s default quota).
+    home.managers()
+        .register(SMALL, "local", BTreeMap::new(), false)
+        .expect("a small manager");
+    let manager = home.manager(Some(SMALL)).expect("small manager");
     let mut registers = Vec::new();
     for i in 0..SAMPLES {
         let s = secret(&format!("r{i}"));
