@@ -13,7 +13,7 @@ use crate::error::{Error, Result};
 use crate::managers::{Manager, Managers};
 use crate::registry::{Flavors, Schemas};
 use crate::sandbox::{LazySandbox, Sandbox};
-use crate::store::{Database, SqliteDatabase};
+use crate::store::{self, AccessStore, Database};
 
 /// Environment variable that overrides where compiled components are cached
 /// (tests share one cache across many homes).
@@ -22,6 +22,7 @@ pub const CACHE_DIR_ENV: &str = "FLAVORBOX_CACHE_DIR";
 pub struct Home {
     dir: PathBuf,
     db: Arc<dyn Database>,
+    access: Arc<dyn AccessStore>,
     sandbox: Arc<LazySandbox>,
     flavors: Flavors,
     schemas: Schemas,
@@ -50,19 +51,36 @@ impl Home {
     /// Opens the home at `dir`, creating it (with an active `default`
     /// secrets manager on the `local` flavor) if it does not exist.
     pub fn open(dir: &Path) -> Result<Home> {
+        Home::open_store(dir, None)
+    }
+
+    /// Opens the home at `dir` on the store `store` names (see
+    /// [`store::open`]) instead of its own SQLite file; the directory then
+    /// holds only the compile cache. With a `postgres://` store, several
+    /// homes (`flavorbox serve` nodes) share every record and secret.
+    pub fn open_store(dir: &Path, store: Option<&str>) -> Result<Home> {
         let cache_dir = std::env::var_os(CACHE_DIR_ENV)
             .map(PathBuf::from)
             .unwrap_or_else(|| dir.join("cache"));
-        Home::open_in(dir, LazySandbox::new(Some(cache_dir)))
+        Home::open_in(dir, store, LazySandbox::new(Some(cache_dir)))
     }
 
     /// A home that shares `sandbox` (engine, compiled flavors) with others;
     /// used by `evaluate` and tests to avoid recompiling.
     pub fn open_with_sandbox(dir: &Path, sandbox: Arc<Sandbox>) -> Result<Home> {
-        Home::open_in(dir, LazySandbox::shared(sandbox))
+        Home::open_in(dir, None, LazySandbox::shared(sandbox))
     }
 
-    fn open_in(dir: &Path, sandbox: LazySandbox) -> Result<Home> {
+    /// [`Home::open_store`] sharing `sandbox`, as [`Home::open_with_sandbox`].
+    pub fn open_store_with_sandbox(
+        dir: &Path,
+        store: Option<&str>,
+        sandbox: Arc<Sandbox>,
+    ) -> Result<Home> {
+        Home::open_in(dir, store, LazySandbox::shared(sandbox))
+    }
+
+    fn open_in(dir: &Path, store: Option<&str>, sandbox: LazySandbox) -> Result<Home> {
         if dir.exists() && !dir.is_dir() {
             return Err(Error::invalid(format!(
                 "home {} is not a directory",
@@ -70,9 +88,14 @@ impl Home {
             )));
         }
         create_private_dir(dir)?;
-        let db: Arc<dyn Database> = Arc::new(SqliteDatabase::open(&dir.join("flavorbox.db"))?);
+        let opened = match store {
+            Some(spec) => store::open(spec)?,
+            None => store::open_sqlite(&dir.join("flavorbox.db"))?,
+        };
+        let db = opened.db;
         let sandbox = Arc::new(sandbox);
         Ok(Home {
+            access: opened.access,
             dir: dir.to_path_buf(),
             flavors: Flavors::new(db.clone(), sandbox.clone()),
             schemas: Schemas::new(db.clone()),
@@ -94,6 +117,11 @@ impl Home {
     /// [`crate::store::NamespaceAccess`]).
     pub fn shared_db(&self) -> Arc<dyn Database> {
         self.db.clone()
+    }
+
+    /// The tokens and audit log of this home's store.
+    pub fn access(&self) -> &dyn AccessStore {
+        self.access.as_ref()
     }
 
     pub fn sandbox(&self) -> Result<&Arc<Sandbox>> {

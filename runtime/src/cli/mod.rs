@@ -7,9 +7,11 @@ mod flavor;
 mod input;
 mod manager;
 mod output;
+mod remote;
 mod scaffold;
 mod schema;
 mod secret;
+mod serve;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -28,6 +30,20 @@ struct Cli {
     /// [default: the platform data directory]
     #[arg(long, global = true, env = "FLAVORBOX_HOME", value_name = "DIR")]
     home: Option<PathBuf>,
+
+    /// The store instead of the home's own SQLite file: `sqlite:PATH` or
+    /// `postgres://USER@HOST:PORT/DATABASE` (shared by `serve` nodes)
+    #[arg(long, global = true, env = "FLAVORBOX_STORE", value_name = "STORE")]
+    store: Option<String>,
+
+    /// Run `secret` commands on this `flavorbox serve` node (http://HOST:PORT),
+    /// with the token from FLAVORBOX_TOKEN or --token-file
+    #[arg(long, global = true, env = "FLAVORBOX_SERVER", value_name = "URL")]
+    server: Option<String>,
+
+    /// File holding the token for --server
+    #[arg(long, global = true, value_name = "FILE")]
+    token_file: Option<PathBuf>,
 
     #[command(subcommand)]
     command: Command,
@@ -49,6 +65,13 @@ enum Command {
     /// Evaluate an untrusted flavor in a throwaway home: conformance,
     /// limits, capabilities, latency and a verdict
     Evaluate(evaluate::EvaluateArgs),
+    /// Serve the secret operations over HTTP/JSON to token holders
+    Serve(serve::ServeArgs),
+    /// Create, list and revoke API tokens of `serve`
+    #[command(subcommand)]
+    Token(serve::TokenCommand),
+    /// Show the latest requests `serve` answered (never values)
+    Audit(serve::AuditArgs),
 }
 
 /// How to print results.
@@ -120,17 +143,29 @@ fn compile_progress(event: &flavorbox::sandbox::cache::CompileEvent) {
     }
 }
 
-fn open_home(dir: Option<PathBuf>) -> Result<Home> {
+fn open_home(dir: Option<PathBuf>, store: Option<&str>) -> Result<Home> {
     let dir = match dir {
         Some(dir) => dir,
         None => flavorbox::home::default_dir()?,
     };
-    Home::open(&dir)
+    Home::open_store(&dir, store)
 }
 
 fn run(cli: Cli) -> Result<()> {
-    let home = || open_home(cli.home);
+    let store = cli.store.clone();
+    let home = || open_home(cli.home, store.as_deref());
+    if let Some(server) = cli.server.as_deref() {
+        return match cli.command {
+            Command::Secret(args) => remote::run(server, cli.token_file.as_deref(), args),
+            _ => Err(Error::invalid(
+                "--server works with `secret` commands only; other commands run where the store is",
+            )),
+        };
+    }
     match cli.command {
+        Command::Serve(args) => serve::serve(home()?, args),
+        Command::Token(cmd) => serve::token(&home()?, cmd),
+        Command::Audit(args) => serve::audit(&home()?, args),
         // `evaluate` never touches the user's home.
         Command::Evaluate(args) => evaluate::run(args),
         // `flavor new` and `flavor build` work on a project directory only.

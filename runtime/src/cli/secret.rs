@@ -15,14 +15,14 @@ use super::{OutputFormat, input};
 pub struct SecretArgs {
     /// Use this secrets manager instead of the active one
     #[arg(long, global = true, value_name = "NAME")]
-    manager: Option<String>,
+    pub(super) manager: Option<String>,
 
     #[command(subcommand)]
-    command: SecretCommand,
+    pub(super) command: SecretCommand,
 }
 
 #[derive(Subcommand)]
-enum SecretCommand {
+pub(super) enum SecretCommand {
     /// Create a secret
     Register {
         name: String,
@@ -81,13 +81,13 @@ enum SecretCommand {
 }
 
 #[derive(Serialize)]
-struct SecretView<'a> {
-    name: &'a str,
-    schema: &'a str,
-    values: BTreeMap<&'a str, &'a str>,
+pub(super) struct SecretView<'a> {
+    pub(super) name: &'a str,
+    pub(super) schema: &'a str,
+    pub(super) values: BTreeMap<&'a str, &'a str>,
 }
 
-fn view(secret: &Secret, reveal: bool) -> SecretView<'_> {
+pub(super) fn view(secret: &Secret, reveal: bool) -> SecretView<'_> {
     SecretView {
         name: secret.name(),
         schema: secret.schema(),
@@ -215,7 +215,7 @@ pub fn run(home: &Home, args: SecretArgs) -> Result<()> {
 }
 
 /// Asks on the terminal; without one, refuses (scripts pass --yes).
-fn confirm(question: &str) -> Result<bool> {
+pub(super) fn confirm(question: &str) -> Result<bool> {
     if !std::io::stdin().is_terminal() {
         return Err(Error::invalid(format!(
             "{} needs confirmation; pass --yes when not on a terminal",

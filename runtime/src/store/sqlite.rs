@@ -18,7 +18,12 @@ use crate::error::{Error, Result};
 /// `i + 1` (`PRAGMA user_version`), inside one transaction. Steps are only
 /// ever appended, so every older store can be brought up to date and a store
 /// written by a newer flavorbox is recognised and refused.
-const MIGRATIONS: &[&str] = &[FIRST_LAYOUT, MANAGER_LIMITS, VERSIONS_AND_COMPILED];
+const MIGRATIONS: &[&str] = &[
+    FIRST_LAYOUT,
+    MANAGER_LIMITS,
+    VERSIONS_AND_COMPILED,
+    TOKENS_AND_AUDIT,
+];
 
 /// The layout version this build writes.
 const LAYOUT_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -72,6 +77,31 @@ CREATE TABLE IF NOT EXISTS namespace_versions (
 CREATE TABLE IF NOT EXISTS compiled (
     entry TEXT PRIMARY KEY,
     sha256 TEXT NOT NULL
+);
+";
+
+/// Layout 4: API tokens (by the SHA-256 of their text) and the audit log of
+/// `flavorbox serve` (see `store::access`).
+const TOKENS_AND_AUDIT: &str = "
+CREATE TABLE IF NOT EXISTS tokens (
+    id TEXT PRIMARY KEY,
+    sha256 TEXT NOT NULL UNIQUE,
+    manager TEXT NOT NULL,
+    role TEXT NOT NULL,
+    created_ms INTEGER NOT NULL,
+    expires_ms INTEGER,
+    revoked_ms INTEGER
+);
+CREATE TABLE IF NOT EXISTS audit (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    at_ms INTEGER NOT NULL,
+    peer TEXT NOT NULL,
+    token TEXT,
+    manager TEXT,
+    operation TEXT NOT NULL,
+    secret TEXT,
+    outcome TEXT NOT NULL,
+    status INTEGER NOT NULL
 );
 ";
 
