@@ -77,7 +77,10 @@ fn unprivileged() -> Option<(u32, u32)> {
             return None;
         }
         let pw = libc::getpwnam(c"nobody".as_ptr());
-        assert!(!pw.is_null(), "running as root, and there is no user `nobody`");
+        assert!(
+            !pw.is_null(),
+            "running as root, and there is no user `nobody`"
+        );
         Some(((*pw).pw_uid, (*pw).pw_gid))
     }
 }
@@ -133,7 +136,8 @@ impl Postgres {
             "initdb failed: {}",
             String::from_utf8_lossy(&out.stderr)
         );
-        let mut child = Command::new("sh")
+        let mut child = Command::new("sh");
+        child
             .args(["-c", GUARD, "pg-guard"])
             .arg(&pg.bindir)
             .arg(pg._dir.path())
@@ -180,6 +184,9 @@ impl Postgres {
             std::process::id(),
             self.next_db.fetch_add(1, Ordering::SeqCst)
         );
+        // PostgreSQL refuses to copy template1 for two databases at once.
+        static CREATING: Mutex<()> = Mutex::new(());
+        let _one_at_a_time = CREATING.lock().unwrap_or_else(|p| p.into_inner());
         self.sql("postgres", &format!("CREATE DATABASE {name}"));
         self.url(&name)
     }

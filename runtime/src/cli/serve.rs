@@ -21,6 +21,10 @@ pub struct ServeArgs {
     /// Also append every audit entry to this JSON-lines file
     #[arg(long, value_name = "FILE")]
     audit_file: Option<PathBuf>,
+    /// Failed authentications one address may make per minute before it is
+    /// refused (429) until the minute ends
+    #[arg(long, value_name = "N", default_value_t = tokens::FAILURES_PER_WINDOW)]
+    auth_failures: u32,
 }
 
 #[derive(Subcommand)]
@@ -59,6 +63,7 @@ pub fn serve(home: Home, args: ServeArgs) -> Result<()> {
     let options = ServeOptions {
         listen: args.listen,
         audit_file: args.audit_file,
+        auth_failures: args.auth_failures,
     };
     flavorbox::serve::run(home, options, |addr| {
         // Scripts wait for this line to learn the port.

@@ -57,6 +57,8 @@ pub struct ServeOptions {
     pub listen: SocketAddr,
     /// Also append every audit entry to this JSON-lines file.
     pub audit_file: Option<PathBuf>,
+    /// Failed authentications a peer may make per minute.
+    pub auth_failures: u32,
 }
 
 struct Node {
@@ -78,7 +80,7 @@ pub fn run(home: Home, options: ServeOptions, ready: impl FnOnce(SocketAddr)) ->
     let audit = Audit::new(options.audit_file.as_deref())?;
     let node = Arc::new(Node {
         home,
-        limiter: FailureLimiter::default(),
+        limiter: FailureLimiter::new(options.auth_failures),
         audit,
     });
     runtime.block_on(async move {
@@ -526,11 +528,23 @@ async fn update(
             Err(err) => return Answer::error(&err),
         };
         blocking(move || {
-            let updated = node.home.manager(Some(&manager))?.update_secret(
-                &name,
-                body.values.into_iter().collect(),
-                body.schema.as_deref(),
-            )?;
+            // The merge reads the secret in one call and writes it in
+            // another: two merges of one secret, on any node, take turns.
+            let bound = node.home.manager(Some(&manager))?;
+            let key = format!("update-secret/{}/{}", bound.record().id, name);
+            let changes: Vec<(String, String)> = body.values.into_iter().collect();
+            let mut merged = None;
+            node.home
+                .access()
+                .with_lock(&key, bound.timeout(), &mut || {
+                    merged = Some(bound.update_secret(
+                        &name,
+                        changes.clone(),
+                        body.schema.as_deref(),
+                    )?);
+                    Ok(())
+                })?;
+            let updated = merged.expect("set when with_lock succeeds");
             Ok(Answer::ok(
                 StatusCode::OK,
                 json!({ "name": updated.name(), "schema": updated.schema(),

@@ -7,9 +7,10 @@
 //! would add nothing. A presented token is found by its hash, so the lookup
 //! costs the same whatever part of a wrong token matches.
 //!
-//! Failed attempts are counted per peer address: past
-//! [`FAILURES_PER_WINDOW`] in [`FAILURE_WINDOW`], a peer is refused before its
-//! token is even looked at, until the window ends.
+//! Failed attempts are counted per peer address: past a limit per
+//! [`FAILURE_WINDOW`] ([`FAILURES_PER_WINDOW`] unless the operator sets
+//! another), a peer is refused before its token is even looked at, until the
+//! window ends.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -21,7 +22,7 @@ use sha2::{Digest, Sha256};
 use crate::error::{Error, Result};
 use crate::store::{AccessStore, Role, TokenRecord};
 
-/// Failed attempts a peer may make per window.
+/// Failed attempts a peer may make per window, by default.
 pub const FAILURES_PER_WINDOW: u32 = 10;
 pub const FAILURE_WINDOW: Duration = Duration::from_secs(60);
 /// Peers the limiter remembers; past this, expired windows are forgotten,
@@ -111,12 +112,20 @@ pub fn parse_ttl(text: &str) -> Result<Duration> {
 }
 
 /// Failed authentication attempts per peer; see the module documentation.
-#[derive(Default)]
 pub struct FailureLimiter {
+    limit: u32,
     peers: Mutex<HashMap<IpAddr, (Instant, u32)>>,
 }
 
 impl FailureLimiter {
+    /// A limiter allowing `limit` failures per peer per window.
+    pub fn new(limit: u32) -> FailureLimiter {
+        FailureLimiter {
+            limit,
+            peers: Mutex::default(),
+        }
+    }
+
     fn peers(&self) -> std::sync::MutexGuard<'_, HashMap<IpAddr, (Instant, u32)>> {
         self.peers.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -125,7 +134,7 @@ impl FailureLimiter {
     pub fn blocked(&self, peer: IpAddr) -> bool {
         self.peers()
             .get(&peer)
-            .is_some_and(|(start, n)| start.elapsed() < FAILURE_WINDOW && *n >= FAILURES_PER_WINDOW)
+            .is_some_and(|(start, n)| start.elapsed() < FAILURE_WINDOW && *n >= self.limit)
     }
 
     /// Counts a failed attempt of `peer`.
@@ -163,7 +172,7 @@ mod tests {
 
     #[test]
     fn a_peer_is_blocked_after_its_failures_and_others_are_not() {
-        let limiter = FailureLimiter::default();
+        let limiter = FailureLimiter::new(FAILURES_PER_WINDOW);
         let peer: IpAddr = "10.0.0.1".parse().unwrap();
         let other: IpAddr = "10.0.0.2".parse().unwrap();
         for _ in 0..FAILURES_PER_WINDOW {

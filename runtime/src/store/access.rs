@@ -7,8 +7,18 @@
 //! audit log that leaks what it audits: an entry names the operation and the
 //! secret, never a value, and the store never receives a value to log.
 //!
+//! A served store also lends named locks ([`AccessStore::with_lock`]): an
+//! update that merges into a secret reads it in one call and writes it in
+//! another, and two such merges must not interleave, whichever node runs
+//! them.
+//!
 //! This is its own trait, beside [`super::Database`], so a wrapper of the
 //! secrets store (one that seals values at rest, say) need not know of it.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::sync::{Condvar, Mutex};
+use std::time::{Duration, Instant};
 
 use rusqlite::{OptionalExtension, params};
 
@@ -102,7 +112,26 @@ pub trait AccessStore: Send + Sync {
     fn append_audit(&self, entry: &AuditEntry) -> Result<()>;
     /// The latest `limit` entries, oldest first.
     fn audit(&self, limit: u32) -> Result<Vec<AuditEntry>>;
+    /// Runs `f` holding the lock named `key`, which every user of the
+    /// store sees (every node of a shared store; every thread of this
+    /// process for an embedded one); waits for it no longer than `wait`
+    /// (`conflict` then, `f` not run).
+    fn with_lock(&self, key: &str, wait: Duration, f: &mut dyn FnMut() -> Result<()>)
+    -> Result<()>;
 }
+
+/// The error of a lock wait that ran out.
+pub(super) fn lock_timeout() -> Error {
+    Error::Conflict(
+        "another request held this secret past the deadline; nothing was written, try again"
+            .to_string(),
+    )
+}
+
+/// Names held by [`AccessStore::with_lock`] on embedded stores, by store
+/// file and name.
+static HELD: Mutex<BTreeSet<(PathBuf, String)>> = Mutex::new(BTreeSet::new());
+static RELEASED: Condvar = Condvar::new();
 
 /// The longest secret or manager name an audit entry keeps (a refused
 /// request may name anything).
@@ -200,6 +229,41 @@ impl AccessStore for SqliteDatabase {
         })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
+
+    fn with_lock(
+        &self,
+        key: &str,
+        wait: Duration,
+        f: &mut dyn FnMut() -> Result<()>,
+    ) -> Result<()> {
+        let name = (self.path().to_path_buf(), key.to_string());
+        let deadline = Instant::now() + wait;
+        let mut held = HELD.lock().unwrap_or_else(|p| p.into_inner());
+        while held.contains(&name) {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(lock_timeout());
+            }
+            held = RELEASED
+                .wait_timeout(held, left)
+                .unwrap_or_else(|p| p.into_inner())
+                .0;
+        }
+        held.insert(name.clone());
+        drop(held);
+        // Released even if `f` panics.
+        struct Release((PathBuf, String));
+        impl Drop for Release {
+            fn drop(&mut self) {
+                HELD.lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .remove(&self.0);
+                RELEASED.notify_all();
+            }
+        }
+        let _release = Release(name);
+        f()
+    }
 }
 
 fn sqlite_token(row: &rusqlite::Row<'_>) -> rusqlite::Result<Result<TokenRecord>> {
@@ -248,6 +312,36 @@ mod tests {
         assert!(!a.valid_at(1_500));
         assert_eq!(db.revoke_token("zzz", 1).unwrap_err().kind(), "not-found");
         assert_eq!(db.tokens().unwrap().len(), 2);
+    }
+
+    #[test]
+    fn a_named_lock_is_held_by_one_at_a_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = SqliteDatabase::open(&dir.path().join("db")).unwrap();
+        let inside = std::sync::atomic::AtomicU32::new(0);
+        std::thread::scope(|s| {
+            for _ in 0..8 {
+                s.spawn(|| {
+                    db.with_lock("k", Duration::from_secs(30), &mut || {
+                        let now = inside.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                        assert_eq!(now, 0, "two holders at once");
+                        std::thread::sleep(Duration::from_millis(5));
+                        inside.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+                        Ok(())
+                    })
+                    .unwrap();
+                });
+            }
+        });
+        // A holder keeps a waiter out until its wait runs out.
+        db.with_lock("k", Duration::from_secs(5), &mut || {
+            let err = db
+                .with_lock("k", Duration::from_millis(50), &mut || Ok(()))
+                .unwrap_err();
+            assert_eq!(err.kind(), "conflict");
+            db.with_lock("other", Duration::from_millis(50), &mut || Ok(()))
+        })
+        .unwrap();
     }
 
     #[test]

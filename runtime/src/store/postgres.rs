@@ -36,7 +36,7 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, NoTls, Row, Statement};
 
-use super::access::{AccessStore, AuditEntry, Role, TokenRecord};
+use super::access::{AccessStore, AuditEntry, Role, TokenRecord, lock_timeout};
 use super::sqlite::{from_json, to_json};
 use super::{Database, FlavorRecord, ManagerRecord, NamespaceTxn, TxnMode, Usage};
 use crate::error::{Error, Result};
@@ -946,5 +946,37 @@ impl AccessStore for PostgresDatabase {
                 status: r.get::<_, i32>(7) as u16,
             })
             .collect())
+    }
+
+    /// A session-level advisory lock on one connection: held across the
+    /// calls `f` makes on other connections, and released by PostgreSQL if
+    /// this node dies holding it.
+    fn with_lock(
+        &self,
+        key: &str,
+        wait: Duration,
+        f: &mut dyn FnMut() -> Result<()>,
+    ) -> Result<()> {
+        use sha2::Digest;
+        let hash = sha2::Sha256::digest(format!("flavorbox-lock/{key}").as_bytes());
+        let id = i64::from_be_bytes(hash[..8].try_into().expect("8 bytes"));
+        let ms = wait.as_millis().max(1);
+        let mut conn = self.conn()?;
+        conn.clean = false;
+        conn.batch(&format!(
+            "SET lock_timeout = {ms}; SELECT pg_advisory_lock({id}); SET lock_timeout = 0"
+        ))
+        .map_err(|e| {
+            if timed_out(&e) {
+                lock_timeout()
+            } else {
+                e.into()
+            }
+        })?;
+        let result = f();
+        conn.clean = conn
+            .batch(&format!("SELECT pg_advisory_unlock({id})"))
+            .is_ok();
+        result
     }
 }
