@@ -696,3 +696,93 @@ fn a_node_killed_during_writes_leaves_nothing_partial_and_the_other_serves() {
     );
     assert_eq!(after.status, 201, "{after:?}");
 }
+
+const MAKE_CERTS: &str = "
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 \
+    -subj /CN=flavorbox-test-ca -keyout ca-key.pem -out ca.pem 2>/dev/null
+openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+    -subj /CN=127.0.0.1 -keyout key.pem -out req.pem 2>/dev/null
+printf 'subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n' > ext.cnf
+openssl x509 -req -in req.pem -CA ca.pem -CAkey ca-key.pem -CAcreateserial \
+    -days 1 -extfile ext.cnf -out cert.pem 2>/dev/null
+";
+
+#[test]
+fn a_node_serves_https_and_the_client_checks_its_certificate() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ca, cert, key) = (
+        dir.path().join("ca.pem"),
+        dir.path().join("cert.pem"),
+        dir.path().join("key.pem"),
+    );
+    // A private CA and a server certificate for 127.0.0.1 it signed.
+    let made = Command::new("sh")
+        .current_dir(dir.path())
+        .args(["-ec", MAKE_CERTS])
+        .output()
+        .expect("run openssl");
+    assert!(made.status.success(), "{made:?}");
+    let url = Postgres::shared().database();
+    let write = token(&url, "default", "write", &[]);
+    let node = Node::start_with(
+        &url,
+        &[
+            "--tls-cert",
+            cert.to_str().unwrap(),
+            "--tls-key",
+            key.to_str().unwrap(),
+        ],
+    );
+    let server = format!("https://127.0.0.1:{}", node.port);
+    let cli = |args: &[&str], ca: Option<&str>| {
+        let mut env = vec![("FLAVORBOX_TOKEN", write.as_str())];
+        if let Some(ca) = ca {
+            env.push(("FLAVORBOX_SERVER_CA", ca));
+        }
+        let mut all = vec!["--server", server.as_str(), "secret"];
+        all.extend_from_slice(args);
+        run_cli_env(None, &all, None, &env)
+    };
+    let ca = ca.to_str().unwrap();
+    cli(&["register", "tls", "k=over-tls"], Some(ca)).ok();
+    let shown = cli(&["get", "tls", "--reveal"], Some(ca));
+    assert!(shown.ok().contains("over-tls"));
+    // A certificate the client does not trust: refused before the token
+    // is sent.
+    cli(&["list"], None).fails(1, "TLS");
+    // Plain HTTP to the TLS port gets no answer.
+    let mut stream = TcpStream::connect(("127.0.0.1", node.port)).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    stream
+        .write_all(b"GET /v1/health HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer);
+    assert!(!answer.starts_with(b"HTTP/1.1 200"), "{answer:?}");
+    // A key that does not fit the certificate: one line, exit 2.
+    let other_key = dir.path().join("other.pem");
+    let made = Command::new("openssl")
+        .args(["genpkey", "-algorithm", "ec", "-pkeyopt"])
+        .args(["ec_paramgen_curve:P-256", "-out"])
+        .arg(&other_key)
+        .output()
+        .unwrap();
+    assert!(made.status.success());
+    let home = tempfile::tempdir().unwrap();
+    run_cli(
+        Some(home.path()),
+        &[
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--tls-cert",
+            cert.to_str().unwrap(),
+            "--tls-key",
+            other_key.to_str().unwrap(),
+        ],
+        None,
+    )
+    .fails(2, "do not fit");
+}

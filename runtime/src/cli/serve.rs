@@ -25,6 +25,12 @@ pub struct ServeArgs {
     /// refused (429) until the minute ends
     #[arg(long, value_name = "N", default_value_t = tokens::FAILURES_PER_WINDOW)]
     auth_failures: u32,
+    /// Serve HTTPS: the certificate chain (PEM)
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// Serve HTTPS: the private key (PEM)
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
 }
 
 #[derive(Subcommand)]
@@ -64,10 +70,16 @@ pub fn serve(home: Home, args: ServeArgs) -> Result<()> {
         listen: args.listen,
         audit_file: args.audit_file,
         auth_failures: args.auth_failures,
+        tls: args.tls_cert.zip(args.tls_key),
+    };
+    let scheme = if options.tls.is_some() {
+        "https"
+    } else {
+        "http"
     };
     flavorbox::serve::run(home, options, |addr| {
         // Scripts wait for this line to learn the port.
-        err_line(format_args!("flavorbox: serving on http://{addr}"));
+        err_line(format_args!("flavorbox: serving on {scheme}://{addr}"));
     })
 }
 

@@ -5,8 +5,9 @@
 //! Guards against a hostile or broken server: an answer is read no further
 //! than [`MAX_ANSWER_BYTES`], a request waits no longer than
 //! [`REQUEST_TIMEOUT`], and the server's messages are escaped before the CLI
-//! prints them. Plain `http://` only: across machines, put it behind a TLS
-//! terminating proxy (the token travels in every request).
+//! prints them. `https://` servers are checked against the public roots,
+//! plus the CA certificates in [`CA_FILE_ENV`] (a private CA, a self-signed
+//! server certificate); over plain `http://` the token travels in clear.
 
 use std::time::Duration;
 
@@ -23,10 +24,15 @@ pub const MAX_ANSWER_BYTES: usize = 16 * 1024 * 1024;
 /// The longest a request may take, connection included.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(120);
 
+/// Environment variable naming a PEM file of CA certificates to trust for
+/// an `https://` server, besides the public roots.
+pub const CA_FILE_ENV: &str = "FLAVORBOX_SERVER_CA";
+
 /// A server and the token to present.
 pub struct Remote {
     host: String,
     port: u16,
+    tls: Option<tokio_rustls::TlsConnector>,
     base_path: String,
     token: String,
     runtime: tokio::runtime::Runtime,
@@ -51,11 +57,15 @@ impl Remote {
     pub fn new(url: &str, token: String) -> Result<Remote> {
         let parsed = url::Url::parse(url)
             .map_err(|e| Error::invalid(format!("server URL `{url}` is not a URL: {e}")))?;
-        if parsed.scheme() != "http" {
-            return Err(Error::invalid(format!(
-                "server URL `{url}`: only http:// is supported (terminate TLS in a proxy)"
-            )));
-        }
+        let tls = match parsed.scheme() {
+            "http" => None,
+            "https" => Some(tls_connector()?),
+            _ => {
+                return Err(Error::invalid(format!(
+                    "server URL `{url}` is not http:// or https://"
+                )));
+            }
+        };
         let host = parsed
             .host_str()
             .ok_or_else(|| Error::invalid(format!("server URL `{url}` has no host")))?
@@ -75,6 +85,7 @@ impl Remote {
         Ok(Remote {
             port: parsed.port_or_known_default().unwrap_or(80),
             host,
+            tls,
             base_path: parsed.path().trim_end_matches('/').to_string(),
             token,
             runtime,
@@ -110,8 +121,21 @@ impl Remote {
         let tcp = tokio::net::TcpStream::connect((self.host.as_str(), self.port))
             .await
             .map_err(|e| unreachable(&e))?;
+        let io: Box<dyn Stream> = match &self.tls {
+            Some(connector) => {
+                let name = rustls::pki_types::ServerName::try_from(self.host.clone())
+                    .map_err(|e| Error::invalid(format!("server name: {e}")))?;
+                Box::new(
+                    connector
+                        .connect(name, tcp)
+                        .await
+                        .map_err(|e| unreachable(&format!("TLS: {e}")))?,
+                )
+            }
+            None => Box::new(tcp),
+        };
         let (mut sender, connection) =
-            hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tcp))
+            hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(io))
                 .await
                 .map_err(|e| unreachable(&e))?;
         let driver = tokio::spawn(connection);
@@ -229,6 +253,38 @@ impl Remote {
         let value = self.request("DELETE", &path, None)?;
         Ok(value["deleted"].as_u64().map(|n| n as usize))
     }
+}
+
+trait Stream: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin {}
+impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin> Stream for T {}
+
+/// The public roots, plus the CAs of [`CA_FILE_ENV`].
+fn tls_connector() -> Result<tokio_rustls::TlsConnector> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore {
+        roots: webpki_roots::TLS_SERVER_ROOTS.into(),
+    };
+    if let Some(path) = std::env::var_os(CA_FILE_ENV) {
+        let path = std::path::PathBuf::from(path);
+        let unreadable = |e: &dyn std::fmt::Display| {
+            Error::invalid(format!("cannot read {CA_FILE_ENV} {}: {e}", path.display()))
+        };
+        for cert in CertificateDer::pem_file_iter(&path).map_err(|e| unreadable(&e))? {
+            roots
+                .add(cert.map_err(|e| unreadable(&e))?)
+                .map_err(|e| unreadable(&e))?;
+        }
+    }
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(Error::host)?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(tokio_rustls::TlsConnector::from(std::sync::Arc::new(
+        config,
+    )))
 }
 
 /// The library error an error answer stands for.

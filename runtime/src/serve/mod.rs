@@ -59,6 +59,75 @@ pub struct ServeOptions {
     pub audit_file: Option<PathBuf>,
     /// Failed authentications a peer may make per minute.
     pub auth_failures: u32,
+    /// Serve HTTPS with this certificate chain and private key (PEM files).
+    pub tls: Option<(PathBuf, PathBuf)>,
+}
+
+/// How long a TLS handshake may take before the connection is dropped.
+const HANDSHAKE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// The TLS configuration of `cert` (a PEM chain) and `key` (a PEM private
+/// key); HTTP/1.1 only.
+fn tls_config(cert: &std::path::Path, key: &std::path::Path) -> Result<Arc<rustls::ServerConfig>> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let unreadable = |path: &std::path::Path, e: &dyn std::fmt::Display| {
+        Error::invalid(format!("cannot read TLS file {}: {e}", path.display()))
+    };
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
+        .map_err(|e| unreadable(cert, &e))?
+        .collect::<std::result::Result<_, _>>()
+        .map_err(|e| unreadable(cert, &e))?;
+    if certs.is_empty() {
+        return Err(Error::invalid(format!(
+            "TLS file {} holds no certificate",
+            cert.display()
+        )));
+    }
+    let key = PrivateKeyDer::from_pem_file(key).map_err(|e| unreadable(key, &e))?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(Error::host)?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .map_err(|e| Error::invalid(format!("the TLS certificate and key do not fit: {e}")))?;
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(Arc::new(config))
+}
+
+/// Accepts connections, each handshaken on its own task (a slow client
+/// delays no other), and serves HTTP/1.1 over them.
+async fn serve_tls(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    config: Arc<rustls::ServerConfig>,
+) -> Result<()> {
+    let acceptor = tokio_rustls::TlsAcceptor::from(config);
+    loop {
+        let (tcp, peer) = match listener.accept().await {
+            Ok(accepted) => accepted,
+            Err(err) => {
+                // Out of descriptors, say: wait rather than spin.
+                tracing::warn!("accept failed: {err}");
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let acceptor = acceptor.clone();
+        let app = app.clone();
+        tokio::spawn(async move {
+            let Ok(Ok(tls)) = tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await
+            else {
+                return;
+            };
+            let app = app.layer(axum::Extension(ConnectInfo(peer)));
+            let service = hyper_util::service::TowerToHyperService::new(app);
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(hyper_util::rt::TokioIo::new(tls), service)
+                .await;
+        });
+    }
 }
 
 struct Node {
@@ -67,8 +136,9 @@ struct Node {
     audit: Audit,
 }
 
-/// Binds `options.listen` and serves `home` until the process ends;
-/// `ready` is called with the bound address once requests are accepted.
+/// Binds `options.listen` and serves `home` (over TLS if configured) until
+/// the process ends; `ready` is called with the bound address once requests
+/// are accepted.
 pub fn run(home: Home, options: ServeOptions, ready: impl FnOnce(SocketAddr)) -> Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -78,6 +148,10 @@ pub fn run(home: Home, options: ServeOptions, ready: impl FnOnce(SocketAddr)) ->
         .build()
         .map_err(|e| Error::host(format!("cannot start the server's runtime: {e}")))?;
     let audit = Audit::new(options.audit_file.as_deref())?;
+    let tls = match &options.tls {
+        Some((cert, key)) => Some(tls_config(cert, key)?),
+        None => None,
+    };
     let node = Arc::new(Node {
         home,
         limiter: FailureLimiter::new(options.auth_failures),
@@ -89,6 +163,9 @@ pub fn run(home: Home, options: ServeOptions, ready: impl FnOnce(SocketAddr)) ->
             .map_err(|e| Error::invalid(format!("cannot listen on {}: {e}", options.listen)))?;
         let addr = listener.local_addr().map_err(Error::host)?;
         ready(addr);
+        if let Some(config) = tls {
+            return serve_tls(listener, router(node), config).await;
+        }
         axum::serve(
             listener,
             router(node).into_make_service_with_connect_info::<SocketAddr>(),
