@@ -33,7 +33,14 @@ struct Cli {
 
     /// The store instead of the home's own SQLite file: `sqlite:PATH` or
     /// `postgres://USER@HOST:PORT/DATABASE` (shared by `serve` nodes)
-    #[arg(long, global = true, env = "FLAVORBOX_STORE", value_name = "STORE")]
+    /// (the URL may hold a password: its value is never shown in help)
+    #[arg(
+        long,
+        global = true,
+        env = "FLAVORBOX_STORE",
+        hide_env_values = true,
+        value_name = "STORE"
+    )]
     store: Option<String>,
 
     /// Run `secret` commands on this `flavorbox serve` node (http://HOST:PORT),
