@@ -109,9 +109,15 @@ impl Postgres {
             bindir.display()
         );
         let user = unprivileged();
+        // `nobody` must be able to reach the directory: under /tmp, not
+        // under a $TMPDIR private to root.
+        let parent = match user {
+            Some(_) => PathBuf::from("/tmp"),
+            None => std::env::temp_dir(),
+        };
         let dir = tempfile::Builder::new()
             .prefix("flavorbox-pg")
-            .tempdir()
+            .tempdir_in(parent)
             .expect("temp dir");
         if let Some((uid, gid)) = user {
             std::os::unix::fs::chown(dir.path(), Some(uid), Some(gid)).expect("chown the pg dir");
