@@ -124,6 +124,11 @@ impl Home {
         self.access.as_ref()
     }
 
+    /// The tokens and audit log of this home's store, to share.
+    pub fn shared_access(&self) -> Arc<dyn AccessStore> {
+        self.access.clone()
+    }
+
     pub fn sandbox(&self) -> Result<&Arc<Sandbox>> {
         self.sandbox.get()
     }

@@ -9,15 +9,23 @@
 
 use std::io::Write;
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::Arc;
 
 use crate::error::{Error, Result};
 use crate::store::access::AUDIT_NAME_CHARS;
 use crate::store::{AccessStore, AuditEntry};
 
-/// Where a node records its audit entries besides the store.
+/// Entries committed together at most.
+const BATCH: usize = 512;
+
+type Pending = (AuditEntry, tokio::sync::oneshot::Sender<Result<(), String>>);
+
+/// A node's audit writer: a thread that commits the entries of concurrent
+/// requests together (one transaction, one sync to disk, for all that
+/// arrived while the previous batch was written), to the store and the
+/// file.
 pub struct Audit {
-    file: Option<Mutex<std::fs::File>>,
+    sender: std::sync::mpsc::Sender<Pending>,
 }
 
 /// A name as an audit entry keeps it.
@@ -30,8 +38,9 @@ pub fn clip(name: String) -> String {
 }
 
 impl Audit {
-    /// Opens (creating, private to its owner) the JSON-lines file, if any.
-    pub fn new(file: Option<&Path>) -> Result<Audit> {
+    /// Opens (creating, private to its owner) the JSON-lines file, if any,
+    /// and starts the writer; it stops when the `Audit` is dropped.
+    pub fn start(access: Arc<dyn AccessStore>, file: Option<&Path>) -> Result<Audit> {
         let file = match file {
             Some(path) => {
                 let mut options = std::fs::OpenOptions::new();
@@ -41,24 +50,58 @@ impl Audit {
                 let file = options.open(path).map_err(|e| {
                     Error::invalid(format!("cannot open audit file {}: {e}", path.display()))
                 })?;
-                Some(Mutex::new(file))
+                Some(file)
             }
             None => None,
         };
-        Ok(Audit { file })
+        let (sender, receiver) = std::sync::mpsc::channel();
+        std::thread::Builder::new()
+            .name("flavorbox-audit".to_string())
+            .spawn(move || write_batches(access.as_ref(), file, &receiver))
+            .map_err(|e| Error::host(format!("cannot start the audit writer: {e}")))?;
+        Ok(Audit { sender })
     }
 
-    /// Records `entry` in the store and the file.
-    pub fn record(&self, access: &dyn AccessStore, entry: &AuditEntry) -> Result<()> {
-        let stored = access.append_audit(entry);
-        if let Some(file) = &self.file {
-            let mut line = serde_json::to_vec(entry).map_err(Error::host)?;
-            line.push(b'\n');
-            let mut file = file.lock().unwrap_or_else(|p| p.into_inner());
-            file.write_all(&line)
-                .map_err(|e| Error::host(format!("cannot write the audit file: {e}")))?;
+    /// Records `entry`; done once it is committed.
+    pub async fn record(&self, entry: AuditEntry) -> Result<()> {
+        let (reply, done) = tokio::sync::oneshot::channel();
+        let stopped = || Error::host("the audit writer stopped");
+        self.sender.send((entry, reply)).map_err(|_| stopped())?;
+        done.await.map_err(|_| stopped())?.map_err(Error::Host)
+    }
+}
+
+fn write_batches(
+    access: &dyn AccessStore,
+    mut file: Option<std::fs::File>,
+    receiver: &std::sync::mpsc::Receiver<Pending>,
+) {
+    while let Ok(first) = receiver.recv() {
+        let mut batch = vec![first];
+        while batch.len() < BATCH {
+            match receiver.try_recv() {
+                Ok(pending) => batch.push(pending),
+                Err(_) => break,
+            }
         }
-        stored
+        let entries: Vec<AuditEntry> = batch.iter().map(|(entry, _)| entry.clone()).collect();
+        let mut result = access.append_audit(&entries).map_err(|e| e.to_string());
+        if let Some(file) = &mut file {
+            let mut lines = Vec::new();
+            for entry in &entries {
+                if serde_json::to_writer(&mut lines, entry).is_ok() {
+                    lines.push(b'\n');
+                }
+            }
+            if let Err(err) = file.write_all(&lines)
+                && result.is_ok()
+            {
+                result = Err(format!("cannot write the audit file: {err}"));
+            }
+        }
+        for (_, reply) in batch {
+            let _ = reply.send(result.clone());
+        }
     }
 }
 
@@ -102,7 +145,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let db = crate::store::SqliteDatabase::open(&dir.path().join("db")).unwrap();
         let path = dir.path().join("audit.jsonl");
-        let audit = Audit::new(Some(&path)).unwrap();
+        let audit = Audit::start(Arc::new(db.clone()), Some(&path)).unwrap();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
         let entry = AuditEntry {
             at_ms: 1,
             peer: "127.0.0.1".into(),
@@ -113,8 +159,11 @@ mod tests {
             outcome: "ok".into(),
             status: 200,
         };
-        audit.record(&db, &entry).unwrap();
-        audit.record(&db, &entry).unwrap();
+        runtime.block_on(async {
+            let (one, two) = tokio::join!(audit.record(entry.clone()), audit.record(entry.clone()));
+            one.unwrap();
+            two.unwrap();
+        });
         assert_eq!(db.audit(10).unwrap(), [entry.clone(), entry.clone()]);
         let text = std::fs::read_to_string(&path).unwrap();
         assert_eq!(text.lines().count(), 2);

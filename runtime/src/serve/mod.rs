@@ -147,7 +147,7 @@ pub fn run(home: Home, options: ServeOptions, ready: impl FnOnce(SocketAddr)) ->
         .enable_all()
         .build()
         .map_err(|e| Error::host(format!("cannot start the server's runtime: {e}")))?;
-    let audit = Audit::new(options.audit_file.as_deref())?;
+    let audit = Audit::start(home.shared_access(), options.audit_file.as_deref())?;
     let tls = match &options.tls {
         Some((cert, key)) => Some(tls_config(cert, key)?),
         None => None,
@@ -323,9 +323,7 @@ where
         outcome: answer.outcome,
         status: answer.status.as_u16(),
     };
-    let recorder = node.clone();
-    if let Err(err) = blocking(move || recorder.audit.record(recorder.home.access(), &entry)).await
-    {
+    if let Err(err) = node.audit.record(entry).await {
         // The request is done; a lost audit entry is reported, loudly.
         tracing::error!("audit entry not recorded: {err}");
     }

@@ -109,7 +109,9 @@ pub trait AccessStore: Send + Sync {
     /// Marks the token revoked at `now_ms`; `NotFound` if there is no such
     /// token, and revoking twice keeps the first time.
     fn revoke_token(&self, id: &str, now_ms: i64) -> Result<()>;
-    fn append_audit(&self, entry: &AuditEntry) -> Result<()>;
+    /// Appends `entries` in one transaction (one sync to disk for many
+    /// requests).
+    fn append_audit(&self, entries: &[AuditEntry]) -> Result<()>;
     /// The latest `limit` entries, oldest first.
     fn audit(&self, limit: u32) -> Result<Vec<AuditEntry>>;
     /// Runs `f` holding the lock named `key`, which every user of the
@@ -190,23 +192,26 @@ impl AccessStore for SqliteDatabase {
         })
     }
 
-    fn append_audit(&self, entry: &AuditEntry) -> Result<()> {
-        let conn = self.conn()?;
-        conn.prepare_cached(
-            "INSERT INTO audit (at_ms, peer, token, manager, operation, secret, outcome, status)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-        )?
-        .execute(params![
-            entry.at_ms,
-            entry.peer,
-            entry.token,
-            entry.manager,
-            entry.operation,
-            entry.secret,
-            entry.outcome,
-            entry.status
-        ])?;
-        Ok(())
+    fn append_audit(&self, entries: &[AuditEntry]) -> Result<()> {
+        self.write(|tx| {
+            let mut insert = tx.prepare_cached(
+                "INSERT INTO audit (at_ms, peer, token, manager, operation, secret, outcome, status)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            )?;
+            for entry in entries {
+                insert.execute(params![
+                    entry.at_ms,
+                    entry.peer,
+                    entry.token,
+                    entry.manager,
+                    entry.operation,
+                    entry.secret,
+                    entry.outcome,
+                    entry.status
+                ])?;
+            }
+            Ok(())
+        })
     }
 
     fn audit(&self, limit: u32) -> Result<Vec<AuditEntry>> {
@@ -349,7 +354,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let db = SqliteDatabase::open(&dir.path().join("db")).unwrap();
         for i in 0..5 {
-            db.append_audit(&AuditEntry {
+            db.append_audit(&[AuditEntry {
                 at_ms: i,
                 peer: "127.0.0.1".into(),
                 token: None,
@@ -358,7 +363,7 @@ mod tests {
                 secret: Some(format!("s{i}")),
                 outcome: "ok".into(),
                 status: 200,
-            })
+            }])
             .unwrap();
         }
         let last = db.audit(2).unwrap();

@@ -907,22 +907,29 @@ impl AccessStore for PostgresDatabase {
         Ok(())
     }
 
-    fn append_audit(&self, entry: &AuditEntry) -> Result<()> {
-        let status = i32::from(entry.status);
-        self.conn()?.execute(
-            "INSERT INTO audit (at_ms, peer, token, manager, operation, secret, outcome, status)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-            &[
-                &entry.at_ms,
-                &entry.peer,
-                &entry.token,
-                &entry.manager,
-                &entry.operation,
-                &entry.secret,
-                &entry.outcome,
-                &status,
-            ],
-        )?;
+    fn append_audit(&self, entries: &[AuditEntry]) -> Result<()> {
+        let mut conn = self.conn()?;
+        conn.clean = false;
+        conn.batch("BEGIN")?;
+        for entry in entries {
+            let status = i32::from(entry.status);
+            conn.execute(
+                "INSERT INTO audit (at_ms, peer, token, manager, operation, secret, outcome, status)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                &[
+                    &entry.at_ms,
+                    &entry.peer,
+                    &entry.token,
+                    &entry.manager,
+                    &entry.operation,
+                    &entry.secret,
+                    &entry.outcome,
+                    &status,
+                ],
+            )?;
+        }
+        conn.batch("COMMIT")?;
+        conn.clean = true;
         Ok(())
     }
 
