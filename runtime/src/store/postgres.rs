@@ -677,7 +677,8 @@ pub struct PostgresNamespace {
     open: bool,
     wrote: bool,
     deadline: Option<Instant>,
-    /// The version a `Write` transaction read under its row lock.
+    /// The version read at begin: a `Write` transaction's under its row
+    /// lock, a `Read` transaction's in its snapshot.
     locked_version: Option<u64>,
 }
 
@@ -701,11 +702,33 @@ impl PostgresNamespace {
             let ns = self.namespace;
             match self.mode {
                 TxnMode::Read => {
+                    // The snapshot's version comes with its first round trip
+                    // (a call reads it first thing).
                     let sql = format!(
-                        "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; {}",
+                        "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; {}
+                         SELECT version FROM namespace_versions WHERE namespace = {ns}",
                         self.bounds()
                     );
-                    self.conn.batch(&sql).map_err(lock_error)?;
+                    let client = &self
+                        .conn
+                        .client
+                        .as_ref()
+                        .expect("client present until drop")
+                        .client;
+                    let messages = wait(client.simple_query(&sql)).map_err(lock_error)?;
+                    let version = messages.iter().find_map(|m| match m {
+                        tokio_postgres::SimpleQueryMessage::Row(row) => row.get(0),
+                        _ => None,
+                    });
+                    let version = match version {
+                        Some(text) => text.parse::<u64>().map_err(|_| {
+                            Error::Host(format!(
+                                "store: a namespace version is not a number: {text}"
+                            ))
+                        })?,
+                        None => 0,
+                    };
+                    self.locked_version = Some(version);
                 }
                 TxnMode::Write => {
                     let sql = format!("BEGIN; {}", self.bounds());
@@ -734,19 +757,8 @@ impl PostgresNamespace {
 
 impl NamespaceTxn for PostgresNamespace {
     fn version(&mut self) -> Result<u64> {
-        let ns = self.namespace;
         self.begin()?;
-        if let Some(version) = self.locked_version {
-            return Ok(version);
-        }
-        let version: Option<i64> = self
-            .conn
-            .row(
-                "SELECT version FROM namespace_versions WHERE namespace = $1",
-                &[&ns],
-            )?
-            .map(|r| r.get(0));
-        Ok(version.unwrap_or(0) as u64)
+        Ok(self.locked_version.unwrap_or(0))
     }
 
     fn set_deadline(&mut self, deadline: Instant) {
