@@ -169,13 +169,32 @@ fn load<S>(
 }
 
 fn get_row(name: &str, ports: &[u16], token: &str, connections: usize, secs: u64) -> Row {
+    path_row(
+        name,
+        "/v1/managers/default/secrets/bench",
+        ports,
+        token,
+        connections,
+        secs,
+    )
+}
+
+/// `GET path` on `ports` (round robin over the connections).
+fn path_row(
+    name: &str,
+    path: &str,
+    ports: &[u16],
+    token: &str,
+    connections: usize,
+    secs: u64,
+) -> Row {
     load(
         name,
         connections,
         secs,
         |i| Connection::open(ports[i % ports.len()]),
         |c| {
-            let status = c.request("GET", "/v1/managers/default/secrets/bench", token, "");
+            let status = c.request("GET", path, token, "");
             assert_eq!(status, 200);
         },
     )
@@ -236,6 +255,14 @@ fn main() {
             connections,
             secs,
         ));
+        rows.push(path_row(
+            "  whoami, sqlite (token + audit, no call)",
+            "/v1/whoami",
+            &[node.port],
+            &read,
+            connections,
+            secs,
+        ));
     }
 
     // PostgreSQL: the bare round trip, then one and two nodes.
@@ -255,6 +282,14 @@ fn main() {
     get_row("warm-up", &[a.port, b.port], &read, connections, 1);
     rows.push(get_row(
         "get, postgres, 1 node",
+        &[a.port],
+        &read,
+        connections,
+        secs,
+    ));
+    rows.push(path_row(
+        "  whoami, postgres (token + audit, no call)",
+        "/v1/whoami",
         &[a.port],
         &read,
         connections,
