@@ -786,3 +786,63 @@ fn a_node_serves_https_and_the_client_checks_its_certificate() {
     )
     .fails(2, "do not fit");
 }
+
+#[test]
+fn managers_stay_apart_over_http_and_delete_all_empties_one() {
+    let url = Postgres::shared().database();
+    cli_on(
+        &url,
+        &["secrets-manager", "register", "other", "--flavor", "local"],
+    )
+    .ok();
+    let here = token(&url, "default", "admin", &[]);
+    let there = token(&url, "other", "admin", &[]);
+    let node = Node::start(&url);
+    for (token, manager, name) in [
+        (&here, "default", "a"),
+        (&here, "default", "b"),
+        (&there, "other", "a"),
+    ] {
+        let created = node.call(
+            "POST",
+            &format!("/v1/managers/{manager}/secrets"),
+            Some(token),
+            Some(json!({ "name": name, "values": { "owner": manager } })),
+        );
+        assert_eq!(created.status, 201, "{created:?}");
+    }
+    let list = |token: &str, manager: &str| {
+        let answer = node.call(
+            "GET",
+            &format!("/v1/managers/{manager}/secrets"),
+            Some(token),
+            None,
+        );
+        assert_eq!(answer.status, 200, "{answer:?}");
+        answer.body["secrets"].clone()
+    };
+    assert_eq!(list(&here, "default"), json!(["a", "b"]));
+    assert_eq!(list(&there, "other"), json!(["a"]));
+    let theirs = node.call("GET", "/v1/managers/other/secrets/a", Some(&there), None);
+    assert_eq!(theirs.body["values"]["owner"], "other");
+
+    let refused = node.call("DELETE", "/v1/managers/default/secrets", Some(&here), None);
+    assert_eq!(
+        refused.status, 400,
+        "delete-all needs ?force=true: {refused:?}"
+    );
+    assert_eq!(list(&here, "default"), json!(["a", "b"]));
+    let deleted = node.call(
+        "DELETE",
+        "/v1/managers/default/secrets?force=true",
+        Some(&here),
+        None,
+    );
+    assert_eq!(deleted.status, 200, "{deleted:?}");
+    assert_eq!(list(&here, "default"), json!([]));
+    assert_eq!(
+        list(&there, "other"),
+        json!(["a"]),
+        "the other manager keeps its own"
+    );
+}
