@@ -846,3 +846,36 @@ fn managers_stay_apart_over_http_and_delete_all_empties_one() {
         "the other manager keeps its own"
     );
 }
+
+#[test]
+fn an_answer_that_cannot_be_audited_is_withheld() {
+    // An embedded store, and an audit file every write to fails (ENOSPC).
+    let dir = tempfile::tempdir().unwrap();
+    let store = format!("sqlite:{}", dir.path().join("store.db").display());
+    let write = token(&store, "default", "write", &[]);
+    let node = Node::start_with(&store, &["--audit-file", "/dev/full"]);
+    let created = node.call(
+        "POST",
+        "/v1/managers/default/secrets",
+        Some(&write),
+        Some(json!({ "name": "kept", "values": { "k": "value-never-shown" } })),
+    );
+    assert_eq!(created.status, 500, "{created:?}");
+    assert!(created.raw.contains("could not be audited"), "{created:?}");
+    let read = node.call(
+        "GET",
+        "/v1/managers/default/secrets/kept",
+        Some(&write),
+        None,
+    );
+    assert_eq!(read.status, 500, "{read:?}");
+    assert!(!read.raw.contains("value-never-shown"), "{read:?}");
+    // The store's own audit table still has both entries.
+    let audit = cli_on(&store, &["audit", "--output", "json"]);
+    let entries: Vec<Value> = serde_json::from_str(audit.ok()).unwrap();
+    let ops: Vec<&str> = entries
+        .iter()
+        .map(|e| e["operation"].as_str().unwrap())
+        .collect();
+    assert_eq!(ops, ["register-secret", "get-secret"]);
+}

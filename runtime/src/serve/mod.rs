@@ -324,8 +324,18 @@ where
         status: answer.status.as_u16(),
     };
     if let Err(err) = node.audit.record(entry).await {
-        // The request is done; a lost audit entry is reported, loudly.
+        // Fail closed: no answer (a value, above all) leaves unaudited. What
+        // the request changed, it changed; the error says so.
         tracing::error!("audit entry not recorded: {err}");
+        return (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            axum::Json(json!({
+                "error": "host",
+                "message": "the request could not be audited, so its answer is withheld \
+                            (a write it made stands)",
+            })),
+        )
+            .into_response();
     }
     (answer.status, axum::Json(answer.body)).into_response()
 }
