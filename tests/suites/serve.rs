@@ -879,3 +879,23 @@ fn an_answer_that_cannot_be_audited_is_withheld() {
         .collect();
     assert_eq!(ops, ["register-secret", "get-secret"]);
 }
+
+#[test]
+fn a_client_that_never_finishes_its_headers_is_disconnected() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = format!("sqlite:{}", dir.path().join("store.db").display());
+    let node = Node::start(&store);
+    let mut slow = TcpStream::connect(("127.0.0.1", node.port)).unwrap();
+    slow.write_all(b"GET /v1/health HTTP/1.1\r\nHost: x\r\n")
+        .unwrap();
+    // Far past the server's header timeout: the read must end because the
+    // server closed the connection, not because this wait ran out.
+    slow.set_read_timeout(Some(Duration::from_secs(60)))
+        .unwrap();
+    let mut answer = Vec::new();
+    let read = slow.read_to_end(&mut answer);
+    assert!(read.is_ok(), "still open: {read:?}");
+    assert!(!answer.starts_with(b"HTTP/1.1 200"), "{answer:?}");
+    // Meanwhile, and after, the node serves others.
+    assert_eq!(node.call("GET", "/v1/health", None, None).status, 200);
+}

@@ -63,9 +63,6 @@ pub struct ServeOptions {
     pub tls: Option<(PathBuf, PathBuf)>,
 }
 
-/// How long a TLS handshake may take before the connection is dropped.
-const HANDSHAKE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
-
 /// The TLS configuration of `cert` (a PEM chain) and `key` (a PEM private
 /// key); HTTP/1.1 only.
 fn tls_config(cert: &std::path::Path, key: &std::path::Path) -> Result<Arc<rustls::ServerConfig>> {
@@ -96,15 +93,30 @@ fn tls_config(cert: &std::path::Path, key: &std::path::Path) -> Result<Arc<rustl
     Ok(Arc::new(config))
 }
 
-/// Accepts connections, each handshaken on its own task (a slow client
-/// delays no other), and serves HTTP/1.1 over them.
-async fn serve_tls(
+/// How long a client may take to send a request's headers (also: how long
+/// an idle keep-alive connection is kept).
+pub const HEADER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Connections served at once; past this, new ones wait to be accepted.
+pub const MAX_CONNECTIONS: usize = 1024;
+
+/// Accepts connections and serves HTTP/1.1 over each on its own task (over
+/// TLS if `tls` is given, the handshake on that task too, so a slow client
+/// delays no other). A connection that does not send its headers within
+/// [`HEADER_TIMEOUT`] is closed, and at most [`MAX_CONNECTIONS`] are open.
+async fn serve_connections(
     listener: tokio::net::TcpListener,
     app: Router,
-    config: Arc<rustls::ServerConfig>,
+    tls: Option<Arc<rustls::ServerConfig>>,
 ) -> Result<()> {
-    let acceptor = tokio_rustls::TlsAcceptor::from(config);
+    let acceptor = tls.map(tokio_rustls::TlsAcceptor::from);
+    let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
     loop {
+        let slot = slots
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| Error::host("the connection limit closed"))?;
         let (tcp, peer) = match listener.accept().await {
             Ok(accepted) => accepted,
             Err(err) => {
@@ -114,18 +126,29 @@ async fn serve_tls(
                 continue;
             }
         };
+        let _ = tcp.set_nodelay(true);
         let acceptor = acceptor.clone();
         let app = app.clone();
         tokio::spawn(async move {
-            let Ok(Ok(tls)) = tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await
-            else {
-                return;
-            };
+            let _slot = slot;
             let app = app.layer(axum::Extension(ConnectInfo(peer)));
             let service = hyper_util::service::TowerToHyperService::new(app);
-            let _ = hyper::server::conn::http1::Builder::new()
-                .serve_connection(hyper_util::rt::TokioIo::new(tls), service)
-                .await;
+            let mut http = hyper::server::conn::http1::Builder::new();
+            http.timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(HEADER_TIMEOUT);
+            match acceptor {
+                Some(acceptor) => {
+                    let handshake = tokio::time::timeout(HEADER_TIMEOUT, acceptor.accept(tcp));
+                    if let Ok(Ok(tls)) = handshake.await {
+                        let io = hyper_util::rt::TokioIo::new(tls);
+                        let _ = http.serve_connection(io, service).await;
+                    }
+                }
+                None => {
+                    let io = hyper_util::rt::TokioIo::new(tcp);
+                    let _ = http.serve_connection(io, service).await;
+                }
+            }
         });
     }
 }
@@ -163,15 +186,7 @@ pub fn run(home: Home, options: ServeOptions, ready: impl FnOnce(SocketAddr)) ->
             .map_err(|e| Error::invalid(format!("cannot listen on {}: {e}", options.listen)))?;
         let addr = listener.local_addr().map_err(Error::host)?;
         ready(addr);
-        if let Some(config) = tls {
-            return serve_tls(listener, router(node), config).await;
-        }
-        axum::serve(
-            listener,
-            router(node).into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .await
-        .map_err(|e| Error::host(format!("the server stopped: {e}")))
+        serve_connections(listener, router(node), tls).await
     })
 }
 
