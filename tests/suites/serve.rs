@@ -18,7 +18,7 @@ use flavorbox::Home;
 use flavorbox::conformance::{Suite, SuiteOptions};
 use flavorbox::store::staged::Commit;
 use flavorbox::store::{Database, NamespaceAccess, PostgresDatabase, TxnMode};
-use flavorbox_tests::{cache_dir, flavorbox_bin, run_cli, run_cli_env, shared_sandbox};
+use flavorbox_tests::{cache_dir, flavorbox_bin, guest, run_cli, run_cli_env, shared_sandbox};
 use postgres::Postgres;
 use serde_json::{Value, json};
 
@@ -898,4 +898,53 @@ fn a_client_that_never_finishes_its_headers_is_disconnected() {
     assert!(!answer.starts_with(b"HTTP/1.1 200"), "{answer:?}");
     // Meanwhile, and after, the node serves others.
     assert_eq!(node.call("GET", "/v1/health", None, None).status, 200);
+}
+
+#[test]
+fn a_registered_flavor_lives_in_postgres_and_serves_from_every_node() {
+    let pg = Postgres::shared();
+    let url = pg.database();
+    let wasm = guest("kv_json");
+    cli_on(
+        &url,
+        &[
+            "flavor",
+            "register",
+            wasm.to_str().unwrap(),
+            "--grant",
+            "storage",
+        ],
+    )
+    .ok();
+    cli_on(
+        &url,
+        &["secrets-manager", "register", "kv", "--flavor", "kv_json"],
+    )
+    .ok();
+    // The component's bytes are in the database, whole.
+    let name = url.rsplit('/').next().unwrap();
+    let stored = pg.sql(
+        name,
+        "SELECT octet_length(component) FROM flavors WHERE name = 'kv_json'",
+    );
+    assert_eq!(stored, std::fs::metadata(&wasm).unwrap().len().to_string());
+
+    let write = token(&url, "kv", "write", &[]);
+    let nodes = [Node::start(&url), Node::start(&url)];
+    let created = nodes[0].call(
+        "POST",
+        "/v1/managers/kv/secrets",
+        Some(&write),
+        Some(json!({ "name": "s", "values": { "k": "v1" } })),
+    );
+    assert_eq!(created.status, 201, "{created:?}");
+    for round in 0..3 {
+        for node in &nodes {
+            let read = node.call("GET", "/v1/managers/kv/secrets/s", Some(&write), None);
+            assert_eq!(read.status, 200, "round {round}: {read:?}");
+            assert_eq!(read.body["values"]["k"], "v1");
+        }
+    }
+    // Removing the flavor while a manager uses it is refused, as on SQLite.
+    cli_on(&url, &["flavor", "remove", "kv_json"]).fails(1, "used by secrets manager");
 }
