@@ -948,3 +948,54 @@ fn a_registered_flavor_lives_in_postgres_and_serves_from_every_node() {
     // Removing the flavor while a manager uses it is refused, as on SQLite.
     cli_on(&url, &["flavor", "remove", "kv_json"]).fails(1, "used by secrets manager");
 }
+
+#[test]
+fn a_stopped_node_finishes_the_call_in_flight_and_each_call_keeps_its_deadline() {
+    let url = Postgres::shared().database();
+    let wasm = guest("hostile_sleep");
+    let args = [
+        "flavor",
+        "register",
+        wasm.to_str().unwrap(),
+        "--grant",
+        "storage",
+        "--timeout",
+        "2",
+    ];
+    cli_on(&url, &args).ok();
+    cli_on(
+        &url,
+        &[
+            "secrets-manager",
+            "register",
+            "slow",
+            "--flavor",
+            "hostile_sleep",
+        ],
+    )
+    .ok();
+    let read = token(&url, "slow", "read", &[]);
+    let mut node = Node::start(&url);
+    let port = node.port;
+    // The flavor sleeps an hour in get-secret: the request ends at the
+    // call's 2 s deadline, as from the CLI.
+    let in_flight = std::thread::spawn(move || {
+        http(
+            port,
+            "GET",
+            "/v1/managers/slow/secrets/x",
+            Some(&read),
+            None,
+        )
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    // SAFETY: signals the node this test started.
+    let sent = unsafe { libc::kill(node.child.id() as i32, libc::SIGTERM) };
+    assert_eq!(sent, 0);
+    let answer = in_flight.join().unwrap();
+    assert_eq!(answer.status, 502, "{answer:?}");
+    assert_eq!(answer.body["error"], "deadline", "{answer:?}");
+    let status = node.child.wait().unwrap();
+    assert!(status.success(), "the node stops cleanly: {status:?}");
+    assert!(TcpStream::connect(("127.0.0.1", port)).is_err());
+}

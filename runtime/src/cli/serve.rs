@@ -80,7 +80,9 @@ pub fn serve(home: Home, args: ServeArgs) -> Result<()> {
     flavorbox::serve::run(home, options, |addr| {
         // Scripts wait for this line to learn the port.
         err_line(format_args!("flavorbox: serving on {scheme}://{addr}"));
-    })
+    })?;
+    err_line(format_args!("flavorbox: stopped"));
+    Ok(())
 }
 
 fn time(ms: Option<i64>) -> String {

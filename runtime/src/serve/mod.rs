@@ -100,10 +100,34 @@ pub const HEADER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(1
 /// Connections served at once; past this, new ones wait to be accepted.
 pub const MAX_CONNECTIONS: usize = 1024;
 
+/// How long a stopping node waits for the requests in flight.
+pub const DRAIN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Resolves at the first SIGTERM or SIGINT.
+async fn stop_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    match (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) {
+        (Ok(mut term), Ok(mut int)) => {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
+            }
+        }
+        // Without handlers the default action (the process ends) stands.
+        _ => std::future::pending().await,
+    }
+}
+
 /// Accepts connections and serves HTTP/1.1 over each on its own task (over
 /// TLS if `tls` is given, the handshake on that task too, so a slow client
 /// delays no other). A connection that does not send its headers within
 /// [`HEADER_TIMEOUT`] is closed, and at most [`MAX_CONNECTIONS`] are open.
+/// On SIGTERM or SIGINT the node stops accepting, lets the requests in
+/// flight finish (closing each connection after its current request), and
+/// returns once they have, or after [`DRAIN_TIMEOUT`].
 async fn serve_connections(
     listener: tokio::net::TcpListener,
     app: Router,
@@ -111,24 +135,31 @@ async fn serve_connections(
 ) -> Result<()> {
     let acceptor = tls.map(tokio_rustls::TlsAcceptor::from);
     let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
+    let (stopping, stop_seen) = tokio::sync::watch::channel(false);
+    let stop = stop_signal();
+    tokio::pin!(stop);
     loop {
-        let slot = slots
-            .clone()
-            .acquire_owned()
-            .await
-            .map_err(|_| Error::host("the connection limit closed"))?;
-        let (tcp, peer) = match listener.accept().await {
-            Ok(accepted) => accepted,
-            Err(err) => {
+        let accepted = tokio::select! {
+            _ = &mut stop => break,
+            accepted = async {
+                let slot = slots.clone().acquire_owned().await;
+                (slot, listener.accept().await)
+            } => accepted,
+        };
+        let (slot, (tcp, peer)) = match accepted {
+            (Ok(slot), Ok(connection)) => (slot, connection),
+            (_, Err(err)) => {
                 // Out of descriptors, say: wait rather than spin.
                 tracing::warn!("accept failed: {err}");
                 tokio::time::sleep(std::time::Duration::from_millis(50)).await;
                 continue;
             }
+            (Err(_), _) => return Err(Error::host("the connection limit closed")),
         };
         let _ = tcp.set_nodelay(true);
         let acceptor = acceptor.clone();
         let app = app.clone();
+        let mut stop_seen = stop_seen.clone();
         tokio::spawn(async move {
             let _slot = slot;
             let app = app.layer(axum::Extension(ConnectInfo(peer)));
@@ -136,22 +167,35 @@ async fn serve_connections(
             let mut http = hyper::server::conn::http1::Builder::new();
             http.timer(hyper_util::rt::TokioTimer::new())
                 .header_read_timeout(HEADER_TIMEOUT);
-            match acceptor {
+            let io: Box<dyn Stream> = match acceptor {
                 Some(acceptor) => {
                     let handshake = tokio::time::timeout(HEADER_TIMEOUT, acceptor.accept(tcp));
-                    if let Ok(Ok(tls)) = handshake.await {
-                        let io = hyper_util::rt::TokioIo::new(tls);
-                        let _ = http.serve_connection(io, service).await;
+                    match handshake.await {
+                        Ok(Ok(tls)) => Box::new(tls),
+                        _ => return,
                     }
                 }
-                None => {
-                    let io = hyper_util::rt::TokioIo::new(tcp);
-                    let _ = http.serve_connection(io, service).await;
-                }
+                None => Box::new(tcp),
+            };
+            let connection = http.serve_connection(hyper_util::rt::TokioIo::new(io), service);
+            tokio::pin!(connection);
+            tokio::select! {
+                _ = connection.as_mut() => return,
+                _ = stop_seen.wait_for(|stop| *stop) => {}
             }
+            connection.as_mut().graceful_shutdown();
+            let _ = connection.await;
         });
     }
+    drop(listener);
+    let _ = stopping.send(true);
+    // Every connection holds a slot until it ends.
+    let _ = tokio::time::timeout(DRAIN_TIMEOUT, slots.acquire_many(MAX_CONNECTIONS as u32)).await;
+    Ok(())
 }
+
+trait Stream: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin {}
+impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin> Stream for T {}
 
 struct Node {
     home: Home,
@@ -180,14 +224,21 @@ pub fn run(home: Home, options: ServeOptions, ready: impl FnOnce(SocketAddr)) ->
         limiter: FailureLimiter::new(options.auth_failures),
         audit,
     });
-    runtime.block_on(async move {
+    // The node (its sandbox owns a runtime of its own) is dropped last,
+    // outside any runtime: dropping a runtime inside one panics.
+    let kept = node.clone();
+    let served = runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(options.listen)
             .await
             .map_err(|e| Error::invalid(format!("cannot listen on {}: {e}", options.listen)))?;
         let addr = listener.local_addr().map_err(Error::host)?;
         ready(addr);
         serve_connections(listener, router(node), tls).await
-    })
+    });
+    // Calls outliving the drain are not waited for again.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(5));
+    drop(kept);
+    served
 }
 
 fn router(node: Arc<Node>) -> Router {
