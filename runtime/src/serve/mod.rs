@@ -11,15 +11,20 @@
 //! - a caller exhausting the node: bodies are read only after
 //!   authentication and no further than [`MAX_BODY_BYTES`]; each call runs
 //!   under its manager's sandbox limits (deadline, memory, storage quota)
-//!   exactly as from the CLI, on a bounded pool of blocking threads;
+//!   exactly as from the CLI, on a bounded pool of blocking threads; a
+//!   client has [`HEADER_TIMEOUT`] to send its headers, and at most
+//!   [`MAX_CONNECTIONS`] are served at once;
+//! - a request answered but not audited: the answer is withheld;
 //! - values leaking through the API's side channels: error bodies carry the
 //!   library's error (which never holds a value) or a fixed text, a body
 //!   that does not parse is reported by position only, and the audit log
 //!   (`audit`) records operations and names, never values.
 //!
 //! Several nodes can serve one `postgres://` store: each request binds its
-//! manager afresh from the shared records, and every write goes through the
-//! store's optimistic commit (see `store::postgres`).
+//! manager afresh from the shared records, every write goes through the
+//! store's optimistic commit (see `store::postgres`), and an update's
+//! read-merge-write holds the store's lock on that secret, so no merge is
+//! lost between nodes. SIGTERM stops a node after the requests in flight.
 
 pub mod audit;
 pub mod client;
