@@ -999,3 +999,28 @@ fn a_stopped_node_finishes_the_call_in_flight_and_each_call_keeps_its_deadline()
     assert!(status.success(), "the node stops cleanly: {status:?}");
     assert!(TcpStream::connect(("127.0.0.1", port)).is_err());
 }
+
+#[test]
+fn a_transaction_whose_connection_dies_before_commit_leaves_nothing() {
+    let pg = Postgres::shared();
+    let url = pg.database();
+    let name = url.rsplit('/').next().unwrap().to_string();
+    let db = PostgresDatabase::open(&url).unwrap();
+    let mut txn = db.namespace(3, TxnMode::Write).unwrap();
+    for i in 0..100 {
+        txn.set(&format!("secrets/k{i}"), b"value").unwrap();
+    }
+    // What a node killed mid-call leaves: a transaction whose connection
+    // is gone. PostgreSQL ends the backend; the commit cannot happen.
+    let ended = pg.sql(
+        &name,
+        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+         WHERE datname = current_database() AND state LIKE 'idle in transaction%'",
+    );
+    assert_eq!(ended, "1");
+    let err = txn.commit().unwrap_err();
+    assert_eq!(err.kind(), "host", "{err}");
+    let mut read = db.namespace(3, TxnMode::Read).unwrap();
+    assert!(read.list_keys("").unwrap().is_empty());
+    assert_eq!(read.version().unwrap(), 0);
+}
