@@ -16,6 +16,8 @@ set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 venv="$root/target/componentize-venv"
+source "$root/scripts/venv-check.sh"
+venv_discard_if_moved "$venv"
 py_version="${COMPONENTIZE_PY_VERSION:-0.25.1}"
 python="${PYTHON:-python3}"
 js_dir="$root/target/componentize-js"

@@ -12,6 +12,8 @@ set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 venv="$root/target/gcp-venv"
+source "$root/scripts/venv-check.sh"
+venv_discard_if_moved "$venv"
 version="${GCP_CLIENT_VERSION:-2.32.0}"
 python="${PYTHON:-python3}"
 

@@ -11,6 +11,8 @@ set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 venv="$root/target/moto-venv"
+source "$root/scripts/venv-check.sh"
+venv_discard_if_moved "$venv"
 version="${MOTO_VERSION:-5.2.1}"
 python="${PYTHON:-python3}"
 

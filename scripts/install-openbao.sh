@@ -11,6 +11,8 @@ set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 venv="$root/target/openbao-venv"
+source "$root/scripts/venv-check.sh"
+venv_discard_if_moved "$venv"
 version="${OPENBAO_VERSION:-2.7.2}"
 python="${PYTHON:-python3}"
 

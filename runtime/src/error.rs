@@ -110,6 +110,22 @@ impl Error {
         }
     }
 
+    /// The reason without its kind prefix, for quoting inside another
+    /// message.
+    pub fn detail(&self) -> String {
+        match self {
+            Error::Invalid(m)
+            | Error::NotFound(m)
+            | Error::AlreadyExists(m)
+            | Error::Denied(m)
+            | Error::Backend(m)
+            | Error::Verdict(m)
+            | Error::Conflict(m)
+            | Error::Host(m) => m.clone(),
+            Error::Sandbox { kind, detail } => format!("sandbox: {kind}: {detail}"),
+        }
+    }
+
     /// The CLI exit code: 1 the operation failed, 2 bad usage or input,
     /// 3 the flavor broke the sandbox.
     pub fn exit_code(&self) -> u8 {
@@ -144,7 +160,18 @@ impl Error {
 
 impl From<rusqlite::Error> for Error {
     fn from(err: rusqlite::Error) -> Self {
-        Error::Host(format!("store: {err}"))
+        use rusqlite::ErrorCode;
+        match err.sqlite_error_code() {
+            Some(ErrorCode::ReadOnly) => Error::Host(
+                "the store is not writable (a read-only home); this command needs to write"
+                    .to_string(),
+            ),
+            Some(ErrorCode::DatabaseCorrupt | ErrorCode::NotADatabase) => Error::Host(
+                "the store is damaged (its file is malformed); restore it from a backup"
+                    .to_string(),
+            ),
+            _ => Error::Host(format!("store: {err}")),
+        }
     }
 }
 

@@ -4,7 +4,10 @@
 //!
 //! The directory is created private to its owner (0700), as it holds
 //! secrets; the engine is created lazily, so commands that never run a
-//! flavor never pay for it.
+//! flavor never pay for it. What managers store and their config are sealed
+//! at rest under the master key: `FLAVORBOX_MASTER_KEY`, or the key file
+//! [`KEY_FILE`] beside the store (created 0600 with a new home, and never
+//! re-created for a store that was sealed with it).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -12,12 +15,17 @@ use std::sync::Arc;
 use crate::error::{Error, Result};
 use crate::managers::{Manager, Managers};
 use crate::registry::{Flavors, Schemas};
-use crate::sandbox::{LazySandbox, Sandbox};
-use crate::store::{self, AccessStore, Database};
+use crate::sandbox::{LazySandbox, Profile, Sandbox};
+use crate::store::sealed::{META_KEY_CHECK, load_key};
+use crate::store::{self, AccessStore, Database, SealedDatabase};
 
 /// Environment variable that overrides where compiled components are cached
 /// (tests share one cache across many homes).
 pub const CACHE_DIR_ENV: &str = "FLAVORBOX_CACHE_DIR";
+/// The master key's file in the home (unless `FLAVORBOX_MASTER_KEY` is set).
+pub const KEY_FILE: &str = "master.key";
+/// The store's file in the home.
+pub const STORE_FILE: &str = "flavorbox.db";
 
 pub struct Home {
     dir: PathBuf,
@@ -51,18 +59,21 @@ impl Home {
     /// Opens the home at `dir`, creating it (with an active `default`
     /// secrets manager on the `local` flavor) if it does not exist.
     pub fn open(dir: &Path) -> Result<Home> {
-        Home::open_store(dir, None)
+        Home::open_for(dir, None, Profile::Service)
     }
 
     /// Opens the home at `dir` on the store `store` names (see
-    /// [`store::open`]) instead of its own SQLite file; the directory then
-    /// holds only the compile cache. With a `postgres://` store, several
-    /// homes (`flavorbox serve` nodes) share every record and secret.
-    pub fn open_store(dir: &Path, store: Option<&str>) -> Result<Home> {
+    /// [`store::open`]) instead of its own SQLite file (`None`); the
+    /// directory then holds only the compile cache and, unless
+    /// `FLAVORBOX_MASTER_KEY` is set, the master key. With a `postgres://`
+    /// store, several homes (`flavorbox serve` nodes) share every record and
+    /// secret, and must share the master key. The sandbox is set up for
+    /// `profile` (the CLI runs one command: [`Profile::OneShot`]).
+    pub fn open_for(dir: &Path, store: Option<&str>, profile: Profile) -> Result<Home> {
         let cache_dir = std::env::var_os(CACHE_DIR_ENV)
             .map(PathBuf::from)
             .unwrap_or_else(|| dir.join("cache"));
-        Home::open_in(dir, store, LazySandbox::new(Some(cache_dir)))
+        Home::open_in(dir, store, LazySandbox::new(Some(cache_dir), profile))
     }
 
     /// A home that shares `sandbox` (engine, compiled flavors) with others;
@@ -71,7 +82,7 @@ impl Home {
         Home::open_in(dir, None, LazySandbox::shared(sandbox))
     }
 
-    /// [`Home::open_store`] sharing `sandbox`, as [`Home::open_with_sandbox`].
+    /// [`Home::open_for`] sharing `sandbox`, as [`Home::open_with_sandbox`].
     pub fn open_store_with_sandbox(
         dir: &Path,
         store: Option<&str>,
@@ -90,9 +101,13 @@ impl Home {
         create_private_dir(dir)?;
         let opened = match store {
             Some(spec) => store::open(spec)?,
-            None => store::open_sqlite(&dir.join("flavorbox.db"))?,
+            None => store::open_sqlite(&dir.join(STORE_FILE))?,
         };
-        let db = opened.db;
+        let key = load_key(
+            &dir.join(KEY_FILE),
+            opened.db.meta(META_KEY_CHECK)?.is_some(),
+        )?;
+        let db: Arc<dyn Database> = Arc::new(SealedDatabase::open(opened.db, key)?);
         let sandbox = Arc::new(sandbox);
         Ok(Home {
             access: opened.access,

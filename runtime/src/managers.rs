@@ -20,6 +20,7 @@ use std::sync::Arc;
 use crate::capabilities::log;
 use crate::error::{Error, Result};
 use crate::policy::{Capability, Grants, ManagerLimits, Policy};
+use crate::reference::Reference;
 use crate::registry::{FlavorEntry, Flavors, Runnable, Schemas};
 use crate::sandbox::exports::{
     DeleteAllSecrets, DeleteSecret, GetAllSecretKeys, GetSecret, RegisterSecret, UpdateSecret,
@@ -28,7 +29,11 @@ use crate::sandbox::{CallSetup, Export, LazySandbox, Outcome};
 use crate::secret::{Secret, check_name};
 use crate::store::{Database, ManagerRecord, NamespaceAccess};
 
+/// How many managers a chain of config references may pass through.
+const MAX_REFERENCE_DEPTH: usize = 4;
+
 /// The secrets managers of one home.
+#[derive(Clone, Copy)]
 pub struct Managers<'h> {
     db: &'h Arc<dyn Database>,
     flavors: &'h Flavors,
@@ -68,8 +73,9 @@ impl<'h> Managers<'h> {
     }
 
     /// Registers a secrets manager on `flavor`, checking `config` against
-    /// the keys the flavor declares and then by the flavor itself (see
-    /// [`Managers::check_config`]); `limits` override the flavor's.
+    /// the keys the flavor declares, resolving its references, and then
+    /// letting the flavor itself judge it (see [`Managers::check_config`]);
+    /// `limits` override the flavor's.
     pub fn register_limited(
         &self,
         name: &str,
@@ -81,12 +87,29 @@ impl<'h> Managers<'h> {
         check_name("secrets manager name", name)?;
         limits.check().map_err(Error::Invalid)?;
         let entry = self.flavors.get(flavor)?;
-        let declared = &entry.description.config;
+        let checked = self.checked_config(name, &entry, config)?;
+        self.check_config(&entry, &checked)?;
+        self.db
+            .insert_manager(name, flavor, &checked.stored, &limits, set_active)
+    }
+
+    /// Checks `config` for a manager `name` on `flavor`: every key is one the
+    /// flavor declares, every required key is there, and every reference
+    /// (`{{name.key}}`, pinned to the active manager when it names none)
+    /// resolves now, through another manager.
+    fn checked_config(
+        &self,
+        name: &str,
+        flavor: &FlavorEntry,
+        config: BTreeMap<String, String>,
+    ) -> Result<CheckedConfig> {
+        let flavor_name = &flavor.description.name;
+        let declared = &flavor.description.config;
         for key in config.keys() {
             if !declared.iter().any(|f| &f.name == key) {
                 let known: Vec<&str> = declared.iter().map(|f| f.name.as_str()).collect();
                 return Err(Error::invalid(format!(
-                    "flavor `{flavor}` takes no config key `{key}` (it takes: {})",
+                    "flavor `{flavor_name}` takes no config key `{key}` (it takes: {})",
                     if known.is_empty() {
                         "none".to_string()
                     } else {
@@ -100,13 +123,39 @@ impl<'h> Managers<'h> {
             .find(|f| f.required && !config.contains_key(&f.name))
         {
             return Err(Error::invalid(format!(
-                "flavor `{flavor}` requires config key `{}` ({})",
+                "flavor `{flavor_name}` requires config key `{}` ({})",
                 missing.name, missing.description
             )));
         }
-        self.check_config(&entry, &config)?;
-        self.db
-            .insert_manager(name, flavor, &config, &limits, set_active)
+        let mut checked = CheckedConfig::default();
+        for (key, value) in config {
+            let (stored, resolved) = match Reference::parse_whole(&value) {
+                None => (value.clone(), value),
+                Some(reference) => {
+                    let mut reference =
+                        reference.map_err(|e| Error::invalid(format!("config `{key}`: {e}")))?;
+                    if reference.manager.is_none() {
+                        reference = reference.pinned(&self.record(None)?.name);
+                    }
+                    let target = reference.manager.as_deref().unwrap_or_default();
+                    if target == name {
+                        return Err(Error::invalid(format!(
+                            "config `{key}` refers to {reference}, a secret of secrets manager \
+                             `{name}` itself; it needs its config to read it"
+                        )));
+                    }
+                    let resolved = self
+                        .bind(Some(target))
+                        .map_err(|e| refer_error(&key, &reference, e))?
+                        .read_reference(&reference, &mut vec![name.to_string()])
+                        .map_err(|e| refer_error(&key, &reference, e))?;
+                    (reference.to_string(), resolved)
+                }
+            };
+            checked.stored.insert(key.clone(), stored);
+            checked.resolved.insert(key, resolved);
+        }
+        Ok(checked)
     }
 
     /// Lets the flavor judge `config` before it is stored, in a call that
@@ -117,11 +166,7 @@ impl<'h> Managers<'h> {
     /// refused with its reason. Any other outcome (typically the refused
     /// network) accepts the config: what only the backend can judge is
     /// judged at first use. Flavors that take no config are not called.
-    pub fn check_config(
-        &self,
-        entry: &FlavorEntry,
-        config: &BTreeMap<String, String>,
-    ) -> Result<()> {
+    fn check_config(&self, entry: &FlavorEntry, checked: &CheckedConfig) -> Result<()> {
         if entry.description.config.is_empty() {
             return Ok(());
         }
@@ -134,15 +179,20 @@ impl<'h> Managers<'h> {
             grants: Grants::default(),
         };
         let secret_keys: Vec<&str> = entry.description.secret_config_keys().collect();
+        // Mask credentials and every value a reference resolved to.
+        let mask = checked
+            .resolved
+            .iter()
+            .filter(|(key, value)| {
+                secret_keys.contains(&key.as_str()) || checked.stored.get(*key) != Some(value)
+            })
+            .map(|(_, value)| value.clone())
+            .collect();
         let setup = CallSetup {
             policy: &policy,
             storage: None,
-            config: config.clone(),
-            secret_config: config
-                .iter()
-                .filter(|(key, _)| secret_keys.contains(&key.as_str()))
-                .map(|(_, value)| value.clone())
-                .collect(),
+            config: checked.resolved.clone(),
+            mask,
         };
         let outcome = self
             .sandbox
@@ -154,6 +204,59 @@ impl<'h> Managers<'h> {
             ))),
             _ => Ok(()),
         }
+    }
+
+    /// Changes a manager's config in place (credential rotation): `set`
+    /// values are added or replaced, `unset` keys removed, and the result is
+    /// checked as at registration. Its secrets stay where they are.
+    pub fn update_config(
+        &self,
+        name: &str,
+        set: BTreeMap<String, String>,
+        unset: &[String],
+    ) -> Result<ManagerRecord> {
+        let record = self.record(Some(name))?;
+        if set.is_empty() && unset.is_empty() {
+            return Err(Error::invalid(
+                "nothing to update: give --config KEY=VALUE or --unset KEY",
+            ));
+        }
+        let mut config = record.config.clone();
+        for key in unset {
+            if config.remove(key).is_none() {
+                return Err(Error::invalid(format!(
+                    "secrets manager `{name}` has no config key `{key}` to unset"
+                )));
+            }
+        }
+        config.extend(set);
+        let entry = self.flavors.get(&record.flavor)?;
+        let checked = self.checked_config(name, &entry, config)?;
+        self.check_config(&entry, &checked)?;
+        self.db.update_manager_config(name, &checked.stored)?;
+        self.record(Some(name))
+    }
+
+    /// The secrets (`manager/name`) in this home that use schema `schema`,
+    /// found by reading every secret of every manager; a manager that cannot
+    /// be read is an error naming it.
+    pub fn schema_users(&self, schema: &str) -> Result<Vec<String>> {
+        let mut users = Vec::new();
+        for record in self.list()? {
+            let manager = self.bind(Some(&record.name))?;
+            let cannot = |e: Error| {
+                Error::Denied(format!(
+                    "cannot check secrets manager `{}` for secrets of schema `{schema}`: {e}",
+                    record.name
+                ))
+            };
+            for name in manager.list_secrets().map_err(cannot)? {
+                if manager.get_secret(&name).map_err(cannot)?.schema() == schema {
+                    users.push(format!("{}/{name}", record.name));
+                }
+            }
+        }
+        Ok(users)
     }
 
     pub fn set_active(&self, name: &str) -> Result<()> {
@@ -192,10 +295,32 @@ impl<'h> Managers<'h> {
             record,
             runnable,
             policy,
-            db: self.db,
-            schemas: self.schemas,
-            sandbox: self.sandbox,
+            managers: *self,
         })
+    }
+}
+
+/// A manager's config as checked: what is stored (references kept as
+/// written) and what its flavor sees (references resolved).
+#[derive(Default)]
+struct CheckedConfig {
+    stored: BTreeMap<String, String>,
+    resolved: BTreeMap<String, String>,
+}
+
+fn refer_error(key: &str, reference: &Reference, err: Error) -> Error {
+    let message = format!(
+        "config `{key}` refers to {reference}, which cannot be read: {}",
+        err.detail()
+    );
+    match err {
+        Error::Invalid(_) => Error::Invalid(message),
+        Error::NotFound(_) => Error::NotFound(message),
+        Error::Sandbox { kind, .. } => Error::Sandbox {
+            kind,
+            detail: message,
+        },
+        _ => Error::Denied(message),
     }
 }
 
@@ -203,11 +328,9 @@ impl<'h> Managers<'h> {
 pub struct Manager<'h> {
     record: ManagerRecord,
     runnable: Runnable,
+    managers: Managers<'h>,
     /// The flavor's policy with this manager's limits applied.
     policy: Policy,
-    db: &'h Arc<dyn Database>,
-    schemas: &'h Schemas,
-    sandbox: &'h LazySandbox,
 }
 
 impl Manager<'_> {
@@ -229,20 +352,28 @@ impl Manager<'_> {
     /// the contract as a flavor sees it (e.g. `update-secret` replaces
     /// values); the conformance suite and `evaluate` use it.
     pub fn call<E: Export>(&self, export: &E) -> Result<Outcome<E::Answer>> {
-        let secret_config = self
-            .record
-            .config
-            .iter()
-            .filter(|(key, _)| self.runnable.secret_config_keys.contains(*key))
-            .map(|(_, value)| value.clone())
-            .collect();
+        self.call_in(export, &mut Vec::new())
+    }
+
+    /// [`Manager::call`] inside a chain of config references (`chain` holds
+    /// the managers whose config is being resolved).
+    fn call_in<E: Export>(
+        &self,
+        export: &E,
+        chain: &mut Vec<String>,
+    ) -> Result<Outcome<E::Answer>> {
+        let (config, mask) = self.effective_config(chain)?;
         let setup = CallSetup {
             policy: &self.policy,
-            storage: Some(NamespaceAccess::new(self.db.clone(), self.record.id)),
-            config: self.record.config.clone(),
-            secret_config,
+            storage: Some(NamespaceAccess::new(
+                self.managers.db.clone(),
+                self.record.id,
+            )),
+            config,
+            mask,
         };
         let outcome = self
+            .managers
             .sandbox
             .get()?
             .call(&self.runnable.loaded, setup, export);
@@ -250,13 +381,99 @@ impl Manager<'_> {
         Ok(outcome)
     }
 
+    /// The config a call sees, with references resolved, and the values to
+    /// mask in its output (secret config fields and resolved references).
+    fn effective_config(
+        &self,
+        chain: &mut Vec<String>,
+    ) -> Result<(BTreeMap<String, String>, Vec<String>)> {
+        if self.record.config.is_empty() {
+            return Ok((BTreeMap::new(), Vec::new()));
+        }
+        let mut config = BTreeMap::new();
+        let mut mask = Vec::new();
+        for (key, value) in &self.record.config {
+            let value = match Reference::parse_whole(value) {
+                None => value.clone(),
+                Some(reference) => {
+                    let reference = reference.map_err(|e| {
+                        Error::invalid(format!(
+                            "config `{key}` of secrets manager `{}`: {e}",
+                            self.name()
+                        ))
+                    })?;
+                    let resolved = self.resolve(&reference, chain).map_err(|e| {
+                        Error::Denied(format!(
+                            "config `{key}` of secrets manager `{}` refers to {reference}, which \
+                             cannot be read: {}",
+                            self.name(),
+                            e.detail()
+                        ))
+                    })?;
+                    mask.push(resolved.clone());
+                    resolved
+                }
+            };
+            if self.runnable.secret_config_keys.contains(key) {
+                mask.push(value.clone());
+            }
+            config.insert(key.clone(), value);
+        }
+        Ok((config, mask))
+    }
+
+    /// The value a reference names, read through the manager it names (the
+    /// active one if none), refusing cycles.
+    fn resolve(&self, reference: &Reference, chain: &mut Vec<String>) -> Result<String> {
+        let target = self.managers.bind(reference.manager.as_deref())?;
+        chain.push(self.name().to_string());
+        let value = if chain.iter().any(|m| m == target.name()) || chain.len() > MAX_REFERENCE_DEPTH
+        {
+            Err(Error::invalid(format!(
+                "config references go round in a cycle or too deep: {} -> {}",
+                chain.join(" -> "),
+                target.name()
+            )))
+        } else {
+            target.read_reference(reference, chain)
+        };
+        chain.pop();
+        value
+    }
+
+    /// The value of `reference`'s key in this manager.
+    fn read_reference(&self, reference: &Reference, chain: &mut Vec<String>) -> Result<String> {
+        let secret = self.answer_in(&GetSecret(&reference.secret), chain)?;
+        secret.values().get(&reference.key).cloned().ok_or_else(|| {
+            Error::NotFound(format!(
+                "secret `{}` of secrets manager `{}` has no key `{}`",
+                reference.secret,
+                self.name(),
+                reference.key
+            ))
+        })
+    }
+
+    fn answer_in<E: Export>(&self, export: &E, chain: &mut Vec<String>) -> Result<E::Answer> {
+        self.call_in(export, chain)?.result.map_err(|e| match e {
+            // Say where: the same secret name can live in several managers.
+            Error::NotFound(msg) if !msg.contains("secrets manager `") => {
+                Error::NotFound(format!("{msg} in secrets manager `{}`", self.name()))
+            }
+            other => other,
+        })
+    }
+
     fn answer<E: Export>(&self, export: &E) -> Result<E::Answer> {
-        self.call(export)?.result
+        self.answer_in(export, &mut Vec::new())
     }
 
     /// Creates a secret after checking it against its schema.
     pub fn register_secret(&self, secret: &Secret) -> Result<()> {
-        self.schemas.get(secret.schema())?.validate(secret)?;
+        self.managers
+            .schemas
+            .get(secret.schema())?
+            .validate(secret)?;
         self.answer(&RegisterSecret(secret))
     }
 
@@ -272,31 +489,144 @@ impl Manager<'_> {
         Ok(names)
     }
 
-    /// Merges `changes` into the stored values of `name` (and switches its
-    /// schema if asked), re-validates, and stores the result.
+    /// Merges `changes` into the stored values of `name`, removes the keys
+    /// in `remove` (and switches its schema if asked), re-validates, and
+    /// stores the result.
     pub fn update_secret(
         &self,
         name: &str,
         changes: Vec<(String, String)>,
+        remove: &[String],
         schema: Option<&str>,
     ) -> Result<Secret> {
         check_name("secret name", name)?;
         // Check the changes on their own first, so a bad key or a repeated
         // key is reported as such and not as a merge artefact.
-        if !changes.is_empty() {
-            Secret::new(name, schema.unwrap_or("arbitrary"), changes.clone())?;
-        } else if schema.is_none() {
+        crate::secret::check_input(&changes)?;
+        if changes.is_empty() && remove.is_empty() && schema.is_none() {
             return Err(Error::invalid(
-                "nothing to update: give KEY=VALUE pairs or --schema",
+                "nothing to update: give KEY=VALUE pairs, --remove-key or --schema",
             ));
+        }
+        if let Some(schema) = schema {
+            self.managers.schemas.get(schema)?;
         }
         let current = self.answer(&GetSecret(name))?;
         let mut values = current.values().clone();
+        for key in remove {
+            if changes.iter().any(|(k, _)| k == key) {
+                return Err(Error::invalid(format!(
+                    "key `{key}` is both set and removed"
+                )));
+            }
+            if values.remove(key).is_none() {
+                return Err(Error::invalid(format!(
+                    "secret `{name}` has no key `{key}` to remove"
+                )));
+            }
+        }
         values.extend(changes);
+        if values.is_empty() {
+            return Err(Error::invalid(format!(
+                "removing those keys would leave secret `{name}` empty; delete it instead"
+            )));
+        }
         let updated = Secret::new(name, schema.unwrap_or(current.schema()), values)?;
-        self.schemas.get(updated.schema())?.validate(&updated)?;
+        self.managers
+            .schemas
+            .get(updated.schema())?
+            .validate(&updated)?;
         self.answer(&UpdateSecret(&updated))?;
         Ok(updated)
+    }
+
+    /// Renames a secret: registers it under `new`, then deletes `old`. If
+    /// the delete fails, the new copy is deleted again, so either the
+    /// secret has moved or nothing changed (as far as the flavor's own
+    /// operations allow: the contract has no transaction across calls).
+    pub fn rename_secret(&self, old: &str, new: &str) -> Result<Secret> {
+        check_name("secret name", old)?;
+        check_name("secret name", new)?;
+        if old == new {
+            return Err(Error::invalid(format!(
+                "secret `{old}` already has that name"
+            )));
+        }
+        let current = self.answer(&GetSecret(old))?;
+        let renamed = Secret::new(new, current.schema(), current.pairs())?;
+        self.answer(&RegisterSecret(&renamed))?;
+        if let Err(err) = self.answer(&DeleteSecret(old)) {
+            return Err(match self.answer(&DeleteSecret(new)) {
+                Ok(()) => Error::Backend(format!(
+                    "secret `{old}` could not be deleted ({err}); the copy `{new}` was \
+                     removed again, nothing changed"
+                )),
+                Err(undo) => Error::Backend(format!(
+                    "secret `{old}` could not be deleted ({err}), and removing the copy \
+                     `{new}` failed too ({undo}); both exist now"
+                )),
+            });
+        }
+        Ok(renamed)
+    }
+
+    /// Registers every secret of `secrets`, all or nothing: each is checked
+    /// against its schema and against the names already taken before the
+    /// first is written, and if a register fails midway, the secrets this
+    /// call created are deleted again.
+    pub fn register_all(&self, secrets: &[Secret]) -> Result<()> {
+        let mut names = std::collections::BTreeSet::new();
+        for secret in secrets {
+            if !names.insert(secret.name()) {
+                return Err(Error::invalid(format!(
+                    "secret `{}` is given more than once",
+                    secret.name()
+                )));
+            }
+            let schema = self
+                .managers
+                .schemas
+                .get(secret.schema())
+                .map_err(|e| Error::invalid(format!("secret `{}`: {e}", secret.name())))?;
+            schema
+                .validate(secret)
+                .map_err(|e| Error::invalid(format!("secret `{}`: {e}", secret.name())))?;
+            crate::secret::check_input(&secret.pairs())
+                .map_err(|e| Error::invalid(format!("secret `{}`: {e}", secret.name())))?;
+        }
+        let existing = self.list_secrets()?;
+        if let Some(taken) = secrets
+            .iter()
+            .find(|s| existing.iter().any(|e| e == s.name()))
+        {
+            return Err(Error::AlreadyExists(format!(
+                "secret `{}` exists already in secrets manager `{}`; nothing was imported",
+                taken.name(),
+                self.name()
+            )));
+        }
+        let mut created: Vec<&str> = Vec::new();
+        for secret in secrets {
+            if let Err(err) = self.answer(&RegisterSecret(secret)) {
+                let undone = created
+                    .iter()
+                    .filter(|name| self.answer(&DeleteSecret(name)).is_ok())
+                    .count();
+                let left = created.len() - undone;
+                return Err(Error::Backend(format!(
+                    "registering secret `{}` failed ({err}); {undone} secret(s) this import \
+                     had created were deleted again{}",
+                    secret.name(),
+                    if left == 0 {
+                        String::new()
+                    } else {
+                        format!(", {left} could not be and remain")
+                    }
+                )));
+            }
+            created.push(secret.name());
+        }
+        Ok(())
     }
 
     pub fn delete_secret(&self, name: &str) -> Result<()> {

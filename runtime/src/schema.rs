@@ -135,6 +135,12 @@ impl Schema {
         let mut seen = BTreeSet::new();
         for key in self.required.iter().chain(&self.optional) {
             check_key(key)?;
+            if crate::secret::RESERVED_KEYS.contains(&key.as_str()) {
+                return Err(Error::invalid(format!(
+                    "schema `{}` lists key `{key}`, which is reserved",
+                    self.name
+                )));
+            }
             if !seen.insert(key) {
                 return Err(Error::invalid(format!(
                     "schema `{}` lists key `{key}` more than once",
@@ -253,6 +259,7 @@ mod tests {
             r#"{"name":"api"}"#,
             r#"{"name":"bad name","required":["a"]}"#,
             r#"{"name":"api","required":["a"],"typo":true}"#,
+            r#"{"name":"api","optional":["zenml_schema_name"]}"#,
             "not json",
         ] {
             assert!(Schema::from_json(bad).is_err(), "{bad}");

@@ -105,6 +105,35 @@ impl Secret {
     }
 }
 
+/// Keys no secret may hold: ZenML keeps the schema name under
+/// `zenml_schema_name` beside the values, so a value of that name would be
+/// lost or taken for the schema.
+pub const RESERVED_KEYS: &[&str] = &["zenml_schema_name"];
+
+/// The rules for key-values a user gives, whatever the path (arguments, a
+/// prompt, JSON, an import): valid, distinct, unreserved keys and non-empty
+/// values. Messages name keys, never values.
+pub fn check_input(pairs: &[(String, String)]) -> Result<(), SecretError> {
+    let mut seen = std::collections::BTreeSet::new();
+    for (key, value) in pairs {
+        check_key(key)?;
+        if RESERVED_KEYS.contains(&key.as_str()) {
+            return Err(SecretError(format!(
+                "key `{key}` is reserved (ZenML keeps the schema name under it)"
+            )));
+        }
+        if !seen.insert(key.as_str()) {
+            return Err(SecretError(format!("key `{key}` is given more than once")));
+        }
+        if value.is_empty() {
+            return Err(SecretError(format!(
+                "key `{key}` has an empty value; give a value or leave the key out"
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// Why a secret, name or key breaks the rules. Never holds a value.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SecretError(pub String);

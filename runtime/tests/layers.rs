@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 /// The layers, bottom first. A module may use its own layer and the ones
 /// listed before it.
 const LAYERS: &[&[&str]] = &[
-    &["error", "secret", "schema", "text"],
+    &["error", "secret", "schema", "text", "reference"],
     &["policy"],
     &["contract"],
     &["store"],

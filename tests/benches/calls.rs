@@ -268,7 +268,7 @@ impl Fixture {
             policy,
             storage: Some(NamespaceAccess::new(self.db.clone(), self.manager_id)),
             config: BTreeMap::new(),
-            secret_config: Vec::new(),
+            mask: Vec::new(),
         };
         self.sandbox
             .call(&self.local, setup, export)

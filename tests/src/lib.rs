@@ -280,6 +280,7 @@ pub fn run_cli_env(
         .env("FLAVORBOX_CACHE_DIR", cache_dir())
         .env_remove("FLAVORBOX_HOME")
         .env_remove("FLAVORBOX_LOG")
+        .env_remove("FLAVORBOX_MASTER_KEY")
         .envs(env.iter().copied())
         .stdin(if stdin.is_some() {
             Stdio::piped()

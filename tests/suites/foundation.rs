@@ -229,9 +229,10 @@ fn a_second_flavor_registered_from_a_wasm_file_works_through_the_cli() {
     home.cli(&["secrets-manager", "set-active", "default"]).ok();
     home.cli(&["secrets-manager", "remove", "kv"])
         .fails(1, "--purge");
-    home.cli(&["secrets-manager", "remove", "kv", "--purge"])
+    // Destructive: off a terminal they need --yes.
+    home.cli(&["secrets-manager", "remove", "kv", "--purge", "--yes"])
         .ok();
-    home.cli(&["flavor", "remove", "kv_json"]).ok();
+    home.cli(&["flavor", "remove", "kv_json", "--yes"]).ok();
     home.cli(&["flavor", "describe", "kv_json"])
         .fails(1, "not registered");
 }

@@ -374,7 +374,7 @@ fn a_hostile_python_flavor_is_stopped_like_a_rust_one() {
     first.ok();
     assert!(first.stderr.contains("compiling 19."), "{first:#?}");
     assert!(first.stderr.contains("compiled in "), "{first:#?}");
-    hcli(&["flavor", "remove", "hostile_python"]).ok();
+    hcli(&["flavor", "remove", "hostile_python", "--yes"]).ok();
     let second = hcli(&[
         "flavor",
         "register",

@@ -653,7 +653,7 @@ mod tests {
     }
 
     #[test]
-    fn masking_is_linear_in_the_output() {
+    fn ten_thousand_values_over_ten_thousand_lines_are_all_masked() {
         // 10,000 one-byte values and 10,000 lines: once per line per value
         // this was 10^8 steps; here it is a few passes over 640 KiB.
         let values: Vec<String> = (0..10_000).map(|i| format!("{}", i % 10)).collect();
@@ -662,13 +662,12 @@ mod tests {
         for _ in 0..10_000 {
             sink.log(Level::Info, "0 1 2 3 4 5 6 7 8 9 ".repeat(3));
         }
-        let started = std::time::Instant::now();
         let out = sink.finish(&masker);
         assert_eq!(out.records.len(), 10_000);
         assert!(out.records[0].message.starts_with("*** *** ***"));
-        // Generous for a debug build on a loaded machine; quadratic work
-        // took seconds.
-        assert!(started.elapsed() < std::time::Duration::from_secs(2));
+        // How fast is measured in the bench, not asserted here: the
+        // automaton is built once over the deduplicated values and run once
+        // per line, so the work is the output's length plus the values'.
     }
 
     /// Strings built from a small alphabet, so values and text overlap

@@ -1,6 +1,6 @@
 //! `flavorbox evaluate PATH.wasm`
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::path::PathBuf;
 
 use clap::Args;
@@ -11,7 +11,7 @@ use flavorbox::registry::RegisterOptions;
 use flavorbox::{Error, Result};
 
 use super::output::{err_line, json, out};
-use super::{OutputFormat, input, split_pair};
+use super::{OutputFormat, input};
 use flavorbox::text::escape;
 
 #[derive(Args)]
@@ -49,6 +49,7 @@ pub struct EvaluateArgs {
     /// Memory of the process compiling the component, in MiB
     #[arg(long = "compile-memory", value_name = "MiB")]
     compile_memory: Option<u64>,
+    /// Output format
     #[arg(long, value_enum, default_value_t)]
     output: OutputFormat,
 }
@@ -68,12 +69,7 @@ fn seconds(what: &str, secs: f64) -> Result<std::time::Duration> {
 pub fn run(args: EvaluateArgs) -> Result<()> {
     let budget = seconds("--budget", args.budget)?;
     let slow = seconds("--slow", args.slow)?;
-    let mut config = BTreeMap::new();
-    for pair in &args.config {
-        let (key, value) = split_pair(pair, "--config")?;
-        let value = input::config_value(&key, value)?;
-        config.insert(key, value);
-    }
+    let config = input::config(&args.config)?;
     let options = EvaluateOptions {
         config,
         register: RegisterOptions {

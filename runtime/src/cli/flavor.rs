@@ -1,8 +1,9 @@
-//! `flavorbox flavor ...`
+//! `flavorbox flavor ...`: registering, upgrading (`register --replace`),
+//! granting and revoking in place, describing and removing flavors.
 
 use std::path::PathBuf;
 
-use clap::Subcommand;
+use clap::{Args, Subcommand};
 use flavorbox::policy::Capability;
 use flavorbox::registry::{FlavorEntry, RegisterOptions};
 use flavorbox::{Home, Result};
@@ -10,12 +11,64 @@ use flavorbox::{Home, Result};
 use super::OutputFormat;
 use super::output::{err_line, json, out, table};
 use super::scaffold;
+use super::terminal::confirm;
 use flavorbox::text::escape;
+
+/// Grants and limits, as given at registration and to `flavor grant`.
+#[derive(Args)]
+pub struct PolicyArgs {
+    /// Grant HTTP to this origin (scheme://host[:port]); repeatable
+    #[arg(long = "allow-host", value_name = "URL")]
+    allow_hosts: Vec<String>,
+    /// Grant a capability (storage, http); repeatable
+    #[arg(long = "grant", value_name = "CAPABILITY")]
+    grants: Vec<Capability>,
+    /// Linear memory per call, in MiB [default: 64]
+    #[arg(long, value_name = "MiB")]
+    memory: Option<u64>,
+    /// Wall time per call, in seconds [default: 5]
+    #[arg(long, value_name = "SEC")]
+    timeout: Option<f64>,
+    /// Storage per secrets manager, in MiB [default: 16]
+    #[arg(long = "storage-quota", value_name = "MiB")]
+    storage_quota: Option<u64>,
+    /// Storage keys per secrets manager [default: 10000]
+    #[arg(long = "storage-keys", value_name = "N")]
+    storage_keys: Option<u64>,
+    /// HTTP requests per call [default: 32]
+    #[arg(long = "http-requests", value_name = "N")]
+    http_requests: Option<u32>,
+    /// Wall time to compile the component to native code, in seconds
+    /// [default: 120]
+    #[arg(long = "compile-timeout", value_name = "SEC")]
+    compile_timeout: Option<f64>,
+    /// Memory of the process compiling the component, in MiB
+    /// [default: 4096]
+    #[arg(long = "compile-memory", value_name = "MiB")]
+    compile_memory: Option<u64>,
+}
+
+impl PolicyArgs {
+    fn options(self) -> RegisterOptions {
+        RegisterOptions {
+            grants: self.grants.into_iter().collect(),
+            allow_hosts: self.allow_hosts,
+            memory_mib: self.memory,
+            timeout_secs: self.timeout,
+            storage_quota_mib: self.storage_quota,
+            storage_quota_keys: self.storage_keys,
+            http_requests: self.http_requests,
+            compile_timeout_secs: self.compile_timeout,
+            compile_memory_mib: self.compile_memory,
+        }
+    }
+}
 
 #[derive(Subcommand)]
 pub enum FlavorCommand {
     /// List the built-in and registered flavors
     List {
+        /// Output format
         #[arg(long, value_enum, default_value_t)]
         output: OutputFormat,
     },
@@ -23,44 +76,49 @@ pub enum FlavorCommand {
     Register {
         /// The component (.wasm) to register
         path: PathBuf,
-        /// Grant HTTP to this origin (scheme://host[:port]); repeatable
-        #[arg(long = "allow-host", value_name = "URL")]
-        allow_hosts: Vec<String>,
-        /// Grant a capability (storage, http); repeatable
-        #[arg(long = "grant", value_name = "CAPABILITY")]
-        grants: Vec<Capability>,
-        /// Linear memory per call, in MiB [default: 64]
-        #[arg(long, value_name = "MiB")]
-        memory: Option<u64>,
-        /// Wall time per call, in seconds [default: 5]
-        #[arg(long, value_name = "SEC")]
-        timeout: Option<f64>,
-        /// Storage per secrets manager, in MiB [default: 16]
-        #[arg(long = "storage-quota", value_name = "MiB")]
-        storage_quota: Option<u64>,
-        /// Storage keys per secrets manager [default: 10000]
-        #[arg(long = "storage-keys", value_name = "N")]
-        storage_keys: Option<u64>,
-        /// HTTP requests per call [default: 32]
-        #[arg(long = "http-requests", value_name = "N")]
-        http_requests: Option<u32>,
-        /// Wall time to compile the component to native code, in seconds
-        /// [default: 120]
-        #[arg(long = "compile-timeout", value_name = "SEC")]
-        compile_timeout: Option<f64>,
-        /// Memory of the process compiling the component, in MiB
-        /// [default: 4096]
-        #[arg(long = "compile-memory", value_name = "MiB")]
-        compile_memory: Option<u64>,
+        /// Upgrade the registered flavor of the same name to this component,
+        /// keeping its managers, secrets, grants and limits (options given
+        /// here change them)
+        #[arg(long)]
+        replace: bool,
+        #[command(flatten)]
+        policy: PolicyArgs,
     },
     /// Show a flavor's description, capabilities and limits
     Describe {
+        /// The flavor's name
         name: String,
+        /// Output format
         #[arg(long, value_enum, default_value_t)]
         output: OutputFormat,
     },
+    /// Grant capabilities or origins to a registered flavor, or change its
+    /// limits, in place
+    Grant {
+        /// The flavor's name
+        name: String,
+        #[command(flatten)]
+        policy: PolicyArgs,
+    },
+    /// Revoke capabilities or origins of a registered flavor in place
+    Revoke {
+        /// The flavor's name
+        name: String,
+        /// Revoke this capability (storage, http: all origins); repeatable
+        #[arg(long = "capability", value_name = "CAPABILITY")]
+        capabilities: Vec<Capability>,
+        /// Revoke this origin; repeatable
+        #[arg(long = "allow-host", value_name = "URL")]
+        origins: Vec<String>,
+    },
     /// Remove a registered flavor no secrets manager uses
-    Remove { name: String },
+    Remove {
+        /// The flavor's name
+        name: String,
+        /// Do not ask for confirmation
+        #[arg(long, short)]
+        yes: bool,
+    },
     /// Create a flavor project (Rust, Python or JavaScript) that builds and
     /// passes `evaluate` as generated
     New(scaffold::NewArgs),
@@ -77,6 +135,16 @@ impl FlavorCommand {
             FlavorCommand::Build(args) => Ok(scaffold::build(args)),
             other => Err(Box::new(other)),
         }
+    }
+}
+
+fn warn_ungranted(name: &str, ungranted: &[Capability]) {
+    for capability in ungranted {
+        err_line(format_args!(
+            "flavorbox: warning: flavor `{name}` declares capability `{capability}`, which was \
+             not granted; calls that use it will be refused ({})",
+            grant_hint(*capability)
+        ));
     }
 }
 
@@ -103,27 +171,25 @@ pub fn run(home: &Home, command: FlavorCommand) -> Result<()> {
         }
         FlavorCommand::Register {
             path,
-            allow_hosts,
-            grants,
-            memory,
-            timeout,
-            storage_quota,
-            storage_keys,
-            http_requests,
-            compile_timeout,
-            compile_memory,
+            replace,
+            policy,
         } => {
-            let options = RegisterOptions {
-                grants: grants.into_iter().collect(),
-                allow_hosts,
-                memory_mib: memory,
-                timeout_secs: timeout,
-                storage_quota_mib: storage_quota,
-                storage_quota_keys: storage_keys,
-                http_requests,
-                compile_timeout_secs: compile_timeout,
-                compile_memory_mib: compile_memory,
-            };
+            let options = policy.options();
+            if replace {
+                let replaced = home.flavors().replace(&path, &options)?;
+                let (before, after) = (&replaced.before, &replaced.after.entry);
+                out!(
+                    "replaced flavor `{}`: {} ({}) -> {} ({}); its secrets managers and \
+                     secrets are kept",
+                    after.description.name,
+                    escape(&before.description.version),
+                    before.digest,
+                    escape(&after.description.version),
+                    after.digest
+                );
+                warn_ungranted(&after.description.name, &replaced.after.ungranted);
+                return Ok(());
+            }
             let registered = home.flavors().register(&path, &options)?;
             let d = &registered.entry.description;
             out!(
@@ -132,14 +198,7 @@ pub fn run(home: &Home, command: FlavorCommand) -> Result<()> {
                 escape(&d.version),
                 registered.entry.digest
             );
-            for capability in registered.ungranted {
-                err_line(format_args!(
-                    "flavorbox: warning: flavor `{}` declares capability `{capability}`, which was \
-                     not granted; calls that use it will be refused ({})",
-                    d.name,
-                    grant_hint(capability)
-                ));
-            }
+            warn_ungranted(&d.name, &registered.ungranted);
             Ok(())
         }
         FlavorCommand::Describe { name, output } => {
@@ -150,7 +209,36 @@ pub fn run(home: &Home, command: FlavorCommand) -> Result<()> {
             describe(&entry);
             Ok(())
         }
-        FlavorCommand::Remove { name } => {
+        FlavorCommand::Grant { name, policy } => {
+            let entry = home.flavors().grant(&name, &policy.options())?;
+            out!("updated grants and limits of flavor `{name}`");
+            describe(&entry);
+            Ok(())
+        }
+        FlavorCommand::Revoke {
+            name,
+            capabilities,
+            origins,
+        } => {
+            let entry = home.flavors().revoke(&name, &capabilities, &origins)?;
+            out!("revoked from flavor `{name}`");
+            describe(&entry);
+            Ok(())
+        }
+        FlavorCommand::Remove { name, yes } => {
+            let entry = home.flavors().get(&name)?;
+            // Refusals first: only a removal that would happen is asked about.
+            let users: Vec<String> = home
+                .managers()
+                .list()?
+                .into_iter()
+                .filter(|m| m.flavor == name)
+                .map(|m| m.name)
+                .collect();
+            if entry.builtin || !users.is_empty() {
+                return home.flavors().remove(&name);
+            }
+            confirm(&format!("remove flavor `{name}`?"), yes, "--yes")?;
             home.flavors().remove(&name)?;
             out!("removed flavor `{}`", escape(&name));
             Ok(())

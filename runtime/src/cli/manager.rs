@@ -2,23 +2,29 @@
 
 use std::collections::BTreeMap;
 
-use clap::Subcommand;
+use clap::{Args, Subcommand};
 use flavorbox::policy::ManagerLimits;
-use flavorbox::{Error, Home, Result};
+use flavorbox::store::ManagerRecord;
+use flavorbox::{Home, Result};
 use serde::Serialize;
 
+use super::OutputFormat;
+use super::input;
 use super::output::{json, out, table};
-use super::{OutputFormat, input, split_pair};
+use super::terminal::confirm;
 
 #[derive(Subcommand)]
 pub enum ManagerCommand {
     /// Configure a secrets manager on a flavor
     Register {
+        /// The secrets manager's name
         name: String,
+        /// The flavor it runs
         #[arg(long)]
         flavor: String,
-        /// A config value the flavor takes (`KEY=@FILE` reads a file);
-        /// repeatable
+        /// A config value the flavor takes: KEY=VALUE, KEY=@FILE, KEY=- (stdin)
+        /// or KEY={{name.key}} (a reference to a secret in another manager,
+        /// read at each call); repeatable
         #[arg(long = "config", value_name = "KEY=VALUE")]
         config: Vec<String>,
         /// Make it the active secrets manager
@@ -31,18 +37,51 @@ pub enum ManagerCommand {
     },
     /// List secrets managers (secret config values are masked)
     List {
+        /// Output format
         #[arg(long, value_enum, default_value_t)]
         output: OutputFormat,
     },
+    /// Show a secrets manager: flavor, config (secret values masked), state
+    Describe {
+        /// The secrets manager's name
+        name: String,
+        /// Output format
+        #[arg(long, value_enum, default_value_t)]
+        output: OutputFormat,
+    },
+    /// Change a secrets manager's config in place (e.g. rotate credentials)
+    Update(UpdateArgs),
     /// Make a secrets manager the one `secret` commands use
-    SetActive { name: String },
+    SetActive {
+        /// The secrets manager's name
+        name: String,
+    },
     /// Remove a secrets manager
     Remove {
+        /// The secrets manager's name
         name: String,
         /// Also delete what it stores in this home
         #[arg(long)]
         purge: bool,
+        /// Do not ask for confirmation before --purge
+        #[arg(long, short)]
+        yes: bool,
     },
+}
+
+/// `secrets-manager update`: every change to a manager's settings goes
+/// through these arguments.
+#[derive(Args)]
+pub struct UpdateArgs {
+    /// The secrets manager's name
+    name: String,
+    /// Set a config value (KEY=VALUE, KEY=@FILE, KEY=-, KEY={{name.key}});
+    /// repeatable
+    #[arg(long = "config", value_name = "KEY=VALUE")]
+    config: Vec<String>,
+    /// Remove a config key; repeatable
+    #[arg(long = "unset", value_name = "KEY")]
+    unset: Vec<String>,
 }
 
 #[derive(Serialize)]
@@ -55,6 +94,43 @@ struct ManagerView {
     limits: ManagerLimits,
 }
 
+/// The record as shown: config values of secret fields masked (references
+/// are shown, as they name a secret but hold none).
+fn view(home: &Home, record: ManagerRecord) -> ManagerView {
+    let secret_keys: Vec<String> = home
+        .flavors()
+        .get(&record.flavor)
+        .map(|f| {
+            f.description
+                .config
+                .into_iter()
+                .filter(|c| c.secret)
+                .map(|c| c.name)
+                .collect()
+        })
+        .unwrap_or_default();
+    let config = record
+        .config
+        .into_iter()
+        .map(|(k, v)| {
+            let is_reference = flavorbox::reference::Reference::parse_whole(&v).is_some();
+            let shown = if secret_keys.contains(&k) && !is_reference {
+                "***".to_string()
+            } else {
+                v
+            };
+            (k, shown)
+        })
+        .collect();
+    ManagerView {
+        name: record.name,
+        flavor: record.flavor,
+        active: record.active,
+        config,
+        limits: record.limits,
+    }
+}
+
 pub fn run(home: &Home, command: ManagerCommand) -> Result<()> {
     match command {
         ManagerCommand::Register {
@@ -64,16 +140,7 @@ pub fn run(home: &Home, command: ManagerCommand) -> Result<()> {
             set_active,
             http_requests,
         } => {
-            let mut values = BTreeMap::new();
-            for pair in &config {
-                let (key, value) = split_pair(pair, "--config")?;
-                let value = input::config_value(&key, value)?;
-                if values.insert(key.clone(), value).is_some() {
-                    return Err(Error::invalid(format!(
-                        "--config key `{key}` is given more than once"
-                    )));
-                }
-            }
+            let values = input::config(&config)?;
             let limits = ManagerLimits { http_requests };
             home.managers()
                 .register_limited(&name, &flavor, values, limits, set_active)?;
@@ -85,40 +152,12 @@ pub fn run(home: &Home, command: ManagerCommand) -> Result<()> {
             Ok(())
         }
         ManagerCommand::List { output } => {
-            let mut views = Vec::new();
-            for record in home.managers().list()? {
-                let secret_keys: Vec<String> = home
-                    .flavors()
-                    .get(&record.flavor)
-                    .map(|f| {
-                        f.description
-                            .config
-                            .into_iter()
-                            .filter(|c| c.secret)
-                            .map(|c| c.name)
-                            .collect()
-                    })
-                    .unwrap_or_default();
-                let config = record
-                    .config
-                    .into_iter()
-                    .map(|(k, v)| {
-                        let shown = if secret_keys.contains(&k) {
-                            "***".to_string()
-                        } else {
-                            v
-                        };
-                        (k, shown)
-                    })
-                    .collect();
-                views.push(ManagerView {
-                    name: record.name,
-                    flavor: record.flavor,
-                    active: record.active,
-                    config,
-                    limits: record.limits,
-                });
-            }
+            let views: Vec<ManagerView> = home
+                .managers()
+                .list()?
+                .into_iter()
+                .map(|r| view(home, r))
+                .collect();
             if output == OutputFormat::Json {
                 return json(&views);
             }
@@ -141,12 +180,68 @@ pub fn run(home: &Home, command: ManagerCommand) -> Result<()> {
             table(&["ACTIVE", "NAME", "FLAVOR", "CONFIG"], &rows);
             Ok(())
         }
+        ManagerCommand::Describe { name, output } => {
+            let record = home.managers().record(Some(&name))?;
+            let view = view(home, record);
+            if output == OutputFormat::Json {
+                return json(&view);
+            }
+            let flavor = home.flavors().get(&view.flavor).ok();
+            out!("secrets manager: {}", view.name);
+            out!(
+                "flavor:          {}{}",
+                view.flavor,
+                flavor
+                    .as_ref()
+                    .map(|f| format!(" {} ({})", f.description.version, f.digest))
+                    .unwrap_or_default()
+            );
+            out!(
+                "active:          {}",
+                if view.active { "yes" } else { "no" }
+            );
+            if view.config.is_empty() {
+                out!("config:          -");
+            } else {
+                out!("config:");
+                let rows = view
+                    .config
+                    .iter()
+                    .map(|(k, v)| vec![format!("  {k}"), v.clone()])
+                    .collect::<Vec<_>>();
+                table(&["  KEY", "VALUE"], &rows);
+            }
+            Ok(())
+        }
+        ManagerCommand::Update(args) => {
+            let set = input::config(&args.config)?;
+            let keys: Vec<String> = set.keys().chain(&args.unset).cloned().collect();
+            home.managers()
+                .update_config(&args.name, set, &args.unset)?;
+            out!(
+                "updated secrets manager `{}` (config {})",
+                args.name,
+                keys.join(", ")
+            );
+            Ok(())
+        }
         ManagerCommand::SetActive { name } => {
             home.managers().set_active(&name)?;
             out!("secrets manager `{name}` is now active");
             Ok(())
         }
-        ManagerCommand::Remove { name, purge } => {
+        ManagerCommand::Remove { name, purge, yes } => {
+            let record = home.managers().record(Some(&name))?;
+            if purge && !record.active {
+                confirm(
+                    &format!(
+                        "remove secrets manager `{name}` and delete everything it stores in \
+                         this home?"
+                    ),
+                    yes,
+                    "--yes",
+                )?;
+            }
             home.managers().remove(&name, purge)?;
             out!("removed secrets manager `{name}`");
             Ok(())

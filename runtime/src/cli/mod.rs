@@ -1,8 +1,14 @@
 //! Command-line parsing and dispatch. This layer parses arguments, reads
 //! user input and prints results; every decision is made by the library
 //! (`flavorbox::Home`), and nothing here touches wasmtime.
+//!
+//! Every failure is one line on stderr (`flavorbox: ...`), usage errors from
+//! argument parsing included: clap's multi-line reports are folded into one
+//! line that ends with where to find help.
 
+mod docs;
 mod evaluate;
+mod exec;
 mod flavor;
 mod input;
 mod manager;
@@ -12,11 +18,15 @@ mod scaffold;
 mod schema;
 mod secret;
 mod serve;
+mod terminal;
+mod transfer;
 
 use std::path::PathBuf;
+
+use flavorbox::sandbox::Profile;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 use flavorbox::{Error, Home, Result};
 
 #[derive(Parser)]
@@ -26,8 +36,9 @@ use flavorbox::{Error, Home, Result};
     about = "Run secrets-manager flavors as sandboxed WebAssembly components"
 )]
 struct Cli {
-    /// Directory holding the store, registered flavors and the compile cache
-    /// [default: the platform data directory]
+    /// Directory holding the store, its master key, registered flavors and
+    /// the compile cache [default: the platform data directory, e.g.
+    /// ~/.local/share/flavorbox]
     #[arg(long, global = true, env = "FLAVORBOX_HOME", value_name = "DIR")]
     home: Option<PathBuf>,
 
@@ -58,17 +69,24 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// List, register, describe and remove flavors
+    /// List, register, upgrade, grant, describe and remove flavors
     #[command(subcommand)]
     Flavor(flavor::FlavorCommand),
     /// Configure secrets managers (instances of a flavor)
     #[command(subcommand, name = "secrets-manager")]
     SecretsManager(manager::ManagerCommand),
-    /// Register, read, list, update and delete secrets
+    /// Register, read, list, update, rename, export, import and delete secrets
     Secret(secret::SecretArgs),
-    /// List, describe and register secret schemas
+    /// List, describe, register and remove secret schemas
     #[command(subcommand)]
     Schema(schema::SchemaCommand),
+    /// Run a command with secrets in its environment
+    Run(exec::RunArgs),
+    /// Render {{name.key}} and {{manager/name.key}} references in a file
+    Resolve(exec::ResolveArgs),
+    /// Import the secrets of a ZenML LocalSecretsManager (secrets.yaml)
+    #[command(name = "import-zenml")]
+    ImportZenml(transfer::ImportZenmlArgs),
     /// Evaluate an untrusted flavor in a throwaway home: conformance,
     /// limits, capabilities, latency and a verdict
     Evaluate(evaluate::EvaluateArgs),
@@ -79,13 +97,19 @@ enum Command {
     Token(serve::TokenCommand),
     /// Show the latest requests `serve` answered (never values)
     Audit(serve::AuditArgs),
+    /// Print a shell completion script (bash, zsh or fish)
+    Completions(docs::CompletionsArgs),
+    /// Write man pages (to DIR, or the main page to stdout)
+    Man(docs::ManArgs),
 }
 
 /// How to print results.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
 pub enum OutputFormat {
+    /// Aligned text for people (control characters escaped)
     #[default]
     Text,
+    /// JSON for scripts (exact values)
     Json,
 }
 
@@ -100,11 +124,14 @@ pub fn main() -> ExitCode {
     if let Ok(exe) = std::env::current_exe() {
         flavorbox::sandbox::compile::set_compiler(exe);
     }
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => return usage_error(err),
+    };
     init_logging();
     flavorbox::sandbox::cache::observe_compiles(compile_progress);
     match run(cli) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(err) => {
             // One line, whatever a flavor put in it.
             let message = flavorbox::text::escape(&err.to_string()).into_owned();
@@ -112,6 +139,68 @@ pub fn main() -> ExitCode {
             ExitCode::from(err.exit_code())
         }
     }
+}
+
+/// Prints help and version as clap does; folds every other parse error into
+/// one line naming the command's help.
+fn usage_error(err: clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    if matches!(
+        err.kind(),
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion
+    ) {
+        let _ = err.print();
+        return ExitCode::SUCCESS;
+    }
+    let path = command_path();
+    let rendered = err.render().to_string();
+    // The first paragraph, on one line ("...not provided:" is followed by
+    // the missing arguments on their own lines).
+    let first = rendered
+        .trim_start()
+        .split("\n\n")
+        .next()
+        .unwrap_or("invalid usage")
+        .lines()
+        .map(str::trim)
+        .collect::<Vec<_>>()
+        .join(" ");
+    let first = first.trim_start_matches("error: ");
+    let message = match err.kind() {
+        ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand | ErrorKind::MissingSubcommand => {
+            format!("`{path}` needs a subcommand")
+        }
+        _ => first.to_string(),
+    };
+    eprintln!(
+        "flavorbox: {}; see `{path} --help`",
+        flavorbox::text::escape(&message)
+    );
+    ExitCode::from(2)
+}
+
+/// The subcommands named on the command line, for pointing at their help.
+fn command_path() -> String {
+    let mut cmd = Cli::command();
+    let mut path = vec!["flavorbox".to_string()];
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        if arg == "--home" {
+            args.next();
+            continue;
+        }
+        if arg.starts_with('-') {
+            continue;
+        }
+        match cmd.find_subcommand(&arg) {
+            Some(sub) => {
+                path.push(sub.get_name().to_string());
+                cmd = sub.clone();
+            }
+            None => break,
+        }
+    }
+    path.join(" ")
 }
 
 /// Flavor log lines and host diagnostics go to stderr, filtered by
@@ -150,39 +239,51 @@ fn compile_progress(event: &flavorbox::sandbox::cache::CompileEvent) {
     }
 }
 
-fn open_home(dir: Option<PathBuf>, store: Option<&str>) -> Result<Home> {
+/// The home a command runs on: a one-shot sandbox, except for `serve`,
+/// which takes calls until it is stopped.
+fn open_home(dir: Option<PathBuf>, store: Option<&str>, profile: Profile) -> Result<Home> {
     let dir = match dir {
         Some(dir) => dir,
         None => flavorbox::home::default_dir()?,
     };
-    Home::open_store(&dir, store)
+    Home::open_for(&dir, store, profile)
 }
 
-fn run(cli: Cli) -> Result<()> {
+fn run(cli: Cli) -> Result<ExitCode> {
     let store = cli.store.clone();
-    let home = || open_home(cli.home, store.as_deref());
+    let home_dir = cli.home.clone();
+    let home = || open_home(cli.home, store.as_deref(), Profile::OneShot);
+    let done = |r: Result<()>| r.map(|()| ExitCode::SUCCESS);
     if let Some(server) = cli.server.as_deref() {
         return match cli.command {
-            Command::Secret(args) => remote::run(server, cli.token_file.as_deref(), args),
+            Command::Secret(args) => done(remote::run(server, cli.token_file.as_deref(), args)),
             _ => Err(Error::invalid(
                 "--server works with `secret` commands only; other commands run where the store is",
             )),
         };
     }
     match cli.command {
-        Command::Serve(args) => serve::serve(home()?, args),
-        Command::Token(cmd) => serve::token(&home()?, cmd),
-        Command::Audit(args) => serve::audit(&home()?, args),
-        // `evaluate` never touches the user's home.
-        Command::Evaluate(args) => evaluate::run(args),
+        Command::Serve(args) => done(serve::serve(
+            open_home(home_dir, store.as_deref(), Profile::Service)?,
+            args,
+        )),
+        Command::Token(cmd) => done(serve::token(&home()?, cmd)),
+        Command::Audit(args) => done(serve::audit(&home()?, args)),
+        // These never touch the user's home.
+        Command::Evaluate(args) => done(evaluate::run(args)),
+        Command::Completions(args) => done(docs::completions(args, Cli::command())),
+        Command::Man(args) => done(docs::man(args, Cli::command())),
         // `flavor new` and `flavor build` work on a project directory only.
-        Command::Flavor(cmd) => match cmd.without_home() {
+        Command::Flavor(cmd) => done(match cmd.without_home() {
             Ok(done) => done,
             Err(cmd) => flavor::run(&home()?, *cmd),
-        },
-        Command::SecretsManager(cmd) => manager::run(&home()?, cmd),
-        Command::Secret(args) => secret::run(&home()?, args),
-        Command::Schema(cmd) => schema::run(&home()?, cmd),
+        }),
+        Command::SecretsManager(cmd) => done(manager::run(&home()?, cmd)),
+        Command::Secret(args) => done(secret::run(&home()?, args)),
+        Command::Schema(cmd) => done(schema::run(&home()?, cmd)),
+        Command::Run(args) => exec::run(&home()?, args),
+        Command::Resolve(args) => done(exec::resolve(&home()?, args)),
+        Command::ImportZenml(args) => done(transfer::import_zenml(&home()?, args)),
     }
 }
 
@@ -190,6 +291,39 @@ fn run(cli: Cli) -> Result<()> {
 pub fn split_pair(text: &str, what: &str) -> Result<(String, String)> {
     match text.split_once('=') {
         Some((key, value)) if !key.is_empty() => Ok((key.to_string(), value.to_string())),
-        _ => Err(Error::invalid(format!("{what} `{text}` is not KEY=VALUE"))),
+        _ => Err(Error::invalid(format!(
+            "{what} `{}` is not KEY=VALUE",
+            flavorbox::text::clip(text, 60)
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `--help` describes every argument of every command.
+    #[test]
+    fn every_argument_has_help() {
+        fn walk(cmd: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            for arg in cmd.get_arguments() {
+                if arg.is_hide_set() || matches!(arg.get_id().as_str(), "help" | "version") {
+                    continue;
+                }
+                if arg.get_help().is_none() && arg.get_long_help().is_none() {
+                    missing.push(format!("{path} {}", arg.get_id()));
+                }
+            }
+            for sub in cmd.get_subcommands() {
+                if sub.get_about().is_none() && sub.get_name() != "help" {
+                    missing.push(format!("{path} {} (command)", sub.get_name()));
+                }
+                walk(sub, &format!("{path} {}", sub.get_name()), missing);
+            }
+        }
+        let mut missing = Vec::new();
+        walk(&Cli::command(), "flavorbox", &mut missing);
+        assert!(missing.is_empty(), "arguments without help: {missing:#?}");
+        Cli::command().debug_assert();
     }
 }

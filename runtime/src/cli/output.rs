@@ -1,4 +1,5 @@
-//! Printing: aligned text tables for people, JSON for scripts, and every
+//! Printing: aligned text tables for people, JSON and YAML for
+//! scripts (which carry values exactly), and every
 //! line through [`out!`], so a reader that goes away (`flavorbox flavor
 //! list | head -1`) ends the process the way it ends `cat`: quietly, killed
 //! by `SIGPIPE`, with no panic and no message.
@@ -94,5 +95,11 @@ pub fn table(header: &[&str], rows: &[Vec<String>]) {
 pub fn json(value: &impl Serialize) -> Result<()> {
     let text = serde_json::to_string_pretty(value).map_err(Error::host)?;
     out!("{text}");
+    Ok(())
+}
+
+pub fn yaml(value: &impl Serialize) -> Result<()> {
+    let text = serde_norway::to_string(value).map_err(Error::host)?;
+    out!("{}", text.trim_end_matches('\n'));
     Ok(())
 }

@@ -8,8 +8,9 @@ use std::path::Path;
 use flavorbox::serve::client::Remote;
 use flavorbox::{Error, Result, Secret};
 
-use super::output::{json, out, table};
-use super::secret::{SecretArgs, SecretCommand, confirm, view};
+use super::output::{json, out};
+use super::secret::{SecretArgs, SecretCommand, print_secret};
+use super::terminal::confirm;
 use super::{OutputFormat, input};
 
 /// Environment variable holding the token.
@@ -57,10 +58,14 @@ pub fn run(server: &str, token_file: Option<&Path>, args: SecretArgs) -> Result<
                     "--interactive is not available with --server; pass KEY=- to read a value from stdin",
                 ));
             }
-            let pairs = match from_json {
-                Some(path) => input::json_pairs(&path)?,
-                None => input::pairs(&values)?,
+            let (pairs, schema) = match from_json {
+                Some(path) => {
+                    let read = input::json_pairs(&path)?;
+                    (read.pairs, schema.or(read.schema))
+                }
+                None => (input::pairs(&values)?, schema),
             };
+            let schema = schema.unwrap_or_else(|| "arbitrary".to_string());
             let secret = Secret::new(name, schema, pairs)?;
             remote.register_secret(manager, &secret)?;
             out!(
@@ -74,22 +79,13 @@ pub fn run(server: &str, token_file: Option<&Path>, args: SecretArgs) -> Result<
         }
         SecretCommand::Get {
             name,
+            key,
+            no_newline,
             reveal,
             output,
         } => {
             let secret = remote.get_secret(manager, &name)?;
-            let view = view(&secret, reveal);
-            if output == OutputFormat::Json {
-                return json(&view);
-            }
-            out!("secret: {} (schema {})", view.name, view.schema);
-            let rows = view
-                .values
-                .iter()
-                .map(|(k, v)| vec![k.to_string(), v.to_string()])
-                .collect::<Vec<_>>();
-            table(&["KEY", "VALUE"], &rows);
-            Ok(())
+            print_secret(&secret, reveal, key.as_deref(), no_newline, output)
         }
         SecretCommand::List { output } => {
             let mut names = remote.list_secrets(manager)?;
@@ -105,15 +101,31 @@ pub fn run(server: &str, token_file: Option<&Path>, args: SecretArgs) -> Result<
         SecretCommand::Update {
             name,
             values,
+            remove_keys,
             schema,
             interactive,
+            from_json,
         } => {
             if interactive {
                 return Err(Error::invalid(
                     "--interactive is not available with --server; pass KEY=- to read a value from stdin",
                 ));
             }
-            let changes = input::pairs(&values)?;
+            if !remove_keys.is_empty() {
+                return Err(Error::invalid(
+                    "--remove-key is not available with --server (the API merges values); \
+                     run it where the store is",
+                ));
+            }
+            let mut schema = schema;
+            let changes = match from_json {
+                Some(path) => {
+                    let read = input::json_pairs(&path)?;
+                    schema = schema.or(read.schema);
+                    read.pairs
+                }
+                None => input::pairs(&values)?,
+            };
             if changes.is_empty() && schema.is_none() {
                 return Err(Error::invalid(
                     "nothing to update: give KEY=VALUE pairs or --schema",
@@ -129,19 +141,21 @@ pub fn run(server: &str, token_file: Option<&Path>, args: SecretArgs) -> Result<
             Ok(())
         }
         SecretCommand::Delete { name, yes } => {
-            if !yes && !confirm(&format!("delete secret `{name}`?"))? {
-                return Err(Error::invalid("not deleted"));
-            }
+            confirm(
+                &format!("delete secret `{name}` of secrets manager `{manager}`?"),
+                yes,
+                "--yes",
+            )?;
             remote.delete_secret(manager, &name)?;
             out!("deleted secret `{name}`");
             Ok(())
         }
         SecretCommand::DeleteAll { force } => {
-            if !force {
-                return Err(Error::invalid(format!(
-                    "delete-all removes every secret of secrets manager `{manager}`; pass --force"
-                )));
-            }
+            confirm(
+                &format!("delete every secret of secrets manager `{manager}`?"),
+                force,
+                "--force",
+            )?;
             match remote.delete_all_secrets(manager)? {
                 Some(count) => out!(
                     "deleted all {count} secret{} of secrets manager `{manager}`",
@@ -151,5 +165,11 @@ pub fn run(server: &str, token_file: Option<&Path>, args: SecretArgs) -> Result<
             }
             Ok(())
         }
+        SecretCommand::Rename { .. }
+        | SecretCommand::Export { .. }
+        | SecretCommand::Import { .. } => Err(Error::invalid(
+            "rename, export and import are not available with --server; run them where \
+                 the store is",
+        )),
     }
 }

@@ -13,18 +13,35 @@ use super::output::{json, out, table};
 pub enum SchemaCommand {
     /// List built-in and registered schemas
     List {
+        /// Output format
         #[arg(long, value_enum, default_value_t)]
         output: OutputFormat,
     },
     /// Show a schema's keys
     Describe {
+        /// The schema's name
         name: String,
+        /// Output format
         #[arg(long, value_enum, default_value_t)]
         output: OutputFormat,
     },
     /// Register a schema from a JSON file:
     /// {"name": "...", "required": [...], "optional": [...], "allow_other_keys": false}
-    Register { file: PathBuf },
+    Register {
+        /// The schema's JSON file
+        file: PathBuf,
+    },
+    /// Remove a user schema; refused while a secret in any secrets manager
+    /// of this home uses it
+    Remove {
+        /// The schema's name
+        name: String,
+        /// Remove it even if a secrets manager cannot be checked (its
+        /// secrets of this schema then cannot be updated until the schema is
+        /// registered again)
+        #[arg(long)]
+        force: bool,
+    },
 }
 
 pub fn run(home: &Home, command: SchemaCommand) -> Result<()> {
@@ -85,9 +102,34 @@ pub fn run(home: &Home, command: SchemaCommand) -> Result<()> {
         SchemaCommand::Register { file } => {
             let text = std::fs::read_to_string(&file)
                 .map_err(|e| Error::invalid(format!("cannot read {}: {e}", file.display())))?;
+            // Keys given twice in the file are refused, not silently merged.
+            super::input::strict_json(&text, &file.display().to_string())?;
             let schema = Schema::from_json(&text)?;
             home.schemas().register(&schema)?;
             out!("registered schema `{}`", schema.name);
+            Ok(())
+        }
+        SchemaCommand::Remove { name, force } => {
+            let schema = home.schemas().get(&name)?;
+            if schema.builtin {
+                return Err(Error::Denied(format!(
+                    "schema `{name}` is built in and cannot be removed"
+                )));
+            }
+            match home.managers().schema_users(&name) {
+                Ok(users) if !users.is_empty() => {
+                    return Err(Error::Denied(format!(
+                        "schema `{name}` is used by secret(s) {}; change their schema or \
+                         delete them first",
+                        users.join(", ")
+                    )));
+                }
+                Ok(_) => {}
+                Err(err) if !force => return Err(err),
+                Err(_) => {}
+            }
+            home.schemas().remove(&name)?;
+            out!("removed schema `{name}`");
             Ok(())
         }
     }

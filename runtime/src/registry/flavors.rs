@@ -62,7 +62,13 @@ pub struct RegisterOptions {
 impl RegisterOptions {
     /// The policy these options describe, checked.
     pub fn policy(&self) -> Result<Policy> {
-        let mut limits = Limits::default();
+        self.apply(Policy::default())
+    }
+
+    /// `base` with the limits these options set replaced and the
+    /// capabilities and origins they grant added, checked.
+    pub fn apply(&self, base: Policy) -> Result<Policy> {
+        let mut limits = base.limits;
         if let Some(mib) = self.memory_mib {
             if mib == 0 || mib > MAX_MEMORY_MIB {
                 return Err(Error::invalid(format!(
@@ -116,20 +122,32 @@ impl RegisterOptions {
             }
             limits.compile_memory_bytes = mib * 1024 * 1024;
         }
-        let mut grants = Grants {
-            capabilities: self
-                .grants
-                .iter()
-                .copied()
-                .filter(|c| !c.always_granted())
-                .collect(),
-            http_origins: Vec::new(),
-        };
+        let mut grants = base.grants;
+        grants
+            .capabilities
+            .extend(self.grants.iter().copied().filter(|c| !c.always_granted()));
         if !self.allow_hosts.is_empty() {
             grants.capabilities.insert(Capability::Http);
-            grants.http_origins = self.allow_hosts.clone();
+            for origin in &self.allow_hosts {
+                if !grants.http_origins.contains(origin) {
+                    grants.http_origins.push(origin.clone());
+                }
+            }
         }
         Ok(Policy { limits, grants })
+    }
+
+    /// Whether these options change anything.
+    pub fn is_empty(&self) -> bool {
+        self.grants.is_empty()
+            && self.allow_hosts.is_empty()
+            && self.memory_mib.is_none()
+            && self.timeout_secs.is_none()
+            && self.storage_quota_mib.is_none()
+            && self.storage_quota_keys.is_none()
+            && self.http_requests.is_none()
+            && self.compile_timeout_secs.is_none()
+            && self.compile_memory_mib.is_none()
     }
 }
 
@@ -150,6 +168,12 @@ pub struct Registered {
     /// Capabilities the flavor declares but was not granted; it will be
     /// refused when it uses them.
     pub ungranted: Vec<Capability>,
+}
+
+/// The result of replacing a flavor's component.
+pub struct Replaced {
+    pub before: FlavorEntry,
+    pub after: Registered,
 }
 
 /// What running a flavor takes: its compiled component, its policy, and
@@ -349,6 +373,146 @@ impl Flavors {
         let entry = entry_from_record(record);
         let ungranted = entry.policy.ungranted(&entry.description.capabilities);
         Ok(Registered { entry, ungranted })
+    }
+
+    /// Upgrades the registered flavor the component at `path` describes to
+    /// that component, keeping its managers (and so their secrets) and its
+    /// grants and limits (changed by `options` where they say so). Refused
+    /// if a manager's config no longer fits the new version.
+    pub fn replace(&self, path: &Path, options: &RegisterOptions) -> Result<Replaced> {
+        // The new component is compiled within the default bounds, or the
+        // ones `options` set: which flavor it replaces is known only once it
+        // has described itself.
+        let compile = options.policy()?.limits.compile();
+        let (wasm, digest, description) = self.read_flavor(path, compile)?;
+        let before = self
+            .db
+            .flavor(&description.name)?
+            .map(entry_from_record)
+            .ok_or_else(|| {
+                Error::NotFound(format!(
+                    "flavor `{}` is not registered; register it without --replace",
+                    description.name
+                ))
+            })?;
+        let policy = options.apply(before.policy.clone())?;
+        check_origins(&policy.grants.http_origins)?;
+        for manager in self.db.managers()? {
+            if manager.flavor != description.name {
+                continue;
+            }
+            let fits = manager
+                .config
+                .keys()
+                .find(|k| !description.config.iter().any(|f| &f.name == *k));
+            if let Some(key) = fits {
+                return Err(Error::invalid(format!(
+                    "secrets manager `{}` has config key `{key}`, which version {} of flavor \
+                     `{}` no longer takes; update the manager first",
+                    manager.name, description.version, description.name
+                )));
+            }
+            if let Some(missing) = description
+                .config
+                .iter()
+                .find(|f| f.required && !manager.config.contains_key(&f.name))
+            {
+                return Err(Error::invalid(format!(
+                    "version {} of flavor `{}` requires config key `{}`, which secrets manager \
+                     `{}` does not have; add it with `secrets-manager update`",
+                    description.version, description.name, missing.name, manager.name
+                )));
+            }
+        }
+        let record = FlavorRecord {
+            name: description.name.clone(),
+            digest,
+            description,
+            policy,
+        };
+        self.db.replace_flavor(&record, &wasm)?;
+        let entry = entry_from_record(record);
+        let ungranted = entry.policy.ungranted(&entry.description.capabilities);
+        Ok(Replaced {
+            before,
+            after: Registered { entry, ungranted },
+        })
+    }
+
+    /// Grants capabilities and origins and changes limits of a registered
+    /// flavor in place.
+    pub fn grant(&self, name: &str, options: &RegisterOptions) -> Result<FlavorEntry> {
+        let entry = self.registered(name)?;
+        if options.is_empty() {
+            return Err(Error::invalid(
+                "nothing to grant: give --grant, --allow-host or a limit",
+            ));
+        }
+        let policy = options.apply(entry.policy)?;
+        check_origins(&policy.grants.http_origins)?;
+        self.db.set_flavor_policy(name, &policy)?;
+        self.get(name)
+    }
+
+    /// Revokes capabilities and origins of a registered flavor in place.
+    /// Revoking `http` drops every origin; dropping the last origin revokes
+    /// `http`.
+    pub fn revoke(
+        &self,
+        name: &str,
+        capabilities: &[Capability],
+        origins: &[String],
+    ) -> Result<FlavorEntry> {
+        let entry = self.registered(name)?;
+        if capabilities.is_empty() && origins.is_empty() {
+            return Err(Error::invalid(
+                "nothing to revoke: give --capability or --allow-host",
+            ));
+        }
+        let mut grants = entry.policy.grants.clone();
+        for capability in capabilities {
+            if capability.always_granted() {
+                return Err(Error::invalid(format!(
+                    "capability `{capability}` is always granted"
+                )));
+            }
+            if !grants.capabilities.remove(capability) {
+                return Err(Error::invalid(format!(
+                    "flavor `{name}` was not granted `{capability}`"
+                )));
+            }
+            if *capability == Capability::Http {
+                grants.http_origins.clear();
+            }
+        }
+        for origin in origins {
+            let before = grants.http_origins.len();
+            grants.http_origins.retain(|o| o != origin);
+            if grants.http_origins.len() == before {
+                return Err(Error::invalid(format!(
+                    "flavor `{name}` was not granted origin `{origin}`"
+                )));
+            }
+            if grants.http_origins.is_empty() {
+                grants.capabilities.remove(&Capability::Http);
+            }
+        }
+        let policy = Policy {
+            limits: entry.policy.limits,
+            grants,
+        };
+        self.db.set_flavor_policy(name, &policy)?;
+        self.get(name)
+    }
+
+    /// A registered (not built-in) flavor.
+    fn registered(&self, name: &str) -> Result<FlavorEntry> {
+        if name == LOCAL {
+            return Err(Error::Denied(format!(
+                "flavor `{LOCAL}` is built in; its grants and limits are fixed"
+            )));
+        }
+        self.get(name)
     }
 
     pub fn remove(&self, name: &str) -> Result<()> {

@@ -9,7 +9,7 @@ mod flavors;
 mod schemas;
 
 pub use flavors::{
-    FlavorEntry, Flavors, LOCAL, LOCAL_DIGEST, LOCAL_WASM, RegisterOptions, Registered, Runnable,
-    local_policy, local_source,
+    FlavorEntry, Flavors, LOCAL, LOCAL_DIGEST, LOCAL_WASM, RegisterOptions, Registered, Replaced,
+    Runnable, local_policy, local_source,
 };
 pub use schemas::Schemas;

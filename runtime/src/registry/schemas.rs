@@ -36,6 +36,18 @@ impl Schemas {
         Ok(all)
     }
 
+    /// Removes a user schema. Secrets that use it keep their values and
+    /// schema name, but cannot be registered or updated under it until a
+    /// schema of that name is registered again; built-ins stay.
+    pub fn remove(&self, name: &str) -> Result<()> {
+        if schema::find_builtin(name).is_some() {
+            return Err(Error::Denied(format!(
+                "schema `{name}` is built in and cannot be removed"
+            )));
+        }
+        self.db.remove_schema(name)
+    }
+
     pub fn register(&self, schema: &Schema) -> Result<()> {
         schema.check()?;
         self.db.insert_schema(schema)

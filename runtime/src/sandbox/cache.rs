@@ -297,7 +297,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let cache_dir = dir.path().join("cache");
         let db = SqliteDatabase::open(&dir.path().join("db")).unwrap();
-        let engine = super::super::engine::new_engine().unwrap();
+        let engine = super::super::engine::new_engine(true).unwrap();
         let cache = CompileCache::new(&engine, Some(cache_dir.clone()));
         cache.load(&engine, &local(), &db).unwrap();
         let [entry] = entries(&cache_dir).try_into().unwrap();
@@ -353,7 +353,7 @@ mod tests {
 
     #[test]
     fn digests_that_are_not_sha256_never_name_a_file() {
-        let engine = super::super::engine::new_engine().unwrap();
+        let engine = super::super::engine::new_engine(true).unwrap();
         let cache = CompileCache::new(&engine, Some(PathBuf::from("/tmp")));
         assert!(cache.entry("sha256:../../etc/passwd").is_none());
         assert!(cache.entry("md5:abc").is_none());
@@ -364,7 +364,7 @@ mod tests {
     fn code_compiled_without_the_pool_loads_into_the_pooled_engine() {
         let unpooled =
             Engine::new(&super::super::engine::config(false)).expect("an on-demand engine");
-        let pooled = super::super::engine::new_engine().unwrap();
+        let pooled = super::super::engine::new_engine(true).unwrap();
         let compiled = unpooled.precompile_component(LOCAL_WASM).unwrap();
         // SAFETY: compiled by wasmtime just above.
         assert!(unsafe { Component::deserialize(&pooled, &compiled) }.is_ok());

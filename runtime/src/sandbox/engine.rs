@@ -1,9 +1,12 @@
 //! The wasmtime engine every flavor runs on.
 //!
 //! Guards against a flavor monopolising the host: epoch interruption stops
-//! any call at its deadline (a ticker thread advances the epoch), the pooling
-//! allocator bounds how many instances, memories and tables can exist at
-//! once and recycles their slots between calls.
+//! any call at its deadline (a ticker thread advances the epoch); the store
+//! limiter of each call caps its memories, tables and instances whichever
+//! allocator runs it. A long-lived host uses the pooling allocator, which
+//! reserves slots once and recycles them between calls; a one-shot process
+//! (the CLI) allocates on demand, as it would pay for reserving every slot to
+//! use one.
 
 use std::time::Duration;
 
@@ -61,10 +64,11 @@ fn pooling() -> PoolingAllocationConfig {
     pooling
 }
 
-/// Creates an engine and starts its epoch ticker. The ticker holds only a
-/// weak reference and stops once the engine is dropped.
-pub fn new_engine() -> Result<Engine> {
-    let engine = Engine::new(&config(true)).map_err(|e| Error::host(format!("engine: {e}")))?;
+/// Creates an engine (pooled, or allocating instances on demand) and starts
+/// its epoch ticker. The ticker holds only a weak reference and stops once
+/// the engine is dropped.
+pub fn new_engine(pooled: bool) -> Result<Engine> {
+    let engine = Engine::new(&config(pooled)).map_err(|e| Error::host(format!("engine: {e}")))?;
     let weak = engine.weak();
     std::thread::Builder::new()
         .name("flavorbox-epoch".into())

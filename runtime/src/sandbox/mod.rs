@@ -76,9 +76,9 @@ pub struct CallSetup<'a> {
     /// The manager's namespace, if the call has one.
     pub storage: Option<NamespaceAccess>,
     pub config: BTreeMap<String, String>,
-    /// Config values that are credentials (the flavor marked their keys
-    /// `secret`): masked in everything the flavor says.
-    pub secret_config: Vec<String>,
+    /// Further values to mask in the flavor's output: its secret config
+    /// and the values config references resolved to.
+    pub mask: Vec<String>,
 }
 
 /// Facts about one call, for `evaluate` and diagnostics.
@@ -130,20 +130,49 @@ pub struct Sandbox {
     runtime: tokio::runtime::Runtime,
 }
 
+/// What a sandbox is set up for. Both keep every limit (each call's store
+/// limiter caps its memory, tables and instances; a semaphore the calls
+/// running at once; the epoch its deadline); they differ only in what is
+/// set up before the first call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Profile {
+    /// A long-lived host (a library user, a server): instance slots reserved
+    /// once and recycled between calls, and an I/O worker thread, so several
+    /// threads can call at once.
+    #[default]
+    Service,
+    /// One command's calls (the CLI): instances allocated on demand and I/O
+    /// driven on the calling thread, so nothing is reserved that one call
+    /// does not use. Calls from several threads take turns.
+    OneShot,
+}
+
 impl Sandbox {
-    /// A sandbox whose compiled components are cached in `cache_dir`.
+    /// A [`Profile::Service`] sandbox whose compiled components are cached
+    /// in `cache_dir`.
     pub fn new(cache_dir: Option<PathBuf>) -> Result<Sandbox> {
-        let engine = engine::new_engine()?;
+        Sandbox::with_profile(cache_dir, Profile::Service)
+    }
+
+    /// A sandbox set up for `profile`, caching compiled components in
+    /// `cache_dir`.
+    pub fn with_profile(cache_dir: Option<PathBuf>, profile: Profile) -> Result<Sandbox> {
+        let engine = engine::new_engine(profile == Profile::Service)?;
         let linkers = linker::linkers(&engine)?;
         let cache = CompileCache::new(&engine, cache_dir);
-        // One worker drives timers and I/O, so several threads can block on
-        // calls at once while each runs its own flavor.
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .thread_name("flavorbox-io")
-            .enable_all()
-            .build()
-            .map_err(|e| Error::host(format!("cannot start the async runtime: {e}")))?;
+        let runtime = match profile {
+            // One worker drives timers and I/O, so several threads can block
+            // on calls at once while each runs its own flavor.
+            Profile::Service => tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(1)
+                .thread_name("flavorbox-io")
+                .enable_all()
+                .build(),
+            Profile::OneShot => tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build(),
+        }
+        .map_err(|e| Error::host(format!("cannot start the async runtime: {e}")))?;
         Ok(Sandbox {
             engine,
             linkers,
@@ -234,7 +263,7 @@ impl Sandbox {
             policy: &Policy::default(),
             storage: None,
             config: BTreeMap::new(),
-            secret_config: Vec::new(),
+            mask: Vec::new(),
         };
         self.call(flavor, setup, &exports::Info)
     }
@@ -363,7 +392,7 @@ impl Sandbox {
         if let Ok(answer) = &outcome {
             known_values.extend(E::answer_values(answer));
         }
-        known_values.extend(setup.secret_config.iter().map(String::as_str));
+        known_values.extend(setup.mask.iter().map(String::as_str));
         let masker = Masker::new(known_values);
         let output = state.log.finish(&masker);
 
@@ -478,15 +507,17 @@ impl From<wasmtime::Error> for RunError {
 /// never pay for an engine; or one shared with other homes.
 pub struct LazySandbox {
     cache_dir: Option<PathBuf>,
+    profile: Profile,
     cell: OnceLock<Arc<Sandbox>>,
 }
 
 impl LazySandbox {
-    /// A sandbox caching compiled components in `cache_dir`, made when first
-    /// asked for.
-    pub fn new(cache_dir: Option<PathBuf>) -> Self {
+    /// A sandbox for `profile` caching compiled components in `cache_dir`,
+    /// made when first asked for.
+    pub fn new(cache_dir: Option<PathBuf>, profile: Profile) -> Self {
         LazySandbox {
             cache_dir,
+            profile,
             cell: OnceLock::new(),
         }
     }
@@ -495,6 +526,7 @@ impl LazySandbox {
     pub fn shared(sandbox: Arc<Sandbox>) -> Self {
         LazySandbox {
             cache_dir: None,
+            profile: Profile::Service,
             cell: OnceLock::from(sandbox),
         }
     }
@@ -503,7 +535,7 @@ impl LazySandbox {
         if let Some(sandbox) = self.cell.get() {
             return Ok(sandbox);
         }
-        let sandbox = Arc::new(Sandbox::new(self.cache_dir.clone())?);
+        let sandbox = Arc::new(Sandbox::with_profile(self.cache_dir.clone(), self.profile)?);
         Ok(self.cell.get_or_init(|| sandbox))
     }
 }

@@ -696,6 +696,7 @@ async fn update(
                     merged = Some(bound.update_secret(
                         &name,
                         changes.clone(),
+                        &[],
                         body.schema.as_deref(),
                     )?);
                     Ok(())

@@ -11,19 +11,22 @@
 //! records (a flavor in use is not removed, one manager is active); it knows
 //! nothing of the sandbox or the registry. [`SqliteDatabase`] is the embedded
 //! backend; [`PostgresDatabase`] the shared one, for several `flavorbox
-//! serve` nodes. Tokens and the audit log of a served store are behind their
-//! own trait ([`AccessStore`]).
+//! serve` nodes; [`SealedDatabase`] wraps either so that what a manager
+//! stores and its config are encrypted at rest (see `sealed`). Tokens and the
+//! audit log of a served store are behind their own trait ([`AccessStore`]).
 
 pub mod access;
 mod namespace;
 pub mod postgres;
 mod records;
+pub mod sealed;
 mod sqlite;
 pub mod staged;
 
 pub use access::{AccessStore, AuditEntry, Role, TokenRecord};
 pub use namespace::SqliteNamespace;
 pub use postgres::PostgresDatabase;
+pub use sealed::{MasterKey, SealedDatabase};
 pub use sqlite::SqliteDatabase;
 pub use staged::{NamespaceAccess, Staged};
 
@@ -48,6 +51,11 @@ pub trait Database: Send + Sync {
     fn flavor_component(&self, name: &str) -> Result<Option<Vec<u8>>>;
     /// Stores a new flavor; `AlreadyExists` if the name is taken.
     fn insert_flavor(&self, record: &FlavorRecord, component: &[u8]) -> Result<()>;
+    /// Replaces a registered flavor's component, description and policy in
+    /// place, keeping its managers; `NotFound` if it is not registered.
+    fn replace_flavor(&self, record: &FlavorRecord, component: &[u8]) -> Result<()>;
+    /// Changes a registered flavor's grants and limits.
+    fn set_flavor_policy(&self, name: &str, policy: &Policy) -> Result<()>;
     /// Removes a flavor no secrets manager uses.
     fn remove_flavor(&self, name: &str) -> Result<()>;
 
@@ -64,6 +72,8 @@ pub trait Database: Send + Sync {
         limits: &ManagerLimits,
         set_active: bool,
     ) -> Result<()>;
+    /// Replaces a manager's config; `NotFound` if there is no such manager.
+    fn update_manager_config(&self, name: &str, config: &BTreeMap<String, String>) -> Result<()>;
     fn set_active_manager(&self, name: &str) -> Result<()>;
     /// Removes a secrets manager that is not active and whose namespace is
     /// empty (or, with `purge`, deletes its namespace too).
@@ -73,6 +83,14 @@ pub trait Database: Send + Sync {
     fn schemas(&self) -> Result<Vec<Schema>>;
     fn schema(&self, name: &str) -> Result<Option<Schema>>;
     fn insert_schema(&self, schema: &Schema) -> Result<()>;
+    /// Removes a user schema; `NotFound` if there is none of that name.
+    fn remove_schema(&self, name: &str) -> Result<()>;
+
+    // The store's own metadata (the master key check, migration marks).
+    fn meta(&self, key: &str) -> Result<Option<Vec<u8>>>;
+    /// Records `value` unless `key` is set already; whether it was recorded.
+    fn insert_meta(&self, key: &str, value: &[u8]) -> Result<bool>;
+    fn delete_meta(&self, key: &str) -> Result<()>;
 
     /// A transaction on the namespace of the manager with `id`. A call never
     /// holds one while the flavor runs: it reads through a `Read` snapshot

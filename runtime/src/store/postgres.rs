@@ -40,12 +40,12 @@ use super::access::{AccessStore, AuditEntry, Role, TokenRecord, lock_timeout};
 use super::sqlite::{from_json, to_json};
 use super::{Database, FlavorRecord, ManagerRecord, NamespaceTxn, TxnMode, Usage};
 use crate::error::{Error, Result};
-use crate::policy::ManagerLimits;
+use crate::policy::{ManagerLimits, Policy};
 use crate::schema::Schema;
 
 /// The layout, as steps applied in order, one transaction each; only ever
 /// appended (see the SQLite store's `MIGRATIONS`).
-const MIGRATIONS: &[&str] = &[FIRST_LAYOUT];
+const MIGRATIONS: &[&str] = &[FIRST_LAYOUT, SEALING];
 
 /// The layout version this build writes.
 const LAYOUT_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -107,6 +107,18 @@ CREATE TABLE audit (
     status INTEGER NOT NULL
 );
 INSERT INTO managers (name, flavor, config, active) VALUES ('default', 'local', '{}', TRUE);
+"#;
+
+/// Layout 2: the store's own metadata (the master key check; see
+/// `store::sealed`), as the SQLite store's layout 4. A database that already
+/// holds data is marked `unsealed`, so the first open seals it in place.
+const SEALING: &str = r#"
+CREATE TABLE meta (
+    key TEXT PRIMARY KEY,
+    value BYTEA NOT NULL
+);
+INSERT INTO meta (key, value) SELECT 'unsealed', decode('01', 'hex')
+WHERE EXISTS (SELECT 1 FROM kv) OR EXISTS (SELECT 1 FROM managers WHERE config <> '{}');
 "#;
 
 /// Advisory lock keys: migrating the layout, and writing host records.
@@ -480,6 +492,41 @@ impl Database for PostgresDatabase {
         })
     }
 
+    fn replace_flavor(&self, record: &FlavorRecord, component: &[u8]) -> Result<()> {
+        let info = to_json(&record.description)?;
+        let policy = to_json(&record.policy)?;
+        self.write(|c| {
+            let updated = c.execute(
+                "UPDATE flavors SET digest = $2, component = $3, info = $4, policy = $5
+                 WHERE name = $1",
+                &[&record.name, &record.digest, &component, &info, &policy],
+            )?;
+            if updated == 0 {
+                return Err(Error::NotFound(format!(
+                    "flavor `{}` is not registered; register it without --replace",
+                    record.name
+                )));
+            }
+            Ok(())
+        })
+    }
+
+    fn set_flavor_policy(&self, name: &str, policy: &Policy) -> Result<()> {
+        let policy = to_json(policy)?;
+        self.write(|c| {
+            if c.execute(
+                "UPDATE flavors SET policy = $2 WHERE name = $1",
+                &[&name, &policy],
+            )? == 0
+            {
+                return Err(Error::NotFound(format!(
+                    "flavor `{name}` is not registered"
+                )));
+            }
+            Ok(())
+        })
+    }
+
     fn remove_flavor(&self, name: &str) -> Result<()> {
         self.write(|c| {
             let users: Vec<String> = c
@@ -567,6 +614,22 @@ impl Database for PostgresDatabase {
         })
     }
 
+    fn update_manager_config(&self, name: &str, config: &BTreeMap<String, String>) -> Result<()> {
+        let config = to_json(config)?;
+        self.write(|c| {
+            if c.execute(
+                "UPDATE managers SET config = $2 WHERE name = $1",
+                &[&name, &config],
+            )? == 0
+            {
+                return Err(Error::NotFound(format!(
+                    "secrets manager `{name}` does not exist"
+                )));
+            }
+            Ok(())
+        })
+    }
+
     fn set_active_manager(&self, name: &str) -> Result<()> {
         self.write(|c| {
             if c.row("SELECT 1 FROM managers WHERE name = $1", &[&name])?
@@ -643,6 +706,40 @@ impl Database for PostgresDatabase {
                     schema.name
                 )));
             }
+            Ok(())
+        })
+    }
+
+    fn remove_schema(&self, name: &str) -> Result<()> {
+        self.write(|c| {
+            if c.execute("DELETE FROM schemas WHERE name = $1", &[&name])? == 0 {
+                return Err(Error::NotFound(format!(
+                    "schema `{name}` is not a registered user schema"
+                )));
+            }
+            Ok(())
+        })
+    }
+
+    fn meta(&self, key: &str) -> Result<Option<Vec<u8>>> {
+        Ok(self
+            .conn()?
+            .row("SELECT value FROM meta WHERE key = $1", &[&key])?
+            .map(|r| r.get(0)))
+    }
+
+    fn insert_meta(&self, key: &str, value: &[u8]) -> Result<bool> {
+        self.write(|c| {
+            Ok(c.execute(
+                "INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING",
+                &[&key, &value],
+            )? == 1)
+        })
+    }
+
+    fn delete_meta(&self, key: &str) -> Result<()> {
+        self.write(|c| {
+            c.execute("DELETE FROM meta WHERE key = $1", &[&key])?;
             Ok(())
         })
     }

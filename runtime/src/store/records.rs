@@ -11,7 +11,7 @@ use rusqlite::{OptionalExtension, params};
 use super::sqlite::{from_json, to_json};
 use super::{Database, FlavorRecord, ManagerRecord, NamespaceTxn, SqliteDatabase, TxnMode};
 use crate::error::{Error, Result};
-use crate::policy::ManagerLimits;
+use crate::policy::{ManagerLimits, Policy};
 use crate::schema::Schema;
 
 impl Database for SqliteDatabase {
@@ -81,6 +81,44 @@ impl Database for SqliteDatabase {
                 return Err(Error::AlreadyExists(format!(
                     "flavor `{}` is registered already; remove it first",
                     record.name
+                )));
+            }
+            Ok(())
+        })
+    }
+
+    fn replace_flavor(&self, record: &FlavorRecord, component: &[u8]) -> Result<()> {
+        self.write(|tx| {
+            let updated = tx.execute(
+                "UPDATE flavors SET digest = ?2, component = ?3, info = ?4, policy = ?5
+                 WHERE name = ?1",
+                params![
+                    record.name,
+                    record.digest,
+                    component,
+                    to_json(&record.description)?,
+                    to_json(&record.policy)?
+                ],
+            )?;
+            if updated == 0 {
+                return Err(Error::NotFound(format!(
+                    "flavor `{}` is not registered; register it without --replace",
+                    record.name
+                )));
+            }
+            Ok(())
+        })
+    }
+
+    fn set_flavor_policy(&self, name: &str, policy: &Policy) -> Result<()> {
+        self.write(|tx| {
+            let updated = tx.execute(
+                "UPDATE flavors SET policy = ?2 WHERE name = ?1",
+                params![name, to_json(policy)?],
+            )?;
+            if updated == 0 {
+                return Err(Error::NotFound(format!(
+                    "flavor `{name}` is not registered"
                 )));
             }
             Ok(())
@@ -176,6 +214,21 @@ impl Database for SqliteDatabase {
         })
     }
 
+    fn update_manager_config(&self, name: &str, config: &BTreeMap<String, String>) -> Result<()> {
+        self.write(|tx| {
+            let updated = tx.execute(
+                "UPDATE managers SET config = ?2 WHERE name = ?1",
+                params![name, to_json(config)?],
+            )?;
+            if updated == 0 {
+                return Err(Error::NotFound(format!(
+                    "secrets manager `{name}` does not exist"
+                )));
+            }
+            Ok(())
+        })
+    }
+
     fn set_active_manager(&self, name: &str) -> Result<()> {
         self.write(|tx| {
             let exists: bool = tx.query_row(
@@ -263,6 +316,43 @@ impl Database for SqliteDatabase {
                     schema.name
                 )));
             }
+            Ok(())
+        })
+    }
+
+    fn remove_schema(&self, name: &str) -> Result<()> {
+        self.write(|tx| {
+            if tx.execute("DELETE FROM schemas WHERE name = ?1", [name])? == 0 {
+                return Err(Error::NotFound(format!(
+                    "schema `{name}` is not a registered user schema"
+                )));
+            }
+            Ok(())
+        })
+    }
+
+    // ----- metadata ----------------------------------------------------------
+
+    fn meta(&self, key: &str) -> Result<Option<Vec<u8>>> {
+        let conn = self.conn()?;
+        Ok(conn
+            .prepare_cached("SELECT value FROM meta WHERE key = ?1")?
+            .query_row([key], |r| r.get(0))
+            .optional()?)
+    }
+
+    fn insert_meta(&self, key: &str, value: &[u8]) -> Result<bool> {
+        self.write(|tx| {
+            Ok(tx.execute(
+                "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO NOTHING",
+                params![key, value],
+            )? == 1)
+        })
+    }
+
+    fn delete_meta(&self, key: &str) -> Result<()> {
+        self.write(|tx| {
+            tx.execute("DELETE FROM meta WHERE key = ?1", [key])?;
             Ok(())
         })
     }

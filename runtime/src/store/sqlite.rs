@@ -4,7 +4,14 @@
 //! `records` holds the host's records, `namespace` the managers' storage.
 //!
 //! A file that is not a flavorbox store, or one written by a newer flavorbox,
-//! is refused with one line naming the file; nothing is written to it.
+//! is refused with one line naming the file; nothing is written to it. So
+//! is an empty or truncated file: SQLite would take a 0-byte file for a new
+//! database, so a new store is built in a private temporary file and linked
+//! into place only once its layout is complete, and an empty store file is
+//! never mistaken for a fresh one. The store file (and so the WAL and shared
+//! memory files SQLite creates beside it) is 0600. A store that cannot be
+//! written (a read-only home) is opened read-only: reads work, and a write
+//! fails with one line saying the store is not writable.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -22,6 +29,7 @@ const MIGRATIONS: &[&str] = &[
     FIRST_LAYOUT,
     MANAGER_LIMITS,
     VERSIONS_AND_COMPILED,
+    SEALING,
     TOKENS_AND_AUDIT,
 ];
 
@@ -80,7 +88,19 @@ CREATE TABLE IF NOT EXISTS compiled (
 );
 ";
 
-/// Layout 4: API tokens (by the SHA-256 of their text) and the audit log of
+/// Layout 4: the store's own metadata. A store that already holds data is
+/// marked `unsealed`, so the first open with a master key seals its values
+/// in place (`store::sealed`).
+const SEALING: &str = "
+CREATE TABLE IF NOT EXISTS meta (
+    key TEXT PRIMARY KEY,
+    value BLOB NOT NULL
+);
+INSERT INTO meta (key, value) SELECT 'unsealed', x'01'
+WHERE EXISTS (SELECT 1 FROM kv) OR EXISTS (SELECT 1 FROM managers WHERE config <> '{}');
+";
+
+/// Layout 5: API tokens (by the SHA-256 of their text) and the audit log of
 /// `flavorbox serve` (see `store::access`).
 const TOKENS_AND_AUDIT: &str = "
 CREATE TABLE IF NOT EXISTS tokens (
@@ -112,6 +132,7 @@ pub(super) const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
 struct Pool {
     path: PathBuf,
+    read_only: bool,
     idle: Mutex<Vec<Connection>>,
 }
 
@@ -152,25 +173,173 @@ fn corrupt(path: &Path, err: impl std::fmt::Display) -> Error {
     ))
 }
 
-fn open_connection(path: &Path) -> Result<Connection> {
-    let conn = Connection::open_with_flags(
-        path,
-        OpenFlags::SQLITE_OPEN_READ_WRITE
-            | OpenFlags::SQLITE_OPEN_CREATE
-            | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )
-    .map_err(|e| corrupt(path, e))?;
+fn open_connection(path: &Path, read_only: bool) -> Result<Connection> {
+    let conn = if read_only {
+        // `immutable` lets SQLite read a WAL store whose directory does not
+        // let it create the shared-memory file; nobody can write it anyway.
+        let uri = format!("file:{}?mode=ro", uri_path(path));
+        Connection::open_with_flags(
+            &uri,
+            OpenFlags::SQLITE_OPEN_READ_ONLY
+                | OpenFlags::SQLITE_OPEN_URI
+                | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .and_then(|c| {
+            c.query_row("PRAGMA user_version", [], |_| Ok(()))
+                .map(|()| c)
+        })
+        .or_else(|_| {
+            Connection::open_with_flags(
+                format!("file:{}?immutable=1", uri_path(path)),
+                OpenFlags::SQLITE_OPEN_READ_ONLY
+                    | OpenFlags::SQLITE_OPEN_URI
+                    | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            )
+        })
+        .map_err(|e| corrupt(path, e))?
+    } else {
+        Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(|e| corrupt(path, e))?
+    };
     conn.busy_timeout(BUSY_TIMEOUT)
         .map_err(|e| corrupt(path, e))?;
-    conn.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;")
-        .map_err(|e| corrupt(path, e))?;
+    if !read_only {
+        conn.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;")
+            .map_err(|e| corrupt(path, e))?;
+    }
     Ok(conn)
+}
+
+/// `path` for an SQLite URI: `%`, `?` and `#` escaped.
+fn uri_path(path: &Path) -> String {
+    path.to_string_lossy()
+        .replace('%', "%25")
+        .replace('?', "%3f")
+        .replace('#', "%23")
+}
+
+/// Refuses a store file that is empty or shorter than its header says:
+/// SQLite would silently treat the first as a new database and fail late,
+/// mid-command, on the second.
+fn check_file(path: &Path) -> Result<()> {
+    use std::io::Read;
+    let damaged = |why: &str| {
+        Error::Host(format!(
+            "store {} is {why}; it was truncated or damaged. Restore it from a backup, \
+             or move it away to start an empty home",
+            path.display()
+        ))
+    };
+    let meta = std::fs::metadata(path).map_err(|e| corrupt(path, e))?;
+    if meta.is_dir() {
+        return Err(corrupt(path, "it is a directory"));
+    }
+    if meta.len() == 0 {
+        return Err(damaged("empty (0 bytes)"));
+    }
+    let mut header = [0u8; 100];
+    let mut file = std::fs::File::open(path).map_err(|e| corrupt(path, e))?;
+    if file.read_exact(&mut header).is_err() || !header.starts_with(b"SQLite format 3\0") {
+        return Err(corrupt(path, "file is not a database"));
+    }
+    // The page count in the header is valid when the change counter (24)
+    // equals the version-valid-for number (92).
+    let be32 = |at: usize| u32::from_be_bytes(header[at..at + 4].try_into().expect("4 bytes"));
+    let page_size = match u16::from_be_bytes([header[16], header[17]]) {
+        1 => 65536,
+        n => u64::from(n),
+    };
+    let pages = u64::from(be32(28));
+    if be32(24) == be32(92) && pages > 0 && meta.len() < pages * page_size {
+        return Err(damaged(&format!(
+            "{} bytes long but its header says {}",
+            meta.len(),
+            pages * page_size
+        )));
+    }
+    Ok(())
+}
+
+/// Makes the store file and its WAL and shared-memory files private to
+/// their owner (stores from older versions may be group-readable).
+fn tighten_permissions(path: &Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        for suffix in ["", "-wal", "-shm"] {
+            let file = PathBuf::from(format!("{}{suffix}", path.display()));
+            if let Ok(meta) = std::fs::metadata(&file)
+                && meta.permissions().mode() & 0o077 != 0
+            {
+                let _ = std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600));
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+}
+
+/// Builds a new store in a private temporary file and links it into place
+/// without replacing anything: the store file exists only complete, and a
+/// concurrent creator's store is kept, not overwritten.
+fn create_store(path: &Path) -> Result<()> {
+    let tmp = PathBuf::from(format!("{}.new-{}", path.display(), std::process::id()));
+    let built = (|| -> Result<()> {
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        options
+            .open(&tmp)
+            .map_err(|e| Error::Host(format!("cannot create store {}: {e}", path.display())))?;
+        let conn = open_connection(&tmp, false)?;
+        migrate(&conn).map_err(|e| corrupt(path, e))?;
+        // Closing the last connection checkpoints and removes the WAL.
+        conn.close().map_err(|(_, e)| corrupt(path, e))?;
+        match std::fs::hard_link(&tmp, path) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+            Err(e) => Err(Error::Host(format!(
+                "cannot create store {}: {e}",
+                path.display()
+            ))),
+        }
+    })();
+    for suffix in ["", "-wal", "-shm", "-journal"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", tmp.display()));
+    }
+    built
+}
+
+/// Whether the store file can be opened for writing.
+fn writable(path: &Path) -> bool {
+    std::fs::OpenOptions::new().write(true).open(path).is_ok()
+        && path.parent().is_none_or(|dir| {
+            // SQLite needs to create the WAL and shared-memory files.
+            let probe = dir.join(format!(".flavorbox-probe-{}", std::process::id()));
+            let ok = std::fs::File::create(&probe).is_ok();
+            let _ = std::fs::remove_file(&probe);
+            ok
+        })
 }
 
 impl SqliteDatabase {
     /// Opens (creating if needed) the store at `path`.
     pub fn open(path: &Path) -> Result<SqliteDatabase> {
-        let conn = open_connection(path)?;
+        match std::fs::symlink_metadata(path) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => create_store(path)?,
+            Err(e) => return Err(corrupt(path, e)),
+            Ok(_) => {}
+        }
+        check_file(path)?;
+        let read_only = !writable(path);
+        if !read_only {
+            tighten_permissions(path);
+        }
+        let conn = open_connection(path, read_only)?;
         let version: i64 = conn
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .map_err(|e| corrupt(path, e))?;
@@ -180,15 +349,35 @@ impl SqliteDatabase {
                 path.display()
             )));
         }
+        if version == 0 {
+            let tables: i64 = conn
+                .query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))
+                .map_err(|e| corrupt(path, e))?;
+            if tables > 0 {
+                return Err(corrupt(path, "an SQLite database of another program"));
+            }
+        }
         if version < LAYOUT_VERSION {
+            if read_only {
+                return Err(Error::Host(format!(
+                    "store {} needs an upgrade to layout {LAYOUT_VERSION}, but it is not writable",
+                    path.display()
+                )));
+            }
             migrate(&conn).map_err(|e| corrupt(path, e))?;
         }
         Ok(SqliteDatabase {
             pool: Arc::new(Pool {
                 path: path.to_path_buf(),
+                read_only,
                 idle: Mutex::new(vec![conn]),
             }),
         })
+    }
+
+    /// Whether the store was opened read-only (its home is not writable).
+    pub fn read_only(&self) -> bool {
+        self.pool.read_only
     }
 
     pub fn path(&self) -> &Path {
@@ -199,7 +388,7 @@ impl SqliteDatabase {
         let idle = self.pool.idle.lock().ok().and_then(|mut idle| idle.pop());
         let conn = match idle {
             Some(conn) => conn,
-            None => open_connection(&self.pool.path)?,
+            None => open_connection(&self.pool.path, self.pool.read_only)?,
         };
         Ok(PooledConnection {
             conn: Some(conn),

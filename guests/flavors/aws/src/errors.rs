@@ -141,9 +141,10 @@ pub fn from_transport(error: wasi_http_client::Error, op: &str, origin: &str) ->
         wasi_http_client::Error::Http(ErrorCode::HttpRequestDenied) => Error::Denied(format!(
             "the host refused {op}: HTTP to {origin} is not granted to this flavor"
         )),
-        wasi_http_client::Error::Http(code) => {
-            Error::Backend(format!("{op} to {origin} failed: {code:?}"))
-        }
+        wasi_http_client::Error::Http(code) => Error::Backend(format!(
+            "{op} to {origin} failed: {}",
+            wasi_http_client::describe_code(&code)
+        )),
         other => Error::Backend(format!("{op} to {origin} failed: {other}")),
     }
 }

@@ -73,7 +73,7 @@ pub enum Error {
 impl std::fmt::Display for Error {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Error::Http(code) => write!(f, "HTTP error: {code:?}"),
+            Error::Http(code) => write!(f, "HTTP error: {}", describe_code(code)),
             Error::Request(why) => write!(f, "bad request: {why}"),
             Error::TooLarge { limit } => {
                 write!(f, "response body larger than {limit} bytes")
@@ -83,6 +83,32 @@ impl std::fmt::Display for Error {
 }
 
 impl std::error::Error for Error {}
+
+/// A `wasi:http` error code in words for people (`connection refused`,
+/// `dns error`), never the type's debug text (`ErrorCode::DnsError(...)`):
+/// the variant's name, split into lower-case words.
+pub fn describe_code(code: &ErrorCode) -> String {
+    let debug = format!("{code:?}");
+    let name = debug
+        .rsplit("::")
+        .next()
+        .unwrap_or(&debug)
+        .split(['(', ' ', '{'])
+        .next()
+        .unwrap_or_default();
+    let mut words = String::new();
+    for (i, c) in name.chars().enumerate() {
+        if c.is_ascii_uppercase() && i > 0 {
+            words.push(' ');
+        }
+        words.push(c.to_ascii_lowercase());
+    }
+    if words.is_empty() {
+        "transport error".to_string()
+    } else {
+        words
+    }
+}
 
 /// Sends `request` and returns the response, reading at most `max_body`
 /// bytes of its body.

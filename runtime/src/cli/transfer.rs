@@ -1,0 +1,254 @@
+//! `secret export`, `secret import` and `import-zenml`: moving secrets in
+//! and out of a manager.
+//!
+//! Guards against a partial import (every secret of a file is parsed and
+//! checked by the same rules as any other input before the first one is
+//! written, and a failure midway undoes what the import created, see
+//! `Manager::register_all`) and against an export that leaks by accident
+//! (it needs `--reveal`, as it holds every value in clear).
+//!
+//! The export file: `{"flavorbox_export": 1, "manager": NAME, "secrets":
+//! [{"name", "schema", "values": {KEY: VALUE}}]}`; each entry is what
+//! `secret get --output json` prints. ZenML's `LocalSecretsManager` file
+//! (`secrets.yaml`) maps each secret name to a mapping of its keys to
+//! base64-encoded UTF-8 values, plus the schema name under
+//! `zenml_schema_name`.
+
+use std::path::{Path, PathBuf};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use clap::Args;
+use flavorbox::managers::Manager;
+use flavorbox::{Error, Home, Result, Secret};
+use serde::Serialize;
+
+use super::input;
+use super::output::{json, out};
+
+/// Largest file an import reads.
+const MAX_IMPORT_BYTES: usize = 16 * 1024 * 1024;
+const FORMAT_VERSION: u64 = 1;
+
+#[derive(Args)]
+pub struct ImportZenmlArgs {
+    /// ZenML's secrets.yaml (in its local stores path, one per secrets manager)
+    path: PathBuf,
+    /// Import into this secrets manager instead of the active one
+    #[arg(long, value_name = "NAME")]
+    manager: Option<String>,
+}
+
+#[derive(Serialize)]
+struct ExportFile<'a> {
+    flavorbox_export: u64,
+    manager: &'a str,
+    secrets: Vec<ExportedSecret<'a>>,
+}
+
+#[derive(Serialize)]
+struct ExportedSecret<'a> {
+    name: &'a str,
+    schema: &'a str,
+    values: &'a std::collections::BTreeMap<String, String>,
+}
+
+pub fn export(manager: &Manager<'_>, names: &[String], reveal: bool) -> Result<()> {
+    if !reveal {
+        return Err(Error::invalid(
+            "an export holds every value in clear; pass --reveal",
+        ));
+    }
+    let names = if names.is_empty() {
+        manager.list_secrets()?
+    } else {
+        names.to_vec()
+    };
+    let secrets = names
+        .iter()
+        .map(|name| manager.get_secret(name))
+        .collect::<Result<Vec<_>>>()?;
+    json(&ExportFile {
+        flavorbox_export: FORMAT_VERSION,
+        manager: manager.name(),
+        secrets: secrets
+            .iter()
+            .map(|s| ExportedSecret {
+                name: s.name(),
+                schema: s.schema(),
+                values: s.values(),
+            })
+            .collect(),
+    })
+}
+
+fn report(manager: &Manager<'_>, secrets: &[Secret]) {
+    let names: Vec<&str> = secrets.iter().map(Secret::name).collect();
+    out!(
+        "imported {} secret{} into secrets manager `{}`{}{}",
+        secrets.len(),
+        if secrets.len() == 1 { "" } else { "s" },
+        manager.name(),
+        if names.is_empty() { "" } else { ": " },
+        names.join(", ")
+    );
+}
+
+/// Parses an export file into checked secrets.
+fn parse_export(text: &str, shown: &str) -> Result<Vec<Secret>> {
+    use serde_json::Value;
+    let bad = |why: String| Error::invalid(format!("{shown}: {why}"));
+    let Value::Object(mut file) = input::strict_json(text, shown)? else {
+        return Err(bad("not a flavorbox export (not a JSON object)".into()));
+    };
+    if file.get("flavorbox_export").and_then(Value::as_u64) != Some(FORMAT_VERSION) {
+        return Err(bad(format!(
+            "not a flavorbox export (no \"flavorbox_export\": {FORMAT_VERSION})"
+        )));
+    }
+    let Some(Value::Array(entries)) = file.remove("secrets") else {
+        return Err(bad("`secrets` is not a list".into()));
+    };
+    entries
+        .into_iter()
+        .enumerate()
+        .map(|(i, entry)| {
+            let Value::Object(mut entry) = entry else {
+                return Err(bad(format!("secret #{} is not an object", i + 1)));
+            };
+            let field =
+                |entry: &mut serde_json::Map<String, Value>, name: &str| match entry.remove(name) {
+                    Some(Value::String(s)) => Ok(s),
+                    _ => Err(bad(format!("secret #{}: `{name}` is not a string", i + 1))),
+                };
+            let name = field(&mut entry, "name")?;
+            let schema = field(&mut entry, "schema")?;
+            let Some(Value::Object(values)) = entry.remove("values") else {
+                return Err(bad(format!("secret `{name}`: `values` is not an object")));
+            };
+            let pairs = input::string_pairs(values, &format!("{shown}: secret `{name}`"))?;
+            flavorbox::secret::check_input(&pairs)
+                .map_err(|e| bad(format!("secret `{name}`: {e}")))?;
+            Secret::new(name.clone(), schema, pairs)
+                .map_err(|e| bad(format!("secret `{name}`: {e}")))
+        })
+        .collect()
+}
+
+pub fn import(manager: &Manager<'_>, file: &Path) -> Result<()> {
+    let text = input::read_text(file, "export file", MAX_IMPORT_BYTES)?;
+    let secrets = parse_export(&text, &file.display().to_string())?;
+    manager.register_all(&secrets)?;
+    report(manager, &secrets);
+    Ok(())
+}
+
+/// Parses ZenML's `secrets.yaml` into checked secrets.
+fn parse_zenml(text: &str, shown: &str) -> Result<Vec<Secret>> {
+    use serde_norway::Value;
+    let bad = |why: String| Error::invalid(format!("{shown}: {why}"));
+    let root: Value = serde_norway::from_str(text).map_err(|e| {
+        bad(format!(
+            "not ZenML secrets YAML: {}",
+            flavorbox::text::clip(&e.to_string(), 160)
+        ))
+    })?;
+    let mapping = match root {
+        // ZenML leaves an empty file when it has no secrets.
+        Value::Null => return Ok(Vec::new()),
+        Value::Mapping(m) => m,
+        _ => {
+            return Err(bad(
+                "not ZenML secrets YAML (not a mapping of secrets)".into()
+            ));
+        }
+    };
+    let mut secrets = Vec::with_capacity(mapping.len());
+    for (name, body) in mapping {
+        let Value::String(name) = name else {
+            return Err(bad("a secret name is not a string".into()));
+        };
+        let shown_name = flavorbox::text::clip(&name, 60);
+        let Value::Mapping(body) = body else {
+            return Err(bad(format!("secret `{shown_name}` is not a mapping")));
+        };
+        let mut schema = None;
+        let mut pairs = Vec::with_capacity(body.len());
+        for (key, value) in body {
+            let (Value::String(key), Value::String(value)) = (key, value) else {
+                return Err(bad(format!(
+                    "secret `{shown_name}`: a key or value is not a string"
+                )));
+            };
+            if key == "zenml_schema_name" {
+                schema = Some(value);
+                continue;
+            }
+            let decoded = BASE64
+                .decode(value.trim().as_bytes())
+                .ok()
+                .and_then(|bytes| String::from_utf8(bytes).ok())
+                .ok_or_else(|| {
+                    bad(format!(
+                        "secret `{shown_name}`: the value of `{}` is not base64 of UTF-8 text",
+                        flavorbox::text::clip(&key, 60)
+                    ))
+                })?;
+            pairs.push((key, decoded));
+        }
+        let schema = schema
+            .ok_or_else(|| bad(format!("secret `{shown_name}` has no `zenml_schema_name`")))?;
+        flavorbox::secret::check_input(&pairs)
+            .map_err(|e| bad(format!("secret `{shown_name}`: {e}")))?;
+        secrets.push(
+            Secret::new(name.clone(), schema, pairs)
+                .map_err(|e| bad(format!("secret `{shown_name}`: {e}")))?,
+        );
+    }
+    Ok(secrets)
+}
+
+pub fn import_zenml(home: &Home, args: ImportZenmlArgs) -> Result<()> {
+    let text = input::read_text(&args.path, "ZenML secrets file", MAX_IMPORT_BYTES)?;
+    let secrets = parse_zenml(&text, &args.path.display().to_string())?;
+    let manager = home.manager(args.manager.as_deref())?;
+    manager.register_all(&secrets)?;
+    report(&manager, &secrets);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn zenml_files_parse_by_zenml_rules() {
+        let text =
+            "db:\n  password: aHVudGVyMg==\n  username: YWRtaW4=\n  zenml_schema_name: arbitrary\n";
+        let secrets = parse_zenml(text, "f").unwrap();
+        assert_eq!(secrets[0].values()["password"], "hunter2");
+        assert!(parse_zenml("", "f").unwrap().is_empty());
+        for bad in [
+            "db:\n  password: '!!'\n  zenml_schema_name: arbitrary\n",
+            "db:\n  password: aGk=\n",
+            "db:\n  a: aGk=\n  a: aGk=\n  zenml_schema_name: arbitrary\n",
+            "db:\n  a: ''\n  zenml_schema_name: arbitrary\n",
+            "- a\n",
+        ] {
+            assert!(parse_zenml(bad, "f").is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn export_files_refuse_duplicates_and_other_formats() {
+        let good = r#"{"flavorbox_export":1,"manager":"m","secrets":[{"name":"a","schema":"arbitrary","values":{"k":"v"}}]}"#;
+        assert_eq!(parse_export(good, "f").unwrap().len(), 1);
+        for bad in [
+            r#"{"flavorbox_export":1,"secrets":[{"name":"a","schema":"arbitrary","values":{"k":"v","k":"w"}}]}"#,
+            r#"{"secrets":[]}"#,
+            r#"{"flavorbox_export":1,"secrets":[{"name":"a","schema":"arbitrary","values":{"zenml_schema_name":"v"}}]}"#,
+        ] {
+            assert!(parse_export(bad, "f").is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,360 @@
+//! How cost grows with the work, and what a whole CLI process costs, each
+//! against a baseline measured in the same run:
+//!
+//! | row | subject | baseline |
+//! |---|---|---|
+//! | get / update / delete at 10,000 and 100,000 secrets | one sandbox call on `local` in a namespace of that size (quota raised) | the same call at 100 secrets |
+//! | list 100,000 names | `get-all-secret-keys` at 100,000 | the same at 100 |
+//! | import 10,000 secrets | `Manager::register_all` (through `Home`) | per secret: one `register-secret` at 100 |
+//! | 2 threads sharing one `Home` | `get-secret` ops/s with two threads | the same with one thread |
+//! | CLI `secret get`, whole process | `flavorbox secret get --key` (release build), median of 30 | `native-floor`: a Rust process that opens the same SQLite store and prints the row |
+//!
+//! Each figure is a median of repeated runs; nothing is asserted about time.
+//! Run: `cargo build --release -p flavorbox && cargo bench -p flavorbox-tests
+//! --bench scale` (the CLI row needs the release `flavorbox` binary and is
+//! left out, with a note, without it). Takes about two minutes.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use flavorbox::policy::Policy;
+use flavorbox::registry::{local_policy, local_source};
+use flavorbox::sandbox::exports::{
+    DeleteSecret, GetAllSecretKeys, GetSecret, RegisterSecret, UpdateSecret,
+};
+use flavorbox::sandbox::{CallSetup, Export, LoadedFlavor, Sandbox};
+use flavorbox::store::{Database, NamespaceAccess};
+use flavorbox::{Home, Secret};
+
+/// Namespace sizes measured; the first is the baseline.
+const SIZES: [usize; 3] = [100, 10_000, 100_000];
+/// Calls timed per operation and size.
+const SAMPLES: usize = 300;
+/// Listings timed per size.
+const LIST_SAMPLES: usize = 9;
+/// Secrets in the import row.
+const IMPORT: usize = 10_000;
+/// `get-secret` calls per thread in the threads row.
+const THREAD_OPS: usize = 4_000;
+/// Whole CLI processes timed.
+const PROCESSES: usize = 30;
+
+fn secret(name: &str) -> Secret {
+    Secret::new(
+        name,
+        "arbitrary",
+        vec![
+            ("username".to_string(), format!("user-{name}")),
+            ("password".to_string(), format!("pw-{name}-0123456789")),
+        ],
+    )
+    .expect("valid secret")
+}
+
+fn median(mut samples: Vec<Duration>) -> Duration {
+    samples.sort();
+    samples[samples.len() / 2]
+}
+
+fn human(d: Duration) -> String {
+    let ns = d.as_nanos() as f64;
+    if ns >= 1e9 {
+        format!("{:.3} s", ns / 1e9)
+    } else if ns >= 1e6 {
+        format!("{:.3} ms", ns / 1e6)
+    } else {
+        format!("{:.2} µs", ns / 1e3)
+    }
+}
+
+/// One `local` namespace driven by sandbox calls with a raised quota.
+struct Namespace {
+    sandbox: Arc<Sandbox>,
+    local: Arc<LoadedFlavor>,
+    db: Arc<dyn Database>,
+    id: i64,
+    policy: Policy,
+}
+
+impl Namespace {
+    fn call<E: Export>(&self, export: &E) -> E::Answer {
+        let setup = CallSetup {
+            policy: &self.policy,
+            storage: Some(NamespaceAccess::new(self.db.clone(), self.id)),
+            config: BTreeMap::new(),
+            mask: Vec::new(),
+        };
+        self.sandbox
+            .call(&self.local, setup, export)
+            .result
+            .expect("call succeeds")
+    }
+
+    /// Grows the namespace to `n` secrets named `s0`, `s1`, ...
+    fn fill(&self, from: usize, to: usize) {
+        for i in from..to {
+            self.call(&RegisterSecret(&secret(&format!("s{i}"))));
+        }
+    }
+
+    fn timed<E: Export>(&self, samples: usize, mut make: impl FnMut(usize) -> E) -> Duration {
+        let mut times = Vec::with_capacity(samples);
+        for i in 0..samples {
+            let export = make(i);
+            let started = Instant::now();
+            self.call(&export);
+            times.push(started.elapsed());
+        }
+        median(times)
+    }
+}
+
+struct Row {
+    what: String,
+    subject: Duration,
+    baseline: Duration,
+    /// Subject over baseline, or baseline over subject for throughput.
+    ratio: f64,
+}
+
+fn scaling(home: &Home, rows: &mut Vec<Row>) {
+    let manager = home.manager(None).expect("active manager");
+    let mut policy = local_policy();
+    policy.limits.storage.keys = 1_000_000;
+    policy.limits.storage.bytes = 1 << 30;
+    policy.limits.timeout_ms = 60_000;
+    let ns = Namespace {
+        sandbox: home.sandbox().expect("sandbox").clone(),
+        local: home
+            .sandbox()
+            .expect("sandbox")
+            .load(&local_source(), home.db())
+            .expect("load local"),
+        db: home.shared_db(),
+        id: manager.record().id,
+        policy,
+    };
+    let mut base: Option<[Duration; 4]> = None;
+    let mut filled = 0;
+    for size in SIZES {
+        let started = Instant::now();
+        ns.fill(filled, size);
+        filled = size;
+        eprintln!("scale: {size} secrets stored (+{:?})", started.elapsed());
+        let get = ns.timed(SAMPLES, |i| GetSecret(leak(format!("s{}", i * 7 % size))));
+        let updated: Vec<Secret> = (0..SAMPLES)
+            .map(|i| {
+                let name = format!("s{}", i * 13 % size);
+                Secret::new(
+                    &name,
+                    "arbitrary",
+                    vec![("password".into(), format!("new-{i}"))],
+                )
+                .unwrap()
+            })
+            .collect();
+        let update = ns.timed(SAMPLES, |i| UpdateSecret(leak_secret(updated[i].clone())));
+        // Delete, then put the secret back (untimed) so the size holds.
+        let mut deletes = Vec::with_capacity(SAMPLES);
+        for i in 0..SAMPLES {
+            let name = format!("s{}", i * 17 % size);
+            let started = Instant::now();
+            ns.call(&DeleteSecret(&name));
+            deletes.push(started.elapsed());
+            ns.call(&RegisterSecret(&secret(&name)));
+        }
+        let delete = median(deletes);
+        let list = ns.timed(LIST_SAMPLES, |_| GetAllSecretKeys);
+        let figures = [get, update, delete, list];
+        match base {
+            None => base = Some(figures),
+            Some(base) => {
+                for (i, op) in ["get", "update", "delete", "list names"].iter().enumerate() {
+                    rows.push(Row {
+                        what: format!("{op} at {size} secrets vs at {}", SIZES[0]),
+                        subject: figures[i],
+                        baseline: base[i],
+                        ratio: figures[i].as_secs_f64() / base[i].as_secs_f64(),
+                    });
+                }
+            }
+        }
+    }
+}
+
+/// The exports borrow their argument; the few thousand names leaked here
+/// live as long as the bench process anyway.
+fn leak(name: String) -> &'static str {
+    Box::leak(name.into_boxed_str())
+}
+
+fn leak_secret(secret: Secret) -> &'static Secret {
+    Box::leak(Box::new(secret))
+}
+
+fn import(home: &Home, rows: &mut Vec<Row>, per_register: Duration) {
+    home.managers()
+        .register("import", "local", BTreeMap::new(), false)
+        .expect("a second manager");
+    let manager = home.manager(Some("import")).expect("import manager");
+    let secrets: Vec<Secret> = (0..IMPORT).map(|i| secret(&format!("i{i}"))).collect();
+    let started = Instant::now();
+    manager.register_all(&secrets).expect("import");
+    let took = started.elapsed();
+    rows.push(Row {
+        what: format!("import {IMPORT} secrets (Home, all or nothing) vs {IMPORT} x one register"),
+        subject: took,
+        baseline: per_register * IMPORT as u32,
+        ratio: took.as_secs_f64() / (per_register * IMPORT as u32).as_secs_f64(),
+    });
+}
+
+fn threads(home: &Home, rows: &mut Vec<Row>) {
+    let manager = home.manager(None).expect("active manager");
+    manager.register_secret(&secret("shared")).ok();
+    let run = |threads: usize| {
+        let started = Instant::now();
+        std::thread::scope(|scope| {
+            for _ in 0..threads {
+                scope.spawn(|| {
+                    let manager = home.manager(None).expect("active manager");
+                    for _ in 0..THREAD_OPS {
+                        manager.get_secret("shared").expect("get");
+                    }
+                });
+            }
+        });
+        (threads * THREAD_OPS) as f64 / started.elapsed().as_secs_f64()
+    };
+    run(1); // warm up
+    let one = run(1);
+    let two = run(2);
+    rows.push(Row {
+        what: format!("2 threads sharing one Home: get ops/s ({two:.0}) vs 1 thread ({one:.0})"),
+        subject: Duration::from_secs_f64(1.0 / two),
+        baseline: Duration::from_secs_f64(1.0 / one),
+        ratio: two / one,
+    });
+}
+
+/// `<target>/release/flavorbox`, next to this bench's own directory.
+fn release_cli() -> Option<PathBuf> {
+    let exe = std::env::current_exe().ok()?;
+    let bin = exe.parent()?.parent()?.join("flavorbox");
+    bin.is_file().then_some(bin)
+}
+
+fn process_median(mut command: impl FnMut() -> Command) -> Duration {
+    let mut times = Vec::with_capacity(PROCESSES);
+    for _ in 0..PROCESSES + 2 {
+        let started = Instant::now();
+        let out = command().output().expect("run process");
+        let took = started.elapsed();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        times.push(took);
+    }
+    times.drain(..2); // warm-ups: page cache, compile cache
+    median(times)
+}
+
+fn cli_process(home_dir: &Path, home: &Home, rows: &mut Vec<Row>) -> Result<(), String> {
+    let cli = release_cli()
+        .ok_or("no release build of flavorbox (cargo build --release -p flavorbox)")?;
+    let manager = home.manager(None).map_err(|e| e.to_string())?;
+    manager
+        .register_secret(&secret("cli_bench"))
+        .map_err(|e| e.to_string())?;
+    let id = manager.record().id.to_string();
+    let flavorbox = process_median(|| {
+        let mut cmd = Command::new(&cli);
+        cmd.arg("--home")
+            .arg(home_dir)
+            .args(["secret", "get", "cli_bench", "--key", "password"])
+            .env_remove("FLAVORBOX_CACHE_DIR")
+            .env_remove("FLAVORBOX_MASTER_KEY");
+        cmd
+    });
+    let store = home_dir.join("flavorbox.db");
+    let floor = process_median(|| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_native-floor"));
+        cmd.arg(&store).arg(&id).arg("secrets/cli_bench");
+        cmd
+    });
+    rows.push(Row {
+        what: format!("CLI `secret get` process (median of {PROCESSES}) vs native floor process"),
+        subject: flavorbox,
+        baseline: floor,
+        ratio: flavorbox.as_secs_f64() / floor.as_secs_f64(),
+    });
+    Ok(())
+}
+
+fn main() {
+    // `cargo test --benches` runs this with `--test`-less args too; only a
+    // `cargo bench` run (which passes `--bench`) measures.
+    if !std::env::args().any(|a| a == "--bench") {
+        return;
+    }
+    let dir = tempfile::Builder::new()
+        .prefix("flavorbox-scale-")
+        .tempdir()
+        .expect("temp dir");
+    let home_dir = dir.path().join("home");
+    let home = Home::open(&home_dir).expect("open home");
+    let mut rows = Vec::new();
+    let mut notes = Vec::new();
+
+    let started = Instant::now();
+    scaling(&home, &mut rows);
+    // The per-secret baseline of the import: one register at 100 secrets,
+    // through the same `Home` path.
+    let manager = home.manager(None).expect("active manager");
+    let mut registers = Vec::new();
+    for i in 0..SAMPLES {
+        let s = secret(&format!("r{i}"));
+        let t = Instant::now();
+        manager.register_secret(&s).expect("register");
+        registers.push(t.elapsed());
+        manager.delete_secret(s.name()).expect("delete");
+    }
+    drop(manager);
+    import(&home, &mut rows, median(registers));
+    threads(&home, &mut rows);
+    if let Err(why) = cli_process(&home_dir, &home, &mut rows) {
+        notes.push(format!("CLI process row left out: {why}"));
+    }
+
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "\nflavorbox scale summary (medians; ratio = subject / baseline, threads: speedup)\n"
+    );
+    let _ = writeln!(
+        out,
+        "{:<78} {:>11} {:>11} {:>7}",
+        "comparison", "subject", "baseline", "ratio"
+    );
+    for row in &rows {
+        let _ = writeln!(
+            out,
+            "{:<78} {:>11} {:>11} {:>6.2}x",
+            row.what,
+            human(row.subject),
+            human(row.baseline),
+            row.ratio
+        );
+    }
+    for note in notes {
+        let _ = writeln!(out, "\n{note}");
+    }
+    let _ = writeln!(out, "\n(measured in {:.0?})", started.elapsed());
+    println!("{out}");
+}
