@@ -172,12 +172,13 @@ impl NamespaceTxn for SqliteNamespace {
 
     fn usage(&mut self) -> Result<Usage> {
         let ns = self.namespace;
-        let (keys, bytes): (i64, i64) = self.begin()?.query_row(
-            "SELECT count(*), coalesce(sum(length(CAST(key AS BLOB)) + length(value)), 0)
-             FROM kv WHERE namespace = ?1",
-            [ns],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )?;
+        // Kept by triggers on `kv` (store layout step 5).
+        let (keys, bytes): (i64, i64) = self
+            .begin()?
+            .prepare_cached("SELECT keys, bytes FROM namespace_usage WHERE namespace = ?1")?
+            .query_row([ns], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?
+            .unwrap_or((0, 0));
         Ok(Usage {
             keys: keys as u64,
             bytes: bytes as u64,
@@ -249,6 +250,38 @@ mod tests {
         assert_eq!(txn.list_keys("").unwrap(), ["a", "b"]);
         assert_eq!(txn.usage().unwrap(), Usage { keys: 2, bytes: 5 });
         assert_eq!(txn.value_len("b").unwrap(), Some(2));
+    }
+
+    #[test]
+    fn usage_kept_by_the_store_matches_a_recount_after_any_writes() {
+        let (_dir, store) = store();
+        let mut txn = Box::new(store.sqlite_namespace(1, TxnMode::Write).unwrap());
+        for i in 0..50u8 {
+            txn.set(&format!("k{i}"), &vec![i; usize::from(i)]).unwrap();
+        }
+        for i in (0..50u8).step_by(3) {
+            txn.set(&format!("k{i}"), b"replaced").unwrap();
+        }
+        for i in (0..50u8).step_by(7) {
+            assert!(txn.delete(&format!("k{i}")).unwrap());
+        }
+        txn.commit().unwrap();
+        // A rolled-back write changes nothing, usage included.
+        let mut txn = Box::new(store.sqlite_namespace(1, TxnMode::Write).unwrap());
+        txn.set("never", b"committed").unwrap();
+        drop(txn);
+        let mut other = Box::new(store.sqlite_namespace(2, TxnMode::Write).unwrap());
+        other.set("elsewhere", b"x").unwrap();
+        other.commit().unwrap();
+
+        let mut txn = Box::new(store.sqlite_namespace(1, TxnMode::Read).unwrap());
+        let mut recount = Usage::default();
+        for key in txn.list_keys("").unwrap() {
+            recount.keys += 1;
+            recount.bytes += (key.len() as u64) + txn.value_len(&key).unwrap().unwrap();
+        }
+        assert_eq!(txn.usage().unwrap(), recount);
+        assert_eq!(recount.keys, 50 - 8);
     }
 
     #[test]

@@ -278,6 +278,7 @@ impl Database for SqliteDatabase {
             }
             tx.execute("DELETE FROM kv WHERE namespace = ?1", [id])?;
             tx.execute("DELETE FROM namespace_versions WHERE namespace = ?1", [id])?;
+            tx.execute("DELETE FROM namespace_usage WHERE namespace = ?1", [id])?;
             tx.execute("DELETE FROM managers WHERE id = ?1", [id])?;
             Ok(())
         })
