@@ -22,6 +22,17 @@ use flavorbox_tests::{cache_dir, flavorbox_bin, guest, run_cli, run_cli_env, sha
 use postgres::Postgres;
 use serde_json::{Value, json};
 
+/// The master key every node and client of one PostgreSQL store shares (a
+/// store is sealed under one key; a node with another is refused).
+const SHARED_KEY: &str = "7f3c1a9e5b2d48f06c1e9a7b3d5f2c8e0a4b6d8f1c3e5a7b9d0f2e4c6a8b0d1e";
+
+/// A home directory holding the shared master key.
+fn keyed_home() -> tempfile::TempDir {
+    let home = tempfile::tempdir().unwrap();
+    std::fs::write(home.path().join("master.key"), SHARED_KEY).unwrap();
+    home
+}
+
 /// A `flavorbox serve` node on a free port, killed when dropped.
 struct Node {
     child: Child,
@@ -35,7 +46,7 @@ impl Node {
     }
 
     fn start_with(store: &str, flags: &[&str]) -> Node {
-        let home = tempfile::tempdir().unwrap();
+        let home = keyed_home();
         let mut child = Command::new(flavorbox_bin())
             .arg("--home")
             .arg(home.path())
@@ -127,7 +138,7 @@ fn http(port: u16, method: &str, path: &str, token: Option<&str>, body: Option<S
 
 /// Creates a token with the CLI on `store`.
 fn token(store: &str, manager: &str, role: &str, extra: &[&str]) -> String {
-    let home = tempfile::tempdir().unwrap();
+    let home = keyed_home();
     let mut args = vec![
         "--store",
         store,
@@ -144,14 +155,14 @@ fn token(store: &str, manager: &str, role: &str, extra: &[&str]) -> String {
 }
 
 fn cli_on(store: &str, args: &[&str]) -> flavorbox_tests::Run {
-    let home = tempfile::tempdir().unwrap();
+    let home = keyed_home();
     let mut all = vec!["--store", store];
     all.extend_from_slice(args);
     run_cli(Some(home.path()), &all, None)
 }
 
 fn pg_home(url: &str) -> (tempfile::TempDir, Home) {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = keyed_home();
     let home = Home::open_store_with_sandbox(dir.path(), Some(url), shared_sandbox()).unwrap();
     (dir, home)
 }
@@ -770,7 +781,7 @@ fn a_node_serves_https_and_the_client_checks_its_certificate() {
         .output()
         .unwrap();
     assert!(made.status.success());
-    let home = tempfile::tempdir().unwrap();
+    let home = keyed_home();
     run_cli(
         Some(home.path()),
         &[
