@@ -5,7 +5,8 @@
 # suites (CLI, sandbox vs. hostile flavors, evaluate, HTTP, aws on a moto
 # server, vault on an OpenBao dev server, gcp on the fake Secret Manager
 # checked with Google's client, flavors in Python and JavaScript built with
-# componentize-py/-js; each suite starts its server itself on 127.0.0.1).
+# componentize-py/-js, `flavorbox serve` nodes on a throwaway PostgreSQL
+# cluster; each suite starts its server itself on 127.0.0.1).
 #
 # Usage: scripts/test.sh [extra cargo test args]
 set -euo pipefail
@@ -23,6 +24,16 @@ scripts/install-gcp-client.sh
 
 echo "==> installing componentize-py (target/componentize-venv) and componentize-js (target/componentize-js)"
 scripts/install-componentize.sh
+
+# The serve suite runs initdb/postgres from the machine's PostgreSQL (as
+# `nobody` when run as root); it is not installed by this script.
+echo "==> PostgreSQL server binaries for the serve suite"
+pg_bindir="${FLAVORBOX_PG_BINDIR:-$(pg_config --bindir 2>/dev/null || true)}"
+if [[ ! -x "$pg_bindir/initdb" ]]; then
+    echo "no PostgreSQL server binaries (pg_config --bindir): apt-get install postgresql, or set FLAVORBOX_PG_BINDIR" >&2
+    exit 1
+fi
+echo "    $pg_bindir"
 
 echo "==> guest crates: native unit tests"
 (cd guests && cargo test --locked -p sigv4 -p redact -p aws -p vault -p gcp_secrets_manager \

@@ -31,6 +31,16 @@ pub enum Violation {
 }
 
 impl Violation {
+    pub const ALL: [Violation; 7] = [
+        Violation::Deadline,
+        Violation::Memory,
+        Violation::Trap,
+        Violation::Quota,
+        Violation::Denied,
+        Violation::Garbage,
+        Violation::Limit,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Violation::Deadline => "deadline",
@@ -162,6 +172,19 @@ impl From<rusqlite::Error> for Error {
             ),
             _ => Error::Host(format!("store: {err}")),
         }
+    }
+}
+
+impl From<tokio_postgres::Error> for Error {
+    fn from(err: tokio_postgres::Error) -> Self {
+        // The server's message and detail (a constraint, a missing table),
+        // on one line; statements carry values only as parameters, which
+        // PostgreSQL does not echo.
+        let text = match err.as_db_error() {
+            Some(db) => format!("{}: {}", db.code().code(), db.message()),
+            None => err.to_string(),
+        };
+        Error::Host(format!("store: {}", text.replace('\n', " ")))
     }
 }
 

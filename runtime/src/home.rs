@@ -17,7 +17,7 @@ use crate::managers::{Manager, Managers};
 use crate::registry::{Flavors, Schemas};
 use crate::sandbox::{LazySandbox, Profile, Sandbox};
 use crate::store::sealed::{META_KEY_CHECK, load_key};
-use crate::store::{Database, SealedDatabase, SqliteDatabase};
+use crate::store::{self, AccessStore, Database, SealedDatabase};
 
 /// Environment variable that overrides where compiled components are cached
 /// (tests share one cache across many homes).
@@ -30,6 +30,7 @@ pub const STORE_FILE: &str = "flavorbox.db";
 pub struct Home {
     dir: PathBuf,
     db: Arc<dyn Database>,
+    access: Arc<dyn AccessStore>,
     sandbox: Arc<LazySandbox>,
     flavors: Flavors,
     schemas: Schemas,
@@ -58,25 +59,39 @@ impl Home {
     /// Opens the home at `dir`, creating it (with an active `default`
     /// secrets manager on the `local` flavor) if it does not exist.
     pub fn open(dir: &Path) -> Result<Home> {
-        Home::open_for(dir, Profile::Service)
+        Home::open_for(dir, None, Profile::Service)
     }
 
-    /// [`Home::open`], with its sandbox set up for `profile` (the CLI runs
-    /// one command: [`Profile::OneShot`]).
-    pub fn open_for(dir: &Path, profile: Profile) -> Result<Home> {
+    /// Opens the home at `dir` on the store `store` names (see
+    /// [`store::open`]) instead of its own SQLite file (`None`); the
+    /// directory then holds only the compile cache and, unless
+    /// `FLAVORBOX_MASTER_KEY` is set, the master key. With a `postgres://`
+    /// store, several homes (`flavorbox serve` nodes) share every record and
+    /// secret, and must share the master key. The sandbox is set up for
+    /// `profile` (the CLI runs one command: [`Profile::OneShot`]).
+    pub fn open_for(dir: &Path, store: Option<&str>, profile: Profile) -> Result<Home> {
         let cache_dir = std::env::var_os(CACHE_DIR_ENV)
             .map(PathBuf::from)
             .unwrap_or_else(|| dir.join("cache"));
-        Home::open_in(dir, LazySandbox::new(Some(cache_dir), profile))
+        Home::open_in(dir, store, LazySandbox::new(Some(cache_dir), profile))
     }
 
     /// A home that shares `sandbox` (engine, compiled flavors) with others;
     /// used by `evaluate` and tests to avoid recompiling.
     pub fn open_with_sandbox(dir: &Path, sandbox: Arc<Sandbox>) -> Result<Home> {
-        Home::open_in(dir, LazySandbox::shared(sandbox))
+        Home::open_in(dir, None, LazySandbox::shared(sandbox))
     }
 
-    fn open_in(dir: &Path, sandbox: LazySandbox) -> Result<Home> {
+    /// [`Home::open_for`] sharing `sandbox`, as [`Home::open_with_sandbox`].
+    pub fn open_store_with_sandbox(
+        dir: &Path,
+        store: Option<&str>,
+        sandbox: Arc<Sandbox>,
+    ) -> Result<Home> {
+        Home::open_in(dir, store, LazySandbox::shared(sandbox))
+    }
+
+    fn open_in(dir: &Path, store: Option<&str>, sandbox: LazySandbox) -> Result<Home> {
         if dir.exists() && !dir.is_dir() {
             return Err(Error::invalid(format!(
                 "home {} is not a directory",
@@ -84,11 +99,18 @@ impl Home {
             )));
         }
         create_private_dir(dir)?;
-        let raw: Arc<dyn Database> = Arc::new(SqliteDatabase::open(&dir.join(STORE_FILE))?);
-        let key = load_key(&dir.join(KEY_FILE), raw.meta(META_KEY_CHECK)?.is_some())?;
-        let db: Arc<dyn Database> = Arc::new(SealedDatabase::open(raw, key)?);
+        let opened = match store {
+            Some(spec) => store::open(spec)?,
+            None => store::open_sqlite(&dir.join(STORE_FILE))?,
+        };
+        let key = load_key(
+            &dir.join(KEY_FILE),
+            opened.db.meta(META_KEY_CHECK)?.is_some(),
+        )?;
+        let db: Arc<dyn Database> = Arc::new(SealedDatabase::open(opened.db, key)?);
         let sandbox = Arc::new(sandbox);
         Ok(Home {
+            access: opened.access,
             dir: dir.to_path_buf(),
             flavors: Flavors::new(db.clone(), sandbox.clone()),
             schemas: Schemas::new(db.clone()),
@@ -110,6 +132,16 @@ impl Home {
     /// [`crate::store::NamespaceAccess`]).
     pub fn shared_db(&self) -> Arc<dyn Database> {
         self.db.clone()
+    }
+
+    /// The tokens and audit log of this home's store.
+    pub fn access(&self) -> &dyn AccessStore {
+        self.access.as_ref()
+    }
+
+    /// The tokens and audit log of this home's store, to share.
+    pub fn shared_access(&self) -> Arc<dyn AccessStore> {
+        self.access.clone()
     }
 
     pub fn sandbox(&self) -> Result<&Arc<Sandbox>> {

@@ -16,6 +16,7 @@
 //! | 8 | [`managers`] | secrets managers and the secret operations through them |
 //! | 9 | [`home`] | a directory: store, sandbox, registry and managers together |
 //! | 10 | [`conformance`], [`evaluate`] | judging a flavor |
+//! | 11 | [`serve`] | a home over HTTP: tokens, audit log, and the client |
 //!
 //! The `flavorbox` binary (`src/cli`) sits on top and only parses and prints.
 
@@ -32,6 +33,7 @@ pub mod registry;
 pub mod sandbox;
 pub mod schema;
 pub mod secret;
+pub mod serve;
 pub mod store;
 pub mod text;
 

@@ -18,6 +18,7 @@ const LAYERS: &[&[&str]] = &[
     &["managers"],
     &["home"],
     &["conformance", "evaluate"],
+    &["serve"],
 ];
 
 fn layer_of(module: &str) -> Option<usize> {

@@ -253,8 +253,9 @@ fn a_home_from_before_sealing_is_sealed_in_place_and_keeps_working() {
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
     // Layout 1 went through every later step: manager limits (2), namespace
-    // versions (3), the sealing mark (4), namespace usage (5).
-    assert_eq!(version, 5);
+    // versions (3), the sealing mark (4), namespace usage (5), tokens and the
+    // audit log (6).
+    assert_eq!(version, 6);
     let unsealed: i64 = conn
         .query_row(
             "SELECT count(*) FROM meta WHERE key = 'unsealed'",

@@ -13,13 +13,17 @@ mod flavor;
 mod input;
 mod manager;
 mod output;
+mod remote;
 mod scaffold;
 mod schema;
 mod secret;
+mod serve;
 mod terminal;
 mod transfer;
 
 use std::path::PathBuf;
+
+use flavorbox::sandbox::Profile;
 use std::process::ExitCode;
 
 use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
@@ -37,6 +41,27 @@ struct Cli {
     /// ~/.local/share/flavorbox]
     #[arg(long, global = true, env = "FLAVORBOX_HOME", value_name = "DIR")]
     home: Option<PathBuf>,
+
+    /// The store instead of the home's own SQLite file: `sqlite:PATH` or
+    /// `postgres://USER@HOST:PORT/DATABASE` (shared by `serve` nodes)
+    /// (the URL may hold a password: its value is never shown in help)
+    #[arg(
+        long,
+        global = true,
+        env = "FLAVORBOX_STORE",
+        hide_env_values = true,
+        value_name = "STORE"
+    )]
+    store: Option<String>,
+
+    /// Run `secret` commands on this `flavorbox serve` node (http://HOST:PORT),
+    /// with the token from FLAVORBOX_TOKEN or --token-file
+    #[arg(long, global = true, env = "FLAVORBOX_SERVER", value_name = "URL")]
+    server: Option<String>,
+
+    /// File holding the token for --server
+    #[arg(long, global = true, value_name = "FILE")]
+    token_file: Option<PathBuf>,
 
     #[command(subcommand)]
     command: Command,
@@ -65,6 +90,13 @@ enum Command {
     /// Evaluate an untrusted flavor in a throwaway home: conformance,
     /// limits, capabilities, latency and a verdict
     Evaluate(evaluate::EvaluateArgs),
+    /// Serve the secret operations over HTTP/JSON to token holders
+    Serve(serve::ServeArgs),
+    /// Create, list and revoke API tokens of `serve`
+    #[command(subcommand)]
+    Token(serve::TokenCommand),
+    /// Show the latest requests `serve` answered (never values)
+    Audit(serve::AuditArgs),
     /// Print a shell completion script (bash, zsh or fish)
     Completions(docs::CompletionsArgs),
     /// Write man pages (to DIR, or the main page to stdout)
@@ -207,18 +239,36 @@ fn compile_progress(event: &flavorbox::sandbox::cache::CompileEvent) {
     }
 }
 
-fn open_home(dir: Option<PathBuf>) -> Result<Home> {
+/// The home a command runs on: a one-shot sandbox, except for `serve`,
+/// which takes calls until it is stopped.
+fn open_home(dir: Option<PathBuf>, store: Option<&str>, profile: Profile) -> Result<Home> {
     let dir = match dir {
         Some(dir) => dir,
         None => flavorbox::home::default_dir()?,
     };
-    Home::open_for(&dir, flavorbox::sandbox::Profile::OneShot)
+    Home::open_for(&dir, store, profile)
 }
 
 fn run(cli: Cli) -> Result<ExitCode> {
-    let home = || open_home(cli.home);
+    let store = cli.store.clone();
+    let home_dir = cli.home.clone();
+    let home = || open_home(cli.home, store.as_deref(), Profile::OneShot);
     let done = |r: Result<()>| r.map(|()| ExitCode::SUCCESS);
+    if let Some(server) = cli.server.as_deref() {
+        return match cli.command {
+            Command::Secret(args) => done(remote::run(server, cli.token_file.as_deref(), args)),
+            _ => Err(Error::invalid(
+                "--server works with `secret` commands only; other commands run where the store is",
+            )),
+        };
+    }
     match cli.command {
+        Command::Serve(args) => done(serve::serve(
+            open_home(home_dir, store.as_deref(), Profile::Service)?,
+            args,
+        )),
+        Command::Token(cmd) => done(serve::token(&home()?, cmd)),
+        Command::Audit(args) => done(serve::audit(&home()?, args)),
         // These never touch the user's home.
         Command::Evaluate(args) => done(evaluate::run(args)),
         Command::Completions(args) => done(docs::completions(args, Cli::command())),

@@ -15,10 +15,10 @@ use super::{OutputFormat, exec, input, transfer};
 pub struct SecretArgs {
     /// Use this secrets manager instead of the active one
     #[arg(long, global = true, value_name = "NAME")]
-    manager: Option<String>,
+    pub(super) manager: Option<String>,
 
     #[command(subcommand)]
-    command: SecretCommand,
+    pub(super) command: SecretCommand,
 }
 
 /// How `secret get` prints a secret.
@@ -37,7 +37,7 @@ pub enum GetFormat {
 }
 
 #[derive(Subcommand)]
-enum SecretCommand {
+pub(super) enum SecretCommand {
     /// Create a secret
     Register {
         /// The secret's name
@@ -137,13 +137,13 @@ enum SecretCommand {
 }
 
 #[derive(Serialize)]
-struct SecretView<'a> {
-    name: &'a str,
-    schema: &'a str,
-    values: BTreeMap<&'a str, &'a str>,
+pub(super) struct SecretView<'a> {
+    pub(super) name: &'a str,
+    pub(super) schema: &'a str,
+    pub(super) values: BTreeMap<&'a str, &'a str>,
 }
 
-fn view(secret: &Secret, reveal: bool) -> SecretView<'_> {
+pub(super) fn view(secret: &Secret, reveal: bool) -> SecretView<'_> {
     SecretView {
         name: secret.name(),
         schema: secret.schema(),
@@ -208,30 +208,7 @@ pub fn run(home: &Home, args: SecretArgs) -> Result<()> {
             output,
         } => {
             let secret = home.manager(manager)?.get_secret(&name)?;
-            if let Some(key) = key {
-                return print_key(&secret, &key, no_newline, output);
-            }
-            let view = view(&secret, reveal);
-            match output {
-                GetFormat::Json => json(&view),
-                GetFormat::Yaml => yaml(&view),
-                GetFormat::Env => {
-                    for (key, value) in &view.values {
-                        out!("{}={}", exec::env_name("", key)?, shell_quote(value));
-                    }
-                    Ok(())
-                }
-                GetFormat::Table => {
-                    out!("secret: {} (schema {})", view.name, view.schema);
-                    let rows = view
-                        .values
-                        .iter()
-                        .map(|(k, v)| vec![k.to_string(), v.to_string()])
-                        .collect::<Vec<_>>();
-                    table(&["KEY", "VALUE"], &rows);
-                    Ok(())
-                }
-            }
+            print_secret(&secret, reveal, key.as_deref(), no_newline, output)
         }
         SecretCommand::List { output } => {
             let names = home.manager(manager)?.list_secrets()?;
@@ -315,6 +292,42 @@ pub fn run(home: &Home, args: SecretArgs) -> Result<()> {
             transfer::export(&home.manager(manager)?, &names, reveal)
         }
         SecretCommand::Import { file } => transfer::import(&home.manager(manager)?, &file),
+    }
+}
+
+/// What `secret get` prints, here and against a server: one raw value
+/// (`--key`) or the secret in `output`'s format, values masked unless
+/// `reveal`.
+pub(super) fn print_secret(
+    secret: &Secret,
+    reveal: bool,
+    key: Option<&str>,
+    no_newline: bool,
+    output: GetFormat,
+) -> Result<()> {
+    if let Some(key) = key {
+        return print_key(secret, key, no_newline, output);
+    }
+    let view = view(secret, reveal);
+    match output {
+        GetFormat::Json => json(&view),
+        GetFormat::Yaml => yaml(&view),
+        GetFormat::Env => {
+            for (key, value) in &view.values {
+                out!("{}={}", exec::env_name("", key)?, shell_quote(value));
+            }
+            Ok(())
+        }
+        GetFormat::Table => {
+            out!("secret: {} (schema {})", view.name, view.schema);
+            let rows = view
+                .values
+                .iter()
+                .map(|(k, v)| vec![k.to_string(), v.to_string()])
+                .collect::<Vec<_>>();
+            table(&["KEY", "VALUE"], &rows);
+            Ok(())
+        }
     }
 }
 

@@ -270,6 +270,20 @@ impl Flavors {
             .db
             .flavor(name)?
             .ok_or_else(|| Error::NotFound(format!("flavor `{name}` is not registered")))?;
+        // Loaded (and checked against its digest) earlier in this process:
+        // not read again, which a server on a remote store would otherwise
+        // do for every request.
+        if let Some(loaded) = sandbox.loaded(&record.digest) {
+            return Ok(Runnable {
+                loaded,
+                secret_config_keys: record
+                    .description
+                    .secret_config_keys()
+                    .map(str::to_string)
+                    .collect(),
+                policy: record.policy,
+            });
+        }
         let wasm = self
             .db
             .flavor_component(name)?

@@ -233,6 +233,12 @@ impl Sandbox {
         Ok(loaded)
     }
 
+    /// The flavor this sandbox loaded from the component with `digest`, if
+    /// any (its bytes were checked against the digest when it was loaded).
+    pub fn loaded(&self, digest: &str) -> Option<Arc<LoadedFlavor>> {
+        self.lock_loaded().get(digest).cloned()
+    }
+
     fn lock_loaded(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<LoadedFlavor>>> {
         self.loaded.lock().unwrap_or_else(|p| p.into_inner())
     }

@@ -10,25 +10,33 @@
 //! The store persists the records it is given and checks the rules that span
 //! records (a flavor in use is not removed, one manager is active); it knows
 //! nothing of the sandbox or the registry. [`SqliteDatabase`] is the embedded
-//! backend; [`SealedDatabase`] wraps any backend so that what a manager
-//! stores and its config are encrypted at rest (see `sealed`).
+//! backend; [`PostgresDatabase`] the shared one, for several `flavorbox
+//! serve` nodes; [`SealedDatabase`] wraps either so that what a manager
+//! stores and its config are encrypted at rest (see `sealed`). Tokens and the
+//! audit log of a served store are behind their own trait ([`AccessStore`]).
 
+pub mod access;
 mod namespace;
+pub mod postgres;
 mod records;
 pub mod sealed;
 mod sqlite;
 pub mod staged;
 
+pub use access::{AccessStore, AuditEntry, Role, TokenRecord};
 pub use namespace::SqliteNamespace;
+pub use postgres::PostgresDatabase;
 pub use sealed::{MasterKey, SealedDatabase};
 pub use sqlite::SqliteDatabase;
 pub use staged::{NamespaceAccess, Staged};
 
 use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
 use std::time::Instant;
 
 use crate::contract::FlavorDescription;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::policy::{ManagerLimits, Policy};
 use crate::schema::Schema;
 
@@ -165,4 +173,39 @@ pub struct ManagerRecord {
     /// Overrides of its flavor's limits.
     pub limits: ManagerLimits,
     pub active: bool,
+}
+
+/// An opened store: its records and namespaces, and its tokens and audit
+/// log (the same database behind both).
+#[derive(Clone)]
+pub struct Opened {
+    pub db: Arc<dyn Database>,
+    pub access: Arc<dyn AccessStore>,
+}
+
+/// Opens the store `spec` names: `sqlite:PATH` or `postgres://...`
+/// (`postgresql://` too).
+pub fn open(spec: &str) -> Result<Opened> {
+    if spec.starts_with("postgres://") || spec.starts_with("postgresql://") {
+        let db = PostgresDatabase::open(spec)?;
+        return Ok(Opened {
+            db: Arc::new(db.clone()),
+            access: Arc::new(db),
+        });
+    }
+    match spec.strip_prefix("sqlite:") {
+        Some(path) if !path.is_empty() => open_sqlite(Path::new(path)),
+        _ => Err(Error::invalid(
+            "a store is `sqlite:PATH` or `postgres://USER@HOST:PORT/DATABASE`",
+        )),
+    }
+}
+
+/// Opens (creating if needed) the SQLite store at `path`.
+pub fn open_sqlite(path: &Path) -> Result<Opened> {
+    let db = SqliteDatabase::open(path)?;
+    Ok(Opened {
+        db: Arc::new(db.clone()),
+        access: Arc::new(db),
+    })
 }

@@ -31,6 +31,7 @@ const MIGRATIONS: &[&str] = &[
     VERSIONS_AND_COMPILED,
     SEALING,
     NAMESPACE_USAGE,
+    TOKENS_AND_AUDIT,
 ];
 
 /// The layout version this build writes.
@@ -129,6 +130,31 @@ CREATE TRIGGER IF NOT EXISTS kv_usage_delete AFTER DELETE ON kv BEGIN
     SET keys = keys - 1, bytes = bytes - length(CAST(OLD.key AS BLOB)) - length(OLD.value)
     WHERE namespace = OLD.namespace;
 END;
+";
+
+/// Layout 6: API tokens (by the SHA-256 of their text) and the audit log of
+/// `flavorbox serve` (see `store::access`).
+const TOKENS_AND_AUDIT: &str = "
+CREATE TABLE IF NOT EXISTS tokens (
+    id TEXT PRIMARY KEY,
+    sha256 TEXT NOT NULL UNIQUE,
+    manager TEXT NOT NULL,
+    role TEXT NOT NULL,
+    created_ms INTEGER NOT NULL,
+    expires_ms INTEGER,
+    revoked_ms INTEGER
+);
+CREATE TABLE IF NOT EXISTS audit (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    at_ms INTEGER NOT NULL,
+    peer TEXT NOT NULL,
+    token TEXT,
+    manager TEXT,
+    operation TEXT NOT NULL,
+    secret TEXT,
+    outcome TEXT NOT NULL,
+    status INTEGER NOT NULL
+);
 ";
 
 /// How long a host-record statement waits for another process's write lock.
