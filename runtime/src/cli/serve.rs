@@ -37,6 +37,7 @@ pub struct ServeArgs {
 pub enum TokenCommand {
     /// Create a token for one secrets manager; it is printed once
     Create {
+        /// The secrets manager the token opens
         #[arg(long, value_name = "NAME")]
         manager: String,
         /// read (get, list), write (+ register, update, delete) or admin
@@ -49,11 +50,15 @@ pub enum TokenCommand {
     },
     /// List tokens (never their text)
     List {
+        /// Output format
         #[arg(long, value_enum, default_value_t)]
         output: OutputFormat,
     },
     /// Revoke a token by its id
-    Revoke { id: String },
+    Revoke {
+        /// The token's id, as `token list` shows it
+        id: String,
+    },
 }
 
 #[derive(Args)]
@@ -61,6 +66,7 @@ pub struct AuditArgs {
     /// How many of the latest entries
     #[arg(long, default_value_t = 100)]
     limit: u32,
+    /// Output format
     #[arg(long, value_enum, default_value_t)]
     output: OutputFormat,
 }
