@@ -11,6 +11,8 @@ use flavorbox::Home;
 use flavorbox::sandbox::Sandbox;
 use flavorbox::store::TxnMode;
 
+pub mod setup_http;
+
 mod generated {
     include!(concat!(env!("OUT_DIR"), "/guests.rs"));
 }

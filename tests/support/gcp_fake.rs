@@ -11,12 +11,12 @@
 //! a small `sh` guard that kills it as soon as its stdin closes, i.e. when
 //! this test process ends in whatever way.
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
+
+pub use flavorbox_tests::setup_http::{Answer, request};
 
 /// How long the fake may take to start (it generates an RSA key).
 const STARTUP: Duration = Duration::from_secs(60);
@@ -42,19 +42,6 @@ pub struct FakeGcp {
     _guard: Mutex<(Child, ChildStdin)>,
 }
 
-/// An HTTP answer: status and body.
-#[derive(Debug)]
-pub struct Answer {
-    pub status: u16,
-    pub body: String,
-}
-
-impl Answer {
-    pub fn json(&self) -> serde_json::Value {
-        serde_json::from_str(&self.body).unwrap_or(serde_json::Value::Null)
-    }
-}
-
 impl FakeGcp {
     /// `http://127.0.0.1:PORT`
     pub fn origin(&self) -> String {
@@ -69,8 +56,14 @@ impl FakeGcp {
     /// One request to the fake with the test bearer token (`path` like
     /// `/v1/projects/p/secrets`).
     pub fn api(&self, method: &str, path: &str, body: Option<&serde_json::Value>) -> Answer {
-        request(self.port, method, path, Some(ACCESS_TOKEN), body)
-            .unwrap_or_else(|e| panic!("fake GCP {method} {path}: {e}"))
+        request(
+            self.port,
+            method,
+            path,
+            Some(("Authorization", &format!("Bearer {ACCESS_TOKEN}"))),
+            body,
+        )
+        .unwrap_or_else(|e| panic!("fake GCP {method} {path}: {e}"))
     }
 
     /// The fake's counters (`tokens_issued`, `api_requests`).
@@ -144,44 +137,4 @@ pub fn start() -> FakeGcp {
         dir,
         _guard: Mutex::new((child, stdin)),
     }
-}
-
-/// A minimal HTTP/1.1 client (one request per connection).
-fn request(
-    port: u16,
-    method: &str,
-    path: &str,
-    token: Option<&str>,
-    body: Option<&serde_json::Value>,
-) -> std::io::Result<Answer> {
-    let mut stream = TcpStream::connect(("127.0.0.1", port))?;
-    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
-    let body = body.map(|b| b.to_string()).unwrap_or_default();
-    let mut head = format!(
-        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\
-         Content-Length: {}\r\n",
-        body.len()
-    );
-    if let Some(token) = token {
-        head.push_str(&format!("Authorization: Bearer {token}\r\n"));
-    }
-    if !body.is_empty() {
-        head.push_str("Content-Type: application/json\r\n");
-    }
-    head.push_str("\r\n");
-    stream.write_all(head.as_bytes())?;
-    stream.write_all(body.as_bytes())?;
-    let mut raw = Vec::new();
-    stream.read_to_end(&mut raw)?;
-    let text = String::from_utf8_lossy(&raw);
-    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    let status = head
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .ok_or_else(|| std::io::Error::other(format!("no HTTP status in {head:?}")))?;
-    Ok(Answer {
-        status,
-        body: body.to_string(),
-    })
 }

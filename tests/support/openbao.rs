@@ -11,12 +11,13 @@
 //! `sh` guard that kills it as soon as its stdin closes, i.e. when this test
 //! process ends in whatever way.
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
+
+pub use flavorbox_tests::setup_http::{Answer, request};
 
 /// How long the server may take to answer its first request.
 const STARTUP: Duration = Duration::from_secs(60);
@@ -38,20 +39,6 @@ pub struct OpenBao {
     _guard: Mutex<(Child, ChildStdin)>,
 }
 
-/// An HTTP answer: status and body.
-#[derive(Debug)]
-pub struct Answer {
-    pub status: u16,
-    pub body: String,
-}
-
-impl Answer {
-    /// The body as JSON (`null` when it is empty or not JSON).
-    pub fn json(&self) -> serde_json::Value {
-        serde_json::from_str(&self.body).unwrap_or(serde_json::Value::Null)
-    }
-}
-
 impl OpenBao {
     /// `http://127.0.0.1:PORT`
     pub fn origin(&self) -> String {
@@ -61,8 +48,14 @@ impl OpenBao {
     /// One request to the server's API (`path` like `/v1/sys/auth/approle`)
     /// with the root token; for setting up the server in tests.
     pub fn api(&self, method: &str, path: &str, body: Option<&serde_json::Value>) -> Answer {
-        request(self.port, method, path, Some(ROOT_TOKEN), body)
-            .unwrap_or_else(|e| panic!("OpenBao {method} {path}: {e}"))
+        request(
+            self.port,
+            method,
+            path,
+            Some(("X-Vault-Token", ROOT_TOKEN)),
+            body,
+        )
+        .unwrap_or_else(|e| panic!("OpenBao {method} {path}: {e}"))
     }
 }
 
@@ -144,65 +137,4 @@ fn start() -> OpenBao {
 /// Whether the server is unsealed and active.
 fn healthy(port: u16) -> bool {
     request(port, "GET", "/v1/sys/health", None, None).is_ok_and(|a| a.status == 200)
-}
-
-/// A minimal HTTP/1.1 client for test setup (one request per connection).
-fn request(
-    port: u16,
-    method: &str,
-    path: &str,
-    token: Option<&str>,
-    body: Option<&serde_json::Value>,
-) -> std::io::Result<Answer> {
-    let mut stream = TcpStream::connect(("127.0.0.1", port))?;
-    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
-    let body = body.map(|b| b.to_string()).unwrap_or_default();
-    let mut head = format!(
-        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\
-         Content-Length: {}\r\n",
-        body.len()
-    );
-    if let Some(token) = token {
-        head.push_str(&format!("X-Vault-Token: {token}\r\n"));
-    }
-    if !body.is_empty() {
-        head.push_str("Content-Type: application/json\r\n");
-    }
-    head.push_str("\r\n");
-    stream.write_all(head.as_bytes())?;
-    stream.write_all(body.as_bytes())?;
-    let mut raw = Vec::new();
-    stream.read_to_end(&mut raw)?;
-    let text = String::from_utf8_lossy(&raw);
-    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    let status = head
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .ok_or_else(|| std::io::Error::other(format!("no HTTP status in {head:?}")))?;
-    let chunked = head
-        .lines()
-        .any(|l| l.eq_ignore_ascii_case("transfer-encoding: chunked"));
-    let body = if chunked {
-        dechunk(body)
-    } else {
-        body.to_string()
-    };
-    Ok(Answer { status, body })
-}
-
-/// The payload of a chunked body.
-fn dechunk(mut rest: &str) -> String {
-    let mut out = String::new();
-    while let Some((size, after)) = rest.split_once("\r\n") {
-        let Ok(size) = usize::from_str_radix(size.trim(), 16) else {
-            break;
-        };
-        if size == 0 || after.len() < size {
-            break;
-        }
-        out.push_str(&after[..size]);
-        rest = after[size..].trim_start_matches("\r\n");
-    }
-    out
 }
