@@ -4,7 +4,7 @@
 //! Guards against: secrets in messages. AWS sometimes echoes the request in
 //! its message (an `InvalidSignatureException` carries the canonical
 //! request, with the session token), so a message keeps only its first line,
-//! at most `MAX_MESSAGE` bytes, with every credential and secret value the
+//! at most `redact::MAX_MESSAGE` bytes, with every credential and secret value the
 //! call handled replaced by `***`. Transport errors name the endpoint's
 //! origin only, never a path, header or body.
 
@@ -13,8 +13,9 @@ use wasi_http_client::ErrorCode;
 
 use crate::Error;
 
-/// Longest AWS message passed on, in bytes.
-const MAX_MESSAGE: usize = 300;
+/// AWS messages pass the shared redaction of backend messages (first line,
+/// bounded, credentials and values masked).
+pub use redact::redact;
 
 /// The WIT error for an AWS error reply of type `kind` (`__type`, possibly
 /// `namespace#Type`) carrying `message`.
@@ -84,55 +85,6 @@ fn xml_element(text: &str, name: &str) -> Option<String> {
             .replace("&apos;", "'")
             .replace("&amp;", "&"),
     )
-}
-
-/// `message` cut to its first line and `MAX_MESSAGE` bytes, with the
-/// `sensitive` strings replaced by `***`: wherever they occur if at least
-/// `ANYWHERE_LEN` long, else only where they stand as a whole word (so a
-/// one-letter value does not mangle every word containing that letter).
-pub fn redact(message: &str, sensitive: &[&str]) -> String {
-    let mut text = message.lines().next().unwrap_or("").trim().to_string();
-    let mut sensitive: Vec<&str> = sensitive
-        .iter()
-        .copied()
-        .filter(|s| !s.is_empty())
-        .collect();
-    // Longest first, so a value containing another is masked whole.
-    sensitive.sort_by_key(|s| std::cmp::Reverse(s.len()));
-    for secret in sensitive {
-        text = mask(&text, secret);
-    }
-    if text.len() > MAX_MESSAGE {
-        let mut end = MAX_MESSAGE;
-        while !text.is_char_boundary(end) {
-            end -= 1;
-        }
-        text.truncate(end);
-        text.push_str("...");
-    }
-    text
-}
-
-/// Length from which a sensitive string is masked even inside a word.
-const ANYWHERE_LEN: usize = 8;
-
-fn mask(text: &str, secret: &str) -> String {
-    let is_word = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() || c == '_');
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(at) = rest.find(secret) {
-        let before = rest[..at].chars().next_back().or(out.chars().next_back());
-        let after = rest[at + secret.len()..].chars().next();
-        out.push_str(&rest[..at]);
-        if secret.len() >= ANYWHERE_LEN || (!is_word(before) && !is_word(after)) {
-            out.push_str("***");
-        } else {
-            out.push_str(secret);
-        }
-        rest = &rest[at + secret.len()..];
-    }
-    out.push_str(rest);
-    out
 }
 
 /// The WIT error for a request that got no usable response.
@@ -243,6 +195,6 @@ mod tests {
             "operation failed for *** and up: ***."
         );
         assert_eq!(redact("xxLONGSECRETxx", &["LONGSECRET"]), "xx***xx");
-        assert!(redact(&"é".repeat(400), &[]).len() <= MAX_MESSAGE + 3);
+        assert!(redact(&"é".repeat(400), &[]).len() <= redact::MAX_MESSAGE + 3);
     }
 }
