@@ -10,7 +10,7 @@
 
 use std::time::Duration;
 
-use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+use wasmtime::{Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
 use crate::error::{Error, Result};
 use crate::policy::MAX_MEMORY_MIB;
@@ -60,7 +60,11 @@ fn pooling() -> PoolingAllocationConfig {
         // wiping the first pages in place instead of returning them to the
         // kernel spares every call the page faults of bringing them back.
         .linear_memory_keep_resident(KEEP_RESIDENT_MEMORY)
-        .table_keep_resident(KEEP_RESIDENT_TABLE);
+        .table_keep_resident(KEEP_RESIDENT_TABLE)
+        // Where the kernel can say which pages a call dirtied (Linux 6.7+),
+        // only those are reset; otherwise every kept page is, which was
+        // half of a bare call (`raw-call` bench: 25 µs to 12.6 µs).
+        .pagemap_scan(Enabled::Auto);
     pooling
 }
 
