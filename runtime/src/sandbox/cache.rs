@@ -13,10 +13,15 @@
 //!   wherever it is (inside the home, or elsewhere through
 //!   `FLAVORBOX_CACHE_DIR`);
 //! - what proves a file is ours is not in the file (a forger would rewrite
-//!   it along): the home's store records the SHA-256 of every file this home
-//!   wrote (`Database::record_compiled`), and a file is loaded only if it
-//!   hashes to its record. Any other file (truncated, damaged, foreign,
-//!   written by another home) is compiled again and replaced.
+//!   it along): the home's store records the BLAKE3 hash of every file this
+//!   home wrote (`Database::record_compiled`), and a file is loaded only if
+//!   it hashes to its record. Any other file (truncated, damaged, foreign,
+//!   written by another home, or recorded under the SHA-256 earlier versions
+//!   used) is compiled again and replaced.
+//!
+//! A file is mapped, not read, and hashed once: checking the 1 MB `local`
+//! entry on every CLI command costs about 0.2 ms with BLAKE3, where reading
+//! it and hashing it with SHA-256 cost over 1 ms.
 //!
 //! Files are named by the component's digest and the engine's compatibility
 //! hash, written to a temporary file (0600) and renamed into place.
@@ -178,8 +183,9 @@ pub fn one_line(err: &wasmtime::Error) -> String {
         .to_string()
 }
 
-fn sha256_hex(bytes: &[u8]) -> String {
-    format!("{:x}", Sha256::digest(bytes))
+/// What the store records for a cache file: `blake3:<hex>`.
+fn checksum(bytes: &[u8]) -> String {
+    format!("blake3:{}", blake3::hash(bytes).to_hex())
 }
 
 /// Creates `dir` (0700) if missing; refuses one this user does not own or
@@ -227,27 +233,35 @@ fn load_recorded(
     entry: &str,
     records: &dyn Database,
 ) -> Result<Option<Component>> {
-    let Some(recorded) = records.compiled_sha256(entry)? else {
+    let Some(recorded) = records.compiled_checksum(entry)? else {
         return Ok(None);
     };
-    let Ok(compiled) = std::fs::read(dir.join(entry)) else {
+    let path = dir.join(entry);
+    let Ok(file) = std::fs::File::open(&path) else {
         return Ok(None);
     };
-    if sha256_hex(&compiled) != recorded {
+    // SAFETY: a private, read-only mapping of a file in a directory only
+    // this user may write, whose entries are only ever replaced by rename,
+    // never written in place; the bytes are copied out by `deserialize`
+    // below before the mapping is dropped.
+    let Ok(mapped) = (unsafe { memmap2::Mmap::map(&file) }) else {
+        return Ok(None);
+    };
+    if checksum(&mapped) != recorded {
         tracing::warn!(
             "ignoring compile cache entry {}: it is not the file this home wrote",
-            dir.join(entry).display()
+            path.display()
         );
         return Ok(None);
     }
-    // SAFETY: these are the very bytes this home wrote (their SHA-256 is
+    // SAFETY: these are the very bytes this home wrote (their hash is
     // recorded in its store, not in the file), which came from
     // `Engine::precompile_component` on an engine with the same
     // compatibility hash (it is part of the file name).
-    Ok(unsafe { Component::deserialize(engine, &compiled) }.ok())
+    Ok(unsafe { Component::deserialize(engine, &mapped[..]) }.ok())
 }
 
-/// Writes `compiled` as `entry` (0600, atomically) and records its SHA-256.
+/// Writes `compiled` as `entry` (0600, atomically) and records its hash.
 fn store_recorded(dir: &Path, entry: &str, compiled: &[u8], records: &dyn Database) -> Result<()> {
     let path = dir.join(entry);
     let tmp = dir.join(format!(".{entry}.{}.tmp", std::process::id()));
@@ -263,7 +277,7 @@ fn store_recorded(dir: &Path, entry: &str, compiled: &[u8], records: &dyn Databa
         let _ = std::fs::remove_file(&tmp);
         Error::host(e)
     })?;
-    records.record_compiled(entry, &sha256_hex(compiled))
+    records.record_compiled(entry, &checksum(compiled))
 }
 
 #[cfg(test)]

@@ -99,11 +99,12 @@ pub trait Database: Send + Sync {
     fn namespace(&self, id: i64, mode: TxnMode) -> Result<Box<dyn NamespaceTxn>>;
 
     // The compile cache's proof of origin.
-    /// The SHA-256 (hex) this home recorded for the compile cache file
-    /// `entry`, if it wrote one.
-    fn compiled_sha256(&self, entry: &str) -> Result<Option<String>>;
-    /// Records the SHA-256 (hex) of the compile cache file `entry`.
-    fn record_compiled(&self, entry: &str, sha256: &str) -> Result<()>;
+    /// The checksum (`blake3:<hex>`) this home recorded for the compile
+    /// cache file `entry`, if it wrote one. (The column is named `sha256`:
+    /// what earlier versions recorded, which no longer matches any file.)
+    fn compiled_checksum(&self, entry: &str) -> Result<Option<String>>;
+    /// Records the checksum of the compile cache file `entry`.
+    fn record_compiled(&self, entry: &str, checksum: &str) -> Result<()>;
 }
 
 /// How a namespace transaction locks. `Read` reads one consistent snapshot

@@ -748,18 +748,18 @@ impl Database for PostgresDatabase {
         Ok(Box::new(self.postgres_namespace(id, mode)?))
     }
 
-    fn compiled_sha256(&self, entry: &str) -> Result<Option<String>> {
+    fn compiled_checksum(&self, entry: &str) -> Result<Option<String>> {
         Ok(self
             .conn()?
             .row("SELECT sha256 FROM compiled WHERE entry = $1", &[&entry])?
             .map(|r| r.get(0)))
     }
 
-    fn record_compiled(&self, entry: &str, sha256: &str) -> Result<()> {
+    fn record_compiled(&self, entry: &str, checksum: &str) -> Result<()> {
         self.conn()?.execute(
             "INSERT INTO compiled (entry, sha256) VALUES ($1, $2)
              ON CONFLICT (entry) DO UPDATE SET sha256 = excluded.sha256",
-            &[&entry, &sha256],
+            &[&entry, &checksum],
         )?;
         Ok(())
     }

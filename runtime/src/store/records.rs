@@ -362,7 +362,7 @@ impl Database for SqliteDatabase {
         Ok(Box::new(self.sqlite_namespace(id, mode)?))
     }
 
-    fn compiled_sha256(&self, entry: &str) -> Result<Option<String>> {
+    fn compiled_checksum(&self, entry: &str) -> Result<Option<String>> {
         let conn = self.conn()?;
         Ok(conn
             .prepare_cached("SELECT sha256 FROM compiled WHERE entry = ?1")?
@@ -370,12 +370,12 @@ impl Database for SqliteDatabase {
             .optional()?)
     }
 
-    fn record_compiled(&self, entry: &str, sha256: &str) -> Result<()> {
+    fn record_compiled(&self, entry: &str, checksum: &str) -> Result<()> {
         self.write(|tx| {
             tx.execute(
                 "INSERT INTO compiled (entry, sha256) VALUES (?1, ?2)
                  ON CONFLICT (entry) DO UPDATE SET sha256 = excluded.sha256",
-                params![entry, sha256],
+                params![entry, checksum],
             )?;
             Ok(())
         })

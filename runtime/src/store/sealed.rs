@@ -485,11 +485,11 @@ impl Database for SealedDatabase {
         }))
     }
 
-    fn compiled_sha256(&self, entry: &str) -> Result<Option<String>> {
-        self.inner.compiled_sha256(entry)
+    fn compiled_checksum(&self, entry: &str) -> Result<Option<String>> {
+        self.inner.compiled_checksum(entry)
     }
-    fn record_compiled(&self, entry: &str, sha256: &str) -> Result<()> {
-        self.inner.record_compiled(entry, sha256)
+    fn record_compiled(&self, entry: &str, checksum: &str) -> Result<()> {
+        self.inner.record_compiled(entry, checksum)
     }
 }
 
