@@ -236,6 +236,10 @@ fn load_recorded(
     let Some(recorded) = records.compiled_checksum(entry)? else {
         return Ok(None);
     };
+    if !recorded.starts_with("blake3:") {
+        // Recorded by an earlier version (SHA-256): compiled once more.
+        return Ok(None);
+    }
     let path = dir.join(entry);
     let Ok(file) = std::fs::File::open(&path) else {
         return Ok(None);

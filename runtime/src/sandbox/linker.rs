@@ -18,6 +18,8 @@
 //! A shadowing function does its check and hands the call to the
 //! implementation it shadows, so behaviour within the caps is wasmtime's.
 
+use std::sync::OnceLock;
+
 use wasmtime::component::{HasSelf, Linker, Resource};
 use wasmtime::{Engine, StoreContextMut};
 use wasmtime_wasi::p2::bindings::sockets as wasi_sockets;
@@ -37,35 +39,67 @@ const HTTP_TYPES: &str = "wasi:http/types@0.2.12";
 const TCP_CREATE: &str = "wasi:sockets/tcp-create-socket@0.2.12";
 const UDP_CREATE: &str = "wasi:sockets/udp-create-socket@0.2.12";
 
-/// The two linkers: for flavors granted `http`, and for the others.
+/// The two linkers: for flavors granted `http`, and for the others. Both
+/// define the same imports (they differ only in what `wasi:http` does), and
+/// each is made from the shared base the first time a flavor needs it, so a
+/// command that runs only ungranted flavors never builds the other.
 pub struct Linkers {
-    pub granted: Linker<CallState>,
-    pub ungranted: Linker<CallState>,
+    base: Linker<CallState>,
+    granted: OnceLock<Linker<CallState>>,
+    ungranted: OnceLock<Linker<CallState>>,
 }
 
 fn link(e: wasmtime::Error) -> Error {
     Error::host(format!("linker: {e}"))
 }
 
-pub fn linkers(engine: &Engine) -> Result<Linkers> {
-    let mut base = Linker::new(engine);
-    wasmtime_wasi::p2::add_to_linker_async(&mut base).map_err(link)?;
-    wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut base).map_err(link)?;
-    secrets::types::add_to_linker::<_, HasSelf<CallState>>(&mut base, |s| s).map_err(link)?;
-    secrets::storage::add_to_linker::<_, HasSelf<_>>(&mut base, |s: &mut CallState| &mut s.storage)
+impl Linkers {
+    pub fn new(engine: &Engine) -> Result<Linkers> {
+        let mut base = Linker::new(engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut base).map_err(link)?;
+        wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut base).map_err(link)?;
+        secrets::types::add_to_linker::<_, HasSelf<CallState>>(&mut base, |s| s).map_err(link)?;
+        secrets::storage::add_to_linker::<_, HasSelf<_>>(&mut base, |s: &mut CallState| {
+            &mut s.storage
+        })
         .map_err(link)?;
-    secrets::config::add_to_linker::<_, HasSelf<_>>(&mut base, |s: &mut CallState| &mut s.config)
+        secrets::config::add_to_linker::<_, HasSelf<_>>(&mut base, |s: &mut CallState| {
+            &mut s.config
+        })
         .map_err(link)?;
-    secrets::log::add_to_linker::<_, HasSelf<_>>(&mut base, |s: &mut CallState| &mut s.log)
-        .map_err(link)?;
-    base.allow_shadowing(true);
-    count_sockets(&mut base).map_err(link)?;
+        secrets::log::add_to_linker::<_, HasSelf<_>>(&mut base, |s: &mut CallState| &mut s.log)
+            .map_err(link)?;
+        base.allow_shadowing(true);
+        count_sockets(&mut base).map_err(link)?;
+        Ok(Linkers {
+            base,
+            granted: OnceLock::new(),
+            ungranted: OnceLock::new(),
+        })
+    }
 
-    let mut granted = base.clone();
-    cap_requests(&mut granted).map_err(link)?;
-    let mut ungranted = base;
-    deny_http(&mut ungranted).map_err(link)?;
-    Ok(Linkers { granted, ungranted })
+    /// For flavors granted `http`: requests capped where wasmtime does not.
+    pub fn granted(&self) -> Result<&Linker<CallState>> {
+        self.derived(&self.granted, cap_requests)
+    }
+
+    /// For the others: `wasi:http`'s constructors stop the call.
+    pub fn ungranted(&self) -> Result<&Linker<CallState>> {
+        self.derived(&self.ungranted, deny_http)
+    }
+
+    fn derived<'a>(
+        &'a self,
+        cell: &'a OnceLock<Linker<CallState>>,
+        shadow: fn(&mut Linker<CallState>) -> wasmtime::Result<()>,
+    ) -> Result<&'a Linker<CallState>> {
+        if let Some(linker) = cell.get() {
+            return Ok(linker);
+        }
+        let mut linker = self.base.clone();
+        shadow(&mut linker).map_err(link)?;
+        Ok(cell.get_or_init(|| linker))
+    }
 }
 
 /// Records that the flavor used `wasi:http` without the grant, and stops

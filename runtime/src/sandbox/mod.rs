@@ -52,22 +52,44 @@ use crate::store::NamespaceAccess;
 use crate::store::staged::Commit;
 use cache::{CompileCache, one_line};
 
-/// A flavor compiled, linked and ready to instantiate: once with real
-/// `wasi:http` (for flavors granted `http`), once without.
+/// A flavor compiled, linked and ready to instantiate: without `wasi:http`
+/// (linked when loaded, which is what checks its imports), and with it
+/// (linked when a call granted `http` first needs it).
 pub struct LoadedFlavor {
-    granted: FlavorPre<CallState>,
+    component: wasmtime::component::Component,
+    granted: OnceLock<FlavorPre<CallState>>,
     ungranted: FlavorPre<CallState>,
     pub digest: String,
 }
 
 impl LoadedFlavor {
-    fn pre(&self, policy: &Policy) -> &FlavorPre<CallState> {
-        if policy.grants.allows(Capability::Http) {
-            &self.granted
-        } else {
-            &self.ungranted
+    fn pre(&self, linkers: &linker::Linkers, policy: &Policy) -> Result<&FlavorPre<CallState>> {
+        if !policy.grants.allows(Capability::Http) {
+            return Ok(&self.ungranted);
         }
+        if let Some(pre) = self.granted.get() {
+            return Ok(pre);
+        }
+        let pre = link_flavor(linkers.granted()?, &self.component)?;
+        Ok(self.granted.get_or_init(|| pre))
     }
+}
+
+/// Links `component` as a flavor; refusals are `invalid`.
+fn link_flavor(
+    linker: &wasmtime::component::Linker<CallState>,
+    component: &wasmtime::component::Component,
+) -> Result<FlavorPre<CallState>> {
+    // The outermost message names the import; its causes only restate it.
+    let instance_pre = linker
+        .instantiate_pre(component)
+        .map_err(|e| Error::invalid(format!("the host cannot run this component: {e}")))?;
+    FlavorPre::new(instance_pre).map_err(|e| {
+        Error::invalid(format!(
+            "this component is not a flavor (world flavorbox:secrets/flavor): {}",
+            one_line(&e)
+        ))
+    })
 }
 
 /// What one call needs besides the request.
@@ -158,7 +180,7 @@ impl Sandbox {
     /// `cache_dir`.
     pub fn with_profile(cache_dir: Option<PathBuf>, profile: Profile) -> Result<Sandbox> {
         let engine = engine::new_engine(profile == Profile::Service)?;
-        let linkers = linker::linkers(&engine)?;
+        let linkers = linker::Linkers::new(&engine)?;
         let cache = CompileCache::new(&engine, cache_dir);
         let runtime = match profile {
             // One worker drives timers and I/O, so several threads can block
@@ -210,22 +232,10 @@ impl Sandbox {
             return Err(Error::invalid("this is not a wasm component (bad header)"));
         }
         let component = self.cache.load(&self.engine, source, records)?;
-        let link = |linker: &wasmtime::component::Linker<CallState>| {
-            // The outermost message names the import; its causes only
-            // restate it.
-            let instance_pre = linker
-                .instantiate_pre(&component)
-                .map_err(|e| Error::invalid(format!("the host cannot run this component: {e}")))?;
-            FlavorPre::new(instance_pre).map_err(|e| {
-                Error::invalid(format!(
-                    "this component is not a flavor (world flavorbox:secrets/flavor): {}",
-                    one_line(&e)
-                ))
-            })
-        };
         let loaded = Arc::new(LoadedFlavor {
-            granted: link(&self.linkers.granted)?,
-            ungranted: link(&self.linkers.ungranted)?,
+            ungranted: link_flavor(self.linkers.ungranted()?, &component)?,
+            granted: OnceLock::new(),
+            component,
             digest: source.digest.to_string(),
         });
         self.lock_loaded()
@@ -340,7 +350,20 @@ impl Sandbox {
         store.set_hostcall_fuel(caps::TRANSFER_BYTES);
         store.set_max_component_handles(caps::COMPONENT_HANDLES);
 
-        let pre = flavor.pre(setup.policy);
+        let pre = match flavor.pre(&self.linkers, setup.policy) {
+            Ok(pre) => pre,
+            Err(err) => {
+                return Attempt {
+                    outcome: Outcome {
+                        result: Err(err),
+                        logs: Vec::new(),
+                        report: CallReport::default(),
+                    },
+                    changed: false,
+                    reached_network: false,
+                };
+            }
+        };
         let run = async {
             let instance = pre
                 .instantiate_async(&mut store)

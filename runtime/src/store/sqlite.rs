@@ -346,15 +346,21 @@ fn create_store(path: &Path) -> Result<()> {
     built
 }
 
-/// Whether the store file can be opened for writing.
+/// Whether this process may write the store file and create files next to
+/// it (SQLite's WAL and shared-memory files), asked of the kernel with the
+/// effective ids, so a read-only file, directory or mount is seen without
+/// opening or creating anything.
 fn writable(path: &Path) -> bool {
-    std::fs::OpenOptions::new().write(true).open(path).is_ok()
+    use rustix::fs::{Access, AtFlags, CWD, accessat};
+    let may_write = |p: &Path, access: Access| accessat(CWD, p, access, AtFlags::EACCESS).is_ok();
+    may_write(path, Access::WRITE_OK)
         && path.parent().is_none_or(|dir| {
-            // SQLite needs to create the WAL and shared-memory files.
-            let probe = dir.join(format!(".flavorbox-probe-{}", std::process::id()));
-            let ok = std::fs::File::create(&probe).is_ok();
-            let _ = std::fs::remove_file(&probe);
-            ok
+            let dir = if dir.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                dir
+            };
+            may_write(dir, Access::WRITE_OK | Access::EXEC_OK)
         })
 }
 
