@@ -246,8 +246,7 @@ fn load_recorded(
     };
     // SAFETY: a private, read-only mapping of a file in a directory only
     // this user may write, whose entries are only ever replaced by rename,
-    // never written in place; the bytes are copied out by `deserialize`
-    // below before the mapping is dropped.
+    // never written in place.
     let Ok(mapped) = (unsafe { memmap2::Mmap::map(&file) }) else {
         return Ok(None);
     };
@@ -258,11 +257,26 @@ fn load_recorded(
         );
         return Ok(None);
     }
-    // SAFETY: these are the very bytes this home wrote (their hash is
+    // wasmtime maps the file itself (no copy of the code), through our open
+    // descriptor, so what it maps is the very file just checked even if the
+    // entry was renamed over meanwhile; where no such path exists (no
+    // `/proc`), it copies the checked bytes.
+    #[cfg(target_os = "linux")]
+    let by_descriptor = {
+        use std::os::fd::AsRawFd;
+        Some(PathBuf::from(format!("/proc/self/fd/{}", file.as_raw_fd())))
+    };
+    #[cfg(not(target_os = "linux"))]
+    let by_descriptor: Option<PathBuf> = None;
+    // SAFETY (both): these are the very bytes this home wrote (their hash is
     // recorded in its store, not in the file), which came from
     // `Engine::precompile_component` on an engine with the same
-    // compatibility hash (it is part of the file name).
-    Ok(unsafe { Component::deserialize(engine, &mapped[..]) }.ok())
+    // compatibility hash (it is part of the file name); entries are never
+    // modified in place, only replaced by rename.
+    let mapped_by_wasmtime = by_descriptor
+        .filter(|path| path.exists())
+        .and_then(|path| unsafe { Component::deserialize_file(engine, &path) }.ok());
+    Ok(mapped_by_wasmtime.or_else(|| unsafe { Component::deserialize(engine, &mapped[..]) }.ok()))
 }
 
 /// Writes `compiled` as `entry` (0600, atomically) and records its hash.
