@@ -93,12 +93,11 @@ impl Linkers {
         cell: &'a OnceLock<Linker<CallState>>,
         shadow: fn(&mut Linker<CallState>) -> wasmtime::Result<()>,
     ) -> Result<&'a Linker<CallState>> {
-        if let Some(linker) = cell.get() {
-            return Ok(linker);
-        }
-        let mut linker = self.base.clone();
-        shadow(&mut linker).map_err(link)?;
-        Ok(cell.get_or_init(|| linker))
+        super::get_or_try_init(cell, || {
+            let mut linker = self.base.clone();
+            shadow(&mut linker).map_err(link)?;
+            Ok(linker)
+        })
     }
 }
 

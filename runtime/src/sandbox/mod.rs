@@ -67,11 +67,9 @@ impl LoadedFlavor {
         if !policy.grants.allows(Capability::Http) {
             return Ok(&self.ungranted);
         }
-        if let Some(pre) = self.granted.get() {
-            return Ok(pre);
-        }
-        let pre = link_flavor(linkers.granted()?, &self.component)?;
-        Ok(self.granted.get_or_init(|| pre))
+        get_or_try_init(&self.granted, || {
+            link_flavor(linkers.granted()?, &self.component)
+        })
     }
 }
 
@@ -130,6 +128,27 @@ pub struct Outcome<T> {
     pub result: Result<T>,
     pub logs: Vec<LogRecord>,
     pub report: CallReport,
+}
+
+impl<T> Outcome<T> {
+    /// A call that failed before its flavor ran: no output, nothing to report.
+    fn failed(err: Error) -> Self {
+        Outcome {
+            result: Err(err),
+            logs: Vec::new(),
+            report: CallReport::default(),
+        }
+    }
+}
+
+/// The value in `cell`, made by `init` if it is empty. (A failed `init`
+/// leaves the cell empty, so the next caller tries again.)
+fn get_or_try_init<T>(cell: &OnceLock<T>, init: impl FnOnce() -> Result<T>) -> Result<&T> {
+    if let Some(value) = cell.get() {
+        return Ok(value);
+    }
+    let value = init()?;
+    Ok(cell.get_or_init(|| value))
 }
 
 /// `flavorbox:secrets/types` only defines types; its host trait is empty.
@@ -292,16 +311,12 @@ impl Sandbox {
             self.slots.clone().acquire_owned(),
         );
         let Ok(Ok(_permit)) = permit.await else {
-            return Outcome {
-                result: Err(Error::Conflict(format!(
-                    "all {} call slots of this process stayed busy past the {} ms deadline; \
-                     nothing ran",
-                    caps::CONCURRENT_CALLS,
-                    limits.timeout_ms
-                ))),
-                logs: Vec::new(),
-                report: CallReport::default(),
-            };
+            return Outcome::failed(Error::Conflict(format!(
+                "all {} call slots of this process stayed busy past the {} ms deadline; \
+                 nothing ran",
+                caps::CONCURRENT_CALLS,
+                limits.timeout_ms
+            )));
         };
         let mut attempts = 0;
         loop {
@@ -354,11 +369,7 @@ impl Sandbox {
             Ok(pre) => pre,
             Err(err) => {
                 return Attempt {
-                    outcome: Outcome {
-                        result: Err(err),
-                        logs: Vec::new(),
-                        report: CallReport::default(),
-                    },
+                    outcome: Outcome::failed(err),
                     changed: false,
                     reached_network: false,
                 };
