@@ -364,6 +364,24 @@ mod tests {
                 .unwrap()
                 .is_none()
         );
+
+        // A record an earlier version wrote (the SHA-256 hex of the very
+        // same file) is not trusted as a BLAKE3 one: compiled once more,
+        // and recorded anew.
+        let sha256 = format!("{:x}", Sha256::digest(&good));
+        db.record_compiled(&name, &sha256).unwrap();
+        assert!(
+            load_recorded(&engine, &cache_dir, &name, &db)
+                .unwrap()
+                .is_none()
+        );
+        cache.load(&engine, &local(), &db).unwrap();
+        assert_eq!(db.compiled_checksum(&name).unwrap(), Some(checksum(&good)));
+        assert!(
+            load_recorded(&engine, &cache_dir, &name, &db)
+                .unwrap()
+                .is_some()
+        );
     }
 
     #[cfg(unix)]
