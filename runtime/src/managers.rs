@@ -32,6 +32,10 @@ use crate::store::{Database, ManagerRecord, NamespaceAccess};
 /// How many managers a chain of config references may pass through.
 const MAX_REFERENCE_DEPTH: usize = 4;
 
+/// How often `update` reads and merges again when another call wrote to
+/// the manager's storage between its read and its write.
+const MAX_UPDATE_ATTEMPTS: u32 = 20;
+
 /// The secrets managers of one home.
 #[derive(Clone, Copy)]
 pub struct Managers<'h> {
@@ -362,13 +366,25 @@ impl Manager<'_> {
         export: &E,
         chain: &mut Vec<String>,
     ) -> Result<Outcome<E::Answer>> {
+        self.call_pinned(export, None, chain)
+    }
+
+    /// [`Manager::call_in`], its storage reads pinned to `version` if given
+    /// (see `NamespaceAccess::pinned_at`).
+    fn call_pinned<E: Export>(
+        &self,
+        export: &E,
+        version: Option<u64>,
+        chain: &mut Vec<String>,
+    ) -> Result<Outcome<E::Answer>> {
         let (config, mask) = self.effective_config(chain)?;
+        let storage = NamespaceAccess::new(self.managers.db.clone(), self.record.id);
         let setup = CallSetup {
             policy: &self.policy,
-            storage: Some(NamespaceAccess::new(
-                self.managers.db.clone(),
-                self.record.id,
-            )),
+            storage: Some(match version {
+                Some(version) => storage.pinned_at(version),
+                None => storage,
+            }),
             config,
             mask,
         };
@@ -455,7 +471,12 @@ impl Manager<'_> {
     }
 
     fn answer_in<E: Export>(&self, export: &E, chain: &mut Vec<String>) -> Result<E::Answer> {
-        self.call_in(export, chain)?.result.map_err(|e| match e {
+        self.answered(self.call_in(export, chain)?.result)
+    }
+
+    /// A call's result, a not-found error naming this manager.
+    fn answered<T>(&self, result: Result<T>) -> Result<T> {
+        result.map_err(|e| match e {
             // Say where: the same secret name can live in several managers.
             Error::NotFound(msg) if !msg.contains("secrets manager `") => {
                 Error::NotFound(format!("{msg} in secrets manager `{}`", self.name()))
@@ -511,7 +532,49 @@ impl Manager<'_> {
         if let Some(schema) = schema {
             self.managers.schemas.get(schema)?;
         }
-        let current = self.answer(&GetSecret(name))?;
+        // Read, merge, write: the write is pinned to the storage version the
+        // read saw, so an update another process committed in between is
+        // merged again rather than overwritten (the other keys it set would
+        // otherwise be lost). Bounded: a manager written to without pause
+        // gets the conflict.
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            let read = self.call_in(&GetSecret(name), &mut Vec::new())?;
+            let version = read.report.storage_version;
+            let current = self.answered(read.result)?;
+            let updated = self.merged(name, &current, &changes, remove, schema)?;
+            let written = self.call_pinned(&UpdateSecret(&updated), version, &mut Vec::new())?;
+            // Stale: the write found the storage at another version than
+            // the read (a lock wait or any other failure is not retried).
+            let stale = written
+                .report
+                .storage_version
+                .is_some_and(|seen| Some(seen) != version);
+            match written.result {
+                Err(Error::Conflict(_))
+                    if version.is_some() && stale && attempts < MAX_UPDATE_ATTEMPTS =>
+                {
+                    continue;
+                }
+                result => {
+                    self.answered(result)?;
+                    return Ok(updated);
+                }
+            }
+        }
+    }
+
+    /// `current` with `changes` set, `remove` removed and `schema` switched
+    /// to, checked against its schema.
+    fn merged(
+        &self,
+        name: &str,
+        current: &Secret,
+        changes: &[(String, String)],
+        remove: &[String],
+        schema: Option<&str>,
+    ) -> Result<Secret> {
         let mut values = current.values().clone();
         for key in remove {
             if changes.iter().any(|(k, _)| k == key) {
@@ -525,7 +588,7 @@ impl Manager<'_> {
                 )));
             }
         }
-        values.extend(changes);
+        values.extend(changes.iter().cloned());
         if values.is_empty() {
             return Err(Error::invalid(format!(
                 "removing those keys would leave secret `{name}` empty; delete it instead"
@@ -536,7 +599,6 @@ impl Manager<'_> {
             .schemas
             .get(updated.schema())?
             .validate(&updated)?;
-        self.answer(&UpdateSecret(&updated))?;
         Ok(updated)
     }
 

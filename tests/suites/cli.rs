@@ -824,3 +824,40 @@ fn completions_and_man_pages_are_generated() {
     );
     assert!(Path::new(&dir.join("flavorbox-run.1")).is_file());
 }
+
+/// Two processes updating different keys of one secret at once: every
+/// update is a read, a merge and a write, and the write is pinned to what
+/// the read saw, so neither process overwrites the keys the other added.
+#[test]
+fn concurrent_updates_from_two_processes_lose_no_key() {
+    const UPDATES: usize = 15;
+    let home = TestHome::new();
+    home.cli(&["secret", "register", "shared", "seed=0"]).ok();
+    let writers: Vec<_> = ["a", "b"]
+        .into_iter()
+        .map(|writer| {
+            let dir = home.path().to_path_buf();
+            std::thread::spawn(move || {
+                for i in 0..UPDATES {
+                    let pair = format!("{writer}{i}=v{i}");
+                    flavorbox_tests::run_cli(
+                        Some(&dir),
+                        &["secret", "update", "shared", &pair],
+                        None,
+                    )
+                    .ok();
+                }
+            })
+        })
+        .collect();
+    for writer in writers {
+        writer.join().expect("writer thread");
+    }
+    let stored = revealed(&home, "shared", "default");
+    let keys = stored["values"].as_object().expect("values").len();
+    assert_eq!(
+        keys,
+        1 + 2 * UPDATES,
+        "keys lost to a concurrent update: {stored}"
+    );
+}

@@ -70,6 +70,12 @@ impl StorageCapability {
         }
     }
 
+    /// The namespace version the call's reads saw, if it read storage and
+    /// wrote nothing.
+    pub fn version_seen(&self) -> Option<u64> {
+        self.staged.as_ref().and_then(Staged::version_seen)
+    }
+
     /// The staged writes, to commit once the call has succeeded.
     pub fn into_staged(self) -> Option<Staged> {
         self.staged

@@ -121,6 +121,10 @@ pub struct CallReport {
     /// How many times the call ran (more than once when a commit found the
     /// namespace changed by another call).
     pub attempts: u32,
+    /// The version of the manager's namespace the call read, if it read
+    /// storage and wrote nothing (what a later call can be pinned to, see
+    /// `NamespaceAccess::pinned_at`).
+    pub storage_version: Option<u64>,
 }
 
 /// The result of one call, with the flavor's (masked) output.
@@ -446,6 +450,7 @@ impl Sandbox {
             log_truncated: output.truncated,
             secret_bearing,
             attempts: 1,
+            storage_version: state.storage.version_seen(),
         };
         if output.records.iter().any(|r| r.source != LogSource::Host) {
             report.used.insert(Capability::Log);

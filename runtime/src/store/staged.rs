@@ -34,11 +34,29 @@ const ENTRY_OVERHEAD: u64 = 64;
 pub struct NamespaceAccess {
     db: Arc<dyn Database>,
     id: i64,
+    /// The namespace version the call's reads must still find (see
+    /// [`NamespaceAccess::pinned_at`]).
+    pinned: Option<u64>,
 }
 
 impl NamespaceAccess {
     pub fn new(db: Arc<dyn Database>, id: i64) -> Self {
-        NamespaceAccess { db, id }
+        NamespaceAccess {
+            db,
+            id,
+            pinned: None,
+        }
+    }
+
+    /// Access for a call that must see the namespace exactly as an earlier
+    /// call saw it (at `version`): a read-merge-write spread over two calls
+    /// (`update`: get, merge, update). If another call wrote meanwhile, its
+    /// first storage access fails as a `conflict` and nothing is written,
+    /// so the caller can read again and merge on fresh data instead of
+    /// overwriting what the other call wrote.
+    pub fn pinned_at(mut self, version: u64) -> Self {
+        self.pinned = Some(version);
+        self
     }
 
     /// A fresh staged view for one run of a call that must end by
@@ -97,8 +115,23 @@ impl Staged {
             txn.set_deadline(self.deadline);
             self.seen = txn.version()?;
             self.snapshot = Some(txn);
+            if self.access.pinned.is_some_and(|pinned| pinned != self.seen) {
+                return Err(Error::Conflict(
+                    "the secrets manager's storage changed since it was read; nothing was written"
+                        .to_string(),
+                ));
+            }
         }
         Ok(self.snapshot.as_mut().expect("opened above"))
+    }
+
+    /// The namespace version the call's reads saw, if it read storage and
+    /// staged no write (a call that writes changes the version).
+    pub fn version_seen(&self) -> Option<u64> {
+        match &self.snapshot {
+            Some(_) if self.writes.is_empty() => Some(self.seen),
+            _ => None,
+        }
     }
 
     /// Whether the call staged any write.
@@ -296,6 +329,26 @@ mod tests {
         assert_eq!(second.commit().unwrap(), Commit::Changed);
         assert_eq!(read(&access, "secrets/x"), Some(b"first".to_vec()));
         assert_eq!(read(&access, "secrets/y"), None);
+    }
+
+    #[test]
+    fn a_call_pinned_to_an_older_version_reads_nothing_and_writes_nothing() {
+        let (_dir, access) = access();
+        let mut reader = access.stage(soon());
+        assert_eq!(reader.get("secrets/x").unwrap(), None);
+        let seen = reader.version_seen().expect("it read");
+        // Pinned to what it saw, a later call may read and write.
+        let mut same = access.clone().pinned_at(seen).stage(soon());
+        assert_eq!(same.get("secrets/x").unwrap(), None);
+        same.set("secrets/x", b"1".to_vec()).unwrap();
+        assert_eq!(same.version_seen(), None, "a call that wrote pins nothing");
+        assert_eq!(same.commit().unwrap(), Commit::Applied);
+        // Once another call wrote, a call pinned to the old version fails
+        // at its first read, reporting the version it found.
+        let mut stale = access.clone().pinned_at(seen).stage(soon());
+        assert!(matches!(stale.get("secrets/x"), Err(Error::Conflict(_))));
+        assert_ne!(stale.version_seen(), Some(seen));
+        assert_eq!(read(&access, "secrets/x"), Some(b"1".to_vec()));
     }
 
     #[test]
