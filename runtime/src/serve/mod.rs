@@ -293,6 +293,34 @@ struct Request {
     role: Role,
 }
 
+impl Request {
+    /// An operation on the node itself (no manager, no secret).
+    fn node(operation: &'static str, role: Role) -> Self {
+        Request {
+            operation,
+            manager: None,
+            secret: None,
+            role,
+        }
+    }
+
+    /// An operation on one secrets manager.
+    fn on_manager(operation: &'static str, role: Role, manager: &str) -> Self {
+        Request {
+            manager: Some(manager.to_string()),
+            ..Request::node(operation, role)
+        }
+    }
+
+    /// An operation on one secret of one secrets manager.
+    fn on_secret(operation: &'static str, role: Role, manager: &str, secret: &str) -> Self {
+        Request {
+            secret: Some(secret.to_string()),
+            ..Request::on_manager(operation, role, manager)
+        }
+    }
+}
+
 /// A refusal or failure, as answered.
 struct Answer {
     status: StatusCode,
@@ -498,12 +526,7 @@ async fn whoami(
     ConnectInfo(peer): Peer,
     headers: HeaderMap,
 ) -> Response {
-    let request = Request {
-        operation: "whoami",
-        manager: None,
-        secret: None,
-        role: Role::Read,
-    };
+    let request = Request::node("whoami", Role::Read);
     handle(node, peer.ip(), &headers, request, async move |_, token| {
         Answer::ok(
             StatusCode::OK,
@@ -518,12 +541,7 @@ async fn list_managers(
     ConnectInfo(peer): Peer,
     headers: HeaderMap,
 ) -> Response {
-    let request = Request {
-        operation: "list-managers",
-        manager: None,
-        secret: None,
-        role: Role::Admin,
-    };
+    let request = Request::node("list-managers", Role::Admin);
     handle(node, peer.ip(), &headers, request, async move |node, _| {
         blocking(move || {
             // Configs may hold credentials: names only.
@@ -547,12 +565,7 @@ async fn list_flavors(
     ConnectInfo(peer): Peer,
     headers: HeaderMap,
 ) -> Response {
-    let request = Request {
-        operation: "list-flavors",
-        manager: None,
-        secret: None,
-        role: Role::Admin,
-    };
+    let request = Request::node("list-flavors", Role::Admin);
     handle(node, peer.ip(), &headers, request, async move |node, _| {
         blocking(move || {
             let flavors: Vec<_> = node
@@ -583,12 +596,7 @@ async fn list_secrets(
     Path(manager): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    let request = Request {
-        operation: "get-all-secret-keys",
-        manager: Some(manager.clone()),
-        secret: None,
-        role: Role::Read,
-    };
+    let request = Request::on_manager("get-all-secret-keys", Role::Read, &manager);
     handle(node, peer.ip(), &headers, request, async move |node, _| {
         blocking(move || {
             let names = node.home.manager(Some(&manager))?.list_secrets()?;
@@ -606,12 +614,7 @@ async fn get_secret(
     Path((manager, name)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Response {
-    let request = Request {
-        operation: "get-secret",
-        manager: Some(manager.clone()),
-        secret: Some(name.clone()),
-        role: Role::Read,
-    };
+    let request = Request::on_secret("get-secret", Role::Read, &manager, &name);
     handle(node, peer.ip(), &headers, request, async move |node, _| {
         blocking(move || {
             let secret = node.home.manager(Some(&manager))?.get_secret(&name)?;
@@ -635,12 +638,7 @@ async fn register(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let request = Request {
-        operation: "register-secret",
-        manager: Some(manager.clone()),
-        secret: None,
-        role: Role::Write,
-    };
+    let request = Request::on_manager("register-secret", Role::Write, &manager);
     handle(node, peer.ip(), &headers, request, async move |node, _| {
         let body: SecretBody = match read_json(body).await {
             Ok(body) => body,
@@ -672,12 +670,7 @@ async fn update(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let request = Request {
-        operation: "update-secret",
-        manager: Some(manager.clone()),
-        secret: Some(name.clone()),
-        role: Role::Write,
-    };
+    let request = Request::on_secret("update-secret", Role::Write, &manager, &name);
     handle(node, peer.ip(), &headers, request, async move |node, _| {
         let body: UpdateBody = match read_json(body).await {
             Ok(body) => body,
@@ -720,12 +713,7 @@ async fn delete_secret(
     Path((manager, name)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Response {
-    let request = Request {
-        operation: "delete-secret",
-        manager: Some(manager.clone()),
-        secret: Some(name.clone()),
-        role: Role::Write,
-    };
+    let request = Request::on_secret("delete-secret", Role::Write, &manager, &name);
     handle(node, peer.ip(), &headers, request, async move |node, _| {
         blocking(move || {
             node.home.manager(Some(&manager))?.delete_secret(&name)?;
@@ -744,12 +732,7 @@ async fn delete_all(
     RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> Response {
-    let request = Request {
-        operation: "delete-all-secrets",
-        manager: Some(manager.clone()),
-        secret: None,
-        role: Role::Admin,
-    };
+    let request = Request::on_manager("delete-all-secrets", Role::Admin, &manager);
     handle(node, peer.ip(), &headers, request, async move |node, _| {
         let force = query
             .as_deref()
