@@ -28,12 +28,14 @@ const SCRUBBED_ENV: &[&str] = &[
 
 pub const GUEST_TARGET: &str = "wasm32-wasip2";
 
-/// The workspace root, from the calling build script's manifest directory.
+/// The workspace root: the nearest ancestor of the calling build script's
+/// manifest directory that holds `guests/`.
 pub fn workspace_root() -> PathBuf {
     let manifest = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("run by cargo"));
     manifest
-        .parent()
-        .expect("crates sit in the workspace root")
+        .ancestors()
+        .find(|dir| dir.join("guests").join("Cargo.toml").is_file())
+        .expect("a crate of the workspace that holds guests/")
         .to_path_buf()
 }
 

@@ -10,8 +10,8 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 source scripts/setup.sh
 
-echo "==> cargo build -p flavorbox (builds the local flavor component too)"
-cargo build -p flavorbox
+echo "==> cargo build -p flavorbox-cli (builds the local flavor component too)"
+cargo build -p flavorbox-cli
 
 home="${FLAVORBOX_HOME:-$(mktemp -d -t flavorbox-demo-XXXXXX)}"
 export FLAVORBOX_HOME="$home"

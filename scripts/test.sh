@@ -41,8 +41,8 @@ echo "==> guest crates: native unit tests"
 
 # The end-to-end suites run the CLI binary, which `cargo test` does not build
 # for another package's tests.
-echo "==> cargo build -p flavorbox (the CLI the end-to-end suites run)"
-cargo build --locked -p flavorbox
+echo "==> cargo build -p flavorbox-cli (the CLI the end-to-end suites run)"
+cargo build --locked -p flavorbox-cli
 
 echo "==> cargo test --workspace"
 cargo test --locked --workspace "$@"

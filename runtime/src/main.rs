@@ -1,7 +1,355 @@
-//! The `flavorbox` command line.
+//! The `flavorbox` command line: parsing and dispatch. This crate parses
+//! arguments, reads user input and the environment, and prints results;
+//! every decision is made by the host library (`flavorbox::Home`), which
+//! reads no environment variable and knows nothing of this crate.
+//!
+//! Every failure is one line on stderr (`flavorbox: ...`), usage errors from
+//! argument parsing included: clap's multi-line reports are folded into one
+//! line that ends with where to find help.
 
-mod cli;
+mod docs;
+mod environment;
+mod evaluate;
+mod exec;
+mod flavor;
+mod input;
+mod manager;
+mod output;
+mod remote;
+mod scaffold;
+mod schema;
+mod secret;
+mod serve;
+mod terminal;
+mod transfer;
 
-fn main() -> std::process::ExitCode {
-    cli::main()
+use std::path::PathBuf;
+
+use flavorbox::sandbox::{Profile, SandboxConfig};
+use std::process::ExitCode;
+
+use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
+use flavorbox::{Error, Home, Result};
+
+#[derive(Parser)]
+#[command(
+    name = "flavorbox",
+    version,
+    about = "Run secrets-manager flavors as sandboxed WebAssembly components"
+)]
+struct Cli {
+    /// Directory holding the store, its master key, registered flavors and
+    /// the compile cache [default: the platform data directory, e.g.
+    /// ~/.local/share/flavorbox]
+    #[arg(long, global = true, env = environment::HOME, value_name = "DIR")]
+    home: Option<PathBuf>,
+
+    /// The store instead of the home's own SQLite file: `sqlite:PATH` or
+    /// `postgres://USER@HOST:PORT/DATABASE` (shared by `serve` nodes)
+    /// (the URL may hold a password: its value is never shown in help)
+    #[arg(
+        long,
+        global = true,
+        env = environment::STORE,
+        hide_env_values = true,
+        value_name = "STORE"
+    )]
+    store: Option<String>,
+
+    /// Run `secret` commands on this `flavorbox serve` node (http://HOST:PORT),
+    /// with the token from FLAVORBOX_TOKEN or --token-file
+    #[arg(long, global = true, env = environment::SERVER, value_name = "URL")]
+    server: Option<String>,
+
+    /// File holding the token for --server
+    #[arg(long, global = true, value_name = "FILE")]
+    token_file: Option<PathBuf>,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// List, register, upgrade, grant, describe and remove flavors
+    #[command(subcommand)]
+    Flavor(flavor::FlavorCommand),
+    /// Configure secrets managers (instances of a flavor)
+    #[command(subcommand, name = "secrets-manager")]
+    SecretsManager(manager::ManagerCommand),
+    /// Register, read, list, update, rename, export, import and delete secrets
+    Secret(secret::SecretArgs),
+    /// List, describe, register and remove secret schemas
+    #[command(subcommand)]
+    Schema(schema::SchemaCommand),
+    /// Run a command with secrets in its environment
+    Run(exec::RunArgs),
+    /// Render {{name.key}} and {{manager/name.key}} references in a file
+    Resolve(exec::ResolveArgs),
+    /// Import the secrets of a ZenML LocalSecretsManager (secrets.yaml)
+    #[command(name = "import-zenml")]
+    ImportZenml(transfer::ImportZenmlArgs),
+    /// Evaluate an untrusted flavor in a throwaway home: conformance,
+    /// limits, capabilities, latency and a verdict
+    Evaluate(evaluate::EvaluateArgs),
+    /// Serve the secret operations over HTTP/JSON to token holders
+    Serve(serve::ServeArgs),
+    /// Create, list and revoke API tokens of `serve`
+    #[command(subcommand)]
+    Token(serve::TokenCommand),
+    /// Show the latest requests `serve` answered (never values)
+    Audit(serve::AuditArgs),
+    /// Print a shell completion script (bash, zsh or fish)
+    Completions(docs::CompletionsArgs),
+    /// Write man pages (to DIR, or the main page to stdout)
+    Man(docs::ManArgs),
+}
+
+/// How to print results.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    /// Aligned text for people (control characters escaped)
+    #[default]
+    Text,
+    /// JSON for scripts (exact values)
+    Json,
+}
+
+fn main() -> ExitCode {
+    // The bounded compiler child (see `flavorbox::sandbox::compile`): this
+    // binary, started by itself.
+    if std::env::args_os().nth(1).as_deref()
+        == Some(std::ffi::OsStr::new(flavorbox::sandbox::compile::CHILD_ARG))
+    {
+        return flavorbox::sandbox::compile::child_main();
+    }
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => return usage_error(err),
+    };
+    init_logging();
+    match run(cli) {
+        Ok(code) => code,
+        Err(err) => {
+            // One line, whatever a flavor put in it.
+            let message = flavorbox::text::escape(&err.to_string()).into_owned();
+            output::err_line(format_args!("flavorbox: {message}"));
+            ExitCode::from(err.exit_code())
+        }
+    }
+}
+
+/// Prints help and version as clap does; folds every other parse error into
+/// one line naming the command's help.
+fn usage_error(err: clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    if matches!(
+        err.kind(),
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion
+    ) {
+        let _ = err.print();
+        return ExitCode::SUCCESS;
+    }
+    let path = command_path();
+    let rendered = err.render().to_string();
+    // The first paragraph, on one line ("...not provided:" is followed by
+    // the missing arguments on their own lines).
+    let first = rendered
+        .trim_start()
+        .split("\n\n")
+        .next()
+        .unwrap_or("invalid usage")
+        .lines()
+        .map(str::trim)
+        .collect::<Vec<_>>()
+        .join(" ");
+    let first = first.trim_start_matches("error: ");
+    let message = match err.kind() {
+        ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand | ErrorKind::MissingSubcommand => {
+            format!("`{path}` needs a subcommand")
+        }
+        _ => first.to_string(),
+    };
+    eprintln!(
+        "flavorbox: {}; see `{path} --help`",
+        flavorbox::text::escape(&message)
+    );
+    ExitCode::from(2)
+}
+
+/// The subcommands named on the command line, for pointing at their help.
+fn command_path() -> String {
+    let mut cmd = Cli::command();
+    let mut path = vec!["flavorbox".to_string()];
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        if arg == "--home" {
+            args.next();
+            continue;
+        }
+        if arg.starts_with('-') {
+            continue;
+        }
+        match cmd.find_subcommand(&arg) {
+            Some(sub) => {
+                path.push(sub.get_name().to_string());
+                cmd = sub.clone();
+            }
+            None => break,
+        }
+    }
+    path.join(" ")
+}
+
+/// Flavor log lines and host diagnostics go to stderr, filtered by
+/// `FLAVORBOX_LOG` (default: flavorbox's own warnings; flavor output and
+/// library diagnostics only when asked, e.g. `FLAVORBOX_LOG=flavor=info`).
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env(environment::LOG)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("off,flavorbox=warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .without_time()
+        .init();
+}
+
+/// Components at least this large (a language runtime inside) take long
+/// enough to compile that the user is told; Rust flavors stay silent.
+const COMPILE_PROGRESS_BYTES: usize = 2 * 1024 * 1024;
+
+fn compile_progress(event: &flavorbox::sandbox::cache::CompileEvent) {
+    use flavorbox::sandbox::cache::CompileEvent;
+    match *event {
+        CompileEvent::Started { wasm_bytes } if wasm_bytes >= COMPILE_PROGRESS_BYTES => {
+            output::err_line(format_args!(
+                "compiling {:.1} MB component (once: the compiled code is cached)…",
+                wasm_bytes as f64 / 1e6
+            ));
+        }
+        CompileEvent::Finished {
+            wasm_bytes,
+            elapsed,
+        } if wasm_bytes >= COMPILE_PROGRESS_BYTES => {
+            output::err_line(format_args!("compiled in {:.1} s", elapsed.as_secs_f64()));
+        }
+        _ => {}
+    }
+}
+
+/// The default home: the platform's data directory.
+fn default_home() -> Result<PathBuf> {
+    dirs::data_dir()
+        .map(|d| d.join("flavorbox"))
+        .ok_or_else(|| {
+            Error::invalid("no home directory found; pass --home DIR or set FLAVORBOX_HOME")
+        })
+}
+
+/// How this process's sandbox is set up: `profile`, compiled code cached
+/// where [`environment::CACHE_DIR`] says (else in the home), untrusted
+/// components compiled in this very binary, progress shown for large ones.
+fn sandbox_config(profile: Profile) -> SandboxConfig {
+    SandboxConfig {
+        cache_dir: environment::cache_dir(),
+        profile,
+        compiler: std::env::current_exe().ok(),
+        on_compile: Some(compile_progress),
+    }
+}
+
+/// The home a command runs on: a one-shot sandbox, except for `serve`,
+/// which takes calls until it is stopped.
+fn open_home(dir: Option<PathBuf>, store: Option<&str>, profile: Profile) -> Result<Home> {
+    let dir = match dir {
+        Some(dir) => dir,
+        None => default_home()?,
+    };
+    let mut builder = Home::builder(dir).sandbox(sandbox_config(profile));
+    if let Some(store) = store {
+        builder = builder.store(store);
+    }
+    if let Some(key) = environment::master_key()? {
+        builder = builder.master_key(key);
+    }
+    builder.open()
+}
+
+fn run(cli: Cli) -> Result<ExitCode> {
+    let store = cli.store.clone();
+    let home_dir = cli.home.clone();
+    let home = || open_home(cli.home, store.as_deref(), Profile::OneShot);
+    let done = |r: Result<()>| r.map(|()| ExitCode::SUCCESS);
+    if let Some(server) = cli.server.as_deref() {
+        return match cli.command {
+            Command::Secret(args) => done(remote::run(server, cli.token_file.as_deref(), args)),
+            _ => Err(Error::invalid(
+                "--server works with `secret` commands only; other commands run where the store is",
+            )),
+        };
+    }
+    match cli.command {
+        Command::Serve(args) => done(serve::serve(
+            open_home(home_dir, store.as_deref(), Profile::Service)?,
+            args,
+        )),
+        Command::Token(cmd) => done(serve::token(&home()?, cmd)),
+        Command::Audit(args) => done(serve::audit(&home()?, args)),
+        // These never touch the user's home.
+        Command::Evaluate(args) => done(evaluate::run(args)),
+        Command::Completions(args) => done(docs::completions(args, Cli::command())),
+        Command::Man(args) => done(docs::man(args, Cli::command())),
+        // `flavor new` and `flavor build` work on a project directory only.
+        Command::Flavor(cmd) => done(match cmd.without_home() {
+            Ok(done) => done,
+            Err(cmd) => flavor::run(&home()?, *cmd),
+        }),
+        Command::SecretsManager(cmd) => done(manager::run(&home()?, cmd)),
+        Command::Secret(args) => done(secret::run(&home()?, args)),
+        Command::Schema(cmd) => done(schema::run(&home()?, cmd)),
+        Command::Run(args) => exec::run(&home()?, args),
+        Command::Resolve(args) => done(exec::resolve(&home()?, args)),
+        Command::ImportZenml(args) => done(transfer::import_zenml(&home()?, args)),
+    }
+}
+
+/// Parses `KEY=VALUE` into its parts.
+pub fn split_pair(text: &str, what: &str) -> Result<(String, String)> {
+    match text.split_once('=') {
+        Some((key, value)) if !key.is_empty() => Ok((key.to_string(), value.to_string())),
+        _ => Err(Error::invalid(format!(
+            "{what} `{}` is not KEY=VALUE",
+            flavorbox::text::clip(text, 60)
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `--help` describes every argument of every command.
+    #[test]
+    fn every_argument_has_help() {
+        fn walk(cmd: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            for arg in cmd.get_arguments() {
+                if arg.is_hide_set() || matches!(arg.get_id().as_str(), "help" | "version") {
+                    continue;
+                }
+                if arg.get_help().is_none() && arg.get_long_help().is_none() {
+                    missing.push(format!("{path} {}", arg.get_id()));
+                }
+            }
+            for sub in cmd.get_subcommands() {
+                if sub.get_about().is_none() && sub.get_name() != "help" {
+                    missing.push(format!("{path} {} (command)", sub.get_name()));
+                }
+                walk(sub, &format!("{path} {}", sub.get_name()), missing);
+            }
+        }
+        let mut missing = Vec::new();
+        walk(&Cli::command(), "flavorbox", &mut missing);
+        assert!(missing.is_empty(), "arguments without help: {missing:#?}");
+        Cli::command().debug_assert();
+    }
 }

@@ -1,286 +1,364 @@
-//! Secrets as the host sees them, and the rules every secret obeys.
-//!
-//! A secret crosses the sandbox boundary twice: the user's input goes to a
-//! flavor, and a flavor's answer comes back. Both directions pass through
-//! [`Secret::new`], so a name, key or size the contract (`wit/flavor.wit`)
-//! forbids never reaches a flavor and never reaches the user. Messages name
-//! keys but never values, and `Debug` prints keys only.
+//! `flavorbox secret ...`
 
 use std::collections::BTreeMap;
-use std::fmt;
+use std::path::PathBuf;
 
-use crate::error::{Error, Result};
+use clap::{Args, Subcommand, ValueEnum};
+use flavorbox::{Error, Home, Result, Secret};
+use serde::Serialize;
 
-/// Longest secret name or key, in characters.
-pub const MAX_NAME_LEN: usize = 128;
-/// Most value bytes one secret may hold (the smallest cloud limit).
-pub const MAX_VALUES_BYTES: usize = 64 * 1024;
-/// Most keys one secret may hold: with at most 128 bytes per key, a secret
-/// is never more than 192 KiB of text.
-pub const MAX_KEYS: usize = 1_024;
+use super::output::{json, out, table, yaml};
+use super::terminal::confirm;
+use super::{OutputFormat, exec, input, transfer};
 
-/// A validated secret: a name, its schema and at least one key-value pair.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret {
-    name: String,
-    schema: String,
-    values: BTreeMap<String, String>,
+#[derive(Args)]
+pub struct SecretArgs {
+    /// Use this secrets manager instead of the active one
+    #[arg(long, global = true, value_name = "NAME")]
+    pub(super) manager: Option<String>,
+
+    #[command(subcommand)]
+    pub(super) command: SecretCommand,
 }
 
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Secret")
-            .field("name", &self.name)
-            .field("schema", &self.schema)
-            .field("keys", &self.values.keys().collect::<Vec<_>>())
-            .finish_non_exhaustive()
+/// How `secret get` prints a secret.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub enum GetFormat {
+    /// A table of keys and values (control characters escaped)
+    #[default]
+    #[value(alias = "text")]
+    Table,
+    /// {"name", "schema", "values"}: what --from-json reads back
+    Json,
+    /// The same fields as YAML
+    Yaml,
+    /// KEY='value' lines for a POSIX shell (keys upper-cased)
+    Env,
+}
+
+#[derive(Subcommand)]
+pub(super) enum SecretCommand {
+    /// Create a secret
+    Register {
+        /// The secret's name
+        name: String,
+        /// The secret's schema [default: arbitrary, or the schema in --from-json]
+        #[arg(long)]
+        schema: Option<String>,
+        /// KEY=VALUE, KEY=@FILE (value from a file), KEY=@@... (literal @), KEY=- (stdin)
+        #[arg(value_name = "KEY=VALUE")]
+        values: Vec<String>,
+        /// Prompt for the schema's keys with hidden input
+        #[arg(short, long, conflicts_with_all = ["values", "from_json"])]
+        interactive: bool,
+        /// Read the key-values from a JSON object of strings, or from what
+        /// `secret get --reveal --output json` prints (`-` for stdin)
+        #[arg(long, value_name = "FILE", conflicts_with = "values")]
+        from_json: Option<PathBuf>,
+    },
+    /// Show a secret (values masked unless --reveal or --key)
+    Get {
+        /// The secret's name
+        name: String,
+        /// Print only this key's value, raw (for scripts); a newline follows
+        /// unless --no-newline
+        #[arg(long, value_name = "KEY")]
+        key: Option<String>,
+        /// With --key: print the value exactly, without a trailing newline
+        #[arg(long, requires = "key")]
+        no_newline: bool,
+        /// Print the values
+        #[arg(long)]
+        reveal: bool,
+        /// Output format
+        #[arg(long, value_enum, default_value_t)]
+        output: GetFormat,
+    },
+    /// List the names of all secrets
+    List {
+        /// Output format
+        #[arg(long, value_enum, default_value_t)]
+        output: OutputFormat,
+    },
+    /// Merge key-values into a secret, re-validated against its schema
+    Update {
+        /// The secret's name
+        name: String,
+        /// KEY=VALUE, KEY=@FILE, KEY=@@..., KEY=- (as for register)
+        #[arg(value_name = "KEY=VALUE")]
+        values: Vec<String>,
+        /// Remove this key; repeatable
+        #[arg(long = "remove-key", value_name = "KEY")]
+        remove_keys: Vec<String>,
+        /// Switch the secret to another schema
+        #[arg(long)]
+        schema: Option<String>,
+        /// Prompt for each key with hidden input; Enter keeps the current value
+        #[arg(short, long, conflicts_with_all = ["values", "from_json"])]
+        interactive: bool,
+        /// Merge the key-values of a JSON file (as for register; `-` for stdin)
+        #[arg(long, value_name = "FILE", conflicts_with = "values")]
+        from_json: Option<PathBuf>,
+    },
+    /// Rename a secret (registers the new name, then deletes the old one)
+    Rename {
+        /// The secret's current name
+        old: String,
+        /// Its new name
+        new: String,
+    },
+    /// Delete a secret
+    Delete {
+        /// The secret's name
+        name: String,
+        /// Do not ask for confirmation
+        #[arg(long, short)]
+        yes: bool,
+    },
+    /// Delete every secret of the secrets manager
+    DeleteAll {
+        /// Do not ask for confirmation (required when not on a terminal)
+        #[arg(long, visible_alias = "yes")]
+        force: bool,
+    },
+    /// Print secrets with their values as JSON, for `secret import`
+    Export {
+        /// Secrets to export [default: all]
+        names: Vec<String>,
+        /// Required: the output holds every value in clear
+        #[arg(long)]
+        reveal: bool,
+    },
+    /// Register every secret of an export file, all or nothing
+    Import {
+        /// A file written by `secret export` (`-` for stdin)
+        file: PathBuf,
+    },
+}
+
+#[derive(Serialize)]
+pub(super) struct SecretView<'a> {
+    pub(super) name: &'a str,
+    pub(super) schema: &'a str,
+    pub(super) values: BTreeMap<&'a str, &'a str>,
+}
+
+pub(super) fn view(secret: &Secret, reveal: bool) -> SecretView<'_> {
+    SecretView {
+        name: secret.name(),
+        schema: secret.schema(),
+        values: secret
+            .values()
+            .iter()
+            .map(|(k, v)| (k.as_str(), if reveal { v.as_str() } else { "***" }))
+            .collect(),
     }
 }
 
-impl Secret {
-    /// Checks `name`, every key, uniqueness of keys and the total size.
-    pub fn new(
-        name: impl Into<String>,
-        schema: impl Into<String>,
-        pairs: impl IntoIterator<Item = (String, String)>,
-    ) -> Result<Self, SecretError> {
-        let name = name.into();
-        check_name("secret name", &name)?;
-        let schema = schema.into();
-        check_name("schema name", &schema)?;
-        let mut values = BTreeMap::new();
-        let mut total = 0usize;
-        for (key, value) in pairs {
-            if values.len() == MAX_KEYS {
-                return Err(SecretError(format!(
-                    "secret `{name}` has more than {MAX_KEYS} keys"
-                )));
-            }
-            check_key(&key)?;
-            total = total.saturating_add(value.len());
-            if values.insert(key.clone(), value).is_some() {
-                return Err(SecretError(format!("key `{key}` is given more than once")));
-            }
-        }
-        if values.is_empty() {
-            return Err(SecretError(format!(
-                "secret `{name}` has no key-value pairs; a secret holds at least one"
-            )));
-        }
-        if total > MAX_VALUES_BYTES {
-            return Err(SecretError(format!(
-                "the values of secret `{name}` total {total} bytes, more than the \
-                 {MAX_VALUES_BYTES}-byte limit"
-            )));
-        }
-        Ok(Secret {
+fn summary(secret: &Secret) -> String {
+    format!(
+        "`{}` ({} key{}, schema {})",
+        secret.name(),
+        secret.values().len(),
+        if secret.values().len() == 1 { "" } else { "s" },
+        secret.schema()
+    )
+}
+
+pub fn run(home: &Home, args: SecretArgs) -> Result<()> {
+    let manager = args.manager.as_deref();
+    match args.command {
+        SecretCommand::Register {
             name,
             schema,
             values,
-        })
-    }
-
-    pub fn name(&self) -> &str {
-        &self.name
-    }
-
-    pub fn schema(&self) -> &str {
-        &self.schema
-    }
-
-    pub fn values(&self) -> &BTreeMap<String, String> {
-        &self.values
-    }
-
-    pub fn keys(&self) -> impl Iterator<Item = &str> {
-        self.values.keys().map(String::as_str)
-    }
-
-    /// The pairs in key order, as the WIT contract carries them.
-    pub fn pairs(&self) -> Vec<(String, String)> {
-        self.values
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect()
-    }
-}
-
-/// Keys no secret may hold: ZenML keeps the schema name under
-/// `zenml_schema_name` beside the values, so a value of that name would be
-/// lost or taken for the schema.
-pub const RESERVED_KEYS: &[&str] = &["zenml_schema_name"];
-
-/// The rules for key-values a user gives, whatever the path (arguments, a
-/// prompt, JSON, an import): valid, distinct, unreserved keys and non-empty
-/// values. Messages name keys, never values.
-pub fn check_input(pairs: &[(String, String)]) -> Result<(), SecretError> {
-    let mut seen = std::collections::BTreeSet::new();
-    for (key, value) in pairs {
-        check_key(key)?;
-        if RESERVED_KEYS.contains(&key.as_str()) {
-            return Err(SecretError(format!(
-                "key `{key}` is reserved (ZenML keeps the schema name under it)"
-            )));
-        }
-        if !seen.insert(key.as_str()) {
-            return Err(SecretError(format!("key `{key}` is given more than once")));
-        }
-        if value.is_empty() {
-            return Err(SecretError(format!(
-                "key `{key}` has an empty value; give a value or leave the key out"
-            )));
-        }
-    }
-    Ok(())
-}
-
-/// Why a secret, name or key breaks the rules. Never holds a value.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SecretError(pub String);
-
-impl fmt::Display for SecretError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl From<SecretError> for Error {
-    fn from(err: SecretError) -> Self {
-        Error::Invalid(err.0)
-    }
-}
-
-fn is_name_char(c: char) -> bool {
-    c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-')
-}
-
-/// Shows an offending name or key safely: escaped and shortened.
-fn shown(s: &str) -> String {
-    let mut out: String = s.chars().take(40).flat_map(char::escape_debug).collect();
-    if s.chars().count() > 40 {
-        out.push('…');
-    }
-    out
-}
-
-/// A name (of a secret, schema or secrets manager): 1-128 characters of
-/// `[A-Za-z0-9_.-]` starting with a letter or digit.
-pub fn check_name(what: &str, name: &str) -> Result<(), SecretError> {
-    check_chars(what, name)?;
-    if !name.starts_with(|c: char| c.is_ascii_alphanumeric()) {
-        return Err(SecretError(format!(
-            "{what} `{}` must start with a letter or digit",
-            shown(name)
-        )));
-    }
-    Ok(())
-}
-
-/// A key: 1-128 characters of `[A-Za-z0-9_.-]`.
-pub fn check_key(key: &str) -> Result<(), SecretError> {
-    check_chars("key", key)
-}
-
-fn check_chars(what: &str, s: &str) -> Result<(), SecretError> {
-    if s.is_empty() {
-        return Err(SecretError(format!("{what} is empty")));
-    }
-    if s.chars().count() > MAX_NAME_LEN {
-        return Err(SecretError(format!(
-            "{what} `{}` is longer than {MAX_NAME_LEN} characters",
-            shown(s)
-        )));
-    }
-    if let Some(bad) = s.chars().find(|&c| !is_name_char(c)) {
-        return Err(SecretError(format!(
-            "{what} `{}` contains {:?}; only letters, digits, `_`, `.` and `-` are allowed",
-            shown(s),
-            bad
-        )));
-    }
-    Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn pairs(kv: &[(&str, &str)]) -> Vec<(String, String)> {
-        kv.iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
-
-    #[test]
-    fn accepts_a_well_formed_secret() {
-        let s = Secret::new(
-            "db_creds",
-            "arbitrary",
-            pairs(&[("user", "u"), ("password", "p")]),
-        )
-        .unwrap();
-        assert_eq!(s.keys().collect::<Vec<_>>(), ["password", "user"]);
-    }
-
-    #[test]
-    fn rejects_bad_names() {
-        for name in [
-            "",
-            "-lead",
-            ".hidden",
-            "has space",
-            "slash/x",
-            "nul\0",
-            &"x".repeat(129),
-        ] {
-            assert!(
-                Secret::new(name, "arbitrary", pairs(&[("k", "v")])).is_err(),
-                "{name:?}"
+            interactive,
+            from_json,
+        } => {
+            let (pairs, schema) = if interactive {
+                let schema = schema.unwrap_or_else(|| "arbitrary".to_string());
+                (input::prompt(&home.schemas().get(&schema)?)?, schema)
+            } else if let Some(path) = from_json {
+                let read = input::json_pairs(&path)?;
+                let schema = schema
+                    .or(read.schema)
+                    .unwrap_or_else(|| "arbitrary".to_string());
+                (read.pairs, schema)
+            } else {
+                (
+                    input::pairs(&values)?,
+                    schema.unwrap_or_else(|| "arbitrary".to_string()),
+                )
+            };
+            let secret = Secret::new(name, schema, pairs)?;
+            let bound = home.manager(manager)?;
+            bound.register_secret(&secret)?;
+            out!(
+                "registered secret {} in secrets manager `{}`",
+                summary(&secret),
+                bound.name()
             );
+            Ok(())
         }
-        assert!(check_name("secret name", &"x".repeat(128)).is_ok());
+        SecretCommand::Get {
+            name,
+            key,
+            no_newline,
+            reveal,
+            output,
+        } => {
+            let secret = home.manager(manager)?.get_secret(&name)?;
+            print_secret(&secret, reveal, key.as_deref(), no_newline, output)
+        }
+        SecretCommand::List { output } => {
+            let names = home.manager(manager)?.list_secrets()?;
+            if output == OutputFormat::Json {
+                return json(&names);
+            }
+            for name in names {
+                out!("{name}");
+            }
+            Ok(())
+        }
+        SecretCommand::Update {
+            name,
+            values,
+            remove_keys,
+            schema,
+            interactive,
+            from_json,
+        } => {
+            let bound = home.manager(manager)?;
+            let mut schema = schema;
+            let changes = if interactive {
+                let current = bound.get_secret(&name)?;
+                let schema_name = schema.clone().unwrap_or(current.schema().to_string());
+                input::prompt_update(&home.schemas().get(&schema_name)?, current.values())?
+            } else if let Some(path) = from_json {
+                let read = input::json_pairs(&path)?;
+                schema = schema.or(read.schema);
+                read.pairs
+            } else {
+                input::pairs(&values)?
+            };
+            if interactive && changes.is_empty() && remove_keys.is_empty() && schema.is_none() {
+                out!("secret `{name}` unchanged");
+                return Ok(());
+            }
+            let updated = bound.update_secret(&name, changes, &remove_keys, schema.as_deref())?;
+            out!("updated secret {}", summary(&updated));
+            Ok(())
+        }
+        SecretCommand::Rename { old, new } => {
+            let bound = home.manager(manager)?;
+            bound.rename_secret(&old, &new)?;
+            out!(
+                "renamed secret `{old}` to `{new}` in secrets manager `{}`",
+                bound.name()
+            );
+            Ok(())
+        }
+        SecretCommand::Delete { name, yes } => {
+            let bound = home.manager(manager)?;
+            confirm(
+                &format!(
+                    "delete secret `{name}` of secrets manager `{}`?",
+                    bound.name()
+                ),
+                yes,
+                "--yes",
+            )?;
+            bound.delete_secret(&name)?;
+            out!("deleted secret `{name}`");
+            Ok(())
+        }
+        SecretCommand::DeleteAll { force } => {
+            let target = home.managers().record(manager)?.name;
+            confirm(
+                &format!("delete every secret of secrets manager `{target}`?"),
+                force,
+                "--force",
+            )?;
+            match home.manager(manager)?.delete_all_secrets(true)? {
+                Some(count) => out!(
+                    "deleted all {count} secret{} of secrets manager `{target}`",
+                    if count == 1 { "" } else { "s" }
+                ),
+                None => out!("deleted all secrets of secrets manager `{target}`"),
+            }
+            Ok(())
+        }
+        SecretCommand::Export { names, reveal } => {
+            transfer::export(&home.manager(manager)?, &names, reveal)
+        }
+        SecretCommand::Import { file } => transfer::import(&home.manager(manager)?, &file),
     }
+}
 
-    #[test]
-    fn rejects_bad_keys_duplicates_and_emptiness() {
-        assert!(Secret::new("s", "arbitrary", pairs(&[("a b", "v")])).is_err());
-        let dup = Secret::new("s", "arbitrary", pairs(&[("k", "1"), ("k", "2")])).unwrap_err();
-        assert!(dup.0.contains("more than once"), "{dup}");
-        assert!(
-            Secret::new("s", "arbitrary", Vec::new())
-                .unwrap_err()
-                .0
-                .contains("no key-value")
-        );
+/// What `secret get` prints, here and against a server: one raw value
+/// (`--key`) or the secret in `output`'s format, values masked unless
+/// `reveal`.
+pub(super) fn print_secret(
+    secret: &Secret,
+    reveal: bool,
+    key: Option<&str>,
+    no_newline: bool,
+    output: GetFormat,
+) -> Result<()> {
+    if let Some(key) = key {
+        return print_key(secret, key, no_newline, output);
     }
+    let view = view(secret, reveal);
+    match output {
+        GetFormat::Json => json(&view),
+        GetFormat::Yaml => yaml(&view),
+        GetFormat::Env => {
+            for (key, value) in &view.values {
+                out!("{}={}", exec::env_name("", key)?, shell_quote(value));
+            }
+            Ok(())
+        }
+        GetFormat::Table => {
+            out!("secret: {} (schema {})", view.name, view.schema);
+            let rows = view
+                .values
+                .iter()
+                .map(|(k, v)| vec![k.to_string(), v.to_string()])
+                .collect::<Vec<_>>();
+            table(&["KEY", "VALUE"], &rows);
+            Ok(())
+        }
+    }
+}
 
-    #[test]
-    fn enforces_the_64_kib_total() {
-        let half = "x".repeat(MAX_VALUES_BYTES / 2);
-        assert!(Secret::new("s", "arbitrary", pairs(&[("a", &half), ("b", &half)])).is_ok());
-        let err = Secret::new(
-            "s",
-            "arbitrary",
-            pairs(&[("a", &half), ("b", &half), ("c", "x")]),
-        )
-        .unwrap_err();
-        assert!(err.0.contains("65537 bytes"), "{err}");
-    }
+/// `get --key`: the raw value (text), or a JSON string.
+fn print_key(secret: &Secret, key: &str, no_newline: bool, output: GetFormat) -> Result<()> {
+    let value = secret.values().get(key).ok_or_else(|| {
+        Error::not_found(format!(
+            "secret `{}` has no key `{}` (it has: {})",
+            secret.name(),
+            flavorbox::text::clip(key, 60),
+            secret.keys().collect::<Vec<_>>().join(", ")
+        ))
+    })?;
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let written = match output {
+        GetFormat::Json => writeln!(out, "{}", serde_json::Value::String(value.clone())),
+        GetFormat::Table if no_newline => out.write_all(value.as_bytes()),
+        GetFormat::Table => writeln!(out, "{value}"),
+        GetFormat::Yaml | GetFormat::Env => {
+            return Err(Error::invalid(
+                "--key prints one raw value; use --output table or json with it",
+            ));
+        }
+    };
+    written
+        .and_then(|()| out.flush())
+        .map_err(|e| Error::host(format!("cannot write the value: {e}")))
+}
 
-    #[test]
-    fn keys_per_secret_are_capped() {
-        let keys = |n: usize| (0..n).map(|i| (format!("k{i}"), String::new()));
-        assert!(Secret::new("s", "arbitrary", keys(MAX_KEYS)).is_ok());
-        let err = Secret::new("s", "arbitrary", keys(MAX_KEYS + 1)).unwrap_err();
-        assert!(err.0.contains("more than 1024 keys"), "{err}");
-    }
-
-    #[test]
-    fn debug_and_errors_never_show_values() {
-        let s = Secret::new("s", "arbitrary", pairs(&[("password", "hunter2")])).unwrap();
-        assert!(!format!("{s:?}").contains("hunter2"));
-        let big = "hunter2".repeat(20_000);
-        let err = Secret::new("s", "arbitrary", pairs(&[("password", &big)])).unwrap_err();
-        assert!(!err.0.contains("hunter2"));
-    }
+/// `value` single-quoted for a POSIX shell.
+pub fn shell_quote(value: &str) -> String {
+    format!("'{}'", value.replace('\'', "'\\''"))
 }

@@ -9,7 +9,7 @@
 //! | `register-delete` | `Manager::register_secret` + `delete_secret` | the same two write transactions on a rusqlite table (WAL, `synchronous = FULL`) |
 //! | `aws-get` | `Manager::get_secret` on the `aws` flavor against a moto server on loopback | one HTTP round trip to the same moto server, no sandbox |
 //! | `raw-call` | `Sandbox::info`, no storage | the same `info()` answer (read once from the component) copied and checked natively |
-//! | `load` | `Sandbox::new` + `load` from a warm compile cache | `Sandbox::new(None)` + `load` (compiles) |
+//! | `load` | `Sandbox::new` + `load` from a warm compile cache | `Sandbox::new(SandboxConfig::default())` + `load` (compiles) |
 //! | `python-get` | `Manager::get_secret` on `examples/pykv`, a Python flavor (2-key secret) | the same get on the Rust `local` flavor, and the native `get-secret` baseline |
 //!
 //! Extra rows break a flavorbox path down (e.g. a sandbox call without the
@@ -39,7 +39,7 @@ use flavorbox::policy::Policy;
 use flavorbox::registry::{local_policy, local_source};
 use flavorbox::sandbox::cache::CompileCache;
 use flavorbox::sandbox::exports::{DeleteSecret, GetSecret, RegisterSecret};
-use flavorbox::sandbox::{CallSetup, Export, LoadedFlavor, Sandbox};
+use flavorbox::sandbox::{CallSetup, Export, LoadedFlavor, Sandbox, SandboxConfig};
 use flavorbox::store::{Database, NamespaceAccess};
 use flavorbox::{Home, Secret};
 use rusqlite::{Connection, OptionalExtension, params};
@@ -225,7 +225,9 @@ impl Fixture {
             .prefix("flavorbox-bench-")
             .tempdir()
             .expect("temp dir");
-        let home = Home::open(&dir.path().join("home")).expect("open home");
+        let home = Home::builder(dir.path().join("home"))
+            .open()
+            .expect("open home");
         let secret = two_key_secret(GET_NAME);
         let manager = home.manager(None).expect("active manager");
         manager
@@ -240,7 +242,7 @@ impl Fixture {
             .expect("load local");
 
         let cache_dir = dir.path().join("cache");
-        Sandbox::new(Some(cache_dir.clone()))
+        Sandbox::new(SandboxConfig::cached_in(cache_dir.clone()))
             .expect("sandbox")
             .load(&local_source(), home.db())
             .expect("warm the compile cache");
@@ -467,7 +469,8 @@ fn bench_load(c: &mut Criterion, fx: &Fixture) {
         b.iter_batched(
             || (),
             |()| {
-                let sandbox = Sandbox::new(Some(fx.cache_dir.clone())).expect("sandbox");
+                let sandbox =
+                    Sandbox::new(SandboxConfig::cached_in(fx.cache_dir.clone())).expect("sandbox");
                 sandbox.load(&local_source(), fx.home.db()).expect("load");
                 sandbox
             },
@@ -479,7 +482,7 @@ fn bench_load(c: &mut Criterion, fx: &Fixture) {
     // deserialize) and a bare `Sandbox::new` (engine, linker, runtime).
     let engine = fx.sandbox.engine();
     group.bench_function("cache-read-only", |b| {
-        let cache = CompileCache::new(engine, Some(fx.cache_dir.clone()));
+        let cache = CompileCache::new(engine, Some(fx.cache_dir.clone()), None, None);
         b.iter(|| {
             cache
                 .load(engine, &local_source(), fx.home.db())
@@ -489,7 +492,7 @@ fn bench_load(c: &mut Criterion, fx: &Fixture) {
     group.bench_function("sandbox-new-only", |b| {
         b.iter_batched(
             || (),
-            |()| Sandbox::new(None).expect("sandbox"),
+            |()| Sandbox::new(SandboxConfig::default()).expect("sandbox"),
             BatchSize::PerIteration,
         )
     });
@@ -502,7 +505,7 @@ fn bench_load(c: &mut Criterion, fx: &Fixture) {
         b.iter_batched(
             || (),
             |()| {
-                let sandbox = Sandbox::new(None).expect("sandbox");
+                let sandbox = Sandbox::new(SandboxConfig::default()).expect("sandbox");
                 sandbox
                     .load(&local_source(), fx.home.db())
                     .expect("compile");

@@ -10,7 +10,7 @@
 //! | CLI `secret get`, whole process | `flavorbox secret get --key` (release build), median of 30 | `native-floor`: a Rust process that opens the same SQLite store and prints the row |
 //!
 //! Each figure is a median of repeated runs; nothing is asserted about time.
-//! Run: `cargo build --release -p flavorbox && cargo bench -p flavorbox-tests
+//! Run: `cargo build --release -p flavorbox-cli && cargo bench -p flavorbox-tests
 //! --bench scale` (the CLI row needs the release `flavorbox` binary and is
 //! left out, with a note, without it). Takes about two minutes.
 
@@ -288,7 +288,7 @@ fn process_median(mut command: impl FnMut() -> Command) -> Duration {
 
 fn cli_process(home_dir: &Path, home: &Home, rows: &mut Vec<Row>) -> Result<(), String> {
     let cli = release_cli()
-        .ok_or("no release build of flavorbox (cargo build --release -p flavorbox)")?;
+        .ok_or("no release build of flavorbox (cargo build --release -p flavorbox-cli)")?;
     let manager = home.manager(Some(SMALL)).map_err(|e| e.to_string())?;
     manager
         .register_secret(&secret("cli_bench"))
@@ -330,7 +330,7 @@ fn main() {
         .tempdir()
         .expect("temp dir");
     let home_dir = dir.path().join("home");
-    let home = Home::open(&home_dir).expect("open home");
+    let home = Home::builder(&home_dir).open().expect("open home");
     let mut rows = Vec::new();
     let mut notes = Vec::new();
 

@@ -4,7 +4,7 @@
 //! nodes, next to the baseline of the same run: a bare `SELECT 1` round trip
 //! through the same driver and pool the PostgreSQL store uses.
 //!
-//! Run: `cargo build --release -p flavorbox && cargo bench -p flavorbox-tests
+//! Run: `cargo build --release -p flavorbox-cli && cargo bench -p flavorbox-tests
 //! --bench serve`. `FLAVORBOX_BENCH_SECS` (default 5) sets each row's length,
 //! `FLAVORBOX_BENCH_CONNECTIONS` (default 8) the connections. Nothing is
 //! asserted about time: the numbers are printed.

@@ -8,7 +8,7 @@ use std::process::{Command, Stdio};
 use std::sync::{Arc, OnceLock};
 
 use flavorbox::Home;
-use flavorbox::sandbox::Sandbox;
+use flavorbox::sandbox::{Sandbox, SandboxConfig};
 use flavorbox::store::TxnMode;
 
 pub mod setup_http;
@@ -80,7 +80,7 @@ pub fn flavorbox_bin() -> PathBuf {
     let bin = profile_dir.join(format!("flavorbox{}", std::env::consts::EXE_SUFFIX));
     assert!(
         bin.is_file(),
-        "{} is missing; build it first (`cargo build -p flavorbox`), as scripts/test.sh does",
+        "{} is missing; build it first (`cargo build -p flavorbox-cli`), as scripts/test.sh does",
         bin.display()
     );
     bin
@@ -90,7 +90,9 @@ pub fn flavorbox_bin() -> PathBuf {
 pub fn shared_sandbox() -> Arc<Sandbox> {
     static SANDBOX: OnceLock<Arc<Sandbox>> = OnceLock::new();
     SANDBOX
-        .get_or_init(|| Arc::new(Sandbox::new(Some(cache_dir())).expect("sandbox")))
+        .get_or_init(|| {
+            Arc::new(Sandbox::new(SandboxConfig::cached_in(cache_dir())).expect("sandbox"))
+        })
         .clone()
 }
 
@@ -103,7 +105,10 @@ pub struct TestHome {
 impl TestHome {
     pub fn new() -> TestHome {
         let dir = tempfile::tempdir().expect("temp dir");
-        let home = Home::open_with_sandbox(dir.path(), shared_sandbox()).expect("open home");
+        let home = Home::builder(dir.path())
+            .shared_sandbox(shared_sandbox())
+            .open()
+            .expect("open home");
         TestHome { dir, home }
     }
 

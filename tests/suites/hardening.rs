@@ -14,9 +14,9 @@
 
 use std::time::{Duration, Instant};
 
+use flavorbox::Secret;
 use flavorbox::policy::caps;
 use flavorbox::sandbox::exports::{GetSecret, UpdateSecret};
-use flavorbox::{Error, Secret};
 use flavorbox_tests::{Run, TestHome, guest, run_cli_env};
 
 /// Registers the guest `flavor` (with `storage` and `flags`) and a manager
@@ -287,7 +287,7 @@ fn thirty_parallel_registers_of_one_name_give_one_success_and_lose_nothing() {
     assert_eq!(winners.len(), 1, "{results:#?}");
     for (_, result) in &results {
         if let Err(err) = result {
-            assert!(matches!(err, Error::AlreadyExists(_)), "{err}");
+            assert!(err.is(flavorbox::ErrorKind::AlreadyExists), "{err}");
         }
     }
     let stored = manager.get_secret("race").unwrap();

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use flavorbox::sandbox::exports::{GetAllSecretKeys, GetSecret, RegisterSecret};
-use flavorbox::{Error, Secret, Violation};
+use flavorbox::{Secret, Violation};
 use flavorbox_tests::{TestHome, guest};
 
 /// A home with `default` (local, holding `db_creds`) and `h` on the test
@@ -360,13 +360,10 @@ fn a_call_at_its_deadline_does_not_hold_up_other_calls() {
         );
         let outcome = stuck.join().unwrap();
         assert!(
-            matches!(
-                outcome.result,
-                Err(Error::Sandbox {
-                    kind: Violation::Deadline,
-                    ..
-                })
-            ),
+            outcome
+                .result
+                .as_ref()
+                .is_err_and(|e| e.violation() == Some(Violation::Deadline)),
             "{:?}",
             outcome.result.err()
         );

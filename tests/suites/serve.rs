@@ -163,7 +163,11 @@ fn cli_on(store: &str, args: &[&str]) -> flavorbox_tests::Run {
 
 fn pg_home(url: &str) -> (tempfile::TempDir, Home) {
     let dir = keyed_home();
-    let home = Home::open_store_with_sandbox(dir.path(), Some(url), shared_sandbox()).unwrap();
+    let home = Home::builder(dir.path())
+        .store(url)
+        .shared_sandbox(shared_sandbox())
+        .open()
+        .unwrap();
     (dir, home)
 }
 
@@ -230,7 +234,7 @@ fn postgres_commits_refuse_a_stale_snapshot_and_bound_lock_waits() {
     let started = Instant::now();
     waiter.set_deadline(started + Duration::from_millis(300));
     let err = waiter.set("secrets/w", b"v").unwrap_err();
-    assert_eq!(err.kind(), "conflict", "{err}");
+    assert_eq!(err.kind().as_str(), "conflict", "{err}");
     assert!(started.elapsed() < Duration::from_secs(5));
     drop(waiter);
     let mut elsewhere = db.namespace(8, TxnMode::Write).unwrap();
@@ -1030,7 +1034,7 @@ fn a_transaction_whose_connection_dies_before_commit_leaves_nothing() {
     );
     assert_eq!(ended, "1");
     let err = txn.commit().unwrap_err();
-    assert_eq!(err.kind(), "host", "{err}");
+    assert_eq!(err.kind().as_str(), "host", "{err}");
     let mut read = db.namespace(3, TxnMode::Read).unwrap();
     assert!(read.list_keys("").unwrap().is_empty());
     assert_eq!(read.version().unwrap(), 0);

@@ -464,7 +464,9 @@ fn vault_refusals_map_to_exit_codes() {
     let manager = home.home.manager(None).unwrap();
     let outcome = manager.call(&UpdateSecret(&again)).unwrap();
     match outcome.result {
-        Err(flavorbox::Error::NotFound(m)) => assert_eq!(m, "secret `dup` does not exist"),
+        Err(err) if err.is(flavorbox::ErrorKind::NotFound) => {
+            assert_eq!(err.detail(), "secret `dup` does not exist")
+        }
         other => panic!("{other:?}"),
     }
     assert!(

@@ -226,7 +226,7 @@ pub fn try_component(dir: &Path) -> Result<PathBuf, String> {
         return Ok(path);
     }
     let bin = any_flavorbox_bin()
-        .ok_or("no flavorbox binary to build with (cargo build -p flavorbox)")?;
+        .ok_or("no flavorbox binary to build with (cargo build -p flavorbox-cli)")?;
     let tmp = cache.join(format!(".{name}-{}.wasm", std::process::id()));
     let mut cmd = Command::new(bin);
     cmd.args(["flavor", "build"]).arg(dir).arg("-o").arg(&tmp);

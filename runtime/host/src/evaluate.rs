@@ -1,0 +1,293 @@
+//! `flavorbox evaluate`: judge an untrusted flavor before trusting it.
+//!
+//! The component is loaded into a throwaway home (a temporary directory,
+//! never the user's), registered with only what it declares (plus what the
+//! operator passes), and run through the conformance suite, the limit
+//! probes and a latency sample. Everything the sandbox observed is reported:
+//! breaches (every cap reached among them), truncated or secret-bearing
+//! output, slow operations, capabilities used versus declared, peak memory
+//! and p50 latencies. The verdict passes only when every check passes and
+//! nothing was observed.
+//!
+//! Guards against a flavor that makes judging it endless: the whole
+//! evaluation, its compile included, ends within a budget (60 s by
+//! default); an operation that ran past its deadline is not run again, so a
+//! flavor sleeping just under its deadline costs each operation once, not
+//! each of hundreds of calls; what was not run is reported as skipped, and
+//! a budget that ran out is a finding.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use crate::conformance::{Check, Suite, SuiteOptions};
+use crate::contract::{FlavorDescription, Operation};
+use crate::error::{Error, Result};
+use crate::home::Home;
+use crate::policy::Capability;
+use crate::registry::{LOCAL, LOCAL_DIGEST, RegisterOptions};
+use crate::sandbox::SandboxConfig;
+use crate::sandbox::cache::digest;
+
+/// What the operator passes to an evaluation.
+#[derive(Debug, Clone)]
+pub struct EvaluateOptions {
+    /// Config for the two managers under test.
+    pub config: BTreeMap<String, String>,
+    /// Grants beyond the declared ones, and limits.
+    pub register: RegisterOptions,
+    /// Calls timed per operation.
+    pub latency_samples: usize,
+    /// The whole evaluation ends within this.
+    pub budget: Duration,
+    /// An operation whose p50 is slower than this is a finding.
+    pub slow: Duration,
+    /// How the throwaway home's sandbox is set up (its compile cache
+    /// defaults to the throwaway home, so nothing is kept).
+    pub sandbox: SandboxConfig,
+}
+
+/// The default budget of a whole evaluation.
+pub const DEFAULT_BUDGET: Duration = Duration::from_secs(60);
+/// The default p50 past which an operation is slow.
+pub const DEFAULT_SLOW: Duration = Duration::from_secs(1);
+
+impl Default for EvaluateOptions {
+    fn default() -> Self {
+        EvaluateOptions {
+            config: BTreeMap::new(),
+            register: RegisterOptions::default(),
+            latency_samples: 20,
+            budget: DEFAULT_BUDGET,
+            slow: DEFAULT_SLOW,
+            sandbox: SandboxConfig::default(),
+        }
+    }
+}
+
+/// Something the sandbox saw the flavor do.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct Finding {
+    /// `deadline`, `memory`, `trap`, `quota`, `denied`, `garbage`, `limit`,
+    /// `log-flood`, `secret-in-output`, `undeclared-capability`, `slow`,
+    /// `budget`, `conflict` or `refused`.
+    pub kind: String,
+    pub detail: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Evaluation {
+    pub path: String,
+    pub flavor: Option<FlavorDescription>,
+    pub checks: Vec<Check>,
+    pub findings: Vec<Finding>,
+    /// p50 wall time per operation, in microseconds.
+    pub p50_micros: BTreeMap<Operation, u64>,
+    pub peak_memory_bytes: usize,
+    pub declared: BTreeSet<Capability>,
+    pub used: BTreeSet<Capability>,
+    pub passed: bool,
+}
+
+impl Evaluation {
+    fn refused(path: &Path, err: Error) -> Evaluation {
+        Evaluation {
+            path: path.display().to_string(),
+            flavor: None,
+            checks: Vec::new(),
+            findings: vec![Finding {
+                kind: "refused".to_string(),
+                detail: err.to_string(),
+            }],
+            p50_micros: BTreeMap::new(),
+            peak_memory_bytes: 0,
+            declared: BTreeSet::new(),
+            used: BTreeSet::new(),
+            passed: false,
+        }
+    }
+}
+
+/// Registers the component in the throwaway home with what it declares
+/// (HTTP only to the origins the operator passed), its compile bounded by
+/// what is left of the budget too. The built-in `local` component is
+/// recognised by its digest and evaluated as the built-in.
+fn register(
+    home: &Home,
+    path: &Path,
+    wasm: &[u8],
+    options: &EvaluateOptions,
+    deadline: Instant,
+) -> Result<FlavorDescription> {
+    if digest(wasm) == LOCAL_DIGEST {
+        return Ok(home.flavors().get(LOCAL)?.description);
+    }
+    let mut register = options.register.clone();
+    let mut limits = register.policy()?.limits.compile();
+    let left = deadline.saturating_duration_since(Instant::now());
+    if left < limits.timeout {
+        limits.timeout = left;
+        register.compile_timeout_secs = Some(left.as_secs_f64().max(0.001));
+    }
+    let declared = home.flavors().inspect(path, limits)?;
+    register.grants.extend(
+        declared
+            .capabilities
+            .iter()
+            .filter(|c| **c != Capability::Http),
+    );
+    Ok(home.flavors().register(path, &register)?.entry.description)
+}
+
+const MANAGER_A: &str = "evaluate-a";
+const MANAGER_B: &str = "evaluate-b";
+
+/// Evaluates the component at `path`. Problems of the flavor are part of
+/// the returned evaluation; `Err` means bad input (a file that cannot be
+/// read, options out of range) or a failure of the host itself.
+pub fn evaluate(path: &Path, options: &EvaluateOptions) -> Result<Evaluation> {
+    evaluate_with_progress(path, options, &mut |_| {})
+}
+
+/// [`evaluate`], telling `progress` what it does as it goes.
+pub fn evaluate_with_progress(
+    path: &Path,
+    options: &EvaluateOptions,
+    progress: &mut dyn FnMut(&str),
+) -> Result<Evaluation> {
+    let started = Instant::now();
+    let deadline = started + options.budget;
+    options.register.policy()?;
+    let wasm = std::fs::read(path)
+        .map_err(|e| Error::invalid(format!("cannot read {}: {e}", path.display())))?;
+    let dir = tempfile::Builder::new()
+        .prefix("flavorbox-evaluate-")
+        .tempdir()
+        .map_err(|e| Error::host(format!("cannot create a throwaway home: {e}")))?;
+    let home = Home::builder(dir.path())
+        .sandbox(options.sandbox.clone())
+        .open()?;
+
+    progress(&format!(
+        "compiling and registering {} (budget {} s)",
+        path.display(),
+        options.budget.as_secs_f64()
+    ));
+    let flavor = match register(&home, path, &wasm, options, deadline) {
+        Ok(flavor) => flavor,
+        Err(err) => return Ok(Evaluation::refused(path, err)),
+    };
+
+    // Two managers; where the flavor takes a namespace, each gets its own, so
+    // a shared backend keeps them (and real data) apart.
+    let takes_namespace = flavor.config.iter().any(|f| f.name == "namespace");
+    for (manager, suffix) in [(MANAGER_A, "a"), (MANAGER_B, "b")] {
+        let mut config = options.config.clone();
+        if takes_namespace && !config.contains_key("namespace") {
+            config.insert(
+                "namespace".to_string(),
+                format!("flavorbox-evaluate-{suffix}"),
+            );
+        } else if let Some(ns) = config.get_mut("namespace") {
+            ns.push('-');
+            ns.push_str(suffix);
+        }
+        if let Err(err) = home
+            .managers()
+            .register(manager, &flavor.name, config, false)
+        {
+            return Ok(Evaluation::refused(path, err));
+        }
+    }
+
+    let mut suite = match Suite::new(&home, MANAGER_A, MANAGER_B) {
+        Ok(suite) => suite,
+        Err(err) => return Ok(Evaluation::refused(path, err)),
+    };
+    suite.set_budget(deadline);
+    suite.set_progress(|line| progress(&format!("check {line}")));
+    // Only a backend this home owns (or a namespaced one) may be emptied.
+    let delete_all = !flavor.capabilities.contains(&Capability::Http) || takes_namespace;
+    suite.run(SuiteOptions { delete_all });
+    suite.run_probes();
+    suite.run_latency(options.latency_samples);
+
+    let mut findings = BTreeSet::new();
+    let mut used = BTreeSet::new();
+    let mut peak = 0;
+    for observation in &suite.observations {
+        let report = &observation.report;
+        peak = peak.max(report.peak_memory);
+        used.extend(report.used.iter().copied());
+        if let Some((kind, detail)) = &observation.breach {
+            findings.insert(Finding {
+                kind: kind.to_string(),
+                detail: format!("{}: {detail}", observation.operation),
+            });
+        }
+        if report.log_truncated {
+            findings.insert(Finding {
+                kind: "log-flood".to_string(),
+                detail: format!(
+                    "{}: output went past the per-call cap",
+                    observation.operation
+                ),
+            });
+        }
+        if report.masked_lines > 0 {
+            findings.insert(Finding {
+                kind: "secret-in-output".to_string(),
+                detail: format!(
+                    "{}: the flavor wrote secret values to its output (masked)",
+                    observation.operation
+                ),
+            });
+        }
+    }
+    let p50_micros = suite.p50_micros();
+    for (operation, micros) in &p50_micros {
+        if Duration::from_micros(*micros) > options.slow {
+            findings.insert(Finding {
+                kind: "slow".to_string(),
+                detail: format!(
+                    "{operation}: p50 {} ms, slower than {} ms",
+                    micros / 1000,
+                    options.slow.as_millis()
+                ),
+            });
+        }
+    }
+    if suite.budget_ran_out {
+        findings.insert(Finding {
+            kind: "budget".to_string(),
+            detail: format!(
+                "the evaluation's {} s budget ran out; the checks not run are skipped",
+                options.budget.as_secs_f64()
+            ),
+        });
+    }
+    for capability in &used {
+        if !capability.always_granted() && !flavor.capabilities.contains(capability) {
+            findings.insert(Finding {
+                kind: "undeclared-capability".to_string(),
+                detail: format!("the flavor used `{capability}` without declaring it"),
+            });
+        }
+    }
+    // A skipped check is neither a pass nor a failure: it is reported as
+    // skipped, with why.
+    let passed = findings.is_empty() && !suite.checks.iter().any(Check::failed);
+    Ok(Evaluation {
+        path: path.display().to_string(),
+        declared: flavor.capabilities.clone(),
+        flavor: Some(flavor),
+        checks: std::mem::take(&mut suite.checks),
+        findings: findings.into_iter().collect(),
+        p50_micros,
+        peak_memory_bytes: peak,
+        used,
+        passed,
+    })
+}

@@ -1,0 +1,105 @@
+//! Printing: aligned text tables for people, JSON and YAML for
+//! scripts (which carry values exactly), and every
+//! line through [`out!`], so a reader that goes away (`flavorbox flavor
+//! list | head -1`) ends the process the way it ends `cat`: quietly, killed
+//! by `SIGPIPE`, with no panic and no message.
+//!
+//! Text a flavor supplied (names, descriptions, config-field text, errors)
+//! is escaped before it gets here (`flavorbox::text`); the cells of a table
+//! are escaped again here, so nothing printed can forge a line or reorder
+//! what follows it.
+
+use std::io::Write;
+
+use serde::Serialize;
+
+use flavorbox::text::escape;
+use flavorbox::{Error, Result};
+
+/// `println!` that ends the process quietly when stdout is a closed pipe.
+macro_rules! out {
+    () => {
+        $crate::output::line(format_args!(""))
+    };
+    ($($arg:tt)*) => {
+        $crate::output::line(format_args!($($arg)*))
+    };
+}
+pub(crate) use out;
+
+/// Writes one line to stdout; see [`out!`].
+pub fn line(args: std::fmt::Arguments<'_>) {
+    let mut stdout = std::io::stdout().lock();
+    let written = stdout
+        .write_fmt(args)
+        .and_then(|()| stdout.write_all(b"\n"));
+    if let Err(err) = written {
+        closed(err);
+    }
+}
+
+/// Writes to stderr, ignoring a closed one (there is nowhere left to say
+/// anything).
+pub fn err_line(args: std::fmt::Arguments<'_>) {
+    let _ = writeln!(std::io::stderr().lock(), "{args}");
+}
+
+/// Ends the process after stdout failed: killed by `SIGPIPE` when the
+/// reader went away, as other Unix tools are; with exit 1 otherwise.
+fn closed(err: std::io::Error) -> ! {
+    if err.kind() == std::io::ErrorKind::BrokenPipe {
+        #[cfg(unix)]
+        // SAFETY: restoring the default action of SIGPIPE and raising it
+        // only ends this process.
+        unsafe {
+            libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+            libc::raise(libc::SIGPIPE);
+        }
+        std::process::exit(141);
+    }
+    err_line(format_args!("flavorbox: cannot write the output: {err}"));
+    std::process::exit(1);
+}
+
+/// Prints rows as columns separated by two spaces, the header first. Cells
+/// are escaped: one row is always one line.
+pub fn table(header: &[&str], rows: &[Vec<String>]) {
+    let rows: Vec<Vec<String>> = rows
+        .iter()
+        .map(|row| row.iter().map(|cell| escape(cell).into_owned()).collect())
+        .collect();
+    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    for row in &rows {
+        for (width, cell) in widths.iter_mut().zip(row) {
+            *width = (*width).max(cell.chars().count());
+        }
+    }
+    let print = |cells: Vec<&str>| {
+        let last = cells.len().saturating_sub(1);
+        let mut text = String::new();
+        for (i, (cell, width)) in cells.iter().zip(&widths).enumerate() {
+            if i == last {
+                text.push_str(cell);
+            } else {
+                text.push_str(&format!("{cell:<width$}  "));
+            }
+        }
+        out!("{}", text.trim_end());
+    };
+    print(header.to_vec());
+    for row in &rows {
+        print(row.iter().map(String::as_str).collect());
+    }
+}
+
+pub fn json(value: &impl Serialize) -> Result<()> {
+    let text = serde_json::to_string_pretty(value).map_err(Error::host)?;
+    out!("{text}");
+    Ok(())
+}
+
+pub fn yaml(value: &impl Serialize) -> Result<()> {
+    let text = serde_norway::to_string(value).map_err(Error::host)?;
+    out!("{}", text.trim_end_matches('\n'));
+    Ok(())
+}
