@@ -9,30 +9,27 @@
 //!
 //! Guards against: namespaces seeing each other's secrets (every name goes
 //! through `codec::aws_name`, every listed name through
-//! `codec::flavorbox_name`); `delete-all-secrets(false)` deleting anything;
-//! a half-finished `delete-all` hiding how far it got.
-
-wit_bindgen::generate!({
-    path: "../../../wit",
-    world: "flavor",
-});
+//! `codec::flavorbox_name`); `delete-all-secrets(false)` deleting anything
+//! and a half-finished `delete-all` hiding how far it got (both
+//! `flavor_kit::bulk`).
 
 mod client;
 mod codec;
 mod errors;
 mod settings;
 
-use exports::flavorbox::secrets::{metadata, secrets_manager};
-use flavorbox::secrets::types::{ConfigField, Error, FlavorInfo, Secret};
+use flavor_kit::bulk::{self, Listing};
+use flavor_kit::exports::flavorbox::secrets::{metadata, secrets_manager};
+use flavor_kit::log::{self, Level};
+use flavor_kit::settings::field;
+use flavor_kit::{Error, FlavorInfo, Secret, errors::describe, zenml};
 use serde_json::{Value, json};
 
 use client::Client;
+use errors::BACKEND;
 
 /// AWS allows at most 100 results per `ListSecrets` page.
 const PAGE_SIZE: u64 = 100;
-/// Pages read before giving up (100,000 secrets): a backend that keeps
-/// answering with a `NextToken` cannot keep a call looping.
-const MAX_PAGES: usize = 1000;
 
 struct Aws;
 
@@ -44,9 +41,9 @@ impl secrets_manager::Guest for Aws {
             "Name": name,
             "SecretString": codec::encode(&secret),
             "ClientRequestToken": codec::request_token(),
-            "Tags": [{"Key": codec::SCHEMA_KEY, "Value": secret.schema}],
+            "Tags": [{"Key": zenml::SCHEMA_KEY, "Value": secret.schema}],
         });
-        client.call("CreateSecret", &body, &codec::values(&secret))?;
+        client.call("CreateSecret", &body, &zenml::values(&secret))?;
         Ok(())
     }
 
@@ -70,20 +67,23 @@ impl secrets_manager::Guest for Aws {
             "SecretString": codec::encode(&secret),
             "ClientRequestToken": codec::request_token(),
         });
-        client.call("PutSecretValue", &body, &codec::values(&secret))?;
+        client.call("PutSecretValue", &body, &zenml::values(&secret))?;
         // The schema inside the SecretString is authoritative; the tag only
         // mirrors it for people browsing the console, so a refusal to retag
         // (e.g. no secretsmanager:TagResource permission) is only logged.
         let tag = json!({
             "SecretId": name,
-            "Tags": [{"Key": codec::SCHEMA_KEY, "Value": secret.schema}],
+            "Tags": [{"Key": zenml::SCHEMA_KEY, "Value": secret.schema}],
         });
         if let Err(e) = client.call("TagResource", &tag, &[]) {
-            client::log_warn(&format!(
-                "secret `{}` updated, but its schema tag was not: {}",
-                secret.name,
-                errors::describe(&e)
-            ));
+            log::log(
+                Level::Warn,
+                &format!(
+                    "secret `{}` updated, but its schema tag was not: {}",
+                    secret.name,
+                    describe(&e)
+                ),
+            );
         }
         Ok(())
     }
@@ -98,21 +98,9 @@ impl secrets_manager::Guest for Aws {
     }
 
     fn delete_all_secrets(force: bool) -> Result<(), Error> {
-        if !force {
-            return Err(Error::Invalid(
-                "deleting all secrets needs force = true".to_string(),
-            ));
-        }
+        bulk::require_force(force)?;
         let client = Client::from_config()?;
-        let secrets = list(&client)?;
-        let total = secrets.len();
-        for (done, (_, aws_name)) in secrets.iter().enumerate() {
-            match delete(&client, aws_name) {
-                Ok(()) | Err(Error::NotFound(_)) => {}
-                Err(e) => return Err(errors::with_progress(e, done, total)),
-            }
-        }
-        Ok(())
+        bulk::delete_each(&list(&client)?, |(_, aws_name)| delete(&client, aws_name))
     }
 }
 
@@ -124,57 +112,41 @@ fn delete(client: &Client, aws_name: &str) -> Result<(), Error> {
 
 /// Every secret of this manager, as (flavorbox name, AWS name), sorted.
 fn list(client: &Client) -> Result<Vec<(String, String)>, Error> {
-    let mut found = Vec::new();
-    let mut token: Option<String> = None;
-    for _ in 0..MAX_PAGES {
+    let listing = Listing {
+        backend: BACKEND,
+        op: "ListSecrets",
+        token_field: "NextToken",
+    };
+    listing.read_all(|token| {
         let mut body = json!({ "MaxResults": PAGE_SIZE });
         if let Some(prefix) = client.list_prefix() {
             body["Filters"] = json!([{ "Key": "name", "Values": [prefix] }]);
         }
-        if let Some(token) = &token {
+        if let Some(token) = token {
             body["NextToken"] = json!(token);
         }
         let reply = client.call("ListSecrets", &body, &[])?;
         let page = reply
             .get("SecretList")
             .and_then(Value::as_array)
-            .ok_or_else(|| errors::malformed("ListSecrets", "no SecretList"))?;
+            .ok_or_else(|| listing.malformed("no SecretList"))?;
+        let mut found = Vec::new();
         for entry in page {
             let aws_name = entry
                 .get("Name")
                 .and_then(Value::as_str)
-                .ok_or_else(|| errors::malformed("ListSecrets", "an entry has no Name"))?;
+                .ok_or_else(|| listing.malformed("an entry has no Name"))?;
             if let Some(name) = client.flavorbox_name(aws_name) {
                 found.push((name, aws_name.to_string()));
             }
         }
-        match reply.get("NextToken").and_then(Value::as_str) {
-            Some(next) if !next.is_empty() => {
-                if token.as_deref() == Some(next) {
-                    return Err(errors::malformed("ListSecrets", "NextToken repeats"));
-                }
-                token = Some(next.to_string());
-            }
-            _ => {
-                found.sort();
-                found.dedup();
-                return Ok(found);
-            }
-        }
-    }
-    Err(Error::Backend(format!(
-        "ListSecrets returned more than {MAX_PAGES} pages; giving up"
-    )))
+        let next = reply.get("NextToken").and_then(Value::as_str);
+        Ok((found, next.map(str::to_string)))
+    })
 }
 
 impl metadata::Guest for Aws {
     fn info() -> FlavorInfo {
-        let field = |name: &str, description: &str, required: bool, secret: bool| ConfigField {
-            name: name.to_string(),
-            description: description.to_string(),
-            required,
-            secret,
-        };
         FlavorInfo {
             name: "aws".to_string(),
             version: env!("CARGO_PKG_VERSION").to_string(),
@@ -209,4 +181,4 @@ impl metadata::Guest for Aws {
     }
 }
 
-export!(Aws);
+flavor_kit::export_flavor!(Aws);

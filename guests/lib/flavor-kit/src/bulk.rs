@@ -25,6 +25,12 @@ pub struct Listing<'a> {
 }
 
 impl Listing<'_> {
+    /// A page of this listing that does not have the shape the backend
+    /// documents, saying `why`.
+    pub fn malformed(&self, why: &str) -> Error {
+        errors::malformed(self.backend, self.op, why)
+    }
+
     /// Every item of the listing, sorted, without repeats. `page` reads one
     /// page, given the token of the page to read (`None` for the first),
     /// and returns its items and the next page's token (`None` or empty on
@@ -41,8 +47,7 @@ impl Listing<'_> {
             match next {
                 Some(next) if !next.is_empty() => {
                     if token.as_deref() == Some(next.as_str()) {
-                        let why = format!("{} repeats", self.token_field);
-                        return Err(errors::malformed(self.backend, self.op, &why));
+                        return Err(self.malformed(&format!("{} repeats", self.token_field)));
                     }
                     token = Some(next);
                 }
