@@ -9,25 +9,20 @@
 //! Guards against: credentials or secret values in an error or log line
 //! (every Vault message passes `redact` with the token, the AppRole
 //! credentials and the call's values; log lines carry only the method,
-//! origin and status); unbounded replies (`MAX_REPLY`); one manager's
-//! cached token serving another configuration (the cache key is a digest of
-//! the address, namespace, mount and credentials); a stale cache entry
-//! outliving its lease.
+//! origin and status); unbounded replies (`flavor_kit::http`); one
+//! manager's cached token serving another configuration (the cache key is a
+//! digest of the address, namespace, mount and credentials); a stale cache
+//! entry outliving its lease (`flavor_kit::tokens`).
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
+use flavor_kit::http;
+use flavor_kit::tokens::{self, Token, TokenCache};
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
-use wasi_http_client::{Request, Url};
+use wasi_http_client::{Response, Url};
 
-use crate::flavorbox::secrets::log::{self, Level};
-use crate::flavorbox::secrets::storage;
+use crate::Error;
+use crate::errors::{self, BACKEND};
 use crate::settings::{Auth, Settings};
-use crate::{Error, errors};
 
-/// Largest reply read, in bytes (a secret is at most 64 KiB; a listing of
-/// 10,000 names of 128 bytes is under 2 MiB).
-const MAX_REPLY: usize = 4 * 1024 * 1024;
 /// A cached token is not used in the last quarter of its lease (at most
 /// the last 30 seconds), so it cannot expire between being read and being
 /// used.
@@ -41,12 +36,6 @@ pub struct Client {
 /// A reply with a 2xx status: its JSON (`null` when empty).
 pub struct Reply {
     pub body: Value,
-}
-
-/// A token and whether it came from the cache (and may be stale).
-struct Token {
-    value: String,
-    cached: bool,
 }
 
 impl Client {
@@ -79,17 +68,19 @@ impl Client {
         body: Option<&Value>,
         values: &[&str],
     ) -> Result<Reply, Error> {
-        let token = self.token()?;
-        let response = self.send(op, method, url, body, Some(&token.value))?;
-        if response.status == 403 && token.cached {
+        let (response, sent) = tokens::send_renewing(
+            self.token()?,
+            403,
+            |token| self.send(op, method, url, body, Some(token)),
             // The cached token may have been revoked or used up: log in
             // again, once.
-            self.forget_token();
-            let fresh = self.login()?;
-            let response = self.send(op, method, url, body, Some(&fresh))?;
-            return self.reply(op, response, values, &[&token.value, &fresh]);
-        }
-        self.reply(op, response, values, &[&token.value])
+            || {
+                self.cache().forget();
+                self.login()
+            },
+        )?;
+        let sent: Vec<&str> = sent.iter().map(String::as_str).collect();
+        self.reply(op, response, values, &sent)
     }
 
     fn send(
@@ -99,9 +90,7 @@ impl Client {
         url: &Url,
         body: Option<&Value>,
         token: Option<&str>,
-    ) -> Result<wasi_http_client::Response, Error> {
-        let origin = url.origin();
-        let payload = body.map(|b| b.to_string().into_bytes()).unwrap_or_default();
+    ) -> Result<Response, Error> {
         let mut headers: Vec<(&str, &str)> = Vec::new();
         if let Some(token) = token {
             headers.push(("x-vault-token", token));
@@ -109,47 +98,26 @@ impl Client {
         if let Some(ns) = &self.settings.vault_namespace {
             headers.push(("x-vault-namespace", ns));
         }
-        if body.is_some() {
-            headers.push(("content-type", "application/json"));
-        }
-        let request = Request {
-            method,
-            url,
-            headers: &headers,
-            body: &payload,
-        };
-        let response = wasi_http_client::send(&request, MAX_REPLY)
-            .map_err(|e| errors::from_transport(e, op, &origin))?;
-        log::log(
-            Level::Debug,
-            &format!("{op}: {method} -> HTTP {} from {origin}", response.status),
-        );
-        Ok(response)
+        http::send_json(op, method, url, &headers, body)
     }
 
     /// The JSON of a 2xx reply, or the error a non-2xx one means.
     fn reply(
         &self,
         op: &str,
-        response: wasi_http_client::Response,
+        response: Response,
         values: &[&str],
         tokens: &[&str],
     ) -> Result<Reply, Error> {
-        let status = response.status;
-        if (200..300).contains(&status) {
-            let body = if response.body.iter().all(u8::is_ascii_whitespace) {
-                Value::Null
-            } else {
-                serde_json::from_slice(&response.body)
-                    .map_err(|_| errors::malformed(op, "the reply is not JSON"))?
-            };
+        if http::is_success(response.status) {
+            let body = http::json_body(BACKEND, op, &response.body)?;
             return Ok(Reply { body });
         }
         let mut sensitive = self.credentials();
         sensitive.extend_from_slice(tokens);
         sensitive.extend_from_slice(values);
         let message = errors::message(&response.body, &sensitive);
-        Err(errors::from_status(op, status, &message))
+        Err(errors::from_status(op, response.status, &message))
     }
 
     /// The token to send: the configured one, or AppRole's (cached or
@@ -160,11 +128,8 @@ impl Client {
                 value: token.clone(),
                 cached: false,
             }),
-            Auth::AppRole { .. } => match self.cached_token() {
-                Some(value) => Ok(Token {
-                    value,
-                    cached: true,
-                }),
+            Auth::AppRole { .. } => match self.cache().get() {
+                Some(token) => Ok(token),
                 None => Ok(Token {
                     value: self.login()?,
                     cached: false,
@@ -206,61 +171,34 @@ impl Client {
         // the server refuses it.
         let use_until = match auth["lease_duration"].as_u64() {
             Some(0) | None => None,
-            Some(secs) => Some(now().saturating_add(secs - (secs / 4).min(MAX_EXPIRY_MARGIN_SECS))),
+            Some(secs) => Some(tokens::use_until(
+                tokens::now(),
+                secs,
+                MAX_EXPIRY_MARGIN_SECS,
+            )),
         };
-        let entry = json!({ "token": token, "use_until": use_until });
-        // Caching is an optimisation: a refused write (quota) costs a login
-        // per call, not the call.
-        if let Err(e) = storage::set(&self.cache_key(), entry.to_string().as_bytes()) {
-            log::log(
-                Level::Warn,
-                &format!("the AppRole token was not cached: {}", errors::describe(&e)),
-            );
-        }
+        self.cache().put("AppRole token", &token, use_until);
         Ok(token)
     }
 
-    fn cached_token(&self) -> Option<String> {
-        let bytes = storage::get(&self.cache_key()).ok()??;
-        let entry: Value = serde_json::from_slice(&bytes).ok()?;
-        let fresh = match entry["use_until"].as_u64() {
-            Some(until) => now() < until,
-            None => entry["use_until"].is_null(),
-        };
-        let token = entry["token"].as_str()?;
-        (fresh && !token.is_empty()).then(|| token.to_string())
-    }
-
-    fn forget_token(&self) {
-        let _ = storage::delete(&self.cache_key());
-    }
-
-    /// The storage key of this configuration's cached AppRole token.
-    fn cache_key(&self) -> String {
+    /// Where this configuration's AppRole token is cached.
+    fn cache(&self) -> TokenCache {
         let s = &self.settings;
-        let mut hasher = Sha256::new();
-        for part in [
-            s.url.origin().as_str(),
+        let origin = s.url.origin();
+        let mut parts = vec![
+            origin.as_str(),
             s.url.path.as_str(),
             s.vault_namespace.as_deref().unwrap_or(""),
-        ] {
-            hasher.update(part.as_bytes());
-            hasher.update([0]);
-        }
+        ];
         if let Auth::AppRole {
             mount,
             role_id,
             secret_id,
         } = &s.auth
         {
-            for part in [mount, role_id, secret_id] {
-                hasher.update(part.as_bytes());
-                hasher.update([0]);
-            }
+            parts.extend([mount.as_str(), role_id.as_str(), secret_id.as_str()]);
         }
-        let digest = hasher.finalize();
-        let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
-        format!("vault/token/{hex}")
+        TokenCache::new("vault/token", &parts)
     }
 
     /// Strings that must never appear in a message: the credentials.
@@ -272,11 +210,4 @@ impl Client {
             } => vec![role_id.as_str(), secret_id.as_str()],
         }
     }
-}
-
-fn now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
 }

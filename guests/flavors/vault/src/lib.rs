@@ -12,22 +12,19 @@
 //!
 //! Guards against: namespaces seeing each other's secrets (every name is
 //! checked to be one path segment; listings skip folders);
-//! `delete-all-secrets(false)` deleting anything; a half-finished
-//! `delete-all` hiding how far it got; an update resurrecting a secret
-//! whose current version was deleted by another tool.
-
-wit_bindgen::generate!({
-    path: "../../../wit",
-    world: "flavor",
-});
+//! `delete-all-secrets(false)` deleting anything and a half-finished
+//! `delete-all` hiding how far it got (both `flavor_kit::bulk`); an update
+//! resurrecting a secret whose current version was deleted by another tool.
 
 mod client;
 mod codec;
 mod errors;
 mod settings;
 
-use exports::flavorbox::secrets::{metadata, secrets_manager};
-use flavorbox::secrets::types::{ConfigField, Error, FlavorInfo, Secret};
+use flavor_kit::bulk;
+use flavor_kit::exports::flavorbox::secrets::{metadata, secrets_manager};
+use flavor_kit::settings::field;
+use flavor_kit::{Error, FlavorInfo, Secret, names, zenml};
 use serde_json::{Value, json};
 
 use client::Client;
@@ -37,17 +34,17 @@ struct Vault;
 impl secrets_manager::Guest for Vault {
     fn register_secret(secret: Secret) -> Result<(), Error> {
         let client = Client::from_config()?;
-        codec::check_name(&secret.name)?;
+        names::check(&secret.name)?;
         let body = json!({ "options": { "cas": 0 }, "data": codec::encode(&secret)? });
         let url = client.kv_url("data", Some(&secret.name));
         let op = format!("writing secret `{}`", secret.name);
-        client.call(&op, "POST", &url, Some(&body), &codec::values(&secret))?;
+        client.call(&op, "POST", &url, Some(&body), &zenml::values(&secret))?;
         Ok(())
     }
 
     fn get_secret(name: String) -> Result<Secret, Error> {
         let client = Client::from_config()?;
-        codec::check_name(&name)?;
+        names::check(&name)?;
         let url = client.kv_url("data", Some(&name));
         let reply = client.call(&format!("reading secret `{name}`"), "GET", &url, None, &[])?;
         codec::decode(&name, &reply.body["data"]["data"])
@@ -60,19 +57,19 @@ impl secrets_manager::Guest for Vault {
 
     fn update_secret(secret: Secret) -> Result<(), Error> {
         let client = Client::from_config()?;
-        codec::check_name(&secret.name)?;
+        names::check(&secret.name)?;
         let data = codec::encode(&secret)?;
         let version = current_version(&client, &secret.name)?;
         let body = json!({ "options": { "cas": version }, "data": data });
         let url = client.kv_url("data", Some(&secret.name));
         let op = format!("updating secret `{}`", secret.name);
-        client.call(&op, "POST", &url, Some(&body), &codec::values(&secret))?;
+        client.call(&op, "POST", &url, Some(&body), &zenml::values(&secret))?;
         Ok(())
     }
 
     fn delete_secret(name: String) -> Result<(), Error> {
         let client = Client::from_config()?;
-        codec::check_name(&name)?;
+        names::check(&name)?;
         // Deleting missing metadata succeeds in Vault: ask first, so a
         // missing secret is `not-found`.
         current_version(&client, &name)?;
@@ -80,21 +77,9 @@ impl secrets_manager::Guest for Vault {
     }
 
     fn delete_all_secrets(force: bool) -> Result<(), Error> {
-        if !force {
-            return Err(Error::Invalid(
-                "deleting all secrets needs force = true".to_string(),
-            ));
-        }
+        bulk::require_force(force)?;
         let client = Client::from_config()?;
-        let names = list(&client)?;
-        let total = names.len();
-        for (done, name) in names.iter().enumerate() {
-            match delete(&client, name) {
-                Ok(()) | Err(Error::NotFound(_)) => {}
-                Err(e) => return Err(errors::with_progress(e, done, total)),
-            }
-        }
-        Ok(())
+        bulk::delete_each(&list(&client)?, |name| delete(&client, name))
     }
 }
 
@@ -152,12 +137,6 @@ fn list(client: &Client) -> Result<Vec<String>, Error> {
 
 impl metadata::Guest for Vault {
     fn info() -> FlavorInfo {
-        let field = |name: &str, description: &str, required: bool, secret: bool| ConfigField {
-            name: name.to_string(),
-            description: description.to_string(),
-            required,
-            secret,
-        };
         FlavorInfo {
             name: "vault".to_string(),
             version: env!("CARGO_PKG_VERSION").to_string(),
@@ -215,4 +194,4 @@ impl metadata::Guest for Vault {
     }
 }
 
-export!(Vault);
+flavor_kit::export_flavor!(Vault);
