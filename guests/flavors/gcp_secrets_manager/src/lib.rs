@@ -12,15 +12,11 @@
 //! all its versions.
 //!
 //! Guards against: namespaces seeing each other's secrets (ids carry the
-//! namespace, listings check the annotations); `delete-all-secrets(false)`
-//! deleting anything; a half-finished `delete-all` or `register` hiding how
-//! far it got; a payload corrupted on the way (its CRC32C is sent and
-//! checked both ways); a listing that never ends (`MAX_PAGES`).
-
-wit_bindgen::generate!({
-    path: "../../../wit",
-    world: "flavor",
-});
+//! namespace, listings check the annotations); a half-finished `register`
+//! hiding how far it got; a payload corrupted on the way (its CRC32C is
+//! sent and checked both ways); `delete-all-secrets(false)` deleting
+//! anything, a half-finished `delete-all` hiding how far it got, and a
+//! listing that never ends (all `flavor_kit::bulk`).
 
 mod auth;
 mod client;
@@ -30,18 +26,21 @@ mod settings;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use exports::flavorbox::secrets::{metadata, secrets_manager};
-use flavorbox::secrets::types::{ConfigField, Error, FlavorInfo, Secret};
+use flavor_kit::bulk::{self, Listing};
+use flavor_kit::errors::{Kind, describe, into_parts};
+use flavor_kit::exports::flavorbox::secrets::{metadata, secrets_manager};
+use flavor_kit::log::{self, Level};
+use flavor_kit::settings::field;
+use flavor_kit::{Error, FlavorInfo, Secret, zenml};
 use serde_json::{Value, json};
+use wasi_http_client::percent_encode;
 
 use client::Client;
+use errors::BACKEND;
 
 /// Secrets asked for per listing page (GCP allows up to 25,000; 500 keep a
 /// page's reply far below the reply cap).
 const PAGE_SIZE: usize = 500;
-/// Pages read before giving up (500,000 secrets): a backend that keeps
-/// answering with a `nextPageToken` cannot keep a call looping.
-const MAX_PAGES: usize = 1000;
 
 const CRC32C: crc::Crc<u32> = crc::Crc::<u32>::new(&crc::CRC_32_ISCSI);
 
@@ -74,18 +73,16 @@ impl secrets_manager::Guest for Gcp {
             );
             let after = match removed {
                 Ok(_) => "the new secret was removed again".to_string(),
-                Err(r) => format!(
-                    "the new secret is left without a value ({})",
-                    errors::describe(&r)
-                ),
+                Err(r) => format!("the new secret is left without a value ({})", describe(&r)),
             };
-            return Err(match e {
-                Error::NotFound(m) => Error::Backend(format!("{m}; {after}")),
-                Error::AlreadyExists(m) => Error::Backend(format!("{m}; {after}")),
-                Error::Invalid(m) => Error::Invalid(format!("{m}; {after}")),
-                Error::Denied(m) => Error::Denied(format!("{m}; {after}")),
-                Error::Backend(m) => Error::Backend(format!("{m}; {after}")),
-            });
+            // The secret was just created: its absence or presence is not
+            // what the caller asked about.
+            let (kind, m) = into_parts(e);
+            let kind = match kind {
+                Kind::NotFound | Kind::AlreadyExists => Kind::Backend,
+                kind => kind,
+            };
+            return Err(kind.error(format!("{m}; {after}")));
         }
         Ok(())
     }
@@ -131,12 +128,12 @@ impl secrets_manager::Guest for Gcp {
         url.query = "updateMask=labels".to_string();
         let op = format!("relabelling secret `{}`", secret.name);
         if let Err(e) = client.call(&op, "PATCH", &url, Some(&json!({ "labels": labels })), &[]) {
-            flavorbox::secrets::log::log(
-                flavorbox::secrets::log::Level::Warn,
+            log::log(
+                Level::Warn,
                 &format!(
                     "secret `{}` updated, but its schema label was not: {}",
                     secret.name,
-                    errors::describe(&e)
+                    describe(&e)
                 ),
             );
         }
@@ -150,21 +147,9 @@ impl secrets_manager::Guest for Gcp {
     }
 
     fn delete_all_secrets(force: bool) -> Result<(), Error> {
-        if !force {
-            return Err(Error::Invalid(
-                "deleting all secrets needs force = true".to_string(),
-            ));
-        }
+        bulk::require_force(force)?;
         let client = Client::from_config()?;
-        let secrets = list(&client)?;
-        let total = secrets.len();
-        for (done, (name, id)) in secrets.iter().enumerate() {
-            match delete(&client, name, id) {
-                Ok(()) | Err(Error::NotFound(_)) => {}
-                Err(e) => return Err(errors::with_progress(e, done, total)),
-            }
-        }
-        Ok(())
+        bulk::delete_each(&list(&client)?, |(name, id)| delete(&client, name, id))
     }
 }
 
@@ -179,7 +164,7 @@ fn add_version(client: &Client, secret: &Secret, id: &str, payload: &[u8]) -> Re
         }
     });
     let op = format!("adding a version to secret `{}`", secret.name);
-    client.call(&op, "POST", &url, Some(&body), &codec::values(secret))?;
+    client.call(&op, "POST", &url, Some(&body), &zenml::values(secret))?;
     Ok(())
 }
 
@@ -208,28 +193,27 @@ fn crc_field(value: &Value) -> Option<u32> {
 /// Every secret of this manager, as (flavorbox name, GCP secret id), sorted.
 fn list(client: &Client) -> Result<Vec<(String, String)>, Error> {
     let namespace = client.settings.namespace.as_deref();
-    let filter = query_encode(&codec::list_filter(namespace));
-    let mut found = Vec::new();
-    let mut token: Option<String> = None;
-    for _ in 0..MAX_PAGES {
+    let filter = percent_encode(&codec::list_filter(namespace));
+    let listing = Listing {
+        backend: BACKEND,
+        op: "listing secrets",
+        token_field: "nextPageToken",
+    };
+    listing.read_all(|token| {
         let mut url = client.secrets_url(None);
         url.query = format!("pageSize={PAGE_SIZE}&filter={filter}");
-        if let Some(token) = &token {
+        if let Some(token) = token {
             url.query.push_str("&pageToken=");
-            url.query.push_str(&query_encode(token));
+            url.query.push_str(&percent_encode(token));
         }
-        let reply = client.call("listing secrets", "GET", &url, None, &[])?;
+        let reply = client.call(listing.op, "GET", &url, None, &[])?;
         // An empty page omits `secrets` entirely (proto3 JSON).
         let page = match &reply["secrets"] {
             Value::Array(page) => page.as_slice(),
             Value::Null => &[],
-            _ => {
-                return Err(errors::malformed(
-                    "listing secrets",
-                    "`secrets` is not a list",
-                ));
-            }
+            _ => return Err(listing.malformed("`secrets` is not a list")),
         };
+        let mut found = Vec::new();
         for secret in page {
             if let Some(name) = codec::listed_name(namespace, secret) {
                 let id = secret["name"]
@@ -240,49 +224,13 @@ fn list(client: &Client) -> Result<Vec<(String, String)>, Error> {
                 found.push((name, id));
             }
         }
-        match reply["nextPageToken"].as_str() {
-            Some(next) if !next.is_empty() => {
-                if token.as_deref() == Some(next) {
-                    return Err(errors::malformed(
-                        "listing secrets",
-                        "nextPageToken repeats",
-                    ));
-                }
-                token = Some(next.to_string());
-            }
-            _ => {
-                found.sort();
-                found.dedup();
-                return Ok(found);
-            }
-        }
-    }
-    Err(Error::Backend(format!(
-        "listing secrets returned more than {MAX_PAGES} pages; giving up"
-    )))
-}
-
-/// Percent-encodes a query value.
-fn query_encode(value: &str) -> String {
-    value
-        .bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
+        let next = reply["nextPageToken"].as_str();
+        Ok((found, next.map(str::to_string)))
+    })
 }
 
 impl metadata::Guest for Gcp {
     fn info() -> FlavorInfo {
-        let field = |name: &str, description: &str, required: bool, secret: bool| ConfigField {
-            name: name.to_string(),
-            description: description.to_string(),
-            required,
-            secret,
-        };
         FlavorInfo {
             name: "gcp_secrets_manager".to_string(),
             version: env!("CARGO_PKG_VERSION").to_string(),
@@ -316,7 +264,7 @@ impl metadata::Guest for Gcp {
     }
 }
 
-export!(Gcp);
+flavor_kit::export_flavor!(Gcp);
 
 #[cfg(test)]
 mod tests {
@@ -329,13 +277,5 @@ mod tests {
         assert_eq!(crc_field(&json!(5)), Some(5));
         assert_eq!(crc_field(&json!("99999999999")), None);
         assert_eq!(crc_field(&json!(null)), None);
-    }
-
-    #[test]
-    fn filters_are_query_encoded() {
-        assert_eq!(
-            query_encode("labels.flavorbox_namespace=\"a-b\""),
-            "labels.flavorbox_namespace%3D%22a-b%22"
-        );
     }
 }
