@@ -36,6 +36,22 @@ pub fn flavorbox_name(namespace: Option<&str>, aws_name: &str) -> Option<String>
     names::is_valid(rest).then(|| rest.to_string())
 }
 
+/// The body of a write of `secret` to AWS secret `aws_name`, named by
+/// `key` (`Name` to create it, `SecretId` to update it): its
+/// `SecretString` and a fresh `ClientRequestToken`.
+pub fn write(key: &str, aws_name: &str, secret: &Secret) -> Value {
+    json!({
+        key: aws_name,
+        "SecretString": encode(secret),
+        "ClientRequestToken": request_token(),
+    })
+}
+
+/// The `Tags` of `secret`: its schema, mirrored for the console.
+pub fn schema_tags(secret: &Secret) -> Value {
+    json!([{ "Key": SCHEMA_KEY, "Value": secret.schema }])
+}
+
 /// The `SecretString` of `secret`.
 pub fn encode(secret: &Secret) -> String {
     json!({ "values": zenml::values_object(secret), SCHEMA_KEY: secret.schema }).to_string()
@@ -84,7 +100,7 @@ pub fn decode(name: &str, reply: &Value) -> Result<Secret, Error> {
 /// A fresh `ClientRequestToken` (a random UUID v4): required by raw API
 /// calls that create a secret version, and it makes a retried write
 /// idempotent.
-pub fn request_token() -> String {
+fn request_token() -> String {
     let mut bytes = wasi::random::random::get_random_bytes(16);
     bytes.resize(16, 0);
     bytes[6] = (bytes[6] & 0x0f) | 0x40;
@@ -105,14 +121,7 @@ mod tests {
     use super::*;
 
     fn secret(values: &[(&str, &str)]) -> Secret {
-        Secret {
-            name: "db".into(),
-            schema: "basic_auth".into(),
-            values: values
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-        }
+        zenml::secret("db", "basic_auth", values)
     }
 
     fn reply(secret_string: &str) -> Value {
@@ -139,6 +148,14 @@ mod tests {
         assert_eq!(flavorbox_name(None, "team/db"), None);
         assert_eq!(flavorbox_name(None, "db").as_deref(), Some("db"));
         assert_eq!(flavorbox_name(None, "x+y"), None);
+    }
+
+    #[test]
+    fn the_schema_is_mirrored_as_a_tag() {
+        assert_eq!(
+            schema_tags(&secret(&[("k", "v")])),
+            json!([{ "Key": "zenml_schema_name", "Value": "basic_auth" }])
+        );
     }
 
     #[test]

@@ -19,10 +19,9 @@ mod errors;
 mod settings;
 
 use flavor_kit::bulk::{self, Listing};
+use flavor_kit::errors::log_partial_update;
 use flavor_kit::exports::flavorbox::secrets::{metadata, secrets_manager};
-use flavor_kit::log::{self, Level};
-use flavor_kit::settings::field;
-use flavor_kit::{Error, FlavorInfo, Secret, errors::describe, zenml};
+use flavor_kit::{Error, FlavorInfo, Secret, zenml};
 use serde_json::{Value, json};
 
 use client::Client;
@@ -36,13 +35,8 @@ struct Aws;
 impl secrets_manager::Guest for Aws {
     fn register_secret(secret: Secret) -> Result<(), Error> {
         let client = Client::from_config()?;
-        let name = client.aws_name(&secret.name)?;
-        let body = json!({
-            "Name": name,
-            "SecretString": codec::encode(&secret),
-            "ClientRequestToken": codec::request_token(),
-            "Tags": [{"Key": zenml::SCHEMA_KEY, "Value": secret.schema}],
-        });
+        let mut body = codec::write("Name", &client.aws_name(&secret.name)?, &secret);
+        body["Tags"] = codec::schema_tags(&secret);
         client.call("CreateSecret", &body, &zenml::values(&secret))?;
         Ok(())
     }
@@ -62,28 +56,14 @@ impl secrets_manager::Guest for Aws {
     fn update_secret(secret: Secret) -> Result<(), Error> {
         let client = Client::from_config()?;
         let name = client.aws_name(&secret.name)?;
-        let body = json!({
-            "SecretId": name,
-            "SecretString": codec::encode(&secret),
-            "ClientRequestToken": codec::request_token(),
-        });
+        let body = codec::write("SecretId", &name, &secret);
         client.call("PutSecretValue", &body, &zenml::values(&secret))?;
         // The schema inside the SecretString is authoritative; the tag only
         // mirrors it for people browsing the console, so a refusal to retag
         // (e.g. no secretsmanager:TagResource permission) is only logged.
-        let tag = json!({
-            "SecretId": name,
-            "Tags": [{"Key": zenml::SCHEMA_KEY, "Value": secret.schema}],
-        });
+        let tag = json!({ "SecretId": name, "Tags": codec::schema_tags(&secret) });
         if let Err(e) = client.call("TagResource", &tag, &[]) {
-            log::log(
-                Level::Warn,
-                &format!(
-                    "secret `{}` updated, but its schema tag was not: {}",
-                    secret.name,
-                    describe(&e)
-                ),
-            );
+            log_partial_update(&secret.name, "its schema tag", &e);
         }
         Ok(())
     }
@@ -147,37 +127,7 @@ fn list(client: &Client) -> Result<Vec<(String, String)>, Error> {
 
 impl metadata::Guest for Aws {
     fn info() -> FlavorInfo {
-        FlavorInfo {
-            name: "aws".to_string(),
-            version: env!("CARGO_PKG_VERSION").to_string(),
-            description: "AWS Secrets Manager: one AWS secret per secret, key-values as a \
-                          JSON SecretString, the schema in a tag; SigV4-signed over wasi:http."
-                .to_string(),
-            config: vec![
-                field("region", "AWS region, e.g. eu-west-1", true, false),
-                field("aws_access_key_id", "AWS access key id", true, true),
-                field("aws_secret_access_key", "AWS secret access key", true, true),
-                field(
-                    "aws_session_token",
-                    "session token of temporary credentials",
-                    false,
-                    true,
-                ),
-                field(
-                    "endpoint",
-                    "endpoint URL (default https://secretsmanager.<region>.amazonaws.com)",
-                    false,
-                    false,
-                ),
-                field(
-                    "namespace",
-                    "name prefix: secrets live as <namespace>/<name>, isolated from others",
-                    false,
-                    false,
-                ),
-            ],
-            capabilities: vec!["http".to_string()],
-        }
+        settings::ABOUT.info()
     }
 }
 

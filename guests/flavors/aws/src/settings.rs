@@ -8,10 +8,41 @@
 //! whose `Debug` masks them) or through error messages (which name the key
 //! that is wrong, never its value).
 
-use flavor_kit::settings::{base_url, invalid, optional, required, segments};
+use flavor_kit::settings::{About, Field, base_url, invalid, optional, required, segments};
 use wasi_http_client::Url;
 
 use crate::Error;
+
+/// What `info()` reports.
+pub const ABOUT: About = About {
+    name: "aws",
+    version: env!("CARGO_PKG_VERSION"),
+    description: "AWS Secrets Manager: one AWS secret per secret, key-values as a \
+                  JSON SecretString, the schema in a tag; SigV4-signed over wasi:http.",
+    config: &[
+        Field::new("region", "AWS region, e.g. eu-west-1").required(),
+        Field::new("aws_access_key_id", "AWS access key id")
+            .required()
+            .secret(),
+        Field::new("aws_secret_access_key", "AWS secret access key")
+            .required()
+            .secret(),
+        Field::new(
+            "aws_session_token",
+            "session token of temporary credentials",
+        )
+        .secret(),
+        Field::new(
+            "endpoint",
+            "endpoint URL (default https://secretsmanager.<region>.amazonaws.com)",
+        ),
+        Field::new(
+            "namespace",
+            "name prefix: secrets live as <namespace>/<name>, isolated from others",
+        ),
+    ],
+    capabilities: &["http"],
+};
 
 /// The checked configuration of one `aws` secrets manager.
 #[derive(Debug)]

@@ -11,10 +11,10 @@
 
 use std::cell::RefCell;
 
-use flavor_kit::http;
+use flavor_kit::http::{self, Call};
 use flavor_kit::tokens::{self, Token};
 use serde_json::Value;
-use wasi_http_client::{Response, Url};
+use wasi_http_client::Url;
 
 use crate::Error;
 use crate::auth;
@@ -45,53 +45,28 @@ impl Client {
         self.settings.endpoint.join(&path)
     }
 
-    /// Sends `method` to `url` with JSON `body`; `values` are secret values
-    /// in the body, masked in any message. `op` names the call in messages.
-    /// Returns the reply's JSON (`null` for an empty reply).
-    pub fn call(
-        &self,
-        op: &str,
-        method: &str,
-        url: &Url,
-        body: Option<&Value>,
-        values: &[&str],
-    ) -> Result<Value, Error> {
+    /// Makes `call` with the token; returns the JSON of a 2xx reply (`null`
+    /// when empty).
+    pub fn call(&self, call: Call) -> Result<Value, Error> {
         let (response, sent) = tokens::send_renewing(
             self.token()?,
             401,
-            |token| self.send(op, method, url, body, token),
+            |token| call.send(&[("authorization", &format!("Bearer {token}"))]),
             // The cached token was revoked or expired early: make a new
             // one, once.
             || self.renew(),
         )?;
         if http::is_success(response.status) {
-            return http::json_body(BACKEND, op, &response.body);
+            return http::json_body(BACKEND, call.op, &response.body);
         }
         let mut sensitive: Vec<&str> = sent.iter().map(String::as_str).collect();
-        match &self.settings.credentials {
-            Credentials::AccessToken(token) => sensitive.push(token),
-            Credentials::ServiceAccount(account) => sensitive.push(&account.private_key),
-        }
-        sensitive.extend_from_slice(values);
-        Err(errors::from_google(
-            op,
-            response.status,
-            &response.body,
-            &sensitive,
-        ))
-    }
-
-    fn send(
-        &self,
-        op: &str,
-        method: &str,
-        url: &Url,
-        body: Option<&Value>,
-        token: &str,
-    ) -> Result<Response, Error> {
-        let authorization = format!("Bearer {token}");
-        let headers = [("authorization", authorization.as_str())];
-        http::send_json(op, method, url, &headers, body)
+        sensitive.push(match &self.settings.credentials {
+            Credentials::AccessToken(token) => token,
+            Credentials::ServiceAccount(account) => &account.private_key,
+        });
+        sensitive.extend_from_slice(call.values);
+        let (status, body) = (response.status, &response.body);
+        Err(errors::from_google(call.op, status, body, &sensitive))
     }
 
     /// The token for this call: the configured one, or the service

@@ -191,14 +191,7 @@ mod tests {
     use std::collections::HashSet;
 
     fn secret(name: &str, values: &[(&str, &str)]) -> Secret {
-        Secret {
-            name: name.into(),
-            schema: "basic_auth".into(),
-            values: values
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-        }
+        zenml::secret(name, "basic_auth", values)
     }
 
     fn is_gcp_id(id: &str) -> bool {

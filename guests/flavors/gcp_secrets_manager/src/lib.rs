@@ -27,10 +27,9 @@ mod settings;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use flavor_kit::bulk::{self, Listing};
-use flavor_kit::errors::{Kind, describe, into_parts};
+use flavor_kit::errors::{Kind, describe, into_parts, log_partial_update};
 use flavor_kit::exports::flavorbox::secrets::{metadata, secrets_manager};
-use flavor_kit::log::{self, Level};
-use flavor_kit::settings::field;
+use flavor_kit::http::Call;
 use flavor_kit::{Error, FlavorInfo, Secret, zenml};
 use serde_json::{Value, json};
 use wasi_http_client::percent_encode;
@@ -61,16 +60,11 @@ impl secrets_manager::Guest for Gcp {
             "annotations": annotations,
         });
         let op = format!("creating secret `{}`", secret.name);
-        client.call(&op, "POST", &url, Some(&body), &[])?;
+        client.call(Call::post(&op, &url, &body))?;
         if let Err(e) = add_version(&client, &secret, &id, &payload) {
             // Leave no secret without a value behind.
-            let removed = client.call(
-                &format!("removing the new secret `{}` again", secret.name),
-                "DELETE",
-                &client.secrets_url(Some(&id)),
-                None,
-                &[],
-            );
+            let op = format!("removing the new secret `{}` again", secret.name);
+            let removed = client.call(Call::delete(&op, &client.secrets_url(Some(&id))));
             let after = match removed {
                 Ok(_) => "the new secret was removed again".to_string(),
                 Err(r) => format!("the new secret is left without a value ({})", describe(&r)),
@@ -93,7 +87,7 @@ impl secrets_manager::Guest for Gcp {
         let mut url = client.secrets_url(Some(&id));
         url.path.push_str("/versions/latest:access");
         let op = format!("reading secret `{name}`");
-        let reply = client.call(&op, "GET", &url, None, &[])?;
+        let reply = client.call(Call::get(&op, &url))?;
         let payload = &reply["payload"];
         let data = BASE64
             .decode(payload["data"].as_str().unwrap_or(""))
@@ -127,15 +121,9 @@ impl secrets_manager::Guest for Gcp {
         let mut url = client.secrets_url(Some(&id));
         url.query = "updateMask=labels".to_string();
         let op = format!("relabelling secret `{}`", secret.name);
-        if let Err(e) = client.call(&op, "PATCH", &url, Some(&json!({ "labels": labels })), &[]) {
-            log::log(
-                Level::Warn,
-                &format!(
-                    "secret `{}` updated, but its schema label was not: {}",
-                    secret.name,
-                    describe(&e)
-                ),
-            );
+        let body = json!({ "labels": labels });
+        if let Err(e) = client.call(Call::patch(&op, &url, &body)) {
+            log_partial_update(&secret.name, "its schema label", &e);
         }
         Ok(())
     }
@@ -164,19 +152,13 @@ fn add_version(client: &Client, secret: &Secret, id: &str, payload: &[u8]) -> Re
         }
     });
     let op = format!("adding a version to secret `{}`", secret.name);
-    client.call(&op, "POST", &url, Some(&body), &zenml::values(secret))?;
+    client.call(Call::post(&op, &url, &body).with_values(&zenml::values(secret)))?;
     Ok(())
 }
 
 fn delete(client: &Client, name: &str, id: &str) -> Result<(), Error> {
     let url = client.secrets_url(Some(id));
-    client.call(
-        &format!("deleting secret `{name}`"),
-        "DELETE",
-        &url,
-        None,
-        &[],
-    )?;
+    client.call(Call::delete(&format!("deleting secret `{name}`"), &url))?;
     Ok(())
 }
 
@@ -206,7 +188,7 @@ fn list(client: &Client) -> Result<Vec<(String, String)>, Error> {
             url.query.push_str("&pageToken=");
             url.query.push_str(&percent_encode(token));
         }
-        let reply = client.call(listing.op, "GET", &url, None, &[])?;
+        let reply = client.call(Call::get(listing.op, &url))?;
         // An empty page omits `secrets` entirely (proto3 JSON).
         let page = match &reply["secrets"] {
             Value::Array(page) => page.as_slice(),
@@ -231,36 +213,7 @@ fn list(client: &Client) -> Result<Vec<(String, String)>, Error> {
 
 impl metadata::Guest for Gcp {
     fn info() -> FlavorInfo {
-        FlavorInfo {
-            name: "gcp_secrets_manager".to_string(),
-            version: env!("CARGO_PKG_VERSION").to_string(),
-            description: "Google Cloud Secret Manager: one GCP secret per secret, key-values plus \
-                          zenml_schema_name as the payload; service-account key or access token."
-                .to_string(),
-            config: vec![
-                field("project_id", "GCP project id (or number)", true, false),
-                field(
-                    "credentials",
-                    "service-account key JSON, e.g. credentials=@key.json (or use access_token)",
-                    false,
-                    true,
-                ),
-                field("access_token", "a ready OAuth access token", false, true),
-                field(
-                    "namespace",
-                    "name prefix, so managers share a project apart from each other",
-                    false,
-                    false,
-                ),
-                field(
-                    "endpoint",
-                    "API URL (default https://secretmanager.googleapis.com)",
-                    false,
-                    false,
-                ),
-            ],
-            capabilities: vec!["http".to_string(), "storage".to_string()],
-        }
+        settings::ABOUT.info()
     }
 }
 

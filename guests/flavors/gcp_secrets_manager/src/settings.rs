@@ -13,11 +13,37 @@
 //! name the key that is wrong, never its value).
 
 use flavor_kit::names;
-use flavor_kit::settings::{invalid, no_query, optional, printable, required};
+use flavor_kit::settings::{About, Field, invalid, no_query, optional, printable, required};
 use serde_json::Value;
 use wasi_http_client::Url;
 
 use crate::{Error, auth};
+
+/// What `info()` reports.
+pub const ABOUT: About = About {
+    name: "gcp_secrets_manager",
+    version: env!("CARGO_PKG_VERSION"),
+    description: "Google Cloud Secret Manager: one GCP secret per secret, key-values plus \
+                  zenml_schema_name as the payload; service-account key or access token.",
+    config: &[
+        Field::new("project_id", "GCP project id (or number)").required(),
+        Field::new(
+            "credentials",
+            "service-account key JSON, e.g. credentials=@key.json (or use access_token)",
+        )
+        .secret(),
+        Field::new("access_token", "a ready OAuth access token").secret(),
+        Field::new(
+            "namespace",
+            "name prefix, so managers share a project apart from each other",
+        ),
+        Field::new(
+            "endpoint",
+            "API URL (default https://secretmanager.googleapis.com)",
+        ),
+    ],
+    capabilities: &["http", "storage"],
+};
 
 /// Google's OAuth token endpoint, for a key file that names none.
 const DEFAULT_TOKEN_URI: &str = "https://oauth2.googleapis.com/token";

@@ -14,7 +14,7 @@
 //! digest of the address, namespace, mount and credentials); a stale cache
 //! entry outliving its lease (`flavor_kit::tokens`).
 
-use flavor_kit::http;
+use flavor_kit::http::{self, Call};
 use flavor_kit::tokens::{self, Token, TokenCache};
 use serde_json::{Value, json};
 use wasi_http_client::{Response, Url};
@@ -31,11 +31,6 @@ const MAX_EXPIRY_MARGIN_SECS: u64 = 30;
 /// A configured Vault client for one call of the flavor.
 pub struct Client {
     pub settings: Settings,
-}
-
-/// A reply with a 2xx status: its JSON (`null` when empty).
-pub struct Reply {
-    pub body: Value,
 }
 
 impl Client {
@@ -57,21 +52,13 @@ impl Client {
         s.url.join(&path)
     }
 
-    /// Sends `method` to `url` with the manager's token and JSON `body`;
-    /// `values` are secret values in the body, masked in any message.
-    /// `op` names the call in messages. 404 is `not-found`, 403 `denied`.
-    pub fn call(
-        &self,
-        op: &str,
-        method: &str,
-        url: &Url,
-        body: Option<&Value>,
-        values: &[&str],
-    ) -> Result<Reply, Error> {
+    /// Makes `call` with the manager's token; returns the JSON of a 2xx
+    /// reply (`null` when empty). 404 is `not-found`, 403 `denied`.
+    pub fn call(&self, call: Call) -> Result<Value, Error> {
         let (response, sent) = tokens::send_renewing(
             self.token()?,
             403,
-            |token| self.send(op, method, url, body, Some(token)),
+            |token| self.send(&call, Some(token)),
             // The cached token may have been revoked or used up: log in
             // again, once.
             || {
@@ -79,18 +66,10 @@ impl Client {
                 self.login()
             },
         )?;
-        let sent: Vec<&str> = sent.iter().map(String::as_str).collect();
-        self.reply(op, response, values, &sent)
+        self.reply(&call, response, &sent)
     }
 
-    fn send(
-        &self,
-        op: &str,
-        method: &str,
-        url: &Url,
-        body: Option<&Value>,
-        token: Option<&str>,
-    ) -> Result<Response, Error> {
+    fn send(&self, call: &Call, token: Option<&str>) -> Result<Response, Error> {
         let mut headers: Vec<(&str, &str)> = Vec::new();
         if let Some(token) = token {
             headers.push(("x-vault-token", token));
@@ -98,26 +77,20 @@ impl Client {
         if let Some(ns) = &self.settings.vault_namespace {
             headers.push(("x-vault-namespace", ns));
         }
-        http::send_json(op, method, url, &headers, body)
+        call.send(&headers)
     }
 
-    /// The JSON of a 2xx reply, or the error a non-2xx one means.
-    fn reply(
-        &self,
-        op: &str,
-        response: Response,
-        values: &[&str],
-        tokens: &[&str],
-    ) -> Result<Reply, Error> {
+    /// The JSON of a 2xx reply, or the error a non-2xx one means;
+    /// `tokens` were sent with the call.
+    fn reply(&self, call: &Call, response: Response, tokens: &[String]) -> Result<Value, Error> {
         if http::is_success(response.status) {
-            let body = http::json_body(BACKEND, op, &response.body)?;
-            return Ok(Reply { body });
+            return http::json_body(BACKEND, call.op, &response.body);
         }
         let mut sensitive = self.credentials();
-        sensitive.extend_from_slice(tokens);
-        sensitive.extend_from_slice(values);
+        sensitive.extend(tokens.iter().map(String::as_str));
+        sensitive.extend_from_slice(call.values);
         let message = errors::message(&response.body, &sensitive);
-        Err(errors::from_status(op, response.status, &message))
+        Err(errors::from_status(call.op, response.status, &message))
     }
 
     /// The token to send: the configured one, or AppRole's (cached or
@@ -152,8 +125,9 @@ impl Client {
         };
         let url = self.settings.url.join(&format!("v1/auth/{mount}/login"));
         let body = json!({ "role_id": role_id, "secret_id": secret_id });
-        let response = self.send("AppRole login", "POST", &url, Some(&body), None)?;
-        let reply = match self.reply("AppRole login", response, &[], &[]) {
+        let login = Call::post("AppRole login", &url, &body);
+        let response = self.send(&login, None)?;
+        let reply = match self.reply(&login, response, &[]) {
             Ok(reply) => reply,
             // Vault answers a wrong role or secret id with 400.
             Err(Error::Invalid(m) | Error::Backend(m)) if m.contains("HTTP 400") => {
@@ -161,7 +135,7 @@ impl Client {
             }
             Err(e) => return Err(e),
         };
-        let auth = &reply.body["auth"];
+        let auth = &reply["auth"];
         let token = auth["client_token"]
             .as_str()
             .filter(|t| !t.is_empty() && t.bytes().all(|b| b.is_ascii_graphic()))

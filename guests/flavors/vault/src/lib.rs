@@ -23,7 +23,7 @@ mod settings;
 
 use flavor_kit::bulk;
 use flavor_kit::exports::flavorbox::secrets::{metadata, secrets_manager};
-use flavor_kit::settings::field;
+use flavor_kit::http::Call;
 use flavor_kit::{Error, FlavorInfo, Secret, names, zenml};
 use serde_json::{Value, json};
 
@@ -38,7 +38,7 @@ impl secrets_manager::Guest for Vault {
         let body = json!({ "options": { "cas": 0 }, "data": codec::encode(&secret)? });
         let url = client.kv_url("data", Some(&secret.name));
         let op = format!("writing secret `{}`", secret.name);
-        client.call(&op, "POST", &url, Some(&body), &zenml::values(&secret))?;
+        client.call(Call::post(&op, &url, &body).with_values(&zenml::values(&secret)))?;
         Ok(())
     }
 
@@ -46,8 +46,9 @@ impl secrets_manager::Guest for Vault {
         let client = Client::from_config()?;
         names::check(&name)?;
         let url = client.kv_url("data", Some(&name));
-        let reply = client.call(&format!("reading secret `{name}`"), "GET", &url, None, &[])?;
-        codec::decode(&name, &reply.body["data"]["data"])
+        let op = format!("reading secret `{name}`");
+        let reply = client.call(Call::get(&op, &url))?;
+        codec::decode(&name, &reply["data"]["data"])
     }
 
     fn get_all_secret_keys() -> Result<Vec<String>, Error> {
@@ -63,7 +64,7 @@ impl secrets_manager::Guest for Vault {
         let body = json!({ "options": { "cas": version }, "data": data });
         let url = client.kv_url("data", Some(&secret.name));
         let op = format!("updating secret `{}`", secret.name);
-        client.call(&op, "POST", &url, Some(&body), &zenml::values(&secret))?;
+        client.call(Call::post(&op, &url, &body).with_values(&zenml::values(&secret)))?;
         Ok(())
     }
 
@@ -88,8 +89,8 @@ impl secrets_manager::Guest for Vault {
 fn current_version(client: &Client, name: &str) -> Result<u64, Error> {
     let url = client.kv_url("metadata", Some(name));
     let op = format!("reading the metadata of secret `{name}`");
-    let reply = client.call(&op, "GET", &url, None, &[])?;
-    let metadata = &reply.body["data"];
+    let reply = client.call(Call::get(&op, &url))?;
+    let metadata = &reply["data"];
     let version = metadata["current_version"]
         .as_u64()
         .ok_or_else(|| errors::malformed(&op, "no current_version"))?;
@@ -107,13 +108,7 @@ fn current_version(client: &Client, name: &str) -> Result<u64, Error> {
 
 fn delete(client: &Client, name: &str) -> Result<(), Error> {
     let url = client.kv_url("metadata", Some(name));
-    client.call(
-        &format!("deleting secret `{name}`"),
-        "DELETE",
-        &url,
-        None,
-        &[],
-    )?;
+    client.call(Call::delete(&format!("deleting secret `{name}`"), &url))?;
     Ok(())
 }
 
@@ -123,13 +118,13 @@ fn list(client: &Client) -> Result<Vec<String>, Error> {
     let mut url = client.kv_url("metadata", None);
     url.path.push('/');
     url.query = "list=true".to_string();
-    let reply = match client.call("listing secrets", "GET", &url, None, &[]) {
+    let reply = match client.call(Call::get("listing secrets", &url)) {
         Ok(reply) => reply,
         // Nothing was ever written under the prefix.
         Err(Error::NotFound(_)) => return Ok(Vec::new()),
         Err(e) => return Err(e),
     };
-    let keys = reply.body["data"]["keys"]
+    let keys = reply["data"]["keys"]
         .as_array()
         .ok_or_else(|| errors::malformed("listing secrets", "no data.keys"))?;
     codec::names(keys)
@@ -137,60 +132,7 @@ fn list(client: &Client) -> Result<Vec<String>, Error> {
 
 impl metadata::Guest for Vault {
     fn info() -> FlavorInfo {
-        FlavorInfo {
-            name: "vault".to_string(),
-            version: env!("CARGO_PKG_VERSION").to_string(),
-            description: "HashiCorp Vault / OpenBao KV version 2: one Vault secret per secret, \
-                          key-values plus zenml_schema_name as its data; token or AppRole."
-                .to_string(),
-            config: vec![
-                field(
-                    "url",
-                    "Vault address, e.g. https://vault.example.com:8200",
-                    true,
-                    false,
-                ),
-                field(
-                    "token",
-                    "a Vault token (or use role_id and secret_id)",
-                    false,
-                    true,
-                ),
-                field("role_id", "AppRole role id", false, true),
-                field("secret_id", "AppRole secret id", false, true),
-                field(
-                    "approle_mount",
-                    "where the AppRole auth method is mounted (default approle)",
-                    false,
-                    false,
-                ),
-                field(
-                    "mount",
-                    "the KV version 2 secrets engine's mount (default secret)",
-                    false,
-                    false,
-                ),
-                field(
-                    "path",
-                    "path under the mount where secrets live (default flavorbox)",
-                    false,
-                    false,
-                ),
-                field(
-                    "namespace",
-                    "sub-path under `path`, so managers share a mount apart from each other",
-                    false,
-                    false,
-                ),
-                field(
-                    "vault_namespace",
-                    "Vault Enterprise / OpenBao namespace (X-Vault-Namespace header)",
-                    false,
-                    false,
-                ),
-            ],
-            capabilities: vec!["http".to_string(), "storage".to_string()],
-        }
+        settings::ABOUT.info()
     }
 }
 

@@ -11,10 +11,45 @@
 //! credentials (a token *and* an AppRole); and credentials leaking through
 //! `Debug` (masked) or error messages (which name the key, never its value).
 
-use flavor_kit::settings::{base_url, optional, printable, required, segments};
+use flavor_kit::settings::{About, Field, base_url, optional, printable, required, segments};
 use wasi_http_client::Url;
 
 use crate::Error;
+
+/// What `info()` reports.
+pub const ABOUT: About = About {
+    name: "vault",
+    version: env!("CARGO_PKG_VERSION"),
+    description: "HashiCorp Vault / OpenBao KV version 2: one Vault secret per secret, \
+                  key-values plus zenml_schema_name as its data; token or AppRole.",
+    config: &[
+        Field::new("url", "Vault address, e.g. https://vault.example.com:8200").required(),
+        Field::new("token", "a Vault token (or use role_id and secret_id)").secret(),
+        Field::new("role_id", "AppRole role id").secret(),
+        Field::new("secret_id", "AppRole secret id").secret(),
+        Field::new(
+            "approle_mount",
+            "where the AppRole auth method is mounted (default approle)",
+        ),
+        Field::new(
+            "mount",
+            "the KV version 2 secrets engine's mount (default secret)",
+        ),
+        Field::new(
+            "path",
+            "path under the mount where secrets live (default flavorbox)",
+        ),
+        Field::new(
+            "namespace",
+            "sub-path under `path`, so managers share a mount apart from each other",
+        ),
+        Field::new(
+            "vault_namespace",
+            "Vault Enterprise / OpenBao namespace (X-Vault-Namespace header)",
+        ),
+    ],
+    capabilities: &["http", "storage"],
+};
 
 /// How the flavor logs in.
 pub enum Auth {

@@ -13,6 +13,7 @@
 use wasi_http_client::ErrorCode;
 
 use crate::Error;
+use crate::log::{self, Level};
 
 /// Backend text made safe to put in a message: its first line, bounded,
 /// with the credentials and secret values given replaced by `***`.
@@ -106,6 +107,22 @@ pub fn describe(error: &Error) -> String {
     | Error::Denied(message)
     | Error::Backend(message)) = error;
     format!("{}: {message}", Kind::of(error).words())
+}
+
+/// Logs `error`, which does not fail the call (a best-effort step after
+/// the one that counts), at warn level: `<context>: <kind>: <message>`.
+pub fn log_ignored(context: &str, error: &Error) {
+    log::log(Level::Warn, &format!("{context}: {}", describe(error)));
+}
+
+/// Logs that secret `name` was written but `what` (a mirror of part of it,
+/// e.g. `its schema tag`) was not: the write stands, so `error` does not
+/// fail the call.
+pub fn log_partial_update(name: &str, what: &str, error: &Error) {
+    log_ignored(
+        &format!("secret `{name}` updated, but {what} was not"),
+        error,
+    );
 }
 
 /// The error for HTTP `status` of call `op`, by [`Kind::from_status`]:

@@ -38,28 +38,77 @@ pub fn send(op: &str, request: &Request<'_>, max_reply: usize) -> Result<Respons
     Ok(response)
 }
 
-/// Sends `method` to `url` with `headers` and, if given, the JSON `body`
-/// (adding `content-type: application/json`), reading at most
-/// [`MAX_REPLY`] bytes of the reply; see [`send`].
-pub fn send_json(
-    op: &str,
-    method: &str,
-    url: &Url,
-    headers: &[(&str, &str)],
-    body: Option<&Value>,
-) -> Result<Response, Error> {
-    let payload = body.map(|b| b.to_string().into_bytes()).unwrap_or_default();
-    let mut all_headers = headers.to_vec();
-    if body.is_some() {
-        all_headers.push(("content-type", "application/json"));
+/// One JSON API call: the request, what messages call it, and the secret
+/// values its body carries.
+#[derive(Clone, Copy)]
+pub struct Call<'a> {
+    /// The call as messages and log lines name it, e.g. `reading secret
+    /// `db``.
+    pub op: &'a str,
+    pub method: &'a str,
+    pub url: &'a Url,
+    /// The JSON body, if any.
+    pub body: Option<&'a Value>,
+    /// Secret values in `body`, to be masked in any message about the call.
+    pub values: &'a [&'a str],
+}
+
+impl<'a> Call<'a> {
+    /// `GET url`.
+    pub fn get(op: &'a str, url: &'a Url) -> Call<'a> {
+        Call::new(op, "GET", url, None)
     }
-    let request = Request {
-        method,
-        url,
-        headers: &all_headers,
-        body: &payload,
-    };
-    send(op, &request, MAX_REPLY)
+
+    /// `DELETE url`.
+    pub fn delete(op: &'a str, url: &'a Url) -> Call<'a> {
+        Call::new(op, "DELETE", url, None)
+    }
+
+    /// `POST url` with `body`.
+    pub fn post(op: &'a str, url: &'a Url, body: &'a Value) -> Call<'a> {
+        Call::new(op, "POST", url, Some(body))
+    }
+
+    /// `PATCH url` with `body`.
+    pub fn patch(op: &'a str, url: &'a Url, body: &'a Value) -> Call<'a> {
+        Call::new(op, "PATCH", url, Some(body))
+    }
+
+    fn new(op: &'a str, method: &'a str, url: &'a Url, body: Option<&'a Value>) -> Call<'a> {
+        Call {
+            op,
+            method,
+            url,
+            body,
+            values: &[],
+        }
+    }
+
+    /// This call, its body carrying the secret `values`.
+    pub fn with_values(self, values: &'a [&'a str]) -> Call<'a> {
+        Call { values, ..self }
+    }
+
+    /// Sends this call with `headers` (and `content-type: application/json`
+    /// when it has a body), reading at most [`MAX_REPLY`] bytes of the
+    /// reply; see [`send`].
+    pub fn send(&self, headers: &[(&str, &str)]) -> Result<Response, Error> {
+        let payload = self
+            .body
+            .map(|b| b.to_string().into_bytes())
+            .unwrap_or_default();
+        let mut all_headers = headers.to_vec();
+        if self.body.is_some() {
+            all_headers.push(("content-type", "application/json"));
+        }
+        let request = Request {
+            method: self.method,
+            url: self.url,
+            headers: &all_headers,
+            body: &payload,
+        };
+        send(self.op, &request, MAX_REPLY)
+    }
 }
 
 /// Whether `status` is a success (2xx).
@@ -80,6 +129,23 @@ pub fn json_body(backend: &str, op: &str, body: &[u8]) -> Result<Value, Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn calls_say_what_they_send() {
+        let url = Url::parse("https://api.example/v1/x").unwrap();
+        let body = serde_json::json!({ "k": "s3cr3t" });
+        let get = Call::get("reading `x`", &url);
+        assert_eq!((get.op, get.method), ("reading `x`", "GET"));
+        assert!(get.body.is_none() && get.values.is_empty());
+        assert_eq!(Call::delete("d", &url).method, "DELETE");
+        assert_eq!(Call::patch("p", &url, &body).method, "PATCH");
+        let post = Call::post("writing `x`", &url, &body).with_values(&["s3cr3t"]);
+        assert_eq!(
+            (post.method, post.body, post.values),
+            ("POST", Some(&body), &["s3cr3t"][..])
+        );
+        assert_eq!(post.url, &url);
+    }
 
     #[test]
     fn only_2xx_succeeds() {

@@ -1,7 +1,7 @@
 //! Reading this manager's configuration from the host's `config` import and
 //! checking it before any request is built, so `secrets-manager register`
-//! can refuse a bad one in a call without network; and describing it in
-//! `info()`.
+//! can refuse a bad one in a call without network; and describing the
+//! flavor and its config keys in `info()` ([`About`]).
 //!
 //! Guards against: a blank value counted as given (values are trimmed, and
 //! an empty one is absent); a configured value in a message (any may be a
@@ -13,7 +13,7 @@
 
 use wasi_http_client::Url;
 
-use crate::{ConfigField, Error, config, names};
+use crate::{ConfigField, Error, FlavorInfo, config, names};
 
 /// Config `key`, trimmed; `None` when absent or blank.
 pub fn optional(key: &str) -> Option<String> {
@@ -75,14 +75,77 @@ pub fn printable(key: &str, value: &str, max_len: usize) -> Result<(), Error> {
     }
 }
 
-/// The `info()` entry of config key `name`; `secret` for a credential,
-/// which the host then never prints.
-pub fn field(name: &str, description: &str, required: bool, secret: bool) -> ConfigField {
-    ConfigField {
-        name: name.to_string(),
-        description: description.to_string(),
-        required,
-        secret,
+/// A config key a flavor takes, as its `info()` describes it: optional
+/// and not a credential unless made [`required`](Field::required) or
+/// [`secret`](Field::secret).
+#[derive(Debug, Clone, Copy)]
+pub struct Field {
+    pub name: &'static str,
+    pub description: &'static str,
+    pub required: bool,
+    pub secret: bool,
+}
+
+impl Field {
+    /// An optional key that is not a credential.
+    pub const fn new(name: &'static str, description: &'static str) -> Field {
+        Field {
+            name,
+            description,
+            required: false,
+            secret: false,
+        }
+    }
+
+    /// This key, which the manager cannot do without.
+    pub const fn required(self) -> Field {
+        Field {
+            required: true,
+            ..self
+        }
+    }
+
+    /// This key, a credential: the host never prints its value.
+    pub const fn secret(self) -> Field {
+        Field {
+            secret: true,
+            ..self
+        }
+    }
+}
+
+/// What a flavor's `info()` reports, as a constant.
+#[derive(Debug, Clone, Copy)]
+pub struct About {
+    /// The flavor's name, its crate's name.
+    pub name: &'static str,
+    /// Usually `env!("CARGO_PKG_VERSION")`.
+    pub version: &'static str,
+    pub description: &'static str,
+    pub config: &'static [Field],
+    /// Capabilities the flavor needs: `http`, `storage`.
+    pub capabilities: &'static [&'static str],
+}
+
+impl About {
+    /// The `info()` answer.
+    pub fn info(&self) -> FlavorInfo {
+        FlavorInfo {
+            name: self.name.to_string(),
+            version: self.version.to_string(),
+            description: self.description.to_string(),
+            config: self
+                .config
+                .iter()
+                .map(|field| ConfigField {
+                    name: field.name.to_string(),
+                    description: field.description.to_string(),
+                    required: field.required,
+                    secret: field.secret,
+                })
+                .collect(),
+            capabilities: self.capabilities.iter().map(|c| c.to_string()).collect(),
+        }
     }
 }
 
@@ -144,12 +207,49 @@ mod tests {
     }
 
     #[test]
-    fn fields_describe_config_keys() {
-        let field = field("token", "a token", false, true);
+    fn about_describes_the_flavor_and_its_keys() {
+        const ABOUT: About = About {
+            name: "example",
+            version: "1.2.3",
+            description: "An example.",
+            config: &[
+                Field::new("url", "where").required(),
+                Field::new("token", "a token").secret(),
+                Field::new("key", "a key").required().secret(),
+                Field::new("path", "a path"),
+            ],
+            capabilities: &["http", "storage"],
+        };
+        let info = ABOUT.info();
         assert_eq!(
-            (field.name.as_str(), field.description.as_str()),
-            ("token", "a token")
+            (
+                info.name.as_str(),
+                info.version.as_str(),
+                info.description.as_str()
+            ),
+            ("example", "1.2.3", "An example.")
         );
-        assert!(!field.required && field.secret);
+        assert_eq!(info.capabilities, ["http", "storage"]);
+        let keys: Vec<(&str, &str, bool, bool)> = info
+            .config
+            .iter()
+            .map(|f| {
+                (
+                    f.name.as_str(),
+                    f.description.as_str(),
+                    f.required,
+                    f.secret,
+                )
+            })
+            .collect();
+        assert_eq!(
+            keys,
+            [
+                ("url", "where", true, false),
+                ("token", "a token", false, true),
+                ("key", "a key", true, true),
+                ("path", "a path", false, false),
+            ]
+        );
     }
 }

@@ -19,7 +19,6 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use wasi_http_client::Response;
 
-use crate::log::{self, Level};
 use crate::{Error, errors, storage};
 
 /// A token and whether it came from the cache (and may have been revoked
@@ -70,10 +69,7 @@ impl TokenCache {
     pub fn put(&self, what: &str, token: &str, use_until: Option<u64>) {
         let entry = json!({ "token": token, "use_until": use_until });
         if let Err(e) = storage::set(&self.key, entry.to_string().as_bytes()) {
-            log::log(
-                Level::Warn,
-                &format!("the {what} was not cached: {}", errors::describe(&e)),
-            );
+            errors::log_ignored(&format!("the {what} was not cached"), &e);
         }
     }
 

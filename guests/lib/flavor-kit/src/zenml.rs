@@ -23,6 +23,19 @@ pub const DEFAULT_SCHEMA: &str = "arbitrary";
 /// A secret's key-values, as the contract carries them.
 pub type Pairs = Vec<(String, String)>;
 
+/// The secret `name` of `schema` holding `values` (for tests and
+/// examples).
+pub fn secret(name: &str, schema: &str, values: &[(&str, &str)]) -> Secret {
+    Secret {
+        name: name.to_string(),
+        schema: schema.to_string(),
+        values: values
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+    }
+}
+
 /// The secret's values, to be masked in any message about it.
 pub fn values(secret: &Secret) -> Vec<&str> {
     secret.values.iter().map(|(_, v)| v.as_str()).collect()
@@ -124,24 +137,17 @@ mod tests {
         name: "db",
     };
 
-    fn secret(values: &[(&str, &str)]) -> Secret {
-        Secret {
-            name: "db".into(),
-            schema: "basic_auth".into(),
-            values: values
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-        }
-    }
-
     fn object(value: Value) -> Map<String, Value> {
         value.as_object().expect("an object").clone()
     }
 
     #[test]
     fn flat_encode_then_decode_round_trips() {
-        let original = secret(&[("username", "u"), ("password", "p\"w\n")]);
+        let original = secret(
+            "db",
+            "basic_auth",
+            &[("username", "u"), ("password", "p\"w\n")],
+        );
         assert_eq!(values(&original), ["u", "p\"w\n"]);
         let flat = encode_flat("vault", &original).unwrap();
         assert_eq!(flat[SCHEMA_KEY], "basic_auth");
@@ -166,13 +172,13 @@ mod tests {
     #[test]
     fn the_schema_key_is_reserved() {
         assert!(matches!(
-            encode_flat("vault", &secret(&[("k", "v"), (SCHEMA_KEY, "x")])),
+            encode_flat("vault", &secret("db", "basic_auth", &[("k", "v"), (SCHEMA_KEY, "x")])),
             Err(Error::Invalid(m))
                 if m == "key `zenml_schema_name` is reserved: \
                          the vault flavor stores the schema under it"
         ));
         assert_eq!(
-            values_object(&secret(&[(SCHEMA_KEY, "x")]))[SCHEMA_KEY],
+            values_object(&secret("db", "basic_auth", &[(SCHEMA_KEY, "x")]))[SCHEMA_KEY],
             "x"
         );
     }
