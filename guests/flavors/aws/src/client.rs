@@ -24,16 +24,10 @@ const CONTENT_TYPE: &str = "application/x-amz-json-1.1";
 
 /// A configured Secrets Manager client for one call of the flavor.
 pub struct Client {
-    settings: Settings,
+    pub settings: Settings,
 }
 
 impl Client {
-    pub fn from_config() -> Result<Client, Error> {
-        Ok(Client {
-            settings: Settings::load()?,
-        })
-    }
-
     /// The AWS name of flavorbox secret `name` in this namespace.
     pub fn aws_name(&self, name: &str) -> Result<String, Error> {
         codec::aws_name(self.settings.namespace.as_deref(), name)

@@ -28,7 +28,7 @@ pub struct Client {
 }
 
 impl Client {
-    pub fn from_config() -> Result<Client, Error> {
+    pub fn load() -> Result<Client, Error> {
         Ok(Client {
             settings: Settings::load()?,
             token: RefCell::new(None),

@@ -26,11 +26,12 @@ mod settings;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use flavor_kit::bulk::{self, Listing};
+use flavor_kit::bulk::Listing;
 use flavor_kit::errors::{Kind, describe, into_parts, log_partial_update};
-use flavor_kit::exports::flavorbox::secrets::{metadata, secrets_manager};
 use flavor_kit::http::Call;
-use flavor_kit::{Error, FlavorInfo, Secret, zenml};
+use flavor_kit::manager::Manager;
+use flavor_kit::settings::About;
+use flavor_kit::{Error, Secret, zenml};
 use serde_json::{Value, json};
 use wasi_http_client::percent_encode;
 
@@ -43,16 +44,21 @@ const PAGE_SIZE: usize = 500;
 
 const CRC32C: crc::Crc<u32> = crc::Crc::<u32>::new(&crc::CRC_32_ISCSI);
 
-struct Gcp;
+impl Manager for Client {
+    const ABOUT: About = settings::ABOUT;
+    /// The GCP secret id.
+    type Listed = String;
 
-impl secrets_manager::Guest for Gcp {
-    fn register_secret(secret: Secret) -> Result<(), Error> {
-        let client = Client::from_config()?;
-        let namespace = client.settings.namespace.as_deref();
+    fn from_config() -> Result<Client, Error> {
+        Client::load()
+    }
+
+    fn register_secret(&self, secret: Secret) -> Result<(), Error> {
+        let namespace = self.settings.namespace.as_deref();
         let id = codec::secret_id(namespace, &secret.name)?;
         let payload = codec::encode(&secret)?;
         let (labels, annotations) = codec::metadata(namespace, &secret);
-        let mut url = client.secrets_url(None);
+        let mut url = self.secrets_url(None);
         url.query = format!("secretId={id}");
         let body = json!({
             "replication": { "automatic": {} },
@@ -60,11 +66,11 @@ impl secrets_manager::Guest for Gcp {
             "annotations": annotations,
         });
         let op = format!("creating secret `{}`", secret.name);
-        client.call(Call::post(&op, &url, &body))?;
-        if let Err(e) = add_version(&client, &secret, &id, &payload) {
+        self.call(Call::post(&op, &url, &body))?;
+        if let Err(e) = add_version(self, &secret, &id, &payload) {
             // Leave no secret without a value behind.
             let op = format!("removing the new secret `{}` again", secret.name);
-            let removed = client.call(Call::delete(&op, &client.secrets_url(Some(&id))));
+            let removed = self.call(Call::delete(&op, &self.secrets_url(Some(&id))));
             let after = match removed {
                 Ok(_) => "the new secret was removed again".to_string(),
                 Err(r) => format!("the new secret is left without a value ({})", describe(&r)),
@@ -81,13 +87,12 @@ impl secrets_manager::Guest for Gcp {
         Ok(())
     }
 
-    fn get_secret(name: String) -> Result<Secret, Error> {
-        let client = Client::from_config()?;
-        let id = codec::secret_id(client.settings.namespace.as_deref(), &name)?;
-        let mut url = client.secrets_url(Some(&id));
+    fn get_secret(&self, name: &str) -> Result<Secret, Error> {
+        let id = codec::secret_id(self.settings.namespace.as_deref(), name)?;
+        let mut url = self.secrets_url(Some(&id));
         url.path.push_str("/versions/latest:access");
         let op = format!("reading secret `{name}`");
-        let reply = client.call(Call::get(&op, &url))?;
+        let reply = self.call(Call::get(&op, &url))?;
         let payload = &reply["payload"];
         let data = BASE64
             .decode(payload["data"].as_str().unwrap_or(""))
@@ -100,44 +105,75 @@ impl secrets_manager::Guest for Gcp {
                 "the payload does not match its CRC32C",
             ));
         }
-        codec::decode(&name, &data)
+        codec::decode(name, &data)
     }
 
-    fn get_all_secret_keys() -> Result<Vec<String>, Error> {
-        let client = Client::from_config()?;
-        Ok(list(&client)?.into_iter().map(|(name, _)| name).collect())
-    }
-
-    fn update_secret(secret: Secret) -> Result<(), Error> {
-        let client = Client::from_config()?;
-        let namespace = client.settings.namespace.as_deref();
+    fn update_secret(&self, secret: Secret) -> Result<(), Error> {
+        let namespace = self.settings.namespace.as_deref();
         let id = codec::secret_id(namespace, &secret.name)?;
         let payload = codec::encode(&secret)?;
-        add_version(&client, &secret, &id, &payload)?;
+        add_version(self, &secret, &id, &payload)?;
         // The schema inside the payload is authoritative; the label only
         // mirrors it for filtering and the console, so a refusal to relabel
         // is only logged.
         let (labels, _) = codec::metadata(namespace, &secret);
-        let mut url = client.secrets_url(Some(&id));
+        let mut url = self.secrets_url(Some(&id));
         url.query = "updateMask=labels".to_string();
         let op = format!("relabelling secret `{}`", secret.name);
         let body = json!({ "labels": labels });
-        if let Err(e) = client.call(Call::patch(&op, &url, &body)) {
+        if let Err(e) = self.call(Call::patch(&op, &url, &body)) {
             log_partial_update(&secret.name, "its schema label", &e);
         }
         Ok(())
     }
 
-    fn delete_secret(name: String) -> Result<(), Error> {
-        let client = Client::from_config()?;
-        let id = codec::secret_id(client.settings.namespace.as_deref(), &name)?;
-        delete(&client, &name, &id)
+    fn delete_secret(&self, name: &str) -> Result<(), Error> {
+        let id = codec::secret_id(self.settings.namespace.as_deref(), name)?;
+        self.delete_listed(name, &id)
     }
 
-    fn delete_all_secrets(force: bool) -> Result<(), Error> {
-        bulk::require_force(force)?;
-        let client = Client::from_config()?;
-        bulk::delete_each(&list(&client)?, |(name, id)| delete(&client, name, id))
+    fn list(&self) -> Result<Vec<(String, String)>, Error> {
+        let namespace = self.settings.namespace.as_deref();
+        let filter = percent_encode(&codec::list_filter(namespace));
+        let listing = Listing {
+            backend: BACKEND,
+            op: "listing secrets",
+            token_field: "nextPageToken",
+        };
+        listing.read_all(|token| {
+            let mut url = self.secrets_url(None);
+            url.query = format!("pageSize={PAGE_SIZE}&filter={filter}");
+            if let Some(token) = token {
+                url.query.push_str("&pageToken=");
+                url.query.push_str(&percent_encode(token));
+            }
+            let reply = self.call(Call::get(listing.op, &url))?;
+            // An empty page omits `secrets` entirely (proto3 JSON).
+            let page = match &reply["secrets"] {
+                Value::Array(page) => page.as_slice(),
+                Value::Null => &[],
+                _ => return Err(listing.malformed("`secrets` is not a list")),
+            };
+            let mut found = Vec::new();
+            for secret in page {
+                if let Some(name) = codec::listed_name(namespace, secret) {
+                    let id = secret["name"]
+                        .as_str()
+                        .and_then(|n| n.rsplit('/').next())
+                        .unwrap_or_default()
+                        .to_string();
+                    found.push((name, id));
+                }
+            }
+            let next = reply["nextPageToken"].as_str();
+            Ok((found, next.map(str::to_string)))
+        })
+    }
+
+    fn delete_listed(&self, name: &str, id: &String) -> Result<(), Error> {
+        let url = self.secrets_url(Some(id));
+        self.call(Call::delete(&format!("deleting secret `{name}`"), &url))?;
+        Ok(())
     }
 }
 
@@ -156,12 +192,6 @@ fn add_version(client: &Client, secret: &Secret, id: &str, payload: &[u8]) -> Re
     Ok(())
 }
 
-fn delete(client: &Client, name: &str, id: &str) -> Result<(), Error> {
-    let url = client.secrets_url(Some(id));
-    client.call(Call::delete(&format!("deleting secret `{name}`"), &url))?;
-    Ok(())
-}
-
 /// A CRC32C as the JSON mapping of an int64 gives it: a decimal string
 /// (or, leniently, a number).
 fn crc_field(value: &Value) -> Option<u32> {
@@ -172,52 +202,7 @@ fn crc_field(value: &Value) -> Option<u32> {
     }
 }
 
-/// Every secret of this manager, as (flavorbox name, GCP secret id), sorted.
-fn list(client: &Client) -> Result<Vec<(String, String)>, Error> {
-    let namespace = client.settings.namespace.as_deref();
-    let filter = percent_encode(&codec::list_filter(namespace));
-    let listing = Listing {
-        backend: BACKEND,
-        op: "listing secrets",
-        token_field: "nextPageToken",
-    };
-    listing.read_all(|token| {
-        let mut url = client.secrets_url(None);
-        url.query = format!("pageSize={PAGE_SIZE}&filter={filter}");
-        if let Some(token) = token {
-            url.query.push_str("&pageToken=");
-            url.query.push_str(&percent_encode(token));
-        }
-        let reply = client.call(Call::get(listing.op, &url))?;
-        // An empty page omits `secrets` entirely (proto3 JSON).
-        let page = match &reply["secrets"] {
-            Value::Array(page) => page.as_slice(),
-            Value::Null => &[],
-            _ => return Err(listing.malformed("`secrets` is not a list")),
-        };
-        let mut found = Vec::new();
-        for secret in page {
-            if let Some(name) = codec::listed_name(namespace, secret) {
-                let id = secret["name"]
-                    .as_str()
-                    .and_then(|n| n.rsplit('/').next())
-                    .unwrap_or_default()
-                    .to_string();
-                found.push((name, id));
-            }
-        }
-        let next = reply["nextPageToken"].as_str();
-        Ok((found, next.map(str::to_string)))
-    })
-}
-
-impl metadata::Guest for Gcp {
-    fn info() -> FlavorInfo {
-        settings::ABOUT.info()
-    }
-}
-
-flavor_kit::export_flavor!(Gcp);
+flavor_kit::export_manager!(Client);
 
 #[cfg(test)]
 mod tests {

@@ -34,12 +34,6 @@ pub struct Client {
 }
 
 impl Client {
-    pub fn from_config() -> Result<Client, Error> {
-        Ok(Client {
-            settings: Settings::load()?,
-        })
-    }
-
     /// `<url>/v1/<mount>/<kind>/<prefix>[/<name>]` for a KV version 2 call
     /// (`kind` is `data` or `metadata`).
     pub fn kv_url(&self, kind: &str, name: Option<&str>) -> Url {

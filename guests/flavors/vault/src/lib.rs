@@ -21,66 +21,91 @@ mod codec;
 mod errors;
 mod settings;
 
-use flavor_kit::bulk;
-use flavor_kit::exports::flavorbox::secrets::{metadata, secrets_manager};
 use flavor_kit::http::Call;
-use flavor_kit::{Error, FlavorInfo, Secret, names, zenml};
+use flavor_kit::manager::Manager;
+use flavor_kit::settings::About;
+use flavor_kit::{Error, Secret, names, zenml};
 use serde_json::{Value, json};
 
 use client::Client;
+use settings::Settings;
 
-struct Vault;
+impl Manager for Client {
+    const ABOUT: About = settings::ABOUT;
+    /// The name says it all.
+    type Listed = ();
 
-impl secrets_manager::Guest for Vault {
-    fn register_secret(secret: Secret) -> Result<(), Error> {
-        let client = Client::from_config()?;
+    fn from_config() -> Result<Client, Error> {
+        Ok(Client {
+            settings: Settings::load()?,
+        })
+    }
+
+    fn register_secret(&self, secret: Secret) -> Result<(), Error> {
         names::check(&secret.name)?;
         let body = json!({ "options": { "cas": 0 }, "data": codec::encode(&secret)? });
-        let url = client.kv_url("data", Some(&secret.name));
-        let op = format!("writing secret `{}`", secret.name);
-        client.call(Call::post(&op, &url, &body).with_values(&zenml::values(&secret)))?;
-        Ok(())
+        self.write(&format!("writing secret `{}`", secret.name), &secret, &body)
     }
 
-    fn get_secret(name: String) -> Result<Secret, Error> {
-        let client = Client::from_config()?;
-        names::check(&name)?;
-        let url = client.kv_url("data", Some(&name));
+    fn get_secret(&self, name: &str) -> Result<Secret, Error> {
+        names::check(name)?;
+        let url = self.kv_url("data", Some(name));
         let op = format!("reading secret `{name}`");
-        let reply = client.call(Call::get(&op, &url))?;
-        codec::decode(&name, &reply["data"]["data"])
+        let reply = self.call(Call::get(&op, &url))?;
+        codec::decode(name, &reply["data"]["data"])
     }
 
-    fn get_all_secret_keys() -> Result<Vec<String>, Error> {
-        let client = Client::from_config()?;
-        list(&client)
-    }
-
-    fn update_secret(secret: Secret) -> Result<(), Error> {
-        let client = Client::from_config()?;
+    fn update_secret(&self, secret: Secret) -> Result<(), Error> {
         names::check(&secret.name)?;
         let data = codec::encode(&secret)?;
-        let version = current_version(&client, &secret.name)?;
+        let version = current_version(self, &secret.name)?;
         let body = json!({ "options": { "cas": version }, "data": data });
-        let url = client.kv_url("data", Some(&secret.name));
-        let op = format!("updating secret `{}`", secret.name);
-        client.call(Call::post(&op, &url, &body).with_values(&zenml::values(&secret)))?;
-        Ok(())
+        self.write(
+            &format!("updating secret `{}`", secret.name),
+            &secret,
+            &body,
+        )
     }
 
-    fn delete_secret(name: String) -> Result<(), Error> {
-        let client = Client::from_config()?;
-        names::check(&name)?;
+    fn delete_secret(&self, name: &str) -> Result<(), Error> {
+        names::check(name)?;
         // Deleting missing metadata succeeds in Vault: ask first, so a
         // missing secret is `not-found`.
-        current_version(&client, &name)?;
-        delete(&client, &name)
+        current_version(self, name)?;
+        self.delete_listed(name, &())
     }
 
-    fn delete_all_secrets(force: bool) -> Result<(), Error> {
-        bulk::require_force(force)?;
-        let client = Client::from_config()?;
-        bulk::delete_each(&list(&client)?, |name| delete(&client, name))
+    /// Vault lists a whole folder in one reply (there is no paging in KV
+    /// version 2).
+    fn list(&self) -> Result<Vec<(String, ())>, Error> {
+        let mut url = self.kv_url("metadata", None);
+        url.path.push('/');
+        url.query = "list=true".to_string();
+        let reply = match self.call(Call::get("listing secrets", &url)) {
+            Ok(reply) => reply,
+            // Nothing was ever written under the prefix.
+            Err(Error::NotFound(_)) => return Ok(Vec::new()),
+            Err(e) => return Err(e),
+        };
+        let keys = reply["data"]["keys"]
+            .as_array()
+            .ok_or_else(|| errors::malformed("listing secrets", "no data.keys"))?;
+        Ok(codec::names(keys)?.into_iter().map(|n| (n, ())).collect())
+    }
+
+    fn delete_listed(&self, name: &str, _: &()) -> Result<(), Error> {
+        let url = self.kv_url("metadata", Some(name));
+        self.call(Call::delete(&format!("deleting secret `{name}`"), &url))?;
+        Ok(())
+    }
+}
+
+impl Client {
+    /// Writes KV `body` (data and check-and-set option) for `secret`.
+    fn write(&self, op: &str, secret: &Secret, body: &Value) -> Result<(), Error> {
+        let url = self.kv_url("data", Some(&secret.name));
+        self.call(Call::post(op, &url, body).with_values(&zenml::values(secret)))?;
+        Ok(())
     }
 }
 
@@ -106,34 +131,4 @@ fn current_version(client: &Client, name: &str) -> Result<u64, Error> {
     Ok(version)
 }
 
-fn delete(client: &Client, name: &str) -> Result<(), Error> {
-    let url = client.kv_url("metadata", Some(name));
-    client.call(Call::delete(&format!("deleting secret `{name}`"), &url))?;
-    Ok(())
-}
-
-/// Every secret of this manager, sorted. Vault lists a whole folder in
-/// one reply (there is no paging in KV version 2).
-fn list(client: &Client) -> Result<Vec<String>, Error> {
-    let mut url = client.kv_url("metadata", None);
-    url.path.push('/');
-    url.query = "list=true".to_string();
-    let reply = match client.call(Call::get("listing secrets", &url)) {
-        Ok(reply) => reply,
-        // Nothing was ever written under the prefix.
-        Err(Error::NotFound(_)) => return Ok(Vec::new()),
-        Err(e) => return Err(e),
-    };
-    let keys = reply["data"]["keys"]
-        .as_array()
-        .ok_or_else(|| errors::malformed("listing secrets", "no data.keys"))?;
-    codec::names(keys)
-}
-
-impl metadata::Guest for Vault {
-    fn info() -> FlavorInfo {
-        settings::ABOUT.info()
-    }
-}
-
-flavor_kit::export_flavor!(Vault);
+flavor_kit::export_manager!(Client);

@@ -226,32 +226,29 @@ mod tests {
     #[test]
     fn transport_failures_name_the_origin_only() {
         let origin = "https://vault.example:8200";
-        let denied = from_transport(
-            wasi_http_client::Error::Http(ErrorCode::HttpRequestDenied),
-            "reading `db`",
-            origin,
-        );
-        assert!(matches!(
-            denied,
-            Error::Denied(m) if m == "the host refused reading `db`: \
-                                  HTTP to https://vault.example:8200 is not granted to this flavor"
-        ));
-        let refused = from_transport(
-            wasi_http_client::Error::Http(ErrorCode::ConnectionRefused),
-            "GetSecretValue",
-            origin,
-        );
-        assert!(matches!(
-            refused,
-            Error::Backend(m) if m == "GetSecretValue to https://vault.example:8200 failed: \
-                                   connection refused"
-        ));
-        let large = from_transport(
-            wasi_http_client::Error::TooLarge { limit: 10 },
-            "listing",
-            origin,
-        );
-        assert!(matches!(large, Error::Backend(m) if m.ends_with("larger than 10 bytes")));
+        let cases = [
+            (
+                wasi_http_client::Error::Http(ErrorCode::HttpRequestDenied),
+                Kind::Denied,
+                "the host refused reading `db`: \
+                 HTTP to https://vault.example:8200 is not granted to this flavor",
+            ),
+            (
+                wasi_http_client::Error::Http(ErrorCode::ConnectionRefused),
+                Kind::Backend,
+                "reading `db` to https://vault.example:8200 failed: connection refused",
+            ),
+            (
+                wasi_http_client::Error::TooLarge { limit: 10 },
+                Kind::Backend,
+                "reading `db` to https://vault.example:8200 failed: \
+                 response body larger than 10 bytes",
+            ),
+        ];
+        for (error, kind, message) in cases {
+            let error = from_transport(error, "reading `db`", origin);
+            assert_eq!(into_parts(error), (kind, message.to_string()));
+        }
     }
 
     #[test]

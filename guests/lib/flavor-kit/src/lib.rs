@@ -10,24 +10,33 @@
 //! * [`http`]: one JSON call over `wasi:http`, bounded and logged safely.
 //! * [`bulk`]: paged listings and `delete-all-secrets`.
 //! * [`tokens`]: bearer tokens cached in the manager's storage.
+//! * [`manager`]: the contract's operations on one backend, exported.
 //!
 //! It knows no backend: every backend name, error table, URL and credential
 //! stays in the flavor.
 //!
 //! wit-bindgen's bindings are per crate, so this crate generates them once;
-//! a flavor generates none of its own. It implements the generated `Guest`
-//! traits and exports them with [`export_flavor!`]:
+//! a flavor generates none of its own. It implements [`manager::Manager`]
+//! and exports it with [`export_manager!`]:
 //!
 //! ```ignore
-//! use flavor_kit::exports::flavorbox::secrets::{metadata, secrets_manager};
+//! use flavor_kit::manager::Manager;
 //!
-//! struct MyBackend;
+//! struct MyBackend { /* the checked configuration */ }
 //!
-//! impl secrets_manager::Guest for MyBackend { /* ... */ }
-//! impl metadata::Guest for MyBackend { /* ... */ }
+//! impl Manager for MyBackend {
+//!     const ABOUT: flavor_kit::settings::About = /* name, config keys, ... */;
+//!     type Listed = ();
+//!     fn from_config() -> Result<Self, flavor_kit::Error> { /* ... */ }
+//!     /* register_secret, get_secret, update_secret, delete_secret, list,
+//!        delete_listed */
+//! }
 //!
-//! flavor_kit::export_flavor!(MyBackend);
+//! flavor_kit::export_manager!(MyBackend);
 //! ```
+//!
+//! A flavor that needs the generated `Guest` traits themselves implements
+//! them and exports with [`export_flavor!`] instead.
 
 wit_bindgen::generate!({
     path: "../../../wit",
@@ -40,6 +49,7 @@ wit_bindgen::generate!({
 pub mod bulk;
 pub mod errors;
 pub mod http;
+pub mod manager;
 pub mod names;
 pub mod settings;
 pub mod tokens;
