@@ -15,6 +15,11 @@
 //! It knows no backend: every backend name, error table, URL and credential
 //! stays in the flavor.
 //!
+//! Guards against: flavors getting the same thing subtly different (one
+//! that maps a status to another kind, leaks a value in a message, loops
+//! on a listing or takes a blank config value for a given one); each
+//! module's own comment says what it guards against in particular.
+//!
 //! wit-bindgen's bindings are per crate, so this crate generates them once;
 //! a flavor generates none of its own. It implements [`manager::Manager`]
 //! and exports it with [`export_manager!`]:
