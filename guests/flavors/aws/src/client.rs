@@ -4,37 +4,30 @@
 //! `secretsmanager`) at the wall-clock time, sent through `wasi:http`.
 //!
 //! Guards against: credentials or secret values in an error or log line
-//! (every AWS message passes `errors::redact` with the credentials and the
-//! call's secret values; log lines carry only the operation, origin and
-//! status); unbounded replies (`MAX_REPLY`); treating a non-JSON or
+//! (every AWS message passes `redact` with the credentials and the call's
+//! secret values; log lines carry only the operation, origin and status);
+//! unbounded replies (`http::MAX_REPLY`); treating a non-JSON or
 //! error-shaped reply as success.
 
+use flavor_kit::errors::redact;
+use flavor_kit::http;
 use serde_json::Value;
 use std::time::SystemTime;
 use wasi_http_client::{Request, Url};
 
-use crate::flavorbox::secrets::log::{self, Level};
+use crate::errors::{self, BACKEND};
 use crate::settings::Settings;
-use crate::{Error, codec, errors};
+use crate::{Error, codec};
 
-/// Largest reply read, in bytes (a secret is at most 64 KiB; a page of 100
-/// `ListSecrets` entries is far below this).
-const MAX_REPLY: usize = 4 * 1024 * 1024;
 const SERVICE: &str = "secretsmanager";
 const CONTENT_TYPE: &str = "application/x-amz-json-1.1";
 
 /// A configured Secrets Manager client for one call of the flavor.
 pub struct Client {
-    settings: Settings,
+    pub settings: Settings,
 }
 
 impl Client {
-    pub fn from_config() -> Result<Client, Error> {
-        Ok(Client {
-            settings: Settings::load()?,
-        })
-    }
-
     /// The AWS name of flavorbox secret `name` in this namespace.
     pub fn aws_name(&self, name: &str) -> Result<String, Error> {
         codec::aws_name(self.settings.namespace.as_deref(), name)
@@ -55,7 +48,6 @@ impl Client {
     /// for an empty reply).
     pub fn call(&self, op: &str, body: &Value, values: &[&str]) -> Result<Value, Error> {
         let url: &Url = &self.settings.endpoint;
-        let origin = url.origin();
         let payload = body.to_string().into_bytes();
         let target = format!("secretsmanager.{op}");
         let headers = [
@@ -89,31 +81,14 @@ impl Client {
             headers: &all_headers,
             body: &payload,
         };
-        let response = wasi_http_client::send(&request, MAX_REPLY)
-            .map_err(|e| errors::from_transport(e, op, &origin))?;
-        log_debug(&format!("{op} -> HTTP {} from {origin}", response.status));
-
-        if (200..300).contains(&response.status) {
-            if response.body.iter().all(u8::is_ascii_whitespace) {
-                return Ok(Value::Null);
-            }
-            return serde_json::from_slice(&response.body)
-                .map_err(|_| errors::malformed(op, "the reply is not JSON"));
+        let response = http::send(op, &request, http::MAX_REPLY)?;
+        if http::is_success(response.status) {
+            return http::json_body(BACKEND, op, &response.body);
         }
         let sensitive = self.sensitive(values);
         match errors::parse_aws(&response.body, response.header("x-amzn-errortype")) {
-            Some((kind, message)) => Err(errors::from_aws(
-                &kind,
-                errors::redact(&message, &sensitive),
-            )),
-            None if matches!(response.status, 401 | 403) => Err(Error::Denied(format!(
-                "{op} refused: HTTP {} from {origin}",
-                response.status
-            ))),
-            None => Err(Error::Backend(format!(
-                "{op} failed: HTTP {} from {origin}",
-                response.status
-            ))),
+            Some((kind, message)) => Err(errors::from_aws(&kind, redact(&message, &sensitive))),
+            None => Err(errors::from_status(op, response.status, &url.origin())),
         }
     }
 
@@ -129,12 +104,4 @@ impl Client {
         sensitive.extend_from_slice(values);
         sensitive
     }
-}
-
-fn log_debug(message: &str) {
-    log::log(Level::Debug, message);
-}
-
-pub fn log_warn(message: &str) {
-    log::log(Level::Warn, message);
 }

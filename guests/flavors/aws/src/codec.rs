@@ -7,35 +7,19 @@
 //! flavorbox names: no `/`, no ARN); listing foreign secrets (an AWS name is
 //! ours only if it has exactly our prefix and the rest is a flavorbox name);
 //! guessing at data we did not write (a `SecretString` that is neither our
-//! layout nor ZenML's flat one is a `backend` error naming the secret, never
-//! its content).
+//! layout nor ZenML's flat one, `flavor_kit::zenml`, is a `backend` error
+//! naming the secret, never its content).
 
-use serde_json::{Map, Value, json};
+use flavor_kit::names;
+use flavor_kit::zenml::{self, DEFAULT_SCHEMA, SCHEMA_KEY, Stored};
+use serde_json::{Value, json};
 
+use crate::errors::BACKEND;
 use crate::{Error, Secret};
-
-/// Where ZenML kept the schema name; also the tag key.
-pub const SCHEMA_KEY: &str = "zenml_schema_name";
-/// The schema assumed for a flat ZenML-style secret that names none.
-const DEFAULT_SCHEMA: &str = "arbitrary";
-
-/// A flavorbox secret name: 1-128 of `[A-Za-z0-9_.-]`, starting with a
-/// letter or digit.
-pub fn is_valid_name(name: &str) -> bool {
-    (1..=128).contains(&name.len())
-        && name.starts_with(|c: char| c.is_ascii_alphanumeric())
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
-}
 
 /// The AWS secret name of flavorbox secret `name`.
 pub fn aws_name(namespace: Option<&str>, name: &str) -> Result<String, Error> {
-    if !is_valid_name(name) {
-        return Err(Error::Invalid(format!(
-            "`{name}` is not a valid secret name"
-        )));
-    }
+    names::check(name)?;
     Ok(match namespace {
         Some(ns) => format!("{ns}/{name}"),
         None => name.to_string(),
@@ -49,81 +33,74 @@ pub fn flavorbox_name(namespace: Option<&str>, aws_name: &str) -> Option<String>
         Some(ns) => aws_name.strip_prefix(ns)?.strip_prefix('/')?,
         None => aws_name,
     };
-    is_valid_name(rest).then(|| rest.to_string())
+    names::is_valid(rest).then(|| rest.to_string())
+}
+
+/// The body of a write of `secret` to AWS secret `aws_name`, named by
+/// `key` (`Name` to create it, `SecretId` to update it): its
+/// `SecretString` and a fresh `ClientRequestToken`.
+pub fn write(key: &str, aws_name: &str, secret: &Secret) -> Value {
+    json!({
+        key: aws_name,
+        "SecretString": encode(secret),
+        "ClientRequestToken": request_token(),
+    })
+}
+
+/// The `Tags` of `secret`: its schema, mirrored for the console.
+pub fn schema_tags(secret: &Secret) -> Value {
+    json!([{ "Key": SCHEMA_KEY, "Value": secret.schema }])
 }
 
 /// The `SecretString` of `secret`.
 pub fn encode(secret: &Secret) -> String {
-    let values: Map<String, Value> = secret
-        .values
-        .iter()
-        .map(|(k, v)| (k.clone(), Value::String(v.clone())))
-        .collect();
-    json!({ "values": values, SCHEMA_KEY: secret.schema }).to_string()
+    json!({ "values": zenml::values_object(secret), SCHEMA_KEY: secret.schema }).to_string()
 }
 
 /// The secret in a `GetSecretValue` reply.
 pub fn decode(name: &str, reply: &Value) -> Result<Secret, Error> {
-    let corrupt = |why: &str| {
-        Error::Backend(format!(
-            "AWS secret of `{name}` is not a flavorbox secret: {why}"
-        ))
+    let stored = Stored {
+        backend: BACKEND,
+        name,
     };
     let text = reply
         .get("SecretString")
         .and_then(Value::as_str)
-        .ok_or_else(|| corrupt("it has no SecretString"))?;
+        .ok_or_else(|| stored.corrupt("it has no SecretString"))?;
     let parsed: Value =
-        serde_json::from_str(text).map_err(|_| corrupt("its SecretString is not JSON"))?;
+        serde_json::from_str(text).map_err(|_| stored.corrupt("its SecretString is not JSON"))?;
     let object = parsed
         .as_object()
-        .ok_or_else(|| corrupt("its SecretString is not a JSON object"))?;
+        .ok_or_else(|| stored.corrupt("its SecretString is not a JSON object"))?;
     let schema = match object.get(SCHEMA_KEY) {
         Some(Value::String(schema)) => Some(schema.clone()),
-        Some(_) => return Err(corrupt("its schema name is not a string")),
+        Some(_) => return Err(stored.corrupt("its schema name is not a string")),
         None => None,
     };
     // Our layout nests the values beside the schema; ZenML's flat layout
     // has every key but the schema's be a value.
     let ours = object.keys().all(|k| k == "values" || k == SCHEMA_KEY);
-    let (values, schema, flat) = match object.get("values") {
+    let (schema, values) = match object.get("values") {
         Some(Value::Object(values)) if ours => (
-            values,
-            schema.ok_or_else(|| corrupt("the schema name is missing"))?,
-            false,
+            schema.ok_or_else(|| stored.corrupt("the schema name is missing"))?,
+            stored.pairs(values)?,
         ),
         _ => (
-            object,
             schema.unwrap_or_else(|| DEFAULT_SCHEMA.to_string()),
-            true,
+            stored.split_flat(object)?.1,
         ),
     };
-    let mut pairs = Vec::with_capacity(values.len());
-    for (key, value) in values {
-        if flat && key == SCHEMA_KEY {
-            continue;
-        }
-        let Value::String(value) = value else {
-            return Err(corrupt("a value is not a string"));
-        };
-        pairs.push((key.clone(), value.clone()));
-    }
     Ok(Secret {
         name: name.to_string(),
         schema,
-        values: pairs,
+        values,
     })
-}
-
-/// The secret's values, to be masked in any message about it.
-pub fn values(secret: &Secret) -> Vec<&str> {
-    secret.values.iter().map(|(_, v)| v.as_str()).collect()
 }
 
 /// A fresh `ClientRequestToken` (a random UUID v4): required by raw API
 /// calls that create a secret version, and it makes a retried write
 /// idempotent.
-pub fn request_token() -> String {
+fn request_token() -> String {
     let mut bytes = wasi::random::random::get_random_bytes(16);
     bytes.resize(16, 0);
     bytes[6] = (bytes[6] & 0x0f) | 0x40;
@@ -144,14 +121,7 @@ mod tests {
     use super::*;
 
     fn secret(values: &[(&str, &str)]) -> Secret {
-        Secret {
-            name: "db".into(),
-            schema: "basic_auth".into(),
-            values: values
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-        }
+        zenml::secret("db", "basic_auth", values)
     }
 
     fn reply(secret_string: &str) -> Value {
@@ -178,6 +148,14 @@ mod tests {
         assert_eq!(flavorbox_name(None, "team/db"), None);
         assert_eq!(flavorbox_name(None, "db").as_deref(), Some("db"));
         assert_eq!(flavorbox_name(None, "x+y"), None);
+    }
+
+    #[test]
+    fn the_schema_is_mirrored_as_a_tag() {
+        assert_eq!(
+            schema_tags(&secret(&[("k", "v")])),
+            json!([{ "Key": "zenml_schema_name", "Value": "basic_auth" }])
+        );
     }
 
     #[test]

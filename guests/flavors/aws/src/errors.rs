@@ -1,21 +1,22 @@
-//! Turning what went wrong into the WIT `error` variants: AWS error replies
-//! (by their `__type`), `wasi:http` error codes, and malformed replies.
+//! Turning AWS error replies into the WIT `error` variants: by their error
+//! type (`__type`, the `x-amzn-errortype` header or an XML `<Code>`), else
+//! by the HTTP status. Transport failures and malformed replies are left to
+//! `flavor_kit::errors`.
 //!
 //! Guards against: secrets in messages. AWS sometimes echoes the request in
 //! its message (an `InvalidSignatureException` carries the canonical
-//! request, with the session token), so a message keeps only its first line,
-//! at most `redact::MAX_MESSAGE` bytes, with every credential and secret value the
-//! call handled replaced by `***`. Transport errors name the endpoint's
-//! origin only, never a path, header or body.
+//! request, with the session token), so a message passes
+//! `flavor_kit::errors::redact` (its first line, bounded, every credential
+//! and secret value the call handled replaced by `***`); an error type that
+//! is not an identifier is not repeated.
 
+use flavor_kit::errors::Kind;
 use serde_json::Value;
-use wasi_http_client::ErrorCode;
 
 use crate::Error;
 
-/// AWS messages pass the shared redaction of backend messages (first line,
-/// bounded, credentials and values masked).
-pub use redact::redact;
+/// AWS as messages name it.
+pub const BACKEND: &str = "AWS";
 
 /// The WIT error for an AWS error reply of type `kind` (`__type`, possibly
 /// `namespace#Type`) carrying `message`.
@@ -27,11 +28,11 @@ pub fn from_aws(kind: &str, message: String) -> Error {
         && kind.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
     let kind = if plausible { kind } else { "UnrecognizedError" };
     let text = format!("{kind}: {message}");
-    match kind {
-        "ResourceNotFoundException" => Error::NotFound(text),
-        "ResourceExistsException" => Error::AlreadyExists(text),
+    let kind = match kind {
+        "ResourceNotFoundException" => Kind::NotFound,
+        "ResourceExistsException" => Kind::AlreadyExists,
         "InvalidParameterException" | "InvalidRequestException" | "ValidationException" => {
-            Error::Invalid(text)
+            Kind::Invalid
         }
         "AccessDeniedException"
         | "UnrecognizedClientException"
@@ -43,8 +44,19 @@ pub fn from_aws(kind: &str, message: String) -> Error {
         | "InvalidClientTokenId"
         | "IncompleteSignature"
         | "MissingAuthenticationToken"
-        | "ExpiredToken" => Error::Denied(text),
-        _ => Error::Backend(text),
+        | "ExpiredToken" => Kind::Denied,
+        _ => Kind::Backend,
+    };
+    kind.error(text)
+}
+
+/// The WIT error for an error reply to `op` from `origin` that names no
+/// AWS error type: HTTP 401 and 403 are `denied`, anything else `backend`.
+pub fn from_status(op: &str, status: u16, origin: &str) -> Error {
+    if matches!(status, 401 | 403) {
+        Error::Denied(format!("{op} refused: HTTP {status} from {origin}"))
+    } else {
+        Error::Backend(format!("{op} failed: HTTP {status} from {origin}"))
     }
 }
 
@@ -87,77 +99,44 @@ fn xml_element(text: &str, name: &str) -> Option<String> {
     )
 }
 
-/// The WIT error for a request that got no usable response.
-pub fn from_transport(error: wasi_http_client::Error, op: &str, origin: &str) -> Error {
-    match error {
-        wasi_http_client::Error::Http(ErrorCode::HttpRequestDenied) => Error::Denied(format!(
-            "the host refused {op}: HTTP to {origin} is not granted to this flavor"
-        )),
-        wasi_http_client::Error::Http(code) => Error::Backend(format!(
-            "{op} to {origin} failed: {}",
-            wasi_http_client::describe_code(&code)
-        )),
-        other => Error::Backend(format!("{op} to {origin} failed: {other}")),
-    }
-}
-
-/// A reply that does not have the shape AWS documents.
-pub fn malformed(op: &str, why: &str) -> Error {
-    Error::Backend(format!("unexpected {op} reply from AWS: {why}"))
-}
-
-/// `error`, its message prefixed with how far a bulk deletion got.
-pub fn with_progress(error: Error, done: usize, total: usize) -> Error {
-    let prefix = |m: String| format!("deleted {done} of {total} secrets, then: {m}");
-    match error {
-        Error::NotFound(m) => Error::NotFound(prefix(m)),
-        Error::AlreadyExists(m) => Error::AlreadyExists(prefix(m)),
-        Error::Invalid(m) => Error::Invalid(prefix(m)),
-        Error::Denied(m) => Error::Denied(prefix(m)),
-        Error::Backend(m) => Error::Backend(prefix(m)),
-    }
-}
-
-/// A one-line description of `error`, for a log line.
-pub fn describe(error: &Error) -> String {
-    match error {
-        Error::NotFound(m) => format!("not found: {m}"),
-        Error::AlreadyExists(m) => format!("already exists: {m}"),
-        Error::Invalid(m) => format!("invalid: {m}"),
-        Error::Denied(m) => format!("denied: {m}"),
-        Error::Backend(m) => format!("backend: {m}"),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn maps_aws_error_types() {
-        let kind = |t: &str| match from_aws(t, "m".into()) {
-            Error::NotFound(_) => "not-found",
-            Error::AlreadyExists(_) => "already-exists",
-            Error::Invalid(_) => "invalid",
-            Error::Denied(_) => "denied",
-            Error::Backend(_) => "backend",
-        };
-        assert_eq!(kind("ResourceNotFoundException"), "not-found");
+        let kind = |t: &str| Kind::of(&from_aws(t, "m".into()));
+        assert_eq!(kind("ResourceNotFoundException"), Kind::NotFound);
         assert_eq!(
             kind("com.amazonaws.secretsmanager#ResourceExistsException"),
-            "already-exists"
+            Kind::AlreadyExists
         );
-        assert_eq!(kind("ValidationException"), "invalid");
-        assert_eq!(kind("ExpiredTokenException"), "denied");
+        assert_eq!(kind("ValidationException"), Kind::Invalid);
+        assert_eq!(kind("ExpiredTokenException"), Kind::Denied);
         assert_eq!(
             kind("AccessDeniedException:http://internal.amazon.com/"),
-            "denied"
+            Kind::Denied
         );
-        assert_eq!(kind("InternalServiceError"), "backend");
+        assert_eq!(kind("InternalServiceError"), Kind::Backend);
         assert!(matches!(
             from_aws("a b\nsecret", "m".into()),
             Error::Backend(m) if m == "UnrecognizedError: m"
         ));
+    }
+
+    #[test]
+    fn statuses_without_an_error_type() {
+        let origin = "http://127.0.0.1:5000";
+        assert!(matches!(
+            from_status("GetSecretValue", 403, origin),
+            Error::Denied(m) if m == "GetSecretValue refused: HTTP 403 from http://127.0.0.1:5000"
+        ));
+        for status in [400, 404, 500] {
+            assert!(matches!(
+                from_status("ListSecrets", status, origin),
+                Error::Backend(m) if m == format!("ListSecrets failed: HTTP {status} from {origin}")
+            ));
+        }
     }
 
     #[test]
@@ -181,20 +160,13 @@ mod tests {
     }
 
     #[test]
-    fn redacts_and_truncates() {
+    fn an_echoed_canonical_request_is_cut_and_masked() {
         let message =
             "The Canonical String was 'x-amz-security-token:TOKEN123' for s3cr3t\nPOST\n/";
-        let out = redact(message, &["TOKEN123", "s3cr3t", ""]);
+        let out = flavor_kit::errors::redact(message, &["TOKEN123", "s3cr3t", ""]);
         assert_eq!(
             out,
             "The Canonical String was 'x-amz-security-token:***' for ***"
         );
-        // Short values only as whole words; long ones anywhere.
-        assert_eq!(
-            redact("operation failed for p and up: p.", &["p"]),
-            "operation failed for *** and up: ***."
-        );
-        assert_eq!(redact("xxLONGSECRETxx", &["LONGSECRET"]), "xx***xx");
-        assert!(redact(&"é".repeat(400), &[]).len() <= redact::MAX_MESSAGE + 3);
     }
 }

@@ -5,208 +5,119 @@
 //! `<name>` without a namespace); its `SecretString` is
 //! `{"values": {..}, "zenml_schema_name": "<schema>"}` and the schema is also
 //! set as the tag `zenml_schema_name` (see `codec.rs`). This file only maps
-//! the WIT exports onto Secrets Manager operations.
+//! the contract's operations (`flavor_kit::manager`) onto Secrets Manager
+//! operations.
 //!
 //! Guards against: namespaces seeing each other's secrets (every name goes
 //! through `codec::aws_name`, every listed name through
-//! `codec::flavorbox_name`); `delete-all-secrets(false)` deleting anything;
-//! a half-finished `delete-all` hiding how far it got.
-
-wit_bindgen::generate!({
-    path: "../../../wit",
-    world: "flavor",
-});
+//! `codec::flavorbox_name`); `delete-all-secrets(false)` deleting anything
+//! and a half-finished `delete-all` hiding how far it got (both
+//! `flavor_kit::bulk`).
 
 mod client;
 mod codec;
 mod errors;
 mod settings;
 
-use exports::flavorbox::secrets::{metadata, secrets_manager};
-use flavorbox::secrets::types::{ConfigField, Error, FlavorInfo, Secret};
+use flavor_kit::bulk::Listing;
+use flavor_kit::errors::log_partial_update;
+use flavor_kit::manager::Manager;
+use flavor_kit::settings::About;
+use flavor_kit::{Error, Secret, zenml};
 use serde_json::{Value, json};
 
 use client::Client;
+use errors::BACKEND;
+use settings::Settings;
 
 /// AWS allows at most 100 results per `ListSecrets` page.
 const PAGE_SIZE: u64 = 100;
-/// Pages read before giving up (100,000 secrets): a backend that keeps
-/// answering with a `NextToken` cannot keep a call looping.
-const MAX_PAGES: usize = 1000;
 
-struct Aws;
+impl Manager for Client {
+    const ABOUT: About = settings::ABOUT;
+    /// The AWS name.
+    type Listed = String;
 
-impl secrets_manager::Guest for Aws {
-    fn register_secret(secret: Secret) -> Result<(), Error> {
-        let client = Client::from_config()?;
-        let name = client.aws_name(&secret.name)?;
-        let body = json!({
-            "Name": name,
-            "SecretString": codec::encode(&secret),
-            "ClientRequestToken": codec::request_token(),
-            "Tags": [{"Key": codec::SCHEMA_KEY, "Value": secret.schema}],
-        });
-        client.call("CreateSecret", &body, &codec::values(&secret))?;
+    fn from_config() -> Result<Client, Error> {
+        Ok(Client {
+            settings: Settings::load()?,
+        })
+    }
+
+    fn register_secret(&self, secret: Secret) -> Result<(), Error> {
+        let mut body = codec::write("Name", &self.aws_name(&secret.name)?, &secret);
+        body["Tags"] = codec::schema_tags(&secret);
+        self.call("CreateSecret", &body, &zenml::values(&secret))?;
         Ok(())
     }
 
-    fn get_secret(name: String) -> Result<Secret, Error> {
-        let client = Client::from_config()?;
-        let body = json!({ "SecretId": client.aws_name(&name)? });
-        let reply = client.call("GetSecretValue", &body, &[])?;
-        codec::decode(&name, &reply)
+    fn get_secret(&self, name: &str) -> Result<Secret, Error> {
+        let body = json!({ "SecretId": self.aws_name(name)? });
+        let reply = self.call("GetSecretValue", &body, &[])?;
+        codec::decode(name, &reply)
     }
 
-    fn get_all_secret_keys() -> Result<Vec<String>, Error> {
-        let client = Client::from_config()?;
-        Ok(list(&client)?.into_iter().map(|(name, _)| name).collect())
-    }
-
-    fn update_secret(secret: Secret) -> Result<(), Error> {
-        let client = Client::from_config()?;
-        let name = client.aws_name(&secret.name)?;
-        let body = json!({
-            "SecretId": name,
-            "SecretString": codec::encode(&secret),
-            "ClientRequestToken": codec::request_token(),
-        });
-        client.call("PutSecretValue", &body, &codec::values(&secret))?;
+    fn update_secret(&self, secret: Secret) -> Result<(), Error> {
+        let name = self.aws_name(&secret.name)?;
+        let body = codec::write("SecretId", &name, &secret);
+        self.call("PutSecretValue", &body, &zenml::values(&secret))?;
         // The schema inside the SecretString is authoritative; the tag only
         // mirrors it for people browsing the console, so a refusal to retag
         // (e.g. no secretsmanager:TagResource permission) is only logged.
-        let tag = json!({
-            "SecretId": name,
-            "Tags": [{"Key": codec::SCHEMA_KEY, "Value": secret.schema}],
-        });
-        if let Err(e) = client.call("TagResource", &tag, &[]) {
-            client::log_warn(&format!(
-                "secret `{}` updated, but its schema tag was not: {}",
-                secret.name,
-                errors::describe(&e)
-            ));
+        let tag = json!({ "SecretId": name, "Tags": codec::schema_tags(&secret) });
+        if let Err(e) = self.call("TagResource", &tag, &[]) {
+            log_partial_update(&secret.name, "its schema tag", &e);
         }
         Ok(())
     }
 
-    fn delete_secret(name: String) -> Result<(), Error> {
-        let client = Client::from_config()?;
-        let aws_name = client.aws_name(&name)?;
+    fn delete_secret(&self, name: &str) -> Result<(), Error> {
+        let aws_name = self.aws_name(name)?;
         // A forced DeleteSecret of a missing secret succeeds on AWS, so ask
         // first: only DescribeSecret answers ResourceNotFoundException.
-        client.call("DescribeSecret", &json!({ "SecretId": aws_name }), &[])?;
-        delete(&client, &aws_name)
+        self.call("DescribeSecret", &json!({ "SecretId": aws_name }), &[])?;
+        self.delete_listed(name, &aws_name)
     }
 
-    fn delete_all_secrets(force: bool) -> Result<(), Error> {
-        if !force {
-            return Err(Error::Invalid(
-                "deleting all secrets needs force = true".to_string(),
-            ));
-        }
-        let client = Client::from_config()?;
-        let secrets = list(&client)?;
-        let total = secrets.len();
-        for (done, (_, aws_name)) in secrets.iter().enumerate() {
-            match delete(&client, aws_name) {
-                Ok(()) | Err(Error::NotFound(_)) => {}
-                Err(e) => return Err(errors::with_progress(e, done, total)),
+    fn list(&self) -> Result<Vec<(String, String)>, Error> {
+        let listing = Listing {
+            backend: BACKEND,
+            op: "ListSecrets",
+            token_field: "NextToken",
+        };
+        listing.read_all(|token| {
+            let mut body = json!({ "MaxResults": PAGE_SIZE });
+            if let Some(prefix) = self.list_prefix() {
+                body["Filters"] = json!([{ "Key": "name", "Values": [prefix] }]);
             }
-        }
+            if let Some(token) = token {
+                body["NextToken"] = json!(token);
+            }
+            let reply = self.call("ListSecrets", &body, &[])?;
+            let page = reply
+                .get("SecretList")
+                .and_then(Value::as_array)
+                .ok_or_else(|| listing.malformed("no SecretList"))?;
+            let mut found = Vec::new();
+            for entry in page {
+                let aws_name = entry
+                    .get("Name")
+                    .and_then(Value::as_str)
+                    .ok_or_else(|| listing.malformed("an entry has no Name"))?;
+                if let Some(name) = self.flavorbox_name(aws_name) {
+                    found.push((name, aws_name.to_string()));
+                }
+            }
+            let next = reply.get("NextToken").and_then(Value::as_str);
+            Ok((found, next.map(str::to_string)))
+        })
+    }
+
+    fn delete_listed(&self, _name: &str, aws_name: &String) -> Result<(), Error> {
+        let body = json!({ "SecretId": aws_name, "ForceDeleteWithoutRecovery": true });
+        self.call("DeleteSecret", &body, &[])?;
         Ok(())
     }
 }
 
-fn delete(client: &Client, aws_name: &str) -> Result<(), Error> {
-    let body = json!({ "SecretId": aws_name, "ForceDeleteWithoutRecovery": true });
-    client.call("DeleteSecret", &body, &[])?;
-    Ok(())
-}
-
-/// Every secret of this manager, as (flavorbox name, AWS name), sorted.
-fn list(client: &Client) -> Result<Vec<(String, String)>, Error> {
-    let mut found = Vec::new();
-    let mut token: Option<String> = None;
-    for _ in 0..MAX_PAGES {
-        let mut body = json!({ "MaxResults": PAGE_SIZE });
-        if let Some(prefix) = client.list_prefix() {
-            body["Filters"] = json!([{ "Key": "name", "Values": [prefix] }]);
-        }
-        if let Some(token) = &token {
-            body["NextToken"] = json!(token);
-        }
-        let reply = client.call("ListSecrets", &body, &[])?;
-        let page = reply
-            .get("SecretList")
-            .and_then(Value::as_array)
-            .ok_or_else(|| errors::malformed("ListSecrets", "no SecretList"))?;
-        for entry in page {
-            let aws_name = entry
-                .get("Name")
-                .and_then(Value::as_str)
-                .ok_or_else(|| errors::malformed("ListSecrets", "an entry has no Name"))?;
-            if let Some(name) = client.flavorbox_name(aws_name) {
-                found.push((name, aws_name.to_string()));
-            }
-        }
-        match reply.get("NextToken").and_then(Value::as_str) {
-            Some(next) if !next.is_empty() => {
-                if token.as_deref() == Some(next) {
-                    return Err(errors::malformed("ListSecrets", "NextToken repeats"));
-                }
-                token = Some(next.to_string());
-            }
-            _ => {
-                found.sort();
-                found.dedup();
-                return Ok(found);
-            }
-        }
-    }
-    Err(Error::Backend(format!(
-        "ListSecrets returned more than {MAX_PAGES} pages; giving up"
-    )))
-}
-
-impl metadata::Guest for Aws {
-    fn info() -> FlavorInfo {
-        let field = |name: &str, description: &str, required: bool, secret: bool| ConfigField {
-            name: name.to_string(),
-            description: description.to_string(),
-            required,
-            secret,
-        };
-        FlavorInfo {
-            name: "aws".to_string(),
-            version: env!("CARGO_PKG_VERSION").to_string(),
-            description: "AWS Secrets Manager: one AWS secret per secret, key-values as a \
-                          JSON SecretString, the schema in a tag; SigV4-signed over wasi:http."
-                .to_string(),
-            config: vec![
-                field("region", "AWS region, e.g. eu-west-1", true, false),
-                field("aws_access_key_id", "AWS access key id", true, true),
-                field("aws_secret_access_key", "AWS secret access key", true, true),
-                field(
-                    "aws_session_token",
-                    "session token of temporary credentials",
-                    false,
-                    true,
-                ),
-                field(
-                    "endpoint",
-                    "endpoint URL (default https://secretsmanager.<region>.amazonaws.com)",
-                    false,
-                    false,
-                ),
-                field(
-                    "namespace",
-                    "name prefix: secrets live as <namespace>/<name>, isolated from others",
-                    false,
-                    false,
-                ),
-            ],
-            capabilities: vec!["http".to_string()],
-        }
-    }
-}
-
-export!(Aws);
+flavor_kit::export_manager!(Client);

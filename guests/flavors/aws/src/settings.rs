@@ -1,5 +1,5 @@
 //! This manager's configuration, read from the host's `config` import and
-//! checked before any request is built.
+//! checked before any request is built (`flavor_kit::settings`).
 //!
 //! Guards against: a region or namespace that would change the endpoint host
 //! or escape the name prefix (both are restricted to safe characters); an
@@ -8,9 +8,41 @@
 //! whose `Debug` masks them) or through error messages (which name the key
 //! that is wrong, never its value).
 
-use crate::flavorbox::secrets::config;
-use crate::{Error, codec};
+use flavor_kit::settings::{About, Field, base_url, invalid, optional, required, segments};
 use wasi_http_client::Url;
+
+use crate::Error;
+
+/// What `info()` reports.
+pub const ABOUT: About = About {
+    name: "aws",
+    version: env!("CARGO_PKG_VERSION"),
+    description: "AWS Secrets Manager: one AWS secret per secret, key-values as a \
+                  JSON SecretString, the schema in a tag; SigV4-signed over wasi:http.",
+    config: &[
+        Field::new("region", "AWS region, e.g. eu-west-1").required(),
+        Field::new("aws_access_key_id", "AWS access key id")
+            .required()
+            .secret(),
+        Field::new("aws_secret_access_key", "AWS secret access key")
+            .required()
+            .secret(),
+        Field::new(
+            "aws_session_token",
+            "session token of temporary credentials",
+        )
+        .secret(),
+        Field::new(
+            "endpoint",
+            "endpoint URL (default https://secretsmanager.<region>.amazonaws.com)",
+        ),
+        Field::new(
+            "namespace",
+            "name prefix: secrets live as <namespace>/<name>, isolated from others",
+        ),
+    ],
+    capabilities: &["http"],
+};
 
 /// The checked configuration of one `aws` secrets manager.
 #[derive(Debug)]
@@ -18,7 +50,7 @@ pub struct Settings {
     pub region: String,
     pub credentials: sigv4::Credentials,
     pub endpoint: Url,
-    /// Without the trailing `/`.
+    /// `/`-separated flavorbox names, without the trailing `/`.
     pub namespace: Option<String>,
 }
 
@@ -38,18 +70,11 @@ impl Settings {
             session_token: optional("aws_session_token"),
         };
         let endpoint = match optional("endpoint") {
-            Some(text) => {
-                let url = Url::parse(&text)
-                    .map_err(|why| invalid("endpoint", &format!("is unusable: {why}")))?;
-                if !url.query.is_empty() {
-                    return Err(invalid("endpoint", "must not have a query"));
-                }
-                url
-            }
+            Some(text) => base_url("endpoint", &text)?,
             None => Url::parse(&default_endpoint(&region)).expect("the default endpoint parses"),
         };
         let namespace = match optional("namespace") {
-            Some(ns) => Some(check_namespace(&ns)?),
+            Some(ns) => Some(segments("namespace", ns.trim_end_matches('/'))?),
             None => None,
         };
         Ok(Settings {
@@ -68,35 +93,4 @@ fn default_endpoint(region: &str) -> String {
         "amazonaws.com"
     };
     format!("https://secretsmanager.{region}.{domain}")
-}
-
-/// A namespace is one or more `/`-separated segments, each a valid secret
-/// name (`[A-Za-z0-9_.-]`, starting with a letter or digit).
-fn check_namespace(namespace: &str) -> Result<String, Error> {
-    let trimmed = namespace.trim_end_matches('/');
-    let ok =
-        !trimmed.is_empty() && trimmed.len() <= 256 && trimmed.split('/').all(codec::is_valid_name);
-    if ok {
-        Ok(trimmed.to_string())
-    } else {
-        Err(invalid(
-            "namespace",
-            "must be `/`-separated segments of letters, digits, `_`, `.` and `-`, \
-             each starting with a letter or digit",
-        ))
-    }
-}
-
-fn optional(key: &str) -> Option<String> {
-    config::get(key)
-        .map(|value| value.trim().to_string())
-        .filter(|value| !value.is_empty())
-}
-
-fn required(key: &str) -> Result<String, Error> {
-    optional(key).ok_or_else(|| Error::Invalid(format!("config `{key}` is required")))
-}
-
-fn invalid(key: &str, why: &str) -> Error {
-    Error::Invalid(format!("config `{key}` {why}"))
 }

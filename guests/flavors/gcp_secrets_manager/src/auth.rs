@@ -8,26 +8,25 @@
 //! Guards against: the private key or a token in a message or log line
 //! (they are masked, and only the endpoint's origin is ever named); one
 //! configuration's cached token serving another (the cache key is a digest
-//! of the account, its key and the token endpoint); a token used in its
-//! last minutes; RSA timing leaks (signing is blinded, with randomness from
-//! `wasi:random`).
-
-use std::time::{SystemTime, UNIX_EPOCH};
+//! of the account, its key and the token endpoint) and a token used in its
+//! last minutes (both `flavor_kit::tokens`); RSA timing leaks (signing is
+//! blinded, with randomness from `wasi:random`).
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
+use flavor_kit::errors::redact;
+use flavor_kit::http;
+use flavor_kit::tokens::{self, Token, TokenCache, now};
 use rsa::PrivateKey;
 use rsa::pkcs1v15::SigningKey;
 use rsa::pkcs8::DecodePrivateKey;
 use rsa::signature::{RandomizedSigner, SignatureEncoding};
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
-use wasi_http_client::{Request, Url};
+use sha2::Sha256;
+use wasi_http_client::{Request, Url, percent_encode};
 
-use crate::flavorbox::secrets::log::{self, Level};
-use crate::flavorbox::secrets::storage;
+use crate::Error;
 use crate::settings::ServiceAccount;
-use crate::{Error, errors};
 
 /// The scope every Secret Manager call needs.
 pub const CLOUD_PLATFORM: &str = "https://www.googleapis.com/auth/cloud-platform";
@@ -59,27 +58,14 @@ pub fn check_private_key(pem: &str) -> Result<(), &'static str> {
     Ok(())
 }
 
-/// A token and whether it came from the cache (and may have been revoked).
-pub struct Token {
-    pub value: String,
-    pub cached: bool,
-}
-
 /// The cached token of `account`, if it is still fresh.
 pub fn cached(account: &ServiceAccount) -> Option<Token> {
-    let bytes = storage::get(&cache_key(account)).ok()??;
-    let entry: Value = serde_json::from_slice(&bytes).ok()?;
-    let until = entry["use_until"].as_u64()?;
-    let token = entry["token"].as_str()?;
-    (now() < until && !token.is_empty()).then(|| Token {
-        value: token.to_string(),
-        cached: true,
-    })
+    cache(account).get()
 }
 
 /// Drops the cached token of `account` (the API refused it).
 pub fn forget(account: &ServiceAccount) {
-    let _ = storage::delete(&cache_key(account));
+    cache(account).forget();
 }
 
 /// A fresh token for `account` from its token endpoint, cached.
@@ -87,7 +73,7 @@ pub fn exchange(account: &ServiceAccount) -> Result<Token, Error> {
     let assertion = jwt(account, now())?;
     let body = format!(
         "grant_type={}&assertion={assertion}",
-        form_encode(JWT_BEARER)
+        percent_encode(JWT_BEARER)
     );
     let url = &account.token_uri;
     let origin = url.origin();
@@ -98,18 +84,13 @@ pub fn exchange(account: &ServiceAccount) -> Result<Token, Error> {
         headers: &headers,
         body: body.as_bytes(),
     };
-    let response = wasi_http_client::send(&request, MAX_REPLY)
-        .map_err(|e| errors::from_transport(e, "the token exchange", &origin))?;
-    log::log(
-        Level::Debug,
-        &format!("token exchange -> HTTP {} from {origin}", response.status),
-    );
+    let response = http::send("the token exchange", &request, MAX_REPLY)?;
     let reply: Value = serde_json::from_slice(&response.body).unwrap_or(Value::Null);
     let sensitive = [assertion.as_str(), account.private_key.as_str()];
-    if !(200..300).contains(&response.status) {
+    if !http::is_success(response.status) {
         let error = reply["error"].as_str().unwrap_or("");
         let description = reply["error_description"].as_str().unwrap_or("");
-        let text = redact::redact(&format!("{error}: {description}"), &sensitive);
+        let text = redact(&format!("{error}: {description}"), &sensitive);
         let message = format!(
             "the token endpoint {origin} refused the service-account key: HTTP {} {text}",
             response.status
@@ -131,16 +112,8 @@ pub fn exchange(account: &ServiceAccount) -> Result<Token, Error> {
         .to_string();
     let lifetime = reply["expires_in"].as_u64().unwrap_or(0);
     if lifetime > 0 {
-        let use_until = now().saturating_add(lifetime - (lifetime / 4).min(MAX_MARGIN_SECS));
-        let entry = json!({ "token": token, "use_until": use_until });
-        // Caching is an optimisation: a refused write (quota) costs an
-        // exchange per call, not the call.
-        if let Err(e) = storage::set(&cache_key(account), entry.to_string().as_bytes()) {
-            log::log(
-                Level::Warn,
-                &format!("the access token was not cached: {}", errors::describe(&e)),
-            );
-        }
+        let use_until = tokens::use_until(now(), lifetime, MAX_MARGIN_SECS);
+        cache(account).put("access token", &token, Some(use_until));
     }
     Ok(Token {
         value: token,
@@ -184,41 +157,17 @@ fn audience(url: &Url) -> String {
     format!("{}{}", url.origin(), url.path_and_query())
 }
 
-/// The storage key of `account`'s cached token.
-fn cache_key(account: &ServiceAccount) -> String {
-    let mut hasher = Sha256::new();
-    for part in [
-        audience(&account.token_uri).as_str(),
-        account.client_email.as_str(),
-        account.private_key_id.as_deref().unwrap_or(""),
-        account.private_key.as_str(),
-    ] {
-        hasher.update(part.as_bytes());
-        hasher.update([0]);
-    }
-    let digest = hasher.finalize();
-    let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
-    format!("gcp/token/{hex}")
-}
-
-/// `application/x-www-form-urlencoded` for a value.
-fn form_encode(value: &str) -> String {
-    value
-        .bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
-fn now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
+/// Where `account`'s token is cached.
+fn cache(account: &ServiceAccount) -> TokenCache {
+    TokenCache::new(
+        "gcp/token",
+        &[
+            audience(&account.token_uri).as_str(),
+            account.client_email.as_str(),
+            account.private_key_id.as_deref().unwrap_or(""),
+            account.private_key.as_str(),
+        ],
+    )
 }
 
 /// Randomness from the host's `wasi:random` (a CSPRNG), for RSA blinding.
@@ -263,14 +212,6 @@ mod tests {
         assert_eq!(claims["scope"], CLOUD_PLATFORM);
         assert_eq!(claims["iat"], 1_000);
         assert_eq!(claims["exp"], 4_600);
-    }
-
-    #[test]
-    fn form_values_are_percent_encoded() {
-        assert_eq!(
-            form_encode(JWT_BEARER),
-            "urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer"
-        );
     }
 
     #[test]

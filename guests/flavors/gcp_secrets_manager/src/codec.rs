@@ -28,26 +28,24 @@
 //! encoding (tested below: dots, `_` next to `.`, case, 128 characters,
 //! leading digits); guessing at data we did not write (a payload that is
 //! not such a JSON object is a `backend` error naming the secret, never its
-//! content); a hostile payload inflating without bound (decompression stops
-//! at `MAX_INFLATED`).
+//! content: `flavor_kit::zenml`); a hostile payload inflating without bound
+//! (decompression stops at `MAX_INFLATED`).
 
 use std::io::{Read, Write};
 
-use serde_json::{Map, Value, json};
+use flavor_kit::names;
+use flavor_kit::zenml::{self, SCHEMA_KEY, Stored};
+use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use crate::{Error, Secret};
 
-/// Where ZenML kept the schema name (payload key and label key).
-pub const SCHEMA_KEY: &str = "zenml_schema_name";
 pub const NAMESPACE_LABEL: &str = "flavorbox_namespace";
 pub const NAME_ANNOTATION: &str = "flavorbox-name";
 pub const NAMESPACE_ANNOTATION: &str = "flavorbox-namespace";
 /// The namespace label of a manager without a namespace (a folded
 /// namespace starts with a letter or digit, so never looks like this).
 const NO_NAMESPACE: &str = "_none";
-/// The schema assumed for a flat secret that names none.
-const DEFAULT_SCHEMA: &str = "arbitrary";
 /// GCP's limits.
 const MAX_ID: usize = 255;
 pub const MAX_PAYLOAD: usize = 64 * 1024;
@@ -55,16 +53,6 @@ const MAX_LABEL_VALUE: usize = 63;
 /// Most bytes a stored payload may inflate to.
 const MAX_INFLATED: u64 = 1024 * 1024;
 const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
-
-/// A flavorbox name: 1-128 of `[A-Za-z0-9_.-]`, starting with a letter or
-/// digit.
-pub fn is_valid_name(name: &str) -> bool {
-    (1..=128).contains(&name.len())
-        && name.starts_with(|c: char| c.is_ascii_alphanumeric())
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
-}
 
 fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len() * 2);
@@ -80,11 +68,7 @@ fn escape(text: &str) -> String {
 
 /// The GCP secret id of flavorbox secret `name` in `namespace`.
 pub fn secret_id(namespace: Option<&str>, name: &str) -> Result<String, Error> {
-    if !is_valid_name(name) {
-        return Err(Error::Invalid(format!(
-            "`{name}` is not a valid secret name"
-        )));
-    }
+    names::check(name)?;
     let prefix = namespace
         .map(|ns| format!("{}__", escape(ns)))
         .unwrap_or_default();
@@ -151,17 +135,7 @@ pub fn listed_name(namespace: Option<&str>, secret: &Value) -> Option<String> {
 
 /// The payload bytes of `secret`.
 pub fn encode(secret: &Secret) -> Result<Vec<u8>, Error> {
-    let mut object = Map::new();
-    for (key, value) in &secret.values {
-        if key == SCHEMA_KEY {
-            return Err(Error::Invalid(format!(
-                "key `{SCHEMA_KEY}` is reserved: the gcp_secrets_manager flavor stores the \
-                 schema under it"
-            )));
-        }
-        object.insert(key.clone(), Value::String(value.clone()));
-    }
-    object.insert(SCHEMA_KEY.to_string(), Value::String(secret.schema.clone()));
+    let object = zenml::encode_flat("gcp_secrets_manager", secret)?;
     let json = Value::Object(object).to_string().into_bytes();
     if json.len() <= MAX_PAYLOAD {
         return Ok(json);
@@ -184,10 +158,9 @@ pub fn encode(secret: &Secret) -> Result<Vec<u8>, Error> {
 
 /// The secret `name` from the payload bytes of its latest version.
 pub fn decode(name: &str, payload: &[u8]) -> Result<Secret, Error> {
-    let corrupt = |why: &str| {
-        Error::Backend(format!(
-            "GCP secret of `{name}` is not a flavorbox secret: {why}"
-        ))
+    let stored = Stored {
+        backend: "GCP",
+        name,
     };
     let inflated;
     let json = if payload.starts_with(&GZIP_MAGIC) {
@@ -195,9 +168,9 @@ pub fn decode(name: &str, payload: &[u8]) -> Result<Secret, Error> {
         flate2::read::GzDecoder::new(payload)
             .take(MAX_INFLATED + 1)
             .read_to_end(&mut out)
-            .map_err(|_| corrupt("its payload is not valid gzip"))?;
+            .map_err(|_| stored.corrupt("its payload is not valid gzip"))?;
         if out.len() as u64 > MAX_INFLATED {
-            return Err(corrupt("its payload inflates past 1 MiB"));
+            return Err(stored.corrupt("its payload inflates past 1 MiB"));
         }
         inflated = out;
         &inflated[..]
@@ -205,35 +178,11 @@ pub fn decode(name: &str, payload: &[u8]) -> Result<Secret, Error> {
         payload
     };
     let parsed: Value =
-        serde_json::from_slice(json).map_err(|_| corrupt("its payload is not JSON"))?;
+        serde_json::from_slice(json).map_err(|_| stored.corrupt("its payload is not JSON"))?;
     let object = parsed
         .as_object()
-        .ok_or_else(|| corrupt("its payload is not a JSON object"))?;
-    let mut schema = DEFAULT_SCHEMA.to_string();
-    let mut values = Vec::with_capacity(object.len());
-    for (key, value) in object {
-        let Value::String(value) = value else {
-            return Err(corrupt("a value is not a string"));
-        };
-        if key == SCHEMA_KEY {
-            schema = value.clone();
-        } else {
-            values.push((key.clone(), value.clone()));
-        }
-    }
-    if values.is_empty() {
-        return Err(corrupt("it holds no key-values"));
-    }
-    Ok(Secret {
-        name: name.to_string(),
-        schema,
-        values,
-    })
-}
-
-/// The secret's values, to be masked in any message about it.
-pub fn values(secret: &Secret) -> Vec<&str> {
-    secret.values.iter().map(|(_, v)| v.as_str()).collect()
+        .ok_or_else(|| stored.corrupt("its payload is not a JSON object"))?;
+    stored.decode_flat(object)
 }
 
 #[cfg(test)]
@@ -242,14 +191,7 @@ mod tests {
     use std::collections::HashSet;
 
     fn secret(name: &str, values: &[(&str, &str)]) -> Secret {
-        Secret {
-            name: name.into(),
-            schema: "basic_auth".into(),
-            values: values
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-        }
+        zenml::secret(name, "basic_auth", values)
     }
 
     fn is_gcp_id(id: &str) -> bool {

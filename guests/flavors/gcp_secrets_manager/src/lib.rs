@@ -12,15 +12,11 @@
 //! all its versions.
 //!
 //! Guards against: namespaces seeing each other's secrets (ids carry the
-//! namespace, listings check the annotations); `delete-all-secrets(false)`
-//! deleting anything; a half-finished `delete-all` or `register` hiding how
-//! far it got; a payload corrupted on the way (its CRC32C is sent and
-//! checked both ways); a listing that never ends (`MAX_PAGES`).
-
-wit_bindgen::generate!({
-    path: "../../../wit",
-    world: "flavor",
-});
+//! namespace, listings check the annotations); a half-finished `register`
+//! hiding how far it got; a payload corrupted on the way (its CRC32C is
+//! sent and checked both ways); `delete-all-secrets(false)` deleting
+//! anything, a half-finished `delete-all` hiding how far it got, and a
+//! listing that never ends (all `flavor_kit::bulk`).
 
 mod auth;
 mod client;
@@ -30,31 +26,39 @@ mod settings;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use exports::flavorbox::secrets::{metadata, secrets_manager};
-use flavorbox::secrets::types::{ConfigField, Error, FlavorInfo, Secret};
+use flavor_kit::bulk::Listing;
+use flavor_kit::errors::{Kind, describe, into_parts, log_partial_update};
+use flavor_kit::http::Call;
+use flavor_kit::manager::Manager;
+use flavor_kit::settings::About;
+use flavor_kit::{Error, Secret, zenml};
 use serde_json::{Value, json};
+use wasi_http_client::percent_encode;
 
 use client::Client;
+use errors::BACKEND;
 
 /// Secrets asked for per listing page (GCP allows up to 25,000; 500 keep a
 /// page's reply far below the reply cap).
 const PAGE_SIZE: usize = 500;
-/// Pages read before giving up (500,000 secrets): a backend that keeps
-/// answering with a `nextPageToken` cannot keep a call looping.
-const MAX_PAGES: usize = 1000;
 
 const CRC32C: crc::Crc<u32> = crc::Crc::<u32>::new(&crc::CRC_32_ISCSI);
 
-struct Gcp;
+impl Manager for Client {
+    const ABOUT: About = settings::ABOUT;
+    /// The GCP secret id.
+    type Listed = String;
 
-impl secrets_manager::Guest for Gcp {
-    fn register_secret(secret: Secret) -> Result<(), Error> {
-        let client = Client::from_config()?;
-        let namespace = client.settings.namespace.as_deref();
+    fn from_config() -> Result<Client, Error> {
+        Client::load()
+    }
+
+    fn register_secret(&self, secret: Secret) -> Result<(), Error> {
+        let namespace = self.settings.namespace.as_deref();
         let id = codec::secret_id(namespace, &secret.name)?;
         let payload = codec::encode(&secret)?;
         let (labels, annotations) = codec::metadata(namespace, &secret);
-        let mut url = client.secrets_url(None);
+        let mut url = self.secrets_url(None);
         url.query = format!("secretId={id}");
         let body = json!({
             "replication": { "automatic": {} },
@@ -62,41 +66,33 @@ impl secrets_manager::Guest for Gcp {
             "annotations": annotations,
         });
         let op = format!("creating secret `{}`", secret.name);
-        client.call(&op, "POST", &url, Some(&body), &[])?;
-        if let Err(e) = add_version(&client, &secret, &id, &payload) {
+        self.call(Call::post(&op, &url, &body))?;
+        if let Err(e) = add_version(self, &secret, &id, &payload) {
             // Leave no secret without a value behind.
-            let removed = client.call(
-                &format!("removing the new secret `{}` again", secret.name),
-                "DELETE",
-                &client.secrets_url(Some(&id)),
-                None,
-                &[],
-            );
+            let op = format!("removing the new secret `{}` again", secret.name);
+            let removed = self.call(Call::delete(&op, &self.secrets_url(Some(&id))));
             let after = match removed {
                 Ok(_) => "the new secret was removed again".to_string(),
-                Err(r) => format!(
-                    "the new secret is left without a value ({})",
-                    errors::describe(&r)
-                ),
+                Err(r) => format!("the new secret is left without a value ({})", describe(&r)),
             };
-            return Err(match e {
-                Error::NotFound(m) => Error::Backend(format!("{m}; {after}")),
-                Error::AlreadyExists(m) => Error::Backend(format!("{m}; {after}")),
-                Error::Invalid(m) => Error::Invalid(format!("{m}; {after}")),
-                Error::Denied(m) => Error::Denied(format!("{m}; {after}")),
-                Error::Backend(m) => Error::Backend(format!("{m}; {after}")),
-            });
+            // The secret was just created: its absence or presence is not
+            // what the caller asked about.
+            let (kind, m) = into_parts(e);
+            let kind = match kind {
+                Kind::NotFound | Kind::AlreadyExists => Kind::Backend,
+                kind => kind,
+            };
+            return Err(kind.error(format!("{m}; {after}")));
         }
         Ok(())
     }
 
-    fn get_secret(name: String) -> Result<Secret, Error> {
-        let client = Client::from_config()?;
-        let id = codec::secret_id(client.settings.namespace.as_deref(), &name)?;
-        let mut url = client.secrets_url(Some(&id));
+    fn get_secret(&self, name: &str) -> Result<Secret, Error> {
+        let id = codec::secret_id(self.settings.namespace.as_deref(), name)?;
+        let mut url = self.secrets_url(Some(&id));
         url.path.push_str("/versions/latest:access");
         let op = format!("reading secret `{name}`");
-        let reply = client.call(&op, "GET", &url, None, &[])?;
+        let reply = self.call(Call::get(&op, &url))?;
         let payload = &reply["payload"];
         let data = BASE64
             .decode(payload["data"].as_str().unwrap_or(""))
@@ -109,61 +105,74 @@ impl secrets_manager::Guest for Gcp {
                 "the payload does not match its CRC32C",
             ));
         }
-        codec::decode(&name, &data)
+        codec::decode(name, &data)
     }
 
-    fn get_all_secret_keys() -> Result<Vec<String>, Error> {
-        let client = Client::from_config()?;
-        Ok(list(&client)?.into_iter().map(|(name, _)| name).collect())
-    }
-
-    fn update_secret(secret: Secret) -> Result<(), Error> {
-        let client = Client::from_config()?;
-        let namespace = client.settings.namespace.as_deref();
+    fn update_secret(&self, secret: Secret) -> Result<(), Error> {
+        let namespace = self.settings.namespace.as_deref();
         let id = codec::secret_id(namespace, &secret.name)?;
         let payload = codec::encode(&secret)?;
-        add_version(&client, &secret, &id, &payload)?;
+        add_version(self, &secret, &id, &payload)?;
         // The schema inside the payload is authoritative; the label only
         // mirrors it for filtering and the console, so a refusal to relabel
         // is only logged.
         let (labels, _) = codec::metadata(namespace, &secret);
-        let mut url = client.secrets_url(Some(&id));
+        let mut url = self.secrets_url(Some(&id));
         url.query = "updateMask=labels".to_string();
         let op = format!("relabelling secret `{}`", secret.name);
-        if let Err(e) = client.call(&op, "PATCH", &url, Some(&json!({ "labels": labels })), &[]) {
-            flavorbox::secrets::log::log(
-                flavorbox::secrets::log::Level::Warn,
-                &format!(
-                    "secret `{}` updated, but its schema label was not: {}",
-                    secret.name,
-                    errors::describe(&e)
-                ),
-            );
+        let body = json!({ "labels": labels });
+        if let Err(e) = self.call(Call::patch(&op, &url, &body)) {
+            log_partial_update(&secret.name, "its schema label", &e);
         }
         Ok(())
     }
 
-    fn delete_secret(name: String) -> Result<(), Error> {
-        let client = Client::from_config()?;
-        let id = codec::secret_id(client.settings.namespace.as_deref(), &name)?;
-        delete(&client, &name, &id)
+    fn delete_secret(&self, name: &str) -> Result<(), Error> {
+        let id = codec::secret_id(self.settings.namespace.as_deref(), name)?;
+        self.delete_listed(name, &id)
     }
 
-    fn delete_all_secrets(force: bool) -> Result<(), Error> {
-        if !force {
-            return Err(Error::Invalid(
-                "deleting all secrets needs force = true".to_string(),
-            ));
-        }
-        let client = Client::from_config()?;
-        let secrets = list(&client)?;
-        let total = secrets.len();
-        for (done, (name, id)) in secrets.iter().enumerate() {
-            match delete(&client, name, id) {
-                Ok(()) | Err(Error::NotFound(_)) => {}
-                Err(e) => return Err(errors::with_progress(e, done, total)),
+    fn list(&self) -> Result<Vec<(String, String)>, Error> {
+        let namespace = self.settings.namespace.as_deref();
+        let filter = percent_encode(&codec::list_filter(namespace));
+        let listing = Listing {
+            backend: BACKEND,
+            op: "listing secrets",
+            token_field: "nextPageToken",
+        };
+        listing.read_all(|token| {
+            let mut url = self.secrets_url(None);
+            url.query = format!("pageSize={PAGE_SIZE}&filter={filter}");
+            if let Some(token) = token {
+                url.query.push_str("&pageToken=");
+                url.query.push_str(&percent_encode(token));
             }
-        }
+            let reply = self.call(Call::get(listing.op, &url))?;
+            // An empty page omits `secrets` entirely (proto3 JSON).
+            let page = match &reply["secrets"] {
+                Value::Array(page) => page.as_slice(),
+                Value::Null => &[],
+                _ => return Err(listing.malformed("`secrets` is not a list")),
+            };
+            let mut found = Vec::new();
+            for secret in page {
+                if let Some(name) = codec::listed_name(namespace, secret) {
+                    let id = secret["name"]
+                        .as_str()
+                        .and_then(|n| n.rsplit('/').next())
+                        .unwrap_or_default()
+                        .to_string();
+                    found.push((name, id));
+                }
+            }
+            let next = reply["nextPageToken"].as_str();
+            Ok((found, next.map(str::to_string)))
+        })
+    }
+
+    fn delete_listed(&self, name: &str, id: &String) -> Result<(), Error> {
+        let url = self.secrets_url(Some(id));
+        self.call(Call::delete(&format!("deleting secret `{name}`"), &url))?;
         Ok(())
     }
 }
@@ -179,19 +188,7 @@ fn add_version(client: &Client, secret: &Secret, id: &str, payload: &[u8]) -> Re
         }
     });
     let op = format!("adding a version to secret `{}`", secret.name);
-    client.call(&op, "POST", &url, Some(&body), &codec::values(secret))?;
-    Ok(())
-}
-
-fn delete(client: &Client, name: &str, id: &str) -> Result<(), Error> {
-    let url = client.secrets_url(Some(id));
-    client.call(
-        &format!("deleting secret `{name}`"),
-        "DELETE",
-        &url,
-        None,
-        &[],
-    )?;
+    client.call(Call::post(&op, &url, &body).with_values(&zenml::values(secret)))?;
     Ok(())
 }
 
@@ -205,118 +202,7 @@ fn crc_field(value: &Value) -> Option<u32> {
     }
 }
 
-/// Every secret of this manager, as (flavorbox name, GCP secret id), sorted.
-fn list(client: &Client) -> Result<Vec<(String, String)>, Error> {
-    let namespace = client.settings.namespace.as_deref();
-    let filter = query_encode(&codec::list_filter(namespace));
-    let mut found = Vec::new();
-    let mut token: Option<String> = None;
-    for _ in 0..MAX_PAGES {
-        let mut url = client.secrets_url(None);
-        url.query = format!("pageSize={PAGE_SIZE}&filter={filter}");
-        if let Some(token) = &token {
-            url.query.push_str("&pageToken=");
-            url.query.push_str(&query_encode(token));
-        }
-        let reply = client.call("listing secrets", "GET", &url, None, &[])?;
-        // An empty page omits `secrets` entirely (proto3 JSON).
-        let page = match &reply["secrets"] {
-            Value::Array(page) => page.as_slice(),
-            Value::Null => &[],
-            _ => {
-                return Err(errors::malformed(
-                    "listing secrets",
-                    "`secrets` is not a list",
-                ));
-            }
-        };
-        for secret in page {
-            if let Some(name) = codec::listed_name(namespace, secret) {
-                let id = secret["name"]
-                    .as_str()
-                    .and_then(|n| n.rsplit('/').next())
-                    .unwrap_or_default()
-                    .to_string();
-                found.push((name, id));
-            }
-        }
-        match reply["nextPageToken"].as_str() {
-            Some(next) if !next.is_empty() => {
-                if token.as_deref() == Some(next) {
-                    return Err(errors::malformed(
-                        "listing secrets",
-                        "nextPageToken repeats",
-                    ));
-                }
-                token = Some(next.to_string());
-            }
-            _ => {
-                found.sort();
-                found.dedup();
-                return Ok(found);
-            }
-        }
-    }
-    Err(Error::Backend(format!(
-        "listing secrets returned more than {MAX_PAGES} pages; giving up"
-    )))
-}
-
-/// Percent-encodes a query value.
-fn query_encode(value: &str) -> String {
-    value
-        .bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
-impl metadata::Guest for Gcp {
-    fn info() -> FlavorInfo {
-        let field = |name: &str, description: &str, required: bool, secret: bool| ConfigField {
-            name: name.to_string(),
-            description: description.to_string(),
-            required,
-            secret,
-        };
-        FlavorInfo {
-            name: "gcp_secrets_manager".to_string(),
-            version: env!("CARGO_PKG_VERSION").to_string(),
-            description: "Google Cloud Secret Manager: one GCP secret per secret, key-values plus \
-                          zenml_schema_name as the payload; service-account key or access token."
-                .to_string(),
-            config: vec![
-                field("project_id", "GCP project id (or number)", true, false),
-                field(
-                    "credentials",
-                    "service-account key JSON, e.g. credentials=@key.json (or use access_token)",
-                    false,
-                    true,
-                ),
-                field("access_token", "a ready OAuth access token", false, true),
-                field(
-                    "namespace",
-                    "name prefix, so managers share a project apart from each other",
-                    false,
-                    false,
-                ),
-                field(
-                    "endpoint",
-                    "API URL (default https://secretmanager.googleapis.com)",
-                    false,
-                    false,
-                ),
-            ],
-            capabilities: vec!["http".to_string(), "storage".to_string()],
-        }
-    }
-}
-
-export!(Gcp);
+flavor_kit::export_manager!(Client);
 
 #[cfg(test)]
 mod tests {
@@ -329,13 +215,5 @@ mod tests {
         assert_eq!(crc_field(&json!(5)), Some(5));
         assert_eq!(crc_field(&json!("99999999999")), None);
         assert_eq!(crc_field(&json!(null)), None);
-    }
-
-    #[test]
-    fn filters_are_query_encoded() {
-        assert_eq!(
-            query_encode("labels.flavorbox_namespace=\"a-b\""),
-            "labels.flavorbox_namespace%3D%22a-b%22"
-        );
     }
 }

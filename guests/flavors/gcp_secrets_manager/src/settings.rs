@@ -4,23 +4,54 @@
 //! endpoint URL, the namespace, and the service-account key (its JSON, its
 //! `token_uri`, and that its `private_key` is PKCS#8 PEM holding an RSA key).
 //!
+//! The general checks are `flavor_kit::settings`'.
+//!
 //! Guards against: a project id, namespace or endpoint that would change
 //! the request path or host in ways the operator did not mean (each has a
 //! strict grammar); ambiguous credentials (a key *and* a token); and
 //! credentials leaking through `Debug` (masked) or error messages (which
 //! name the key that is wrong, never its value).
 
+use flavor_kit::names;
+use flavor_kit::settings::{About, Field, invalid, no_query, optional, printable, required};
 use serde_json::Value;
 use wasi_http_client::Url;
 
-use crate::flavorbox::secrets::config;
-use crate::{Error, auth, codec};
+use crate::{Error, auth};
+
+/// What `info()` reports.
+pub const ABOUT: About = About {
+    name: "gcp_secrets_manager",
+    version: env!("CARGO_PKG_VERSION"),
+    description: "Google Cloud Secret Manager: one GCP secret per secret, key-values plus \
+                  zenml_schema_name as the payload; service-account key or access token.",
+    config: &[
+        Field::new("project_id", "GCP project id (or number)").required(),
+        Field::new(
+            "credentials",
+            "service-account key JSON, e.g. credentials=@key.json (or use access_token)",
+        )
+        .secret(),
+        Field::new("access_token", "a ready OAuth access token").secret(),
+        Field::new(
+            "namespace",
+            "name prefix, so managers share a project apart from each other",
+        ),
+        Field::new(
+            "endpoint",
+            "API URL (default https://secretmanager.googleapis.com)",
+        ),
+    ],
+    capabilities: &["http", "storage"],
+};
 
 /// Google's OAuth token endpoint, for a key file that names none.
 const DEFAULT_TOKEN_URI: &str = "https://oauth2.googleapis.com/token";
 const DEFAULT_ENDPOINT: &str = "https://secretmanager.googleapis.com";
 /// Longest namespace, so a secret id always fits GCP's 255 characters.
 pub const MAX_NAMESPACE: usize = 64;
+/// Longest access token sent as a header.
+const MAX_ACCESS_TOKEN: usize = 8192;
 
 /// A service-account key: the JSON file Google's console hands out.
 pub struct ServiceAccount {
@@ -74,12 +105,7 @@ impl Settings {
         let credentials = match (optional("credentials"), optional("access_token")) {
             (Some(json), None) => Credentials::ServiceAccount(service_account(&json)?),
             (None, Some(token)) => {
-                if !token.bytes().all(|b| b.is_ascii_graphic()) || token.len() > 8192 {
-                    return Err(invalid(
-                        "access_token",
-                        "must be printable ASCII without spaces",
-                    ));
-                }
+                printable("access_token", &token, MAX_ACCESS_TOKEN)?;
                 Credentials::AccessToken(token)
             }
             (Some(_), Some(_)) => {
@@ -96,12 +122,9 @@ impl Settings {
             }
         };
         let endpoint = optional("endpoint").unwrap_or_else(|| DEFAULT_ENDPOINT.to_string());
-        let endpoint = url("endpoint", &endpoint)?;
-        if !endpoint.query.is_empty() {
-            return Err(invalid("endpoint", "must not have a query"));
-        }
+        let endpoint = no_query("endpoint", url("endpoint", &endpoint)?)?;
         let namespace = match optional("namespace") {
-            Some(ns) if codec::is_valid_name(&ns) && ns.len() <= MAX_NAMESPACE => Some(ns),
+            Some(ns) if names::is_valid(&ns) && ns.len() <= MAX_NAMESPACE => Some(ns),
             Some(_) => {
                 return Err(invalid(
                     "namespace",
@@ -184,20 +207,6 @@ fn service_account(json: &str) -> Result<ServiceAccount, Error> {
 
 fn url(key: &str, text: &str) -> Result<Url, Error> {
     Url::parse(text).map_err(|why| invalid(key, &format!("has an unusable URL: {why}")))
-}
-
-fn optional(key: &str) -> Option<String> {
-    config::get(key)
-        .map(|value| value.trim().to_string())
-        .filter(|value| !value.is_empty())
-}
-
-fn required(key: &str) -> Result<String, Error> {
-    optional(key).ok_or_else(|| Error::Invalid(format!("config `{key}` is required")))
-}
-
-fn invalid(key: &str, why: &str) -> Error {
-    Error::Invalid(format!("config `{key}` {why}"))
 }
 
 #[cfg(test)]

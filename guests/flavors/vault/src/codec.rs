@@ -8,100 +8,51 @@
 //! or `..`) and are case-sensitive in Vault as in flavorbox.
 //!
 //! Guards against: a name escaping its prefix (checked to be a flavorbox
-//! name: no `/`, no `..`); a listed sub-folder (`other/`) or foreign key
-//! read as one of ours; guessing at data we did not write (a value that is
-//! not a string is a `backend` error naming the secret, never its content);
-//! a user key colliding with the schema's key (refused as `invalid`).
+//! name, `flavor_kit::names`: no `/`, no `..`); a listed sub-folder
+//! (`other/`) or foreign key read as one of ours; guessing at data we did
+//! not write and a user key colliding with the schema's key (both
+//! `flavor_kit::zenml`).
 
-use serde_json::{Map, Value};
+use flavor_kit::names;
+use flavor_kit::zenml::{self, Stored};
+use serde_json::Value;
 
-use crate::settings::is_segment;
+use crate::errors::BACKEND;
 use crate::{Error, Secret};
-
-/// Where ZenML kept the schema name.
-pub const SCHEMA_KEY: &str = "zenml_schema_name";
-/// The schema assumed for a flat ZenML-style secret that names none.
-const DEFAULT_SCHEMA: &str = "arbitrary";
-
-/// Checks that `name` is a flavorbox secret name.
-pub fn check_name(name: &str) -> Result<(), Error> {
-    if is_segment(name) {
-        Ok(())
-    } else {
-        Err(Error::Invalid(format!(
-            "`{name}` is not a valid secret name"
-        )))
-    }
-}
 
 /// The KV data of `secret`.
 pub fn encode(secret: &Secret) -> Result<Value, Error> {
-    let mut data = Map::new();
-    for (key, value) in &secret.values {
-        if key == SCHEMA_KEY {
-            return Err(Error::Invalid(format!(
-                "key `{SCHEMA_KEY}` is reserved: the vault flavor stores the schema under it"
-            )));
-        }
-        data.insert(key.clone(), Value::String(value.clone()));
-    }
-    data.insert(SCHEMA_KEY.to_string(), Value::String(secret.schema.clone()));
-    Ok(Value::Object(data))
+    Ok(Value::Object(zenml::encode_flat("vault", secret)?))
 }
 
 /// The secret `name` from the KV data in a read reply (`data.data`).
 pub fn decode(name: &str, data: &Value) -> Result<Secret, Error> {
-    let corrupt = |why: &str| {
-        Error::Backend(format!(
-            "Vault secret of `{name}` is not a flavorbox secret: {why}"
-        ))
+    let stored = Stored {
+        backend: BACKEND,
+        name,
     };
     let object = data
         .as_object()
-        .ok_or_else(|| corrupt("its data is not a JSON object"))?;
-    let mut schema = DEFAULT_SCHEMA.to_string();
-    let mut values = Vec::with_capacity(object.len());
-    for (key, value) in object {
-        let Value::String(value) = value else {
-            return Err(corrupt("a value is not a string"));
-        };
-        if key == SCHEMA_KEY {
-            schema = value.clone();
-        } else {
-            values.push((key.clone(), value.clone()));
-        }
-    }
-    if values.is_empty() {
-        return Err(corrupt("it holds no key-values"));
-    }
-    Ok(Secret {
-        name: name.to_string(),
-        schema,
-        values,
-    })
+        .ok_or_else(|| stored.corrupt("its data is not a JSON object"))?;
+    stored.decode_flat(object)
 }
 
 /// The flavorbox names among the keys of a metadata LIST reply: entries
 /// ending in `/` are folders (other namespaces, other tools) and skipped,
 /// as is anything that is not a flavorbox name.
 pub fn names(keys: &[Value]) -> Result<Vec<String>, Error> {
-    let mut names = Vec::with_capacity(keys.len());
+    let mut found = Vec::with_capacity(keys.len());
     for key in keys {
         let key = key
             .as_str()
             .ok_or_else(|| Error::Backend("a listed Vault key is not a string".into()))?;
-        if is_segment(key) {
-            names.push(key.to_string());
+        if names::is_valid(key) {
+            found.push(key.to_string());
         }
     }
-    names.sort();
-    names.dedup();
-    Ok(names)
-}
-
-/// The secret's values, to be masked in any message about it.
-pub fn values(secret: &Secret) -> Vec<&str> {
-    secret.values.iter().map(|(_, v)| v.as_str()).collect()
+    found.sort();
+    found.dedup();
+    Ok(found)
 }
 
 #[cfg(test)]
@@ -109,56 +60,38 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn secret(values: &[(&str, &str)]) -> Secret {
-        Secret {
+    #[test]
+    fn data_is_the_flat_zenml_layout() {
+        let secret = Secret {
             name: "db".into(),
             schema: "basic_auth".into(),
-            values: values
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-        }
-    }
-
-    #[test]
-    fn encode_then_decode_round_trips() {
-        let original = secret(&[("username", "u"), ("password", "p\"w\n")]);
-        let data = encode(&original).unwrap();
-        assert_eq!(data[SCHEMA_KEY], "basic_auth");
-        assert_eq!(data["password"], "p\"w\n");
-        let back = decode("db", &data).unwrap();
-        assert_eq!(back.schema, "basic_auth");
-        let mut values = back.values;
-        values.sort();
+            values: vec![("password".into(), "p\"w\n".into())],
+        };
+        let data = encode(&secret).unwrap();
         assert_eq!(
-            values,
-            [
-                ("password".to_string(), "p\"w\n".to_string()),
-                ("username".to_string(), "u".to_string())
-            ]
+            data,
+            json!({"password": "p\"w\n", "zenml_schema_name": "basic_auth"})
         );
-    }
-
-    #[test]
-    fn the_schema_key_is_reserved() {
+        let back = decode("db", &data).unwrap();
+        assert_eq!(back.schema, secret.schema);
+        assert_eq!(back.values, secret.values);
         assert!(matches!(
-            encode(&secret(&[(SCHEMA_KEY, "x")])),
-            Err(Error::Invalid(_))
+            encode(&Secret {
+                values: vec![(zenml::SCHEMA_KEY.into(), "x".into())],
+                ..secret
+            }),
+            Err(Error::Invalid(m)) if m.contains("the vault flavor stores the schema")
         ));
     }
 
     #[test]
-    fn reads_zenml_secrets_and_refuses_foreign_data_without_echoing_it() {
-        let flat = decode("db", &json!({"token": "t"})).unwrap();
-        assert_eq!(flat.schema, "arbitrary");
-        for data in [
-            json!("s3cr3t"),
-            json!({"k": 1}),
-            json!({SCHEMA_KEY: "x"}),
-            json!({"k": {"nested": "s3cr3t"}}),
-        ] {
+    fn data_that_is_not_an_object_is_refused_without_echoing_it() {
+        for data in [json!("s3cr3t"), json!(["s3cr3t"]), json!({"k": 1})] {
             match decode("db", &data) {
-                Err(Error::Backend(m)) => assert!(!m.contains("s3cr3t"), "{m}"),
+                Err(Error::Backend(m)) => {
+                    assert!(m.starts_with("Vault secret of `db`"), "{m}");
+                    assert!(!m.contains("s3cr3t"), "{m}");
+                }
                 other => panic!("{data}: {other:?}"),
             }
         }
@@ -172,13 +105,9 @@ mod tests {
             json!("team/"),
             json!(".hidden"),
             json!("A"),
+            json!("b"),
         ];
         assert_eq!(names(&keys).unwrap(), ["A", "a.b", "b"]);
         assert!(names(&[json!(1)]).is_err());
-        for bad in ["", "a/b", "..", ".", "-x"] {
-            assert!(check_name(bad).is_err(), "{bad}");
-        }
-        assert!(check_name(&"a".repeat(128)).is_ok());
-        assert!(check_name(&"a".repeat(129)).is_err());
     }
 }

@@ -12,88 +12,99 @@
 //!
 //! Guards against: namespaces seeing each other's secrets (every name is
 //! checked to be one path segment; listings skip folders);
-//! `delete-all-secrets(false)` deleting anything; a half-finished
-//! `delete-all` hiding how far it got; an update resurrecting a secret
-//! whose current version was deleted by another tool.
-
-wit_bindgen::generate!({
-    path: "../../../wit",
-    world: "flavor",
-});
+//! `delete-all-secrets(false)` deleting anything and a half-finished
+//! `delete-all` hiding how far it got (both `flavor_kit::bulk`); an update
+//! resurrecting a secret whose current version was deleted by another tool.
 
 mod client;
 mod codec;
 mod errors;
 mod settings;
 
-use exports::flavorbox::secrets::{metadata, secrets_manager};
-use flavorbox::secrets::types::{ConfigField, Error, FlavorInfo, Secret};
+use flavor_kit::http::Call;
+use flavor_kit::manager::Manager;
+use flavor_kit::settings::About;
+use flavor_kit::{Error, Secret, names, zenml};
 use serde_json::{Value, json};
 
 use client::Client;
+use settings::Settings;
 
-struct Vault;
+impl Manager for Client {
+    const ABOUT: About = settings::ABOUT;
+    /// The name says it all.
+    type Listed = ();
 
-impl secrets_manager::Guest for Vault {
-    fn register_secret(secret: Secret) -> Result<(), Error> {
-        let client = Client::from_config()?;
-        codec::check_name(&secret.name)?;
+    fn from_config() -> Result<Client, Error> {
+        Ok(Client {
+            settings: Settings::load()?,
+        })
+    }
+
+    fn register_secret(&self, secret: Secret) -> Result<(), Error> {
+        names::check(&secret.name)?;
         let body = json!({ "options": { "cas": 0 }, "data": codec::encode(&secret)? });
-        let url = client.kv_url("data", Some(&secret.name));
-        let op = format!("writing secret `{}`", secret.name);
-        client.call(&op, "POST", &url, Some(&body), &codec::values(&secret))?;
-        Ok(())
+        self.write(&format!("writing secret `{}`", secret.name), &secret, &body)
     }
 
-    fn get_secret(name: String) -> Result<Secret, Error> {
-        let client = Client::from_config()?;
-        codec::check_name(&name)?;
-        let url = client.kv_url("data", Some(&name));
-        let reply = client.call(&format!("reading secret `{name}`"), "GET", &url, None, &[])?;
-        codec::decode(&name, &reply.body["data"]["data"])
+    fn get_secret(&self, name: &str) -> Result<Secret, Error> {
+        names::check(name)?;
+        let url = self.kv_url("data", Some(name));
+        let op = format!("reading secret `{name}`");
+        let reply = self.call(Call::get(&op, &url))?;
+        codec::decode(name, &reply["data"]["data"])
     }
 
-    fn get_all_secret_keys() -> Result<Vec<String>, Error> {
-        let client = Client::from_config()?;
-        list(&client)
-    }
-
-    fn update_secret(secret: Secret) -> Result<(), Error> {
-        let client = Client::from_config()?;
-        codec::check_name(&secret.name)?;
+    fn update_secret(&self, secret: Secret) -> Result<(), Error> {
+        names::check(&secret.name)?;
         let data = codec::encode(&secret)?;
-        let version = current_version(&client, &secret.name)?;
+        let version = current_version(self, &secret.name)?;
         let body = json!({ "options": { "cas": version }, "data": data });
-        let url = client.kv_url("data", Some(&secret.name));
-        let op = format!("updating secret `{}`", secret.name);
-        client.call(&op, "POST", &url, Some(&body), &codec::values(&secret))?;
-        Ok(())
+        self.write(
+            &format!("updating secret `{}`", secret.name),
+            &secret,
+            &body,
+        )
     }
 
-    fn delete_secret(name: String) -> Result<(), Error> {
-        let client = Client::from_config()?;
-        codec::check_name(&name)?;
+    fn delete_secret(&self, name: &str) -> Result<(), Error> {
+        names::check(name)?;
         // Deleting missing metadata succeeds in Vault: ask first, so a
         // missing secret is `not-found`.
-        current_version(&client, &name)?;
-        delete(&client, &name)
+        current_version(self, name)?;
+        self.delete_listed(name, &())
     }
 
-    fn delete_all_secrets(force: bool) -> Result<(), Error> {
-        if !force {
-            return Err(Error::Invalid(
-                "deleting all secrets needs force = true".to_string(),
-            ));
-        }
-        let client = Client::from_config()?;
-        let names = list(&client)?;
-        let total = names.len();
-        for (done, name) in names.iter().enumerate() {
-            match delete(&client, name) {
-                Ok(()) | Err(Error::NotFound(_)) => {}
-                Err(e) => return Err(errors::with_progress(e, done, total)),
-            }
-        }
+    /// Vault lists a whole folder in one reply (there is no paging in KV
+    /// version 2).
+    fn list(&self) -> Result<Vec<(String, ())>, Error> {
+        let mut url = self.kv_url("metadata", None);
+        url.path.push('/');
+        url.query = "list=true".to_string();
+        let reply = match self.call(Call::get("listing secrets", &url)) {
+            Ok(reply) => reply,
+            // Nothing was ever written under the prefix.
+            Err(Error::NotFound(_)) => return Ok(Vec::new()),
+            Err(e) => return Err(e),
+        };
+        let keys = reply["data"]["keys"]
+            .as_array()
+            .ok_or_else(|| errors::malformed("listing secrets", "no data.keys"))?;
+        Ok(codec::names(keys)?.into_iter().map(|n| (n, ())).collect())
+    }
+
+    fn delete_listed(&self, name: &str, _: &()) -> Result<(), Error> {
+        let url = self.kv_url("metadata", Some(name));
+        self.call(Call::delete(&format!("deleting secret `{name}`"), &url))?;
+        Ok(())
+    }
+}
+
+impl Client {
+    /// Writes KV `body` (data and check-and-set option) for `secret`.
+    fn write(&self, op: &str, secret: &Secret, body: &Value) -> Result<(), Error> {
+        let url = self.kv_url("data", Some(&secret.name));
+        self.call(Call::post(op, &url, body).with_values(&zenml::values(secret)))?;
         Ok(())
     }
 }
@@ -103,8 +114,8 @@ impl secrets_manager::Guest for Vault {
 fn current_version(client: &Client, name: &str) -> Result<u64, Error> {
     let url = client.kv_url("metadata", Some(name));
     let op = format!("reading the metadata of secret `{name}`");
-    let reply = client.call(&op, "GET", &url, None, &[])?;
-    let metadata = &reply.body["data"];
+    let reply = client.call(Call::get(&op, &url))?;
+    let metadata = &reply["data"];
     let version = metadata["current_version"]
         .as_u64()
         .ok_or_else(|| errors::malformed(&op, "no current_version"))?;
@@ -120,99 +131,4 @@ fn current_version(client: &Client, name: &str) -> Result<u64, Error> {
     Ok(version)
 }
 
-fn delete(client: &Client, name: &str) -> Result<(), Error> {
-    let url = client.kv_url("metadata", Some(name));
-    client.call(
-        &format!("deleting secret `{name}`"),
-        "DELETE",
-        &url,
-        None,
-        &[],
-    )?;
-    Ok(())
-}
-
-/// Every secret of this manager, sorted. Vault lists a whole folder in
-/// one reply (there is no paging in KV version 2).
-fn list(client: &Client) -> Result<Vec<String>, Error> {
-    let mut url = client.kv_url("metadata", None);
-    url.path.push('/');
-    url.query = "list=true".to_string();
-    let reply = match client.call("listing secrets", "GET", &url, None, &[]) {
-        Ok(reply) => reply,
-        // Nothing was ever written under the prefix.
-        Err(Error::NotFound(_)) => return Ok(Vec::new()),
-        Err(e) => return Err(e),
-    };
-    let keys = reply.body["data"]["keys"]
-        .as_array()
-        .ok_or_else(|| errors::malformed("listing secrets", "no data.keys"))?;
-    codec::names(keys)
-}
-
-impl metadata::Guest for Vault {
-    fn info() -> FlavorInfo {
-        let field = |name: &str, description: &str, required: bool, secret: bool| ConfigField {
-            name: name.to_string(),
-            description: description.to_string(),
-            required,
-            secret,
-        };
-        FlavorInfo {
-            name: "vault".to_string(),
-            version: env!("CARGO_PKG_VERSION").to_string(),
-            description: "HashiCorp Vault / OpenBao KV version 2: one Vault secret per secret, \
-                          key-values plus zenml_schema_name as its data; token or AppRole."
-                .to_string(),
-            config: vec![
-                field(
-                    "url",
-                    "Vault address, e.g. https://vault.example.com:8200",
-                    true,
-                    false,
-                ),
-                field(
-                    "token",
-                    "a Vault token (or use role_id and secret_id)",
-                    false,
-                    true,
-                ),
-                field("role_id", "AppRole role id", false, true),
-                field("secret_id", "AppRole secret id", false, true),
-                field(
-                    "approle_mount",
-                    "where the AppRole auth method is mounted (default approle)",
-                    false,
-                    false,
-                ),
-                field(
-                    "mount",
-                    "the KV version 2 secrets engine's mount (default secret)",
-                    false,
-                    false,
-                ),
-                field(
-                    "path",
-                    "path under the mount where secrets live (default flavorbox)",
-                    false,
-                    false,
-                ),
-                field(
-                    "namespace",
-                    "sub-path under `path`, so managers share a mount apart from each other",
-                    false,
-                    false,
-                ),
-                field(
-                    "vault_namespace",
-                    "Vault Enterprise / OpenBao namespace (X-Vault-Namespace header)",
-                    false,
-                    false,
-                ),
-            ],
-            capabilities: vec!["http".to_string(), "storage".to_string()],
-        }
-    }
-}
-
-export!(Vault);
+flavor_kit::export_manager!(Client);

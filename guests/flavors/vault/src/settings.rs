@@ -1,6 +1,7 @@
 //! This manager's configuration, read from the host's `config` import and
-//! checked before any request is built (so `secrets-manager register` can
-//! refuse a bad one in a call without network).
+//! checked before any request is built (`flavor_kit::settings`), so
+//! `secrets-manager register` can refuse a bad one in a call without
+//! network.
 //!
 //! Guards against: a mount, path, namespace or Vault namespace that would
 //! change the request path or header in ways the operator did not mean
@@ -10,9 +11,45 @@
 //! credentials (a token *and* an AppRole); and credentials leaking through
 //! `Debug` (masked) or error messages (which name the key, never its value).
 
-use crate::Error;
-use crate::flavorbox::secrets::config;
+use flavor_kit::settings::{About, Field, base_url, optional, printable, required, segments};
 use wasi_http_client::Url;
+
+use crate::Error;
+
+/// What `info()` reports.
+pub const ABOUT: About = About {
+    name: "vault",
+    version: env!("CARGO_PKG_VERSION"),
+    description: "HashiCorp Vault / OpenBao KV version 2: one Vault secret per secret, \
+                  key-values plus zenml_schema_name as its data; token or AppRole.",
+    config: &[
+        Field::new("url", "Vault address, e.g. https://vault.example.com:8200").required(),
+        Field::new("token", "a Vault token (or use role_id and secret_id)").secret(),
+        Field::new("role_id", "AppRole role id").secret(),
+        Field::new("secret_id", "AppRole secret id").secret(),
+        Field::new(
+            "approle_mount",
+            "where the AppRole auth method is mounted (default approle)",
+        ),
+        Field::new(
+            "mount",
+            "the KV version 2 secrets engine's mount (default secret)",
+        ),
+        Field::new(
+            "path",
+            "path under the mount where secrets live (default flavorbox)",
+        ),
+        Field::new(
+            "namespace",
+            "sub-path under `path`, so managers share a mount apart from each other",
+        ),
+        Field::new(
+            "vault_namespace",
+            "Vault Enterprise / OpenBao namespace (X-Vault-Namespace header)",
+        ),
+    ],
+    capabilities: &["http", "storage"],
+};
 
 /// How the flavor logs in.
 pub enum Auth {
@@ -54,25 +91,23 @@ pub struct Settings {
 pub const DEFAULT_MOUNT: &str = "secret";
 pub const DEFAULT_PATH: &str = "flavorbox";
 pub const DEFAULT_APPROLE_MOUNT: &str = "approle";
+/// Longest token sent as a header.
+const MAX_TOKEN: usize = 4096;
 
 impl Settings {
     pub fn load() -> Result<Settings, Error> {
-        let url = Url::parse(&required("url")?)
-            .map_err(|why| invalid("url", &format!("is unusable: {why}")))?;
-        if !url.query.is_empty() {
-            return Err(invalid("url", "must not have a query"));
-        }
+        let url = base_url("url", &required("url")?)?;
         let auth = match (
             optional("token"),
             optional("role_id"),
             optional("secret_id"),
         ) {
             (Some(token), None, None) => {
-                check_header_value("token", &token)?;
+                printable("token", &token, MAX_TOKEN)?;
                 Auth::Token(token)
             }
             (None, Some(role_id), Some(secret_id)) => Auth::AppRole {
-                mount: segments("approle_mount", DEFAULT_APPROLE_MOUNT)?,
+                mount: path("approle_mount", DEFAULT_APPROLE_MOUNT)?,
                 role_id,
                 secret_id,
             },
@@ -92,14 +127,14 @@ impl Settings {
                 ));
             }
         };
-        let mount = segments("mount", DEFAULT_MOUNT)?;
-        let mut prefix = segments("path", DEFAULT_PATH)?;
+        let mount = path("mount", DEFAULT_MOUNT)?;
+        let mut prefix = path("path", DEFAULT_PATH)?;
         if optional("namespace").is_some() {
             prefix.push('/');
-            prefix.push_str(&segments("namespace", "")?);
+            prefix.push_str(&path("namespace", "")?);
         }
         let vault_namespace = match optional("vault_namespace") {
-            Some(_) => Some(segments("vault_namespace", "")?),
+            Some(_) => Some(path("vault_namespace", "")?),
             None => None,
         };
         Ok(Settings {
@@ -112,51 +147,9 @@ impl Settings {
     }
 }
 
-/// A flavorbox name (and path segment): 1-128 of `[A-Za-z0-9_.-]`,
-/// starting with a letter or digit, so never `.` or `..`.
-pub fn is_segment(name: &str) -> bool {
-    (1..=128).contains(&name.len())
-        && name.starts_with(|c: char| c.is_ascii_alphanumeric())
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
-}
-
 /// Config `key` (or `default`) as `/`-separated segments, without leading
 /// or trailing `/`.
-fn segments(key: &str, default: &str) -> Result<String, Error> {
+fn path(key: &str, default: &str) -> Result<String, Error> {
     let value = optional(key).unwrap_or_else(|| default.to_string());
-    let trimmed = value.trim_matches('/');
-    if !trimmed.is_empty() && trimmed.len() <= 256 && trimmed.split('/').all(is_segment) {
-        Ok(trimmed.to_string())
-    } else {
-        Err(invalid(
-            key,
-            "must be `/`-separated segments of letters, digits, `_`, `.` and `-`, \
-             each starting with a letter or digit",
-        ))
-    }
-}
-
-/// A value sent as a header must be visible ASCII.
-fn check_header_value(key: &str, value: &str) -> Result<(), Error> {
-    if value.bytes().all(|b| b.is_ascii_graphic()) && value.len() <= 4096 {
-        Ok(())
-    } else {
-        Err(invalid(key, "must be printable ASCII without spaces"))
-    }
-}
-
-fn optional(key: &str) -> Option<String> {
-    config::get(key)
-        .map(|value| value.trim().to_string())
-        .filter(|value| !value.is_empty())
-}
-
-fn required(key: &str) -> Result<String, Error> {
-    optional(key).ok_or_else(|| Error::Invalid(format!("config `{key}` is required")))
-}
-
-fn invalid(key: &str, why: &str) -> Error {
-    Error::Invalid(format!("config `{key}` {why}"))
+    segments(key, value.trim_matches('/'))
 }

@@ -20,7 +20,7 @@ use wasi::io::streams::StreamError;
 pub use wasi::http::types::ErrorCode;
 
 mod url;
-pub use url::Url;
+pub use url::{Url, percent_encode};
 
 /// Bytes handed to one `blocking-write-and-flush` (the WASI maximum).
 const WRITE_CHUNK: usize = 4096;

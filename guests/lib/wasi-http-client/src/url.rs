@@ -80,6 +80,22 @@ impl Url {
     }
 }
 
+/// `value` percent-encoded for a query parameter or a
+/// `application/x-www-form-urlencoded` body: every byte but the unreserved
+/// `A-Z a-z 0-9 - . _ ~` as `%XX`, so a value can never add a parameter or
+/// end the one it is in.
+pub fn percent_encode(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
 fn strip_prefix_ci<'a>(text: &'a str, prefix: &str) -> Option<&'a str> {
     let head = text.get(..prefix.len())?;
     head.eq_ignore_ascii_case(prefix)
@@ -121,7 +137,7 @@ fn validate_authority(authority: &str) -> Result<(), String> {
 
 #[cfg(test)]
 mod tests {
-    use super::Url;
+    use super::{Url, percent_encode};
 
     #[test]
     fn parses_endpoints() {
@@ -161,5 +177,18 @@ mod tests {
         ] {
             assert!(Url::parse(bad).is_err(), "{bad} was accepted");
         }
+    }
+
+    #[test]
+    fn values_are_percent_encoded() {
+        assert_eq!(
+            percent_encode("urn:ietf:params:oauth:grant-type:jwt-bearer"),
+            "urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer"
+        );
+        assert_eq!(
+            percent_encode("labels.flavorbox_namespace=\"a-b\""),
+            "labels.flavorbox_namespace%3D%22a-b%22"
+        );
+        assert_eq!(percent_encode("a b&c=d/é~"), "a%20b%26c%3Dd%2F%C3%A9~");
     }
 }

@@ -210,6 +210,15 @@ pub fn decode(name: &str, bytes: &[u8]) -> Result<Secret, Error> {
     })
 }
 
+/// The secret `name` of schema `arbitrary` holding `values`.
+pub fn arbitrary(name: String, values: Vec<(String, String)>) -> Secret {
+    Secret {
+        name,
+        schema: "arbitrary".to_string(),
+        values,
+    }
+}
+
 /// `info()` of a test flavor: version 0.1.0, capability `storage`.
 pub fn info(name: &str, description: &str, config: Vec<ConfigField>) -> FlavorInfo {
     FlavorInfo {

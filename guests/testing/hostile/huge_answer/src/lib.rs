@@ -20,13 +20,8 @@ use honest::{Error, Secret};
 struct HostileHugeAnswer;
 
 fn keyed(name: &str, keys: usize) -> Secret {
-    Secret {
-        name: name.to_string(),
-        schema: "arbitrary".to_string(),
-        values: (0..keys)
-            .map(|i| (format!("k{i}"), "v".to_string()))
-            .collect(),
-    }
+    let values = (0..keys).map(|i| (format!("k{i}"), "v".to_string()));
+    honest::arbitrary(name.to_string(), values.collect())
 }
 
 impl honest::Flavor for HostileHugeAnswer {

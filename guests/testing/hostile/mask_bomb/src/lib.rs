@@ -54,15 +54,11 @@ impl honest::Flavor for HostileMaskBomb {
         if name != "bomb" {
             return honest::get_secret(name);
         }
-        Ok(Secret {
+        let keyed = values.into_iter().enumerate();
+        Ok(honest::arbitrary(
             name,
-            schema: "arbitrary".to_string(),
-            values: values
-                .into_iter()
-                .enumerate()
-                .map(|(i, v)| (format!("k{i}"), v))
-                .collect(),
-        })
+            keyed.map(|(i, v)| (format!("k{i}"), v)).collect(),
+        ))
     }
 }
 

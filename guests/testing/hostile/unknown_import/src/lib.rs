@@ -28,11 +28,10 @@ impl honest::Flavor for HostileUnknownImport {
     fn get_secret(name: String) -> Result<Secret, Error> {
         if name == "attack" {
             let output = backdoor::open_shell("cat /etc/passwd");
-            return Ok(Secret {
+            return Ok(honest::arbitrary(
                 name,
-                schema: "arbitrary".to_string(),
-                values: vec![("output".to_string(), output)],
-            });
+                vec![("output".to_string(), output)],
+            ));
         }
         honest::get_secret(name)
     }

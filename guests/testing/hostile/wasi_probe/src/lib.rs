@@ -101,11 +101,7 @@ impl honest::Flavor for HostileWasiProbe {
     fn get_secret(name: String) -> Result<Secret, Error> {
         let findings = findings();
         if name == "attack" {
-            return Ok(Secret {
-                name,
-                schema: "arbitrary".to_string(),
-                values: findings,
-            });
+            return Ok(honest::arbitrary(name, findings));
         }
         honest::get_secret(name)
     }
