@@ -8,8 +8,8 @@
 //! (`policy::caps`: data copied out of the guest per host call, live
 //! resources and handles, staged writes, log records), and only the
 //! capabilities granted; whatever it does wrong is classified into one
-//! [`Violation`], its storage writes are rolled
-//! back, and the host carries on.
+//! [`Violation`], its storage writes are rolled back, and the host carries
+//! on.
 //!
 //! This module holds what the layers above use ([`Sandbox`], [`CallSetup`],
 //! [`Outcome`], [`CallReport`]) and what a flavor must be to be loaded; the
@@ -18,7 +18,7 @@
 //! | module | guards against |
 //! |---|---|
 //! | [`engine`], [`limiter`] | a flavor monopolising the host: epoch deadlines, memory, tables, instances |
-//! | [`cache`], [`compile`] | a component that is costly to compile, and a tampered compile cache |
+//! | [`cache`], [`compile`] | a compile bomb (compiled in a bounded child process), and a swapped compile cache |
 //! | [`linker`], [`state`] | a flavor reaching or making the host hold what it was not granted |
 //! | `call` | calls crowding the host, and lost updates: slots, one deadline, reruns on a changed namespace |
 //! | `run` | a run holding the host past what a call may: every cap on the store before the guest runs |
