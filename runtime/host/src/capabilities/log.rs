@@ -18,8 +18,9 @@ use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
 use wasmtime_wasi::p2::{OutputStream, Pollable, StreamResult};
 
 use crate::contract::bindings::flavorbox::secrets::log as wit;
-/// The masker moved to its own module; kept here for the callers that
-/// know it by this path.
+
+/// The masker moved to its own module (`crate::mask`); kept here for the
+/// callers that know it by this path.
 pub use crate::mask::Masker;
 
 /// Severity of a flavor's log line.
