@@ -11,6 +11,7 @@
 //! | `raw-call` | `Sandbox::info`, no storage | the same `info()` answer (read once from the component) copied and checked natively |
 //! | `load` | `Sandbox::new` + `load` from a warm compile cache | `Sandbox::new(SandboxConfig::default())` + `load` (compiles) |
 //! | `python-get` | `Manager::get_secret` on `examples/pykv`, a Python flavor (2-key secret) | the same get on the Rust `local` flavor, and the native `get-secret` baseline |
+//! | `masking` | a `Masker` built over 1,000 values, masking 1 MiB of output line by line (as a call's log records are) | the same lines copied |
 //!
 //! Extra rows break a flavorbox path down (e.g. a sandbox call without the
 //! `Home` plumbing around it). A summary table of medians and ratios is
@@ -35,6 +36,7 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use criterion::{BatchSize, Criterion};
 use flavorbox::contract::FlavorDescription;
 use flavorbox::contract::bindings::{ConfigField, FlavorInfo};
+use flavorbox::mask::Masker;
 use flavorbox::policy::Policy;
 use flavorbox::registry::{local_policy, local_source};
 use flavorbox::sandbox::cache::CompileCache;
@@ -517,6 +519,55 @@ fn bench_load(c: &mut Criterion, fx: &Fixture) {
     group.finish();
 }
 
+/// Masking a call's output: the masker is built per call over the values
+/// the call handled (here 1,000, of 12 to 35 bytes) and masks each line; 1
+/// MiB of 64-byte lines, one in 16 holding a value. The baseline copies the
+/// same lines, which masking does at the least.
+fn bench_masking(c: &mut Criterion) {
+    let values: Vec<String> = (0..1_000)
+        .map(|i| format!("secret-{i:04}-{}", "x".repeat(i % 24)))
+        .collect();
+    let lines: Vec<String> = (0..16_384)
+        .map(|i| {
+            let line = if i % 16 == 0 {
+                format!("line {i:05} token={}", values[(i * 7) % values.len()])
+            } else {
+                format!("line {i:05} fetched the record, nothing to report")
+            };
+            format!("{line:<64.64}")
+        })
+        .collect();
+    let bytes: usize = lines.iter().map(String::len).sum();
+    assert_eq!(bytes, 1 << 20);
+    let masker = Masker::new(values.iter().map(String::as_str));
+    let masked = masker.mask(&lines[16]);
+    assert!(
+        masked.starts_with("line 00016 token=*** ") && !masked.contains("secret-"),
+        "{masked}"
+    );
+
+    let mut group = c.benchmark_group("masking");
+    group.sample_size(30);
+    group.bench_function("flavorbox-mask", |b| {
+        b.iter(|| {
+            let masker = Masker::new(values.iter().map(String::as_str));
+            lines
+                .iter()
+                .map(|line| masker.mask(black_box(line)))
+                .collect::<Vec<_>>()
+        })
+    });
+    group.bench_function("native-copy", |b| {
+        b.iter(|| {
+            lines
+                .iter()
+                .map(|line| black_box(line).to_owned())
+                .collect::<Vec<_>>()
+        })
+    });
+    group.finish();
+}
+
 // ----- summary ------------------------------------------------------------------------
 
 /// Where criterion writes its results: as criterion decides, except that the
@@ -614,6 +665,12 @@ const PAIRS: &[Pair] = &[
         group: "raw-call",
         subject: "flavorbox-info",
         baseline: "native-info",
+    },
+    Pair {
+        what: "masking 1 MiB of output against 1,000 values vs a plain copy",
+        group: "masking",
+        subject: "flavorbox-mask",
+        baseline: "native-copy",
     },
     Pair {
         what: "cold start (new + compile) vs warm (new + cache)",
@@ -723,6 +780,7 @@ fn main() {
         notes.push(format!("python-get left out: {why}"));
     }
     bench_raw_call(&mut c, &fx);
+    bench_masking(&mut c);
     bench_load(&mut c, &fx);
     c.final_summary();
 

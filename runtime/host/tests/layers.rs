@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 /// The layers, bottom first. A module may use its own layer and the ones
 /// listed before it.
 const LAYERS: &[&[&str]] = &[
-    &["error", "secret", "schema", "text", "reference"],
+    &["error", "secret", "schema", "text", "mask", "reference"],
     &["policy"],
     &["contract"],
     &["store"],

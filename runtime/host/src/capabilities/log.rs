@@ -5,19 +5,23 @@
 //! lines cost as much as a thousand; past it lines are dropped and the drop
 //! is noted once), a flavor leaking a secret through its diagnostics (lines
 //! are held until the call ends, then every secret value the host knows of
-//! is replaced by `***` in time linear in the output; lines of a call that
-//! read data whose values the host never saw are withheld unless asked
-//! for), and a flavor forging output (every control, bidi and format
-//! character is escaped, so one record is one line).
+//! is replaced by `***` by a [`Masker`] (`crate::mask`), in time linear in
+//! the output; lines of a call that read data whose values the host never
+//! saw are withheld unless asked for), and a flavor forging output (every
+//! control, bidi and format character is escaped, so one record is one
+//! line).
 
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::sync::{Arc, Mutex, MutexGuard};
 
-use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 use bytes::Bytes;
 use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
 use wasmtime_wasi::p2::{OutputStream, Pollable, StreamResult};
 
 use crate::contract::bindings::flavorbox::secrets::log as wit;
+
+/// The masker moved to its own module (`crate::mask`); kept here for the
+/// callers that know it by this path.
+pub use crate::mask::Masker;
 
 /// Severity of a flavor's log line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
@@ -188,7 +192,7 @@ impl LogSink {
                     // Masked as a whole first, so a value split across
                     // lines is still found, then split into records.
                     let text = String::from_utf8_lossy(&bytes);
-                    let (whole, hidden) = masker.mask_raw_counted(&text);
+                    let (whole, hidden) = masker.mask_unescaped(&text);
                     if hidden {
                         masked.set(masked.get() + 1);
                     }
@@ -349,235 +353,14 @@ impl tokio::io::AsyncWrite for LogStream {
     }
 }
 
-/// Values shorter than this many bytes are masked only where they stand as
-/// a whole word: a one-letter value would otherwise turn every message
-/// into asterisks, and a word-bounded match is where a short secret leaks.
-pub const SHORT_VALUE_BYTES: usize = 4;
-
-/// What replaces a masked value, and what a text becomes whole when masking
-/// cannot prove it clean. Shorter than [`SHORT_VALUE_BYTES`], so it is never
-/// itself a value that must be masked.
-const MASK: &str = "***";
-
-/// Replaces known secret values in flavor text by `***`, and escapes the
-/// text (see [`crate::text`]) so that it prints as one line.
-///
-/// The promise: for any values and any text, what [`Masker::mask`] returns
-/// contains no value of [`SHORT_VALUE_BYTES`] bytes or more, and a shorter
-/// value only inside a word. The work is linear in the text and the values:
-/// one automaton per call over the deduplicated values (built on first use,
-/// as most calls produce no output), one leftmost-longest pass over the
-/// escaped text, one overlapping pass for short values (at most three
-/// matches end at any byte), and one final check for a value that the
-/// replacements themselves formed (a value containing `***`); if there is
-/// one, the whole text becomes `***`.
-pub struct Masker {
-    long: Vec<String>,
-    short: Vec<String>,
-    matchers: OnceLock<Matchers>,
-}
-
-struct Matchers {
-    long: Option<AhoCorasick>,
-    short: Option<AhoCorasick>,
-}
-
-/// What may stand next to a short value for it to count as a whole word:
-/// whitespace and the punctuation of assignments, lists and quotes. Dots,
-/// colons, slashes and dashes do not, so `0` in `127.0.0.1:8080` or `a` in
-/// `a-b` stays readable.
-fn bounds_a_word(b: u8) -> bool {
-    b.is_ascii_whitespace() || b"=,;'\"`()[]{}<>".contains(&b)
-}
-
-impl Masker {
-    /// A masker for `values`: each, its escaped form (as it appears in
-    /// escaped text), and the parts a flavor could print on their own
-    /// without them being the whole value: the value without surrounding
-    /// whitespace (a secret read from a file ends in a newline) and each
-    /// line of a multi-line value (a PEM key logged line by line), if 4
-    /// bytes or more; all deduplicated.
-    pub fn new<'a>(values: impl IntoIterator<Item = &'a str>) -> Self {
-        let mut all = std::collections::BTreeSet::new();
-        let mut add = |text: &str| {
-            if text.is_empty() {
-                return;
-            }
-            let escaped = crate::text::escape(text);
-            if escaped != text {
-                all.insert(escaped.into_owned());
-            }
-            all.insert(text.to_string());
-        };
-        for value in values {
-            add(value);
-            for part in std::iter::once(value.trim()).chain(value.lines().map(str::trim)) {
-                if part.len() >= SHORT_VALUE_BYTES && part != value {
-                    add(part);
-                }
-            }
-        }
-        let (long, short) = all
-            .into_iter()
-            .partition(|v: &String| v.len() >= SHORT_VALUE_BYTES);
-        Masker {
-            long,
-            short,
-            matchers: OnceLock::new(),
-        }
-    }
-
-    fn matchers(&self) -> &Matchers {
-        self.matchers.get_or_init(|| {
-            let build = |values: &[String], kind: MatchKind| {
-                if values.is_empty() {
-                    return None;
-                }
-                AhoCorasick::builder()
-                    .kind(Some(AhoCorasickKind::NoncontiguousNFA))
-                    .match_kind(kind)
-                    .build(values)
-                    .ok()
-            };
-            Matchers {
-                long: build(&self.long, MatchKind::LeftmostLongest),
-                short: build(&self.short, MatchKind::Standard),
-            }
-        })
-    }
-
-    /// `text` escaped, with every known value replaced by `***`.
-    pub fn mask(&self, text: &str) -> String {
-        self.mask_counted(text).0
-    }
-
-    /// [`Masker::mask`], and whether anything was masked.
-    pub fn mask_counted(&self, text: &str) -> (String, bool) {
-        self.mask_escaped(crate::text::escape(text))
-    }
-
-    /// Masks `text` without escaping it first, for stream output that is
-    /// split into lines afterwards; each line is then masked (and escaped)
-    /// again by [`Masker::mask_counted`].
-    fn mask_raw_counted(&self, text: &str) -> (String, bool) {
-        self.mask_escaped(std::borrow::Cow::Borrowed(text))
-    }
-
-    fn mask_escaped(&self, text: std::borrow::Cow<'_, str>) -> (String, bool) {
-        if self.long.is_empty() && self.short.is_empty() {
-            return (text.into_owned(), false);
-        }
-        let matchers = self.matchers();
-        let mut hidden = false;
-        let mut text = text.into_owned();
-        if let Some(long) = &matchers.long
-            && long.is_match(&text)
-        {
-            text = long.replace_all(&text, &vec![MASK; long.patterns_len()]);
-            hidden = true;
-        }
-        if let Some(short) = &matchers.short {
-            let bytes = text.as_bytes();
-            let mut cover = vec![false; bytes.len()];
-            let mut any = false;
-            for found in short.find_overlapping_iter(&text) {
-                let (start, end) = (found.start(), found.end());
-                let open = start == 0 || bounds_a_word(bytes[start - 1]);
-                let close = end == bytes.len() || bounds_a_word(bytes[end]);
-                if open && close {
-                    cover[start..end].fill(true);
-                    any = true;
-                }
-            }
-            if any {
-                let mut out = String::with_capacity(text.len());
-                let mut in_hidden = false;
-                for (i, c) in text.char_indices() {
-                    if cover[i] {
-                        if !in_hidden {
-                            out.push_str(MASK);
-                        }
-                        in_hidden = true;
-                    } else {
-                        in_hidden = false;
-                        out.push(c);
-                    }
-                }
-                text = out;
-                hidden = true;
-            }
-        }
-        // The replacements can form a value of their own (one containing
-        // `***`); then nothing of the text is shown.
-        if hidden
-            && let Some(long) = &matchers.long
-            && long.is_match(&text)
-        {
-            text = MASK.to_string();
-        }
-        (text, hidden)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::mask::tests::{secret_parts, texty};
     use proptest::prelude::*;
 
     fn sink(bytes: usize, records: usize) -> LogSink {
         LogSink::new(LogCaps { bytes, records })
-    }
-
-    #[test]
-    fn short_values_are_masked_as_whole_words_only() {
-        let masker = Masker::new(["b", "p4"]);
-        assert_eq!(
-            masker.mask("secret `db_creds` has b"),
-            "secret `db_creds` has ***"
-        );
-        assert_eq!(masker.mask("pw=p4, key=b;"), "pw=***, key=***;");
-        assert_eq!(masker.mask("ab p4x"), "ab p4x");
-        let digit = Masker::new(["0"]);
-        assert_eq!(
-            digit.mask("origin http://127.0.0.1:8080"),
-            "origin http://127.0.0.1:8080"
-        );
-        assert_eq!(digit.mask("pin=0 and \"0\""), "pin=*** and \"***\"");
-    }
-
-    #[test]
-    fn masks_every_known_value_longest_first() {
-        let masker = Masker::new(["hunter2", "hunter22", ""]);
-        assert_eq!(
-            masker.mask("pw=hunter22 and hunter2, twice hunter2"),
-            "pw=*** and ***, twice ***"
-        );
-        assert_eq!(Masker::new([]).mask("plain"), "plain");
-    }
-
-    #[test]
-    fn masked_text_is_escaped_and_values_with_line_breaks_are_still_found() {
-        let masker = Masker::new(["line one\nline two"]);
-        assert_eq!(
-            masker.mask("got line one\nline two\nflavorbox: forged \u{202e}"),
-            "got ***\\nflavorbox: forged \\u{202e}"
-        );
-    }
-
-    #[test]
-    fn a_multi_line_value_is_masked_line_by_line_and_trimmed() {
-        let key = "-----BEGIN KEY-----\nMIIEabcdef\n-----END KEY-----\n";
-        let masker = Masker::new([key, "hunter2\n"]);
-        assert_eq!(masker.mask("line MIIEabcdef"), "line ***");
-        assert_eq!(masker.mask("pw=hunter2"), "pw=***");
-        assert_eq!(masker.mask("-----END KEY-----"), "***");
-    }
-
-    #[test]
-    fn a_value_formed_by_the_replacements_hides_the_whole_text() {
-        // `a***b` is a value; masking `secret1` would write it.
-        let masker = Masker::new(["secret1", "a***b"]);
-        assert_eq!(masker.mask("xx asecret1b yy"), "***");
     }
 
     #[test]
@@ -665,79 +448,18 @@ mod tests {
         let out = sink.finish(&masker);
         assert_eq!(out.records.len(), 10_000);
         assert!(out.records[0].message.starts_with("*** *** ***"));
-        // How fast is measured in the bench, not asserted here: the
-        // automaton is built once over the deduplicated values and run once
-        // per line, so the work is the output's length plus the values'.
-    }
-
-    /// Strings built from a small alphabet, so values and text overlap
-    /// often; it holds the replacement's `*`, line breaks and a bidi
-    /// control.
-    fn texty() -> impl Strategy<Value = String> {
-        proptest::collection::vec(
-            prop_oneof![
-                Just('a'),
-                Just('b'),
-                Just('*'),
-                Just(' '),
-                Just('='),
-                Just('\n'),
-                Just('\u{202e}'),
-                Just('é'),
-            ],
-            0..24,
-        )
-        .prop_map(|chars| chars.into_iter().collect())
-    }
-
-    /// What must never be printed of `values`: each value of 4 bytes or
-    /// more, as it is and escaped, and each line of one, trimmed, of 4 bytes
-    /// or more.
-    fn secret_parts(values: &[String]) -> Vec<String> {
-        let mut parts = Vec::new();
-        for value in values {
-            for part in std::iter::once(value.as_str())
-                .chain(std::iter::once(value.trim()))
-                .chain(value.lines().map(str::trim))
-            {
-                if part.len() >= SHORT_VALUE_BYTES {
-                    parts.push(part.to_string());
-                    parts.push(crate::text::escape(part).into_owned());
-                }
-            }
-        }
-        parts
+        // How fast is measured in the bench (the `masking` group of
+        // `tests/benches/calls.rs`), not asserted here: the automaton is
+        // built once over the deduplicated values and run once per line, so
+        // the work is the output's length plus the values' (see
+        // `mask::tests::masking_is_linear_in_the_output`).
     }
 
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(512))]
 
-        /// For any values and any flavor output, the printed text contains
-        /// no value of 4 bytes or more, nor a line of one, and is one line
-        /// of safe characters.
-        #[test]
-        fn printed_text_never_contains_a_long_value(
-            values in proptest::collection::vec(texty(), 0..6),
-            pieces in proptest::collection::vec((texty(), 0usize..6), 0..6),
-        ) {
-            // The text mixes values with noise, the way a leak would.
-            let mut text = String::new();
-            for (noise, pick) in &pieces {
-                text.push_str(noise);
-                if let Some(value) = values.get(*pick) {
-                    text.push_str(value);
-                }
-            }
-            let masker = Masker::new(values.iter().map(String::as_str));
-            let shown = masker.mask(&text);
-            prop_assert!(!shown.chars().any(crate::text::is_unsafe), "{shown:?}");
-            for part in secret_parts(&values) {
-                prop_assert!(!shown.contains(part.as_str()), "{part:?} in {shown:?}");
-            }
-        }
-
-        /// The same holds for output that went through the log sink:
-        /// stream lines, log records, whatever the splitting.
+        /// What `Masker` promises holds for output that went through the
+        /// log sink: stream lines, log records, whatever the splitting.
         #[test]
         fn logged_output_never_contains_a_long_value(
             values in proptest::collection::vec(texty(), 1..5),

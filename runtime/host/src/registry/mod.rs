@@ -5,11 +5,16 @@
 //! Registration is where untrusted input is judged before anything is
 //! stored; see each module.
 
+mod builtin;
 mod flavors;
+mod judge;
+mod options;
+mod runnable;
 mod schemas;
 
-pub use flavors::{
-    FlavorEntry, Flavors, LOCAL, LOCAL_DIGEST, LOCAL_WASM, RegisterOptions, Registered, Replaced,
-    Runnable, local_policy, local_source,
-};
+pub use builtin::{LOCAL, LOCAL_DIGEST, LOCAL_WASM, local_policy, local_source};
+pub use flavors::{FlavorEntry, Flavors};
+pub use judge::{Registered, Replaced};
+pub use options::RegisterOptions;
+pub use runnable::Runnable;
 pub use schemas::Schemas;

@@ -11,45 +11,52 @@
 //! [`Violation`], its storage writes are rolled back, and the host carries
 //! on.
 //!
-//! Writes are staged and committed in one short transaction at the end
-//! (`store::staged`); a commit that finds the namespace changed by another
-//! call reruns the call on fresh data while time is left, unless the call
-//! reached the network (whose effects a rerun would repeat); then it fails
-//! as a `conflict`, nothing written, blaming no flavor.
+//! This module holds what the layers above use ([`Sandbox`], [`CallSetup`],
+//! [`Outcome`], [`CallReport`]) and what a flavor must be to be loaded; the
+//! rest is split by what it guards against:
 //!
-//! Text from a call that handles secret values the host does not know (a
-//! failed `get-secret`, a register or update that read what was stored)
-//! after its flavor read stored or remote data is *secret-bearing*: its log
-//! lines are withheld from the default output, and its error details are
-//! replaced by what the host itself knows (see [`secret_bearing`]).
+//! | module | guards against |
+//! |---|---|
+//! | [`engine`], [`limiter`] | a flavor monopolising the host: epoch deadlines, memory, tables, instances |
+//! | [`cache`], [`compile`] | a compile bomb (compiled in a bounded child process), and a swapped compile cache |
+//! | [`linker`], [`state`] | a flavor reaching or making the host hold what it was not granted |
+//! | `call` | calls crowding the host, and lost updates: slots, one deadline, reruns on a changed namespace |
+//! | `run` | a run holding the host past what a call may: every cap on the store before the guest runs |
+//! | `classify` | a misbehaving flavor reported as something else: one [`Violation`] per failure |
+//! | `withhold` | a flavor's text carrying secret values: masking, and what a *secret-bearing* call withholds |
+//! | `commit` | half-done work: writes staged, committed only when the call succeeded |
+//! | [`exports`] | an answer of the wrong shape: one type per export, each checked |
 
 pub mod cache;
+mod call;
+mod classify;
+mod commit;
 pub mod compile;
 pub mod engine;
 pub mod exports;
 pub mod limiter;
 pub mod linker;
+mod run;
 pub mod state;
+mod withhold;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use wasmtime::component::ResourceTableError;
-use wasmtime::{Engine, Store, Trap};
+use wasmtime::Engine;
 
 pub use cache::Source;
 pub use exports::Export;
 pub use state::CallState;
 
-use crate::capabilities::log::{Level, LogRecord, Masker, Source as LogSource};
-use crate::contract::bindings::{FlavorPre, WitError, flavorbox::secrets};
-use crate::contract::{FlavorDescription, Operation, clip};
-use crate::error::{Error, ErrorKind, Result, Violation};
-use crate::policy::{Capability, Limits, Policy, caps};
+use crate::capabilities::log::LogRecord;
+use crate::contract::FlavorDescription;
+use crate::contract::bindings::{FlavorPre, flavorbox::secrets};
+use crate::error::{Error, Result, Violation};
+use crate::policy::{Capability, Policy, caps};
 use crate::store::NamespaceAccess;
-use crate::store::staged::Commit;
 use cache::{CompileCache, one_line};
 
 /// A flavor compiled, linked and ready to instantiate: without `wasi:http`
@@ -114,9 +121,9 @@ pub struct CallReport {
     /// Whether the flavor's output went past its cap.
     pub log_truncated: bool,
     /// Whether the call's text may hold secret values the host never saw
-    /// (see `secret_bearing` in this module), so its log lines are withheld
-    /// from the default output (`capabilities::log::forward`) and its error
-    /// details replaced by the host's own words.
+    /// (see `secret_bearing` in `sandbox/withhold.rs`), so its log lines
+    /// are withheld from the default output (`capabilities::log::forward`)
+    /// and its error details replaced by the host's own words.
     pub secret_bearing: bool,
     /// How many times the call ran (more than once when a commit found the
     /// namespace changed by another call).
@@ -157,11 +164,6 @@ fn get_or_try_init<T>(cell: &OnceLock<T>, init: impl FnOnce() -> Result<T>) -> R
 
 /// `flavorbox:secrets/types` only defines types; its host trait is empty.
 impl secrets::types::Host for CallState {}
-
-/// How long past its deadline a call blocked in a host function (a sleep, a
-/// stalled peer) may take before it is cut off; a call spinning in wasm is
-/// stopped by the epoch deadline itself.
-const HOST_WAIT_GRACE: Duration = Duration::from_millis(100);
 
 pub struct Sandbox {
     engine: Engine,
@@ -324,243 +326,6 @@ impl Sandbox {
         };
         self.call(flavor, setup, &exports::Info)
     }
-
-    async fn call_async<E: Export>(
-        &self,
-        flavor: &LoadedFlavor,
-        setup: CallSetup<'_>,
-        export: &E,
-    ) -> Outcome<E::Answer> {
-        let started = Instant::now();
-        let limits = setup.policy.limits;
-        let deadline = started + limits.timeout();
-        let permit = tokio::time::timeout_at(
-            tokio::time::Instant::from_std(deadline),
-            self.slots.clone().acquire_owned(),
-        );
-        let Ok(Ok(_permit)) = permit.await else {
-            return Outcome::failed(Error::conflict(format!(
-                "all {} call slots of this process stayed busy past the {} ms deadline; \
-                 nothing ran",
-                caps::CONCURRENT_CALLS,
-                limits.timeout_ms
-            )));
-        };
-        let mut attempts = 0;
-        loop {
-            attempts += 1;
-            let run = self.attempt(flavor, &setup, export, deadline).await;
-            let again = run.changed && !run.reached_network && Instant::now() < deadline;
-            if again {
-                continue;
-            }
-            let mut outcome = run.outcome;
-            outcome.report.attempts = attempts;
-            outcome.report.elapsed = started.elapsed();
-            if run.changed {
-                outcome.result = Err(Error::conflict(format!(
-                    "another call changed this secrets manager's storage while {} ran{}; \
-                     nothing was written, try again",
-                    E::OPERATION,
-                    if run.reached_network {
-                        " (not run again: it reached the network)"
-                    } else {
-                        ""
-                    }
-                )));
-            }
-            return outcome;
-        }
-    }
-
-    /// One run of a call: a fresh instance, its output, and its commit.
-    async fn attempt<E: Export>(
-        &self,
-        flavor: &LoadedFlavor,
-        setup: &CallSetup<'_>,
-        export: &E,
-        deadline: Instant,
-    ) -> Attempt<E::Answer> {
-        let operation = E::OPERATION;
-        let limits = setup.policy.limits;
-        let left = deadline.saturating_duration_since(Instant::now());
-        let staged = setup.storage.as_ref().map(|access| access.stage(deadline));
-        let state = CallState::new(setup.policy, staged, setup.config.clone(), deadline);
-        let mut store = Store::new(&self.engine, state);
-        store.limiter(|s| &mut s.limiter);
-        store.set_epoch_deadline(engine::deadline_ticks(left));
-        store.epoch_deadline_trap();
-        store.set_hostcall_fuel(caps::TRANSFER_BYTES);
-        store.set_max_component_handles(caps::COMPONENT_HANDLES);
-
-        let pre = match flavor.pre(&self.linkers, setup.policy) {
-            Ok(pre) => pre,
-            Err(err) => {
-                return Attempt {
-                    outcome: Outcome::failed(err),
-                    changed: false,
-                    reached_network: false,
-                };
-            }
-        };
-        let run = async {
-            let instance = pre
-                .instantiate_async(&mut store)
-                .await
-                .map_err(RunError::Instantiate)?;
-            Ok::<_, RunError>(export.invoke(&instance, &mut store).await?)
-        };
-        let raw = tokio::time::timeout(left + HOST_WAIT_GRACE, run).await;
-        let state = store.into_data();
-
-        // Decide the outcome; flavor text is masked below, once every value
-        // the call handled is known.
-        // A refused memory growth stops the call even if the flavor caught
-        // it (a Python or JavaScript runtime turns it into an exception the
-        // flavor may answer with, where a Rust flavor aborts).
-        let mut memory = memory_breach(&state, operation);
-        let outcome: std::result::Result<E::Answer, Failure> = match raw {
-            Err(_elapsed) => Err(Failure::Host(deadline_error(&limits, operation))),
-            Ok(Err(RunError::Instantiate(err))) => Err(Failure::Host(classify_instantiation(
-                &err, &state, operation,
-            ))),
-            Ok(Err(RunError::Trap(err))) => Err(Failure::Host(classify_trap(
-                &err, &state, &limits, operation,
-            ))),
-            Ok(Ok(_)) if memory.is_some() => {
-                Err(Failure::Host(memory.take().expect("checked above")))
-            }
-            Ok(Ok(Err(wit))) => Err(match breach(&state) {
-                Some(err) => Failure::Breach(err, wit),
-                None => Failure::Flavor(wit),
-            }),
-            Ok(Ok(Ok(raw))) => export.check(raw).map_err(Failure::Host),
-        };
-        let secret_bearing = secret_bearing(operation, outcome.is_ok(), &state);
-        let recorded = state.violation();
-        // Whether an error's detail quotes text the flavor chose: answers
-        // that break the contract, and breaches recorded as quoting.
-        let quoting = |err: &Error| match err.violation() {
-            Some(Violation::Garbage) => true,
-            Some(kind) => recorded
-                .as_ref()
-                .is_some_and(|(k, d, quotes)| *quotes && *k == kind && d == err.detail()),
-            None => false,
-        };
-        let mut known_values = export.given_values();
-        if let Ok(answer) = &outcome {
-            known_values.extend(E::answer_values(answer));
-        }
-        known_values.extend(setup.mask.iter().map(String::as_str));
-        let masker = Masker::new(known_values);
-        let output = state.log.finish(&masker);
-
-        let mut report = CallReport {
-            elapsed: Duration::ZERO,
-            peak_memory: state.limiter.peak_memory,
-            used: state.used(),
-            violation: recorded.as_ref().map(|(kind, detail, quotes)| {
-                let detail = if secret_bearing && *quotes {
-                    withheld_breach(*kind, operation)
-                } else {
-                    masker.mask(&clip(detail))
-                };
-                (*kind, detail)
-            }),
-            masked_lines: output.masked,
-            log_truncated: output.truncated,
-            secret_bearing,
-            attempts: 1,
-            storage_version: state.storage.version_seen(),
-        };
-        if output.records.iter().any(|r| r.source != LogSource::Host) {
-            report.used.insert(Capability::Log);
-        }
-        let mut logs = output.records;
-        let reached_network = state.used().contains(&Capability::Http);
-        let storage_failure = state.storage.host_failure.is_some();
-
-        let mut changed = false;
-        let result = match outcome {
-            Ok(answer) => match state.storage.into_staged() {
-                Some(staged) => match staged.commit() {
-                    Ok(Commit::Applied) => Ok(answer),
-                    Ok(Commit::Changed) => {
-                        changed = true;
-                        Err(Error::conflict(String::new()))
-                    }
-                    Err(err) => Err(err),
-                },
-                None => Ok(answer),
-            },
-            Err(Failure::Host(err)) if storage_failure => Err(err),
-            Err(Failure::Host(err)) if secret_bearing && quoting(&err) => {
-                Err(withhold_host(err, operation))
-            }
-            Err(Failure::Host(err)) => Err(mask_error(err, &masker)),
-            Err(Failure::Breach(err, wit)) if secret_bearing => {
-                // The breach, told as a secret-bearing call's; what the
-                // flavor reported after it goes to the withheld log.
-                let (_, said) = withhold_flavor(wit, export, &masker);
-                logs.push(LogRecord {
-                    level: Level::Error,
-                    source: LogSource::Error,
-                    message: said,
-                });
-                Err(if quoting(&err) {
-                    withhold_host(err, operation)
-                } else {
-                    mask_error(err, &masker)
-                })
-            }
-            Err(Failure::Breach(err, wit)) => Err(with_report(
-                mask_error(err, &masker),
-                &from_wit(wit, &masker),
-            )),
-            Err(Failure::Flavor(wit)) => Err(if secret_bearing {
-                let (error, said) = withhold_flavor(wit, export, &masker);
-                logs.push(LogRecord {
-                    level: Level::Error,
-                    source: LogSource::Error,
-                    message: said,
-                });
-                error
-            } else {
-                from_wit(wit, &masker)
-            }),
-        };
-        Attempt {
-            outcome: Outcome {
-                result,
-                logs,
-                report,
-            },
-            changed,
-            reached_network,
-        }
-    }
-}
-
-/// One run of a call and what decides whether it runs again.
-struct Attempt<T> {
-    outcome: Outcome<T>,
-    /// The commit found the namespace changed by another call.
-    changed: bool,
-    /// The flavor used HTTP: a rerun would repeat what it sent.
-    reached_network: bool,
-}
-
-/// Why a run ended in an error: its instance could not be created, or the
-/// call trapped.
-enum RunError {
-    Instantiate(wasmtime::Error),
-    Trap(wasmtime::Error),
-}
-
-impl From<wasmtime::Error> for RunError {
-    fn from(err: wasmtime::Error) -> Self {
-        RunError::Trap(err)
-    }
 }
 
 /// A sandbox created on first use, so commands that never run a flavor
@@ -594,246 +359,4 @@ impl LazySandbox {
         let sandbox = Arc::new(Sandbox::new(self.config.clone())?);
         Ok(self.cell.get_or_init(|| sandbox))
     }
-}
-
-enum Failure {
-    Host(Error),
-    Flavor(WitError),
-    /// The flavor broke the sandbox, noticed, and returned an error saying
-    /// what it had done by then (e.g. how far a bulk deletion got).
-    Breach(Error, WitError),
-}
-
-/// A breach, followed by what the flavor reported after it: the breach
-/// decides the error's kind, the report tells the user what was done.
-fn with_report(breach: Error, report: &Error) -> Error {
-    breach.map_detail(|detail| format!("{detail}; the flavor then reported {report}"))
-}
-
-/// The first sandbox breach a capability recorded, as an error.
-fn breach(state: &CallState) -> Option<Error> {
-    state
-        .violation()
-        .map(|(kind, detail, _)| Error::sandbox(kind, detail))
-}
-
-fn deadline_error(limits: &Limits, operation: Operation) -> Error {
-    Error::sandbox(
-        Violation::Deadline,
-        format!(
-            "{operation} ran past its {} ms deadline and was stopped",
-            limits.timeout_ms
-        ),
-    )
-}
-
-/// Whether a fixed cap of the store ended the call: more data copied out
-/// of the guest than one host call may carry, or too many live resources or
-/// handles.
-fn cap_reached(err: &wasmtime::Error, op: Operation) -> Option<Error> {
-    let limit = |detail: String| Some(Error::sandbox(Violation::Limit, detail));
-    for cause in err.chain() {
-        if let Some(ResourceTableError::Full) = cause.downcast_ref::<ResourceTableError>() {
-            return limit(format!(
-                "{op} held more than {} host resources (streams, pollables, wasi:http \
-                 requests, fields or bodies, sockets) at once",
-                caps::HOST_RESOURCES
-            ));
-        }
-        let text = cause.to_string();
-        if text.contains("fuel allocated for hostcalls has been exhausted") {
-            return limit(format!(
-                "{op} handed the host more than {} MiB in one host call or answer",
-                caps::TRANSFER_BYTES / (1024 * 1024)
-            ));
-        }
-        if text.contains("store handle limit exceeded") {
-            return limit(format!(
-                "{op} held more than {} component handles at once",
-                caps::COMPONENT_HANDLES
-            ));
-        }
-    }
-    None
-}
-
-/// The call's refused memory growth, if there was one.
-fn memory_breach(state: &CallState, op: Operation) -> Option<Error> {
-    let asked = state.limiter.memory_refused?;
-    Some(Error::sandbox(
-        Violation::Memory,
-        format!(
-            "{op} asked for {} MiB of linear memory, more than the {} MiB allowed",
-            asked.div_ceil(1024 * 1024),
-            state.limiter.memory_cap() / (1024 * 1024)
-        ),
-    ))
-}
-
-fn classify_trap(
-    err: &wasmtime::Error,
-    state: &CallState,
-    limits: &Limits,
-    op: Operation,
-) -> Error {
-    match &state.storage.host_failure {
-        // A lock another writer held past the deadline: nobody's fault.
-        Some(failure) if failure.is(ErrorKind::Conflict) => {
-            return Error::conflict(format!("{op} stopped: {}", failure.detail()));
-        }
-        Some(failure) => {
-            return Error::host(format!(
-                "{op} stopped: the host's store failed ({failure}); nothing was written"
-            ));
-        }
-        None => {}
-    }
-    if let Some(Trap::Interrupt) = err.downcast_ref::<Trap>() {
-        return deadline_error(limits, op);
-    }
-    if let Some(err) = memory_breach(state, op) {
-        return err;
-    }
-    if let Some(err) = breach(state) {
-        return err;
-    }
-    if let Some(err) = cap_reached(err, op) {
-        return err;
-    }
-    let what = match err.downcast_ref::<Trap>() {
-        Some(trap) => trap.to_string(),
-        None => one_line(err),
-    };
-    Error::sandbox(Violation::Trap, format!("{op} trapped: {what}"))
-}
-
-/// A component that cannot be instantiated within the sandbox's limits
-/// (tables, memories, instances, a start function that traps) is the
-/// flavor's fault.
-fn classify_instantiation(err: &wasmtime::Error, state: &CallState, op: Operation) -> Error {
-    if let Some(asked) = state.limiter.memory_refused {
-        return Error::sandbox(
-            Violation::Memory,
-            format!(
-                "instantiating the flavor for {op} asked for {} MiB of linear memory, more \
-                 than the {} MiB allowed",
-                asked.div_ceil(1024 * 1024),
-                state.limiter.memory_cap() / (1024 * 1024)
-            ),
-        );
-    }
-    if let Some(Trap::Interrupt) = err.downcast_ref::<Trap>() {
-        return Error::sandbox(
-            Violation::Deadline,
-            format!("instantiating the flavor for {op} ran past its deadline"),
-        );
-    }
-    let kind = if err.downcast_ref::<Trap>().is_some() {
-        Violation::Trap
-    } else {
-        Violation::Limit
-    };
-    Error::sandbox(
-        kind,
-        format!(
-            "the flavor could not be instantiated for {op} within the sandbox's limits: {}",
-            one_line(err)
-        ),
-    )
-}
-
-/// Masks and clips an error's text (it may quote the flavor).
-fn mask_error(err: Error, masker: &Masker) -> Error {
-    if err.violation().is_none() {
-        return err;
-    }
-    err.map_detail(|text| masker.mask(&clip(&text)))
-}
-
-fn from_wit(err: WitError, masker: &Masker) -> Error {
-    let fix = |text: String| masker.mask(&clip(&text));
-    match err {
-        WitError::NotFound(m) => Error::not_found(fix(m)),
-        WitError::AlreadyExists(m) => Error::already_exists(fix(m)),
-        WitError::Invalid(m) => Error::invalid(fix(m)),
-        WitError::Denied(m) => Error::denied(fix(m)),
-        WitError::Backend(m) => Error::backend(fix(m)),
-    }
-}
-
-/// Whether the call's text may carry secret values the host cannot mask:
-/// it is one of the operations that handle values (`get-secret`,
-/// `register-secret`, `update-secret`), its flavor read data the host never
-/// saw (a stored value or key, a successful HTTP response), and the host
-/// does not know the values the call handled: a `get-secret` that failed
-/// (its values never reached the host), a register or update (what was
-/// stored before is not what the host gave). Backends' refusals (HTTP
-/// errors) are not such data, so their messages reach the user.
-fn secret_bearing(operation: Operation, succeeded: bool, state: &CallState) -> bool {
-    let unknown_values = match operation {
-        Operation::GetSecret => !succeeded,
-        Operation::RegisterSecret | Operation::UpdateSecret => true,
-        Operation::GetAllSecretKeys
-        | Operation::DeleteSecret
-        | Operation::DeleteAllSecrets
-        | Operation::Info => false,
-    };
-    unknown_values && state.read_data()
-}
-
-/// Where a withheld message can be seen.
-const WITHHELD_HINT: &str = "FLAVORBOX_LOG=secret_bearing=info shows it";
-
-/// The detail of a breach in a secret-bearing call: the kind and operation
-/// only, as the full detail may quote what the flavor chose (a key, a host
-/// name, an address) after reading data the host cannot mask.
-fn withheld_breach(kind: Violation, op: Operation) -> String {
-    format!(
-        "{op} broke the sandbox ({kind}) after reading stored or remote data; the detail is \
-         withheld as it may carry secret values"
-    )
-}
-
-/// A sandbox breach of a secret-bearing call whose detail quotes the
-/// flavor, told without the flavor's words.
-fn withhold_host(err: Error, op: Operation) -> Error {
-    match err.violation() {
-        Some(kind) => Error::sandbox(kind, withheld_breach(kind, op)),
-        None => err,
-    }
-}
-
-/// The error of a secret-bearing call, in the host's words: what the kind
-/// means for this operation and secret. The flavor's own (masked) words go
-/// to the withheld log.
-fn withhold_flavor<E: Export>(err: WitError, export: &E, masker: &Masker) -> (Error, String) {
-    let op = E::OPERATION;
-    let (said, kind) = match &err {
-        WitError::NotFound(m) => (m, "not-found"),
-        WitError::AlreadyExists(m) => (m, "already-exists"),
-        WitError::Invalid(m) => (m, "invalid"),
-        WitError::Denied(m) => (m, "denied"),
-        WitError::Backend(m) => (m, "backend"),
-    };
-    let said = format!("{op} failed ({kind}): {}", masker.mask(&clip(said)));
-    let withheld = |what: &str| {
-        format!(
-            "{op} {what} after the flavor read stored or remote data; its message is \
-             withheld as it may carry secret values ({WITHHELD_HINT})"
-        )
-    };
-    let error = match (err, export.subject()) {
-        (WitError::NotFound(_), Some(name)) => {
-            Error::not_found(format!("secret `{name}` does not exist"))
-        }
-        (WitError::AlreadyExists(_), Some(name)) => {
-            Error::already_exists(format!("secret `{name}` already exists"))
-        }
-        (WitError::NotFound(_), None) => Error::not_found(withheld("found nothing")),
-        (WitError::AlreadyExists(_), None) => Error::already_exists(withheld("found a twin")),
-        (WitError::Invalid(_), _) => Error::invalid(withheld("was refused as invalid")),
-        (WitError::Denied(_), _) => Error::denied(withheld("was denied")),
-        (WitError::Backend(_), _) => Error::backend(withheld("failed in the backend")),
-    };
-    (error, said)
 }

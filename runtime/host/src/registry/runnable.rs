@@ -1,0 +1,104 @@
+//! A registered flavor made ready to run: its compiled component, its
+//! policy, and which config keys hold credentials.
+//!
+//! Guards against running something other than what was registered, and
+//! against paying for it twice: a stored component is checked against its
+//! digest before it is loaded (the compile cache is keyed by digest, so a
+//! damaged component must never borrow the compiled code of the one
+//! registered), and a flavor this process already loaded (and checked) is
+//! not read again, which a server on a remote store would otherwise do for
+//! every request. A stored component that can no longer be loaded within
+//! the sandbox's limits is the flavor's fault (`sandbox: limit`).
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use super::builtin::{LOCAL, local_policy, local_source};
+use super::flavors::Flavors;
+use crate::error::{Error, ErrorKind, Result, Violation};
+use crate::policy::Policy;
+use crate::sandbox::cache::digest;
+use crate::sandbox::{LoadedFlavor, Sandbox, Source};
+use crate::store::FlavorRecord;
+
+/// What running a flavor takes: its compiled component, its policy, and
+/// which config keys hold credentials.
+pub struct Runnable {
+    pub loaded: Arc<LoadedFlavor>,
+    pub policy: Policy,
+    pub secret_config_keys: BTreeSet<String>,
+}
+
+impl Flavors {
+    /// The compiled component and policy of the flavor `name`, ready to run.
+    /// A stored component that cannot be loaded within the sandbox's limits
+    /// (a compile past its bounds, instance limits) is the flavor's fault.
+    pub fn runnable(&self, name: &str) -> Result<Runnable> {
+        let sandbox = self.sandbox.get()?;
+        if name == LOCAL {
+            return Ok(Runnable {
+                loaded: sandbox.load(&local_source(), self.db.as_ref())?,
+                policy: local_policy(),
+                secret_config_keys: BTreeSet::new(),
+            });
+        }
+        let record = self
+            .db
+            .flavor(name)?
+            .ok_or_else(|| Error::not_found(format!("flavor `{name}` is not registered")))?;
+        // Loaded (and checked against its digest) earlier in this process:
+        // not read again, which a server on a remote store would otherwise
+        // do for every request.
+        let loaded = match sandbox.loaded(&record.digest) {
+            Some(loaded) => loaded,
+            None => self.load_stored(sandbox, name, &record)?,
+        };
+        Ok(Runnable {
+            loaded,
+            secret_config_keys: record
+                .description
+                .secret_config_keys()
+                .map(str::to_string)
+                .collect(),
+            policy: record.policy,
+        })
+    }
+
+    /// Reads the stored component of the flavor `name` (registered as
+    /// `record`), checks it against its digest and loads it within its
+    /// compile limits.
+    fn load_stored(
+        &self,
+        sandbox: &Sandbox,
+        name: &str,
+        record: &FlavorRecord,
+    ) -> Result<Arc<LoadedFlavor>> {
+        let wasm = self
+            .db
+            .flavor_component(name)?
+            .ok_or_else(|| Error::not_found(format!("flavor `{name}` is not registered")))?;
+        // The compile cache is keyed by digest: a damaged component must
+        // never borrow the compiled code of the one registered.
+        if digest(&wasm) != record.digest {
+            return Err(Error::host(format!(
+                "the stored component of flavor `{name}` does not match its digest; \
+                 the store is corrupt"
+            )));
+        }
+        let source = Source {
+            digest: &record.digest,
+            wasm: &wasm,
+            builtin: false,
+            limits: record.policy.limits.compile(),
+        };
+        sandbox
+            .load(&source, self.db.as_ref())
+            .map_err(|e| match e.kind() {
+                ErrorKind::Invalid => Error::sandbox(
+                    Violation::Limit,
+                    format!("flavor `{name}` cannot be loaded: {}", e.detail()),
+                ),
+                _ => e,
+            })
+    }
+}
