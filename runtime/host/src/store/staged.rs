@@ -349,7 +349,7 @@ mod tests {
         assert!(
             stale
                 .get("secrets/x")
-                .is_err_and(|e| e.is(crate::ErrorKind::Conflict))
+                .is_err_and(|e| e.is(crate::error::ErrorKind::Conflict))
         );
         assert_ne!(stale.version_seen(), Some(seen));
         assert_eq!(read(&access, "secrets/x"), Some(b"1".to_vec()));
