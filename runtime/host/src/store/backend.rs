@@ -75,8 +75,6 @@ pub trait RecordRows {
 
     fn flavors(&mut self) -> Result<Vec<FlavorRow>>;
     fn flavor(&mut self, name: &str) -> Result<Option<FlavorRow>>;
-    /// The name of the flavor whose name equals `name` ignoring case.
-    fn flavor_named_alike(&mut self, name: &str) -> Result<Option<String>>;
     fn flavor_component(&mut self, name: &str) -> Result<Option<Vec<u8>>>;
     /// Whether it was inserted (not: the name is taken).
     fn insert_flavor(&mut self, row: &FlavorRow, component: &[u8]) -> Result<bool>;
@@ -133,11 +131,12 @@ pub trait RecordRows {
 /// The rows of tokens and the audit log.
 pub trait AccessRows {
     fn insert_token(&mut self, record: &TokenRecord, sha256: &str) -> Result<()>;
+    fn token(&mut self, id: &str) -> Result<Option<TokenRecord>>;
     fn token_by_hash(&mut self, sha256: &str) -> Result<Option<TokenRecord>>;
     /// Every token, oldest first.
     fn tokens(&mut self) -> Result<Vec<TokenRecord>>;
-    /// Sets the revocation time unless one is set; whether the token exists.
-    fn revoke_token(&mut self, id: &str, now_ms: i64) -> Result<bool>;
+    /// Sets the token's revocation time.
+    fn set_token_revoked(&mut self, id: &str, at_ms: i64) -> Result<()>;
     /// Appends every entry in one transaction (one sync to disk), inside
     /// the rows' transaction or its own.
     fn append_audit(&mut self, entries: &[AuditEntry]) -> Result<()>;

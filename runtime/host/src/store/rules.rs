@@ -159,9 +159,13 @@ impl<B: Backend> Database for Store<B> {
         let row = flavor_row(record)?;
         let mut tx = self.backend.write()?;
         // Names are unique without regard to case (a store written before
-        // names had to be lowercase may hold `Local`).
-        if let Some(twin) = tx.flavor_named_alike(&record.name)? {
-            return Err(flavor_registered(&twin));
+        // names had to be lowercase may hold `Local`; names are ASCII).
+        let registered = tx.flavors()?;
+        if let Some(twin) = registered
+            .iter()
+            .find(|f| f.name.eq_ignore_ascii_case(&record.name))
+        {
+            return Err(flavor_registered(&twin.name));
         }
         if !tx.insert_flavor(&row, component)? {
             return Err(flavor_registered(&record.name));
@@ -364,10 +368,15 @@ impl<B: Backend> AccessStore for Store<B> {
     }
 
     fn revoke_token(&self, id: &str, now_ms: i64) -> Result<()> {
-        if !self.backend.rows()?.revoke_token(id, now_ms)? {
+        let mut tx = self.backend.write()?;
+        let Some(token) = tx.token(id)? else {
             return Err(Error::not_found(format!("token `{id}` does not exist")));
+        };
+        // Revoking again keeps the first time.
+        if token.revoked_ms.is_none() {
+            tx.set_token_revoked(id, now_ms)?;
         }
-        Ok(())
+        tx.commit()
     }
 
     fn append_audit(&self, entries: &[AuditEntry]) -> Result<()> {

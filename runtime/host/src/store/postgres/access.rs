@@ -81,6 +81,18 @@ impl AccessRows for PostgresRows {
         Ok(())
     }
 
+    fn token(&mut self, id: &str) -> Result<Option<TokenRecord>> {
+        self.conn
+            .row(
+                "SELECT id, manager, role, created_ms, expires_ms, revoked_ms FROM tokens
+                 WHERE id = $1",
+                &[&id],
+            )?
+            .as_ref()
+            .map(token_from_row)
+            .transpose()
+    }
+
     fn token_by_hash(&mut self, sha256: &str) -> Result<Option<TokenRecord>> {
         self.conn
             .row(
@@ -102,12 +114,12 @@ impl AccessRows for PostgresRows {
         rows.iter().map(token_from_row).collect()
     }
 
-    fn revoke_token(&mut self, id: &str, now_ms: i64) -> Result<bool> {
-        let found = self.conn.execute(
-            "UPDATE tokens SET revoked_ms = coalesce(revoked_ms, $2) WHERE id = $1",
-            &[&id, &now_ms],
+    fn set_token_revoked(&mut self, id: &str, at_ms: i64) -> Result<()> {
+        self.conn.execute(
+            "UPDATE tokens SET revoked_ms = $2 WHERE id = $1",
+            &[&id, &at_ms],
         )?;
-        Ok(found != 0)
+        Ok(())
     }
 
     /// One statement for the whole batch (arrays unnested), so a batch

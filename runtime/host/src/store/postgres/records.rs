@@ -56,14 +56,6 @@ impl RecordRows for PostgresRows {
         Ok(row.as_ref().map(flavor_row))
     }
 
-    fn flavor_named_alike(&mut self, name: &str) -> Result<Option<String>> {
-        let row = self.conn.row(
-            "SELECT name FROM flavors WHERE lower(name) = lower($1)",
-            &[&name],
-        )?;
-        Ok(row.map(|r| r.get(0)))
-    }
-
     fn flavor_component(&mut self, name: &str) -> Result<Option<Vec<u8>>> {
         let row = self
             .conn

@@ -91,6 +91,16 @@ impl AccessRows for SqliteRows {
         Ok(())
     }
 
+    fn token(&mut self, id: &str) -> Result<Option<TokenRecord>> {
+        self.one(
+            "SELECT id, manager, role, created_ms, expires_ms, revoked_ms FROM tokens
+             WHERE id = ?1",
+            [id],
+            token_row,
+        )?
+        .transpose()
+    }
+
     fn token_by_hash(&mut self, sha256: &str) -> Result<Option<TokenRecord>> {
         self.one(
             "SELECT id, manager, role, created_ms, expires_ms, revoked_ms FROM tokens
@@ -112,12 +122,12 @@ impl AccessRows for SqliteRows {
         .collect()
     }
 
-    fn revoke_token(&mut self, id: &str, now_ms: i64) -> Result<bool> {
-        let found = self.change(
-            "UPDATE tokens SET revoked_ms = coalesce(revoked_ms, ?2) WHERE id = ?1",
-            params![id, now_ms],
+    fn set_token_revoked(&mut self, id: &str, at_ms: i64) -> Result<()> {
+        self.change(
+            "UPDATE tokens SET revoked_ms = ?2 WHERE id = ?1",
+            params![id, at_ms],
         )?;
-        Ok(found != 0)
+        Ok(())
     }
 
     fn append_audit(&mut self, entries: &[AuditEntry]) -> Result<()> {

@@ -52,14 +52,6 @@ impl RecordRows for SqliteRows {
         )
     }
 
-    fn flavor_named_alike(&mut self, name: &str) -> Result<Option<String>> {
-        self.one(
-            "SELECT name FROM flavors WHERE lower(name) = lower(?1)",
-            [name],
-            |r| r.get(0),
-        )
-    }
-
     fn flavor_component(&mut self, name: &str) -> Result<Option<Vec<u8>>> {
         let component = self
             .0
