@@ -288,8 +288,21 @@ fn create_store(path: &Path) -> Result<()> {
             .map_err(|e| Error::host(format!("cannot create store {}: {e}", path.display())))?;
         let conn = open_connection(&tmp, false)?;
         migrations::migrate(&conn).map_err(|e| corrupt(path, e))?;
-        // Closing the last connection checkpoints and removes the WAL.
-        conn.close().map_err(|(_, e)| corrupt(path, e))?;
+        // Every page goes into the file before it is linked into place: the
+        // WAL beside the temporary file is removed below, so a page left in
+        // it (a checkpoint a full disk stopped, which closing would not
+        // report) would be lost and a truncated store linked.
+        let not_written = |why: &dyn std::fmt::Display| {
+            Error::host(format!("cannot create store {}: {why}", path.display()))
+        };
+        let busy: i64 = conn
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0))
+            .map_err(|e| not_written(&e))?;
+        if busy != 0 {
+            return Err(not_written(&"its layout could not be written out"));
+        }
+        conn.close().map_err(|(_, e)| not_written(&e))?;
+        check_file(&tmp).map_err(|_| not_written(&"its layout could not be written out"))?;
         match std::fs::hard_link(&tmp, path) {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
