@@ -254,8 +254,8 @@ fn a_home_from_before_sealing_is_sealed_in_place_and_keeps_working() {
         .unwrap();
     // Layout 1 went through every later step: manager limits (2), namespace
     // versions (3), the sealing mark (4), namespace usage (5), tokens and the
-    // audit log (6).
-    assert_eq!(version, 6);
+    // audit log (6), the compile cache's checksum column (7).
+    assert_eq!(version, 7);
     let unsealed: i64 = conn
         .query_row(
             "SELECT count(*) FROM meta WHERE key = 'unsealed'",

@@ -20,8 +20,7 @@ use crate::error::{Error, Result};
 use crate::managers::{Manager, Managers};
 use crate::registry::{Flavors, Schemas};
 use crate::sandbox::{LazySandbox, Sandbox, SandboxConfig};
-use crate::store::sealed::{META_KEY_CHECK, MasterKey, load_key_file};
-use crate::store::{self, AccessStore, Database, SealedDatabase};
+use crate::store::{self, AccessStore, Database, MasterKey, Sealing};
 
 /// The master key's file in the home (unless a key is passed in).
 pub const KEY_FILE: &str = "master.key";
@@ -114,18 +113,15 @@ impl HomeBuilder {
             )));
         }
         create_private_dir(&dir)?;
+        let sealing = match key {
+            Some(key) => Sealing::Key(key),
+            None => Sealing::KeyFile(dir.join(KEY_FILE)),
+        };
         let opened = match &store {
-            Some(spec) => store::open(spec)?,
-            None => store::open_sqlite(&dir.join(STORE_FILE))?,
+            Some(spec) => store::open(spec, sealing)?,
+            None => store::open_sqlite(&dir.join(STORE_FILE), sealing)?,
         };
-        let key = match key {
-            Some(key) => key,
-            None => load_key_file(
-                &dir.join(KEY_FILE),
-                opened.db.meta(META_KEY_CHECK)?.is_some(),
-            )?,
-        };
-        let db: Arc<dyn Database> = Arc::new(SealedDatabase::open(opened.db, key)?);
+        let db = opened.db;
         let sandbox = Arc::new(match sandbox {
             SandboxSource::Own(mut config) => {
                 config.cache_dir.get_or_insert_with(|| dir.join(CACHE_DIR));

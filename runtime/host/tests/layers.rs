@@ -3,8 +3,9 @@
 //! path to a module of a higher layer anywhere in a module's files (code,
 //! tests or doc links) fails this test with the file and the path. So does
 //! an outside crate used below the layer it belongs to (the engine below the
-//! contract, the HTTP server outside `serve`), or the command line's crates
-//! used anywhere in the library.
+//! contract, the HTTP server outside `serve`, a database driver outside its
+//! backend's folder of `store`), or the command line's crates used anywhere
+//! in the library.
 
 use std::path::{Path, PathBuf};
 
@@ -109,6 +110,10 @@ const CRATES: &[(&str, Allowed)] = &[
     ("wasmtime_wasi", Allowed::FromLayerOf("capabilities")),
     ("wasmtime_wasi_http", Allowed::FromLayerOf("capabilities")),
     ("axum", Allowed::Under("serve")),
+    // Each database driver only in its backend's folder: the rules above
+    // the backends know no driver.
+    ("rusqlite", Allowed::Under("store/sqlite")),
+    ("tokio_postgres", Allowed::Under("store/postgres")),
     ("hyper_util", Allowed::Under("serve")),
     ("clap", Allowed::Nowhere),
     ("clap_complete", Allowed::Nowhere),

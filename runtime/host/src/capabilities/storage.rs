@@ -243,7 +243,8 @@ impl wit::Host for StorageCapability {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::{Database, NamespaceAccess, SqliteDatabase};
+    use crate::store::sealed::KeySource;
+    use crate::store::{Database, MasterKey, NamespaceAccess, SqliteDatabase};
     use std::sync::Arc;
     use std::time::{Duration, Instant};
     use wit::Host as _;
@@ -295,13 +296,18 @@ mod tests {
 
     #[test]
     fn a_store_failure_stops_the_call_instead_of_reaching_the_flavor() {
-        let (dir, _db, mut cap) = capability(Quota::default());
-        // Break the store under the call: the table the namespace lives in
-        // is gone.
-        rusqlite::Connection::open(dir.path().join("db"))
-            .unwrap()
-            .execute_batch("DROP TABLE kv")
-            .unwrap();
+        // A store that fails under the call: a sealed store holding an
+        // entry that does not open with its key (what a store altered
+        // outside flavorbox holds).
+        let dir = tempfile::tempdir().unwrap();
+        let raw = SqliteDatabase::open(&dir.path().join("db")).unwrap();
+        let mut txn = raw.namespace(7, crate::store::TxnMode::Write).unwrap();
+        txn.set("secrets/x", b"not sealed").unwrap();
+        txn.commit().unwrap();
+        let key = MasterKey::generate(KeySource::Given("test".to_string()));
+        let sealed: Arc<dyn Database> = Arc::new(raw.sealed(key).unwrap());
+        let staged = NamespaceAccess::new(sealed, 7).stage(Instant::now() + Duration::from_secs(5));
+        let mut cap = StorageCapability::new(Some(staged), Quota::default());
         let trap = cap.get("secrets/x".into());
         assert!(trap.is_err(), "the flavor got {trap:?}");
         assert!(cap.host_failure.is_some());

@@ -1,33 +1,42 @@
-//! Persistence behind a flavorbox home, behind one small trait.
+//! Persistence behind a flavorbox home: one store layer over two backends.
 //!
 //! Two kinds of data live here: the host's own records (registered flavors,
-//! secrets managers, user schemas) and each secrets manager's private
-//! key-value namespace that its flavor reaches through the `storage`
-//! capability. The capability only ever sees a [`NamespaceTxn`]: one
-//! namespace, one transaction, so no key can reach another manager's data and
-//! a call's writes become visible all at once or not at all.
+//! secrets managers, user schemas, metadata, compile-cache checksums) and
+//! each secrets manager's private key-value namespace that its flavor
+//! reaches through the `storage` capability. The capability only ever sees
+//! a [`NamespaceTxn`]: one namespace, one transaction, so no key can reach
+//! another manager's data and a call's writes become visible all at once or
+//! not at all. Tokens, the audit log and named locks of a served store are
+//! behind their own trait ([`AccessStore`]).
 //!
-//! The store persists the records it is given and checks the rules that span
-//! records (a flavor in use is not removed, one manager is active); it knows
-//! nothing of the sandbox or the registry. [`SqliteDatabase`] is the embedded
-//! backend; [`PostgresDatabase`] the shared one, for several `flavorbox
-//! serve` nodes; [`SealedDatabase`] wraps either so that what a manager
-//! stores and its config are encrypted at rest (see `sealed`). Tokens and the
-//! audit log of a served store are behind their own trait ([`AccessStore`]).
+//! Guards against the backends disagreeing on a rule, a message or a
+//! layout. A [`Store`] checks every rule that spans records (a flavor in
+//! use is not removed, one manager is active, ...) and words every message
+//! once (`rules`), keeps each namespace's version and seals values at rest
+//! (`namespace`, `sealed`), above a narrow [`backend::Backend`] that only
+//! runs statements on rows and translates its driver's errors. SQLite (the
+//! embedded store, [`SqliteDatabase`]) and PostgreSQL (the one several
+//! `flavorbox serve` nodes share, [`PostgresDatabase`]) each live in their
+//! own folder with mirrored files (`mod.rs` opens and pools, `migrations`,
+//! `records`, `namespaces`, `access`), and share one layout history
+//! (`layout`). The store knows nothing of the sandbox or the registry.
 
 pub mod access;
+pub mod backend;
+mod key;
+mod layout;
 mod namespace;
-pub mod postgres;
-mod records;
+mod postgres;
+mod rules;
 pub mod sealed;
 mod sqlite;
 pub mod staged;
 
 pub use access::{AccessStore, AuditEntry, Role, TokenRecord};
-pub use namespace::SqliteNamespace;
-pub use postgres::PostgresDatabase;
-pub use sealed::{MasterKey, SealedDatabase};
-pub use sqlite::SqliteDatabase;
+pub use postgres::PostgresBackend;
+pub use rules::Store;
+pub use sealed::{MasterKey, Sealing};
+pub use sqlite::SqliteBackend;
 pub use staged::{NamespaceAccess, Staged};
 
 use std::collections::BTreeMap;
@@ -35,10 +44,17 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
+use backend::Backend;
+
 use crate::contract::FlavorDescription;
 use crate::error::{Error, Result};
 use crate::policy::{ManagerLimits, Policy};
 use crate::schema::Schema;
+
+/// The embedded store: one SQLite file.
+pub type SqliteDatabase = Store<SqliteBackend>;
+/// The shared store: one PostgreSQL database.
+pub type PostgresDatabase = Store<PostgresBackend>;
 
 /// Everything a home persists. Each write is one transaction; `Err` carries
 /// `NotFound`, `AlreadyExists` or `Denied` for the rules it checks and
@@ -100,8 +116,8 @@ pub trait Database: Send + Sync {
 
     // The compile cache's proof of origin.
     /// The checksum (`blake3:<hex>`) this home recorded for the compile
-    /// cache file `entry`, if it wrote one. (The column is named `sha256`:
-    /// what earlier versions recorded, which no longer matches any file.)
+    /// cache file `entry`, if it wrote one. (Earlier versions recorded a
+    /// SHA-256, which no longer matches any file.)
     fn compiled_checksum(&self, entry: &str) -> Result<Option<String>>;
     /// Records the checksum of the compile cache file `entry`.
     fn record_compiled(&self, entry: &str, checksum: &str) -> Result<()>;
@@ -127,10 +143,9 @@ pub struct Usage {
 
 /// One secrets manager's namespace inside one transaction.
 ///
-/// Dropping it without [`NamespaceTxn::commit`] rolls back every write. A
-/// wrapper (one that seals values at rest, say) wraps the transactions
-/// `Database::namespace` hands out and forwards every method; `version` and
-/// `set_deadline` pass through unchanged.
+/// Dropping it without [`NamespaceTxn::commit`] rolls back every write. On
+/// a sealed store, values are sealed below this interface and lengths and
+/// usage count plaintext.
 pub trait NamespaceTxn: Send {
     /// The namespace's version in this transaction: bumped by every
     /// committed transaction that wrote to the namespace, so a caller that
@@ -184,29 +199,31 @@ pub struct Opened {
     pub access: Arc<dyn AccessStore>,
 }
 
-/// Opens the store `spec` names: `sqlite:PATH` or `postgres://...`
-/// (`postgresql://` too).
-pub fn open(spec: &str) -> Result<Opened> {
+impl<B: Backend> From<Store<B>> for Opened {
+    fn from(store: Store<B>) -> Self {
+        Opened {
+            db: Arc::new(store.clone()),
+            access: Arc::new(store),
+        }
+    }
+}
+
+/// Opens the store `spec` names, `sqlite:PATH` or `postgres://...`
+/// (`postgresql://` too), sealed under the key `sealing` names.
+pub fn open(spec: &str, sealing: Sealing) -> Result<Opened> {
     if spec.starts_with("postgres://") || spec.starts_with("postgresql://") {
-        let db = PostgresDatabase::open(spec)?;
-        return Ok(Opened {
-            db: Arc::new(db.clone()),
-            access: Arc::new(db),
-        });
+        return Ok(PostgresDatabase::open(spec)?.sealed_by(sealing)?.into());
     }
     match spec.strip_prefix("sqlite:") {
-        Some(path) if !path.is_empty() => open_sqlite(Path::new(path)),
+        Some(path) if !path.is_empty() => open_sqlite(Path::new(path), sealing),
         _ => Err(Error::invalid(
             "a store is `sqlite:PATH` or `postgres://USER@HOST:PORT/DATABASE`",
         )),
     }
 }
 
-/// Opens (creating if needed) the SQLite store at `path`.
-pub fn open_sqlite(path: &Path) -> Result<Opened> {
-    let db = SqliteDatabase::open(path)?;
-    Ok(Opened {
-        db: Arc::new(db.clone()),
-        access: Arc::new(db),
-    })
+/// Opens (creating if needed) the SQLite store at `path`, sealed under the
+/// key `sealing` names.
+pub fn open_sqlite(path: &Path, sealing: Sealing) -> Result<Opened> {
+    Ok(SqliteDatabase::open(path)?.sealed_by(sealing)?.into())
 }

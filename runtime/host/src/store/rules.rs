@@ -1,0 +1,403 @@
+//! The rules of the host's records, tokens and locks, checked once above
+//! every backend, and every message a broken rule gives the user.
+//!
+//! Guards against a rule holding on one backend and not the other: that a
+//! flavor in use is not removed, that flavor names are unique regardless of
+//! case, that exactly one manager is active and the active one is not
+//! removed, that a manager still storing entries is removed only with
+//! `--purge` (and then with its whole namespace), that a missing or
+//! existing record is named the same way, that a revoked token keeps its
+//! first revocation time, that a lock wait is bounded. Each write that
+//! checks a rule runs in one [`Backend::write`] transaction, which
+//! serializes with every other on the store (across processes and
+//! `serve` nodes), so what was checked still holds when it commits.
+//!
+//! Records are encoded here (JSON) and, on a sealed store, config values
+//! sealed here, so the backends store text and bytes they never interpret.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::access::{AccessStore, AuditEntry, TokenRecord};
+use super::backend::{AccessRows, Backend, FlavorRow, ManagerRow, RecordRows};
+use super::key::MasterKey;
+use super::namespace::StoreNamespace;
+use super::{Database, FlavorRecord, ManagerRecord, NamespaceTxn, TxnMode};
+use crate::error::{Error, Result};
+use crate::policy::{ManagerLimits, Policy};
+use crate::schema::Schema;
+
+/// A store: the rules over one backend, sealing what it stores when it is
+/// [`Store::sealed`]. See [`super::SqliteDatabase`] and
+/// [`super::PostgresDatabase`] for opening one.
+#[derive(Clone)]
+pub struct Store<B> {
+    pub(super) backend: B,
+    /// The master key, on a sealed store.
+    pub(super) seal: Option<Arc<MasterKey>>,
+}
+
+impl<B: Backend> Store<B> {
+    /// The store on `backend`, storing values as they come.
+    pub(super) fn unsealed(backend: B) -> Self {
+        Store {
+            backend,
+            seal: None,
+        }
+    }
+
+    /// `config` as a manager's row stores it: JSON, each value sealed on a
+    /// sealed store.
+    fn config_column(&self, manager: &str, config: &BTreeMap<String, String>) -> Result<String> {
+        match &self.seal {
+            Some(seal) => to_json(
+                &config
+                    .iter()
+                    .map(|(k, v)| (k, seal.seal_config(manager, k, v)))
+                    .collect::<BTreeMap<_, _>>(),
+            ),
+            None => to_json(config),
+        }
+    }
+
+    fn manager_record(&self, row: ManagerRow) -> Result<ManagerRecord> {
+        let stored: BTreeMap<String, String> = from_json(&row.config)?;
+        let config = match &self.seal {
+            Some(seal) => stored
+                .iter()
+                .map(|(k, v)| Ok((k.clone(), seal.open_config(&row.name, k, v)?)))
+                .collect::<Result<_>>()?,
+            None => stored,
+        };
+        Ok(ManagerRecord {
+            id: row.id,
+            limits: from_json(&row.limits)?,
+            active: row.active,
+            config,
+            name: row.name,
+            flavor: row.flavor,
+        })
+    }
+}
+
+fn flavor_row(record: &FlavorRecord) -> Result<FlavorRow> {
+    Ok(FlavorRow {
+        name: record.name.clone(),
+        digest: record.digest.clone(),
+        description: to_json(&record.description)?,
+        policy: to_json(&record.policy)?,
+    })
+}
+
+fn flavor_record(row: FlavorRow) -> Result<FlavorRecord> {
+    Ok(FlavorRecord {
+        description: from_json(&row.description)?,
+        policy: from_json(&row.policy)?,
+        name: row.name,
+        digest: row.digest,
+    })
+}
+
+fn to_json(value: &impl serde::Serialize) -> Result<String> {
+    serde_json::to_string(value).map_err(Error::host)
+}
+
+fn from_json<T: serde::de::DeserializeOwned>(text: &str) -> Result<T> {
+    serde_json::from_str(text)
+        .map_err(|e| Error::host(format!("store holds an unreadable record: {e}")))
+}
+
+fn flavor_registered(name: &str) -> Error {
+    Error::already_exists(format!(
+        "flavor `{name}` is registered already; remove it first"
+    ))
+}
+
+fn flavor_not_registered(name: &str) -> Error {
+    Error::not_found(format!("flavor `{name}` is not registered"))
+}
+
+fn no_such_manager(name: &str) -> Error {
+    Error::not_found(format!("secrets manager `{name}` does not exist"))
+}
+
+/// A namespace statement's lock wait ran past the call's deadline (each
+/// backend says when its driver reports one).
+pub(super) fn locked_past_deadline() -> Error {
+    Error::conflict(
+        "the store stayed locked by another writer past the call's deadline; nothing was written",
+    )
+}
+
+/// A stored flavor component that is not bytes.
+pub(super) fn unreadable_component(name: &str) -> Error {
+    Error::host(format!(
+        "the stored component of flavor `{name}` is unreadable; the store is corrupt"
+    ))
+}
+
+impl<B: Backend> Database for Store<B> {
+    fn flavors(&self) -> Result<Vec<FlavorRecord>> {
+        let rows = self.backend.rows()?.flavors()?;
+        rows.into_iter().map(flavor_record).collect()
+    }
+
+    fn flavor(&self, name: &str) -> Result<Option<FlavorRecord>> {
+        self.backend
+            .rows()?
+            .flavor(name)?
+            .map(flavor_record)
+            .transpose()
+    }
+
+    fn flavor_component(&self, name: &str) -> Result<Option<Vec<u8>>> {
+        self.backend.rows()?.flavor_component(name)
+    }
+
+    fn insert_flavor(&self, record: &FlavorRecord, component: &[u8]) -> Result<()> {
+        let row = flavor_row(record)?;
+        let mut tx = self.backend.write()?;
+        // Names are unique without regard to case (a store written before
+        // names had to be lowercase may hold `Local`; names are ASCII).
+        let registered = tx.flavors()?;
+        if let Some(twin) = registered
+            .iter()
+            .find(|f| f.name.eq_ignore_ascii_case(&record.name))
+        {
+            return Err(flavor_registered(&twin.name));
+        }
+        if !tx.insert_flavor(&row, component)? {
+            return Err(flavor_registered(&record.name));
+        }
+        tx.commit()
+    }
+
+    fn replace_flavor(&self, record: &FlavorRecord, component: &[u8]) -> Result<()> {
+        let row = flavor_row(record)?;
+        let mut tx = self.backend.write()?;
+        if !tx.update_flavor(&row, component)? {
+            return Err(Error::not_found(format!(
+                "flavor `{}` is not registered; register it without --replace",
+                record.name
+            )));
+        }
+        tx.commit()
+    }
+
+    fn set_flavor_policy(&self, name: &str, policy: &Policy) -> Result<()> {
+        let policy = to_json(policy)?;
+        let mut tx = self.backend.write()?;
+        if !tx.update_flavor_policy(name, &policy)? {
+            return Err(flavor_not_registered(name));
+        }
+        tx.commit()
+    }
+
+    fn remove_flavor(&self, name: &str) -> Result<()> {
+        let mut tx = self.backend.write()?;
+        let users = tx.managers_on(name)?;
+        if !users.is_empty() {
+            return Err(Error::denied(format!(
+                "flavor `{name}` is used by secrets manager(s) {}; remove them first",
+                users.join(", ")
+            )));
+        }
+        if !tx.delete_flavor(name)? {
+            return Err(flavor_not_registered(name));
+        }
+        tx.commit()
+    }
+
+    fn managers(&self) -> Result<Vec<ManagerRecord>> {
+        let rows = self.backend.rows()?.managers()?;
+        rows.into_iter()
+            .map(|row| self.manager_record(row))
+            .collect()
+    }
+
+    fn manager(&self, name: &str) -> Result<Option<ManagerRecord>> {
+        let row = self.backend.rows()?.manager(name)?;
+        row.map(|row| self.manager_record(row)).transpose()
+    }
+
+    fn active_manager(&self) -> Result<Option<ManagerRecord>> {
+        let row = self.backend.rows()?.active_manager()?;
+        row.map(|row| self.manager_record(row)).transpose()
+    }
+
+    fn insert_manager(
+        &self,
+        name: &str,
+        flavor: &str,
+        config: &BTreeMap<String, String>,
+        limits: &ManagerLimits,
+        set_active: bool,
+    ) -> Result<()> {
+        let config = self.config_column(name, config)?;
+        let limits = to_json(limits)?;
+        let mut tx = self.backend.write()?;
+        if tx.manager(name)?.is_some() {
+            return Err(Error::already_exists(format!(
+                "secrets manager `{name}` exists already"
+            )));
+        }
+        // The first manager, or one asked to, becomes the active one.
+        let active = set_active || tx.active_manager()?.is_none();
+        tx.insert_manager(name, flavor, &config, &limits)?;
+        if active {
+            tx.make_active(name)?;
+        }
+        tx.commit()
+    }
+
+    fn update_manager_config(&self, name: &str, config: &BTreeMap<String, String>) -> Result<()> {
+        let config = self.config_column(name, config)?;
+        let mut tx = self.backend.write()?;
+        if !tx.update_manager_config(name, &config)? {
+            return Err(no_such_manager(name));
+        }
+        tx.commit()
+    }
+
+    fn set_active_manager(&self, name: &str) -> Result<()> {
+        let mut tx = self.backend.write()?;
+        if tx.manager(name)?.is_none() {
+            return Err(no_such_manager(name));
+        }
+        tx.make_active(name)?;
+        tx.commit()
+    }
+
+    fn remove_manager(&self, name: &str, purge: bool) -> Result<()> {
+        let mut tx = self.backend.write()?;
+        let Some(manager) = tx.manager(name)? else {
+            return Err(no_such_manager(name));
+        };
+        if manager.active {
+            return Err(Error::denied(format!(
+                "secrets manager `{name}` is active; make another one active first"
+            )));
+        }
+        let entries = tx.namespace_entries(manager.id)?;
+        if entries > 0 && !purge {
+            return Err(Error::denied(format!(
+                "secrets manager `{name}` still stores {entries} entr{} in this home; \
+                 delete its secrets first or pass --purge",
+                if entries == 1 { "y" } else { "ies" }
+            )));
+        }
+        tx.delete_namespace(manager.id)?;
+        tx.delete_manager(manager.id)?;
+        tx.commit()
+    }
+
+    fn schemas(&self) -> Result<Vec<Schema>> {
+        let definitions = self.backend.rows()?.schemas()?;
+        definitions.iter().map(|text| from_json(text)).collect()
+    }
+
+    fn schema(&self, name: &str) -> Result<Option<Schema>> {
+        let definition = self.backend.rows()?.schema(name)?;
+        definition.map(|text| from_json(&text)).transpose()
+    }
+
+    fn insert_schema(&self, schema: &Schema) -> Result<()> {
+        let definition = to_json(schema)?;
+        let mut tx = self.backend.write()?;
+        if !tx.insert_schema(&schema.name, &definition)? {
+            return Err(Error::already_exists(format!(
+                "schema `{}` is registered already",
+                schema.name
+            )));
+        }
+        tx.commit()
+    }
+
+    fn remove_schema(&self, name: &str) -> Result<()> {
+        let mut tx = self.backend.write()?;
+        if !tx.delete_schema(name)? {
+            return Err(Error::not_found(format!(
+                "schema `{name}` is not a registered user schema"
+            )));
+        }
+        tx.commit()
+    }
+
+    fn meta(&self, key: &str) -> Result<Option<Vec<u8>>> {
+        self.backend.rows()?.meta(key)
+    }
+
+    fn insert_meta(&self, key: &str, value: &[u8]) -> Result<bool> {
+        self.backend.rows()?.insert_meta(key, value)
+    }
+
+    fn delete_meta(&self, key: &str) -> Result<()> {
+        self.backend.rows()?.delete_meta(key)
+    }
+
+    fn namespace(&self, id: i64, mode: TxnMode) -> Result<Box<dyn NamespaceTxn>> {
+        Ok(Box::new(StoreNamespace {
+            rows: self.backend.namespace(id, mode)?,
+            namespace: id,
+            seal: self.seal.clone(),
+            wrote: false,
+        }))
+    }
+
+    fn compiled_checksum(&self, entry: &str) -> Result<Option<String>> {
+        self.backend.rows()?.compiled_checksum(entry)
+    }
+
+    fn record_compiled(&self, entry: &str, checksum: &str) -> Result<()> {
+        self.backend.rows()?.record_compiled(entry, checksum)
+    }
+}
+
+impl<B: Backend> AccessStore for Store<B> {
+    fn insert_token(&self, record: &TokenRecord, sha256: &str) -> Result<()> {
+        self.backend.rows()?.insert_token(record, sha256)
+    }
+
+    fn token_by_hash(&self, sha256: &str) -> Result<Option<TokenRecord>> {
+        self.backend.rows()?.token_by_hash(sha256)
+    }
+
+    fn tokens(&self) -> Result<Vec<TokenRecord>> {
+        self.backend.rows()?.tokens()
+    }
+
+    fn revoke_token(&self, id: &str, now_ms: i64) -> Result<()> {
+        let mut tx = self.backend.write()?;
+        let Some(token) = tx.token(id)? else {
+            return Err(Error::not_found(format!("token `{id}` does not exist")));
+        };
+        // Revoking again keeps the first time.
+        if token.revoked_ms.is_none() {
+            tx.set_token_revoked(id, now_ms)?;
+        }
+        tx.commit()
+    }
+
+    fn append_audit(&self, entries: &[AuditEntry]) -> Result<()> {
+        self.backend.rows()?.append_audit(entries)
+    }
+
+    fn audit(&self, limit: u32) -> Result<Vec<AuditEntry>> {
+        self.backend.rows()?.audit(limit)
+    }
+
+    fn with_lock(
+        &self,
+        key: &str,
+        wait: Duration,
+        f: &mut dyn FnMut() -> Result<()>,
+    ) -> Result<()> {
+        let Some(_held) = self.backend.lock(key, wait)? else {
+            return Err(Error::conflict(
+                "another request held this secret past the deadline; nothing was written, try again",
+            ));
+        };
+        f()
+    }
+}

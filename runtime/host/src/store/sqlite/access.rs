@@ -1,0 +1,179 @@
+//! Tokens, the audit log and named locks on SQLite: the statements behind
+//! [`AccessRows`], and the locks of [`crate::store::backend::Backend::lock`].
+//!
+//! Guards against an audit batch costing one sync per entry (its inserts
+//! share one transaction) and against a lock that outlives its holder: an
+//! embedded store is used by this process alone for merges, so a named lock
+//! is held in process memory, by store file and name, and released when its
+//! guard is dropped, even by a panic.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::sync::{Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+use rusqlite::{Row, params};
+
+use super::SqliteRows;
+use crate::error::Result;
+use crate::store::access::{AuditEntry, Role, TokenRecord};
+use crate::store::backend::AccessRows;
+
+/// Names held on embedded stores, by store file and name.
+static HELD: Mutex<BTreeSet<(PathBuf, String)>> = Mutex::new(BTreeSet::new());
+static RELEASED: Condvar = Condvar::new();
+
+/// A named lock on an embedded store; released when dropped.
+pub struct SqliteLock((PathBuf, String));
+
+impl SqliteLock {
+    /// Takes the lock `key` of the store at `path`, waiting no longer than
+    /// `wait`; `None` when the wait ran out.
+    pub(super) fn take(path: &Path, key: &str, wait: Duration) -> Option<SqliteLock> {
+        let name = (path.to_path_buf(), key.to_string());
+        let deadline = Instant::now() + wait;
+        let mut held = HELD.lock().unwrap_or_else(|p| p.into_inner());
+        while held.contains(&name) {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return None;
+            }
+            held = RELEASED
+                .wait_timeout(held, left)
+                .unwrap_or_else(|p| p.into_inner())
+                .0;
+        }
+        held.insert(name.clone());
+        Some(SqliteLock(name))
+    }
+}
+
+impl Drop for SqliteLock {
+    fn drop(&mut self) {
+        HELD.lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&self.0);
+        RELEASED.notify_all();
+    }
+}
+
+/// A token row; its role, stored as text, read as a [`Role`].
+fn token_row(row: &Row<'_>) -> rusqlite::Result<Result<TokenRecord>> {
+    let role = match Role::parse(&row.get::<_, String>(2)?) {
+        Ok(role) => role,
+        Err(err) => return Ok(Err(err)),
+    };
+    Ok(Ok(TokenRecord {
+        id: row.get(0)?,
+        manager: row.get(1)?,
+        role,
+        created_ms: row.get(3)?,
+        expires_ms: row.get(4)?,
+        revoked_ms: row.get(5)?,
+    }))
+}
+
+impl AccessRows for SqliteRows {
+    fn insert_token(&mut self, record: &TokenRecord, sha256: &str) -> Result<()> {
+        self.0
+            .prepare_cached(
+                "INSERT INTO tokens (id, sha256, manager, role, created_ms, expires_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )?
+            .execute(params![
+                record.id,
+                sha256,
+                record.manager,
+                record.role.as_str(),
+                record.created_ms,
+                record.expires_ms
+            ])?;
+        Ok(())
+    }
+
+    fn token(&mut self, id: &str) -> Result<Option<TokenRecord>> {
+        self.one(
+            "SELECT id, manager, role, created_ms, expires_ms, revoked_ms FROM tokens
+             WHERE id = ?1",
+            [id],
+            token_row,
+        )?
+        .transpose()
+    }
+
+    fn token_by_hash(&mut self, sha256: &str) -> Result<Option<TokenRecord>> {
+        self.one(
+            "SELECT id, manager, role, created_ms, expires_ms, revoked_ms FROM tokens
+             WHERE sha256 = ?1",
+            [sha256],
+            token_row,
+        )?
+        .transpose()
+    }
+
+    fn tokens(&mut self) -> Result<Vec<TokenRecord>> {
+        self.all(
+            "SELECT id, manager, role, created_ms, expires_ms, revoked_ms FROM tokens
+             ORDER BY created_ms, id",
+            [],
+            token_row,
+        )?
+        .into_iter()
+        .collect()
+    }
+
+    fn set_token_revoked(&mut self, id: &str, at_ms: i64) -> Result<()> {
+        self.change(
+            "UPDATE tokens SET revoked_ms = ?2 WHERE id = ?1",
+            params![id, at_ms],
+        )?;
+        Ok(())
+    }
+
+    fn append_audit(&mut self, entries: &[AuditEntry]) -> Result<()> {
+        let own_transaction = !self.0.in_transaction;
+        self.0.begin("BEGIN IMMEDIATE")?;
+        {
+            let mut insert = self.0.prepare_cached(
+                "INSERT INTO audit (at_ms, peer, token, manager, operation, secret, outcome, status)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            )?;
+            for entry in entries {
+                insert.execute(params![
+                    entry.at_ms,
+                    entry.peer,
+                    entry.token,
+                    entry.manager,
+                    entry.operation,
+                    entry.secret,
+                    entry.outcome,
+                    entry.status
+                ])?;
+            }
+        }
+        if own_transaction {
+            self.0.commit()?;
+        }
+        Ok(())
+    }
+
+    fn audit(&mut self, limit: u32) -> Result<Vec<AuditEntry>> {
+        self.all(
+            "SELECT at_ms, peer, token, manager, operation, secret, outcome, status FROM
+             (SELECT * FROM audit ORDER BY seq DESC LIMIT ?1) ORDER BY seq",
+            [limit],
+            |r| {
+                Ok(AuditEntry {
+                    at_ms: r.get(0)?,
+                    peer: r.get(1)?,
+                    token: r.get(2)?,
+                    manager: r.get(3)?,
+                    operation: r.get(4)?,
+                    secret: r.get(5)?,
+                    outcome: r.get(6)?,
+                    status: r.get(7)?,
+                })
+            },
+        )
+    }
+}
