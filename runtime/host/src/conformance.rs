@@ -185,7 +185,7 @@ impl<'h> Suite<'h> {
             return Err(Error::conflict(why));
         }
         let manager = if on_b { &self.b } else { &self.a };
-        let outcome = manager.call(export)?;
+        let outcome = manager.call_contract(export)?;
         let breach = match &outcome.result {
             Err(err) if err.violation().is_some() => {
                 err.violation().map(|kind| (kind, err.detail().to_string()))
