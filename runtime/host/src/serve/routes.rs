@@ -67,52 +67,6 @@ operations! {
     DeleteAllSecrets = "delete-all-secrets", Admin;
 }
 
-/// Whether the store answers; no token needed, nothing audited.
-async fn health(State(node): State<Arc<Node>>) -> Response {
-    let checked = blocking(move || node.home.db().managers().map(|_| ())).await;
-    match checked {
-        Ok(()) => (StatusCode::OK, axum::Json(json!({ "status": "ok" }))).into_response(),
-        Err(_) => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            axum::Json(json!({ "status": "store unreachable" })),
-        )
-            .into_response(),
-    }
-}
-
-/// The presented token's id, manager and role (any valid token).
-async fn whoami(auth: Authorized<Whoami>) -> Response {
-    let token = auth.token();
-    let answer = Answer::ok(
-        StatusCode::OK,
-        json!({ "token": token.id, "manager": token.manager, "role": token.role.as_str() }),
-    );
-    auth.respond(answer).await
-}
-
-/// A `200` answer listing `items` under `field`, each shown by `view`.
-fn listed<T>(field: &str, items: Vec<T>, view: impl Fn(T) -> serde_json::Value) -> Answer {
-    let shown: Vec<_> = items.into_iter().map(view).collect();
-    Answer::ok(StatusCode::OK, json!({ field: shown }))
-}
-
-async fn list_managers(auth: Authorized<ListManagers>) -> Response {
-    // Configs may hold credentials: names only.
-    let view = |m: ManagerRecord| json!({ "name": m.name, "flavor": m.flavor, "active": m.active });
-    auth.answer_with(move |home| Ok(listed("managers", home.managers().list()?, view)))
-        .await
-}
-
-async fn list_flavors(auth: Authorized<ListFlavors>) -> Response {
-    let view = |f: FlavorEntry| {
-        let about = f.description;
-        json!({ "name": about.name, "version": about.version,
-                "description": about.description, "digest": f.digest })
-    };
-    auth.answer_with(move |home| Ok(listed("flavors", home.flavors().list()?, view)))
-        .await
-}
-
 /// The path of a request on one manager: its name.
 type ManagerPath = Path<String>;
 /// The path of a request on one secret: its manager's name and its own.
@@ -150,6 +104,52 @@ impl<O> Authorized<O> {
         })
         .await
     }
+}
+
+/// A `200` answer listing `items` under `field`, each shown by `view`.
+fn listed<T>(field: &str, items: Vec<T>, view: impl Fn(T) -> serde_json::Value) -> Answer {
+    let shown: Vec<_> = items.into_iter().map(view).collect();
+    Answer::ok(StatusCode::OK, json!({ field: shown }))
+}
+
+/// Whether the store answers; no token needed, nothing audited.
+async fn health(State(node): State<Arc<Node>>) -> Response {
+    let checked = blocking(move || node.home.db().managers().map(|_| ())).await;
+    match checked {
+        Ok(()) => (StatusCode::OK, axum::Json(json!({ "status": "ok" }))).into_response(),
+        Err(_) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            axum::Json(json!({ "status": "store unreachable" })),
+        )
+            .into_response(),
+    }
+}
+
+/// The presented token's id, manager and role (any valid token).
+async fn whoami(auth: Authorized<Whoami>) -> Response {
+    let token = auth.token();
+    let answer = Answer::ok(
+        StatusCode::OK,
+        json!({ "token": token.id, "manager": token.manager, "role": token.role.as_str() }),
+    );
+    auth.respond(answer).await
+}
+
+async fn list_managers(auth: Authorized<ListManagers>) -> Response {
+    // Configs may hold credentials: names only.
+    let view = |m: ManagerRecord| json!({ "name": m.name, "flavor": m.flavor, "active": m.active });
+    auth.answer_with(move |home| Ok(listed("managers", home.managers().list()?, view)))
+        .await
+}
+
+async fn list_flavors(auth: Authorized<ListFlavors>) -> Response {
+    let view = |f: FlavorEntry| {
+        let about = f.description;
+        json!({ "name": about.name, "version": about.version,
+                "description": about.description, "digest": f.digest })
+    };
+    auth.answer_with(move |home| Ok(listed("flavors", home.flavors().list()?, view)))
+        .await
 }
 
 async fn list_secrets(Path(manager): ManagerPath, auth: Authorized<ListSecrets>) -> Response {
