@@ -33,6 +33,19 @@ impl Suite<'_> {
         Ok(names.iter().filter(|n| n.starts_with(&self.prefix)).count())
     }
 
+    /// Whether `expected` reads back from manager `a` exactly, once
+    /// `written` (the call that stored it) succeeded.
+    fn reads_back<T>(
+        &mut self,
+        written: Result<T>,
+        expected: &Secret,
+    ) -> std::result::Result<(), String> {
+        written
+            .and_then(|_| self.get(false, expected.name()))
+            .map_err(describe)
+            .and_then(|got| same(&got, expected))
+    }
+
     /// Runs every conformance check.
     pub fn run(&mut self, options: SuiteOptions) {
         let creds = self.secret(
@@ -59,11 +72,8 @@ impl Suite<'_> {
         );
 
         let tricky = self.secret("tricky", "arbitrary", tricky_values());
-        let round_trip = self
-            .call(false, &RegisterSecret(&tricky))
-            .and_then(|_| self.get(false, tricky.name()))
-            .map_err(describe)
-            .and_then(|s| same(&s, &tricky));
+        let written = self.call(false, &RegisterSecret(&tricky));
+        let round_trip = self.reads_back(written, &tricky);
         self.record("values round-trip exactly", round_trip);
 
         let aws = self.secret(
@@ -77,11 +87,8 @@ impl Suite<'_> {
                 ),
             ],
         );
-        let schema_kept = self
-            .call(false, &RegisterSecret(&aws))
-            .and_then(|_| self.get(false, aws.name()))
-            .map_err(describe)
-            .and_then(|s| same(&s, &aws));
+        let written = self.call(false, &RegisterSecret(&aws));
+        let schema_kept = self.reads_back(written, &aws);
         self.record("the schema name is stored with the secret", schema_kept);
 
         let listed = self.list(false).map_err(describe).and_then(|names| {
@@ -108,11 +115,8 @@ impl Suite<'_> {
                 ("password".into(), "new-password".into()),
             ],
         );
-        let replaced = self
-            .call(false, &UpdateSecret(&replacement))
-            .and_then(|_| self.get(false, creds.name()))
-            .map_err(describe)
-            .and_then(|s| same(&s, &replacement));
+        let written = self.call(false, &UpdateSecret(&replacement));
+        let replaced = self.reads_back(written, &replacement);
         self.record("update-secret replaces the values and schema", replaced);
 
         let ghost = self.secret("ghost", "arbitrary", vec![("k".into(), "v".into())]);
@@ -208,11 +212,8 @@ impl Suite<'_> {
             "arbitrary",
             vec![("a".into(), half.clone()), ("b".into(), half)],
         );
-        let round_trip = self
-            .call(false, &RegisterSecret(&biggest))
-            .and_then(|_| self.get(false, biggest.name()))
-            .map_err(describe)
-            .and_then(|s| same(&s, &biggest));
+        let written = self.call(false, &RegisterSecret(&biggest));
+        let round_trip = self.reads_back(written, &biggest);
         let _ = self.call(false, &DeleteSecret(biggest.name()));
         self.record("a secret of 64 KiB round-trips", round_trip);
 
