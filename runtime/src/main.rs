@@ -282,7 +282,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
     let done = |r: Result<()>| r.map(|()| ExitCode::SUCCESS);
     if let Some(server) = cli.server.as_deref() {
         return match cli.command {
-            Command::Secret(args) => done(remote::run(server, cli.token_file.as_deref(), args)),
+            Command::Secret(args) => {
+                let remote = remote::connect(server, cli.token_file.as_deref(), args.manager)?;
+                done(secret::run(&remote, args.command))
+            }
             _ => Err(Error::invalid(
                 "--server works with `secret` commands only; other commands run where the store is",
             )),
@@ -305,7 +308,13 @@ fn run(cli: Cli) -> Result<ExitCode> {
             Err(cmd) => flavor::run(&home()?, *cmd),
         }),
         Command::SecretsManager(cmd) => done(manager::run(&home()?, cmd)),
-        Command::Secret(args) => done(secret::run(&home()?, args)),
+        Command::Secret(args) => {
+            let home = home()?;
+            done(secret::run(
+                &home.manager(args.manager.as_deref())?,
+                args.command,
+            ))
+        }
         Command::Schema(cmd) => done(schema::run(&home()?, cmd)),
         Command::Run(args) => exec::run(&home()?, args),
         Command::Resolve(args) => done(exec::resolve(&home()?, args)),

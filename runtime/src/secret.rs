@@ -1,10 +1,14 @@
-//! `flavorbox secret ...`
+//! `flavorbox secret ...`, on a manager of the home or, with `--server`, on
+//! one behind a `flavorbox serve` node: one dispatch over
+//! `flavorbox::managers::SecretsApi`, so both print the same.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand, ValueEnum};
-use flavorbox::{Error, Home, Result, Secret};
+use flavorbox::managers::{Feature, SecretSummary, SecretUpdate, SecretsApi};
+use flavorbox::text::escape;
+use flavorbox::{Error, Result, Secret};
 use serde::Serialize;
 
 use super::output::{json, out, table, yaml};
@@ -155,19 +159,23 @@ pub(super) fn view(secret: &Secret, reveal: bool) -> SecretView<'_> {
     }
 }
 
-fn summary(secret: &Secret) -> String {
+/// How a written secret is named in what is printed.
+fn summary(written: &SecretSummary) -> String {
     format!(
         "`{}` ({} key{}, schema {})",
-        secret.name(),
-        secret.values().len(),
-        if secret.values().len() == 1 { "" } else { "s" },
-        secret.schema()
+        escape(&written.name),
+        written.keys.len(),
+        if written.keys.len() == 1 { "" } else { "s" },
+        escape(&written.schema)
     )
 }
 
-pub fn run(home: &Home, args: SecretArgs) -> Result<()> {
-    let manager = args.manager.as_deref();
-    match args.command {
+/// Runs a `secret` command on `api`: a manager of the home, or one on a
+/// `flavorbox serve` node (`--server`), printing the same either way. What
+/// a side lacks is refused by that side ([`SecretsApi::require`]) before
+/// any input is read.
+pub fn run(api: &dyn SecretsApi, command: SecretCommand) -> Result<()> {
+    match command {
         SecretCommand::Register {
             name,
             schema,
@@ -176,8 +184,9 @@ pub fn run(home: &Home, args: SecretArgs) -> Result<()> {
             from_json,
         } => {
             let (pairs, schema) = if interactive {
+                api.require(Feature::Prompt)?;
                 let schema = schema.unwrap_or_else(|| "arbitrary".to_string());
-                (input::prompt(&home.schemas().get(&schema)?)?, schema)
+                (input::prompt(&api.schema(&schema)?)?, schema)
             } else if let Some(path) = from_json {
                 let read = input::json_pairs(&path)?;
                 let schema = schema
@@ -191,12 +200,11 @@ pub fn run(home: &Home, args: SecretArgs) -> Result<()> {
                 )
             };
             let secret = Secret::new(name, schema, pairs)?;
-            let bound = home.manager(manager)?;
-            bound.register_secret(&secret)?;
+            api.register_secret(&secret)?;
             out!(
                 "registered secret {} in secrets manager `{}`",
-                summary(&secret),
-                bound.name()
+                summary(&SecretSummary::of(&secret)),
+                api.manager_name()
             );
             Ok(())
         }
@@ -207,16 +215,16 @@ pub fn run(home: &Home, args: SecretArgs) -> Result<()> {
             reveal,
             output,
         } => {
-            let secret = home.manager(manager)?.get_secret(&name)?;
+            let secret = api.get_secret(&name)?;
             print_secret(&secret, reveal, key.as_deref(), no_newline, output)
         }
         SecretCommand::List { output } => {
-            let names = home.manager(manager)?.list_secrets()?;
+            let names = api.list_secrets()?;
             if output == OutputFormat::Json {
                 return json(&names);
             }
             for name in names {
-                out!("{name}");
+                out!("{}", escape(&name));
             }
             Ok(())
         }
@@ -228,12 +236,17 @@ pub fn run(home: &Home, args: SecretArgs) -> Result<()> {
             interactive,
             from_json,
         } => {
-            let bound = home.manager(manager)?;
+            if interactive {
+                api.require(Feature::Prompt)?;
+            }
+            if !remove_keys.is_empty() {
+                api.require(Feature::RemoveKey)?;
+            }
             let mut schema = schema;
             let changes = if interactive {
-                let current = bound.get_secret(&name)?;
+                let current = api.get_secret(&name)?;
                 let schema_name = schema.clone().unwrap_or(current.schema().to_string());
-                input::prompt_update(&home.schemas().get(&schema_name)?, current.values())?
+                input::prompt_update(&api.schema(&schema_name)?, current.values())?
             } else if let Some(path) = from_json {
                 let read = input::json_pairs(&path)?;
                 schema = schema.or(read.schema);
@@ -241,45 +254,48 @@ pub fn run(home: &Home, args: SecretArgs) -> Result<()> {
             } else {
                 input::pairs(&values)?
             };
-            if interactive && changes.is_empty() && remove_keys.is_empty() && schema.is_none() {
+            let update = SecretUpdate {
+                set: changes,
+                remove: remove_keys,
+                schema,
+            };
+            if interactive && update.is_empty() {
                 out!("secret `{name}` unchanged");
                 return Ok(());
             }
-            let updated = bound.update_secret(&name, changes, &remove_keys, schema.as_deref())?;
+            let updated = api.update_secret(&name, &update)?;
             out!("updated secret {}", summary(&updated));
             Ok(())
         }
         SecretCommand::Rename { old, new } => {
-            let bound = home.manager(manager)?;
-            bound.rename_secret(&old, &new)?;
+            api.rename_secret(&old, &new)?;
             out!(
                 "renamed secret `{old}` to `{new}` in secrets manager `{}`",
-                bound.name()
+                api.manager_name()
             );
             Ok(())
         }
         SecretCommand::Delete { name, yes } => {
-            let bound = home.manager(manager)?;
             confirm(
                 &format!(
                     "delete secret `{name}` of secrets manager `{}`?",
-                    bound.name()
+                    api.manager_name()
                 ),
                 yes,
                 "--yes",
             )?;
-            bound.delete_secret(&name)?;
+            api.delete_secret(&name)?;
             out!("deleted secret `{name}`");
             Ok(())
         }
         SecretCommand::DeleteAll { force } => {
-            let target = home.managers().record(manager)?.name;
+            let target = api.manager_name();
             confirm(
                 &format!("delete every secret of secrets manager `{target}`?"),
                 force,
                 "--force",
             )?;
-            match home.manager(manager)?.delete_all_secrets(true)? {
+            match api.delete_all_secrets()? {
                 Some(count) => out!(
                     "deleted all {count} secret{} of secrets manager `{target}`",
                     if count == 1 { "" } else { "s" }
@@ -289,16 +305,19 @@ pub fn run(home: &Home, args: SecretArgs) -> Result<()> {
             Ok(())
         }
         SecretCommand::Export { names, reveal } => {
-            transfer::export(&home.manager(manager)?, &names, reveal)
+            api.require(Feature::Export)?;
+            transfer::export(api, &names, reveal)
         }
-        SecretCommand::Import { file } => transfer::import(&home.manager(manager)?, &file),
+        SecretCommand::Import { file } => {
+            api.require(Feature::Import)?;
+            transfer::import(api, &file)
+        }
     }
 }
 
-/// What `secret get` prints, here and against a server: one raw value
-/// (`--key`) or the secret in `output`'s format, values masked unless
-/// `reveal`.
-pub(super) fn print_secret(
+/// What `secret get` prints: one raw value (`--key`) or the secret in
+/// `output`'s format, values masked unless `reveal`.
+fn print_secret(
     secret: &Secret,
     reveal: bool,
     key: Option<&str>,

@@ -4,7 +4,7 @@
 //! Guards against a partial import (every secret of a file is parsed and
 //! checked by the same rules as any other input before the first one is
 //! written, and a failure midway undoes what the import created, see
-//! `Manager::register_all`) and against an export that leaks by accident
+//! `flavorbox::managers::Manager::register_all`) and against an export that leaks by accident
 //! (it needs `--reveal`, as it holds every value in clear).
 //!
 //! The export file: `{"flavorbox_export": 1, "manager": NAME, "secrets":
@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use clap::Args;
-use flavorbox::managers::Manager;
+use flavorbox::managers::SecretsApi;
 use flavorbox::{Error, Home, Result, Secret};
 use serde::Serialize;
 
@@ -53,24 +53,16 @@ struct ExportedSecret<'a> {
     values: &'a std::collections::BTreeMap<String, String>,
 }
 
-pub fn export(manager: &Manager<'_>, names: &[String], reveal: bool) -> Result<()> {
+pub fn export(manager: &dyn SecretsApi, names: &[String], reveal: bool) -> Result<()> {
     if !reveal {
         return Err(Error::invalid(
             "an export holds every value in clear; pass --reveal",
         ));
     }
-    let names = if names.is_empty() {
-        manager.list_secrets()?
-    } else {
-        names.to_vec()
-    };
-    let secrets = names
-        .iter()
-        .map(|name| manager.get_secret(name))
-        .collect::<Result<Vec<_>>>()?;
+    let secrets = manager.export_secrets(names)?;
     json(&ExportFile {
         flavorbox_export: FORMAT_VERSION,
-        manager: manager.name(),
+        manager: manager.manager_name(),
         secrets: secrets
             .iter()
             .map(|s| ExportedSecret {
@@ -82,13 +74,13 @@ pub fn export(manager: &Manager<'_>, names: &[String], reveal: bool) -> Result<(
     })
 }
 
-fn report(manager: &Manager<'_>, secrets: &[Secret]) {
+fn report(manager: &dyn SecretsApi, secrets: &[Secret]) {
     let names: Vec<&str> = secrets.iter().map(Secret::name).collect();
     out!(
         "imported {} secret{} into secrets manager `{}`{}{}",
         secrets.len(),
         if secrets.len() == 1 { "" } else { "s" },
-        manager.name(),
+        manager.manager_name(),
         if names.is_empty() { "" } else { ": " },
         names.join(", ")
     );
@@ -135,10 +127,10 @@ fn parse_export(text: &str, shown: &str) -> Result<Vec<Secret>> {
         .collect()
 }
 
-pub fn import(manager: &Manager<'_>, file: &Path) -> Result<()> {
+pub fn import(manager: &dyn SecretsApi, file: &Path) -> Result<()> {
     let text = input::read_text(file, "export file", MAX_IMPORT_BYTES)?;
     let secrets = parse_export(&text, &file.display().to_string())?;
-    manager.register_all(&secrets)?;
+    manager.import_secrets(&secrets)?;
     report(manager, &secrets);
     Ok(())
 }

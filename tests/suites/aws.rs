@@ -429,7 +429,7 @@ fn delete_all_of_1000_secrets_finishes_in_one_command() {
         .home
         .manager(Some("small"))
         .unwrap()
-        .call(&DeleteAllSecrets { force: true })
+        .call_contract(&DeleteAllSecrets { force: true })
         .unwrap();
     let err = outcome.result.unwrap_err().to_string();
     assert!(

@@ -54,7 +54,7 @@ fn a_flood_of_empty_log_lines_costs_records() {
         .home
         .manager(Some("h"))
         .unwrap()
-        .call(&GetSecret("s"))
+        .call_contract(&GetSecret("s"))
         .unwrap();
     assert!(outcome.report.log_truncated, "{:?}", outcome.report);
     assert!(
@@ -80,7 +80,7 @@ fn wasi_http_without_the_grant_creates_nothing() {
         .home
         .manager(Some("h"))
         .unwrap()
-        .call(&GetSecret("s"))
+        .call_contract(&GetSecret("s"))
         .unwrap();
     assert!(
         outcome
@@ -179,7 +179,7 @@ fn masking_is_linear_and_done_within_the_call() {
         .home
         .manager(Some("h"))
         .unwrap()
-        .call(&GetSecret("bomb"))
+        .call_contract(&GetSecret("bomb"))
         .unwrap();
     assert!(outcome.result.is_ok());
     assert!(outcome.logs.len() <= 1_025);
@@ -435,7 +435,7 @@ fn no_secret_reaches_the_terminal_without_reveal() {
         .home
         .manager(Some("h"))
         .unwrap()
-        .call(&UpdateSecret(&update))
+        .call_contract(&UpdateSecret(&update))
         .unwrap();
     let err = outcome.result.unwrap_err().to_string();
     assert!(

@@ -73,7 +73,7 @@ fn recorded_breach(home: &TestHome, name: &str) -> (Option<(Violation, String)>,
     let outcome = home
         .home
         .manager(Some(MANAGER))
-        .and_then(|manager| manager.call(&GetSecret(name)))
+        .and_then(|manager| manager.call_contract(&GetSecret(name)))
         .expect("the manager exists");
     let values = match &outcome.result {
         Ok(secret) => secret.values().values().cloned().collect(),

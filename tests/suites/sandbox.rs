@@ -171,7 +171,7 @@ fn a_log_flood_is_capped_and_noted_once_while_the_call_succeeds() {
         .home
         .manager(Some("h"))
         .unwrap()
-        .call(&GetSecret("stored"))
+        .call_contract(&GetSecret("stored"))
         .unwrap();
     assert!(outcome.result.is_ok(), "{:?}", outcome.result.err());
     assert!(outcome.report.log_truncated);
@@ -200,7 +200,7 @@ fn secret_values_are_masked_in_flavor_logs_and_errors() {
         .home
         .manager(Some("h"))
         .unwrap()
-        .call(&RegisterSecret(&secret))
+        .call_contract(&RegisterSecret(&secret))
         .unwrap();
     outcome.result.unwrap();
     assert!(outcome.report.masked_lines >= 3, "{:?}", outcome.report);
@@ -214,7 +214,7 @@ fn secret_values_are_masked_in_flavor_logs_and_errors() {
         .home
         .manager(Some("h"))
         .unwrap()
-        .call(&GetSecret("creds"))
+        .call_contract(&GetSecret("creds"))
         .unwrap();
     assert!(outcome.result.is_ok());
     assert!(outcome.logs.iter().all(|r| !r.message.contains(value)));
@@ -320,10 +320,10 @@ fn every_call_gets_a_fresh_instance() {
     let secret = Secret::new("s", "arbitrary", [("k".to_string(), "v".to_string())]).unwrap();
     let kv = home.home.manager(Some("kv")).unwrap();
     let first_lines = [
-        kv.call(&RegisterSecret(&secret)).unwrap().logs,
-        kv.call(&GetSecret("s")).unwrap().logs,
-        kv.call(&GetAllSecretKeys).unwrap().logs,
-        kv.call(&GetSecret("s")).unwrap().logs,
+        kv.call_contract(&RegisterSecret(&secret)).unwrap().logs,
+        kv.call_contract(&GetSecret("s")).unwrap().logs,
+        kv.call_contract(&GetAllSecretKeys).unwrap().logs,
+        kv.call_contract(&GetSecret("s")).unwrap().logs,
     ];
     for logs in first_lines {
         let line = &logs[0].message;
@@ -339,7 +339,7 @@ fn a_call_at_its_deadline_does_not_hold_up_other_calls() {
             home.home
                 .manager(Some("h"))
                 .unwrap()
-                .call(&GetSecret("stored"))
+                .call_contract(&GetSecret("stored"))
                 .unwrap()
         });
         let started = Instant::now();

@@ -293,9 +293,32 @@ fn two_nodes_serve_one_database_over_http_and_the_cli() {
     let shown = cli(&["get", "db", "--reveal", "--output", "json"]);
     let shown: Value = serde_json::from_str(shown.ok()).unwrap();
     assert_eq!(shown["values"]["password"], "pw-two");
-    cli(&["register", "api", "key=k-1"]).ok();
+    // The same words as a local run.
+    assert_eq!(
+        cli(&["register", "api", "key=k-1"]).ok(),
+        "registered secret `api` (1 key, schema arbitrary) in secrets manager `default`\n"
+    );
     assert_eq!(cli(&["list"]).ok(), "api\ndb\n");
-    cli(&["update", "api", "key=k-2", "extra=e"]).ok();
+    assert_eq!(
+        cli(&["update", "api", "key=k-2", "extra=e"]).ok(),
+        "updated secret `api` (2 keys, schema arbitrary)\n"
+    );
+    // What the API lacks is refused before any input is read.
+    for lacking in [
+        &["rename", "api", "api2"][..],
+        &["export", "--reveal"],
+        &["import", "/nonexistent/export.json"],
+        &[
+            "update",
+            "api",
+            "k=@/nonexistent/value",
+            "--remove-key",
+            "extra",
+        ],
+        &["register", "other", "--interactive"],
+    ] {
+        cli(lacking).fails(2, "not available with --server");
+    }
     cli(&["get", "missing"]).fails(1, "not found");
     cli(&["delete", "api", "--yes"]).ok();
     let gone = a.call(

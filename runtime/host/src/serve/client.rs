@@ -1,13 +1,18 @@
-//! The client side of `flavorbox serve`: the secret operations against a
-//! server, for the CLI's `--server URL`, with the server's refusals turned
-//! back into the library's errors (so exit codes match a local run).
+//! The client side of `flavorbox serve`: a [`Remote`] is the secret
+//! operations of one manager on a server ([`SecretsApi`], as a local
+//! manager offers them), for the CLI's `--server URL`, with the server's
+//! refusals turned back into the library's errors (so exit codes match a
+//! local run). What the API lacks today (rename, export, import, removing
+//! keys, prompting against a schema) is refused with one clear error before
+//! any request is made.
 //!
 //! Guards against a hostile or broken server: an answer is read no further
 //! than [`MAX_ANSWER_BYTES`], a request waits no longer than
-//! [`REQUEST_TIMEOUT`], and the server's messages are escaped before the CLI
-//! prints them. `https://` servers are checked against the public roots,
-//! plus the CA certificates in [`CA_FILE_ENV`] (a private CA, a self-signed
-//! server certificate); over plain `http://` the token travels in clear.
+//! [`REQUEST_TIMEOUT`], and the server's messages are clipped (the CLI
+//! escapes every error it prints). `https://` servers are checked against
+//! the public roots, plus the CA certificates of a PEM file the caller
+//! names (a private CA, a self-signed server certificate); over plain
+//! `http://` the token travels in clear.
 
 use std::time::Duration;
 
@@ -15,22 +20,27 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use serde_json::Value;
 
-use super::{SecretBody, UpdateBody};
+use super::Stream;
+use super::json::{SecretBody, UpdateBody};
 use crate::error::{Error, Result};
-use crate::secret::Secret;
+use crate::managers::{Feature, SecretSummary, SecretUpdate, SecretsApi};
+use crate::schema::Schema;
+use crate::secret::{Secret, check_name};
 
 /// The largest answer read.
 pub const MAX_ANSWER_BYTES: usize = 16 * 1024 * 1024;
 /// The longest a request may take, connection included.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(120);
 
-/// A server and the token to present.
+/// A server, the token to present, and the secrets manager the requests
+/// go to.
 pub struct Remote {
     host: String,
     port: u16,
     tls: Option<tokio_rustls::TlsConnector>,
     base_path: String,
     token: String,
+    manager: String,
     runtime: tokio::runtime::Runtime,
 }
 
@@ -51,8 +61,14 @@ fn segment(text: &str) -> String {
 impl Remote {
     /// A client of the server at `url` (`http://HOST:PORT[/PREFIX]` or
     /// `https://…`, trusting the CAs in the PEM file `ca_file` besides the
-    /// public roots).
-    pub fn new(url: &str, token: String, ca_file: Option<&std::path::Path>) -> Result<Remote> {
+    /// public roots), on secrets manager `manager`; without one, on the
+    /// manager the token belongs to (the server is asked which).
+    pub fn new(
+        url: &str,
+        token: String,
+        ca_file: Option<&std::path::Path>,
+        manager: Option<String>,
+    ) -> Result<Remote> {
         let parsed = url::Url::parse(url)
             .map_err(|e| Error::invalid(format!("server URL `{url}` is not a URL: {e}")))?;
         let tls = match parsed.scheme() {
@@ -80,14 +96,21 @@ impl Remote {
             .enable_all()
             .build()
             .map_err(|e| Error::host(format!("cannot start the async runtime: {e}")))?;
-        Ok(Remote {
+        let mut remote = Remote {
             port: parsed.port_or_known_default().unwrap_or(80),
             host,
             tls,
             base_path: parsed.path().trim_end_matches('/').to_string(),
             token,
+            manager: String::new(),
             runtime,
-        })
+        };
+        remote.manager = match manager {
+            Some(manager) => manager,
+            // A token belongs to one manager, the default for --manager.
+            None => remote.token_manager()?,
+        };
+        Ok(remote)
     }
 
     /// Sends one request; the answer's JSON, or the error it stands for.
@@ -179,82 +202,124 @@ impl Remote {
         Ok((status, value))
     }
 
-    /// The manager the token belongs to.
-    pub fn token_manager(&self) -> Result<String> {
+    /// The manager the token belongs to (a name the server gives is
+    /// checked as any manager name is: it is printed).
+    fn token_manager(&self) -> Result<String> {
         let value = self.request("GET", "/v1/whoami", None)?;
         value["manager"]
             .as_str()
+            .filter(|name| check_name("secrets manager name", name).is_ok())
             .map(str::to_string)
             .ok_or_else(|| Error::backend("the server's answer is malformed".to_string()))
     }
 
-    fn secrets_path(manager: &str) -> String {
-        format!("/v1/managers/{}/secrets", segment(manager))
+    fn secrets_path(&self) -> String {
+        format!("/v1/managers/{}/secrets", segment(&self.manager))
     }
 
-    fn secret_path(manager: &str, name: &str) -> String {
-        format!("{}/{}", Remote::secrets_path(manager), segment(name))
-    }
-
-    pub fn get_secret(&self, manager: &str, name: &str) -> Result<Secret> {
-        let value = self.request("GET", &Remote::secret_path(manager, name), None)?;
-        let body: SecretBody = serde_json::from_value(value)
-            .map_err(|_| Error::backend("the server's secret is malformed".to_string()))?;
-        Ok(Secret::new(body.name, body.schema, body.values)?)
-    }
-
-    pub fn list_secrets(&self, manager: &str) -> Result<Vec<String>> {
-        let value = self.request("GET", &Remote::secrets_path(manager), None)?;
-        serde_json::from_value(value["secrets"].clone())
-            .map_err(|_| Error::backend("the server's list is malformed".to_string()))
-    }
-
-    pub fn register_secret(&self, manager: &str, secret: &Secret) -> Result<()> {
-        let body = SecretBody {
-            name: secret.name().to_string(),
-            schema: secret.schema().to_string(),
-            values: secret.values().clone(),
-        };
-        let body = serde_json::to_value(body).map_err(Error::host)?;
-        self.request("POST", &Remote::secrets_path(manager), Some(body))?;
-        Ok(())
-    }
-
-    /// Merges `changes` (and a new schema) into the secret; its schema and
-    /// keys as the server reports them.
-    pub fn update_secret(
-        &self,
-        manager: &str,
-        name: &str,
-        changes: Vec<(String, String)>,
-        schema: Option<&str>,
-    ) -> Result<(String, usize)> {
-        let body = UpdateBody {
-            values: changes.into_iter().collect(),
-            schema: schema.map(str::to_string),
-        };
-        let body = serde_json::to_value(body).map_err(Error::host)?;
-        let value = self.request("PATCH", &Remote::secret_path(manager, name), Some(body))?;
-        let schema = value["schema"].as_str().unwrap_or("?").to_string();
-        let keys = value["keys"].as_array().map_or(0, Vec::len);
-        Ok((schema, keys))
-    }
-
-    pub fn delete_secret(&self, manager: &str, name: &str) -> Result<()> {
-        self.request("DELETE", &Remote::secret_path(manager, name), None)?;
-        Ok(())
-    }
-
-    /// How many were deleted, when the server counted.
-    pub fn delete_all_secrets(&self, manager: &str) -> Result<Option<usize>> {
-        let path = format!("{}?force=true", Remote::secrets_path(manager));
-        let value = self.request("DELETE", &path, None)?;
-        Ok(value["deleted"].as_u64().map(|n| n as usize))
+    fn secret_path(&self, name: &str) -> String {
+        format!("{}/{}", self.secrets_path(), segment(name))
     }
 }
 
-trait Stream: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin {}
-impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin> Stream for T {}
+/// What the server's API lacks today, refused before any input for it is
+/// read or any request is made.
+fn unavailable(feature: Feature) -> Error {
+    Error::invalid(match feature {
+        Feature::Prompt => {
+            "--interactive is not available with --server; pass KEY=- to read a value from stdin"
+        }
+        Feature::RemoveKey => {
+            "--remove-key is not available with --server (the API merges values); run it \
+             where the store is"
+        }
+        Feature::Rename | Feature::Export | Feature::Import => {
+            "rename, export and import are not available with --server; run them where the \
+             store is"
+        }
+    })
+}
+
+/// The secret operations of the manager this client is on, over the
+/// server's API.
+impl SecretsApi for Remote {
+    fn manager_name(&self) -> &str {
+        &self.manager
+    }
+
+    fn require(&self, feature: Feature) -> Result<()> {
+        Err(unavailable(feature))
+    }
+
+    fn schema(&self, _: &str) -> Result<Schema> {
+        Err(unavailable(Feature::Prompt))
+    }
+
+    fn register_secret(&self, secret: &Secret) -> Result<()> {
+        let body = serde_json::to_value(SecretBody::of(secret)).map_err(Error::host)?;
+        self.request("POST", &self.secrets_path(), Some(body))?;
+        Ok(())
+    }
+
+    fn get_secret(&self, name: &str) -> Result<Secret> {
+        let value = self.request("GET", &self.secret_path(name), None)?;
+        let body: SecretBody = serde_json::from_value(value)
+            .map_err(|_| Error::backend("the server's secret is malformed".to_string()))?;
+        body.into_secret()
+    }
+
+    fn list_secrets(&self) -> Result<Vec<String>> {
+        let value = self.request("GET", &self.secrets_path(), None)?;
+        let mut names: Vec<String> = serde_json::from_value(value["secrets"].clone())
+            .map_err(|_| Error::backend("the server's list is malformed".to_string()))?;
+        names.sort();
+        Ok(names)
+    }
+
+    /// Merges the keys `update` sets (and a new schema) into the secret;
+    /// removing keys is refused (the API merges values).
+    fn update_secret(&self, name: &str, update: &SecretUpdate) -> Result<SecretSummary> {
+        if !update.remove.is_empty() {
+            return Err(unavailable(Feature::RemoveKey));
+        }
+        if update.is_empty() {
+            return Err(Error::invalid(
+                "nothing to update: give KEY=VALUE pairs or --schema",
+            ));
+        }
+        let body = UpdateBody {
+            values: update.set.iter().cloned().collect(),
+            schema: update.schema.clone(),
+        };
+        let body = serde_json::to_value(body).map_err(Error::host)?;
+        let value = self.request("PATCH", &self.secret_path(name), Some(body))?;
+        serde_json::from_value(value)
+            .map_err(|_| Error::backend("the server's answer is malformed".to_string()))
+    }
+
+    fn rename_secret(&self, _: &str, _: &str) -> Result<Secret> {
+        Err(unavailable(Feature::Rename))
+    }
+
+    fn delete_secret(&self, name: &str) -> Result<()> {
+        self.request("DELETE", &self.secret_path(name), None)?;
+        Ok(())
+    }
+
+    fn delete_all_secrets(&self) -> Result<Option<usize>> {
+        let path = format!("{}?force=true", self.secrets_path());
+        let value = self.request("DELETE", &path, None)?;
+        Ok(value["deleted"].as_u64().map(|n| n as usize))
+    }
+
+    fn export_secrets(&self, _: &[String]) -> Result<Vec<Secret>> {
+        Err(unavailable(Feature::Export))
+    }
+
+    fn import_secrets(&self, _: &[Secret]) -> Result<()> {
+        Err(unavailable(Feature::Import))
+    }
+}
 
 /// The public roots, plus the CAs in `ca_file`.
 fn tls_connector(ca_file: Option<&std::path::Path>) -> Result<tokio_rustls::TlsConnector> {
@@ -311,5 +376,48 @@ fn error_from(status: u16, value: &Value) -> Error {
             Some(violation) => Error::sandbox(*violation, detail),
             None => Error::host(format!("the server failed ({status}): {message}")),
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::ErrorKind;
+
+    /// The server named here does not listen, so a request would fail as
+    /// `backend`: every refusal below comes before any request.
+    #[test]
+    fn what_the_api_lacks_is_refused_before_any_request() {
+        let remote = Remote::new(
+            "http://127.0.0.1:9",
+            "fbx_token".to_string(),
+            None,
+            Some("m".to_string()),
+        )
+        .unwrap();
+        assert_eq!(remote.manager_name(), "m");
+        let secret = Secret::new("s", "arbitrary", [("k".to_string(), "v".to_string())]).unwrap();
+        let removing = SecretUpdate {
+            set: vec![("k".to_string(), "w".to_string())],
+            remove: vec!["j".to_string()],
+            schema: None,
+        };
+        let refusals = [
+            remote.require(Feature::Prompt),
+            remote.schema("arbitrary").map(drop),
+            remote.rename_secret("s", "t").map(drop),
+            remote.export_secrets(&[]).map(drop),
+            remote.import_secrets(&[secret]),
+            remote.update_secret("s", &removing).map(drop),
+            remote
+                .update_secret("s", &SecretUpdate::default())
+                .map(drop),
+        ];
+        for refused in refusals {
+            let err = refused.unwrap_err();
+            assert!(err.is(ErrorKind::Invalid), "{err}");
+        }
+        let reached = remote.list_secrets().unwrap_err();
+        assert!(reached.is(ErrorKind::Backend), "{reached}");
     }
 }

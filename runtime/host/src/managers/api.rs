@@ -1,0 +1,168 @@
+//! [`SecretsApi`]: the secret operations of one secrets manager as a single
+//! interface, whether the manager runs here ([`Manager`]) or behind a
+//! `flavorbox serve` node (`serve::client::Remote`), so a front end (the
+//! CLI's `secret` commands) is written once for both.
+//!
+//! Guards against the two sides drifting apart: both take the same input,
+//! answer with the same library types and errors, and an operation one side
+//! lacks is refused by that side, through [`SecretsApi::require`], before
+//! any input for it is read or any request is made.
+
+use serde::{Deserialize, Serialize};
+
+use super::Manager;
+use crate::error::Result;
+use crate::schema::Schema;
+use crate::secret::Secret;
+
+/// A part of the secret operations that not every side offers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Feature {
+    /// Prompting for a secret's values (it needs the schema's keys).
+    Prompt,
+    /// Removing keys in an update.
+    RemoveKey,
+    /// Renaming a secret.
+    Rename,
+    /// Exporting secrets with their values.
+    Export,
+    /// Importing a set of secrets, all or nothing.
+    Import,
+}
+
+/// What an update changes in a secret.
+#[derive(Clone, Default)]
+pub struct SecretUpdate {
+    /// Keys to set: added, or their values replaced.
+    pub set: Vec<(String, String)>,
+    /// Keys to remove ([`Feature::RemoveKey`]).
+    pub remove: Vec<String>,
+    /// The schema to switch the secret to.
+    pub schema: Option<String>,
+}
+
+impl SecretUpdate {
+    /// Whether it changes nothing.
+    pub fn is_empty(&self) -> bool {
+        self.set.is_empty() && self.remove.is_empty() && self.schema.is_none()
+    }
+}
+
+/// A secret as a write left it: its name, schema and keys, never a value.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SecretSummary {
+    pub name: String,
+    pub schema: String,
+    pub keys: Vec<String>,
+}
+
+impl SecretSummary {
+    pub fn of(secret: &Secret) -> SecretSummary {
+        SecretSummary {
+            name: secret.name().to_string(),
+            schema: secret.schema().to_string(),
+            keys: secret.keys().map(str::to_string).collect(),
+        }
+    }
+}
+
+/// The secret operations of one secrets manager.
+pub trait SecretsApi {
+    /// The secrets manager the operations go to.
+    fn manager_name(&self) -> &str;
+
+    /// `Ok` if this side offers `feature`; else the error that says so.
+    fn require(&self, feature: Feature) -> Result<()>;
+
+    /// The schema `name`, whose keys a prompt asks for ([`Feature::Prompt`]).
+    fn schema(&self, name: &str) -> Result<Schema>;
+
+    /// Creates a secret after checking it against its schema.
+    fn register_secret(&self, secret: &Secret) -> Result<()>;
+
+    fn get_secret(&self, name: &str) -> Result<Secret>;
+
+    /// The names of all secrets, sorted.
+    fn list_secrets(&self) -> Result<Vec<String>>;
+
+    /// Applies `update` to secret `name`, re-validated against its schema.
+    fn update_secret(&self, name: &str, update: &SecretUpdate) -> Result<SecretSummary>;
+
+    /// Renames a secret ([`Feature::Rename`]).
+    fn rename_secret(&self, old: &str, new: &str) -> Result<Secret>;
+
+    fn delete_secret(&self, name: &str) -> Result<()>;
+
+    /// Deletes every secret (the caller has made sure this is meant); how
+    /// many, when they were counted.
+    fn delete_all_secrets(&self) -> Result<Option<usize>>;
+
+    /// The secrets `names` with their values, or every secret if `names` is
+    /// empty ([`Feature::Export`]).
+    fn export_secrets(&self, names: &[String]) -> Result<Vec<Secret>>;
+
+    /// Registers every secret of `secrets`, all or nothing
+    /// ([`Feature::Import`]).
+    fn import_secrets(&self, secrets: &[Secret]) -> Result<()>;
+}
+
+/// A manager of this home offers every operation.
+impl SecretsApi for Manager<'_> {
+    fn manager_name(&self) -> &str {
+        self.name()
+    }
+
+    fn require(&self, _: Feature) -> Result<()> {
+        Ok(())
+    }
+
+    fn schema(&self, name: &str) -> Result<Schema> {
+        self.managers.schemas.get(name)
+    }
+
+    fn register_secret(&self, secret: &Secret) -> Result<()> {
+        Manager::register_secret(self, secret)
+    }
+
+    fn get_secret(&self, name: &str) -> Result<Secret> {
+        Manager::get_secret(self, name)
+    }
+
+    fn list_secrets(&self) -> Result<Vec<String>> {
+        Manager::list_secrets(self)
+    }
+
+    fn update_secret(&self, name: &str, update: &SecretUpdate) -> Result<SecretSummary> {
+        Manager::update_secret(self, name, update).map(|updated| SecretSummary::of(&updated))
+    }
+
+    fn rename_secret(&self, old: &str, new: &str) -> Result<Secret> {
+        Manager::rename_secret(self, old, new)
+    }
+
+    fn delete_secret(&self, name: &str) -> Result<()> {
+        Manager::delete_secret(self, name)
+    }
+
+    fn delete_all_secrets(&self) -> Result<Option<usize>> {
+        Manager::delete_all_secrets(self)
+    }
+
+    fn export_secrets(&self, names: &[String]) -> Result<Vec<Secret>> {
+        let all;
+        let names = if names.is_empty() {
+            all = Manager::list_secrets(self)?;
+            &all
+        } else {
+            names
+        };
+        names
+            .iter()
+            .map(|name| Manager::get_secret(self, name))
+            .collect()
+    }
+
+    fn import_secrets(&self, secrets: &[Secret]) -> Result<()> {
+        self.register_all(secrets)
+    }
+}

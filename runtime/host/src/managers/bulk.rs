@@ -1,0 +1,131 @@
+//! Work over many secrets of one manager: importing a set of secrets, and
+//! deleting every secret.
+//!
+//! Guards against a partial import (every secret is checked against its
+//! schema and against the names already taken before the first is written,
+//! and a failure midway deletes again what the import created) and against
+//! a bulk deletion that an HTTP backend cannot finish in one call: on a
+//! flavor granted `http`, `delete-all-secrets` is a listing followed by one
+//! `delete-secret` call per secret, each with its own request budget and
+//! deadline, so deleting 1,000 secrets is as predictable as deleting one,
+//! and a failure reports exactly which secrets were and were not deleted
+//! (an HTTP backend has no rollback). See docs/flavor-authoring.md.
+
+use std::collections::BTreeSet;
+
+use super::Manager;
+use crate::error::{Error, ErrorKind, Result};
+use crate::policy::Capability;
+use crate::sandbox::exports::{DeleteAllSecrets, DeleteSecret, RegisterSecret};
+use crate::secret::{Secret, check_input};
+
+/// Secret names a report of a stopped bulk deletion spells out.
+const NAMES_SHOWN: usize = 5;
+
+impl Manager<'_> {
+    /// Registers every secret of `secrets`, all or nothing: each is checked
+    /// against its schema and against the names already taken before the
+    /// first is written, and if a register fails midway, the secrets this
+    /// call created are deleted again.
+    pub fn register_all(&self, secrets: &[Secret]) -> Result<()> {
+        let mut names = BTreeSet::new();
+        for secret in secrets {
+            if !names.insert(secret.name()) {
+                return Err(Error::invalid(format!(
+                    "secret `{}` is given more than once",
+                    secret.name()
+                )));
+            }
+            let schema = self
+                .managers
+                .schemas
+                .get(secret.schema())
+                .map_err(|e| Error::invalid(format!("secret `{}`: {e}", secret.name())))?;
+            schema
+                .validate(secret)
+                .map_err(|e| Error::invalid(format!("secret `{}`: {e}", secret.name())))?;
+            check_input(&secret.pairs())
+                .map_err(|e| Error::invalid(format!("secret `{}`: {e}", secret.name())))?;
+        }
+        let existing = self.list_secrets()?;
+        if let Some(taken) = secrets
+            .iter()
+            .find(|s| existing.iter().any(|e| e == s.name()))
+        {
+            return Err(Error::already_exists(format!(
+                "secret `{}` exists already in secrets manager `{}`; nothing was imported",
+                taken.name(),
+                self.name()
+            )));
+        }
+        let mut created: Vec<&str> = Vec::new();
+        for secret in secrets {
+            if let Err(err) = self.answer(&RegisterSecret(secret)) {
+                let undone = created
+                    .iter()
+                    .filter(|name| self.answer(&DeleteSecret(name)).is_ok())
+                    .count();
+                let left = created.len() - undone;
+                return Err(Error::backend(format!(
+                    "registering secret `{}` failed ({err}); {undone} secret(s) this import \
+                     had created were deleted again{}",
+                    secret.name(),
+                    if left == 0 {
+                        String::new()
+                    } else {
+                        format!(", {left} could not be and remain")
+                    }
+                )));
+            }
+            created.push(secret.name());
+        }
+        Ok(())
+    }
+
+    /// Deletes every secret (the caller has made sure this is meant). A
+    /// flavor granted `http` is driven from here (see the module comment)
+    /// and the number deleted is returned; any other flavor gets one
+    /// `delete-all-secrets(force = true)` call, which commits its storage
+    /// writes all at once or not at all, and `None` is returned.
+    pub fn delete_all_secrets(&self) -> Result<Option<usize>> {
+        if !self.policy.grants.allows(Capability::Http) {
+            return self
+                .answer(&DeleteAllSecrets { force: true })
+                .map(|()| None);
+        }
+        let names = self.list_secrets()?;
+        for (done, name) in names.iter().enumerate() {
+            match self.answer(&DeleteSecret(name)) {
+                // Deleted meanwhile by someone else: just as gone.
+                Ok(()) => {}
+                Err(err) if err.is(ErrorKind::NotFound) => {}
+                Err(err) => return Err(stopped(err, done, &names)),
+            }
+        }
+        Ok(Some(names.len()))
+    }
+}
+
+/// `err`, which stopped a bulk deletion at `names[done]`, with what was and
+/// was not deleted. The kind (and so the exit code) stays `err`'s.
+fn stopped(err: Error, done: usize, names: &[String]) -> Error {
+    let left = &names[done..];
+    let mut shown: Vec<String> = left
+        .iter()
+        .take(NAMES_SHOWN)
+        .map(|n| format!("`{n}`"))
+        .collect();
+    if left.len() > NAMES_SHOWN {
+        shown.push(format!("and {} more", left.len() - NAMES_SHOWN));
+    }
+    let report = format!(
+        "delete-all stopped at secret `{}`: {done} of {} secrets deleted, {} not ({}); \
+         deleting it failed with",
+        left[0],
+        names.len(),
+        left.len(),
+        shown.join(", ")
+    );
+    let kind = err.kind();
+    err.map_detail(|detail| format!("{report} {kind}: {detail}"))
+}

@@ -1,0 +1,151 @@
+//! The checks a secrets manager's config passes before it is stored, at
+//! registration and at every change.
+//!
+//! Guards against: a config key the flavor does not declare (a typo would
+//! otherwise be stored and silently ignored), a required key left out, a
+//! reference (`{{name.key}}`) that does not resolve now or that points at
+//! the manager's own secrets (which need its config to be read), and a
+//! config the flavor itself would refuse, judged in a call that can reach
+//! nothing and whose output hides every credential and resolved value.
+
+use std::collections::BTreeMap;
+
+use super::Managers;
+use super::references::refer_error;
+use crate::error::{Error, ErrorKind, Result};
+use crate::policy::{Grants, Policy};
+use crate::reference::Reference;
+use crate::registry::FlavorEntry;
+use crate::sandbox::CallSetup;
+use crate::sandbox::exports::GetAllSecretKeys;
+
+/// The longest flavor deadline a config check waits for, in milliseconds.
+const CONFIG_CHECK_TIMEOUT_MS: u64 = 5_000;
+
+/// A manager's config as checked: what is stored (references kept as
+/// written) and what its flavor sees (references resolved).
+#[derive(Default)]
+pub(super) struct CheckedConfig {
+    pub(super) stored: BTreeMap<String, String>,
+    pub(super) resolved: BTreeMap<String, String>,
+}
+
+impl Managers<'_> {
+    /// Checks `config` for a manager `name` on `flavor`: every key is one the
+    /// flavor declares, every required key is there, and every reference
+    /// (`{{name.key}}`, pinned to the active manager when it names none)
+    /// resolves now, through another manager.
+    pub(super) fn checked_config(
+        &self,
+        name: &str,
+        flavor: &FlavorEntry,
+        config: BTreeMap<String, String>,
+    ) -> Result<CheckedConfig> {
+        let flavor_name = &flavor.description.name;
+        let declared = &flavor.description.config;
+        for key in config.keys() {
+            if !declared.iter().any(|f| &f.name == key) {
+                let known: Vec<&str> = declared.iter().map(|f| f.name.as_str()).collect();
+                return Err(Error::invalid(format!(
+                    "flavor `{flavor_name}` takes no config key `{key}` (it takes: {})",
+                    if known.is_empty() {
+                        "none".to_string()
+                    } else {
+                        known.join(", ")
+                    }
+                )));
+            }
+        }
+        if let Some(missing) = declared
+            .iter()
+            .find(|f| f.required && !config.contains_key(&f.name))
+        {
+            return Err(Error::invalid(format!(
+                "flavor `{flavor_name}` requires config key `{}` ({})",
+                missing.name, missing.description
+            )));
+        }
+        let mut checked = CheckedConfig::default();
+        for (key, value) in config {
+            let (stored, resolved) = match Reference::parse_whole(&value) {
+                None => (value.clone(), value),
+                Some(reference) => {
+                    let mut reference =
+                        reference.map_err(|e| Error::invalid(format!("config `{key}`: {e}")))?;
+                    if reference.manager.is_none() {
+                        reference = reference.pinned(&self.record(None)?.name);
+                    }
+                    let target = reference.manager.as_deref().unwrap_or_default();
+                    if target == name {
+                        return Err(Error::invalid(format!(
+                            "config `{key}` refers to {reference}, a secret of secrets manager \
+                             `{name}` itself; it needs its config to read it"
+                        )));
+                    }
+                    let resolved = self
+                        .bind(Some(target))
+                        .map_err(|e| refer_error(&key, &reference, e))?
+                        .read_reference(&reference, &mut vec![name.to_string()])
+                        .map_err(|e| refer_error(&key, &reference, e))?;
+                    (reference.to_string(), resolved)
+                }
+            };
+            checked.stored.insert(key.clone(), stored);
+            checked.resolved.insert(key, resolved);
+        }
+        Ok(checked)
+    }
+
+    /// Lets the flavor judge `config` before it is stored, in a call that
+    /// can reach nothing: no network, no storage, the flavor's deadline at
+    /// most 5 s. The call is `get-all-secret-keys`; a flavor that checks its
+    /// configuration first (as the shipped ones do: required keys, URL
+    /// syntax, credential files) answers `invalid` and the registration is
+    /// refused with its reason. Any other outcome (typically the refused
+    /// network) accepts the config: what only the backend can judge is
+    /// judged at first use. Flavors that take no config are not called.
+    pub(super) fn flavor_accepts_config(
+        &self,
+        entry: &FlavorEntry,
+        checked: &CheckedConfig,
+    ) -> Result<()> {
+        if entry.description.config.is_empty() {
+            return Ok(());
+        }
+        let flavor = &entry.description.name;
+        let runnable = self.flavors.runnable(flavor)?;
+        let mut limits = runnable.policy.limits;
+        limits.timeout_ms = limits.timeout_ms.min(CONFIG_CHECK_TIMEOUT_MS);
+        let policy = Policy {
+            limits,
+            grants: Grants::default(),
+        };
+        let secret_keys: Vec<&str> = entry.description.secret_config_keys().collect();
+        // Mask credentials and every value a reference resolved to.
+        let mask = checked
+            .resolved
+            .iter()
+            .filter(|(key, value)| {
+                secret_keys.contains(&key.as_str()) || checked.stored.get(*key) != Some(value)
+            })
+            .map(|(_, value)| value.clone())
+            .collect();
+        let setup = CallSetup {
+            policy: &policy,
+            storage: None,
+            config: checked.resolved.clone(),
+            mask,
+        };
+        let outcome = self
+            .sandbox
+            .get()?
+            .call(&runnable.loaded, setup, &GetAllSecretKeys);
+        match outcome.result {
+            Err(err) if err.is(ErrorKind::Invalid) => Err(Error::invalid(format!(
+                "flavor `{flavor}` refuses this config: {}",
+                err.detail()
+            ))),
+            _ => Ok(()),
+        }
+    }
+}

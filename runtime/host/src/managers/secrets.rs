@@ -1,0 +1,160 @@
+//! The secret operations of one manager: register, get, list, update,
+//! rename and delete.
+//!
+//! Guards against input no flavor should see (names and keys are checked
+//! against the contract's rules, key sets against the schema, before the
+//! call), an update that loses a key another process set between its read
+//! and its write (the write is pinned to the version its read saw and the
+//! merge is redone, at most [`MAX_UPDATE_ATTEMPTS`] times), and a rename
+//! that leaves two copies when its second half fails (the copy is removed
+//! again, or the error says both exist).
+
+use super::{Manager, SecretUpdate};
+use crate::error::{Error, ErrorKind, Result};
+use crate::sandbox::exports::{
+    DeleteSecret, GetAllSecretKeys, GetSecret, RegisterSecret, UpdateSecret,
+};
+use crate::secret::{Secret, check_input, check_name};
+
+/// How often `update` reads and merges again when another call wrote to
+/// the manager's storage between its read and its write.
+const MAX_UPDATE_ATTEMPTS: u32 = 20;
+
+impl Manager<'_> {
+    /// Creates a secret after checking it against its schema.
+    pub fn register_secret(&self, secret: &Secret) -> Result<()> {
+        self.managers
+            .schemas
+            .get(secret.schema())?
+            .validate(secret)?;
+        self.answer(&RegisterSecret(secret))
+    }
+
+    pub fn get_secret(&self, name: &str) -> Result<Secret> {
+        check_name("secret name", name)?;
+        self.answer(&GetSecret(name))
+    }
+
+    /// The names of all secrets, sorted.
+    pub fn list_secrets(&self) -> Result<Vec<String>> {
+        let mut names = self.answer(&GetAllSecretKeys)?;
+        names.sort();
+        Ok(names)
+    }
+
+    /// Applies `update` to the stored values of `name`: sets its keys,
+    /// removes the ones it removes (and switches the schema if it says
+    /// so), re-validates, and stores the result.
+    pub fn update_secret(&self, name: &str, update: &SecretUpdate) -> Result<Secret> {
+        check_name("secret name", name)?;
+        // Check the changes on their own first, so a bad key or a repeated
+        // key is reported as such and not as a merge artefact.
+        check_input(&update.set)?;
+        if update.is_empty() {
+            return Err(Error::invalid(
+                "nothing to update: give KEY=VALUE pairs, --remove-key or --schema",
+            ));
+        }
+        if let Some(schema) = &update.schema {
+            self.managers.schemas.get(schema)?;
+        }
+        // Read, merge, write: the write is pinned to the storage version the
+        // read saw, so an update another process committed in between is
+        // merged again rather than overwritten (the other keys it set would
+        // otherwise be lost). Bounded: a manager written to without pause
+        // gets the conflict.
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            let (current, version) = self.read_versioned(name)?;
+            let updated = self.merged(name, &current, update)?;
+            let written = self.write_at_version(&UpdateSecret(&updated), version)?;
+            // Stale: the write found the storage at another version than
+            // the read (a lock wait or any other failure is not retried).
+            let stale = written
+                .report
+                .storage_version
+                .is_some_and(|seen| Some(seen) != version);
+            match written.result {
+                Err(err)
+                    if err.is(ErrorKind::Conflict)
+                        && version.is_some()
+                        && stale
+                        && attempts < MAX_UPDATE_ATTEMPTS =>
+                {
+                    continue;
+                }
+                result => {
+                    self.naming_manager(result)?;
+                    return Ok(updated);
+                }
+            }
+        }
+    }
+
+    /// `current` (read as `name`) with `update` applied, checked against
+    /// its schema.
+    fn merged(&self, name: &str, current: &Secret, update: &SecretUpdate) -> Result<Secret> {
+        let mut values = current.values().clone();
+        for key in &update.remove {
+            if update.set.iter().any(|(k, _)| k == key) {
+                return Err(Error::invalid(format!(
+                    "key `{key}` is both set and removed"
+                )));
+            }
+            if values.remove(key).is_none() {
+                return Err(Error::invalid(format!(
+                    "secret `{name}` has no key `{key}` to remove"
+                )));
+            }
+        }
+        values.extend(update.set.iter().cloned());
+        if values.is_empty() {
+            return Err(Error::invalid(format!(
+                "removing those keys would leave secret `{name}` empty; delete it instead"
+            )));
+        }
+        let schema = update.schema.as_deref().unwrap_or(current.schema());
+        let updated = Secret::new(name, schema, values)?;
+        self.managers
+            .schemas
+            .get(updated.schema())?
+            .validate(&updated)?;
+        Ok(updated)
+    }
+
+    /// Renames a secret: registers it under `new`, then deletes `old`. If
+    /// the delete fails, the new copy is deleted again, so either the
+    /// secret has moved or nothing changed (as far as the flavor's own
+    /// operations allow: the contract has no transaction across calls).
+    pub fn rename_secret(&self, old: &str, new: &str) -> Result<Secret> {
+        check_name("secret name", old)?;
+        check_name("secret name", new)?;
+        if old == new {
+            return Err(Error::invalid(format!(
+                "secret `{old}` already has that name"
+            )));
+        }
+        let current = self.answer(&GetSecret(old))?;
+        let renamed = Secret::new(new, current.schema(), current.pairs())?;
+        self.answer(&RegisterSecret(&renamed))?;
+        if let Err(err) = self.answer(&DeleteSecret(old)) {
+            return Err(match self.answer(&DeleteSecret(new)) {
+                Ok(()) => Error::backend(format!(
+                    "secret `{old}` could not be deleted ({err}); the copy `{new}` was \
+                     removed again, nothing changed"
+                )),
+                Err(undo) => Error::backend(format!(
+                    "secret `{old}` could not be deleted ({err}), and removing the copy \
+                     `{new}` failed too ({undo}); both exist now"
+                )),
+            });
+        }
+        Ok(renamed)
+    }
+
+    pub fn delete_secret(&self, name: &str) -> Result<()> {
+        check_name("secret name", name)?;
+        self.answer(&DeleteSecret(name))
+    }
+}

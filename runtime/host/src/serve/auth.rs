@@ -1,0 +1,224 @@
+//! Who may do what, as an axum extractor: a handler that takes
+//! [`Authorized<O>`] runs only for a token that may do operation `O` on the
+//! manager its path names; any other request is answered `401`, `403` or
+//! `429` here, and audited, without its handler ever running.
+//!
+//! Guards against:
+//! - a caller without a valid token learning anything: the token is checked
+//!   before the body is read or any secret looked at, and a missing, wrong,
+//!   expired or revoked token is one `401` whatever the request names; a
+//!   valid token on another manager or with too small a role is one `403`;
+//! - guessing tokens: a peer past its failed attempts is refused (`429`)
+//!   before its token is even hashed (see `tokens::FailureLimiter`);
+//! - an answer leaving unaudited: [`Authorized::respond`] is how a handler
+//!   answers, and it withholds the answer when its audit entry cannot be
+//!   written.
+
+use std::marker::PhantomData;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+
+use axum::extract::{ConnectInfo, FromRequestParts, RawPathParams};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use super::json::Answer;
+use super::{Node, audit, blocking, tokens};
+use crate::error::Result;
+use crate::home::Home;
+use crate::store::{AuditEntry, Role, TokenRecord};
+
+/// An operation of the API.
+pub(super) trait Operation {
+    /// Its name in the audit log.
+    const NAME: &'static str;
+    /// The least role a token needs for it.
+    const ROLE: Role;
+}
+
+/// One request, once routed: what the audit log records of it besides its
+/// answer.
+struct Request {
+    operation: &'static str,
+    manager: Option<String>,
+    secret: Option<String>,
+}
+
+/// A request whose token may do operation `O` on the manager its path
+/// names (the `{manager}` and `{name}` segments).
+pub(super) struct Authorized<O> {
+    node: Arc<Node>,
+    peer: IpAddr,
+    token: TokenRecord,
+    request: Request,
+    operation: PhantomData<O>,
+}
+
+impl<O: Operation> FromRequestParts<Arc<Node>> for Authorized<O> {
+    /// The refusal, already audited.
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        node: &Arc<Node>,
+    ) -> std::result::Result<Self, Response> {
+        let ConnectInfo(peer) = ConnectInfo::<SocketAddr>::from_request_parts(parts, node)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let params = RawPathParams::from_request_parts(parts, node)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let param = |wanted: &str| {
+            params
+                .iter()
+                .find(|(key, _)| *key == wanted)
+                .map(|(_, value)| value.to_string())
+        };
+        let request = Request {
+            operation: O::NAME,
+            manager: param("manager"),
+            secret: param("name"),
+        };
+        let peer = peer.ip();
+        match authorize(node, peer, &parts.headers, &request, O::ROLE).await {
+            Ok(token) => Ok(Authorized {
+                node: node.clone(),
+                peer,
+                token,
+                request,
+                operation: PhantomData,
+            }),
+            Err(refused) => Err(audited(node, peer, None, request, refused).await),
+        }
+    }
+}
+
+impl<O> Authorized<O> {
+    /// The token presented.
+    pub(super) fn token(&self) -> &TokenRecord {
+        &self.token
+    }
+
+    /// Runs `work` on the node's home on a blocking thread (calls block
+    /// while their flavor runs); an error is answered with its status.
+    pub(super) async fn run(
+        &self,
+        work: impl FnOnce(&Home) -> Result<Answer> + Send + 'static,
+    ) -> Answer {
+        let node = self.node.clone();
+        blocking(move || work(&node.home)).await.into()
+    }
+
+    /// [`Authorized::run`], then [`Authorized::respond`] with its answer.
+    pub(super) async fn answer_with(
+        self,
+        work: impl FnOnce(&Home) -> Result<Answer> + Send + 'static,
+    ) -> Response {
+        let answer = self.run(work).await;
+        self.respond(answer).await
+    }
+
+    /// Answers with `answer` once it is audited; withheld if it cannot be.
+    pub(super) async fn respond(self, answer: Answer) -> Response {
+        let token = Some(self.token.id);
+        audited(&self.node, self.peer, token, self.request, answer).await
+    }
+}
+
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(header::AUTHORIZATION)?
+        .to_str()
+        .ok()?
+        .strip_prefix("Bearer ")
+        .map(str::trim)
+}
+
+/// The token of a request that may do `request` with role `role`, or the
+/// refusal.
+async fn authorize(
+    node: &Arc<Node>,
+    peer: IpAddr,
+    headers: &HeaderMap,
+    request: &Request,
+    role: Role,
+) -> std::result::Result<TokenRecord, Answer> {
+    if node.limiter.blocked(peer) {
+        return Err(Answer::fixed(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate-limited",
+            "too many failed attempts from this address; try again later",
+        ));
+    }
+    let unauthorized = || {
+        Answer::fixed(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "a valid token is required (Authorization: Bearer TOKEN)",
+        )
+    };
+    let Some(presented) = bearer(headers).map(str::to_string) else {
+        node.limiter.failed(peer);
+        return Err(unauthorized());
+    };
+    let checker = node.clone();
+    let token = blocking(move || tokens::verify(checker.home.access(), &presented)).await;
+    let token = match token {
+        Ok(Some(token)) => token,
+        Ok(None) => {
+            node.limiter.failed(peer);
+            return Err(unauthorized());
+        }
+        Err(err) => return Err(Answer::error(&err)),
+    };
+    let on_manager = match &request.manager {
+        Some(manager) => *manager == token.manager,
+        None => true,
+    };
+    if !on_manager || token.role < role {
+        return Err(Answer::fixed(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "this token may not do that",
+        ));
+    }
+    Ok(token)
+}
+
+/// Records `answer` to `request` in the audit log, then answers with it; if
+/// the entry cannot be recorded, the answer is withheld.
+async fn audited(
+    node: &Node,
+    peer: IpAddr,
+    token: Option<String>,
+    request: Request,
+    answer: Answer,
+) -> Response {
+    let entry = AuditEntry {
+        at_ms: tokens::now_ms(),
+        peer: peer.to_string(),
+        token,
+        manager: request.manager.map(audit::clip),
+        operation: request.operation.to_string(),
+        secret: answer.named.or(request.secret).map(audit::clip),
+        outcome: answer.outcome,
+        status: answer.status.as_u16(),
+    };
+    if let Err(err) = node.audit.record(entry).await {
+        // Fail closed: no answer (a value, above all) leaves unaudited. What
+        // the request changed, it changed; the error says so.
+        tracing::error!("audit entry not recorded: {err}");
+        return (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            axum::Json(json!({
+                "error": "host",
+                "message": "the request could not be audited, so its answer is withheld \
+                            (a write it made stands)",
+            })),
+        )
+            .into_response();
+    }
+    (answer.status, axum::Json(answer.body)).into_response()
+}

@@ -1,0 +1,149 @@
+//! What the API reads and writes: the JSON bodies of requests and answers,
+//! and the HTTP status and error body each library error is answered with.
+//!
+//! Guards against a body exhausting or leaking through the node: a request
+//! body is read no further than [`MAX_BODY_BYTES`], one that does not parse
+//! is reported by position only (never quoted, it may hold a value), and an
+//! error body carries the library's error (which never holds a value,
+//! escaped) or a fixed text.
+
+use std::collections::BTreeMap;
+
+use axum::body::Body;
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::secret::Secret;
+
+/// The largest request body read (a secret's values are at most
+/// `secret::MAX_VALUES_BYTES`; JSON escaping may grow them).
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// A body a request carries.
+pub(super) trait RequestBody: serde::de::DeserializeOwned + Send + 'static {
+    /// The secret it names, for the audit log (when the path does not).
+    fn names_secret(&self) -> Option<String> {
+        None
+    }
+}
+
+/// A secret as the API shows it.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct SecretBody {
+    pub name: String,
+    #[serde(default = "arbitrary")]
+    pub schema: String,
+    pub values: BTreeMap<String, String>,
+}
+
+fn arbitrary() -> String {
+    "arbitrary".to_string()
+}
+
+impl SecretBody {
+    pub fn of(secret: &Secret) -> SecretBody {
+        SecretBody {
+            name: secret.name().to_string(),
+            schema: secret.schema().to_string(),
+            values: secret.values().clone(),
+        }
+    }
+
+    /// The secret this body describes, checked as any secret is.
+    pub fn into_secret(self) -> Result<Secret> {
+        Ok(Secret::new(self.name, self.schema, self.values)?)
+    }
+}
+
+impl RequestBody for SecretBody {
+    fn names_secret(&self) -> Option<String> {
+        Some(self.name.clone())
+    }
+}
+
+/// What `PATCH` takes: values to merge, and optionally a new schema.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct UpdateBody {
+    #[serde(default)]
+    pub values: BTreeMap<String, String>,
+    #[serde(default)]
+    pub schema: Option<String>,
+}
+
+impl RequestBody for UpdateBody {}
+
+/// An answer, and what the audit log records of it.
+pub(super) struct Answer {
+    pub(super) status: StatusCode,
+    pub(super) body: serde_json::Value,
+    pub(super) outcome: String,
+    /// The secret a body named (`register-secret`), for the audit log.
+    pub(super) named: Option<String>,
+}
+
+impl Answer {
+    pub(super) fn ok(status: StatusCode, body: serde_json::Value) -> Answer {
+        Answer {
+            status,
+            body,
+            outcome: "ok".to_string(),
+            named: None,
+        }
+    }
+
+    /// A refusal with a fixed text.
+    pub(super) fn fixed(status: StatusCode, kind: &str, message: &str) -> Answer {
+        Answer {
+            status,
+            body: json!({ "error": kind, "message": message }),
+            outcome: kind.to_string(),
+            named: None,
+        }
+    }
+
+    /// A library error, with the status that stands for its kind.
+    pub(super) fn error(err: &Error) -> Answer {
+        let status = match err.kind() {
+            ErrorKind::Invalid => StatusCode::BAD_REQUEST,
+            ErrorKind::NotFound => StatusCode::NOT_FOUND,
+            ErrorKind::AlreadyExists | ErrorKind::Conflict => StatusCode::CONFLICT,
+            ErrorKind::Denied => StatusCode::FORBIDDEN,
+            ErrorKind::Backend | ErrorKind::Sandbox(_) => StatusCode::BAD_GATEWAY,
+            ErrorKind::Verdict | ErrorKind::Host => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        let message = crate::text::escape(&err.to_string()).into_owned();
+        Answer {
+            status,
+            body: json!({ "error": err.kind().as_str(), "message": message }),
+            outcome: err.kind().as_str().to_string(),
+            named: None,
+        }
+    }
+}
+
+impl From<Result<Answer>> for Answer {
+    fn from(result: Result<Answer>) -> Answer {
+        result.unwrap_or_else(|err| Answer::error(&err))
+    }
+}
+
+/// Reads a JSON body after authentication, bounded; a body that does not
+/// parse is reported by position, never quoted.
+pub(super) async fn read_json<T: serde::de::DeserializeOwned>(body: Body) -> Result<T> {
+    let bytes = axum::body::to_bytes(body, MAX_BODY_BYTES)
+        .await
+        .map_err(|_| {
+            Error::invalid(format!(
+                "the request body is unreadable or larger than {MAX_BODY_BYTES} bytes"
+            ))
+        })?;
+    serde_json::from_slice(&bytes).map_err(|e| {
+        Error::invalid(format!(
+            "the request body is not the expected JSON (line {}, column {})",
+            e.line(),
+            e.column()
+        ))
+    })
+}
