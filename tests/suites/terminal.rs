@@ -66,11 +66,9 @@ fn interactive_update_keeps_values_on_enter_and_never_echoes() {
         "echoed: {out}"
     );
 
-    let got: serde_json::Value = serde_json::from_str(
-        home.cli(&["secret", "get", "db", "--reveal", "--output", "json"])
-            .ok(),
-    )
-    .unwrap();
+    let got: serde_json::Value = home
+        .cli(&["secret", "get", "db", "--reveal", "--output", "json"])
+        .json();
     assert_eq!(
         got["values"],
         serde_json::json!({"username": "typed-user", "password": "old-password", "extra": "typed-extra"})
