@@ -78,7 +78,7 @@ impl<'h> Managers<'h> {
 
     /// Registers a secrets manager on `flavor`, checking `config` against
     /// the keys the flavor declares, resolving its references, and then
-    /// letting the flavor itself judge it (see [`Managers::check_config`]);
+    /// letting the flavor itself judge it (see `Managers::check_config`);
     /// `limits` override the flavor's.
     pub fn register_limited(
         &self,

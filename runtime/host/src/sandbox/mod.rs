@@ -21,7 +21,7 @@
 //! failed `get-secret`, a register or update that read what was stored)
 //! after its flavor read stored or remote data is *secret-bearing*: its log
 //! lines are withheld from the default output, and its error details are
-//! replaced by what the host itself knows (see [`secret_bearing`]).
+//! replaced by what the host itself knows (see `secret_bearing`).
 
 pub mod cache;
 pub mod compile;

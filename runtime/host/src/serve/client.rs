@@ -6,8 +6,9 @@
 //! than [`MAX_ANSWER_BYTES`], a request waits no longer than
 //! [`REQUEST_TIMEOUT`], and the server's messages are escaped before the CLI
 //! prints them. `https://` servers are checked against the public roots,
-//! plus the CA certificates in [`CA_FILE_ENV`] (a private CA, a self-signed
-//! server certificate); over plain `http://` the token travels in clear.
+//! plus the CA certificates in the PEM file given to [`Remote::new`] (a
+//! private CA, a self-signed server certificate; the CLI takes it from
+//! `FLAVORBOX_SERVER_CA`); over plain `http://` the token travels in clear.
 
 use std::time::Duration;
 
