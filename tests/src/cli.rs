@@ -48,7 +48,8 @@ pub fn flavorbox_bin() -> PathBuf {
     let bin = profile_dir.join(format!("flavorbox{}", std::env::consts::EXE_SUFFIX));
     assert!(
         bin.is_file(),
-        "{} is missing; build it first (`cargo build -p flavorbox-cli`), as scripts/test.sh does",
+        "{} is missing; build it first (`cargo build -p flavorbox-cli`; scripts/test.sh builds it \
+         with the tests)",
         bin.display()
     );
     bin
