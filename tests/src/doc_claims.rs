@@ -15,9 +15,12 @@
 //! - a path that starts at a top-level directory of the repository
 //!   (`tests/suites/memory.rs`, `tests/suites/cli/`) must exist, from the
 //!   repository's root or (in a comment) from the commenting crate's
+//!   directory;
+//! - in the Markdown, a test name right after such a path (`tests/suites/memory.rs`
+//!   `a_compile_bomb`) must be declared in that file, or in a file under that
 //!   directory.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 /// Directories never read: build output, installed packages.
@@ -48,12 +51,15 @@ fn every_test_and_path_the_docs_and_comments_cite_exists() {
     let mut sources = Vec::new();
     walk(&root, &mut sources);
     let mut functions = BTreeSet::new();
+    let mut functions_in = BTreeMap::new();
     let mut literals = BTreeSet::new();
     let mut citations = Vec::new();
     for path in &sources {
         let text = std::fs::read_to_string(path).unwrap_or_default();
         if path.extension().is_some_and(|e| e == "rs") {
-            functions.extend(declared_functions(&text));
+            let declared: BTreeSet<String> = declared_functions(&text).collect();
+            functions.extend(declared.iter().cloned());
+            functions_in.insert(path.clone(), declared);
             citations.extend(comment_citations(&root, path, &text));
         }
         literals.extend(quoted_identifiers(&text));
@@ -65,18 +71,37 @@ fn every_test_and_path_the_docs_and_comments_cite_exists() {
     );
     let mut docs = vec![root.join("README.md")];
     docs.extend(markdown_in(&root.join("docs")));
+    let mut problems = Vec::new();
     for doc in &docs {
         let text =
             std::fs::read_to_string(doc).unwrap_or_else(|e| panic!("read {}: {e}", doc.display()));
         let shown = relative(&root, doc);
-        citations.extend(code_spans(&text).into_iter().map(|(line, span)| Citation {
-            place: format!("{shown}:{line}"),
-            span: span.to_string(),
-            crate_dir: None,
-        }));
+        for (line, spans) in code_spans(&text) {
+            let place = format!("{shown}:{line}");
+            for pair in spans.windows(2) {
+                let ((path, between), (name, _)) = (pair[0], pair[1]);
+                let Some(path) = repository_path(&root, path) else {
+                    continue;
+                };
+                let adjacent = matches!(between.trim(), "" | ",");
+                let declared = functions_in
+                    .iter()
+                    .any(|(file, names)| file.starts_with(&path) && names.contains(name));
+                if adjacent && is_test_like(name) && functions.contains(name) && !declared {
+                    problems.push(format!(
+                        "{place}: `{name}` is cited as in `{}`, but it is declared elsewhere",
+                        relative(&root, &path)
+                    ));
+                }
+            }
+            citations.extend(spans.into_iter().map(|(span, _)| Citation {
+                place: place.clone(),
+                span: span.to_string(),
+                crate_dir: None,
+            }));
+        }
     }
 
-    let mut problems = Vec::new();
     for Citation {
         place,
         span,
@@ -201,21 +226,30 @@ fn inline_spans(line: &str) -> impl Iterator<Item = &str> {
     line.split('`').skip(1).step_by(2)
 }
 
-/// Inline code spans of the Markdown `text` and their line numbers,
-/// outside fenced code blocks.
-fn code_spans(text: &str) -> Vec<(usize, &str)> {
-    let mut spans = Vec::new();
+/// The inline code spans of each line of the Markdown `text` (outside
+/// fenced code blocks), by line number, each with the text that follows it
+/// up to the next span.
+fn code_spans(text: &str) -> Vec<(usize, Vec<(&str, &str)>)> {
+    let mut lines = Vec::new();
     let mut fenced = false;
     for (number, line) in text.lines().enumerate() {
         if line.trim_start().starts_with("```") {
             fenced = !fenced;
             continue;
         }
-        if !fenced {
-            spans.extend(inline_spans(line).map(|span| (number + 1, span)));
+        if fenced {
+            continue;
+        }
+        let parts: Vec<&str> = line.split('`').collect();
+        let spans: Vec<(&str, &str)> = (1..parts.len())
+            .step_by(2)
+            .map(|i| (parts[i], parts.get(i + 1).copied().unwrap_or_default()))
+            .collect();
+        if !spans.is_empty() {
+            lines.push((number + 1, spans));
         }
     }
-    spans
+    lines
 }
 
 /// Whether `span` reads as the name of a test or function: lowercase

@@ -17,7 +17,9 @@
 //!   serve`); [`http_client`] talks to them;
 //! - [`components`]: flavors built from Python, JavaScript and Rust projects
 //!   with `flavorbox flavor build`, cached in `target/`;
-//! - [`bench`](mod@bench): what the benches share.
+//! - [`bench`](mod@bench): what the benches share;
+//! - `doc_claims`, a test of its own: every test, function and path that
+//!   `README.md`, `docs/*.md` and the comments cite exists.
 //!
 //! A suite names a guest by its constant and includes support code with
 //! `use`:
