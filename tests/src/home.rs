@@ -107,6 +107,15 @@ impl CliHome {
         self.cli(&args).json()
     }
 
+    /// `secret register NAME ARGS...` on the active manager (`args`: the
+    /// `KEY=VALUE` pairs and flags such as `--schema`); must succeed.
+    #[track_caller]
+    pub fn register_secret(&self, name: &str, args: &[&str]) {
+        let mut all = vec!["secret", "register", name];
+        all.extend_from_slice(args);
+        self.cli(&all).ok();
+    }
+
     /// Registers the secret `name` of schema `basic_auth` (`username=admin`,
     /// `password=`[`LOGIN_PASSWORD`]) on the active manager, and checks that
     /// `secret get` shows the password only as `***` and `--reveal` shows

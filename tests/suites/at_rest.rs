@@ -47,9 +47,7 @@ fn raw_bytes(home: &Path) -> Vec<u8> {
 fn the_store_holds_no_secret_value_or_credential_in_clear() {
     let cli_home = CliHome::new();
     let home = cli_home.path();
-    cli_home
-        .cli(&["secret", "register", "db", "password=PLAINTEXT-PASSWORD-1"])
-        .ok();
+    cli_home.register_secret("db", &["password=PLAINTEXT-PASSWORD-1"]);
     cli_home
         .register_flavor(guests::KV_JSON, &["--grant", "storage"])
         .ok();

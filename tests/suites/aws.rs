@@ -110,8 +110,7 @@ fn a_user_manages_secrets_on_aws_through_the_cli() {
 
     home.register_login("db_creds");
 
-    home.cli(&["secret", "register", "api", "token=t0ken-value"])
-        .ok();
+    home.register_secret("api", &["token=t0ken-value"]);
     assert_eq!(home.secret_names(None), ["api", "db_creds"]);
 
     // `secret update` merges into the stored values, re-validated against
@@ -148,10 +147,8 @@ fn two_managers_in_different_namespaces_never_see_each_other() {
     );
     let b = Some("team_b");
 
-    home.cli(&["secret", "register", "shared_name", "owner=team-a"])
-        .ok();
-    home.cli(&["secret", "register", "only_a", "k=value-a"])
-        .ok();
+    home.register_secret("shared_name", &["owner=team-a"]);
+    home.register_secret("only_a", &["k=value-a"]);
     home.on(
         "team_b",
         &["secret", "register", "shared_name", "owner=team-b"],
@@ -192,8 +189,7 @@ fn aws_and_transport_errors_map_to_exit_codes() {
     register_manager(&home, "dead", &dead, &ns, &[]);
     register_manager(&home, "ungranted", &ungranted, &ns, &[]);
 
-    home.cli(&["secret", "register", "dup", "k=first-value"])
-        .ok();
+    home.register_secret("dup", &["k=first-value"]);
     // AWS's refusals (HTTP errors) are shown as the flavor words them.
     home.cli(&["secret", "register", "dup", "k=second-value"])
         .fails(1, "already exists: ResourceExistsException");
@@ -317,16 +313,15 @@ fn credentials_come_from_a_reference_rotate_in_place_and_the_flavor_upgrades() {
     // while the manager and its secrets stay.
     let home = TestHome::new();
     register_flavor(&home, &[]);
-    home.cli(&[
-        "secret",
-        "register",
+    home.register_secret(
         "aws_creds",
-        "--schema",
-        "aws",
-        "aws_access_key_id=testing",
-        "aws_secret_access_key=referenced-secret-key",
-    ])
-    .ok();
+        &[
+            "--schema",
+            "aws",
+            "aws_access_key_id=testing",
+            "aws_secret_access_key=referenced-secret-key",
+        ],
+    );
     let ns = namespace("rotation");
     let origin = moto().origin();
     home.register_manager(
@@ -344,15 +339,7 @@ fn credentials_come_from_a_reference_rotate_in_place_and_the_flavor_upgrades() {
         ],
         &[],
     );
-    home.cli(&[
-        "secret",
-        "register",
-        "db",
-        "password=pw-1",
-        "--manager",
-        "prod",
-    ])
-    .ok();
+    home.register_secret("db", &["password=pw-1", "--manager", "prod"]);
     assert_eq!(
         home.revealed("db", Some("prod"))["values"]["password"],
         "pw-1"

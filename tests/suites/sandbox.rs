@@ -18,14 +18,7 @@ use flavorbox_tests::{Guest, TestHome, guests};
 fn arena(guest: Guest, limits: &[&str]) -> TestHome {
     let home = TestHome::new();
     home.cli_register(guest, "h", limits, false);
-    home.cli(&[
-        "secret",
-        "register",
-        "db_creds",
-        "username=admin",
-        "password=hunter2-pw",
-    ])
-    .ok();
+    home.register_secret("db_creds", &["username=admin", "password=hunter2-pw"]);
     home.put_raw(
         "h",
         &[(

@@ -80,14 +80,7 @@ fn register_and_use(
     );
     home.register_manager("m", flavor, config, &["--set-active"]);
 
-    home.cli(&[
-        "secret",
-        "register",
-        "db_creds",
-        "username=admin",
-        "password=hunter2-sdk",
-    ])
-    .ok();
+    home.register_secret("db_creds", &["username=admin", "password=hunter2-sdk"]);
     home.cli(&["secret", "register", "db_creds", "username=x"])
         .fails(1, "already exists");
     let json = home.revealed("db_creds", None);
@@ -239,8 +232,7 @@ fn the_python_vault_example_works_against_openbao() {
 
     // The secret lands in Vault's KV v2 engine as ZenML's Vault secrets
     // manager keeps it: the key-values plus the schema name.
-    home.cli(&["secret", "register", "api", "key=kv2-value"])
-        .ok();
+    home.register_secret("api", &["key=kv2-value"]);
     let stored = bao.api("GET", &format!("/v1/secret/data/{namespace}/api"), None);
     assert_eq!(stored.status, 200, "{stored:?}");
     let data = &stored.body["data"]["data"];
@@ -292,7 +284,7 @@ fn the_javascript_vault_example_works_against_openbao() {
     // wasi:http, JSON both ways, error statuses.
     let namespace = format!("sdk-js-{}", std::process::id());
     let (home, _, _) = vault_example("vault-js", "vault-js", &namespace);
-    home.cli(&["secret", "register", "api", "key=kv2-js"]).ok();
+    home.register_secret("api", &["key=kv2-js"]);
     let stored = openbao().api("GET", &format!("/v1/secret/data/{namespace}/api"), None);
     assert_eq!(stored.body["data"]["data"]["key"], "kv2-js", "{stored:?}");
 }

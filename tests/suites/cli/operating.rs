@@ -28,7 +28,7 @@ fn rebuilt_kv_json(home: &TestHome) -> String {
 fn a_flavor_is_upgraded_and_regranted_in_place_keeping_its_secrets() {
     let home = TestHome::new();
     home.cli_register(guests::KV_JSON, "kv", &["--storage-keys", "50"], true);
-    home.cli(&["secret", "register", "kept", "k=v"]).ok();
+    home.register_secret("kept", &["k=v"]);
     let before: Value = home
         .cli(&["flavor", "describe", "kv_json", "--output", "json"])
         .json();
@@ -105,8 +105,7 @@ fn a_flavor_is_upgraded_and_regranted_in_place_keeping_its_secrets() {
 #[test]
 fn config_references_resolve_at_call_time_and_rotate() {
     let home = TestHome::new();
-    home.cli(&["secret", "register", "creds", "token=rotating-token-1"])
-        .ok();
+    home.register_secret("creds", &["token=rotating-token-1"]);
     home.register_flavor(guests::KV_JSON, &["--grant", "storage"])
         .ok();
     home.register_manager("kv", "kv_json", &[("label", "{{creds.token}}")], &[]);
@@ -179,16 +178,15 @@ fn secret_config_is_masked_where_it_is_shown() {
     let home = TestHome::new();
     home.register_flavor(guests::AWS, &["--allow-host", "http://127.0.0.1:9"])
         .ok();
-    home.cli(&[
-        "secret",
-        "register",
+    home.register_secret(
         "aws_creds",
-        "--schema",
-        "aws",
-        "aws_access_key_id=AKIAEXAMPLE",
-        "aws_secret_access_key=very-secret-key",
-    ])
-    .ok();
+        &[
+            "--schema",
+            "aws",
+            "aws_access_key_id=AKIAEXAMPLE",
+            "aws_secret_access_key=very-secret-key",
+        ],
+    );
     home.register_manager(
         "prod",
         "aws",
@@ -229,15 +227,7 @@ fn secret_config_is_masked_where_it_is_shown() {
 #[test]
 fn update_removes_keys_merges_json_switches_schema_and_rename_moves() {
     let home = TestHome::new();
-    home.cli(&[
-        "secret",
-        "register",
-        "s",
-        "username=u",
-        "password=p",
-        "extra=x",
-    ])
-    .ok();
+    home.register_secret("s", &["username=u", "password=p", "extra=x"]);
     home.cli(&["secret", "update", "s", "--remove-key", "extra"])
         .ok();
     home.cli(&["secret", "update", "s", "--remove-key", "nope"])
@@ -278,7 +268,7 @@ fn update_removes_keys_merges_json_switches_schema_and_rename_moves() {
         home.revealed("t", Some("default"))["values"]["password"],
         "from-json"
     );
-    home.cli(&["secret", "register", "taken", "k=v"]).ok();
+    home.register_secret("taken", &["k=v"]);
     home.cli(&["secret", "rename", "t", "taken"])
         .fails(1, "secret `taken` already exists");
     home.cli(&["secret", "rename", "ghost", "v"]).fails(
@@ -295,7 +285,7 @@ fn update_removes_keys_merges_json_switches_schema_and_rename_moves() {
 fn concurrent_updates_from_two_processes_lose_no_key() {
     const UPDATES: usize = 15;
     let home = TestHome::new();
-    home.cli(&["secret", "register", "shared", "seed=0"]).ok();
+    home.register_secret("shared", &["seed=0"]);
     let writers: Vec<_> = ["a", "b"]
         .into_iter()
         .map(|writer| {

@@ -54,7 +54,7 @@ fn the_same_input_rules_hold_on_every_path() {
             "is reserved",
         ),
     ];
-    home.cli(&["secret", "register", "e", "k=v"]).ok();
+    home.register_secret("e", &["k=v"]);
     for (args, needle) in cases {
         home.cli(&args).fails(2, needle);
     }
@@ -84,8 +84,7 @@ fn the_same_input_rules_hold_on_every_path() {
         r#"{"name": "api", "required": ["token"]}"#,
     );
     home.cli(&["schema", "register", &api]).ok();
-    home.cli(&["secret", "register", "key", "--schema", "api", "token=t"])
-        .ok();
+    home.register_secret("key", &["--schema", "api", "token=t"]);
     home.cli(&["schema", "remove", "api"])
         .fails(1, "used by secret(s) default/key");
     home.cli(&["schema", "remove", "aws"]).fails(1, "built in");
@@ -99,8 +98,7 @@ fn the_same_input_rules_hold_on_every_path() {
 fn destructive_commands_need_a_yes_off_a_terminal() {
     let home = TestHome::new();
     home.cli_register(guests::KV_JSON, "kv", &[], false);
-    home.cli(&["secret", "register", "s", "k=v", "--manager", "kv"])
-        .ok();
+    home.register_secret("s", &["k=v", "--manager", "kv"]);
     home.cli(&["secrets-manager", "remove", "kv", "--purge"])
         .fails(2, "pass --yes");
     home.cli(&["secret", "delete-all", "--manager", "kv"])

@@ -13,15 +13,10 @@ use crate::write;
 #[test]
 fn get_prints_raw_values_and_every_format_round_trips() {
     let home = TestHome::new();
-    home.cli(&[
-        "secret",
-        "register",
+    home.register_secret(
         "db",
-        "username=admin",
-        "password=pa ss'word",
-        "cert=placeholder",
-    ])
-    .ok();
+        &["username=admin", "password=pa ss'word", "cert=placeholder"],
+    );
     // `-` drops one trailing newline; store one that keeps a newline.
     home.cli_with_stdin(
         &["secret", "update", "db", "cert=-"],
@@ -57,8 +52,7 @@ fn get_prints_raw_values_and_every_format_round_trips() {
     // `get --output json` is what `--from-json` reads.
     let json = home.cli(&["secret", "get", "db", "--reveal", "--output", "json"]);
     let file = write(&home, "db.json", json.ok());
-    home.cli(&["secret", "register", "copy", "--from-json", &file])
-        .ok();
+    home.register_secret("copy", &["--from-json", &file]);
     let (a, b) = (
         home.revealed("db", Some("default")),
         home.revealed("copy", Some("default")),
@@ -74,25 +68,10 @@ fn get_prints_raw_values_and_every_format_round_trips() {
 #[test]
 fn run_passes_secrets_as_environment_and_the_exit_code_back() {
     let home = TestHome::new();
-    home.cli(&[
-        "secret",
-        "register",
-        "db",
-        "username=admin",
-        "pass.word=s3cr3t-v4lue",
-    ])
-    .ok();
+    home.register_secret("db", &["username=admin", "pass.word=s3cr3t-v4lue"]);
     home.cli(&["secrets-manager", "register", "other", "--flavor", "local"])
         .ok();
-    home.cli(&[
-        "secret",
-        "register",
-        "api",
-        "token=tok-123",
-        "--manager",
-        "other",
-    ])
-    .ok();
+    home.register_secret("api", &["token=tok-123", "--manager", "other"]);
     let script = "printf '%s|%s|%s|%s\\n' \"$DB_USERNAME\" \"$DB_PASS_WORD\" \"$URL\" \"$TOKEN\"; \
                   tr '\\0' ' ' < /proc/$PPID/cmdline; echo; exit 42";
     let run = home.cli(&[
@@ -134,18 +113,10 @@ fn run_passes_secrets_as_environment_and_the_exit_code_back() {
 #[test]
 fn resolve_renders_every_reference_or_prints_nothing() {
     let home = TestHome::new();
-    home.cli(&[
-        "secret",
-        "register",
-        "db",
-        "username=admin",
-        "password=hunter2-pw",
-    ])
-    .ok();
+    home.register_secret("db", &["username=admin", "password=hunter2-pw"]);
     home.cli(&["secrets-manager", "register", "b", "--flavor", "local"])
         .ok();
-    home.cli(&["secret", "register", "api", "token=t0k", "--manager", "b"])
-        .ok();
+    home.register_secret("api", &["token=t0k", "--manager", "b"]);
     let template = write(
         &home,
         "app.conf",
@@ -188,16 +159,15 @@ fn export_import_round_trips_all_or_nothing() {
         "password=p\"w\n",
     ])
     .ok();
-    home.cli(&[
-        "secret",
-        "register",
+    home.register_secret(
         "aws_creds",
-        "--schema",
-        "aws",
-        "aws_access_key_id=AKIA1",
-        "aws_secret_access_key=s3cr3t",
-    ])
-    .ok();
+        &[
+            "--schema",
+            "aws",
+            "aws_access_key_id=AKIA1",
+            "aws_secret_access_key=s3cr3t",
+        ],
+    );
     home.cli(&["secret", "export"]).fails(2, "pass --reveal");
     let export = home.cli(&["secret", "export", "--reveal"]);
     let file = write(&home, "export.json", export.ok());

@@ -24,7 +24,7 @@ fn refused(home: &TestHome, args: &[&str], code: i32, needle: &str) {
 #[test]
 fn bad_secret_input_is_refused_with_one_line_and_nothing_written() {
     let home = TestHome::new();
-    home.cli(&["secret", "register", "existing", "k=v"]).ok();
+    home.register_secret("existing", &["k=v"]);
     let dir = home.path().to_path_buf();
     let binary = dir.join("binary.bin");
     std::fs::write(&binary, [0xff, 0xfe, 0x00, 0x80]).unwrap();
@@ -299,8 +299,7 @@ fn a_corrupt_store_is_refused_and_left_as_it_was() {
 fn a_stored_component_that_no_longer_matches_its_digest_is_refused() {
     let home = TestHome::new();
     home.cli_register(guests::KV_JSON, "kv", &[], false);
-    home.cli(&["secret", "register", "kept", "k=v", "--manager", "kv"])
-        .ok();
+    home.register_secret("kept", &["k=v", "--manager", "kv"]);
     let before = home.raw_storage("kv");
 
     let db = rusqlite::Connection::open(home.path().join("flavorbox.db")).unwrap();

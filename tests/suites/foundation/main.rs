@@ -31,14 +31,7 @@ fn a_fresh_home_has_local_and_an_active_default_manager() {
 #[test]
 fn all_six_operations_follow_zenml_semantics_through_the_cli() {
     let home = TestHome::new();
-    home.cli(&[
-        "secret",
-        "register",
-        "db_creds",
-        "username=admin",
-        "password=hunter2-pw",
-    ])
-    .ok();
+    home.register_secret("db_creds", &["username=admin", "password=hunter2-pw"]);
     home.cli(&["secret", "register", "db_creds", "username=other"])
         .fails(1, "already exists: secret `db_creds` already exists");
 
@@ -50,7 +43,7 @@ fn all_six_operations_follow_zenml_semantics_through_the_cli() {
     assert_eq!(secret["values"]["username"], "admin");
     assert_eq!(secret["values"]["password"], "hunter2-pw");
 
-    home.cli(&["secret", "register", "api", "token=t0ken"]).ok();
+    home.register_secret("api", &["token=t0ken"]);
     assert_eq!(home.secret_names(None), ["api", "db_creds"]);
 
     // `secret update` merges into the stored values and re-validates.
@@ -115,18 +108,9 @@ fn two_local_managers_never_see_each_other() {
     let home = TestHome::new();
     home.register_manager("team_b", "local", &[], &[]);
     let b = Some("team_b");
-    home.cli(&["secret", "register", "shared_name", "owner=a"])
-        .ok();
-    home.cli(&["secret", "register", "only_a", "k=v"]).ok();
-    home.cli(&[
-        "secret",
-        "register",
-        "shared_name",
-        "owner=b",
-        "--manager",
-        "team_b",
-    ])
-    .ok();
+    home.register_secret("shared_name", &["owner=a"]);
+    home.register_secret("only_a", &["k=v"]);
+    home.register_secret("shared_name", &["owner=b", "--manager", "team_b"]);
 
     assert_eq!(home.secret_names(None), ["only_a", "shared_name"]);
     assert_eq!(home.secret_names(b), ["shared_name"]);
@@ -157,8 +141,7 @@ fn a_second_flavor_registered_from_a_wasm_file_works_through_the_cli() {
     assert!(described.stdout.contains("label"), "{described:?}");
 
     home.register_manager("kv", "kv_json", &[("label", "ci")], &["--set-active"]);
-    home.cli(&["secret", "register", "token", "value=abc123"])
-        .ok();
+    home.register_secret("token", &["value=abc123"]);
     assert_eq!(home.revealed("token", None)["values"]["value"], "abc123");
     assert_eq!(home.secret_names(None), ["token"]);
     // The default manager on `local` does not see it.
@@ -201,7 +184,7 @@ fn a_guest_that_traps_after_writing_leaves_storage_exactly_as_before() {
             ),
         ],
     );
-    home.cli(&["secret", "register", "keep_me", "k=v"]).ok();
+    home.register_secret("keep_me", &["k=v"]);
     let before = home.raw_storage("h");
     let local_before = home.raw_storage("default");
 
@@ -226,10 +209,7 @@ fn user_schemas_shape_secrets() {
             .ok()
             .contains("key  required")
     );
-    home.cli(&[
-        "secret", "register", "svc", "--schema", "api_key", "key=k3y",
-    ])
-    .ok();
+    home.register_secret("svc", &["--schema", "api_key", "key=k3y"]);
     home.cli(&[
         "secret", "register", "svc2", "--schema", "api_key", "other=x",
     ])

@@ -21,7 +21,7 @@ fn the_token_is_cached_and_replaced_once_revoked() {
         &key_config(&fake, &namespace("token")),
         &["--set-active"],
     );
-    home.cli(&["secret", "register", "one", "k=v1"]).ok();
+    home.register_secret("one", &["k=v1"]);
     for _ in 0..3 {
         assert_eq!(home.revealed("one", None)["values"]["k"], "v1");
     }
@@ -50,8 +50,7 @@ fn google_s_refusals_map_to_exit_codes() {
     let fake = fake_gcp();
     let ns = namespace("errors");
     let home = gcp_home(&ns);
-    home.cli(&["secret", "register", "dup", "k=first-value"])
-        .ok();
+    home.register_secret("dup", &["k=first-value"]);
     // The flavor read its cached access token (a credential the host never
     // saw) before these failed, so the error lines are in the host's words;
     // Google's own are one explicit opt-in away.

@@ -163,7 +163,7 @@ fn a_compile_bomb_is_refused_at_its_time_and_memory_bounds() {
 #[test]
 fn a_writer_that_sleeps_holds_no_lock_and_is_blamed_alone() {
     let home = with_guest(guests::HOSTILE_LOCK_HOLDER, &["--timeout", "8"]);
-    home.cli(&["secret", "register", "before", "k=v"]).ok();
+    home.register_secret("before", &["k=v"]);
     let hostile_before = home.raw_storage("h");
     std::thread::scope(|scope| {
         let started = Instant::now();
@@ -174,7 +174,7 @@ fn a_writer_that_sleeps_holds_no_lock_and_is_blamed_alone() {
         // processes: none waits for the sleeper, none is blamed.
         for i in 0..2 {
             let name = format!("victim{i}");
-            home.cli(&["secret", "register", &name, "k=v"]).ok();
+            home.register_secret(&name, &["k=v"]);
             home.cli(&["secret", "get", &name]).ok();
         }
         assert!(

@@ -18,7 +18,7 @@ fn an_approle_token_is_cached_and_replaced_once_revoked() {
     // The secret id logs in twice at most: every call past the second
     // works only if the token was cached.
     let (home, role_id, secret_id) = approle_home("token-cache", 2, &ns);
-    home.cli(&["secret", "register", "one", "k=v1"]).ok();
+    home.register_secret("one", &["k=v1"]);
     for _ in 0..3 {
         assert_eq!(home.revealed("one", None)["values"]["k"], "v1");
     }
@@ -84,8 +84,7 @@ fn an_approle_token_is_cached_and_replaced_once_revoked() {
 fn vault_refusals_map_to_exit_codes() {
     let ns = namespace("errors");
     let home = token_home(&ns, &[]);
-    home.cli(&["secret", "register", "dup", "k=first-value"])
-        .ok();
+    home.register_secret("dup", &["k=first-value"]);
     home.cli(&["secret", "register", "dup", "k=second-value"])
         .fails(
             1,

@@ -234,8 +234,7 @@ fn a_user_manages_secrets_on_vault_with_approle_through_the_cli() {
         json!({ "username": "admin", "password": "hunter2-pw", "zenml_schema_name": "basic_auth" })
     );
 
-    home.cli(&["secret", "register", "API", "token=t0ken-value"])
-        .ok();
+    home.register_secret("API", &["token=t0ken-value"]);
     assert_eq!(home.secret_names(None), ["API", "db.creds"]);
 
     home.cli(&["secret", "update", "db.creds", "password=rotated-pw"])
