@@ -40,9 +40,12 @@ echo "==> guest crates: native unit tests"
     --target-dir ../target/guests-native)
 
 # The end-to-end suites run the CLI binary, which `cargo test` does not build
-# for another package's tests.
-echo "==> cargo build -p flavorbox-cli (the CLI the end-to-end suites run)"
-cargo build --locked -p flavorbox-cli
+# for another package's tests. It is built together with the tests, so that
+# cargo resolves the dependencies' features once (the tests' dev-dependencies
+# included) and compiles wasmtime once, not once for the binary and again
+# for the tests.
+echo "==> cargo build --workspace --bins --tests (the CLI the end-to-end suites run, and the tests)"
+cargo build --locked --workspace --bins --tests
 
 echo "==> cargo test --workspace"
 cargo test --locked --workspace "$@"

@@ -5,13 +5,10 @@
 //! may be rebuilt by another build later, and what is embedded must be what
 //! the digest describes.
 
-#[path = "../../guests/build_support.rs"]
-mod build_support;
-
 use sha2::{Digest, Sha256};
 
 fn main() {
-    let built = build_support::build_guests(&["local"], &[]);
+    let built = flavorbox_guest_build::build_guests(&["local"], &[]);
     let bytes = std::fs::read(&built["local"].wasm).expect("read the local flavor component");
     let out = std::path::PathBuf::from(std::env::var_os("OUT_DIR").expect("run by cargo"));
     let embedded = out.join("local.wasm");

@@ -18,17 +18,16 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use flavorbox::policy::Policy;
-use flavorbox::registry::{local_policy, local_source};
+use flavorbox::registry::local_policy;
+use flavorbox::sandbox::Export;
 use flavorbox::sandbox::exports::{
     DeleteSecret, GetAllSecretKeys, GetSecret, RegisterSecret, UpdateSecret,
 };
-use flavorbox::sandbox::{CallSetup, Export, LoadedFlavor, Sandbox};
-use flavorbox::store::{Database, NamespaceAccess, TxnMode};
+use flavorbox::store::TxnMode;
 use flavorbox::{Home, Secret};
+use flavorbox_tests::bench::{LocalNamespace, human, median};
 
 /// Namespace sizes measured; the first is the baseline.
 const SIZES: [usize; 3] = [100, 10_000, 100_000];
@@ -57,43 +56,12 @@ fn secret(name: &str) -> Secret {
     .expect("valid secret")
 }
 
-fn median(mut samples: Vec<Duration>) -> Duration {
-    samples.sort();
-    samples[samples.len() / 2]
-}
-
-fn human(d: Duration) -> String {
-    let ns = d.as_nanos() as f64;
-    if ns >= 1e9 {
-        format!("{:.3} s", ns / 1e9)
-    } else if ns >= 1e6 {
-        format!("{:.3} ms", ns / 1e6)
-    } else {
-        format!("{:.2} µs", ns / 1e3)
-    }
-}
-
 /// One `local` namespace driven by sandbox calls with a raised quota.
-struct Namespace {
-    sandbox: Arc<Sandbox>,
-    local: Arc<LoadedFlavor>,
-    db: Arc<dyn Database>,
-    id: i64,
-    policy: Policy,
-}
+struct Namespace(LocalNamespace);
 
 impl Namespace {
     fn call<E: Export>(&self, export: &E) -> E::Answer {
-        let setup = CallSetup {
-            policy: &self.policy,
-            storage: Some(NamespaceAccess::new(self.db.clone(), self.id)),
-            config: BTreeMap::new(),
-            mask: Vec::new(),
-        };
-        self.sandbox
-            .call(&self.local, setup, export)
-            .result
-            .expect("call succeeds")
+        self.0.call(export)
     }
 
     /// Grows the namespace to `to` secrets named `s0`, `s1`, ...: `s0`
@@ -105,14 +73,16 @@ impl Namespace {
             self.call(&RegisterSecret(&secret("s0")));
         }
         let template = self
+            .0
             .db
-            .namespace(self.id, TxnMode::Read)
+            .namespace(self.0.id, TxnMode::Read)
             .and_then(|mut txn| txn.get("secrets/s0"))
             .expect("read s0")
             .expect("s0 is stored");
         let mut txn = self
+            .0
             .db
-            .namespace(self.id, TxnMode::Write)
+            .namespace(self.0.id, TxnMode::Write)
             .expect("write txn");
         for i in from.max(1)..to {
             txn.set(&format!("secrets/s{i}"), &template).expect("seed");
@@ -141,22 +111,11 @@ struct Row {
 }
 
 fn scaling(home: &Home, rows: &mut Vec<Row>) {
-    let manager = home.manager(None).expect("active manager");
     let mut policy = local_policy();
     policy.limits.storage.keys = 1_000_000;
     policy.limits.storage.bytes = 1 << 30;
     policy.limits.timeout_ms = 60_000;
-    let ns = Namespace {
-        sandbox: home.sandbox().expect("sandbox").clone(),
-        local: home
-            .sandbox()
-            .expect("sandbox")
-            .load(&local_source(), home.db())
-            .expect("load local"),
-        db: home.shared_db(),
-        id: manager.record().id,
-        policy,
-    };
+    let ns = Namespace(LocalNamespace::of(home, None, policy));
     let mut base: Option<[Duration; 4]> = None;
     let mut filled = 0;
     for size in SIZES {
@@ -374,8 +333,8 @@ fn main() {
             out,
             "{:<78} {:>11} {:>11} {:>6.2}x",
             row.what,
-            human(row.subject),
-            human(row.baseline),
+            human(row.subject.as_nanos() as f64),
+            human(row.baseline.as_nanos() as f64),
             row.ratio
         );
     }

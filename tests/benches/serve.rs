@@ -9,60 +9,14 @@
 //! `FLAVORBOX_BENCH_CONNECTIONS` (default 8) the connections. Nothing is
 //! asserted about time: the numbers are printed.
 
-#[path = "../support/postgres.rs"]
-mod postgres;
-
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use flavorbox::store::PostgresDatabase;
-use flavorbox_tests::{cache_dir, flavorbox_bin, run_cli};
-use postgres::Postgres;
-
-struct Node {
-    child: Child,
-    port: u16,
-    _home: tempfile::TempDir,
-}
-
-impl Node {
-    fn start(home: Option<tempfile::TempDir>, store: Option<&str>) -> Node {
-        let home = home.unwrap_or_else(|| tempfile::tempdir().unwrap());
-        let mut command = Command::new(flavorbox_bin());
-        command.arg("--home").arg(home.path());
-        if let Some(store) = store {
-            command.args(["--store", store]);
-        }
-        let mut child = command
-            .args(["serve", "--listen", "127.0.0.1:0"])
-            .env("FLAVORBOX_CACHE_DIR", cache_dir())
-            .env_remove("FLAVORBOX_LOG")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start flavorbox serve");
-        let mut stderr = BufReader::new(child.stderr.take().unwrap());
-        let mut line = String::new();
-        stderr.read_line(&mut line).unwrap();
-        let port = line.trim().rsplit(':').next().unwrap().parse().unwrap();
-        std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
-        Node {
-            child,
-            port,
-            _home: home,
-        }
-    }
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+use flavorbox_tests::postgres::Postgres;
+use flavorbox_tests::run_cli;
+use flavorbox_tests::serve_node::Node;
 
 /// A keep-alive HTTP/1.1 connection.
 struct Connection {
@@ -207,23 +161,15 @@ fn seed(port: u16, token: &str) {
     assert_eq!(status, 201);
 }
 
-/// A token on the store `url`.
-fn pg_token(url: &str, role: &str) -> String {
-    let home = tempfile::tempdir().unwrap();
-    let args = [
-        "--store",
-        url,
-        "token",
-        "create",
-        "--manager",
-        "default",
-        "--role",
-        role,
-    ];
-    run_cli(Some(home.path()), &args, None)
-        .ok()
-        .trim()
-        .to_string()
+/// A token for `role` on the `default` manager of the home `home` (whose
+/// store is `store` if given).
+fn token(home: &std::path::Path, store: Option<&str>, role: &str) -> String {
+    let mut args = vec![];
+    if let Some(store) = store {
+        args.extend(["--store", store]);
+    }
+    args.extend(["token", "create", "--manager", "default", "--role", role]);
+    run_cli(Some(home), &args, None).ok().trim().to_string()
 }
 
 fn main() {
@@ -237,15 +183,11 @@ fn main() {
     // SQLite, one node (its home holds the store).
     {
         let home = tempfile::tempdir().unwrap();
-        let token = |role: &str| {
-            let args = ["token", "create", "--manager", "default", "--role", role];
-            run_cli(Some(home.path()), &args, None)
-                .ok()
-                .trim()
-                .to_string()
-        };
-        let (write, read) = (token("write"), token("read"));
-        let node = Node::start(Some(home), None);
+        let (write, read) = (
+            token(home.path(), None, "write"),
+            token(home.path(), None, "read"),
+        );
+        let node = Node::start(home, None, &[]);
         seed(node.port, &write);
         get_row("warm-up", &[node.port], &read, connections, 1);
         rows.push(get_row(
@@ -275,9 +217,20 @@ fn main() {
         |_| (),
         |_| db.ping().unwrap(),
     ));
-    let (write, read) = (pg_token(&url, "write"), pg_token(&url, "read"));
-    let a = Node::start(None, Some(&url));
-    let b = Node::start(None, Some(&url));
+    // Each node and client of one PostgreSQL store shares its master key.
+    let keyed = tempfile::tempdir().unwrap();
+    let (write, read) = (
+        token(keyed.path(), Some(&url), "write"),
+        token(keyed.path(), Some(&url), "read"),
+    );
+    let key = std::fs::read(keyed.path().join("master.key")).expect("the store's master key");
+    let keyed_home = || {
+        let home = tempfile::tempdir().unwrap();
+        std::fs::write(home.path().join("master.key"), &key).unwrap();
+        home
+    };
+    let a = Node::start(keyed_home(), Some(&url), &[]);
+    let b = Node::start(keyed_home(), Some(&url), &[]);
     seed(a.port, &write);
     get_row("warm-up", &[a.port, b.port], &read, connections, 1);
     rows.push(get_row(

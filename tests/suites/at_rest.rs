@@ -5,11 +5,11 @@
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use flavorbox_tests::{Run, guest, run_cli_env};
+use flavorbox_tests::cli::{run, tempdir_for, unprivileged};
+use flavorbox_tests::{CliHome, Run, cli_command, guests, run_cli_env};
 
 /// The CLI on `home`, with `key` as `FLAVORBOX_MASTER_KEY` if given.
 fn cli(home: &Path, args: &[&str], key: Option<&str>) -> Run {
@@ -45,53 +45,16 @@ fn raw_bytes(home: &Path) -> Vec<u8> {
 
 #[test]
 fn the_store_holds_no_secret_value_or_credential_in_clear() {
-    let dir = tempfile::tempdir().unwrap();
-    let home = dir.path();
-    cli(
-        home,
-        &["secret", "register", "db", "password=PLAINTEXT-PASSWORD-1"],
-        None,
-    )
-    .ok();
-    cli(
-        home,
-        &[
-            "flavor",
-            "register",
-            guest("kv_json").to_str().unwrap(),
-            "--grant",
-            "storage",
-        ],
-        None,
-    )
-    .ok();
-    cli(
-        home,
-        &[
-            "secrets-manager",
-            "register",
-            "kv",
-            "--flavor",
-            "kv_json",
-            "--config",
-            "label=PLAINTEXT-CONFIG-2",
-        ],
-        None,
-    )
-    .ok();
-    cli(
-        home,
-        &[
-            "secret",
-            "register",
-            "other",
-            "k=PLAINTEXT-KV-3",
-            "--manager",
-            "kv",
-        ],
-        None,
-    )
-    .ok();
+    let cli_home = CliHome::new();
+    let home = cli_home.path();
+    cli_home.register_secret("db", &["password=PLAINTEXT-PASSWORD-1"]);
+    cli_home
+        .register_flavor(guests::KV_JSON, &["--grant", "storage"])
+        .ok();
+    cli_home.register_manager("kv", "kv_json", &[("label", "PLAINTEXT-CONFIG-2")], &[]);
+    cli_home
+        .on("kv", &["secret", "register", "other", "k=PLAINTEXT-KV-3"])
+        .ok();
     // Keep a reader open so the WAL exists while the CLI writes.
     let reader = rusqlite::Connection::open(store(home)).unwrap();
     reader
@@ -316,67 +279,33 @@ fn empty_truncated_damaged_and_foreign_stores_are_refused_and_left_alone() {
     cli(home, &["secret", "list"], None).fails(1, "an SQLite database of another program");
 }
 
-/// Makes files immutable (even for root) and undoes it on drop.
-struct Immutable(Vec<PathBuf>);
-
-impl Immutable {
-    fn set(paths: Vec<PathBuf>) -> Option<Immutable> {
-        let ok = Command::new("chattr")
-            .arg("+i")
-            .args(&paths)
-            .status()
-            .is_ok_and(|s| s.success());
-        ok.then_some(Immutable(paths))
-    }
-}
-
-impl Drop for Immutable {
-    fn drop(&mut self) {
-        let _ = Command::new("chattr").arg("-i").args(&self.0).status();
-    }
-}
-
 #[test]
 fn a_read_only_home_serves_reads_and_says_it_is_not_writable() {
-    let dir = tempfile::tempdir().unwrap();
-    let home = dir.path();
-    cli(home, &["secret", "register", "db", "k=readable"], None).ok();
-    let mut paths = vec![store(home), home.join("master.key")];
-    if let Ok(entries) = std::fs::read_dir(home) {
-        for entry in entries.flatten() {
-            if entry.path().is_dir() {
-                paths.push(entry.path());
-            }
+    // Root may write whatever the permissions say: as root, the CLI runs as
+    // `nobody` in a home and compile cache `nobody` owns, so the read-only
+    // home binds it (were it root, the writes below would succeed and the
+    // test fail).
+    let user = unprivileged();
+    let dir = tempdir_for(user, "flavorbox-read-only");
+    let home = dir.path().join("home");
+    let cache = dir.path().join("cache");
+    let cli = |args: &[&str]| {
+        let mut cmd = cli_command(Some(&home));
+        cmd.args(args).env("FLAVORBOX_CACHE_DIR", &cache);
+        if let Some(user) = user {
+            user.apply(&mut cmd);
         }
-    }
-    paths.push(home.to_path_buf());
-    let Some(_guard) = Immutable::set(paths) else {
-        // Without `chattr` (or CAP_LINUX_IMMUTABLE) there is no way to make
-        // a file read-only for root; a non-root run uses permissions.
-        if rustix_is_root() {
-            eprintln!("skipped: chattr +i is not available");
-            return;
-        }
-        std::fs::set_permissions(home, std::fs::Permissions::from_mode(0o500)).unwrap();
-        return read_only_checks(home);
+        run(cmd, None)
     };
-    read_only_checks(home);
-}
+    cli(&["secret", "register", "db", "k=readable"]).ok();
+    std::fs::set_permissions(&home, std::fs::Permissions::from_mode(0o500)).unwrap();
 
-fn rustix_is_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| o.stdout == b"0\n")
-}
-
-fn read_only_checks(home: &Path) {
     assert_eq!(
-        cli(home, &["secret", "get", "db", "--key", "k"], None).ok(),
+        cli(&["secret", "get", "db", "--key", "k"]).ok(),
         "readable\n"
     );
-    assert_eq!(cli(home, &["secret", "list"], None).ok(), "db\n");
-    cli(home, &["secret", "register", "new", "k=v"], None).fails(1, "not writable");
-    cli(home, &["secret", "delete", "db", "--yes"], None).fails(1, "not writable");
-    assert_eq!(cli(home, &["secret", "list"], None).ok(), "db\n");
+    assert_eq!(cli(&["secret", "list"]).ok(), "db\n");
+    cli(&["secret", "register", "new", "k=v"]).fails(1, "not writable");
+    cli(&["secret", "delete", "db", "--yes"]).fails(1, "not writable");
+    assert_eq!(cli(&["secret", "list"]).ok(), "db\n");
 }

@@ -1,5 +1,5 @@
 //! The `aws` flavor against a real AWS Secrets Manager API: a moto server
-//! this binary starts on 127.0.0.1 (`support/moto.rs`; install it with
+//! this binary starts on 127.0.0.1 (`flavorbox_tests::moto`; install it with
 //! `scripts/install-moto.sh`, a missing server fails the tests). Every test
 //! works in its own namespace, so they share the one server.
 //!
@@ -12,18 +12,13 @@
 //! not checked here: moto does not verify them by default, and the sigv4
 //! crate has its own test vectors.
 
-#[path = "../support/moto.rs"]
-mod moto;
-
-use std::collections::BTreeMap;
-use std::net::TcpListener;
-
-use flavorbox::conformance::{Suite, SuiteOptions};
 use flavorbox::registry::RegisterOptions;
 use flavorbox::sandbox::exports::DeleteAllSecrets;
-use flavorbox_tests::{TestHome, guest};
-use moto::moto;
-use serde_json::Value;
+use flavorbox_tests::conformance::assert_conforms;
+use flavorbox_tests::home::config;
+use flavorbox_tests::moto::moto;
+use flavorbox_tests::{TestHome, free_port, guests};
+use serde_json::json;
 
 /// moto's Secrets Manager is not thread-safe: `ListSecrets` walks every
 /// secret while other requests add and delete, and fails (HTTP 500) when the
@@ -42,8 +37,8 @@ fn namespace(test: &str) -> String {
     format!("flavorbox-tests/{test}-{}", std::process::id())
 }
 
-/// The `--config` values of a manager on moto in `namespace`.
-fn config(endpoint: &str, namespace: &str) -> BTreeMap<String, String> {
+/// The config of a manager on `endpoint` in `namespace`.
+fn manager_config<'a>(endpoint: &'a str, namespace: &'a str) -> [(&'a str, &'a str); 5] {
     [
         ("region", "us-east-1"),
         ("aws_access_key_id", "testing"),
@@ -51,71 +46,29 @@ fn config(endpoint: &str, namespace: &str) -> BTreeMap<String, String> {
         ("endpoint", endpoint),
         ("namespace", namespace),
     ]
-    .into_iter()
-    .map(|(k, v)| (k.to_string(), v.to_string()))
-    .collect()
 }
 
 /// Registers the `aws` flavor through the CLI, granted moto's origin and
 /// `extra` flags.
 fn register_flavor(home: &TestHome, extra: &[&str]) {
-    let wasm = guest("aws");
     let origin = moto().origin();
-    let mut args = vec![
-        "flavor",
-        "register",
-        wasm.to_str().unwrap(),
-        "--allow-host",
-        &origin,
-    ];
-    args.extend_from_slice(extra);
-    home.cli(&args).ok();
+    let mut flags = vec!["--allow-host", origin.as_str()];
+    flags.extend_from_slice(extra);
+    home.register_flavor(guests::AWS, &flags).ok();
 }
 
 /// Registers manager `name` on `aws` through the CLI, talking to
-/// `endpoint` in `namespace`.
-fn register_manager(home: &TestHome, name: &str, endpoint: &str, namespace: &str, active: bool) {
-    let pairs: Vec<String> = config(endpoint, namespace)
-        .into_iter()
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect();
-    let mut args = vec!["secrets-manager", "register", name, "--flavor", "aws"];
-    for pair in &pairs {
-        args.extend(["--config", pair]);
-    }
-    if active {
-        args.push("--set-active");
-    }
-    home.cli(&args).ok();
+/// `endpoint` in `namespace`, with `flags`.
+fn register_manager(home: &TestHome, name: &str, endpoint: &str, namespace: &str, flags: &[&str]) {
+    home.register_manager(name, "aws", &manager_config(endpoint, namespace), flags);
 }
 
 /// A home whose active manager `aws` is on moto in `namespace`.
 fn aws_home(namespace: &str) -> TestHome {
     let home = TestHome::new();
     register_flavor(&home, &[]);
-    register_manager(&home, "aws", &moto().origin(), namespace, true);
+    register_manager(&home, "aws", &moto().origin(), namespace, &["--set-active"]);
     home
-}
-
-fn with_manager<'a>(args: &[&'a str], manager: Option<&'a str>) -> Vec<&'a str> {
-    let mut args = args.to_vec();
-    if let Some(m) = manager {
-        args.extend(["--manager", m]);
-    }
-    args
-}
-
-fn secret_names(home: &TestHome, manager: Option<&str>) -> Vec<String> {
-    let args = with_manager(&["secret", "list", "--output", "json"], manager);
-    serde_json::from_str(home.cli(&args).ok()).unwrap()
-}
-
-fn revealed(home: &TestHome, name: &str, manager: Option<&str>) -> Value {
-    let args = with_manager(
-        &["secret", "get", name, "--reveal", "--output", "json"],
-        manager,
-    );
-    serde_json::from_str(home.cli(&args).ok()).unwrap()
 }
 
 #[test]
@@ -128,32 +81,18 @@ fn the_aws_flavor_passes_the_conformance_suite_on_moto() {
         http_requests: Some(1000),
         ..Default::default()
     };
-    home.home
-        .flavors()
-        .register(&guest("aws"), &options)
-        .unwrap();
-    for (manager, ns) in [("a", "conformance-a"), ("b", "conformance-b")] {
-        home.home
-            .managers()
-            .register(
-                manager,
-                "aws",
-                config(&moto().origin(), &namespace(ns)),
-                false,
-            )
-            .unwrap();
-    }
-
-    let mut suite = Suite::new(&home.home, "a", "b").unwrap();
-    suite.run(SuiteOptions { delete_all: true });
-    suite.run_probes();
-    let failed: Vec<_> = suite.checks.iter().filter(|c| !c.passed()).collect();
-    assert!(failed.is_empty(), "conformance failures: {failed:#?}");
-    assert!(
-        suite.checks.iter().all(|c| c.passed()),
-        "{:#?}",
-        suite.checks
+    let origin = moto().origin();
+    let (a, b) = (namespace("conformance-a"), namespace("conformance-b"));
+    home.register_in_library(
+        guests::AWS,
+        &options,
+        &[
+            ("a", config(&manager_config(&origin, &a))),
+            ("b", config(&manager_config(&origin, &b))),
+        ],
     );
+    let suite = assert_conforms(&home.home, "a", "b");
+    // Listing pages past one 100-secret page.
     assert!(
         suite
             .checks
@@ -162,9 +101,6 @@ fn the_aws_flavor_passes_the_conformance_suite_on_moto() {
         "{:#?}",
         suite.checks
     );
-    for observation in &suite.observations {
-        assert!(observation.report.violation.is_none(), "{observation:#?}");
-    }
 }
 
 #[test]
@@ -172,50 +108,30 @@ fn a_user_manages_secrets_on_aws_through_the_cli() {
     let _moto = shared_moto();
     let home = aws_home(&namespace("cli-flow"));
 
-    home.cli(&[
-        "secret",
-        "register",
-        "db_creds",
-        "--schema",
-        "basic_auth",
-        "username=admin",
-        "password=hunter2-pw",
-    ])
-    .ok();
+    home.register_login("db_creds");
 
-    let masked = home.cli(&["secret", "get", "db_creds"]);
-    assert!(masked.ok().contains("password  ***"), "{masked:?}");
-    assert!(!masked.stdout.contains("hunter2-pw"), "{masked:?}");
-    let secret = revealed(&home, "db_creds", None);
-    assert_eq!(secret["schema"], "basic_auth");
-    assert_eq!(secret["values"]["username"], "admin");
-    assert_eq!(secret["values"]["password"], "hunter2-pw");
-
-    home.cli(&["secret", "register", "api", "token=t0ken-value"])
-        .ok();
-    assert_eq!(secret_names(&home, None), ["api", "db_creds"]);
+    home.register_secret("api", &["token=t0ken-value"]);
+    assert_eq!(home.secret_names(None), ["api", "db_creds"]);
 
     // `secret update` merges into the stored values, re-validated against
     // the schema; the schema stays.
     home.cli(&["secret", "update", "db_creds", "password=rotated-pw"])
         .ok();
-    let secret = revealed(&home, "db_creds", None);
+    let secret = home.revealed("db_creds", None);
     assert_eq!(secret["schema"], "basic_auth");
     assert_eq!(secret["values"]["username"], "admin");
     assert_eq!(secret["values"]["password"], "rotated-pw");
     home.cli(&["secret", "update", "api", "url=https://api.example"])
         .ok();
-    let api = revealed(&home, "api", None);
+    let api = home.revealed("api", None);
     assert_eq!(api["schema"], "arbitrary");
     assert_eq!(api["values"]["token"], "t0ken-value");
     assert_eq!(api["values"]["url"], "https://api.example");
 
-    home.cli(&["secret", "delete", "api", "--yes"]).ok();
-    home.cli(&["secret", "get", "api"]).fails(1, "not found");
-    assert_eq!(secret_names(&home, None), ["db_creds"]);
+    home.delete_secret("api", &["db_creds"]);
 
     home.cli(&["secret", "delete-all", "--force"]).ok();
-    assert!(secret_names(&home, None).is_empty());
+    assert!(home.secret_names(None).is_empty());
 }
 
 #[test]
@@ -227,72 +143,57 @@ fn two_managers_in_different_namespaces_never_see_each_other() {
         "team_b",
         &moto().origin(),
         &namespace("isolation-b"),
-        false,
+        &[],
     );
     let b = Some("team_b");
 
-    home.cli(&["secret", "register", "shared_name", "owner=team-a"])
-        .ok();
-    home.cli(&["secret", "register", "only_a", "k=value-a"])
-        .ok();
-    home.cli(&with_manager(
+    home.register_secret("shared_name", &["owner=team-a"]);
+    home.register_secret("only_a", &["k=value-a"]);
+    home.on(
+        "team_b",
         &["secret", "register", "shared_name", "owner=team-b"],
-        b,
-    ))
+    )
     .ok();
 
-    assert_eq!(secret_names(&home, None), ["only_a", "shared_name"]);
-    assert_eq!(secret_names(&home, b), ["shared_name"]);
-    home.cli(&with_manager(&["secret", "get", "only_a"], b))
+    assert_eq!(home.secret_names(None), ["only_a", "shared_name"]);
+    assert_eq!(home.secret_names(b), ["shared_name"]);
+    home.on("team_b", &["secret", "get", "only_a"])
         .fails(1, "not found");
+    assert_eq!(home.revealed("shared_name", b)["values"]["owner"], "team-b");
     assert_eq!(
-        revealed(&home, "shared_name", b)["values"]["owner"],
-        "team-b"
-    );
-    assert_eq!(
-        revealed(&home, "shared_name", None)["values"]["owner"],
+        home.revealed("shared_name", None)["values"]["owner"],
         "team-a"
     );
 
-    home.cli(&with_manager(&["secret", "delete-all", "--force"], b))
-        .ok();
-    assert!(secret_names(&home, b).is_empty());
-    assert_eq!(secret_names(&home, None), ["only_a", "shared_name"]);
+    home.on("team_b", &["secret", "delete-all", "--force"]).ok();
+    assert!(home.secret_names(b).is_empty());
+    assert_eq!(home.secret_names(None), ["only_a", "shared_name"]);
     home.cli(&["secret", "delete-all", "--force"]).ok();
-}
-
-/// A port on 127.0.0.1 that nothing listens on.
-fn dead_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 #[test]
 fn aws_and_transport_errors_map_to_exit_codes() {
     let _moto = shared_moto();
     let home = TestHome::new();
-    let dead = format!("http://127.0.0.1:{}", dead_port());
+    // Ports nothing listens on.
+    let dead = format!("http://127.0.0.1:{}", free_port());
     let ungranted = loop {
-        let other = format!("http://127.0.0.1:{}", dead_port());
+        let other = format!("http://127.0.0.1:{}", free_port());
         if other != dead {
             break other;
         }
     };
     register_flavor(&home, &["--allow-host", &dead]);
     let ns = namespace("errors");
-    register_manager(&home, "aws", &moto().origin(), &ns, true);
-    register_manager(&home, "dead", &dead, &ns, false);
-    register_manager(&home, "ungranted", &ungranted, &ns, false);
+    register_manager(&home, "aws", &moto().origin(), &ns, &["--set-active"]);
+    register_manager(&home, "dead", &dead, &ns, &[]);
+    register_manager(&home, "ungranted", &ungranted, &ns, &[]);
 
-    home.cli(&["secret", "register", "dup", "k=first-value"])
-        .ok();
+    home.register_secret("dup", &["k=first-value"]);
     // AWS's refusals (HTTP errors) are shown as the flavor words them.
     home.cli(&["secret", "register", "dup", "k=second-value"])
         .fails(1, "already exists: ResourceExistsException");
-    assert_eq!(revealed(&home, "dup", None)["values"]["k"], "first-value");
+    assert_eq!(home.revealed("dup", None)["values"]["k"], "first-value");
 
     home.cli(&["secret", "get", "missing"])
         .fails(1, "not found: ResourceNotFoundException");
@@ -323,36 +224,14 @@ fn aws_and_transport_errors_map_to_exit_codes() {
     home.cli(&["secret", "delete", "dup", "--yes"]).ok();
 }
 
-/// One Secrets Manager API call straight to moto (which checks no
-/// signature), for seeding: `target` like `CreateSecret`.
-fn moto_call(target: &str, body: &Value) -> Value {
-    use std::io::{Read, Write};
-    let port = moto().port;
-    let body = body.to_string();
-    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-    let request = format!(
-        "POST / HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\
-         Content-Type: application/x-amz-json-1.1\r\nX-Amz-Target: secretsmanager.{target}\r\n\
-         Authorization: AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/secretsmanager/aws4_request, SignedHeaders=host, Signature=0\r\n\
-         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    stream.write_all(request.as_bytes()).unwrap();
-    let mut answer = String::new();
-    stream.read_to_string(&mut answer).unwrap();
-    assert!(answer.starts_with("HTTP/1.1 200"), "{target}: {answer}");
-    let (_, body) = answer.split_once("\r\n\r\n").unwrap();
-    serde_json::from_str(body).unwrap_or(Value::Null)
-}
-
 /// Creates `count` secrets `s0000`.. in `namespace` through moto's API, in
 /// the flavor's layout (no CLI process per secret). One request at a time:
 /// moto's server is not thread-safe and answers concurrent writes with 500s.
 fn seed(namespace: &str, count: usize) {
     for i in 0..count {
-        moto_call(
+        moto().call(
             "CreateSecret",
-            &serde_json::json!({
+            &json!({
                 "Name": format!("{namespace}/s{i:04}"),
                 "SecretString": format!(
                     r#"{{"values":{{"k":"v{i}"}},"zenml_schema_name":"arbitrary"}}"#
@@ -371,33 +250,23 @@ fn delete_all_of_1000_secrets_finishes_in_one_command() {
     seed(&ns, 1000);
     let home = aws_home(&ns);
     // Listing pages through 10 pages of 100, within the default cap.
-    let names = secret_names(&home, None);
+    let names = home.secret_names(None);
     assert_eq!(names.len(), 1000);
     assert_eq!((names[0].as_str(), names[999].as_str()), ("s0000", "s0999"));
-    assert_eq!(revealed(&home, "s0999", None)["values"]["k"], "v999");
+    assert_eq!(home.revealed("s0999", None)["values"]["k"], "v999");
 
     // The cap that counts is the manager's: this one allows fewer requests
     // than the listing takes, and says so.
     let capped = TestHome::new();
     register_flavor(&capped, &[]);
-    let pairs: Vec<String> = config(&moto().origin(), &ns)
-        .into_iter()
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect();
-    let mut args = vec![
-        "secrets-manager",
-        "register",
+    let origin = moto().origin();
+    register_manager(
+        &capped,
         "capped",
-        "--flavor",
-        "aws",
-        "--set-active",
-        "--http-requests",
-        "5",
-    ];
-    for pair in &pairs {
-        args.extend(["--config", pair]);
-    }
-    capped.cli(&args).ok();
+        &origin,
+        &ns,
+        &["--set-active", "--http-requests", "5"],
+    );
     capped.cli(&["secret", "list"]).fails(
         3,
         "sandbox: denied: more than 5 HTTP requests in one call (to http://127.0.0.1:",
@@ -408,29 +277,8 @@ fn delete_all_of_1000_secrets_finishes_in_one_command() {
     // got. (10 secrets: a listing and 4 deletions fit in 5 requests.)
     let small = namespace("thousand-small");
     seed(&small, 10);
-    let pairs: Vec<String> = config(&moto().origin(), &small)
-        .into_iter()
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect();
-    let mut args = vec![
-        "secrets-manager",
-        "register",
-        "small",
-        "--flavor",
-        "aws",
-        "--http-requests",
-        "5",
-    ];
-    for pair in &pairs {
-        args.extend(["--config", pair]);
-    }
-    capped.cli(&args).ok();
-    let outcome = capped
-        .home
-        .manager(Some("small"))
-        .unwrap()
-        .call_contract(&DeleteAllSecrets { force: true })
-        .unwrap();
+    register_manager(&capped, "small", &origin, &small, &["--http-requests", "5"]);
+    let outcome = capped.call(Some("small"), &DeleteAllSecrets { force: true });
     let err = outcome.result.unwrap_err().to_string();
     assert!(
         err.starts_with("sandbox: denied: more than 5 HTTP requests in one call")
@@ -449,12 +297,12 @@ fn delete_all_of_1000_secrets_finishes_in_one_command() {
             .contains("deleted all 1000 secrets of secrets manager `aws`"),
         "{all:?}"
     );
-    assert!(secret_names(&home, None).is_empty());
-    let left = moto_call(
+    assert!(home.secret_names(None).is_empty());
+    let left = moto().call(
         "ListSecrets",
-        &serde_json::json!({ "Filters": [{ "Key": "name", "Values": [format!("{ns}/")] }] }),
+        &json!({ "Filters": [{ "Key": "name", "Values": [format!("{ns}/")] }] }),
     );
-    assert_eq!(left["SecretList"], serde_json::json!([]), "{left}");
+    assert_eq!(left["SecretList"], json!([]), "{left}");
 }
 
 #[test]
@@ -465,48 +313,35 @@ fn credentials_come_from_a_reference_rotate_in_place_and_the_flavor_upgrades() {
     // while the manager and its secrets stay.
     let home = TestHome::new();
     register_flavor(&home, &[]);
-    home.cli(&[
-        "secret",
-        "register",
+    home.register_secret(
         "aws_creds",
-        "--schema",
-        "aws",
-        "aws_access_key_id=testing",
-        "aws_secret_access_key=referenced-secret-key",
-    ])
-    .ok();
+        &[
+            "--schema",
+            "aws",
+            "aws_access_key_id=testing",
+            "aws_secret_access_key=referenced-secret-key",
+        ],
+    );
     let ns = namespace("rotation");
-    let endpoint = format!("endpoint={}", moto().origin());
-    let namespace_arg = format!("namespace={ns}");
-    home.cli(&[
-        "secrets-manager",
-        "register",
+    let origin = moto().origin();
+    home.register_manager(
         "prod",
-        "--flavor",
         "aws",
-        "--config",
-        "region=us-east-1",
-        "--config",
-        "aws_access_key_id={{aws_creds.aws_access_key_id}}",
-        "--config",
-        "aws_secret_access_key={{aws_creds.aws_secret_access_key}}",
-        "--config",
-        &endpoint,
-        "--config",
-        &namespace_arg,
-    ])
-    .ok();
-    home.cli(&[
-        "secret",
-        "register",
-        "db",
-        "password=pw-1",
-        "--manager",
-        "prod",
-    ])
-    .ok();
+        &[
+            ("region", "us-east-1"),
+            ("aws_access_key_id", "{{aws_creds.aws_access_key_id}}"),
+            (
+                "aws_secret_access_key",
+                "{{aws_creds.aws_secret_access_key}}",
+            ),
+            ("endpoint", &origin),
+            ("namespace", &ns),
+        ],
+        &[],
+    );
+    home.register_secret("db", &["password=pw-1", "--manager", "prod"]);
     assert_eq!(
-        revealed(&home, "db", Some("prod"))["values"]["password"],
+        home.revealed("db", Some("prod"))["values"]["password"],
         "pw-1"
     );
 
@@ -531,17 +366,17 @@ fn credentials_come_from_a_reference_rotate_in_place_and_the_flavor_upgrades() {
         described.stdout.contains("aws_secret_access_key  ***"),
         "{described:?}"
     );
-    assert_eq!(secret_names(&home, Some("prod")), ["db"]);
+    assert_eq!(home.secret_names(Some("prod")), ["db"]);
 
     // Upgrade the flavor in place: same manager, same secrets.
-    let mut wasm = std::fs::read(guest("aws")).unwrap();
+    let mut wasm = guests::AWS.bytes();
     wasm.extend_from_slice(&[0, 4, 2, b'v', b'2', b'!']);
     let v2 = home.path().join("aws-v2.wasm");
     std::fs::write(&v2, wasm).unwrap();
     let replaced = home.cli(&["flavor", "register", v2.to_str().unwrap(), "--replace"]);
     assert!(replaced.ok().contains(" -> "), "{replaced:?}");
     assert_eq!(
-        revealed(&home, "db", Some("prod"))["values"]["password"],
+        home.revealed("db", Some("prod"))["values"]["password"],
         "pw-1"
     );
     home.cli(&["secret", "delete", "db", "--yes", "--manager", "prod"])

@@ -1,6 +1,6 @@
 //! The `http` capability's rules, one test each, end to end: the CLI runs
 //! the `http_probe` test flavor against a small HTTP server this test starts
-//! on 127.0.0.1 (`support/http_server.rs`). The probe turns every outcome
+//! on 127.0.0.1 (`flavorbox_tests::http_server`). The probe turns every outcome
 //! into secret values (`status`, `error`, `body_len`, `body`), so the tests
 //! see exactly what the guest saw; the library's call report shows what the
 //! host recorded as a sandbox breach, and the server's log shows what
@@ -13,42 +13,25 @@
 //! requests, and that a raw socket stays shut. The ignored tests at the end
 //! are host bugs these tests found (run them with `--ignored`).
 
-#[path = "../support/http_server.rs"]
-mod http_server;
-
 use std::time::{Duration, Instant};
 
 use flavorbox::Violation;
 use flavorbox::capabilities::log::Masker;
 use flavorbox::sandbox::exports::GetSecret;
-use flavorbox_tests::{Run, TestHome, guest};
-use http_server::{HUGE_LEN, OK_BODY, TestServer};
+use flavorbox_tests::http_server::{HUGE_LEN, OK_BODY, TestServer};
+use flavorbox_tests::{Run, TestHome, free_port, guests};
 use serde_json::Value;
 
 const MANAGER: &str = "probe";
 
 /// Registers the `http_probe` flavor with `flags` (e.g. `--allow-host URL`).
 fn register_probe(home: &TestHome, flags: &[&str]) -> Run {
-    let wasm = guest("http_probe");
-    let mut args = vec!["flavor", "register", wasm.to_str().unwrap()];
-    args.extend_from_slice(flags);
-    home.cli(&args)
+    home.register_flavor(guests::HTTP_PROBE, flags)
 }
 
 /// Adds the active manager `probe` whose probes go to `url`.
 fn add_manager(home: &TestHome, url: &str) {
-    let config = format!("url={url}");
-    home.cli(&[
-        "secrets-manager",
-        "register",
-        MANAGER,
-        "--flavor",
-        "http_probe",
-        "--config",
-        &config,
-        "--set-active",
-    ])
-    .ok();
+    home.register_manager(MANAGER, "http_probe", &[("url", url)], &["--set-active"]);
 }
 
 /// A home with `http_probe` registered (`flags`) and a manager aimed at `url`.
@@ -59,22 +42,25 @@ fn probe_home(flags: &[&str], url: &str) -> TestHome {
     home
 }
 
+/// A home whose probe is granted `server`'s origin (with `flags`) and aimed
+/// at it.
+fn granted_probe(server: &TestServer, flags: &[&str]) -> TestHome {
+    let origin = server.origin();
+    let mut all = vec!["--allow-host", origin.as_str()];
+    all.extend_from_slice(flags);
+    probe_home(&all, &origin)
+}
+
 /// `GET <url>/<name>` through the CLI; the probe's values.
 fn probe(home: &TestHome, name: &str) -> Value {
-    let run = home.cli(&["secret", "get", name, "--reveal", "--output", "json"]);
-    let secret: Value = serde_json::from_str(run.ok()).unwrap();
-    secret["values"].clone()
+    home.revealed(name, None)["values"].clone()
 }
 
 /// What the host recorded as a sandbox breach while the probe `name` ran
 /// (through the library, whose call report shows it even when the probe
 /// succeeds), and the values the probe returned.
 fn recorded_breach(home: &TestHome, name: &str) -> (Option<(Violation, String)>, Vec<String>) {
-    let outcome = home
-        .home
-        .manager(Some(MANAGER))
-        .and_then(|manager| manager.call_contract(&GetSecret(name)))
-        .expect("the manager exists");
+    let outcome = home.call(Some(MANAGER), &GetSecret(name));
     let values = match &outcome.result {
         Ok(secret) => secret.values().values().cloned().collect(),
         Err(_) => Vec::new(),
@@ -121,35 +107,25 @@ fn assert_refused(values: &Value) {
 /// so the CLI shows the refusal itself (exit 3).
 fn aws_home(flags: &[&str], endpoint: &str) -> TestHome {
     let home = TestHome::new();
-    let wasm = guest("aws");
-    let mut args = vec!["flavor", "register", wasm.to_str().unwrap()];
-    args.extend_from_slice(flags);
-    home.cli(&args).ok();
-    let endpoint = format!("endpoint={endpoint}");
-    home.cli(&[
-        "secrets-manager",
-        "register",
+    home.register_flavor(guests::AWS, flags).ok();
+    home.register_manager(
         "aws",
-        "--flavor",
         "aws",
-        "--config",
-        "region=us-east-1",
-        "--config",
-        "aws_access_key_id=testing",
-        "--config",
-        "aws_secret_access_key=testing",
-        "--config",
-        &endpoint,
-        "--set-active",
-    ])
-    .ok();
+        &[
+            ("region", "us-east-1"),
+            ("aws_access_key_id", "testing"),
+            ("aws_secret_access_key", "testing"),
+            ("endpoint", endpoint),
+        ],
+        &["--set-active"],
+    );
     home
 }
 
 #[test]
 fn a_granted_origin_is_reached_and_its_answers_come_back_as_they_are() {
     let server = TestServer::start();
-    let home = probe_home(&["--allow-host", &server.origin()], &server.origin());
+    let home = granted_probe(&server, &[]);
 
     let ok = probe(&home, "ok");
     assert_eq!(ok["status"], "200", "{ok:#}");
@@ -250,7 +226,7 @@ fn a_host_name_resolving_to_an_internal_address_is_refused_unless_the_ip_is_gran
     assert!(server.hits().is_empty(), "{:?}", server.hits());
 
     // The same server granted by its IP literal is reached.
-    let home = probe_home(&["--allow-host", &server.origin()], &server.origin());
+    let home = granted_probe(&server, &[]);
     assert_eq!(probe(&home, "ok")["status"], "200");
     assert_eq!(server.paths(), ["/ok"]);
 }
@@ -258,7 +234,7 @@ fn a_host_name_resolving_to_an_internal_address_is_refused_unless_the_ip_is_gran
 #[test]
 fn a_redirect_is_returned_to_the_flavor_and_never_followed() {
     let server = TestServer::start();
-    let home = probe_home(&["--allow-host", &server.origin()], &server.origin());
+    let home = granted_probe(&server, &[]);
 
     let redirect = probe(&home, "redirect");
     assert_eq!(redirect["status"], "302", "{redirect:#}");
@@ -273,7 +249,7 @@ fn a_redirect_is_returned_to_the_flavor_and_never_followed() {
 #[test]
 fn a_response_body_over_the_cap_is_cut_off() {
     let server = TestServer::start();
-    let home = probe_home(&["--allow-host", &server.origin()], &server.origin());
+    let home = granted_probe(&server, &[]);
     const { assert!(HUGE_LEN > 4 * 1024 * 1024) };
 
     let huge = probe(&home, "huge");
@@ -300,7 +276,7 @@ fn a_response_body_over_the_cap_is_cut_off() {
 #[test]
 fn a_request_body_over_the_cap_is_refused() {
     let server = TestServer::start();
-    let home = probe_home(&["--allow-host", &server.origin()], &server.origin());
+    let home = granted_probe(&server, &[]);
 
     // See `a_capped_request_body_reaches_the_guest_as_its_error_code` for
     // the exact code the guest should get.
@@ -326,7 +302,7 @@ fn a_request_body_over_the_cap_is_refused() {
 #[test]
 fn requests_per_call_are_counted() {
     let server = TestServer::start();
-    let home = probe_home(&["--allow-host", &server.origin()], &server.origin());
+    let home = granted_probe(&server, &[]);
     let many = probe(&home, "many");
     assert_eq!(many["count"], "32", "{many:#}");
     assert_refused(&many);
@@ -334,10 +310,7 @@ fn requests_per_call_are_counted() {
     assert_denied_breach(&home, "many", "more than 32 HTTP requests in one call");
 
     let raised = TestServer::start();
-    let home = probe_home(
-        &["--allow-host", &raised.origin(), "--http-requests", "50"],
-        &raised.origin(),
-    );
+    let home = granted_probe(&raised, &["--http-requests", "50"]);
     let many = probe(&home, "many");
     assert_eq!(many["count"], "40", "{many:#}");
     assert_eq!(many["status"], "200");
@@ -348,10 +321,7 @@ fn requests_per_call_are_counted() {
 #[test]
 fn a_slow_server_cannot_hold_a_call_past_its_deadline() {
     let server = TestServer::start();
-    let home = probe_home(
-        &["--allow-host", &server.origin(), "--timeout", "1"],
-        &server.origin(),
-    );
+    let home = granted_probe(&server, &["--timeout", "1"]);
 
     let started = Instant::now();
     let run = home.cli(&["secret", "get", "slow", "--reveal", "--output", "json"]);
@@ -380,7 +350,7 @@ fn a_slow_server_cannot_hold_a_call_past_its_deadline() {
 #[test]
 fn a_raw_socket_is_refused_and_recorded() {
     let home = TestHome::new();
-    home.cli_register("hostile_wasi_probe", MANAGER, &[], true);
+    home.cli_register(guests::HOSTILE_WASI_PROBE, MANAGER, &[], true);
 
     let attack = probe(&home, "attack");
     for key in ["tcp", "dns"] {
@@ -403,7 +373,7 @@ fn a_raw_socket_is_refused_and_recorded() {
 #[test]
 fn a_capped_response_body_reaches_the_guest_as_its_error_code() {
     let server = TestServer::start();
-    let home = probe_home(&["--allow-host", &server.origin()], &server.origin());
+    let home = granted_probe(&server, &[]);
     let huge = probe(&home, "huge");
     assert_eq!(
         huge["error"], "ErrorCode::HttpResponseBodySize(Some(4194304))",
@@ -414,7 +384,7 @@ fn a_capped_response_body_reaches_the_guest_as_its_error_code() {
 #[test]
 fn a_capped_request_body_reaches_the_guest_as_its_error_code() {
     let server = TestServer::start();
-    let home = probe_home(&["--allow-host", &server.origin()], &server.origin());
+    let home = granted_probe(&server, &[]);
     let post = probe(&home, "post");
     assert!(
         post["error"]
@@ -442,9 +412,7 @@ fn a_denied_origin_is_named_even_when_a_secret_value_is_a_digit() {
 #[test]
 fn a_refused_connection_prints_one_error_line() {
     // Granted, but nothing listens there.
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let origin = format!("http://127.0.0.1:{}", closed.local_addr().unwrap().port());
-    drop(closed);
+    let origin = format!("http://127.0.0.1:{}", free_port());
     let aws = aws_home(&["--allow-host", &origin], &origin);
     let line = aws
         .cli(&["secret", "get", "anything"])

@@ -10,65 +10,26 @@
 //! flavor itself: its own footprint stays far below what it measures.
 
 use flavorbox::policy::caps;
-use flavorbox_tests::{Run, guest, run_cli};
+use flavorbox_tests::{CliHome, Run, free_port, guests};
 
 const MIB: u64 = 1024 * 1024;
 
-/// A throwaway home driven only through the CLI.
-struct Home(tempfile::TempDir);
-
-impl Home {
-    fn new() -> Home {
-        Home(tempfile::tempdir().expect("temp dir"))
-    }
-
-    fn cli(&self, args: &[&str]) -> Run {
-        run_cli(Some(self.0.path()), args, None)
-    }
-
-    /// Registers the guest `flavor` with `storage` and `flags`, and the
-    /// manager `manager` on it.
-    fn register(&self, flavor: &str, manager: &str, flags: &[&str]) {
-        let wasm = guest(flavor);
-        let mut args = vec![
-            "flavor",
-            "register",
-            wasm.to_str().unwrap(),
-            "--grant",
-            "storage",
-        ];
-        args.extend_from_slice(flags);
-        self.cli(&args).ok();
-        self.cli(&["secrets-manager", "register", manager, "--flavor", flavor])
-            .ok();
-    }
-
-    /// Runs `args` on manager `h`.
-    fn on_h(&self, args: &[&str]) -> Run {
-        let mut args = args.to_vec();
-        args.extend(["--manager", "h"]);
-        self.cli(&args)
-    }
-
-    /// The peak resident memory of this home's CLI doing honest work: a
-    /// call on `local` and one on the second flavor `kv_json`, each loading
-    /// its compiled code from the cache (the first call of a fresh home
-    /// compiles `local`, which is not what a call costs). The bound is
-    /// counted from here.
-    fn footprint(&self) -> u64 {
-        self.register("kv_json", "honest", &[]);
-        self.cli(&["secret", "register", "s", "k=v", "--manager", "honest"])
-            .ok();
-        self.cli(&["secret", "list"]).ok();
-        [
-            self.cli(&["secret", "get", "s", "--manager", "honest"]),
-            self.cli(&["secret", "list"]),
-        ]
-        .iter()
-        .map(|run| run.peak_rss)
-        .max()
-        .unwrap()
-    }
+/// The peak resident memory of `home`'s CLI doing honest work: a call on
+/// `local` and one on the second flavor `kv_json`, each loading its
+/// compiled code from the cache (the first call of a fresh home compiles
+/// `local`, which is not what a call costs). The bound is counted from here.
+fn footprint(home: &CliHome) -> u64 {
+    home.cli_register(guests::KV_JSON, "honest", &[], false);
+    home.on("honest", &["secret", "register", "s", "k=v"]).ok();
+    home.cli(&["secret", "list"]).ok();
+    [
+        home.on("honest", &["secret", "get", "s"]),
+        home.cli(&["secret", "list"]),
+    ]
+    .iter()
+    .map(|run| run.peak_rss)
+    .max()
+    .unwrap()
 }
 
 /// Asserts `run` held at most the linear-memory cap (`memory_mib`) plus the
@@ -99,124 +60,106 @@ fn within_bound(run: &Run, footprint: u64, memory_mib: u64) {
 
 #[test]
 fn a_flood_of_empty_log_lines() {
-    let home = Home::new();
-    let footprint = home.footprint();
+    let home = CliHome::new();
+    let footprint = footprint(&home);
     // Registering runs its flooding info().
-    let wasm = guest("hostile_log_empty");
-    let run = home.cli(&[
-        "flavor",
-        "register",
-        wasm.to_str().unwrap(),
-        "--grant",
-        "storage",
-        "--memory",
-        "16",
-        "--timeout",
-        "30",
-    ]);
+    let guest = guests::HOSTILE_LOG_EMPTY;
+    let run = home.register_flavor(
+        guest,
+        &["--grant", "storage", "--memory", "16", "--timeout", "30"],
+    );
     run.ok();
     within_bound(&run, footprint, 64);
-    home.cli(&[
-        "secrets-manager",
-        "register",
-        "h",
-        "--flavor",
-        "hostile_log_empty",
-    ])
-    .ok();
-    home.on_h(&["secret", "register", "s", "k=v"]).ok();
-    let run = home.on_h(&["secret", "get", "s"]);
+    home.register_manager("h", guest.name(), &[], &[]);
+    home.on("h", &["secret", "register", "s", "k=v"]).ok();
+    let run = home.on("h", &["secret", "get", "s"]);
     run.ok();
     within_bound(&run, footprint, 16);
 }
 
 #[test]
 fn wasi_http_hoards_with_and_without_the_grant() {
-    let home = Home::new();
-    let footprint = home.footprint();
-    home.register("hostile_http_hoard", "h", &["--memory", "16"]);
-    let run = home.on_h(&["secret", "get", "s"]);
+    let home = CliHome::new();
+    let footprint = footprint(&home);
+    home.cli_register(guests::HOSTILE_HTTP_HOARD, "h", &["--memory", "16"], false);
+    let run = home.on("h", &["secret", "get", "s"]);
     run.fails(3, "sandbox: denied:");
     within_bound(&run, footprint, 16);
 
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let origin = format!("http://127.0.0.1:{}", closed.local_addr().unwrap().port());
-    drop(closed);
-    let granted = Home::new();
-    granted.register(
-        "hostile_http_hoard",
+    let origin = format!("http://127.0.0.1:{}", free_port());
+    let granted = CliHome::new();
+    granted.cli_register(
+        guests::HOSTILE_HTTP_HOARD,
         "h",
         &["--memory", "16", "--allow-host", &origin],
+        false,
     );
-    let run = granted.on_h(&["secret", "register", "x", "k=v"]);
+    let run = granted.on("h", &["secret", "register", "x", "k=v"]);
     run.fails(3, "sandbox: limit:");
     within_bound(&run, footprint, 16);
 
     // Inside info(), at registration.
-    let wasm = guest("hostile_info_hoard");
-    let run = home.cli(&["flavor", "register", wasm.to_str().unwrap()]);
+    let run = home.register_flavor(guests::HOSTILE_INFO_HOARD, &[]);
     run.fails(2, "sandbox: denied:");
     within_bound(&run, footprint, 64);
 }
 
 #[test]
 fn oversized_answers_and_descriptions() {
-    let home = Home::new();
-    let footprint = home.footprint();
-    home.register("hostile_huge_answer", "h", &[]);
+    let home = CliHome::new();
+    let footprint = footprint(&home);
+    home.cli_register(guests::HOSTILE_HUGE_ANSWER, "h", &[], false);
     for args in [
         &["secret", "get", "million-keys"][..],
         &["secret", "list"],
         &["secret", "get", "many-keys"],
     ] {
-        let run = home.on_h(args);
+        let run = home.on("h", args);
         assert_eq!(run.code, 3, "{run:#?}");
         within_bound(&run, footprint, 64);
     }
-    let wasm = guest("hostile_big_info");
-    let run = home.cli(&["flavor", "register", wasm.to_str().unwrap()]);
+    let run = home.register_flavor(guests::HOSTILE_BIG_INFO, &[]);
     run.fails(2, "sandbox: garbage:");
     within_bound(&run, footprint, 64);
 }
 
 #[test]
 fn masking_a_flood_of_short_values() {
-    let home = Home::new();
-    let footprint = home.footprint();
-    home.register(
-        "hostile_mask_bomb",
+    let home = CliHome::new();
+    let footprint = footprint(&home);
+    home.cli_register(
+        guests::HOSTILE_MASK_BOMB,
         "h",
         &["--memory", "16", "--timeout", "10"],
+        false,
     );
-    let run = home.on_h(&["secret", "get", "bomb"]);
+    let run = home.on("h", &["secret", "get", "bomb"]);
     run.ok();
     within_bound(&run, footprint, 16);
 }
 
 #[test]
 fn storage_writes_staged_up_to_the_quota() {
-    let home = Home::new();
-    let footprint = home.footprint();
+    let home = CliHome::new();
+    let footprint = footprint(&home);
     // 256 KiB values until the 16 MiB quota refuses: all of it staged.
-    home.register("hostile_storage_flood", "h", &["--memory", "16"]);
-    let run = home.on_h(&["secret", "register", "flood", "k=v"]);
+    home.cli_register(
+        guests::HOSTILE_STORAGE_FLOOD,
+        "h",
+        &["--memory", "16"],
+        false,
+    );
+    let run = home.on("h", &["secret", "register", "flood", "k=v"]);
     run.fails(3, "sandbox: quota:");
     within_bound(&run, footprint, 16);
 }
 
 #[test]
 fn a_compile_bomb() {
-    let home = Home::new();
-    let footprint = home.footprint();
-    let wasm = guest("hostile_compile_bomb");
+    let home = CliHome::new();
+    let footprint = footprint(&home);
     // The compiler child is bounded (its peak is counted here too).
-    let run = home.cli(&[
-        "flavor",
-        "register",
-        wasm.to_str().unwrap(),
-        "--compile-memory",
-        "128",
-    ]);
+    let run = home.register_flavor(guests::HOSTILE_COMPILE_BOMB, &["--compile-memory", "128"]);
     run.fails(2, "needed more than 128 MiB");
     within_bound(&run, footprint, 128);
 }

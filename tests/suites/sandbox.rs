@@ -11,21 +11,14 @@ use std::time::{Duration, Instant};
 
 use flavorbox::sandbox::exports::{GetAllSecretKeys, GetSecret, RegisterSecret};
 use flavorbox::{Secret, Violation};
-use flavorbox_tests::{TestHome, guest};
+use flavorbox_tests::{Guest, TestHome, guests};
 
 /// A home with `default` (local, holding `db_creds`) and `h` on the test
-/// flavor `flavor` (registered with `limits`).
-fn arena(flavor: &str, limits: &[&str]) -> TestHome {
+/// flavor `guest` (registered with `limits`).
+fn arena(guest: Guest, limits: &[&str]) -> TestHome {
     let home = TestHome::new();
-    home.cli_register(flavor, "h", limits, false);
-    home.cli(&[
-        "secret",
-        "register",
-        "db_creds",
-        "username=admin",
-        "password=hunter2-pw",
-    ])
-    .ok();
+    home.cli_register(guest, "h", limits, false);
+    home.register_secret("db_creds", &["username=admin", "password=hunter2-pw"]);
     home.put_raw(
         "h",
         &[(
@@ -84,7 +77,7 @@ fn attack(home: &TestHome, args: &[&str], kind: Violation) -> String {
 
 #[test]
 fn an_infinite_loop_is_stopped_at_the_deadline() {
-    let home = arena("hostile_loop", &["--timeout", "0.5"]);
+    let home = arena(guests::HOSTILE_LOOP, &["--timeout", "0.5"]);
     let before = snapshot(&home);
     let started = Instant::now();
     let line = attack(&home, &["secret", "get", "stored"], Violation::Deadline);
@@ -100,7 +93,7 @@ fn an_infinite_loop_is_stopped_at_the_deadline() {
 fn a_guest_blocked_in_a_host_call_is_stopped_at_the_deadline() {
     // An hour-long sleep waits in `wasi:io/poll`, out of reach of epoch
     // interruption; the call's timer must end it anyway.
-    let home = arena("hostile_sleep", &["--timeout", "0.5"]);
+    let home = arena(guests::HOSTILE_SLEEP, &["--timeout", "0.5"]);
     let before = snapshot(&home);
     let started = Instant::now();
     attack(&home, &["secret", "get", "stored"], Violation::Deadline);
@@ -110,7 +103,7 @@ fn a_guest_blocked_in_a_host_call_is_stopped_at_the_deadline() {
 
 #[test]
 fn a_storm_of_host_calls_is_stopped_at_the_deadline() {
-    let home = arena("hostile_call_storm", &["--timeout", "0.5"]);
+    let home = arena(guests::HOSTILE_CALL_STORM, &["--timeout", "0.5"]);
     let before = snapshot(&home);
     attack(&home, &["secret", "get", "stored"], Violation::Deadline);
     unharmed(&home, &before);
@@ -118,7 +111,7 @@ fn a_storm_of_host_calls_is_stopped_at_the_deadline() {
 
 #[test]
 fn memory_growth_is_refused_at_the_cap() {
-    let home = arena("hostile_memory", &["--memory", "16"]);
+    let home = arena(guests::HOSTILE_MEMORY, &["--memory", "16"]);
     let before = snapshot(&home);
     let line = attack(&home, &["secret", "get", "stored"], Violation::Memory);
     assert!(line.contains("more than the 16 MiB allowed"), "{line}");
@@ -127,7 +120,7 @@ fn memory_growth_is_refused_at_the_cap() {
 
 #[test]
 fn deep_recursion_overflows_the_stack_and_traps() {
-    let home = arena("hostile_recursion", &[]);
+    let home = arena(guests::HOSTILE_RECURSION, &[]);
     let before = snapshot(&home);
     let line = attack(&home, &["secret", "get", "stored"], Violation::Trap);
     assert!(line.contains("call stack exhausted"), "{line}");
@@ -136,7 +129,7 @@ fn deep_recursion_overflows_the_stack_and_traps() {
 
 #[test]
 fn a_storage_flood_stops_at_the_quota_and_writes_nothing() {
-    let home = arena("hostile_storage_flood", &["--storage-quota", "1"]);
+    let home = arena(guests::HOSTILE_STORAGE_FLOOD, &["--storage-quota", "1"]);
     let before = snapshot(&home);
     let line = attack(
         &home,
@@ -149,7 +142,7 @@ fn a_storage_flood_stops_at_the_quota_and_writes_nothing() {
 
 #[test]
 fn namespace_escapes_are_refused_and_reach_nothing() {
-    let home = arena("hostile_namespace_escape", &[]);
+    let home = arena(guests::HOSTILE_NAMESPACE_ESCAPE, &[]);
     let before = snapshot(&home);
     let line = attack(
         &home,
@@ -165,14 +158,9 @@ fn namespace_escapes_are_refused_and_reach_nothing() {
 
 #[test]
 fn a_log_flood_is_capped_and_noted_once_while_the_call_succeeds() {
-    let home = arena("hostile_log_flood", &[]);
+    let home = arena(guests::HOSTILE_LOG_FLOOD, &[]);
     let before = snapshot(&home);
-    let outcome = home
-        .home
-        .manager(Some("h"))
-        .unwrap()
-        .call_contract(&GetSecret("stored"))
-        .unwrap();
+    let outcome = home.call(Some("h"), &GetSecret("stored"));
     assert!(outcome.result.is_ok(), "{:?}", outcome.result.err());
     assert!(outcome.report.log_truncated);
     let bytes: usize = outcome.logs.iter().map(|r| r.message.len()).sum();
@@ -188,7 +176,7 @@ fn a_log_flood_is_capped_and_noted_once_while_the_call_succeeds() {
 
 #[test]
 fn secret_values_are_masked_in_flavor_logs_and_errors() {
-    let home = arena("hostile_log_secret", &[]);
+    let home = arena(guests::HOSTILE_LOG_SECRET, &[]);
     let value = "swordfish-4711";
     let secret = Secret::new(
         "creds",
@@ -196,12 +184,7 @@ fn secret_values_are_masked_in_flavor_logs_and_errors() {
         [("password".to_string(), value.to_string())],
     )
     .unwrap();
-    let outcome = home
-        .home
-        .manager(Some("h"))
-        .unwrap()
-        .call_contract(&RegisterSecret(&secret))
-        .unwrap();
+    let outcome = home.call(Some("h"), &RegisterSecret(&secret));
     outcome.result.unwrap();
     assert!(outcome.report.masked_lines >= 3, "{:?}", outcome.report);
     for record in &outcome.logs {
@@ -210,12 +193,7 @@ fn secret_values_are_masked_in_flavor_logs_and_errors() {
     assert!(outcome.logs.iter().any(|r| r.message.contains("***")));
 
     // The value comes back through get-secret and is masked there too.
-    let outcome = home
-        .home
-        .manager(Some("h"))
-        .unwrap()
-        .call_contract(&GetSecret("creds"))
-        .unwrap();
+    let outcome = home.call(Some("h"), &GetSecret("creds"));
     assert!(outcome.result.is_ok());
     assert!(outcome.logs.iter().all(|r| !r.message.contains(value)));
     assert!(
@@ -243,7 +221,7 @@ fn secret_values_are_masked_in_flavor_logs_and_errors() {
 
 #[test]
 fn a_panic_after_partial_writes_rolls_everything_back() {
-    let home = arena("hostile_panic", &[]);
+    let home = arena(guests::HOSTILE_PANIC, &[]);
     let before = snapshot(&home);
     attack(
         &home,
@@ -255,7 +233,7 @@ fn a_panic_after_partial_writes_rolls_everything_back() {
 
 #[test]
 fn garbage_answers_are_refused_without_echoing_values() {
-    let home = arena("hostile_garbage", &[]);
+    let home = arena(guests::HOSTILE_GARBAGE, &[]);
     let before = snapshot(&home);
     for (name, needle) in [
         (
@@ -292,16 +270,14 @@ fn garbage_answers_are_refused_without_echoing_values() {
 #[test]
 fn an_ungranted_capability_is_reported_at_registration_and_refused_at_run_time() {
     let home = TestHome::new();
-    let wasm = guest("kv_json");
-    let run = home.cli(&["flavor", "register", wasm.to_str().unwrap()]);
+    let run = home.register_flavor(guests::KV_JSON, &[]);
     run.ok();
     assert!(
         run.stderr
             .contains("declares capability `storage`, which was not granted"),
         "{run:?}"
     );
-    home.cli(&["secrets-manager", "register", "kv", "--flavor", "kv_json"])
-        .ok();
+    home.register_manager("kv", "kv_json", &[], &[]);
     let line = home
         .cli(&["secret", "register", "x", "k=v", "--manager", "kv"])
         .fails(3, "sandbox: denied:")
@@ -316,14 +292,14 @@ fn an_ungranted_capability_is_reported_at_registration_and_refused_at_run_time()
 #[test]
 fn every_call_gets_a_fresh_instance() {
     let home = TestHome::new();
-    home.register_with_storage("kv_json", &["kv"]);
+    home.register_with_storage(guests::KV_JSON, &["kv"]);
     let secret = Secret::new("s", "arbitrary", [("k".to_string(), "v".to_string())]).unwrap();
     let kv = home.home.manager(Some("kv")).unwrap();
     let first_lines = [
-        kv.call_contract(&RegisterSecret(&secret)).unwrap().logs,
-        kv.call_contract(&GetSecret("s")).unwrap().logs,
-        kv.call_contract(&GetAllSecretKeys).unwrap().logs,
-        kv.call_contract(&GetSecret("s")).unwrap().logs,
+        kv.call(&RegisterSecret(&secret)).unwrap().logs,
+        kv.call(&GetSecret("s")).unwrap().logs,
+        kv.call(&GetAllSecretKeys).unwrap().logs,
+        kv.call(&GetSecret("s")).unwrap().logs,
     ];
     for logs in first_lines {
         let line = &logs[0].message;
@@ -333,15 +309,9 @@ fn every_call_gets_a_fresh_instance() {
 
 #[test]
 fn a_call_at_its_deadline_does_not_hold_up_other_calls() {
-    let home = arena("hostile_loop", &["--timeout", "2"]);
+    let home = arena(guests::HOSTILE_LOOP, &["--timeout", "2"]);
     std::thread::scope(|scope| {
-        let stuck = scope.spawn(|| {
-            home.home
-                .manager(Some("h"))
-                .unwrap()
-                .call_contract(&GetSecret("stored"))
-                .unwrap()
-        });
+        let stuck = scope.spawn(|| home.call(Some("h"), &GetSecret("stored")));
         let started = Instant::now();
         let mut served = 0;
         while started.elapsed() < Duration::from_millis(1500) {

@@ -7,10 +7,10 @@
 //!   generated, registers and serves CRUD; `examples/pykv` and
 //!   `examples/jskv` are exactly what `flavor new` generates, so the example
 //!   and the generated project are one component (built once, see
-//!   `support/components.rs`), one built with the project's own WIT and SDK,
+//!   `flavorbox_tests::components`), one built with the project's own WIT and SDK,
 //!   the other with the copies `flavor build` embeds;
 //! - `examples/vault`, a Python flavor over HTTP, against a real OpenBao dev
-//!   server on 127.0.0.1 (`support/openbao.rs`): evaluate, register, CRUD,
+//!   server on 127.0.0.1 (`flavorbox_tests::openbao`): evaluate, register, CRUD,
 //!   where the secret lands in Vault, and a wrong token answered as denied;
 //!   `examples/vault-js`, the same in JavaScript (the JS SDK's HTTP client);
 //! - a hostile Python flavor is stopped like a Rust one (deadline, memory
@@ -18,33 +18,27 @@
 //!   compile is announced once and then served from the compile cache;
 //! - bad input to `new` and `build`, and a missing tool, are one line, exit 2.
 
-#[path = "../support/components.rs"]
-mod components;
-#[path = "../support/openbao.rs"]
-mod openbao;
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
 
-use std::path::Path;
-use std::process::{Command, Stdio};
+use flavorbox_tests::cli::run;
+use flavorbox_tests::components::{self, component, source_key};
+use flavorbox_tests::conformance::assert_evaluate_passes;
+use flavorbox_tests::openbao::{ROOT_TOKEN, openbao};
+use flavorbox_tests::{Run, TestHome, cli_command, workspace};
 
-use components::{component, source_key, workspace};
-use flavorbox_tests::{Run, TestHome, cache_dir, flavorbox_bin};
-use openbao::{ROOT_TOKEN, openbao};
-
-/// Runs the CLI (no home: `new`, `build`, `evaluate`) with `env` set.
-fn cli(args: &[&str], env: &[(&str, &std::ffi::OsStr)], dir: Option<&Path>) -> Run {
-    let mut cmd = Command::new(flavorbox_bin());
-    cmd.args(args)
-        .env("FLAVORBOX_CACHE_DIR", cache_dir())
-        .env_remove("FLAVORBOX_HOME")
-        .env_remove("FLAVORBOX_LOG")
-        .stdin(Stdio::null());
+/// Runs the CLI (no home: `new`, `build`, `evaluate`) in `dir` with `env`
+/// set.
+fn cli(args: &[&str], env: &[(&str, &OsStr)], dir: Option<&Path>) -> Run {
+    let mut cmd = cli_command(None);
+    cmd.args(args);
     if let Some(dir) = dir {
         cmd.current_dir(dir);
     }
     for (key, value) in env {
         cmd.env(key, value);
     }
-    Run::from(cmd.output().expect("run flavorbox"))
+    run(cmd, None)
 }
 
 /// `flavorbox flavor new NAME --lang LANG` in a fresh directory.
@@ -62,19 +56,21 @@ fn new_project(name: &str, lang: &str) -> tempfile::TempDir {
 /// `evaluate` passes, through the CLI (3 latency samples per operation:
 /// the figures are not what is tested here).
 #[track_caller]
-fn evaluate_passes(wasm: &Path, extra: &[&str]) {
-    let mut args = vec!["evaluate", wasm.to_str().unwrap(), "--samples", "3"];
-    args.extend_from_slice(extra);
-    let out = cli(&args, &[], None);
-    assert!(
-        out.code == 0 && out.stdout.contains("verdict: PASS"),
-        "evaluate failed: {out:#?}"
-    );
+fn evaluate_passes(wasm: &Path, config: &[(&str, &str)], flags: &[&str]) {
+    let mut all = vec!["--samples", "3"];
+    all.extend_from_slice(flags);
+    assert_evaluate_passes(wasm, config, &all);
 }
 
 /// Registers `wasm` as flavor `flavor` with `grants`, and an active manager
 /// `m` with `config`; then walks a secret through every operation.
-fn register_and_use(home: &TestHome, wasm: &Path, flavor: &str, grants: &[&str], config: &[&str]) {
+fn register_and_use(
+    home: &TestHome,
+    wasm: &Path,
+    flavor: &str,
+    grants: &[&str],
+    config: &[(&str, &str)],
+) {
     let mut args = vec!["flavor", "register", wasm.to_str().unwrap()];
     args.extend_from_slice(grants);
     let out = home.cli(&args);
@@ -82,31 +78,12 @@ fn register_and_use(home: &TestHome, wasm: &Path, flavor: &str, grants: &[&str],
         out.ok().contains(&format!("registered flavor `{flavor}`")),
         "{out:?}"
     );
-    let mut args = vec![
-        "secrets-manager",
-        "register",
-        "m",
-        "--flavor",
-        flavor,
-        "--set-active",
-    ];
-    for pair in config {
-        args.extend(["--config", pair]);
-    }
-    home.cli(&args).ok();
+    home.register_manager("m", flavor, config, &["--set-active"]);
 
-    home.cli(&[
-        "secret",
-        "register",
-        "db_creds",
-        "username=admin",
-        "password=hunter2-sdk",
-    ])
-    .ok();
+    home.register_secret("db_creds", &["username=admin", "password=hunter2-sdk"]);
     home.cli(&["secret", "register", "db_creds", "username=x"])
         .fails(1, "already exists");
-    let got = home.cli(&["secret", "get", "db_creds", "--reveal", "--output", "json"]);
-    let json: serde_json::Value = serde_json::from_str(got.ok()).unwrap();
+    let json = home.revealed("db_creds", None);
     assert_eq!(json["values"]["password"], "hunter2-sdk");
     assert_eq!(json["schema"], "arbitrary");
     // Masked unless revealed.
@@ -125,8 +102,7 @@ fn register_and_use(home: &TestHome, wasm: &Path, flavor: &str, grants: &[&str],
         "host=db.internal",
     ])
     .ok();
-    let got = home.cli(&["secret", "get", "db_creds", "--reveal", "--output", "json"]);
-    let json: serde_json::Value = serde_json::from_str(got.ok()).unwrap();
+    let json = home.revealed("db_creds", None);
     assert_eq!(json["values"]["password"], "rotated-sdk");
     assert_eq!(json["values"]["host"], "db.internal");
     home.cli(&["secret", "update", "nope", "a=b"])
@@ -171,12 +147,13 @@ fn a_python_flavor_from_flavor_new_passes_evaluate_registers_and_serves() {
     // has the same inputs and is served from the same build.
     let wasm = component(&project);
     assert_eq!(component(&workspace().join("examples/pykv")), wasm);
-    evaluate_passes(&wasm, &[]);
+    evaluate_passes(&wasm, &[], &[]);
     let home = TestHome::new();
     register_and_use(&home, &wasm, "pykv", &["--grant", "storage"], &[]);
     // Declared capabilities and config come from the class.
-    let described = home.cli(&["flavor", "describe", "pykv", "--output", "json"]);
-    let json: serde_json::Value = serde_json::from_str(described.ok()).unwrap();
+    let json = home
+        .cli(&["flavor", "describe", "pykv", "--output", "json"])
+        .json();
     assert_eq!(json["capabilities"], serde_json::json!(["storage"]));
     assert_eq!(
         json["description"],
@@ -191,7 +168,7 @@ fn a_javascript_flavor_from_flavor_new_passes_evaluate_registers_and_serves() {
     // generated project has the same inputs.
     let wasm = component(&workspace().join("examples/jskv"));
     assert_eq!(component(&project), wasm);
-    evaluate_passes(&wasm, &[]);
+    evaluate_passes(&wasm, &[], &[]);
     let home = TestHome::new();
     register_and_use(&home, &wasm, "jskv", &["--grant", "storage"], &[]);
 }
@@ -205,7 +182,7 @@ fn a_rust_flavor_from_flavor_new_passes_evaluate_and_registers() {
         std::fs::read(workspace().join("wit/flavor.wit")).unwrap()
     );
     let wasm = component(&project);
-    evaluate_passes(&wasm, &[]);
+    evaluate_passes(&wasm, &[], &[]);
     register_and_use(
         &TestHome::new(),
         &wasm,
@@ -215,45 +192,50 @@ fn a_rust_flavor_from_flavor_new_passes_evaluate_and_registers() {
     );
 }
 
-#[test]
-fn the_python_vault_example_works_against_openbao() {
-    let bao = openbao();
-    let origin = bao.origin();
-    let wasm = component(&workspace().join("examples/vault"));
-    let address = format!("address={origin}");
-    let token = format!("token={ROOT_TOKEN}");
-    let namespace = format!("sdk-{}", std::process::id());
+/// The Vault flavor of `examples/<example>` (named `flavor`), built,
+/// passing `evaluate` against OpenBao, registered in a new home as the
+/// active manager `m` in `namespace`, and walked through every operation.
+/// The home, the component, and the manager's config.
+fn vault_example(
+    example: &str,
+    flavor: &str,
+    namespace: &str,
+) -> (TestHome, PathBuf, [(&'static str, String); 3]) {
+    let origin = openbao().origin();
+    let wasm = component(&workspace().join("examples").join(example));
+    let config = [
+        ("address", origin.clone()),
+        ("token", ROOT_TOKEN.to_string()),
+        ("namespace", namespace.to_string()),
+    ];
+    let evaluated = format!("{namespace}-eval");
     evaluate_passes(
         &wasm,
         &[
-            "--allow-host",
-            &origin,
-            "--config",
-            &address,
-            "--config",
-            &token,
-            "--config",
-            &format!("namespace={namespace}-eval"),
+            ("address", &origin),
+            ("token", ROOT_TOKEN),
+            ("namespace", &evaluated),
         ],
-    );
-
-    let home = TestHome::new();
-    let ns = format!("namespace={namespace}");
-    register_and_use(
-        &home,
-        &wasm,
-        "vault",
         &["--allow-host", &origin],
-        &[&address, &token, &ns],
     );
+    let home = TestHome::new();
+    let pairs: Vec<(&str, &str)> = config.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    register_and_use(&home, &wasm, flavor, &["--allow-host", &origin], &pairs);
+    (home, wasm, config)
+}
+
+#[test]
+fn the_python_vault_example_works_against_openbao() {
+    let bao = openbao();
+    let namespace = format!("sdk-{}", std::process::id());
+    let (home, wasm, config) = vault_example("vault", "vault", &namespace);
 
     // The secret lands in Vault's KV v2 engine as ZenML's Vault secrets
     // manager keeps it: the key-values plus the schema name.
-    home.cli(&["secret", "register", "api", "key=kv2-value"])
-        .ok();
+    home.register_secret("api", &["key=kv2-value"]);
     let stored = bao.api("GET", &format!("/v1/secret/data/{namespace}/api"), None);
     assert_eq!(stored.status, 200, "{stored:?}");
-    let data = &stored.json()["data"]["data"];
+    let data = &stored.body["data"]["data"];
     assert_eq!(data["key"], "kv2-value");
     assert_eq!(data["zenml_schema_name"], "arbitrary");
     // The token is a secret config value: never printed back.
@@ -261,21 +243,17 @@ fn the_python_vault_example_works_against_openbao() {
     assert!(!listed.ok().contains(ROOT_TOKEN), "{listed:?}");
 
     // A wrong token is Vault's refusal, reported as denied.
-    let wrong = "token=not-the-token";
-    home.cli(&[
-        "secrets-manager",
-        "register",
+    let (address, ns) = (config[0].1.as_str(), config[2].1.as_str());
+    home.register_manager(
         "wrong",
-        "--flavor",
         "vault",
-        "--config",
-        &address,
-        "--config",
-        wrong,
-        "--config",
-        &ns,
-    ])
-    .ok();
+        &[
+            ("address", address),
+            ("token", "not-the-token"),
+            ("namespace", ns),
+        ],
+        &[],
+    );
     home.cli(&["secret", "get", "api", "--manager", "wrong"])
         .fails(1, "denied: Vault refused the token");
     // Without the origin granted, the request never leaves the sandbox.
@@ -289,19 +267,12 @@ fn the_python_vault_example_works_against_openbao() {
             "http",
         ])
         .ok();
-    ungranted
-        .cli(&[
-            "secrets-manager",
-            "register",
-            "m",
-            "--flavor",
-            "vault",
-            "--config",
-            &address,
-            "--config",
-            &token,
-        ])
-        .ok();
+    ungranted.register_manager(
+        "m",
+        "vault",
+        &[("address", address), ("token", ROOT_TOKEN)],
+        &[],
+    );
     ungranted
         .cli(&["secret", "get", "api", "--manager", "m"])
         .fails(3, "sandbox: denied");
@@ -311,37 +282,11 @@ fn the_python_vault_example_works_against_openbao() {
 fn the_javascript_vault_example_works_against_openbao() {
     // The same flavor in JavaScript: the SDK's synchronous HTTP client over
     // wasi:http, JSON both ways, error statuses.
-    let bao = openbao();
-    let origin = bao.origin();
-    let wasm = component(&workspace().join("examples/vault-js"));
-    let address = format!("address={origin}");
-    let token = format!("token={ROOT_TOKEN}");
     let namespace = format!("sdk-js-{}", std::process::id());
-    evaluate_passes(
-        &wasm,
-        &[
-            "--allow-host",
-            &origin,
-            "--config",
-            &address,
-            "--config",
-            &token,
-            "--config",
-            &format!("namespace={namespace}-eval"),
-        ],
-    );
-    let home = TestHome::new();
-    let ns = format!("namespace={namespace}");
-    register_and_use(
-        &home,
-        &wasm,
-        "vault-js",
-        &["--allow-host", &origin],
-        &[&address, &token, &ns],
-    );
-    home.cli(&["secret", "register", "api", "key=kv2-js"]).ok();
-    let stored = bao.api("GET", &format!("/v1/secret/data/{namespace}/api"), None);
-    assert_eq!(stored.json()["data"]["data"]["key"], "kv2-js", "{stored:?}");
+    let (home, _, _) = vault_example("vault-js", "vault-js", &namespace);
+    home.register_secret("api", &["key=kv2-js"]);
+    let stored = openbao().api("GET", &format!("/v1/secret/data/{namespace}/api"), None);
+    assert_eq!(stored.body["data"]["data"]["key"], "kv2-js", "{stored:?}");
 }
 
 #[test]
@@ -362,28 +307,23 @@ fn a_hostile_python_flavor_is_stopped_like_a_rust_one() {
     let wasm_arg = wasm.to_str().unwrap();
     // The deadline leaves the flood and the allocation time to finish on a
     // loaded two-core machine; the loop runs into it.
-    let first = hcli(&[
-        "flavor",
-        "register",
-        wasm_arg,
-        "--grant",
-        "storage",
-        "--timeout",
-        "4",
-    ]);
+    let register = || {
+        hcli(&[
+            "flavor",
+            "register",
+            wasm_arg,
+            "--grant",
+            "storage",
+            "--timeout",
+            "4",
+        ])
+    };
+    let first = register();
     first.ok();
     assert!(first.stderr.contains("compiling 19."), "{first:#?}");
     assert!(first.stderr.contains("compiled in "), "{first:#?}");
     hcli(&["flavor", "remove", "hostile_python", "--yes"]).ok();
-    let second = hcli(&[
-        "flavor",
-        "register",
-        wasm_arg,
-        "--grant",
-        "storage",
-        "--timeout",
-        "4",
-    ]);
+    let second = register();
     second.ok();
     assert_eq!(
         second
@@ -437,26 +377,21 @@ fn a_hostile_python_flavor_is_stopped_like_a_rust_one() {
     unharmed();
 
     // 20 MiB of log and stdout: capped, noted once, and the call answers.
-    let flood = {
-        let mut full = vec!["--home", home_arg.as_str()];
-        full.extend(["secret", "list", "--manager", "h"]);
-        let mut cmd = Command::new(flavorbox_bin());
-        cmd.args(&full)
-            .env("FLAVORBOX_CACHE_DIR", cache.path())
-            .env("FLAVORBOX_LOG", "flavor=info")
-            .stdin(Stdio::null());
-        cmd.output().unwrap()
-    };
-    assert!(
-        flood.status.success(),
-        "{}",
-        String::from_utf8_lossy(&flood.stderr)
-            .lines()
-            .last()
-            .unwrap_or_default()
+    let flood = cli(
+        &["--home", &home_arg, "secret", "list", "--manager", "h"],
+        &[
+            ("FLAVORBOX_CACHE_DIR", cache.path().as_os_str()),
+            ("FLAVORBOX_LOG", OsStr::new("flavor=info")),
+        ],
+        None,
     );
-    assert!(String::from_utf8_lossy(&flood.stdout).contains("stored"));
-    let stderr = String::from_utf8_lossy(&flood.stderr);
+    assert!(
+        flood.code == 0,
+        "{}",
+        flood.stderr.lines().last().unwrap_or_default()
+    );
+    assert!(flood.stdout.contains("stored"));
+    let stderr = &flood.stderr;
     assert!(
         stderr.len() < 200 * 1024,
         "{} bytes of log reached the terminal",

@@ -37,14 +37,7 @@ fn rest(session: &mut Session) -> String {
 #[test]
 fn interactive_update_keeps_values_on_enter_and_never_echoes() {
     let home = TestHome::new();
-    home.cli(&[
-        "secret",
-        "register",
-        "db",
-        "username=admin",
-        "password=old-password",
-    ])
-    .ok();
+    home.register_secret("db", &["username=admin", "password=old-password"]);
     let mut term = terminal(home.path(), "$FB secret update db -i; echo EXIT=$?");
     term.expect("password (Enter keeps the current value): ")
         .unwrap();
@@ -66,11 +59,9 @@ fn interactive_update_keeps_values_on_enter_and_never_echoes() {
         "echoed: {out}"
     );
 
-    let got: serde_json::Value = serde_json::from_str(
-        home.cli(&["secret", "get", "db", "--reveal", "--output", "json"])
-            .ok(),
-    )
-    .unwrap();
+    let got: serde_json::Value = home
+        .cli(&["secret", "get", "db", "--reveal", "--output", "json"])
+        .json();
     assert_eq!(
         got["values"],
         serde_json::json!({"username": "typed-user", "password": "old-password", "extra": "typed-extra"})
@@ -96,8 +87,7 @@ fn interactive_update_keeps_values_on_enter_and_never_echoes() {
 #[test]
 fn ctrl_c_at_a_hidden_prompt_restores_the_terminal_and_writes_nothing() {
     let home = TestHome::new();
-    home.cli(&["secret", "register", "db", "password=kept"])
-        .ok();
+    home.register_secret("db", &["password=kept"]);
     let mut term = terminal(
         home.path(),
         // Echo on first (the test harness starts the terminal without it).
@@ -125,8 +115,8 @@ fn ctrl_c_at_a_hidden_prompt_restores_the_terminal_and_writes_nothing() {
 #[test]
 fn destructive_commands_ask_on_a_terminal() {
     let home = TestHome::new();
-    home.cli(&["secret", "register", "a", "k=v"]).ok();
-    home.cli(&["secret", "register", "b", "k=v"]).ok();
+    home.register_secret("a", &["k=v"]);
+    home.register_secret("b", &["k=v"]);
 
     let mut term = terminal(home.path(), "$FB secret delete a; echo EXIT=$?");
     term.expect("delete secret `a` of secrets manager `default`? [y/N] ")

@@ -6,7 +6,7 @@
 //!
 //! | layer | modules | what it holds |
 //! |---|---|---|
-//! | 1 | [`error`], [`secret`], [`schema`], [`text`], [`mask`], [`reference`] | leaf types, the rules every secret obeys, terminal-safe text, masking known values, `{{name.key}}` references |
+//! | 1 | [`error`], [`secret`], [`schema`], [`text`], [`mask`], [`reference`](mod@reference) | leaf types, the rules every secret obeys, terminal-safe text, masking known values, `{{name.key}}` references |
 //! | 2 | [`policy`] | what an operator grants: capabilities, origins, limits, quotas |
 //! | 3 | [`contract`] | the WIT bindings, the operations, checks on every answer |
 //! | 4 | [`store`] | persistence of the records it is given, and namespaces |

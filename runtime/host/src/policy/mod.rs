@@ -57,8 +57,6 @@ pub mod caps {
     pub const HTTP_REQUEST_TEXT: usize = 8 * 1024;
     /// Random bytes per `wasi:random` call.
     pub const RANDOM_BYTES: u64 = 1024 * 1024;
-    /// Keys of one secret.
-    pub const SECRET_KEYS: usize = crate::secret::MAX_KEYS;
     /// Names in one `get-all-secret-keys` answer.
     pub const LISTED_NAMES: usize = 100_000;
     /// Config fields a flavor may declare in `info()`.

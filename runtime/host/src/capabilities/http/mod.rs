@@ -4,7 +4,7 @@
 //! `WasiHttpHooks::send_request` is the single gate every request passes.
 //! It refuses, as `HttpRequestDenied`, a flavor without the `http` grant, an
 //! origin (scheme, host, port) that was not granted, and requests past the
-//! per-call count. What passes is sent by [`send`], which checks the resolved
+//! per-call count. What passes is sent by `send`, which checks the resolved
 //! address, caps both bodies, bounds the time by the call's deadline and
 //! follows no redirect. Every refusal is recorded, naming the origin, so the
 //! user learns why a flavor failed.

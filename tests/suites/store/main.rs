@@ -13,8 +13,6 @@
 //! The tests are split by subject into `store/*.rs`; this file holds the
 //! record rules and what they share.
 
-#[path = "../support/postgres.rs"]
-mod postgres;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -26,7 +24,7 @@ use flavorbox::policy::{ManagerLimits, Policy};
 use flavorbox::schema::Schema;
 use flavorbox::store::sealed::{KeySource, MasterKey};
 use flavorbox::store::{Database, FlavorRecord, Opened, PostgresDatabase, SqliteDatabase};
-use postgres::Postgres;
+use flavorbox_tests::postgres::Postgres;
 
 /// Runs each named test (a `fn(&Place)` of the module it is invoked in)
 /// once on a SQLite store and once on a PostgreSQL store.
@@ -41,11 +39,8 @@ macro_rules! on_both_backends {
     };
 }
 
-#[path = "store/layouts.rs"]
 mod layouts;
-#[path = "store/namespaces.rs"]
 mod namespaces;
-#[path = "store/sealing_and_access.rs"]
 mod sealing_and_access;
 
 /// Where one test's store lives: a SQLite file, or a PostgreSQL database.

@@ -1,46 +1,54 @@
-//! A minimal HTTP/1.1 client for setting up and inspecting the test servers
-//! (OpenBao, the fake Secret Manager): one request per connection, plain
-//! text, chunked bodies joined. Never used to test flavorbox's own HTTP.
+//! A minimal HTTP/1.1 client for the servers tests talk to directly
+//! (OpenBao, moto and the fake Secret Manager to set them up and look at
+//! them, `flavorbox serve` nodes as their clients do): one request per
+//! connection, plain text, chunked bodies joined.
+//!
+//! What it guards against: a test hanging on a server that never answers
+//! (every read has a deadline), and every suite writing its own request
+//! formatting and status parsing.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
+use serde_json::Value;
+
+/// How long one answer may take to arrive.
+const READ_TIMEOUT: Duration = Duration::from_secs(60);
+
 /// An HTTP answer: status and body.
 #[derive(Debug)]
 pub struct Answer {
     pub status: u16,
-    pub body: String,
-}
-
-impl Answer {
     /// The body as JSON (`null` when it is empty or not JSON).
-    pub fn json(&self) -> serde_json::Value {
-        serde_json::from_str(&self.body).unwrap_or(serde_json::Value::Null)
-    }
+    pub body: Value,
+    /// The body as it arrived (chunks joined).
+    pub raw: String,
 }
 
-/// Sends one request to `127.0.0.1:port` with an optional extra header
-/// (`(name, value)`, e.g. a token) and JSON body.
+/// Sends one request to `127.0.0.1:port` with `headers` (e.g. a token) and
+/// `body` (sent as JSON unless a `Content-Type` header says otherwise).
 pub fn request(
     port: u16,
     method: &str,
     path: &str,
-    header: Option<(&str, &str)>,
-    body: Option<&serde_json::Value>,
+    headers: &[(&str, &str)],
+    body: &str,
 ) -> std::io::Result<Answer> {
     let mut stream = TcpStream::connect(("127.0.0.1", port))?;
-    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
-    let body = body.map(|b| b.to_string()).unwrap_or_default();
+    stream.set_read_timeout(Some(READ_TIMEOUT))?;
     let mut head = format!(
         "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\
          Content-Length: {}\r\n",
         body.len()
     );
-    if let Some((name, value)) = header {
+    for (name, value) in headers {
         head.push_str(&format!("{name}: {value}\r\n"));
     }
-    if !body.is_empty() {
+    let typed = headers
+        .iter()
+        .any(|(name, _)| name.eq_ignore_ascii_case("content-type"));
+    if !body.is_empty() && !typed {
         head.push_str("Content-Type: application/json\r\n");
     }
     head.push_str("\r\n");
@@ -58,12 +66,30 @@ pub fn request(
     let chunked = head
         .lines()
         .any(|l| l.eq_ignore_ascii_case("transfer-encoding: chunked"));
-    let body = if chunked {
+    let raw = if chunked {
         dechunk(body)
     } else {
         body.to_string()
     };
-    Ok(Answer { status, body })
+    Ok(Answer {
+        status,
+        body: serde_json::from_str(&raw).unwrap_or(Value::Null),
+        raw,
+    })
+}
+
+/// [`request`] with a JSON body (or none), which must get an answer.
+#[track_caller]
+pub fn json_request(
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<&Value>,
+) -> Answer {
+    let body = body.map(Value::to_string).unwrap_or_default();
+    request(port, method, path, headers, &body)
+        .unwrap_or_else(|e| panic!("{method} {path} on 127.0.0.1:{port}: {e}"))
 }
 
 /// The payload of a chunked body.

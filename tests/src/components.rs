@@ -13,52 +13,40 @@
 //! `target/componentize-venv`, componentize-js in `target/componentize-js`)
 //! or `$FLAVORBOX_COMPONENTIZE_PY` / `$FLAVORBOX_COMPONENTIZE_JS`; a missing
 //! one fails the test with the command that installs it.
-
-#![allow(dead_code)]
+//!
+//! What it guards against: a stale component served from the cache (its
+//! key covers every input), two 20 MB builds at once on a two-core machine
+//! (one at a time), and the cache growing with every change (a project's
+//! older builds are deleted).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Mutex;
 
-pub fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("tests/ is inside the workspace")
-        .to_path_buf()
-}
+use crate::workspace;
 
-fn find(var: &str, default: &str) -> PathBuf {
-    std::env::var_os(var)
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace().join(default))
-}
+/// componentize-py, as `scripts/install-componentize.sh` installs it.
+const PY: crate::Tool = crate::Tool {
+    what: "componentize-py",
+    var: "FLAVORBOX_COMPONENTIZE_PY",
+    default: "target/componentize-venv/bin/componentize-py",
+    install: "scripts/install-componentize.sh",
+};
 
-fn installed(var: &str, default: &str, what: &str) -> PathBuf {
-    let path = find(var, default);
-    assert!(
-        path.is_file(),
-        "{what} is missing at {}: run `scripts/install-componentize.sh` in the workspace, \
-         or set {var}",
-        path.display()
-    );
-    path
-}
-
-const PY: (&str, &str) = (
-    "FLAVORBOX_COMPONENTIZE_PY",
-    "target/componentize-venv/bin/componentize-py",
-);
-const JS: (&str, &str) = (
-    "FLAVORBOX_COMPONENTIZE_JS",
-    "target/componentize-js/node_modules/@bytecodealliance/componentize-js/src/cli.js",
-);
+/// componentize-js's command-line script, as the same script installs it.
+const JS: crate::Tool = crate::Tool {
+    what: "componentize-js",
+    var: "FLAVORBOX_COMPONENTIZE_JS",
+    default: "target/componentize-js/node_modules/@bytecodealliance/componentize-js/src/cli.js",
+    install: "scripts/install-componentize.sh",
+};
 
 pub fn componentize_py() -> PathBuf {
-    installed(PY.0, PY.1, "componentize-py")
+    PY.installed()
 }
 
 pub fn componentize_js() -> PathBuf {
-    installed(JS.0, JS.1, "componentize-js")
+    JS.installed()
 }
 
 /// A `flavorbox` binary to build with: this profile's, else the debug one.
@@ -207,16 +195,10 @@ pub fn try_component(dir: &Path) -> Result<PathBuf, String> {
     static BUILDING: Mutex<()> = Mutex::new(());
     let _one = BUILDING.lock().unwrap_or_else(|p| p.into_inner());
     let lang = lang_of(dir);
-    let tool = match lang {
-        Lang::Python => Some(find(PY.0, PY.1)),
-        Lang::Js => Some(find(JS.0, JS.1)),
-        Lang::Rust => None,
-    };
-    if let Some(tool) = tool.filter(|t| !t.is_file()) {
-        return Err(format!(
-            "{} is missing (scripts/install-componentize.sh installs it)",
-            tool.display()
-        ));
+    match lang {
+        Lang::Python => PY.find().map(drop)?,
+        Lang::Js => JS.find().map(drop)?,
+        Lang::Rust => {}
     }
     let cache = workspace().join("target/sdk-components");
     std::fs::create_dir_all(&cache).map_err(|e| e.to_string())?;

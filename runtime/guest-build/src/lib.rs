@@ -1,6 +1,12 @@
-//! Builds guest crates into wasm components; shared by the build scripts of
-//! `runtime` (which embeds the `local` flavor) and `tests` (which needs every
-//! guest). Modeled on wasmtime's `crates/test-programs/artifacts/build.rs`.
+//! Builds guest crates into wasm components; a build dependency of the host
+//! library `runtime/host` (which embeds the `local` flavor) and of `tests`
+//! (which needs every guest). Modeled on wasmtime's
+//! `crates/test-programs/artifacts/build.rs`.
+//!
+//! What it guards against: a guest built with the outer build's flags or
+//! target (they are scrubbed from the nested cargo), a failed guest build
+//! passing unnoticed (it panics, naming the missing target), and a component
+//! asked for that the build did not produce (it panics naming the package).
 //!
 //! Guests build in release mode for `wasm32-wasip2` (whose output already is
 //! a component) into `target/guests`, their own target directory, so the
@@ -26,6 +32,7 @@ const SCRUBBED_ENV: &[&str] = &[
     "CARGO_PRIMARY_PACKAGE",
 ];
 
+/// The target every guest is built for; its output already is a component.
 pub const GUEST_TARGET: &str = "wasm32-wasip2";
 
 /// The workspace root: the nearest ancestor of the calling build script's
@@ -45,7 +52,6 @@ pub struct Component {
     pub wasm: PathBuf,
     /// The directory of the guest crate's `Cargo.toml`, e.g.
     /// `guests/testing/hostile/loop`.
-    #[allow(dead_code, reason = "only tests/build.rs reads it")]
     pub crate_dir: PathBuf,
 }
 

@@ -1,0 +1,22 @@
+//! The CLI for daily work and for operating over time, end to end through
+//! the binary:
+//!
+//! - `values.rs`: raw values and output formats, `run`, `resolve`, export
+//!   and import (flavorbox's and ZenML's);
+//! - `operating.rs`: upgrades, grants, rotation and config references,
+//!   masked config, updates and renames, concurrent updates;
+//! - `rules.rs`: the same input rules on every path, confirmations, usage
+//!   errors, completions and man pages.
+
+mod operating;
+mod rules;
+mod values;
+
+use flavorbox_tests::TestHome;
+
+/// Writes `text` to `file` in `home`; the file's path.
+fn write(home: &TestHome, file: &str, text: &str) -> String {
+    let path = home.path().join(file);
+    std::fs::write(&path, text).unwrap();
+    path.to_str().unwrap().to_string()
+}

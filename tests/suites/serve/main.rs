@@ -1,0 +1,74 @@
+//! `flavorbox serve` on a real PostgreSQL (a throwaway cluster this binary
+//! starts, `flavorbox_tests::postgres`): the PostgreSQL store under the
+//! conformance suite (the store's own rules, on both backends, are the
+//! store suite's), the HTTP API and the CLI's
+//! client mode, every role against every operation, two nodes on one
+//! database, 100 concurrent updates of one secret spread over two nodes,
+//! and a node killed with SIGKILL in the middle of writes.
+//!
+//! `store.rs`: the PostgreSQL store; `api.rs`: the HTTP API, roles and the
+//! CLI's client mode; `nodes.rs`: nodes under concurrency, kills, TLS and
+//! stops.
+
+mod api;
+mod nodes;
+mod store;
+
+use flavorbox_tests::serve_node::Node;
+use flavorbox_tests::{Guest, Run, run_cli};
+
+/// The master key every node and client of one PostgreSQL store shares (a
+/// store is sealed under one key; a node with another is refused).
+const SHARED_KEY: &str = "7f3c1a9e5b2d48f06c1e9a7b3d5f2c8e0a4b6d8f1c3e5a7b9d0f2e4c6a8b0d1e";
+
+/// A home directory holding the shared master key.
+fn keyed_home() -> tempfile::TempDir {
+    let home = tempfile::tempdir().unwrap();
+    std::fs::write(home.path().join("master.key"), SHARED_KEY).unwrap();
+    home
+}
+
+/// A `flavorbox serve` node on `store`, in a home with the shared key.
+fn start(store: &str) -> Node {
+    start_with(store, &[])
+}
+
+/// [`start`] with extra `serve` flags.
+fn start_with(store: &str, flags: &[&str]) -> Node {
+    Node::start(keyed_home(), Some(store), flags)
+}
+
+/// Creates a token with the CLI on `store`.
+fn token(store: &str, manager: &str, role: &str, extra: &[&str]) -> String {
+    let mut args = vec!["token", "create", "--manager", manager, "--role", role];
+    args.extend_from_slice(extra);
+    cli_on(store, &args).ok().trim().to_string()
+}
+
+/// The CLI on `store`, from a home with the shared key.
+fn cli_on(store: &str, args: &[&str]) -> Run {
+    let home = keyed_home();
+    let mut all = vec!["--store", store];
+    all.extend_from_slice(args);
+    run_cli(Some(home.path()), &all, None)
+}
+
+/// Registers `guest` on `store` with the `storage` grant and `flags`, and
+/// the secrets manager `manager` on it.
+fn register_on(store: &str, guest: Guest, manager: &str, flags: &[&str]) {
+    let wasm = guest.arg();
+    let mut args = vec!["flavor", "register", wasm.as_str(), "--grant", "storage"];
+    args.extend_from_slice(flags);
+    cli_on(store, &args).ok();
+    cli_on(
+        store,
+        &[
+            "secrets-manager",
+            "register",
+            manager,
+            "--flavor",
+            guest.name(),
+        ],
+    )
+    .ok();
+}
