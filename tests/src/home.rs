@@ -268,7 +268,7 @@ impl TestHome {
     pub fn call<E: Export>(&self, manager: Option<&str>, export: &E) -> Outcome<E::Answer> {
         self.home
             .manager(manager)
-            .and_then(|manager| manager.call(export))
+            .and_then(|manager| manager.call_contract(export))
             .unwrap_or_else(|e| panic!("bind the manager {manager:?}: {e}"))
     }
 

@@ -296,10 +296,10 @@ fn every_call_gets_a_fresh_instance() {
     let secret = Secret::new("s", "arbitrary", [("k".to_string(), "v".to_string())]).unwrap();
     let kv = home.home.manager(Some("kv")).unwrap();
     let first_lines = [
-        kv.call(&RegisterSecret(&secret)).unwrap().logs,
-        kv.call(&GetSecret("s")).unwrap().logs,
-        kv.call(&GetAllSecretKeys).unwrap().logs,
-        kv.call(&GetSecret("s")).unwrap().logs,
+        kv.call_contract(&RegisterSecret(&secret)).unwrap().logs,
+        kv.call_contract(&GetSecret("s")).unwrap().logs,
+        kv.call_contract(&GetAllSecretKeys).unwrap().logs,
+        kv.call_contract(&GetSecret("s")).unwrap().logs,
     ];
     for logs in first_lines {
         let line = &logs[0].message;

@@ -4,12 +4,8 @@
 //! dies leaving nothing, and a flavor's component kept in the database and
 //! served by every node.
 
-use std::sync::Arc;
-use std::time::{Duration, Instant};
-
 use flavorbox::Home;
-use flavorbox::store::staged::Commit;
-use flavorbox::store::{Database, NamespaceAccess, PostgresDatabase, TxnMode};
+use flavorbox::store::{Database, PostgresDatabase, TxnMode};
 use flavorbox_tests::conformance::assert_conforms;
 use flavorbox_tests::postgres::Postgres;
 use flavorbox_tests::{guests, shared_sandbox};

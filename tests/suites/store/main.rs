@@ -13,7 +13,6 @@
 //! The tests are split by subject into `store/*.rs`; this file holds the
 //! record rules and what they share.
 
-
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;

@@ -115,7 +115,7 @@ fn vault_refusals_map_to_exit_codes() {
     // so the message is the host's; the flavor's is withheld.
     let again = flavorbox::Secret::new("dup", "arbitrary", [("k".into(), "again".into())]).unwrap();
     let manager = home.home.manager(None).unwrap();
-    let outcome = manager.call(&UpdateSecret(&again)).unwrap();
+    let outcome = manager.call_contract(&UpdateSecret(&again)).unwrap();
     match outcome.result {
         Err(err) if err.is(flavorbox::ErrorKind::NotFound) => {
             assert_eq!(err.detail(), "secret `dup` does not exist")
