@@ -36,7 +36,7 @@ fi
 echo "    $pg_bindir"
 
 echo "==> guest crates: native unit tests"
-(cd guests && cargo test --locked -p sigv4 -p redact -p aws -p vault -p gcp_secrets_manager \
+(cd guests && cargo test --locked -p sigv4 -p redact -p flavor-kit -p aws -p vault -p gcp_secrets_manager \
     --target-dir ../target/guests-native)
 
 # The end-to-end suites run the CLI binary, which `cargo test` does not build
