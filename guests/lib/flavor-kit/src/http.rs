@@ -1,5 +1,5 @@
 //! One call to a backend over `wasi:http`, as an HTTP flavor makes it: the
-//! request sent through [`wasi_http_client`], the reply read up to a
+//! request sent through the `wasi-http-client` crate, the reply read up to a
 //! bound, one debug line logged, a successful reply's JSON parsed. Building
 //! the request (URL, authentication) and reading an error reply are the
 //! flavor's.

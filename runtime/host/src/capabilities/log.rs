@@ -449,7 +449,7 @@ mod tests {
         assert_eq!(out.records.len(), 10_000);
         assert!(out.records[0].message.starts_with("*** *** ***"));
         // How fast is measured in the bench (the `masking` group of
-        // `tests/benches/calls.rs`), not asserted here: the automaton is
+        // `tests/benches/calls/`), not asserted here: the automaton is
         // built once over the deduplicated values and run once per line, so
         // the work is the output's length plus the values' (see
         // `mask::tests::masking_is_linear_in_the_output`).
