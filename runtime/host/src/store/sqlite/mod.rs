@@ -404,7 +404,7 @@ impl Backend for SqliteBackend {
     }
 
     /// SQLite has one writer: `BEGIN IMMEDIATE` takes the store's write
-    /// lock, waiting for it up to [`BUSY_TIMEOUT`].
+    /// lock, waiting for it up to `BUSY_TIMEOUT`.
     fn write(&self) -> Result<SqliteRows> {
         let mut session = self.session()?;
         session.begin("BEGIN IMMEDIATE")?;
