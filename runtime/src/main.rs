@@ -22,6 +22,7 @@ mod secret;
 mod serve;
 mod terminal;
 mod transfer;
+mod zenml_file;
 
 use std::path::PathBuf;
 

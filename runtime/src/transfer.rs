@@ -9,22 +9,19 @@
 //!
 //! The export file: `{"flavorbox_export": 1, "manager": NAME, "secrets":
 //! [{"name", "schema", "values": {KEY: VALUE}}]}`; each entry is what
-//! `secret get --output json` prints. ZenML's `LocalSecretsManager` file
-//! (`secrets.yaml`) maps each secret name to a mapping of its keys to
-//! base64-encoded UTF-8 values, plus the schema name under
-//! `zenml_schema_name`.
+//! `secret get --output json` prints. It is JSON read strictly (a key given
+//! twice is refused) with serde_json's nesting bound (128 levels). ZenML's
+//! `LocalSecretsManager` file (`secrets.yaml`) is read by `zenml_file.rs`.
 
 use std::path::{Path, PathBuf};
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD as BASE64;
 use clap::Args;
 use flavorbox::managers::SecretsApi;
 use flavorbox::{Error, Home, Result, Secret};
 use serde::Serialize;
 
-use super::input;
 use super::output::{json, out};
+use super::{input, zenml_file};
 
 /// Largest file an import reads.
 const MAX_IMPORT_BYTES: usize = 16 * 1024 * 1024;
@@ -135,74 +132,9 @@ pub fn import(manager: &dyn SecretsApi, file: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Parses ZenML's `secrets.yaml` into checked secrets.
-fn parse_zenml(text: &str, shown: &str) -> Result<Vec<Secret>> {
-    use serde_norway::Value;
-    let bad = |why: String| Error::invalid(format!("{shown}: {why}"));
-    let root: Value = serde_norway::from_str(text).map_err(|e| {
-        bad(format!(
-            "not ZenML secrets YAML: {}",
-            flavorbox::text::clip(&e.to_string(), 160)
-        ))
-    })?;
-    let mapping = match root {
-        // ZenML leaves an empty file when it has no secrets.
-        Value::Null => return Ok(Vec::new()),
-        Value::Mapping(m) => m,
-        _ => {
-            return Err(bad(
-                "not ZenML secrets YAML (not a mapping of secrets)".into()
-            ));
-        }
-    };
-    let mut secrets = Vec::with_capacity(mapping.len());
-    for (name, body) in mapping {
-        let Value::String(name) = name else {
-            return Err(bad("a secret name is not a string".into()));
-        };
-        let shown_name = flavorbox::text::clip(&name, 60);
-        let Value::Mapping(body) = body else {
-            return Err(bad(format!("secret `{shown_name}` is not a mapping")));
-        };
-        let mut schema = None;
-        let mut pairs = Vec::with_capacity(body.len());
-        for (key, value) in body {
-            let (Value::String(key), Value::String(value)) = (key, value) else {
-                return Err(bad(format!(
-                    "secret `{shown_name}`: a key or value is not a string"
-                )));
-            };
-            if key == "zenml_schema_name" {
-                schema = Some(value);
-                continue;
-            }
-            let decoded = BASE64
-                .decode(value.trim().as_bytes())
-                .ok()
-                .and_then(|bytes| String::from_utf8(bytes).ok())
-                .ok_or_else(|| {
-                    bad(format!(
-                        "secret `{shown_name}`: the value of `{}` is not base64 of UTF-8 text",
-                        flavorbox::text::clip(&key, 60)
-                    ))
-                })?;
-            pairs.push((key, decoded));
-        }
-        let schema = schema
-            .ok_or_else(|| bad(format!("secret `{shown_name}` has no `zenml_schema_name`")))?;
-        flavorbox::secret::check_input(&pairs)
-            .map_err(|e| bad(format!("secret `{shown_name}`: {e}")))?;
-        secrets.push(
-            Secret::new(name.clone(), schema, pairs)
-                .map_err(|e| bad(format!("secret `{shown_name}`: {e}")))?,
-        );
-    }
-    Ok(secrets)
-}
-
 pub fn import_zenml(home: &Home, args: ImportZenmlArgs) -> Result<()> {
     let text = input::read_text(&args.path, "ZenML secrets file", MAX_IMPORT_BYTES)?;
-    let secrets = parse_zenml(&text, &args.path.display().to_string())?;
+    let secrets = zenml_file::parse(&text, &args.path.display().to_string())?;
     let manager = home.manager(args.manager.as_deref())?;
     manager.register_all(&secrets)?;
     report(&manager, &secrets);
@@ -212,24 +144,6 @@ pub fn import_zenml(home: &Home, args: ImportZenmlArgs) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn zenml_files_parse_by_zenml_rules() {
-        let text =
-            "db:\n  password: aHVudGVyMg==\n  username: YWRtaW4=\n  zenml_schema_name: arbitrary\n";
-        let secrets = parse_zenml(text, "f").unwrap();
-        assert_eq!(secrets[0].values()["password"], "hunter2");
-        assert!(parse_zenml("", "f").unwrap().is_empty());
-        for bad in [
-            "db:\n  password: '!!'\n  zenml_schema_name: arbitrary\n",
-            "db:\n  password: aGk=\n",
-            "db:\n  a: aGk=\n  a: aGk=\n  zenml_schema_name: arbitrary\n",
-            "db:\n  a: ''\n  zenml_schema_name: arbitrary\n",
-            "- a\n",
-        ] {
-            assert!(parse_zenml(bad, "f").is_err(), "{bad}");
-        }
-    }
 
     #[test]
     fn export_files_refuse_duplicates_and_other_formats() {

@@ -196,4 +196,31 @@ mod tests {
         );
         assert_eq!(find_all("{{a.b}}{{c/d.e}}").unwrap().len(), 2);
     }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2_000))]
+
+        /// Whatever the template, rendering resolves every reference it
+        /// finds or returns nothing: an answer never holds a `{{` of the
+        /// template, and each reference is resolved exactly once.
+        #[test]
+        fn a_template_is_rendered_whole_or_not_at_all(
+            template in "([a-z./ ]{0,6}(\\{\\{|\\}\\}|\\{|\\})?){0,12}"
+        ) {
+            let mut resolved = 0;
+            match render(&template, |_| {
+                resolved += 1;
+                Ok("V".into())
+            }) {
+                Ok(out) => {
+                    proptest::prop_assert!(!out.contains("{{"), "{out:?}");
+                    proptest::prop_assert_eq!(resolved, find_all(&template).unwrap().len());
+                }
+                Err(err) => {
+                    proptest::prop_assert!(find_all(&template).is_err());
+                    proptest::prop_assert!(!err.to_string().contains('\n'));
+                }
+            }
+        }
+    }
 }

@@ -276,5 +276,29 @@ fn a_zenml_local_secrets_file_imports() {
         home.cli(&["import-zenml", &file, "--manager", "fresh"])
             .fails(2, needle);
     }
+    // Files made to cost more than their size: one anchor replayed by
+    // aliases (67 KB here, 2.6 GB if every alias were held), and nesting.
+    let value = b64(&"v".repeat(40 << 10));
+    let bomb = format!(
+        "s0: &b\n  k: {value}\n  zenml_schema_name: arbitrary\n{}",
+        (1..1_500)
+            .map(|i| format!("s{i}: *b\n"))
+            .collect::<String>()
+    );
+    assert!(bomb.len() < 80_000);
+    for (text, needle) in [
+        (bomb, "aliases replay more than 16777216 bytes"),
+        // Refused at the depth ZenML's shape has, or by the YAML reader's
+        // own nesting bound, whichever comes first.
+        ("[".repeat(100_000), "YAML"),
+        (format!("db:\n  k: {}", "{a: ".repeat(100_000)), "YAML"),
+    ] {
+        let file = write(&home, "bomb.yaml", &text);
+        home.cli(&["import-zenml", &file, "--manager", "fresh"])
+            .fails(2, needle);
+    }
+    let nested = write(&home, "nested.json", &"[".repeat(100_000));
+    home.cli(&["secret", "import", &nested, "--manager", "fresh"])
+        .fails(2, "recursion limit");
     assert!(home.secret_names(Some("fresh")).is_empty());
 }

@@ -364,4 +364,51 @@ mod tests {
         assert!(!Operation::GetSecret.writes());
         assert!(!Operation::Info.writes());
     }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2_000))]
+
+        /// Whatever a flavor answers to `get-secret`, the check answers: a
+        /// secret that is valid and the one asked for, or a `garbage`
+        /// error on one line that quotes no value.
+        #[test]
+        fn any_get_secret_answer_is_accepted_only_if_valid(
+            name in "[a-z._/ -]{0,8}",
+            values in proptest::collection::vec(("[a-z_. ]{0,6}", "[a-z]{0,4}SECRET"), 0..6),
+        ) {
+            let answer = WitSecret {
+                name: name.clone(),
+                schema: "arbitrary".to_string(),
+                values: values.clone(),
+            };
+            match check_secret("db", answer) {
+                Ok(secret) => {
+                    proptest::prop_assert_eq!(secret.name(), "db");
+                    proptest::prop_assert_eq!(secret.values().len(), values.len());
+                }
+                Err(err) => {
+                    proptest::prop_assert_eq!(err.kind().as_str(), "garbage");
+                    let text = err.to_string();
+                    proptest::prop_assert!(!text.contains("SECRET") && !text.contains('\n'), "{text}");
+                }
+            }
+        }
+
+        /// A listing is accepted only with valid, distinct names.
+        #[test]
+        fn any_listing_is_accepted_only_if_valid(
+            names in proptest::collection::vec("[a-z./ ]{0,5}", 0..8),
+        ) {
+            match check_listing(names.clone()) {
+                Ok(kept) => {
+                    let distinct: BTreeSet<_> = kept.iter().collect();
+                    proptest::prop_assert_eq!(distinct.len(), names.len());
+                    for name in &kept {
+                        proptest::prop_assert!(check_name("secret name", name).is_ok());
+                    }
+                }
+                Err(err) => proptest::prop_assert_eq!(err.kind().as_str(), "garbage"),
+            }
+        }
+    }
 }
