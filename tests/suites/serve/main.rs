@@ -8,11 +8,15 @@
 //!
 //! `store.rs`: the PostgreSQL store; `api.rs`: the HTTP API, roles and the
 //! CLI's client mode; `nodes.rs`: nodes under concurrency, kills, TLS and
-//! stops.
+//! stops; `rules.rs`: one table of bad inputs refused alike by the CLI and
+//! the API; `tokens.rs`: tokens bound to their manager, revoked with it,
+//! and `403`s audited with their token.
 
 mod api;
 mod nodes;
+mod rules;
 mod store;
+mod tokens;
 
 use flavorbox_tests::serve_node::Node;
 use flavorbox_tests::{Guest, Run, run_cli};
