@@ -51,10 +51,15 @@ fn token(store: &str, manager: &str, role: &str, extra: &[&str]) -> String {
 
 /// The CLI on `store`, from a home with the shared key.
 fn cli_on(store: &str, args: &[&str]) -> Run {
+    cli_fed(store, args, None)
+}
+
+/// [`cli_on`], fed `stdin`.
+fn cli_fed(store: &str, args: &[&str], stdin: Option<&[u8]>) -> Run {
     let home = keyed_home();
     let mut all = vec!["--store", store];
     all.extend_from_slice(args);
-    run_cli(Some(home.path()), &all, None)
+    run_cli(Some(home.path()), &all, stdin)
 }
 
 /// Registers `guest` on `store` with the `storage` grant and `flags`, and

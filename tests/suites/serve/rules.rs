@@ -6,11 +6,10 @@
 //! arguments and the API with the same words, and nothing may be stored.
 
 use flavorbox::ErrorKind;
-use flavorbox_tests::run_cli;
 use flavorbox_tests::serve_node::call_port;
 use serde_json::{Value, json};
 
-use crate::{cli_on, keyed_home, start, token};
+use crate::{cli_fed, cli_on, start, token};
 
 /// What a case asks for.
 #[derive(Clone, Copy, Debug)]
@@ -295,13 +294,10 @@ impl Case {
     }
 }
 
-/// The CLI on `store` with `args` and `stdin`, from a home with the shared
-/// key.
+/// The CLI on `store` with `args`, fed `stdin`.
 fn cli(store: &str, args: &[String], stdin: Option<&[u8]>) -> flavorbox_tests::Run {
-    let home = keyed_home();
-    let mut all = vec!["--store", store];
-    all.extend(args.iter().map(String::as_str));
-    run_cli(Some(home.path()), &all, stdin)
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    cli_fed(store, &args, stdin)
 }
 
 #[test]

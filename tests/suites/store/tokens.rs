@@ -35,6 +35,13 @@ fn manager(db: &dyn Database, name: &str) -> ManagerRecord {
     db.manager(name).unwrap().expect("the manager exists")
 }
 
+/// Stores one entry in the namespace of the manager `id`.
+fn store_an_entry(db: &dyn Database, id: i64) {
+    let mut txn = db.namespace(id, TxnMode::Write).unwrap();
+    txn.set("secrets/s", b"v").unwrap();
+    txn.commit().unwrap();
+}
+
 fn stored(access: &dyn AccessStore, sha256: &str) -> TokenRecord {
     access
         .token_by_hash(sha256)
@@ -134,9 +141,7 @@ fn removing_a_manager_revokes_its_tokens_and_a_namesake_is_not_theirs(place: &Pl
         .insert_token(&token_for(&default, "other", Role::Admin), "h-other")
         .unwrap();
     // The manager still stores an entry: removed with --purge.
-    let mut txn = db.namespace(old.id, TxnMode::Write).unwrap();
-    txn.set("secrets/s", b"v").unwrap();
-    txn.commit().unwrap();
+    store_an_entry(&*db, old.id);
 
     let before = now_ms();
     db.remove_manager("team-a", true).unwrap();
@@ -208,9 +213,7 @@ fn a_refused_removal_revokes_nothing(place: &Place) {
     access
         .insert_token(&token_for(&full, "full", Role::Admin), "h2")
         .unwrap();
-    let mut txn = db.namespace(full.id, TxnMode::Write).unwrap();
-    txn.set("secrets/s", b"v").unwrap();
-    txn.commit().unwrap();
+    store_an_entry(&*db, full.id);
     let refused = db.remove_manager("default", true).unwrap_err();
     assert_eq!(refused.kind(), ErrorKind::Denied);
     let refused = db.remove_manager("full", false).unwrap_err();
