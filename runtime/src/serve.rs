@@ -100,12 +100,12 @@ pub fn token(home: &Home, cmd: TokenCommand) -> Result<()> {
         TokenCommand::Create { manager, role, ttl } => {
             let role = Role::parse(&role)?;
             let ttl = ttl.as_deref().map(tokens::parse_ttl).transpose()?;
-            if home.db().manager(&manager)?.is_none() {
+            let Some(record) = home.db().manager(&manager)? else {
                 return Err(Error::not_found(format!(
                     "secrets manager `{manager}` does not exist"
                 )));
-            }
-            let (token, record) = tokens::create(home.access(), &manager, role, ttl)?;
+            };
+            let (token, record) = tokens::create(home.access(), &record, role, ttl)?;
             out!("{token}");
             err_line(format_args!(
                 "created token {} ({} on secrets manager `{}`, expires {}); it is shown only now",
@@ -118,12 +118,14 @@ pub fn token(home: &Home, cmd: TokenCommand) -> Result<()> {
         }
         TokenCommand::List { output } => {
             let tokens = home.access().tokens()?;
+            let now = tokens::now_ms();
             if output == OutputFormat::Json {
                 let rows: Vec<_> = tokens
                     .iter()
                     .map(|t| {
                         serde_json::json!({
-                            "id": t.id, "manager": t.manager, "role": t.role.as_str(),
+                            "id": t.id, "manager": t.manager, "manager_id": t.manager_id,
+                            "role": t.role.as_str(), "state": t.state_at(now).as_str(),
                             "created_ms": t.created_ms, "expires_ms": t.expires_ms,
                             "revoked_ms": t.revoked_ms,
                         })
@@ -137,7 +139,10 @@ pub fn token(home: &Home, cmd: TokenCommand) -> Result<()> {
                     vec![
                         t.id.clone(),
                         t.manager.clone(),
+                        t.manager_id
+                            .map_or_else(|| "-".to_string(), |id| id.to_string()),
                         t.role.as_str().to_string(),
+                        t.state_at(now).as_str().to_string(),
                         time(Some(t.created_ms)),
                         time(t.expires_ms),
                         time(t.revoked_ms),
@@ -145,7 +150,16 @@ pub fn token(home: &Home, cmd: TokenCommand) -> Result<()> {
                 })
                 .collect();
             table(
-                &["ID", "MANAGER", "ROLE", "CREATED", "EXPIRES", "REVOKED"],
+                &[
+                    "ID",
+                    "MANAGER",
+                    "MANAGER ID",
+                    "ROLE",
+                    "STATE",
+                    "CREATED",
+                    "EXPIRES",
+                    "REVOKED",
+                ],
                 &rows,
             );
             Ok(())

@@ -8,11 +8,15 @@
 //!
 //! `store.rs`: the PostgreSQL store; `api.rs`: the HTTP API, roles and the
 //! CLI's client mode; `nodes.rs`: nodes under concurrency, kills, TLS and
-//! stops.
+//! stops; `rules.rs`: one table of bad inputs refused alike by the CLI and
+//! the API; `tokens.rs`: tokens bound to their manager, revoked with it,
+//! and `403`s audited with their token.
 
 mod api;
 mod nodes;
+mod rules;
 mod store;
+mod tokens;
 
 use flavorbox_tests::serve_node::Node;
 use flavorbox_tests::{Guest, Run, run_cli};
@@ -47,10 +51,15 @@ fn token(store: &str, manager: &str, role: &str, extra: &[&str]) -> String {
 
 /// The CLI on `store`, from a home with the shared key.
 fn cli_on(store: &str, args: &[&str]) -> Run {
+    cli_fed(store, args, None)
+}
+
+/// [`cli_on`], fed `stdin`.
+fn cli_fed(store: &str, args: &[&str], stdin: Option<&[u8]>) -> Run {
     let home = keyed_home();
     let mut all = vec!["--store", store];
     all.extend_from_slice(args);
-    run_cli(Some(home.path()), &all, None)
+    run_cli(Some(home.path()), &all, stdin)
 }
 
 /// Registers `guest` on `store` with the `storage` grant and `flags`, and

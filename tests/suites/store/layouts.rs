@@ -2,12 +2,14 @@
 //! layout 6, PostgreSQL at its own layouts 1 and 2) are built here table by
 //! table, as that release wrote them, filled with one of everything, and
 //! opened: each must come up at the current layout with every record,
-//! entry, version, usage count, checksum, token and audit entry kept. A
-//! store from a newer flavorbox is refused untouched.
+//! entry, version, usage count, checksum, token and audit entry kept, each
+//! token bound to the id of the manager its name names (and revoked if it
+//! names none, and when that manager is removed). A store from a newer
+//! flavorbox is refused untouched.
 
 use flavorbox::ErrorKind;
 use flavorbox::policy::ManagerLimits;
-use flavorbox::store::{Role, TokenRecord, TxnMode, Usage};
+use flavorbox::store::{Role, TokenRecord, TokenState, TxnMode, Usage};
 
 use crate::{LAYOUT, Place, config, flavor};
 
@@ -99,6 +101,8 @@ fn fill(place: &Place, with_meta: bool) {
          INSERT INTO namespace_versions VALUES (2, 3);
          INSERT INTO compiled VALUES ('entry.cwasm', 'blake3:00');
          INSERT INTO tokens VALUES ('tok', 'h1', 'old', 'write', 10, NULL, NULL);
+         INSERT INTO tokens VALUES ('gone', 'h2', 'removed-before', 'admin', 12, NULL, NULL);
+         INSERT INTO tokens VALUES ('dead', 'h3', 'removed-before', 'read', 13, NULL, 14);
          INSERT INTO audit (at_ms, peer, token, manager, operation, secret, outcome, status)
          VALUES (11, '127.0.0.1', 'tok', 'old', 'get-secret', 'a', 'ok', 200);",
         digest = flavor("kv").digest,
@@ -148,17 +152,26 @@ fn kept_everything(place: &Place) {
         Some("blake3:00")
     );
     let access = opened.access;
+    let tok = TokenRecord {
+        id: "tok".to_string(),
+        manager_id: Some(old.id),
+        manager: "old".to_string(),
+        role: Role::Write,
+        created_ms: 10,
+        expires_ms: None,
+        revoked_ms: None,
+    };
+    assert_eq!(access.token_by_hash("h1").unwrap().as_ref(), Some(&tok));
+    // A token naming no manager is bound to none, and revoked (now, or
+    // when it was revoked already).
+    let gone = access.token_by_hash("h2").unwrap().unwrap();
     assert_eq!(
-        access.token_by_hash("h1").unwrap(),
-        Some(TokenRecord {
-            id: "tok".to_string(),
-            manager: "old".to_string(),
-            role: Role::Write,
-            created_ms: 10,
-            expires_ms: None,
-            revoked_ms: None,
-        })
+        (gone.manager_id, gone.state_at(0)),
+        (None, TokenState::Revoked)
     );
+    assert!(gone.revoked_ms.unwrap() > 1_600_000_000_000, "{gone:?}");
+    let dead = access.token_by_hash("h3").unwrap().unwrap();
+    assert_eq!((dead.manager_id, dead.revoked_ms), (None, Some(14)));
     assert_eq!(access.audit(10).unwrap()[0].token.as_deref(), Some("tok"));
     // The upgraded store keeps usage as it writes, and every rule holds.
     let mut txn = db.namespace(2, TxnMode::Write).unwrap();
@@ -178,6 +191,12 @@ fn kept_everything(place: &Place) {
     let refused = db.remove_flavor("kv").unwrap_err();
     assert_eq!(refused.kind(), ErrorKind::Denied);
     db.remove_manager("old", true).unwrap();
+    let revoked = access.token_by_hash("h1").unwrap().unwrap();
+    assert_eq!(
+        (revoked.manager_id, revoked.state_at(0)),
+        (Some(old.id), TokenState::Revoked),
+        "removing its manager revokes an upgraded token"
+    );
     db.remove_flavor("kv").unwrap();
     // Opening again changes nothing.
     place.open();

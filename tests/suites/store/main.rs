@@ -1,8 +1,9 @@
 //! The store's contract, on both backends: every rule of the host's records
 //! and the message it gives, namespaces (isolation, versions, usage, exact
 //! prefix listings, bounded lock waits), staged commits that conflict,
-//! sealing at rest, tokens, the audit log and named locks, and stores of
-//! the current release's layouts brought up to date.
+//! sealing at rest, tokens (bound to their manager's id, revoked with it),
+//! the audit log and named locks, and stores of the current release's
+//! layouts brought up to date.
 //!
 //! Each test is written once, as a function of a [`Place`] that opens
 //! stores of one kind, and `on_both_backends!` runs it against SQLite (a
@@ -41,6 +42,7 @@ macro_rules! on_both_backends {
 mod layouts;
 mod namespaces;
 mod sealing_and_access;
+mod tokens;
 
 /// Where one test's store lives: a SQLite file, or a PostgreSQL database.
 pub enum Place {
@@ -143,7 +145,7 @@ fn database_of(url: &str) -> &str {
 }
 
 /// The layout this flavorbox writes.
-pub const LAYOUT: i64 = 7;
+pub const LAYOUT: i64 = 8;
 
 pub fn test_key() -> MasterKey {
     MasterKey::generate(KeySource::Given("test".to_string()))

@@ -1,5 +1,5 @@
-//! Sealing at rest, tokens, the audit log and named locks on both backends.
-//! Sealing sits above the backends, so what the backend stores is read here
+//! Sealing at rest, the audit log and named locks on both backends (tokens
+//! are in `tokens.rs`). Sealing sits above the backends, so what the backend stores is read here
 //! through an unsealed handle on the same store: it must be ciphertext, and
 //! ciphertext moved to another place must not open.
 
@@ -9,7 +9,7 @@ use std::time::Duration;
 use flavorbox::ErrorKind;
 use flavorbox::policy::ManagerLimits;
 use flavorbox::store::sealed::{OVERHEAD, is_sealed};
-use flavorbox::store::{AuditEntry, Role, TokenRecord, TxnMode, Usage};
+use flavorbox::store::{AuditEntry, TxnMode, Usage};
 
 use crate::{Place, config, fails, test_key};
 
@@ -19,7 +19,6 @@ on_both_backends!(
     config_is_sealed_per_manager_and_key,
     another_key_is_refused_by_name,
     a_store_from_before_sealing_is_sealed_in_place,
-    tokens_are_found_by_hash_and_revoked_once,
     the_audit_log_keeps_the_latest_entries_in_order,
     a_named_lock_is_held_by_one_at_a_time,
 );
@@ -170,41 +169,6 @@ fn a_store_from_before_sealing_is_sealed_in_place(place: &Place) {
         again.manager("old").unwrap().unwrap().config["password"],
         "plain-config"
     );
-}
-
-fn token(id: &str, role: Role) -> TokenRecord {
-    TokenRecord {
-        id: id.to_string(),
-        manager: "default".to_string(),
-        role,
-        created_ms: 1_000,
-        expires_ms: Some(5_000),
-        revoked_ms: None,
-    }
-}
-
-fn tokens_are_found_by_hash_and_revoked_once(place: &Place) {
-    let access = place.open().access;
-    access.insert_token(&token("a", Role::Read), "h1").unwrap();
-    access.insert_token(&token("b", Role::Admin), "h2").unwrap();
-    let duplicate = access.insert_token(&token("c", Role::Read), "h1");
-    assert_eq!(duplicate.unwrap_err().kind(), ErrorKind::Host);
-    let found = access.token_by_hash("h2").unwrap().unwrap();
-    assert_eq!(found, token("b", Role::Admin));
-    assert!(found.valid_at(4_999) && !found.valid_at(5_000));
-    assert_eq!(access.token_by_hash("nope").unwrap(), None);
-    access.revoke_token("a", 2_000).unwrap();
-    access.revoke_token("a", 3_000).unwrap();
-    let a = access.token_by_hash("h1").unwrap().unwrap();
-    assert_eq!(a.revoked_ms, Some(2_000), "the first revocation stays");
-    assert!(!a.valid_at(1_500));
-    fails(
-        access.revoke_token("zzz", 1),
-        ErrorKind::NotFound,
-        "token `zzz` does not exist",
-    );
-    let ids: Vec<String> = access.tokens().unwrap().into_iter().map(|t| t.id).collect();
-    assert_eq!(ids, ["a", "b"]);
 }
 
 fn the_audit_log_keeps_the_latest_entries_in_order(place: &Place) {

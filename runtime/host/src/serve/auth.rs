@@ -7,7 +7,12 @@
 //! - a caller without a valid token learning anything: the token is checked
 //!   before the body is read or any secret looked at, and a missing, wrong,
 //!   expired or revoked token is one `401` whatever the request names; a
-//!   valid token on another manager or with too small a role is one `403`;
+//!   valid token on another manager or with too small a role is one `403`,
+//!   audited with the token's id;
+//! - a token opening a manager it was not made for: the manager its path
+//!   names must have the id the token is bound to (a removed manager's
+//!   namesake has another id), here and again where a handler binds it
+//!   ([`bind_manager`]);
 //! - guessing tokens: a peer past its failed attempts is refused (`429`)
 //!   before its token is even hashed (see `tokens::FailureLimiter`);
 //! - an answer leaving unaudited: [`Authorized::respond`] is how a handler
@@ -26,8 +31,9 @@ use serde_json::json;
 
 use super::json::Answer;
 use super::{Node, audit, blocking, tokens};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::home::Home;
+use crate::managers::Manager;
 use crate::store::{AuditEntry, Role, TokenRecord};
 
 /// An operation of the API.
@@ -90,7 +96,9 @@ impl<O: Operation> FromRequestParts<Arc<Node>> for Authorized<O> {
                 request,
                 operation: PhantomData,
             }),
-            Err(refused) => Err(audited(node, peer, None, request, refused).await),
+            Err(Refusal { token, answer }) => {
+                Err(audited(node, peer, token, request, answer).await)
+            }
         }
     }
 }
@@ -127,6 +135,22 @@ impl<O> Authorized<O> {
     }
 }
 
+/// Binds the secrets manager `name` on `home` for a token bound to the
+/// manager `token_manager`: `denied` (`403`) unless it is that manager.
+/// Authorization checked this already; it holds here even if the manager
+/// was removed and a namesake made in between.
+pub(super) fn bind_manager<'h>(
+    home: &'h Home,
+    name: &str,
+    token_manager: Option<i64>,
+) -> Result<Manager<'h>> {
+    let bound = home.manager(Some(name))?;
+    if Some(bound.record().id) != token_manager {
+        return Err(Error::denied(FORBIDDEN));
+    }
+    Ok(bound)
+}
+
 fn bearer(headers: &HeaderMap) -> Option<&str> {
     headers
         .get(header::AUTHORIZATION)?
@@ -134,6 +158,25 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
         .ok()?
         .strip_prefix("Bearer ")
         .map(str::trim)
+}
+
+/// What a refused `403` says.
+const FORBIDDEN: &str = "this token may not do that";
+
+/// A refused request: the answer, and the id of the token it presented
+/// when that token is valid (a `403`), for the audit log.
+struct Refusal {
+    token: Option<String>,
+    answer: Answer,
+}
+
+impl From<Answer> for Refusal {
+    fn from(answer: Answer) -> Refusal {
+        Refusal {
+            token: None,
+            answer,
+        }
+    }
 }
 
 /// The token of a request that may do `request` with role `role`, or the
@@ -144,13 +187,14 @@ async fn authorize(
     headers: &HeaderMap,
     request: &Request,
     role: Role,
-) -> std::result::Result<TokenRecord, Answer> {
+) -> std::result::Result<TokenRecord, Refusal> {
     if node.limiter.blocked(peer) {
         return Err(Answer::fixed(
             StatusCode::TOO_MANY_REQUESTS,
             "rate-limited",
             "too many failed attempts from this address; try again later",
-        ));
+        )
+        .into());
     }
     let unauthorized = || {
         Answer::fixed(
@@ -161,28 +205,40 @@ async fn authorize(
     };
     let Some(presented) = bearer(headers).map(str::to_string) else {
         node.limiter.failed(peer);
-        return Err(unauthorized());
+        return Err(unauthorized().into());
     };
     let checker = node.clone();
-    let token = blocking(move || tokens::verify(checker.home.access(), &presented)).await;
-    let token = match token {
-        Ok(Some(token)) => token,
+    let named = request.manager.clone();
+    // The token, and the id of the manager the path names (if it names one
+    // that exists).
+    let found = blocking(move || {
+        let Some(token) = tokens::verify(checker.home.access(), &presented)? else {
+            return Ok(None);
+        };
+        let named_id = match &named {
+            Some(name) => checker.home.db().manager(name)?.map(|m| m.id),
+            None => None,
+        };
+        Ok(Some((token, named_id)))
+    })
+    .await;
+    let (token, named_id) = match found {
+        Ok(Some(found)) => found,
         Ok(None) => {
             node.limiter.failed(peer);
-            return Err(unauthorized());
+            return Err(unauthorized().into());
         }
-        Err(err) => return Err(Answer::error(&err)),
+        Err(err) => return Err(Answer::error(&err).into()),
     };
-    let on_manager = match &request.manager {
-        Some(manager) => *manager == token.manager,
-        None => true,
-    };
+    // Bound by id: a manager that took a removed one's name is not the
+    // token's, and neither is a manager that does not exist.
+    let on_manager =
+        request.manager.is_none() || (named_id.is_some() && named_id == token.manager_id);
     if !on_manager || token.role < role {
-        return Err(Answer::fixed(
-            StatusCode::FORBIDDEN,
-            "forbidden",
-            "this token may not do that",
-        ));
+        return Err(Refusal {
+            token: Some(token.id),
+            answer: Answer::fixed(StatusCode::FORBIDDEN, "forbidden", FORBIDDEN),
+        });
     }
     Ok(token)
 }

@@ -6,8 +6,16 @@
 //! is reported by position only (never quoted, it may hold a value), and an
 //! error body carries the library's error (which never holds a value,
 //! escaped) or a fixed text.
+//!
+//! Guards against the API taking what the CLI refuses: values arrive as
+//! [`ValuePairs`], which keeps a key given twice (a map would silently keep
+//! the last), and a new secret's pairs pass the library's input rules
+//! (`secret::check_input`: non-empty values, distinct, valid and unreserved
+//! keys) before `Secret::new` (names, sizes) and the manager (schemas), as
+//! the CLI's pairs do; an update's pairs pass the same rules inside
+//! `Manager::update_secret`, whoever calls it.
 
-use std::collections::BTreeMap;
+use std::fmt;
 
 use axum::body::Body;
 use axum::http::StatusCode;
@@ -15,7 +23,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::secret::Secret;
+use crate::secret::{Secret, check_input};
 
 /// The largest request body read (a secret's values are at most
 /// `secret::MAX_VALUES_BYTES`; JSON escaping may grow them).
@@ -29,13 +37,70 @@ pub(super) trait RequestBody: serde::de::DeserializeOwned + Send + 'static {
     }
 }
 
-/// A secret as the API shows it.
+/// Key-values as a body carries them: a JSON object of strings, read as
+/// the pairs it lists, in order, a key given twice kept twice so the input
+/// rules refuse it. `Debug` shows keys only.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct ValuePairs(pub Vec<(String, String)>);
+
+impl fmt::Debug for ValuePairs {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list()
+            .entries(self.0.iter().map(|(k, _)| k))
+            .finish()
+    }
+}
+
+impl FromIterator<(String, String)> for ValuePairs {
+    fn from_iter<I: IntoIterator<Item = (String, String)>>(pairs: I) -> Self {
+        ValuePairs(pairs.into_iter().collect())
+    }
+}
+
+impl IntoIterator for ValuePairs {
+    type Item = (String, String);
+    type IntoIter = std::vec::IntoIter<(String, String)>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.into_iter()
+    }
+}
+
+impl Serialize for ValuePairs {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.collect_map(self.0.iter().map(|(k, v)| (k, v)))
+    }
+}
+
+impl<'de> Deserialize<'de> for ValuePairs {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct Pairs;
+        impl<'de> serde::de::Visitor<'de> for Pairs {
+            type Value = ValuePairs;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("an object of string values")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> std::result::Result<ValuePairs, A::Error> {
+                let mut pairs = Vec::new();
+                while let Some(pair) = map.next_entry::<String, String>()? {
+                    pairs.push(pair);
+                }
+                Ok(ValuePairs(pairs))
+            }
+        }
+        d.deserialize_map(Pairs)
+    }
+}
+
+/// A secret as the API shows it, and as `POST` takes it.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct SecretBody {
     pub name: String,
     #[serde(default = "arbitrary")]
     pub schema: String,
-    pub values: BTreeMap<String, String>,
+    pub values: ValuePairs,
 }
 
 fn arbitrary() -> String {
@@ -47,13 +112,21 @@ impl SecretBody {
         SecretBody {
             name: secret.name().to_string(),
             schema: secret.schema().to_string(),
-            values: secret.values().clone(),
+            values: secret.pairs().into_iter().collect(),
         }
     }
 
-    /// The secret this body describes, checked as any secret is.
+    /// The secret this body describes, checked as any secret is (what a
+    /// client checks of a secret a server answers with).
     pub fn into_secret(self) -> Result<Secret> {
         Ok(Secret::new(self.name, self.schema, self.values)?)
+    }
+
+    /// The secret a user asks to register, checked by the input rules the
+    /// CLI applies to its pairs (`secret::check_input`), then as any secret.
+    pub fn into_given_secret(self) -> Result<Secret> {
+        check_input(&self.values.0)?;
+        self.into_secret()
     }
 }
 
@@ -67,7 +140,7 @@ impl RequestBody for SecretBody {
 #[derive(Debug, Default, Serialize, Deserialize)]
 pub struct UpdateBody {
     #[serde(default)]
-    pub values: BTreeMap<String, String>,
+    pub values: ValuePairs,
     #[serde(default)]
     pub schema: Option<String>,
 }

@@ -50,7 +50,7 @@ use crate::home::Home;
 use audit::Audit;
 use tokens::FailureLimiter;
 
-pub use json::{MAX_BODY_BYTES, SecretBody, UpdateBody};
+pub use json::{MAX_BODY_BYTES, SecretBody, UpdateBody, ValuePairs};
 pub use transport::{DRAIN_TIMEOUT, HEADER_TIMEOUT, MAX_CONNECTIONS};
 
 /// Threads that run calls (each blocks while its flavor runs).

@@ -17,7 +17,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde_json::json;
 
-use super::auth::{Authorized, Operation};
+use super::auth::{Authorized, Operation, bind_manager};
 use super::json::{Answer, RequestBody, SecretBody, UpdateBody, read_json};
 use super::{Node, blocking};
 use crate::error::{Error, Result};
@@ -98,8 +98,9 @@ impl<O> Authorized<O> {
         manager: String,
         work: impl FnOnce(&Manager) -> Result<serde_json::Value> + Send + 'static,
     ) -> Response {
+        let owner = self.token().manager_id;
         self.answer_with(move |home| {
-            let body = work(&home.manager(Some(&manager))?)?;
+            let body = work(&bind_manager(home, &manager, owner)?)?;
             Ok(Answer::ok(StatusCode::OK, body))
         })
         .await
@@ -130,7 +131,8 @@ async fn whoami(auth: Authorized<Whoami>) -> Response {
     let token = auth.token();
     let answer = Answer::ok(
         StatusCode::OK,
-        json!({ "token": token.id, "manager": token.manager, "role": token.role.as_str() }),
+        json!({ "token": token.id, "manager": token.manager, "manager_id": token.manager_id,
+                "role": token.role.as_str() }),
     );
     auth.respond(answer).await
 }
@@ -167,9 +169,11 @@ async fn register(
     auth: Authorized<RegisterSecret>,
     body: Body,
 ) -> Response {
+    let owner = auth.token().manager_id;
     auth.answer_json(body, move |home, body: SecretBody| {
-        let secret = body.into_secret()?;
-        home.manager(Some(&manager))?.register_secret(&secret)?;
+        // The CLI's input rules, then the manager's (schemas) as from the CLI.
+        let secret = body.into_given_secret()?;
+        bind_manager(home, &manager, owner)?.register_secret(&secret)?;
         let written = json!(SecretSummary::of(&secret));
         Ok(Answer::ok(StatusCode::CREATED, written))
     })
@@ -181,7 +185,10 @@ async fn update(
     auth: Authorized<UpdateSecret>,
     body: Body,
 ) -> Response {
+    let owner = auth.token().manager_id;
     auth.answer_json(body, move |home, body: UpdateBody| {
+        // Every pair as given, a key given twice too: `update_secret`
+        // checks them by the CLI's input rules.
         let update = SecretUpdate {
             set: body.values.into_iter().collect(),
             remove: Vec::new(),
@@ -189,7 +196,7 @@ async fn update(
         };
         // The merge reads the secret in one call and writes it in
         // another: two merges of one secret, on any node, take turns.
-        let bound = home.manager(Some(&manager))?;
+        let bound = bind_manager(home, &manager, owner)?;
         let key = format!("update-secret/{}/{}", bound.record().id, name);
         let mut merged = None;
         home.access().with_lock(&key, bound.timeout(), &mut || {

@@ -7,6 +7,10 @@
 //! would add nothing. A presented token is found by its hash, so the lookup
 //! costs the same whatever part of a wrong token matches.
 //!
+//! A token opens the secrets manager it was made for by that manager's id,
+//! which is never reused: removing the manager revokes it, and a new
+//! manager of the same name is not opened by it (see `store::access`).
+//!
 //! Failed attempts are counted per peer address: past a limit per
 //! [`FAILURE_WINDOW`] ([`FAILURES_PER_WINDOW`] unless the operator sets
 //! another), a peer is refused before its token is even looked at, until the
@@ -20,7 +24,7 @@ use std::time::{Duration, Instant};
 use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
-use crate::store::{AccessStore, Role, TokenRecord};
+use crate::store::{AccessStore, ManagerRecord, Role, TokenRecord};
 
 /// Failed attempts a peer may make per window, by default.
 pub const FAILURES_PER_WINDOW: u32 = 10;
@@ -54,11 +58,13 @@ pub fn hash(token: &str) -> String {
     hex(&Sha256::digest(token.as_bytes()))
 }
 
-/// Creates a token for `manager` with `role`, valid for `ttl` (or until
-/// revoked); returns its text, which exists nowhere else, and its record.
+/// Creates a token for the secrets manager `manager` with `role`, valid for
+/// `ttl` (or until revoked or the manager is removed); returns its text,
+/// which exists nowhere else, and its record. `NotFound` if the manager was
+/// removed meanwhile.
 pub fn create(
     access: &dyn AccessStore,
-    manager: &str,
+    manager: &ManagerRecord,
     role: Role,
     ttl: Option<Duration>,
 ) -> Result<(String, TokenRecord)> {
@@ -67,7 +73,8 @@ pub fn create(
     let created_ms = now_ms();
     let record = TokenRecord {
         id,
-        manager: manager.to_string(),
+        manager_id: Some(manager.id),
+        manager: manager.name.clone(),
         role,
         created_ms,
         expires_ms: ttl.map(|ttl| created_ms.saturating_add(ttl.as_millis() as i64)),
@@ -187,7 +194,10 @@ mod tests {
     fn tokens_are_stored_as_hashes_and_checked() {
         let dir = tempfile::tempdir().unwrap();
         let db = crate::store::SqliteDatabase::open(&dir.path().join("db")).unwrap();
-        let (token, record) = create(&db, "default", Role::Write, None).unwrap();
+        let default = crate::store::Database::manager(&db, "default")
+            .unwrap()
+            .unwrap();
+        let (token, record) = create(&db, &default, Role::Write, None).unwrap();
         assert!(token.starts_with(&format!("fbx_{}_", record.id)));
         assert_eq!(token.len(), 4 + 12 + 1 + 64);
         let stored = db.token_by_hash(&hash(&token)).unwrap().unwrap();

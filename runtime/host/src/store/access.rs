@@ -12,10 +12,17 @@
 //! another, and two such merges must not interleave, whichever node runs
 //! them.
 //!
+//! Guards against a token outliving its manager: a token is bound to the
+//! id of the secrets manager it was made for (ids are never reused), not
+//! to its name, and removing the manager revokes its tokens in the same
+//! transaction; so a new manager that takes a removed one's name is not
+//! opened by the old manager's tokens.
+//!
 //! This is its own trait, beside [`super::Database`], so code that only
-//! reads and writes secrets never holds the tokens. The rules (a revoked
-//! token stays revoked at its first time, a lock wait is bounded) are
-//! checked once for both backends in `store::rules`.
+//! reads and writes secrets never holds the tokens. The rules (a token is
+//! made for an existing manager, removing a manager revokes its tokens, a
+//! revoked token stays revoked at its first time, a lock wait is bounded)
+//! are checked once for both backends in `store::rules`.
 
 use std::time::Duration;
 
@@ -60,6 +67,13 @@ pub struct TokenRecord {
     /// The public part of the token (it starts the token), shown in lists
     /// and the audit log.
     pub id: String,
+    /// The id of the secrets manager the token opens ([`super::ManagerRecord::id`],
+    /// never reused). `None` only for a token from before tokens were bound
+    /// to ids whose manager no longer existed then; such a token was revoked
+    /// when its store was brought up to date.
+    pub manager_id: Option<i64>,
+    /// That manager's name when the token was made (shown in lists; the id
+    /// decides what the token opens).
     pub manager: String,
     pub role: Role,
     /// Milliseconds since the Unix epoch.
@@ -71,7 +85,39 @@ pub struct TokenRecord {
 impl TokenRecord {
     /// Whether the token may be used at `now_ms`.
     pub fn valid_at(&self, now_ms: i64) -> bool {
-        self.revoked_ms.is_none() && self.expires_ms.is_none_or(|t| now_ms < t)
+        self.state_at(now_ms) == TokenState::Active
+    }
+
+    /// What the token is at `now_ms`; a revoked token is revoked whether or
+    /// not it has expired too.
+    pub fn state_at(&self, now_ms: i64) -> TokenState {
+        if self.revoked_ms.is_some() || self.manager_id.is_none() {
+            TokenState::Revoked
+        } else if self.expires_ms.is_some_and(|t| now_ms >= t) {
+            TokenState::Expired
+        } else {
+            TokenState::Active
+        }
+    }
+}
+
+/// Whether a token may be used, and if not, why.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenState {
+    Active,
+    /// Past its lifetime.
+    Expired,
+    /// Revoked by hand, or with its secrets manager.
+    Revoked,
+}
+
+impl TokenState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TokenState::Active => "active",
+            TokenState::Expired => "expired",
+            TokenState::Revoked => "revoked",
+        }
     }
 }
 
@@ -96,7 +142,9 @@ pub struct AuditEntry {
 
 /// Tokens and the audit log of a store.
 pub trait AccessStore: Send + Sync {
-    /// Stores a new token by the SHA-256 (hex) of its text.
+    /// Stores a new token by the SHA-256 (hex) of its text; `NotFound`
+    /// unless the secrets manager `record.manager_id` exists and is named
+    /// `record.manager`.
     fn insert_token(&self, record: &TokenRecord, sha256: &str) -> Result<()>;
     /// The token whose text hashes to `sha256`, revoked or expired or not.
     fn token_by_hash(&self, sha256: &str) -> Result<Option<TokenRecord>>;

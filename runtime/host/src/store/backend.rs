@@ -137,6 +137,9 @@ pub trait AccessRows {
     fn tokens(&mut self) -> Result<Vec<TokenRecord>>;
     /// Sets the token's revocation time.
     fn set_token_revoked(&mut self, id: &str, at_ms: i64) -> Result<()>;
+    /// Sets the revocation time of every token of the manager `manager_id`
+    /// not revoked yet.
+    fn revoke_tokens_of(&mut self, manager_id: i64, at_ms: i64) -> Result<()>;
     /// Appends every entry in one transaction (one sync to disk), inside
     /// the rows' transaction or its own.
     fn append_audit(&mut self, entries: &[AuditEntry]) -> Result<()>;

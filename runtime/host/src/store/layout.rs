@@ -34,6 +34,7 @@ pub const STEPS: &[Step] = &[
     NAMESPACE_USAGE,
     TOKENS_AND_AUDIT,
     CHECKSUM_COLUMN,
+    TOKENS_BY_MANAGER_ID,
 ];
 
 /// The layout version this build writes.
@@ -293,4 +294,26 @@ CREATE TABLE IF NOT EXISTS audit (
 const CHECKSUM_COLUMN: Step = Step {
     sqlite: "ALTER TABLE compiled RENAME COLUMN sha256 TO checksum;",
     postgres: "ALTER TABLE compiled RENAME COLUMN sha256 TO checksum;",
+};
+
+/// Layout 8: a token is bound to its manager's id, which is never reused,
+/// not to its name, which a new manager may take (see `store::access`).
+/// Existing tokens get the id of the manager their name names now; a token
+/// naming no existing manager is left with none and revoked (now), so it is
+/// listed as revoked and opens nothing.
+const TOKENS_BY_MANAGER_ID: Step = Step {
+    sqlite: "
+ALTER TABLE tokens ADD COLUMN manager_id INTEGER;
+UPDATE tokens SET manager_id = (SELECT id FROM managers WHERE managers.name = tokens.manager);
+UPDATE tokens SET revoked_ms = CAST(strftime('%s', 'now') AS INTEGER) * 1000
+WHERE manager_id IS NULL AND revoked_ms IS NULL;
+CREATE INDEX IF NOT EXISTS tokens_by_manager ON tokens (manager_id);
+",
+    postgres: "
+ALTER TABLE tokens ADD COLUMN manager_id BIGINT;
+UPDATE tokens SET manager_id = (SELECT id FROM managers WHERE managers.name = tokens.manager);
+UPDATE tokens SET revoked_ms = (extract(epoch FROM now()) * 1000)::BIGINT
+WHERE manager_id IS NULL AND revoked_ms IS NULL;
+CREATE INDEX IF NOT EXISTS tokens_by_manager ON tokens (manager_id);
+",
 };

@@ -32,7 +32,7 @@ pub mod sealed;
 mod sqlite;
 pub mod staged;
 
-pub use access::{AccessStore, AuditEntry, Role, TokenRecord};
+pub use access::{AccessStore, AuditEntry, Role, TokenRecord, TokenState};
 pub use postgres::PostgresBackend;
 pub use rules::Store;
 pub use sealed::{MasterKey, Sealing};
@@ -92,7 +92,8 @@ pub trait Database: Send + Sync {
     fn update_manager_config(&self, name: &str, config: &BTreeMap<String, String>) -> Result<()>;
     fn set_active_manager(&self, name: &str) -> Result<()>;
     /// Removes a secrets manager that is not active and whose namespace is
-    /// empty (or, with `purge`, deletes its namespace too).
+    /// empty (or, with `purge`, deletes its namespace too), and revokes its
+    /// tokens, all in one transaction.
     fn remove_manager(&self, name: &str, purge: bool) -> Result<()>;
 
     // User schemas.

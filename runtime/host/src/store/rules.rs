@@ -6,8 +6,10 @@
 //! case, that exactly one manager is active and the active one is not
 //! removed, that a manager still storing entries is removed only with
 //! `--purge` (and then with its whole namespace), that a missing or
-//! existing record is named the same way, that a revoked token keeps its
-//! first revocation time, that a lock wait is bounded. Each write that
+//! existing record is named the same way, that a token is made only for a
+//! manager that exists and dies with it (bound to its id, revoked when it is
+//! removed), that a revoked token keeps its first revocation time, that a
+//! lock wait is bounded. Each write that
 //! checks a rule runs in one [`Backend::write`] transaction, which
 //! serializes with every other on the store (across processes and
 //! `serve` nodes), so what was checked still holds when it commits.
@@ -120,6 +122,13 @@ fn flavor_not_registered(name: &str) -> Error {
 
 fn no_such_manager(name: &str) -> Error {
     Error::not_found(format!("secrets manager `{name}` does not exist"))
+}
+
+/// Milliseconds since the Unix epoch, when a rule records a time itself.
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
 /// A namespace statement's lock wait ran past the call's deadline (each
@@ -289,6 +298,9 @@ impl<B: Backend> Database for Store<B> {
         }
         tx.delete_namespace(manager.id)?;
         tx.delete_manager(manager.id)?;
+        // Its tokens go with it: a later manager of the same name has
+        // another id, and the tokens are listed as revoked.
+        tx.revoke_tokens_of(manager.id, now_ms())?;
         tx.commit()
     }
 
@@ -356,7 +368,15 @@ impl<B: Backend> Database for Store<B> {
 
 impl<B: Backend> AccessStore for Store<B> {
     fn insert_token(&self, record: &TokenRecord, sha256: &str) -> Result<()> {
-        self.backend.rows()?.insert_token(record, sha256)
+        let mut tx = self.backend.write()?;
+        // Checked in the transaction that inserts: a manager removed
+        // meanwhile (its tokens revoked) gets no token that escaped that.
+        let exists = tx.manager(&record.manager)?.map(|m| m.id);
+        if exists.is_none() || exists != record.manager_id {
+            return Err(no_such_manager(&record.manager));
+        }
+        tx.insert_token(record, sha256)?;
+        tx.commit()
     }
 
     fn token_by_hash(&self, sha256: &str) -> Result<Option<TokenRecord>> {

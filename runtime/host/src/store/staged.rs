@@ -277,7 +277,7 @@ impl From<Error> for StageError {
 
 /// The staged view's own logic. How commits of concurrent calls meet on
 /// each backend (conflicts, pinned versions, locks) is tested against both
-/// backends by the store suite (`tests/suites/store/`).
+/// backends by the store suite (`tests/suites/store/namespaces.rs`).
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -61,14 +61,15 @@ fn token_from_row(row: &Row) -> Result<TokenRecord> {
         created_ms: row.get(3),
         expires_ms: row.get(4),
         revoked_ms: row.get(5),
+        manager_id: row.get(6),
     })
 }
 
 impl AccessRows for PostgresRows {
     fn insert_token(&mut self, record: &TokenRecord, sha256: &str) -> Result<()> {
         self.conn.execute(
-            "INSERT INTO tokens (id, sha256, manager, role, created_ms, expires_ms)
-             VALUES ($1, $2, $3, $4, $5, $6)",
+            "INSERT INTO tokens (id, sha256, manager, role, created_ms, expires_ms, manager_id)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
             &[
                 &record.id,
                 &sha256,
@@ -76,6 +77,7 @@ impl AccessRows for PostgresRows {
                 &record.role.as_str(),
                 &record.created_ms,
                 &record.expires_ms,
+                &record.manager_id,
             ],
         )?;
         Ok(())
@@ -84,7 +86,7 @@ impl AccessRows for PostgresRows {
     fn token(&mut self, id: &str) -> Result<Option<TokenRecord>> {
         self.conn
             .row(
-                "SELECT id, manager, role, created_ms, expires_ms, revoked_ms FROM tokens
+                "SELECT id, manager, role, created_ms, expires_ms, revoked_ms, manager_id FROM tokens
                  WHERE id = $1",
                 &[&id],
             )?
@@ -96,7 +98,7 @@ impl AccessRows for PostgresRows {
     fn token_by_hash(&mut self, sha256: &str) -> Result<Option<TokenRecord>> {
         self.conn
             .row(
-                "SELECT id, manager, role, created_ms, expires_ms, revoked_ms FROM tokens
+                "SELECT id, manager, role, created_ms, expires_ms, revoked_ms, manager_id FROM tokens
                  WHERE sha256 = $1",
                 &[&sha256],
             )?
@@ -107,7 +109,7 @@ impl AccessRows for PostgresRows {
 
     fn tokens(&mut self) -> Result<Vec<TokenRecord>> {
         let rows = self.conn.query(
-            "SELECT id, manager, role, created_ms, expires_ms, revoked_ms FROM tokens
+            "SELECT id, manager, role, created_ms, expires_ms, revoked_ms, manager_id FROM tokens
              ORDER BY created_ms, id",
             &[],
         )?;
@@ -118,6 +120,14 @@ impl AccessRows for PostgresRows {
         self.conn.execute(
             "UPDATE tokens SET revoked_ms = $2 WHERE id = $1",
             &[&id, &at_ms],
+        )?;
+        Ok(())
+    }
+
+    fn revoke_tokens_of(&mut self, manager_id: i64, at_ms: i64) -> Result<()> {
+        self.conn.execute(
+            "UPDATE tokens SET revoked_ms = $2 WHERE manager_id = $1 AND revoked_ms IS NULL",
+            &[&manager_id, &at_ms],
         )?;
         Ok(())
     }

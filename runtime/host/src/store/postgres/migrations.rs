@@ -13,8 +13,8 @@
 //! tokens and audit log of step 6, and their layout 2 added step 4's
 //! metadata. [`in_one_history`] maps those two versions into it. No store
 //! of this history ever records 1 or 2, since every step it needs is
-//! applied in one transaction and the history has 7 steps, so the mapping
-//! can never mistake one of its stores for an older one.
+//! applied in one transaction and the history has more than 2 steps, so the
+//! mapping can never mistake one of its stores for an older one.
 
 use super::{Conn, LAYOUT_LOCK};
 use crate::error::{Error, Result};

@@ -70,6 +70,7 @@ fn token_row(row: &Row<'_>) -> rusqlite::Result<Result<TokenRecord>> {
         created_ms: row.get(3)?,
         expires_ms: row.get(4)?,
         revoked_ms: row.get(5)?,
+        manager_id: row.get(6)?,
     }))
 }
 
@@ -77,8 +78,8 @@ impl AccessRows for SqliteRows {
     fn insert_token(&mut self, record: &TokenRecord, sha256: &str) -> Result<()> {
         self.0
             .prepare_cached(
-                "INSERT INTO tokens (id, sha256, manager, role, created_ms, expires_ms)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                "INSERT INTO tokens (id, sha256, manager, role, created_ms, expires_ms, manager_id)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             )?
             .execute(params![
                 record.id,
@@ -86,14 +87,15 @@ impl AccessRows for SqliteRows {
                 record.manager,
                 record.role.as_str(),
                 record.created_ms,
-                record.expires_ms
+                record.expires_ms,
+                record.manager_id
             ])?;
         Ok(())
     }
 
     fn token(&mut self, id: &str) -> Result<Option<TokenRecord>> {
         self.one(
-            "SELECT id, manager, role, created_ms, expires_ms, revoked_ms FROM tokens
+            "SELECT id, manager, role, created_ms, expires_ms, revoked_ms, manager_id FROM tokens
              WHERE id = ?1",
             [id],
             token_row,
@@ -103,7 +105,7 @@ impl AccessRows for SqliteRows {
 
     fn token_by_hash(&mut self, sha256: &str) -> Result<Option<TokenRecord>> {
         self.one(
-            "SELECT id, manager, role, created_ms, expires_ms, revoked_ms FROM tokens
+            "SELECT id, manager, role, created_ms, expires_ms, revoked_ms, manager_id FROM tokens
              WHERE sha256 = ?1",
             [sha256],
             token_row,
@@ -113,7 +115,7 @@ impl AccessRows for SqliteRows {
 
     fn tokens(&mut self) -> Result<Vec<TokenRecord>> {
         self.all(
-            "SELECT id, manager, role, created_ms, expires_ms, revoked_ms FROM tokens
+            "SELECT id, manager, role, created_ms, expires_ms, revoked_ms, manager_id FROM tokens
              ORDER BY created_ms, id",
             [],
             token_row,
@@ -126,6 +128,14 @@ impl AccessRows for SqliteRows {
         self.change(
             "UPDATE tokens SET revoked_ms = ?2 WHERE id = ?1",
             params![id, at_ms],
+        )?;
+        Ok(())
+    }
+
+    fn revoke_tokens_of(&mut self, manager_id: i64, at_ms: i64) -> Result<()> {
+        self.change(
+            "UPDATE tokens SET revoked_ms = ?2 WHERE manager_id = ?1 AND revoked_ms IS NULL",
+            params![manager_id, at_ms],
         )?;
         Ok(())
     }

@@ -1,0 +1,140 @@
+//! Tokens over HTTP: a token opens the secrets manager it was made for and
+//! no other, not even a new manager that takes a removed one's name;
+//! removing a manager revokes its tokens, and `token list` says so; a `403`
+//! is audited with the token that got it.
+
+use flavorbox_tests::postgres::Postgres;
+use serde_json::{Value, json};
+
+use crate::{cli_on, start, token};
+
+/// The token `text`'s id (`fbx_<id>_<secret>`).
+fn id_of(text: &str) -> &str {
+    text.split('_').nth(1).unwrap()
+}
+
+/// `token list --output json`, the entry of the token `id`.
+fn listed(url: &str, id: &str) -> Value {
+    let list = cli_on(url, &["token", "list", "--output", "json"]).json();
+    let entries = list.as_array().unwrap();
+    entries
+        .iter()
+        .find(|t| t["id"] == id)
+        .unwrap_or_else(|| panic!("token {id} not in {list}"))
+        .clone()
+}
+
+#[test]
+fn a_token_dies_with_its_manager_and_opens_no_namesake() {
+    let url = Postgres::shared().database();
+    let register = ["secrets-manager", "register", "team-a", "--flavor", "local"];
+    cli_on(&url, &register).ok();
+    let old = token(&url, "team-a", "admin", &[]);
+    let node = start(&url);
+    let secrets = "/v1/managers/team-a/secrets";
+    let created = node.call(
+        "POST",
+        secrets,
+        Some(&old),
+        Some(json!({ "name": "old-secret", "values": { "k": "old-value" } })),
+    );
+    assert_eq!(created.status, 201, "{created:?}");
+    let before = listed(&url, id_of(&old));
+    assert_eq!(
+        (&before["manager"], &before["role"], &before["state"]),
+        (&json!("team-a"), &json!("admin"), &json!("active"))
+    );
+
+    cli_on(
+        &url,
+        &["secrets-manager", "remove", "team-a", "--purge", "--yes"],
+    )
+    .ok();
+    cli_on(&url, &register).ok();
+    cli_on(
+        &url,
+        &[
+            "secret",
+            "--manager",
+            "team-a",
+            "register",
+            "new-secret",
+            "k=new-value",
+        ],
+    )
+    .ok();
+
+    // The old token opens nothing of the new `team-a`.
+    for path in [secrets.to_string(), format!("{secrets}/new-secret")] {
+        let answer = node.call("GET", &path, Some(&old), None);
+        assert_eq!(answer.status, 401, "{path}: {answer:?}");
+        assert!(!answer.raw.contains("new-value"));
+    }
+    let after = listed(&url, id_of(&old));
+    assert_eq!(after["state"], "revoked", "{after}");
+    assert_eq!(after["manager_id"], before["manager_id"], "{after}");
+    assert!(after["revoked_ms"].is_i64(), "{after}");
+    let table = cli_on(&url, &["token", "list"]);
+    let header = table.ok().lines().next().unwrap();
+    for column in ["MANAGER", "MANAGER ID", "ROLE", "STATE"] {
+        assert!(header.contains(column), "{header}");
+    }
+    let row = table.stdout.lines().find(|l| l.starts_with(id_of(&old)));
+    assert!(row.unwrap().contains("revoked"), "{}", table.stdout);
+
+    // A token made for the new `team-a` is its own.
+    let new = token(&url, "team-a", "read", &[]);
+    let read = node.call("GET", &format!("{secrets}/new-secret"), Some(&new), None);
+    assert_eq!(read.status, 200, "{read:?}");
+    assert_eq!(read.body["values"]["k"], "new-value");
+    let new_listed = listed(&url, id_of(&new));
+    assert_ne!(new_listed["manager_id"], before["manager_id"]);
+    assert_eq!(new_listed["state"], "active");
+}
+
+#[test]
+fn a_forbidden_request_is_audited_with_its_token() {
+    let url = Postgres::shared().database();
+    cli_on(
+        &url,
+        &["secrets-manager", "register", "other", "--flavor", "local"],
+    )
+    .ok();
+    let read = token(&url, "default", "read", &[]);
+    let node = start(&url);
+    let too_small = node.call(
+        "POST",
+        "/v1/managers/default/secrets",
+        Some(&read),
+        Some(json!({ "name": "s", "values": { "k": "v" } })),
+    );
+    assert_eq!(too_small.status, 403, "{too_small:?}");
+    let elsewhere = node.call("GET", "/v1/managers/other/secrets", Some(&read), None);
+    assert_eq!(elsewhere.status, 403, "{elsewhere:?}");
+    let nowhere = node.call("GET", "/v1/managers/nobody/secrets", Some(&read), None);
+    assert_eq!(nowhere.status, 403, "{nowhere:?}");
+
+    let audit = cli_on(&url, &["audit", "--output", "json"]).json();
+    let refused: Vec<(&str, &str, &str)> = audit
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["status"] == 403)
+        .map(|e| {
+            (
+                e["operation"].as_str().unwrap(),
+                e["manager"].as_str().unwrap(),
+                e["token"].as_str().unwrap_or("-"),
+            )
+        })
+        .collect();
+    let id = id_of(&read);
+    assert_eq!(
+        refused,
+        [
+            ("register-secret", "default", id),
+            ("get-all-secret-keys", "other", id),
+            ("get-all-secret-keys", "nobody", id),
+        ]
+    );
+}
