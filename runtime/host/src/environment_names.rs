@@ -364,7 +364,10 @@ mod tests {
                 "AWS_CONFIG_FILE",
             ],
         );
-        all_in(Family::Locale, &["LANG", "LC_ALL", "LANGUAGE", "NLSPATH", "TZ"]);
+        all_in(
+            Family::Locale,
+            &["LANG", "LC_ALL", "LANGUAGE", "NLSPATH", "TZ"],
+        );
         all_in(
             Family::NetworkTrust,
             &[
@@ -378,7 +381,11 @@ mod tests {
         );
         all_in(
             Family::Flavorbox,
-            &["FLAVORBOX_MASTER_KEY", "FLAVORBOX_TOKEN", "FLAVORBOX_ANYTHING"],
+            &[
+                "FLAVORBOX_MASTER_KEY",
+                "FLAVORBOX_TOKEN",
+                "FLAVORBOX_ANYTHING",
+            ],
         );
     }
 
