@@ -271,10 +271,14 @@ pub fn run(home: &Home, args: RunArgs) -> Result<ExitCode> {
         let secret = resolver.secret(None, name)?.clone();
         for (key, value) in secret.values() {
             let var = key_variable(name, prefix, key).map_err(|e| {
+                if !e.is(ErrorKind::Denied) {
+                    return e;
+                }
+                let var = env_name(prefix, key).unwrap_or_default();
                 e.map_detail(|refusal| {
                     format!(
                         "{refusal}; refused, nothing was started (to set it anyway, name it: \
-                         --env VAR='{{{{{name}.{key}}}}}')"
+                         --env {var}='{{{{{name}.{key}}}}}')"
                     )
                 })
             })?;

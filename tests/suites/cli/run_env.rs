@@ -69,6 +69,10 @@ impl Setup {
         let line = run.fails(1, &format!("secret `{secret}` key `{key}` would set"));
         assert!(line.contains(&format!("a {family} variable")), "{line}");
         assert!(line.contains("nothing was started"), "{line}");
+        assert!(
+            line.contains(&format!("='{{{{{secret}.{key}}}}}'")),
+            "{line}"
+        );
         assert!(!line.contains(value), "the value is never shown: {line}");
         assert!(!self.file("started").exists(), "{key}: the command ran");
         assert!(!self.file("injected").exists(), "{key}: injected code ran");
