@@ -7,22 +7,65 @@
 //! nothing unless every reference resolved, so a half-rendered file never
 //! reaches a config system. Every reference is read before anything runs or
 //! prints, and an error names the reference, never a value.
+//!
+//! Guards also against a secret's writer taking over the process that
+//! receives it: a secret's key never sets a variable of a
+//! [`flavorbox::environment_names::Family`] (the loader, shell start-up,
+//! search paths, ...) and never replaces one the child inherits unless the
+//! operator names it (`--env`, `--replace`); `run` refuses such a secret and
+//! starts nothing, `secret get --output env` leaves such a key out with a
+//! warning. The child never inherits flavorbox's own `FLAVORBOX_*`
+//! variables, and its command is looked up in flavorbox's own `PATH`.
+//! Signals and the child's life: `src/exec/child.rs`.
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
+use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Args;
+use flavorbox::environment_names::{family_of, is_flavorbox_own};
 use flavorbox::reference::{self, Reference};
 use flavorbox::{Error, ErrorKind, Home, Result, Secret};
 
 use super::input;
+use super::output::{err_line, out};
+use super::secret::shell_quote;
+
+mod child;
+
+/// What `run --help` adds after the options: the rules that keep a secret
+/// from taking over the command.
+const RUN_RULES: &str = "\
+What a secret may not do:
+  A secret's key never sets a variable that changes how programs load or
+  start: the dynamic loader (LD_*, DYLD_*, GLIBC_TUNABLES), shell start-up
+  (BASH_ENV, ENV, BASH_*, PS1-PS4, PROMPT_COMMAND, SHELLOPTS, IFS, CDPATH),
+  locale (LANG, LC_*, TZ), search paths (PATH and every *PATH, PERL5LIB,
+  RUBYLIB), interpreter start-up (PYTHON*, PERL*, RUBY*, NODE_OPTIONS,
+  JAVA_TOOL_OPTIONS, ...), command hooks (GIT_*, EDITOR, PAGER, LESS*, ...),
+  configuration locations (HOME, XDG_*, TMPDIR, SHELL, OPENSSL_*, ...),
+  network trust (*_PROXY, SSL_CERT_*, ...) and FLAVORBOX_*. `run` refuses
+  such a secret with one error line naming the key and the family, and
+  starts nothing. To set such a variable from a secret, name it yourself:
+  --env PATH='{{tools.path}}'.
+  A secret's key never replaces a variable the command would inherit
+  unless --replace names that variable (or --clean-env dropped it).
+  The command never inherits a FLAVORBOX_* variable (master key, token,
+  server, store, ...), and is looked up in flavorbox's own PATH.
+
+Signals and exit:
+  TERM, INT, HUP, QUIT, USR1 and USR2 sent to flavorbox go to the command
+  (a terminal's ^C reaches both directly and is not sent twice). flavorbox
+  exits with the command's exit code, or 128 + the signal that ended it.
+  On Linux the command is killed if flavorbox itself dies.";
 
 /// Largest template `resolve` reads.
 const MAX_TEMPLATE_BYTES: usize = 1024 * 1024;
 
 #[derive(Args)]
+#[command(after_help = RUN_RULES)]
 pub struct RunArgs {
     /// Read secrets from this secrets manager instead of the active one
     #[arg(long, value_name = "NAME")]
@@ -32,9 +75,23 @@ pub struct RunArgs {
     #[arg(long = "secret", value_name = "NAME[=PREFIX]")]
     secrets: Vec<String>,
     /// Set VAR to a value with {{name.key}} or {{manager/name.key}}
-    /// references; repeatable
+    /// references; repeatable. Any VAR may be named here, PATH included:
+    /// naming it is the operator's choice
     #[arg(long = "env", value_name = "VAR=TEMPLATE")]
     envs: Vec<String>,
+    /// Let a --secret key replace VAR, which the command would otherwise
+    /// inherit from flavorbox's environment; repeatable (the refused
+    /// families stay refused: name those with --env)
+    #[arg(long = "replace", value_name = "VAR")]
+    replaces: Vec<String>,
+    /// Start the command from an empty environment: only the secrets' keys,
+    /// --env and --pass
+    #[arg(long)]
+    clean_env: bool,
+    /// With --clean-env: keep VAR from flavorbox's environment (never a
+    /// FLAVORBOX_* one); repeatable
+    #[arg(long = "pass", value_name = "VAR", requires = "clean_env")]
+    passes: Vec<String>,
     /// The command and its arguments (after `--`)
     #[arg(last = true, required = true, value_name = "CMD")]
     command: Vec<OsString>,
@@ -60,16 +117,20 @@ pub fn env_name(prefix: &str, key: &str) -> Result<String> {
             c => c.to_ascii_uppercase(),
         })
         .collect();
-    if name.is_empty()
-        || name.starts_with(|c: char| c.is_ascii_digit())
-        || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-    {
+    if !usable_name(&name) {
         return Err(Error::invalid(format!(
             "`{}` is not a usable environment variable name",
             flavorbox::text::clip(&name, 60)
         )));
     }
     Ok(name)
+}
+
+/// Whether `name` is `[A-Za-z_][A-Za-z0-9_]*`, a name every shell accepts.
+fn usable_name(name: &str) -> bool {
+    !name.is_empty()
+        && !name.starts_with(|c: char| c.is_ascii_digit())
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
 /// Reads references through one home, each secret once.
@@ -126,10 +187,65 @@ impl<'h> Resolver<'h> {
     }
 }
 
+/// `name` if it can name an environment variable (`what` says where it
+/// came from), or an error.
+fn variable_name(name: &str, what: &str) -> Result<String> {
+    if !usable_name(name) {
+        return Err(Error::invalid(format!(
+            "{what} `{}` is not a usable environment variable name",
+            flavorbox::text::clip(name, 60)
+        )));
+    }
+    Ok(name.to_string())
+}
+
+/// What the command inherits: flavorbox's environment less every
+/// `FLAVORBOX_*` variable, or with `--clean-env` only the `--pass` ones.
+fn inherited(clean: bool, passes: &[String]) -> Result<BTreeMap<OsString, OsString>> {
+    let own = |name: &OsString| is_flavorbox_own(&String::from_utf8_lossy(name.as_encoded_bytes()));
+    if !clean {
+        return Ok(std::env::vars_os().filter(|(name, _)| !own(name)).collect());
+    }
+    let mut kept = BTreeMap::new();
+    for name in passes {
+        let name = variable_name(name, "--pass")?;
+        if is_flavorbox_own(&name) {
+            return Err(Error::denied(format!(
+                "--pass {name}: the command never receives flavorbox's own variables"
+            )));
+        }
+        if let Some(value) = std::env::var_os(&name) {
+            kept.insert(OsString::from(name), value);
+        }
+    }
+    Ok(kept)
+}
+
+/// The variable a secret's key becomes; a `Denied` error for a key that
+/// would set a variable of a refused family (it names the key, the
+/// variable and the family), an `Invalid` one for a key no variable can be
+/// named after.
+fn key_variable(secret: &str, prefix: &str, key: &str) -> Result<String> {
+    let name = env_name(prefix, key)?;
+    match family_of(&name) {
+        None => Ok(name),
+        Some(family) => Err(Error::denied(format!(
+            "secret `{secret}` key `{key}` would set {name}, a {family} variable, which a \
+             secret's key never sets"
+        ))),
+    }
+}
+
 /// Starts the command with the secrets in its environment and returns its
 /// exit code (128 + signal if a signal ended it).
 pub fn run(home: &Home, args: RunArgs) -> Result<ExitCode> {
     let mut resolver = Resolver::new(home, args.manager.clone());
+    let inherited = inherited(args.clean_env, &args.passes)?;
+    let replaces = args
+        .replaces
+        .iter()
+        .map(|name| variable_name(name, "--replace"))
+        .collect::<Result<Vec<_>>>()?;
     let mut env: BTreeMap<String, (String, String)> = BTreeMap::new();
     let mut set = |name: String, value: String, from: String| {
         if let Some((_, earlier)) = env.get(&name) {
@@ -146,6 +262,7 @@ pub fn run(home: &Home, args: RunArgs) -> Result<ExitCode> {
         env.insert(name, (value, from));
         Ok(())
     };
+    let mut replaced = Vec::new();
     for spec in &args.secrets {
         let (name, prefix) = spec.split_once('=').unwrap_or((spec.as_str(), ""));
         if !prefix.is_empty() {
@@ -153,23 +270,39 @@ pub fn run(home: &Home, args: RunArgs) -> Result<ExitCode> {
         }
         let secret = resolver.secret(None, name)?.clone();
         for (key, value) in secret.values() {
-            set(
-                env_name(prefix, key)?,
-                value.clone(),
-                format!("secret `{name}` key `{key}`"),
-            )?;
+            let var = key_variable(name, prefix, key).map_err(|e| {
+                if !e.is(ErrorKind::Denied) {
+                    return e;
+                }
+                let var = env_name(prefix, key).unwrap_or_default();
+                e.map_detail(|refusal| {
+                    format!(
+                        "{refusal}; refused, nothing was started (to set it anyway, name it: \
+                         --env {var}='{{{{{name}.{key}}}}}')"
+                    )
+                })
+            })?;
+            if inherited.contains_key(OsString::from(&var).as_os_str()) {
+                if !replaces.contains(&var) {
+                    return Err(Error::denied(format!(
+                        "secret `{name}` key `{key}` would replace {var}, which the command \
+                         inherits; refused, nothing was started (allow it with --replace {var}, \
+                         or start from --clean-env)"
+                    )));
+                }
+                replaced.push(var.clone());
+            }
+            set(var, value.clone(), format!("secret `{name}` key `{key}`"))?;
         }
+    }
+    if let Some(unused) = replaces.iter().find(|name| !replaced.contains(name)) {
+        return Err(Error::invalid(format!(
+            "--replace {unused}: no --secret key replaces an inherited {unused}"
+        )));
     }
     for spec in &args.envs {
         let (var, template) = super::split_pair(spec, "--env")?;
-        if !var.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-            || var.starts_with(|c: char| c.is_ascii_digit())
-        {
-            return Err(Error::invalid(format!(
-                "--env `{}` is not a usable environment variable name",
-                flavorbox::text::clip(&var, 60)
-            )));
-        }
+        let var = variable_name(&var, "--env")?;
         let value = resolver.render(&template)?;
         set(var.clone(), value, format!("--env {var}"))?;
     }
@@ -177,24 +310,55 @@ pub fn run(home: &Home, args: RunArgs) -> Result<ExitCode> {
         .command
         .split_first()
         .ok_or_else(|| Error::invalid("no command given after `--`"))?;
-    let status = std::process::Command::new(program)
+    let cannot_run = |e: &dyn std::fmt::Display| {
+        Error::invalid(format!(
+            "cannot run `{}`: {e}",
+            flavorbox::text::clip(&program.to_string_lossy(), 80)
+        ))
+    };
+    // Looked up in flavorbox's own PATH: the program that runs is the one
+    // the operator's shell would find, whatever PATH the command is given.
+    let resolved = if program.as_encoded_bytes().contains(&b'/') {
+        PathBuf::from(program)
+    } else {
+        which::which(program).map_err(|e| cannot_run(&e))?
+    };
+    let mut command = std::process::Command::new(resolved);
+    command
+        .arg0(program)
         .args(rest)
-        .envs(env.iter().map(|(k, (v, _))| (k, v)))
-        .status()
-        .map_err(|e| {
-            Error::invalid(format!(
-                "cannot run `{}`: {e}",
-                flavorbox::text::clip(&program.to_string_lossy(), 80)
-            ))
-        })?;
+        .env_clear()
+        .envs(&inherited)
+        .envs(env.iter().map(|(k, (v, _))| (k, v)));
+    let status = child::run(command).map_err(|e| cannot_run(&e))?;
     if let Some(code) = status.code() {
         return Ok(ExitCode::from(code.clamp(0, 255) as u8));
     }
-    #[cfg(unix)]
     if let Some(signal) = std::os::unix::process::ExitStatusExt::signal(&status) {
         return Ok(ExitCode::from((128 + signal).clamp(0, 255) as u8));
     }
     Ok(ExitCode::FAILURE)
+}
+
+/// `secret get --output env`: `KEY='value'` lines for a POSIX shell. A key
+/// of a refused family (see [`flavorbox::environment_names`]) is left out
+/// with a warning on stderr naming the key and the family; the other keys
+/// are printed and the command succeeds.
+pub fn print_env<'a>(
+    secret: &str,
+    values: impl IntoIterator<Item = (&'a str, &'a str)>,
+) -> Result<()> {
+    for (key, value) in values {
+        match key_variable(secret, "", key) {
+            Ok(name) => out!("{name}={}", shell_quote(value)),
+            Err(refusal) if refusal.is(ErrorKind::Denied) => err_line(format_args!(
+                "flavorbox: warning: {}; left out",
+                refusal.detail()
+            )),
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
 }
 
 /// Renders a template to stdout, or fails without printing anything.

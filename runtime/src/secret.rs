@@ -36,7 +36,9 @@ pub enum GetFormat {
     Json,
     /// The same fields as YAML
     Yaml,
-    /// KEY='value' lines for a POSIX shell (keys upper-cased)
+    /// KEY='value' lines for a POSIX shell (keys upper-cased); a key that
+    /// would set a variable changing how programs load or start (PATH,
+    /// LD_*, BASH_ENV, ...: see `run --help`) is left out with a warning
     Env,
 }
 
@@ -331,12 +333,7 @@ fn print_secret(
     match output {
         GetFormat::Json => json(&view),
         GetFormat::Yaml => yaml(&view),
-        GetFormat::Env => {
-            for (key, value) in &view.values {
-                out!("{}={}", exec::env_name("", key)?, shell_quote(value));
-            }
-            Ok(())
-        }
+        GetFormat::Env => exec::print_env(view.name, view.values),
         GetFormat::Table => {
             out!("secret: {} (schema {})", view.name, view.schema);
             let rows = view

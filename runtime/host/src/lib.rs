@@ -6,7 +6,7 @@
 //!
 //! | layer | modules | what it holds |
 //! |---|---|---|
-//! | 1 | [`error`], [`secret`], [`schema`], [`text`], [`mask`], [`reference`](mod@reference) | leaf types, the rules every secret obeys, terminal-safe text, masking known values, `{{name.key}}` references |
+//! | 1 | [`error`], [`secret`], [`schema`], [`text`], [`mask`], [`reference`](mod@reference), [`environment_names`] | leaf types, the rules every secret obeys, terminal-safe text, masking known values, `{{name.key}}` references, environment variables a secret's key may not set |
 //! | 2 | [`policy`] | what an operator grants: capabilities, origins, limits, quotas |
 //! | 3 | [`contract`] | the WIT bindings, the operations, checks on every answer |
 //! | 4 | [`store`] | persistence of the records it is given, and namespaces |
@@ -23,6 +23,7 @@
 pub mod capabilities;
 pub mod conformance;
 pub mod contract;
+pub mod environment_names;
 pub mod error;
 pub mod evaluate;
 pub mod home;

@@ -12,7 +12,15 @@ use std::path::{Path, PathBuf};
 /// The layers, bottom first. A module may use its own layer and the ones
 /// listed before it.
 const LAYERS: &[&[&str]] = &[
-    &["error", "secret", "schema", "text", "mask", "reference"],
+    &[
+        "error",
+        "secret",
+        "schema",
+        "text",
+        "mask",
+        "reference",
+        "environment_names",
+    ],
     &["policy"],
     &["contract"],
     &["store"],

@@ -6,10 +6,14 @@
 //! - `operating.rs`: upgrades, grants, rotation and config references,
 //!   masked config, updates and renames, concurrent updates;
 //! - `rules.rs`: the same input rules on every path, confirmations, usage
-//!   errors, completions and man pages.
+//!   errors, completions and man pages;
+//! - `run_env.rs`: what a secret may not do to the process `run` starts
+//!   (or a shell evaluating `--output env`), flavorbox's own variables kept
+//!   from it, signals passed on and the command's life tied to flavorbox.
 
 mod operating;
 mod rules;
+mod run_env;
 mod values;
 
 use flavorbox_tests::TestHome;
