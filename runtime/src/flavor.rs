@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
-use flavorbox::policy::Capability;
+use flavorbox::policy::{self, Capability};
 use flavorbox::registry::{FlavorEntry, RegisterOptions};
 use flavorbox::{Home, Result};
 
@@ -294,7 +294,7 @@ fn describe(entry: &FlavorEntry) {
     out!(
         "limits:       timeout {} ms, memory {} MiB, storage {} MiB / {} keys, \
          {} HTTP requests per call, HTTP response {} MiB, log {} KiB / {} records per call, \
-         compile {} s / {} MiB",
+         compile {} s / {}",
         limits.timeout_ms,
         limits.memory_bytes / (1024 * 1024),
         limits.storage.bytes / (1024 * 1024),
@@ -304,7 +304,15 @@ fn describe(entry: &FlavorEntry) {
         limits.log_bytes / 1024,
         limits.log_records,
         limits.compile_timeout_ms as f64 / 1000.0,
-        limits.compile_memory_bytes / (1024 * 1024)
+        match limits.compile_memory_bytes {
+            Some(bytes) => format!("{} MiB", bytes / (1024 * 1024)),
+            None => format!(
+                "{} MiB + {} B per component byte (at most {} MiB)",
+                policy::COMPILE_MEMORY_BASE_BYTES / (1024 * 1024),
+                policy::COMPILE_MEMORY_PER_COMPONENT_BYTE,
+                policy::COMPILE_MEMORY_DEFAULT_CAP_BYTES / (1024 * 1024)
+            ),
+        }
     );
     if d.config.is_empty() {
         out!("config:       -");

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand, ValueEnum};
-use flavorbox::managers::{Feature, SecretSummary, SecretUpdate, SecretsApi};
+use flavorbox::managers::{BulkBound, Feature, SecretSummary, SecretUpdate, SecretsApi};
 use flavorbox::text::escape;
 use flavorbox::{Error, Result, Secret};
 use serde::Serialize;
@@ -126,6 +126,15 @@ pub(super) enum SecretCommand {
         /// Do not ask for confirmation (required when not on a terminal)
         #[arg(long, visible_alias = "yes")]
         force: bool,
+        /// Most delete calls a flavor granted `http` is driven through, one
+        /// per secret; a larger listing is refused before anything is
+        /// deleted [default: 10000]
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+        max_calls: Option<u64>,
+        /// Longest such a deletion runs; it stops there and says what was
+        /// and was not deleted [default: 600]
+        #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..=86_400))]
+        max_time: Option<u64>,
     },
     /// Print secrets with their values as JSON, for `secret import`
     Export {
@@ -290,14 +299,28 @@ pub fn run(api: &dyn SecretsApi, command: SecretCommand) -> Result<()> {
             out!("deleted secret `{name}`");
             Ok(())
         }
-        SecretCommand::DeleteAll { force } => {
+        SecretCommand::DeleteAll {
+            force,
+            max_calls,
+            max_time,
+        } => {
+            let mut bound = BulkBound::default();
+            if max_calls.is_some() || max_time.is_some() {
+                api.require(Feature::BulkBound)?;
+            }
+            if let Some(calls) = max_calls {
+                bound.calls = usize::try_from(calls).unwrap_or(usize::MAX);
+            }
+            if let Some(secs) = max_time {
+                bound.time = std::time::Duration::from_secs(secs);
+            }
             let target = api.manager_name();
             confirm(
                 &format!("delete every secret of secrets manager `{target}`?"),
                 force,
                 "--force",
             )?;
-            match api.delete_all_secrets()? {
+            match api.delete_all_secrets(bound)? {
                 Some(count) => out!(
                     "deleted all {count} secret{} of secrets manager `{target}`",
                     if count == 1 { "" } else { "s" }

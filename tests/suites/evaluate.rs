@@ -253,7 +253,7 @@ fn the_hardening_guests_fail_with_their_named_finding() {
         (
             guests::HOSTILE_COMPILE_BOMB,
             "took longer than 1 s",
-            &["--compile-timeout", "1"],
+            &["--compile-timeout", "1", "--compile-memory", "4096"],
         ),
     ] {
         let report = cli_fails_with(guest, "refused", flags);

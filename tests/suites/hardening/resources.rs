@@ -137,13 +137,25 @@ fn masking_is_linear_and_done_within_the_call() {
 fn a_compile_bomb_is_refused_at_its_time_and_memory_bounds() {
     let home = TestHome::new();
     let bomb = guests::HOSTILE_COMPILE_BOMB;
-    let run = home.register_flavor(bomb, &["--compile-timeout", "1"]);
+    let run = home.register_flavor(
+        bomb,
+        &["--compile-timeout", "1", "--compile-memory", "4096"],
+    );
     let line = run.fails(2, "took longer than 1 s");
     assert!(line.contains("--compile-timeout"), "{line}");
     assert!(run.elapsed < Duration::from_secs(20), "{run:#?}");
 
     let run = home.register_flavor(bomb, &["--compile-memory", "128"]);
     let line = run.fails(2, "needed more than 128 MiB");
+    assert!(line.contains("--compile-memory"), "{line}");
+
+    // With no bound given, the bound scales with the component's size: a
+    // 261 KB component that needs over 300 MiB to compile is refused at
+    // 256 MiB + 64 B per byte.
+    let size = std::fs::metadata(bomb.path()).unwrap().len();
+    let scaled = (256 * 1024 * 1024 + 64 * size) / (1024 * 1024);
+    let run = home.register_flavor(bomb, &[]);
+    let line = run.fails(2, &format!("needed more than {scaled} MiB"));
     assert!(line.contains("--compile-memory"), "{line}");
 
     // An honest flavor compiles within the same small bounds.
@@ -192,4 +204,42 @@ fn a_writer_that_sleeps_holds_no_lock_and_is_blamed_alone() {
     });
     assert_eq!(home.raw_storage("h"), hostile_before, "its write stayed");
     assert_eq!(home.raw_storage("default").len(), 3);
+}
+
+/// A host-driven `delete-all` (the flavor is granted `http`, so each secret
+/// is one `delete-secret` call) is bounded as a whole: a listing longer
+/// than its calls is refused before anything is deleted, and deletions
+/// that take long stop at its time, saying what was and was not deleted.
+#[test]
+fn a_driven_delete_all_is_bounded_in_calls_and_time() {
+    let home = with_guest(
+        guests::HOSTILE_SLOW,
+        &["--timeout", "2", "--allow-host", "http://127.0.0.1:9"],
+    );
+    for i in 0..8 {
+        store_secret(&home, &format!("s{i}"), "k", "v");
+    }
+    let run = home.on(
+        "h",
+        &["secret", "delete-all", "--force", "--max-calls", "5"],
+    );
+    run.fails(
+        1,
+        "delete-all would take 8 calls (one per secret), more than the 5 it may make",
+    );
+    assert_eq!(home.secret_names(Some("h")).len(), 8, "nothing deleted");
+
+    // Each deletion takes 400 ms: a 1 s bound stops after a few.
+    let run = home.on("h", &["secret", "delete-all", "--force", "--max-time", "1"]);
+    let line = run.fails(1, "delete-all stopped at secret");
+    assert!(
+        line.contains("ran for its whole 1 s (--max-time)"),
+        "{line}"
+    );
+    let left = home.secret_names(Some("h")).len();
+    assert!((1..8).contains(&left), "{left} left: {line}");
+    assert!(
+        line.contains(&format!("{} of 8 secrets deleted, {left} not", 8 - left)),
+        "{line}"
+    );
 }

@@ -11,6 +11,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::Manager;
+use super::bulk::BulkBound;
 use crate::error::Result;
 use crate::schema::Schema;
 use crate::secret::Secret;
@@ -28,6 +29,8 @@ pub enum Feature {
     Export,
     /// Importing a set of secrets, all or nothing.
     Import,
+    /// Choosing how far a `delete-all` may go ([`BulkBound`]).
+    BulkBound,
 }
 
 /// What an update changes in a secret.
@@ -93,9 +96,11 @@ pub trait SecretsApi {
 
     fn delete_secret(&self, name: &str) -> Result<()>;
 
-    /// Deletes every secret (the caller has made sure this is meant); how
-    /// many, when they were counted.
-    fn delete_all_secrets(&self) -> Result<Option<usize>>;
+    /// Deletes every secret (the caller has made sure this is meant) within
+    /// `bound` where the deletion is driven one secret at a time; how many,
+    /// when they were counted. A bound other than the default needs
+    /// [`Feature::BulkBound`].
+    fn delete_all_secrets(&self, bound: BulkBound) -> Result<Option<usize>>;
 
     /// The secrets `names` with their values, or every secret if `names` is
     /// empty ([`Feature::Export`]).
@@ -144,8 +149,8 @@ impl SecretsApi for Manager<'_> {
         Manager::delete_secret(self, name)
     }
 
-    fn delete_all_secrets(&self) -> Result<Option<usize>> {
-        Manager::delete_all_secrets(self)
+    fn delete_all_secrets(&self, bound: BulkBound) -> Result<Option<usize>> {
+        Manager::delete_all_secrets(self, bound)
     }
 
     fn export_secrets(&self, names: &[String]) -> Result<Vec<Secret>> {

@@ -10,8 +10,14 @@
 //! deadline, so deleting 1,000 secrets is as predictable as deleting one,
 //! and a failure reports exactly which secrets were and were not deleted
 //! (an HTTP backend has no rollback). See docs/flavor-authoring.md.
+//!
+//! The whole of a driven deletion is bounded too ([`BulkBound`]): a backend
+//! that lists more names than the bound's calls is refused before anything
+//! is deleted, and one whose deletions are slow is stopped at the bound's
+//! time, with the same report of what was and was not deleted.
 
 use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
 
 use super::Manager;
 use crate::error::{Error, ErrorKind, Result};
@@ -21,6 +27,26 @@ use crate::secret::{Secret, check_input};
 
 /// Secret names a report of a stopped bulk deletion spells out.
 const NAMES_SHOWN: usize = 5;
+
+/// How far a host-driven `delete-all` may go: `delete-secret` calls and
+/// wall time, over the whole command (each call keeps its own deadline and
+/// request budget).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BulkBound {
+    pub calls: usize,
+    pub time: Duration,
+}
+
+impl Default for BulkBound {
+    /// 10,000 calls in 10 minutes: the 1,000-secret deletion the shipped
+    /// HTTP flavors are tested with fits ten times over.
+    fn default() -> Self {
+        BulkBound {
+            calls: 10_000,
+            time: Duration::from_secs(600),
+        }
+    }
+}
 
 impl Manager<'_> {
     /// Registers every secret of `secrets`, all or nothing: each is checked
@@ -83,18 +109,34 @@ impl Manager<'_> {
     }
 
     /// Deletes every secret (the caller has made sure this is meant). A
-    /// flavor granted `http` is driven from here (see the module comment)
-    /// and the number deleted is returned; any other flavor gets one
-    /// `delete-all-secrets(force = true)` call, which commits its storage
-    /// writes all at once or not at all, and `None` is returned.
-    pub fn delete_all_secrets(&self) -> Result<Option<usize>> {
+    /// flavor granted `http` is driven from here within `bound` (see the
+    /// module comment) and the number deleted is returned; any other flavor
+    /// gets one `delete-all-secrets(force = true)` call, which commits its
+    /// storage writes all at once or not at all, and `None` is returned.
+    pub fn delete_all_secrets(&self, bound: BulkBound) -> Result<Option<usize>> {
         if !self.policy.grants.allows(Capability::Http) {
             return self
                 .answer(&DeleteAllSecrets { force: true })
                 .map(|()| None);
         }
+        let started = Instant::now();
         let names = self.list_secrets()?;
+        if names.len() > bound.calls {
+            return Err(Error::denied(format!(
+                "delete-all would take {} calls (one per secret), more than the {} it may \
+                 make (--max-calls); nothing was deleted",
+                names.len(),
+                bound.calls
+            )));
+        }
         for (done, name) in names.iter().enumerate() {
+            if started.elapsed() >= bound.time {
+                let err = Error::denied(format!(
+                    "delete-all ran for its whole {} s (--max-time)",
+                    bound.time.as_secs_f64()
+                ));
+                return Err(stopped(err, done, &names));
+            }
             match self.answer(&DeleteSecret(name)) {
                 // Deleted meanwhile by someone else: just as gone.
                 Ok(()) => {}
@@ -108,6 +150,7 @@ impl Manager<'_> {
 
 /// `err`, which stopped a bulk deletion at `names[done]`, with what was and
 /// was not deleted. The kind (and so the exit code) stays `err`'s.
+/// (`stopped at` names the first secret not deleted.)
 fn stopped(err: Error, done: usize, names: &[String]) -> Error {
     let left = &names[done..];
     let mut shown: Vec<String> = left

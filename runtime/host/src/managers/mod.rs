@@ -38,6 +38,7 @@ use crate::secret::check_name;
 use crate::store::{Database, ManagerRecord};
 
 pub use api::{Feature, SecretSummary, SecretUpdate, SecretsApi};
+pub use bulk::BulkBound;
 
 /// The secrets managers of one home.
 #[derive(Clone, Copy)]

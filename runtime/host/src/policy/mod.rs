@@ -27,6 +27,16 @@ pub const MAX_HTTP_REQUESTS: u32 = 10_000;
 pub const MAX_COMPILE_TIMEOUT_SECS: u64 = 3_600;
 /// Most memory an operator may grant the compiler, in MiB.
 pub const MAX_COMPILE_MEMORY_MIB: u64 = 64 * 1024;
+/// The compiler's memory bound when none is set, for a component of no
+/// bytes: what the compiler needs to start and compile small functions.
+pub const COMPILE_MEMORY_BASE_BYTES: u64 = 256 * 1024 * 1024;
+/// What each byte of the component adds to the default compile memory
+/// bound. Python and JavaScript flavors (13-19 MB) need under 600 MiB; the
+/// default gives them 1.1-1.4 GiB. A small component made to make Cranelift
+/// work hard gets little more than the base.
+pub const COMPILE_MEMORY_PER_COMPONENT_BYTE: u64 = 64;
+/// The default compile memory bound never exceeds this.
+pub const COMPILE_MEMORY_DEFAULT_CAP_BYTES: u64 = 4 * 1024 * 1024 * 1024;
 
 /// Fixed caps on what one call may make the host hold. Unlike [`Limits`]
 /// they are not set per flavor: together with the linear-memory cap they
@@ -181,8 +191,19 @@ pub struct Limits {
     pub log_records: u64,
     /// Wall time to compile the component to native code.
     pub compile_timeout_ms: u64,
-    /// Memory (heap and data) of the process that compiles the component.
-    pub compile_memory_bytes: u64,
+    /// Memory (heap and data) of the process that compiles the component;
+    /// `None`: scaled with the component's size (see [`CompileLimits`]).
+    #[serde(deserialize_with = "compile_memory_from_store")]
+    pub compile_memory_bytes: Option<u64>,
+}
+
+/// Earlier flavorbox versions stored their fixed default (4 GiB) with every
+/// flavor; it reads back as the scaled default that replaced it.
+fn compile_memory_from_store<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<u64>, D::Error> {
+    const EARLIER_DEFAULT: u64 = 4 * 1024 * 1024 * 1024;
+    Ok(Option::<u64>::deserialize(deserializer)?.filter(|bytes| *bytes != EARLIER_DEFAULT))
 }
 
 impl Default for Limits {
@@ -197,7 +218,7 @@ impl Default for Limits {
             log_bytes: 64 * 1024,
             log_records: 1_024,
             compile_timeout_ms: 120_000,
-            compile_memory_bytes: 4 * 1024 * 1024 * 1024,
+            compile_memory_bytes: None,
         }
     }
 }
@@ -217,11 +238,26 @@ impl Limits {
 }
 
 /// How compiling one component is bounded: wall time, and the memory of the
-/// process that compiles it.
+/// process that compiles it (`None`: scaled with the component's size).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CompileLimits {
     pub timeout: Duration,
-    pub memory_bytes: u64,
+    pub memory_bytes: Option<u64>,
+}
+
+impl CompileLimits {
+    /// The memory bound for a component of `component_bytes`: the one set,
+    /// else [`COMPILE_MEMORY_BASE_BYTES`] plus
+    /// [`COMPILE_MEMORY_PER_COMPONENT_BYTE`] per byte, at most
+    /// [`COMPILE_MEMORY_DEFAULT_CAP_BYTES`].
+    pub fn memory_bytes_for(&self, component_bytes: usize) -> u64 {
+        self.memory_bytes.unwrap_or_else(|| {
+            (component_bytes as u64)
+                .saturating_mul(COMPILE_MEMORY_PER_COMPONENT_BYTE)
+                .saturating_add(COMPILE_MEMORY_BASE_BYTES)
+                .min(COMPILE_MEMORY_DEFAULT_CAP_BYTES)
+        })
+    }
 }
 
 impl Default for CompileLimits {
@@ -314,6 +350,39 @@ impl Policy {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_default_compile_memory_grows_with_the_component_up_to_its_cap() {
+        let limits = Limits::default().compile();
+        let mib = |bytes: u64| bytes / (1024 * 1024);
+        assert_eq!(mib(limits.memory_bytes_for(0)), 256);
+        // A 450 KB compile bomb: little more than the base.
+        assert_eq!(mib(limits.memory_bytes_for(450_000)), 283);
+        // A Python flavor (19 MB): room for the under 600 MiB it needs.
+        assert_eq!(mib(limits.memory_bytes_for(19_047_016)), 1418);
+        assert_eq!(mib(limits.memory_bytes_for(usize::MAX)), 4096);
+        let set = CompileLimits {
+            memory_bytes: Some(128 << 20),
+            ..limits
+        };
+        assert_eq!(mib(set.memory_bytes_for(19_047_016)), 128);
+    }
+
+    #[test]
+    fn a_stored_earlier_default_compile_memory_reads_as_the_scaled_default() {
+        let read = |json: &str| serde_json::from_str::<Limits>(json).unwrap();
+        assert_eq!(
+            read(r#"{"compile_memory_bytes":4294967296}"#).compile_memory_bytes,
+            None
+        );
+        assert_eq!(read(r#"{}"#).compile_memory_bytes, None);
+        assert_eq!(
+            read(r#"{"compile_memory_bytes":134217728}"#).compile_memory_bytes,
+            Some(134_217_728)
+        );
+        let round = serde_json::to_string(&Limits::default()).unwrap();
+        assert_eq!(read(&round), Limits::default());
+    }
 
     #[test]
     fn config_and_log_need_no_grant() {

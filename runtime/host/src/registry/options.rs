@@ -93,7 +93,7 @@ impl RegisterOptions {
                     "--compile-memory must be 64-{MAX_COMPILE_MEMORY_MIB} MiB, not {mib}"
                 )));
             }
-            limits.compile_memory_bytes = mib * 1024 * 1024;
+            limits.compile_memory_bytes = Some(mib * 1024 * 1024);
         }
         let mut grants = base.grants;
         grants

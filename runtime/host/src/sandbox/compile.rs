@@ -12,9 +12,12 @@
 //! `RLIMIT_DATA`, its CPU time by `RLIMIT_CPU` (a backstop), its wall time
 //! by this process, which kills it at the bound; it dies with its parent.
 //! Past either bound the component is refused with one line naming the
-//! bound and how to raise it. The defaults (`policy::Limits`: 120 s, 4 GiB)
-//! admit a Python flavor of 40 MB, whose compile takes tens of seconds; the
-//! compiled code is cached by digest, so that is paid once.
+//! bound and how to raise it. The defaults (`policy::Limits`: 120 s, and
+//! memory scaled with the component's size, `CompileLimits::memory_bytes_for`)
+//! admit the Python and JavaScript flavors, whose compile takes tens of
+//! seconds, while a small component that makes Cranelift work hard gets
+//! little more than the base; the compiled code is cached by digest, so a
+//! compile is paid once.
 //!
 //! Which binary: the one the host names (the `flavorbox` CLI names itself;
 //! a library host sets `SandboxConfig::compiler`), else a `flavorbox` next
@@ -83,6 +86,7 @@ pub fn compile(job: &Job<'_>) -> Result<Vec<u8>> {
 
 fn compile_with(binary: &Path, job: &Job<'_>) -> Result<Vec<u8>> {
     let limits = job.limits;
+    let memory_bytes = limits.memory_bytes_for(job.wasm.len());
     let mut command = Command::new(binary);
     command
         .arg(CHILD_ARG)
@@ -90,7 +94,7 @@ fn compile_with(binary: &Path, job: &Job<'_>) -> Result<Vec<u8>> {
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    bound(&mut command, limits);
+    bound(&mut command, limits.timeout, memory_bytes);
     let mut child = command.spawn().map_err(|e| {
         Error::host(format!(
             "cannot start the compiler {}: {e}",
@@ -162,7 +166,7 @@ fn compile_with(binary: &Path, job: &Job<'_>) -> Result<Vec<u8>> {
             "compiling the component to native code needed more than {} MiB, the bound for \
              this flavor; it was stopped (raise it with --compile-memory if the flavor is \
              trusted to be that large)",
-            limits.memory_bytes / (1024 * 1024)
+            memory_bytes / (1024 * 1024)
         )));
     }
     Err(Error::invalid(format!(
@@ -192,11 +196,11 @@ fn memory_failure(status: &std::process::ExitStatus, message: &str) -> bool {
 /// (`RLIMIT_DATA`), its CPU time (a backstop: the wall-clock bound kills it
 /// first), no core dump, and death with its parent.
 #[cfg(unix)]
-fn bound(command: &mut Command, limits: CompileLimits) {
+fn bound(command: &mut Command, timeout: std::time::Duration, memory_bytes: u64) {
     use std::os::unix::process::CommandExt;
-    let memory = limits.memory_bytes as libc::rlim_t;
+    let memory = memory_bytes as libc::rlim_t;
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get()) as u64;
-    let cpu = (limits.timeout.as_secs() + 1).saturating_mul(threads) as libc::rlim_t;
+    let cpu = (timeout.as_secs() + 1).saturating_mul(threads) as libc::rlim_t;
     let set = |resource, value: libc::rlim_t| {
         let limit = libc::rlimit {
             rlim_cur: value,
@@ -225,7 +229,7 @@ fn bound(command: &mut Command, limits: CompileLimits) {
 }
 
 #[cfg(not(unix))]
-fn bound(_command: &mut Command, _limits: CompileLimits) {}
+fn bound(_command: &mut Command, _timeout: std::time::Duration, _memory_bytes: u64) {}
 
 /// The child's exit code for a component the compiler rejects.
 const CHILD_INVALID: i32 = 2;

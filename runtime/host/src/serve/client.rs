@@ -23,7 +23,7 @@ use serde_json::Value;
 use super::Stream;
 use super::json::{SecretBody, UpdateBody};
 use crate::error::{Error, Result};
-use crate::managers::{Feature, SecretSummary, SecretUpdate, SecretsApi};
+use crate::managers::{BulkBound, Feature, SecretSummary, SecretUpdate, SecretsApi};
 use crate::schema::Schema;
 use crate::secret::{Secret, check_name};
 
@@ -237,6 +237,10 @@ fn unavailable(feature: Feature) -> Error {
             "rename, export and import are not available with --server; run them where the \
              store is"
         }
+        Feature::BulkBound => {
+            "--max-calls and --max-time are not available with --server (the server applies \
+             its own bound); run them where the store is"
+        }
     })
 }
 
@@ -306,7 +310,10 @@ impl SecretsApi for Remote {
         Ok(())
     }
 
-    fn delete_all_secrets(&self) -> Result<Option<usize>> {
+    fn delete_all_secrets(&self, bound: BulkBound) -> Result<Option<usize>> {
+        if bound != BulkBound::default() {
+            return Err(unavailable(Feature::BulkBound));
+        }
         let path = format!("{}?force=true", self.secrets_path());
         let value = self.request("DELETE", &path, None)?;
         Ok(value["deleted"].as_u64().map(|n| n as usize))

@@ -22,7 +22,7 @@ use super::json::{Answer, RequestBody, SecretBody, UpdateBody, read_json};
 use super::{Node, blocking};
 use crate::error::{Error, Result};
 use crate::home::Home;
-use crate::managers::{Manager, SecretSummary, SecretUpdate};
+use crate::managers::{BulkBound, Manager, SecretSummary, SecretUpdate};
 use crate::registry::FlavorEntry;
 use crate::store::{ManagerRecord, Role};
 
@@ -237,6 +237,7 @@ async fn delete_all(
         );
         return auth.respond(Answer::error(&refused)).await;
     }
-    let delete_all = |bound: &Manager| Ok(json!({ "deleted": bound.delete_all_secrets()? }));
+    let delete_all =
+        |bound: &Manager| Ok(json!({ "deleted": bound.delete_all_secrets(BulkBound::default())? }));
     auth.answer_on(manager, delete_all).await
 }
