@@ -82,8 +82,10 @@ fn a_slow_manager_at_full_load_leaves_another_managers_reads_fast() {
     register_on(&url, guests::HOSTILE_SLOW, "slow", &["--timeout", "5"]);
     let slow = token(&url, "slow", "write", &[]);
     let other = token(&url, "default", "write", &[]);
-    // A call slot not free within 300 ms (less than one slow call) is `503`.
-    let node = start_with(&url, &["--call-wait-ms", "300"]);
+    // A call slot not free within 300 ms (less than one slow call) is
+    // `503`; a token's 17th request in flight `429`.
+    let flags = ["--call-wait-ms", "300", "--token-requests", "16"];
+    let node = start_with(&url, &flags);
     for (manager, token) in [("slow", &slow), ("default", &other)] {
         let created = node.call(
             "POST",
@@ -221,7 +223,15 @@ fn dribble(port: u16, token: &str, give_up: Duration) -> Dribbled {
 fn a_client_dribbling_bodies_is_cut_off_and_health_keeps_answering() {
     let url = Postgres::shared().database();
     let write = token(&url, "default", "write", &[]);
-    let node = start_with(&url, &["--body-timeout", "2", "--peer-connections", "32"]);
+    let flags = [
+        "--body-timeout",
+        "2",
+        "--peer-connections",
+        "32",
+        "--token-requests",
+        "16",
+    ];
+    let node = start_with(&url, &flags);
     health(&node);
     let unloaded = median_of(Duration::from_millis(20), || health(&node));
 

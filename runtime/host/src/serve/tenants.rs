@@ -34,7 +34,7 @@ pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(20);
 /// Connections one peer address may hold at once, by default.
 pub const DEFAULT_PEER_CONNECTIONS: usize = 64;
 /// Requests one token may have in flight at once, by default.
-pub const DEFAULT_TOKEN_REQUESTS: usize = 16;
+pub const DEFAULT_TOKEN_REQUESTS: usize = 32;
 /// Calls one secrets manager may run at once, by default: half the node's,
 /// so one manager at full load leaves the other half to the rest.
 pub const DEFAULT_MANAGER_CALL_SLOTS: usize = caps::CONCURRENT_CALLS / 2;
