@@ -2,10 +2,11 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Args, Subcommand};
 use flavorbox::serve::audit::format_time;
-use flavorbox::serve::{ServeOptions, tokens};
+use flavorbox::serve::{self as served, ServeLimits, ServeOptions, tokens};
 use flavorbox::store::Role;
 use flavorbox::text::escape;
 use flavorbox::{Error, Home, Result};
@@ -31,6 +32,28 @@ pub struct ServeArgs {
     /// Serve HTTPS: the private key (PEM)
     #[arg(long, value_name = "FILE", requires = "tls_cert")]
     tls_key: Option<PathBuf>,
+    /// Seconds a client has to send a request's whole body; past them it
+    /// is answered 408 and disconnected
+    #[arg(long, value_name = "SEC", default_value_t = served::DEFAULT_BODY_TIMEOUT.as_secs())]
+    body_timeout: u64,
+    /// Connections one client address may hold at once; further ones are
+    /// closed (behind a proxy, every client shares the proxy's address)
+    #[arg(long, value_name = "N", default_value_t = served::DEFAULT_PEER_CONNECTIONS)]
+    peer_connections: usize,
+    /// Requests one token may have in flight at once; further ones are
+    /// answered 429 with Retry-After
+    #[arg(long, value_name = "N", default_value_t = served::DEFAULT_TOKEN_REQUESTS)]
+    token_requests: usize,
+    /// Flavor calls the node runs at once (at most 16)
+    #[arg(long, value_name = "N", default_value_t = ServeLimits::default().call_slots)]
+    call_slots: usize,
+    /// Flavor calls one secrets manager runs at once (at most --call-slots)
+    #[arg(long, value_name = "N", default_value_t = served::DEFAULT_MANAGER_CALL_SLOTS)]
+    manager_call_slots: usize,
+    /// Milliseconds a request waits for a call slot before it is answered
+    /// 503 with Retry-After
+    #[arg(long, value_name = "MS", default_value_t = served::DEFAULT_CALL_WAIT.as_millis() as u64)]
+    call_wait_ms: u64,
 }
 
 #[derive(Subcommand)]
@@ -77,6 +100,14 @@ pub fn serve(home: Home, args: ServeArgs) -> Result<()> {
         audit_file: args.audit_file,
         auth_failures: args.auth_failures,
         tls: args.tls_cert.zip(args.tls_key),
+        limits: ServeLimits {
+            body_timeout: Duration::from_secs(args.body_timeout),
+            peer_connections: args.peer_connections,
+            token_requests: args.token_requests,
+            call_slots: args.call_slots,
+            manager_call_slots: args.manager_call_slots,
+            call_wait: Duration::from_millis(args.call_wait_ms),
+        },
     };
     let scheme = if options.tls.is_some() {
         "https"

@@ -24,6 +24,19 @@ pub struct Answer {
     pub body: Value,
     /// The body as it arrived (chunks joined).
     pub raw: String,
+    /// The headers, names lowercased, in the order they arrived.
+    pub headers: Vec<(String, String)>,
+}
+
+impl Answer {
+    /// The value of the header `name` (any case), if it arrived.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        let name = name.to_ascii_lowercase();
+        self.headers
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.as_str())
+    }
 }
 
 /// Sends one request to `127.0.0.1:port` with `headers` (e.g. a token) and
@@ -71,10 +84,17 @@ pub fn request(
     } else {
         body.to_string()
     };
+    let headers = head
+        .lines()
+        .skip(1)
+        .filter_map(|line| line.split_once(':'))
+        .map(|(name, value)| (name.trim().to_ascii_lowercase(), value.trim().to_string()))
+        .collect();
     Ok(Answer {
         status,
         body: serde_json::from_str(&raw).unwrap_or(Value::Null),
         raw,
+        headers,
     })
 }
 

@@ -10,12 +10,15 @@
 //! CLI's client mode; `nodes.rs`: nodes under concurrency, kills, TLS and
 //! stops; `rules.rs`: one table of bad inputs refused alike by the CLI and
 //! the API; `tokens.rs`: tokens bound to their manager, revoked with it,
-//! and `403`s audited with their token.
+//! and `403`s audited with their token; `tenants.rs`: one manager, token or
+//! address degrading no other (fair call slots, body timeout, connections
+//! per address).
 
 mod api;
 mod nodes;
 mod rules;
 mod store;
+mod tenants;
 mod tokens;
 
 use flavorbox_tests::serve_node::Node;

@@ -15,6 +15,10 @@
 //!   ([`bind_manager`]);
 //! - guessing tokens: a peer past its failed attempts is refused (`429`)
 //!   before its token is even hashed (see `tokens::FailureLimiter`);
+//! - one token or manager crowding the others: a token with its most
+//!   requests in flight is refused (`429`, `Retry-After`), and a call
+//!   waits for one of its manager's fair call slots no longer than the
+//!   node's call wait (`503`, `Retry-After`; see `tenants`);
 //! - an answer leaving unaudited: [`Authorized::respond`] is how a handler
 //!   answers, and it withholds the answer when its audit entry cannot be
 //!   written.
@@ -30,6 +34,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use super::json::Answer;
+use super::tenants::Held;
 use super::{Node, audit, blocking, tokens};
 use crate::error::{Error, Result};
 use crate::home::Home;
@@ -59,6 +64,8 @@ pub(super) struct Authorized<O> {
     peer: IpAddr,
     token: TokenRecord,
     request: Request,
+    /// This request's place among its token's requests in flight.
+    _in_flight: Held<String>,
     operation: PhantomData<O>,
 }
 
@@ -88,18 +95,27 @@ impl<O: Operation> FromRequestParts<Arc<Node>> for Authorized<O> {
             secret: param("name"),
         };
         let peer = peer.ip();
-        match authorize(node, peer, &parts.headers, &request, O::ROLE).await {
-            Ok(token) => Ok(Authorized {
-                node: node.clone(),
-                peer,
-                token,
-                request,
-                operation: PhantomData,
-            }),
-            Err(Refusal { token, answer }) => {
-                Err(audited(node, peer, token, request, answer).await)
-            }
-        }
+        let refusal = match authorize(node, peer, &parts.headers, &request, O::ROLE).await {
+            Ok(token) => match node.token_requests.try_hold(token.id.clone()) {
+                Some(in_flight) => {
+                    return Ok(Authorized {
+                        node: node.clone(),
+                        peer,
+                        token,
+                        request,
+                        _in_flight: in_flight,
+                        operation: PhantomData,
+                    });
+                }
+                None => Refusal {
+                    token: Some(token.id),
+                    answer: Answer::token_busy(),
+                },
+            },
+            Err(refusal) => refusal,
+        };
+        let Refusal { token, answer } = refusal;
+        Err(audited(node, peer, token, request, answer).await)
     }
 }
 
@@ -109,14 +125,29 @@ impl<O> Authorized<O> {
         &self.token
     }
 
+    /// How long this request's body may take to arrive.
+    pub(super) fn body_timeout(&self) -> std::time::Duration {
+        self.node.limits.body_timeout
+    }
+
     /// Runs `work` on the node's home on a blocking thread (calls block
-    /// while their flavor runs); an error is answered with its status.
+    /// while their flavor runs), in a call slot of the token's manager
+    /// held until `work` ends; an error is answered with its status, and
+    /// no slot within the node's call wait with `503`.
     pub(super) async fn run(
         &self,
         work: impl FnOnce(&Home) -> Result<Answer> + Send + 'static,
     ) -> Answer {
+        let Ok(slot) = self.node.calls.acquire(self.token.manager_id).await else {
+            return Answer::busy();
+        };
         let node = self.node.clone();
-        blocking(move || work(&node.home)).await.into()
+        blocking(move || {
+            let _slot = slot;
+            work(&node.home)
+        })
+        .await
+        .into()
     }
 
     /// [`Authorized::run`], then [`Authorized::respond`] with its answer.
@@ -276,5 +307,5 @@ async fn audited(
         )
             .into_response();
     }
-    (answer.status, axum::Json(answer.body)).into_response()
+    (answer.status, answer.headers, axum::Json(answer.body)).into_response()
 }

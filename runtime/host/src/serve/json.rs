@@ -2,7 +2,9 @@
 //! and the HTTP status and error body each library error is answered with.
 //!
 //! Guards against a body exhausting or leaking through the node: a request
-//! body is read no further than [`MAX_BODY_BYTES`], one that does not parse
+//! body is read no further than [`MAX_BODY_BYTES`] and only for as long as
+//! the node's body timeout (a client dribbling it is answered `408` and its
+//! connection closed), one that does not parse
 //! is reported by position only (never quoted, it may hold a value), and an
 //! error body carries the library's error (which never holds a value,
 //! escaped) or a fixed text.
@@ -18,7 +20,7 @@
 use std::fmt;
 
 use axum::body::Body;
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -154,6 +156,8 @@ pub(super) struct Answer {
     pub(super) outcome: String,
     /// The secret a body named (`register-secret`), for the audit log.
     pub(super) named: Option<String>,
+    /// Headers besides the body's (`Retry-After`, `Connection`).
+    pub(super) headers: HeaderMap,
 }
 
 impl Answer {
@@ -163,6 +167,7 @@ impl Answer {
             body,
             outcome: "ok".to_string(),
             named: None,
+            headers: HeaderMap::new(),
         }
     }
 
@@ -173,6 +178,7 @@ impl Answer {
             body: json!({ "error": kind, "message": message }),
             outcome: kind.to_string(),
             named: None,
+            headers: HeaderMap::new(),
         }
     }
 
@@ -192,7 +198,37 @@ impl Answer {
             body: json!({ "error": err.kind().as_str(), "message": message }),
             outcome: err.kind().as_str().to_string(),
             named: None,
+            headers: HeaderMap::new(),
         }
+    }
+}
+
+impl Answer {
+    /// `503`: no call slot came free in time; try again in a second.
+    pub(super) fn busy() -> Answer {
+        Answer::fixed(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "busy",
+            "the node's call slots for this secrets manager stayed busy; try again later",
+        )
+        .retry_after(1)
+    }
+
+    /// `429`: the token has its most requests in flight already.
+    pub(super) fn token_busy() -> Answer {
+        Answer::fixed(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too-many-requests",
+            "this token has its most requests in flight; try again when one ends",
+        )
+        .retry_after(1)
+    }
+
+    /// This answer, telling the client to wait `seconds` before retrying.
+    fn retry_after(mut self, seconds: u32) -> Answer {
+        self.headers
+            .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        self
     }
 }
 
@@ -202,21 +238,41 @@ impl From<Result<Answer>> for Answer {
     }
 }
 
-/// Reads a JSON body after authentication, bounded; a body that does not
-/// parse is reported by position, never quoted.
-pub(super) async fn read_json<T: serde::de::DeserializeOwned>(body: Body) -> Result<T> {
-    let bytes = axum::body::to_bytes(body, MAX_BODY_BYTES)
-        .await
-        .map_err(|_| {
-            Error::invalid(format!(
+/// Reads a JSON body after authentication, bounded in size and, from now,
+/// to `timeout`; a body that does not parse is reported by position, never
+/// quoted. A body still arriving after `timeout` is answered `408`, the
+/// connection closed after it (the rest of the body is never read).
+pub(super) async fn read_json<T: serde::de::DeserializeOwned>(
+    body: Body,
+    timeout: std::time::Duration,
+) -> std::result::Result<T, Answer> {
+    let read = axum::body::to_bytes(body, MAX_BODY_BYTES);
+    let bytes = match tokio::time::timeout(timeout, read).await {
+        Ok(Ok(bytes)) => bytes,
+        Ok(Err(_)) => {
+            return Err(Answer::error(&Error::invalid(format!(
                 "the request body is unreadable or larger than {MAX_BODY_BYTES} bytes"
-            ))
-        })?;
+            ))));
+        }
+        Err(_) => {
+            let mut late = Answer::fixed(
+                StatusCode::REQUEST_TIMEOUT,
+                "body-timeout",
+                &format!(
+                    "the request body did not arrive within {} s",
+                    timeout.as_secs_f32()
+                ),
+            );
+            late.headers
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+            return Err(late);
+        }
+    };
     serde_json::from_slice(&bytes).map_err(|e| {
-        Error::invalid(format!(
+        Answer::error(&Error::invalid(format!(
             "the request body is not the expected JSON (line {}, column {})",
             e.line(),
             e.column()
-        ))
+        )))
     })
 }

@@ -9,11 +9,15 @@
 //!   `403`; a peer past its failed attempts is refused (`429`) before its
 //!   token is even hashed (see `tokens`);
 //! - a caller exhausting the node: bodies are read only after
-//!   authentication and no further than [`MAX_BODY_BYTES`]; each call runs
-//!   under its manager's sandbox limits (deadline, memory, storage quota)
-//!   exactly as from the CLI, on a bounded pool of blocking threads; a
-//!   client has [`HEADER_TIMEOUT`] to send its headers, and at most
-//!   [`MAX_CONNECTIONS`] are served at once;
+//!   authentication, no further than [`MAX_BODY_BYTES`] and within the
+//!   body timeout; each call runs under its manager's sandbox limits
+//!   (deadline, memory, storage quota) exactly as from the CLI, on a
+//!   bounded pool of blocking threads; a client has [`HEADER_TIMEOUT`] to
+//!   send its headers, and at most [`MAX_CONNECTIONS`] are served at once;
+//! - one tenant degrading the others: connections per peer address,
+//!   requests in flight per token and calls per secrets manager are each
+//!   bounded, and a request that cannot get a call slot soon is answered
+//!   `503` rather than queued without end (see `tenants`, [`ServeLimits`]);
 //! - a request answered but not audited: the answer is withheld;
 //! - values leaking through the API's side channels: error bodies carry the
 //!   library's error (which never holds a value) or a fixed text, a body
@@ -27,7 +31,8 @@
 //! lost between nodes. SIGTERM stops a node after the requests in flight.
 //!
 //! The parts, one concern each: `transport.rs` (listener, TLS, connection
-//! limits, graceful stop), `auth.rs` (the token a handler receives, or the
+//! limits, graceful stop), `tenants.rs` (per-tenant limits and fair call
+//! slots), `auth.rs` (the token a handler receives, or the
 //! refusal, audited), `routes.rs` (one handler per operation), `json.rs`
 //! (what the API reads and writes), and for the CLI `client.rs`,
 //! `tokens.rs` and `audit.rs`.
@@ -39,6 +44,7 @@ pub mod tokens;
 mod auth;
 mod json;
 mod routes;
+mod tenants;
 mod transport;
 
 use std::net::SocketAddr;
@@ -48,12 +54,18 @@ use std::sync::Arc;
 use crate::error::{Error, Result};
 use crate::home::Home;
 use audit::Audit;
+use tenants::{CallSlots, InFlight};
 use tokens::FailureLimiter;
 
 pub use json::{MAX_BODY_BYTES, SecretBody, UpdateBody, ValuePairs};
+pub use tenants::{
+    DEFAULT_BODY_TIMEOUT, DEFAULT_CALL_WAIT, DEFAULT_MANAGER_CALL_SLOTS, DEFAULT_PEER_CONNECTIONS,
+    DEFAULT_TOKEN_REQUESTS, ServeLimits,
+};
 pub use transport::{DRAIN_TIMEOUT, HEADER_TIMEOUT, MAX_CONNECTIONS};
 
-/// Threads that run calls (each blocks while its flavor runs).
+/// Threads that run calls (each blocks while its flavor runs) and the
+/// store's queries; calls take at most `ServeLimits::call_slots` of them.
 const CALL_THREADS: usize = 64;
 
 /// How a node is started.
@@ -65,6 +77,8 @@ pub struct ServeOptions {
     pub auth_failures: u32,
     /// Serve HTTPS with this certificate chain and private key (PEM files).
     pub tls: Option<(PathBuf, PathBuf)>,
+    /// What one peer, token or secrets manager may hold at once.
+    pub limits: ServeLimits,
 }
 
 /// What every request of a node shares.
@@ -72,12 +86,18 @@ struct Node {
     home: Home,
     limiter: FailureLimiter,
     audit: Audit,
+    limits: ServeLimits,
+    /// Requests in flight per token id.
+    token_requests: InFlight<String>,
+    calls: CallSlots,
 }
 
 /// Binds `options.listen` and serves `home` (over TLS if configured) until
 /// the process ends; `ready` is called with the bound address once requests
 /// are accepted.
 pub fn run(home: Home, options: ServeOptions, ready: impl FnOnce(SocketAddr)) -> Result<()> {
+    let limits = options.limits;
+    limits.check()?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .max_blocking_threads(CALL_THREADS)
@@ -94,6 +114,9 @@ pub fn run(home: Home, options: ServeOptions, ready: impl FnOnce(SocketAddr)) ->
         home,
         limiter: FailureLimiter::new(options.auth_failures),
         audit,
+        limits,
+        token_requests: InFlight::new(limits.token_requests),
+        calls: CallSlots::new(&limits),
     });
     // The node (its sandbox owns a runtime of its own) is dropped last,
     // outside any runtime: dropping a runtime inside one panics.
@@ -104,7 +127,8 @@ pub fn run(home: Home, options: ServeOptions, ready: impl FnOnce(SocketAddr)) ->
             .map_err(|e| Error::invalid(format!("cannot listen on {}: {e}", options.listen)))?;
         let addr = listener.local_addr().map_err(Error::host)?;
         ready(addr);
-        transport::serve_connections(listener, routes::router(node), tls).await
+        let peers = InFlight::new(limits.peer_connections);
+        transport::serve_connections(listener, routes::router(node), tls, peers).await
     });
     // Calls outliving the drain are not waited for again.
     runtime.shutdown_timeout(std::time::Duration::from_secs(5));

@@ -2,8 +2,10 @@
 //! authorized token by [`Authorized`] (see `auth.rs`) before it runs.
 //!
 //! Guards against a handler that reads before it may: a body is read only
-//! inside a handler, so after authentication, and every call runs on the
-//! bounded pool of blocking threads under its manager's sandbox limits; an
+//! inside a handler, so after authentication, within the node's body
+//! timeout, and every call runs in one of its manager's call slots (see
+//! `tenants`) on the bounded pool of blocking threads under its manager's
+//! sandbox limits; an
 //! update's read-merge-write holds the store's lock on that secret, so two
 //! merges of one secret, on any node, take turns.
 
@@ -73,8 +75,9 @@ type ManagerPath = Path<String>;
 type SecretPath = Path<(String, String)>;
 
 impl<O> Authorized<O> {
-    /// Reads the request's JSON body, bounded (one that does not parse is
-    /// answered `400`), then answers with `work` run on it as
+    /// Reads the request's JSON body, bounded in size and time (one that
+    /// does not parse is answered `400`, one that does not arrive in time
+    /// `408`), then answers with `work` run on it as
     /// [`Authorized::answer_with`] does, audited under the secret the body
     /// names, whatever the outcome.
     async fn answer_json<T: RequestBody>(
@@ -82,9 +85,9 @@ impl<O> Authorized<O> {
         body: Body,
         work: impl FnOnce(&Home, T) -> Result<Answer> + Send + 'static,
     ) -> Response {
-        let parsed: T = match read_json(body).await {
+        let parsed: T = match read_json(body, self.body_timeout()).await {
             Ok(parsed) => parsed,
-            Err(err) => return self.respond(Answer::error(&err)).await,
+            Err(refused) => return self.respond(refused).await,
         };
         let named = parsed.names_secret();
         let answer = self.run(move |home| work(home, parsed)).await;
@@ -113,7 +116,8 @@ fn listed<T>(field: &str, items: Vec<T>, view: impl Fn(T) -> serde_json::Value) 
     Answer::ok(StatusCode::OK, json!({ field: shown }))
 }
 
-/// Whether the store answers; no token needed, nothing audited.
+/// Whether the store answers; no token needed, nothing audited, and
+/// outside every per-tenant limit (no token or call slot is taken).
 async fn health(State(node): State<Arc<Node>>) -> Response {
     let checked = blocking(move || node.home.db().managers().map(|_| ())).await;
     match checked {

@@ -3,11 +3,16 @@
 //!
 //! Guards against a client holding the node: a TLS handshake or a
 //! request's headers that take longer than [`HEADER_TIMEOUT`] close the
-//! connection, each on its own task so a slow client delays no other; at
+//! connection, each on its own task so a slow client delays no other (a
+//! body's own bound is the handler's, `ServeLimits::body_timeout`); at
 //! most [`MAX_CONNECTIONS`] are open, past which new ones wait to be
-//! accepted; and a stopping node waits for the requests in flight no
-//! longer than [`DRAIN_TIMEOUT`].
+//! accepted; one peer address holds at most its share of them
+//! (`ServeLimits::peer_connections`), a further connection from it being
+//! closed as soon as it is accepted, so other addresses (a health check
+//! among them) still get in; and a stopping node waits for the requests in
+//! flight no longer than [`DRAIN_TIMEOUT`].
 
+use std::net::IpAddr;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -15,6 +20,7 @@ use axum::Router;
 use axum::extract::ConnectInfo;
 
 use super::Stream;
+use super::tenants::InFlight;
 use crate::error::{Error, Result};
 
 /// How long a client may take to send a request's headers (also: how long
@@ -78,7 +84,9 @@ async fn stop_signal() {
 /// Accepts connections and serves HTTP/1.1 over each on its own task (over
 /// TLS if `tls` is given, the handshake on that task too, so a slow client
 /// delays no other). A connection that does not send its headers within
-/// [`HEADER_TIMEOUT`] is closed, and at most [`MAX_CONNECTIONS`] are open.
+/// [`HEADER_TIMEOUT`] is closed, at most [`MAX_CONNECTIONS`] are open, and
+/// a connection from a peer already holding its limit in `peers` is closed
+/// unread.
 /// On SIGTERM or SIGINT the node stops accepting, lets the requests in
 /// flight finish (closing each connection after its current request), and
 /// returns once they have, or after [`DRAIN_TIMEOUT`].
@@ -86,6 +94,7 @@ pub(super) async fn serve_connections(
     listener: tokio::net::TcpListener,
     app: Router,
     tls: Option<Arc<rustls::ServerConfig>>,
+    peers: InFlight<IpAddr>,
 ) -> Result<()> {
     let acceptor = tls.map(tokio_rustls::TlsAcceptor::from);
     let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
@@ -110,12 +119,17 @@ pub(super) async fn serve_connections(
             }
             (Err(_), _) => return Err(Error::host("the connection limit closed")),
         };
+        let Some(peer_slot) = peers.try_hold(peer.ip()) else {
+            // Refused fast: closed unread, the node's slot back at once.
+            tracing::debug!("{} holds its connection limit; closed", peer.ip());
+            continue;
+        };
         let _ = tcp.set_nodelay(true);
         let acceptor = acceptor.clone();
         let app = app.clone();
         let mut stop_seen = stop_seen.clone();
         tokio::spawn(async move {
-            let _slot = slot;
+            let _slots = (slot, peer_slot);
             let app = app.layer(axum::Extension(ConnectInfo(peer)));
             let service = hyper_util::service::TowerToHyperService::new(app);
             let mut http = hyper::server::conn::http1::Builder::new();
