@@ -110,6 +110,18 @@ fn a_missing_or_changed_key_is_one_clear_line_never_garbage() {
     std::fs::write(&key_file, "not a key").unwrap();
     cli(home, &["secret", "list"], None).fails(2, "is not 32 bytes of base64 or hex");
 
+    // A key file others may read: refused, never tightened (the key may
+    // already be copied); private again, it opens the store.
+    std::fs::write(&key_file, &key).unwrap();
+    let private = std::fs::metadata(&key_file).unwrap().permissions();
+    std::fs::set_permissions(&key_file, std::fs::Permissions::from_mode(0o644)).unwrap();
+    cli(home, &["secret", "list"], None).fails(
+        1,
+        "may be read or written by others (mode 644); refusing to use it",
+    );
+    std::fs::set_permissions(&key_file, private).unwrap();
+    cli(home, &["secret", "list"], None).ok();
+
     // No key at all: refused, and never re-created.
     std::fs::remove_file(&key_file).unwrap();
     cli(home, &["secret", "list"], None).fails(1, "master key is missing");
@@ -215,10 +227,11 @@ fn a_home_from_before_sealing_is_sealed_in_place_and_keeps_working() {
     let version: i64 = conn
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
-    // Layout 1 went through every later step: manager limits (2), namespace
-    // versions (3), the sealing mark (4), namespace usage (5), tokens and the
-    // audit log (6), the compile cache's checksum column (7).
-    assert_eq!(version, 7);
+    // Layout 1 went through every later step (manager limits, namespace
+    // versions, the sealing mark, namespace usage, tokens and the audit
+    // log, the compile cache's checksum column, tokens bound to managers,
+    // ...): the store suite tests each step on both backends.
+    assert_eq!(version, flavorbox::store::LAYOUT_VERSION);
     let unsealed: i64 = conn
         .query_row(
             "SELECT count(*) FROM meta WHERE key = 'unsealed'",
@@ -308,4 +321,26 @@ fn a_read_only_home_serves_reads_and_says_it_is_not_writable() {
     cli(&["secret", "register", "new", "k=v"]).fails(1, "not writable");
     cli(&["secret", "delete", "db", "--yes"]).fails(1, "not writable");
     assert_eq!(cli(&["secret", "list"]).ok(), "db\n");
+}
+
+/// A home others may enter is made private, with a warning (a key file
+/// others may read is refused instead: see
+/// `a_missing_or_changed_key_is_one_clear_line_never_garbage`).
+#[test]
+fn a_home_open_to_others_is_made_private_with_a_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path();
+    cli(home, &["secret", "register", "db", "k=value-1"], None).ok();
+    std::fs::set_permissions(home, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let run = cli(home, &["secret", "list"], None);
+    assert_eq!(run.ok(), "db\n");
+    assert!(
+        run.stderr
+            .contains("was open to others (mode 755); made private (0700)"),
+        "{run:#?}"
+    );
+    let mode = std::fs::metadata(home).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o700);
+    let again = cli(home, &["secret", "list"], None);
+    assert!(again.stderr.is_empty(), "{again:#?}");
 }

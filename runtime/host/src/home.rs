@@ -45,7 +45,40 @@ fn create_private_dir(dir: &Path) -> Result<()> {
     std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
     builder
         .create(dir)
-        .map_err(|e| Error::invalid(format!("cannot create home {}: {e}", dir.display())))
+        .map_err(|e| Error::invalid(format!("cannot create home {}: {e}", dir.display())))?;
+    tighten_home(dir);
+    Ok(())
+}
+
+/// A home others may enter is made private, with a warning: it holds the
+/// store, the key file and the compile cache, which this home creates
+/// private, and its own mode is the operator's only slip (the store files
+/// are tightened the same way; a key file others may read is refused).
+fn tighten_home(dir: &Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let Ok(meta) = std::fs::metadata(dir) else {
+            return;
+        };
+        let mode = meta.permissions().mode();
+        if mode & 0o077 != 0 {
+            match std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)) {
+                Ok(()) => tracing::warn!(
+                    "home {} was open to others (mode {:o}); made private (0700)",
+                    dir.display(),
+                    mode & 0o7777
+                ),
+                Err(err) => tracing::warn!(
+                    "home {} is open to others (mode {:o}) and could not be made private: {err}",
+                    dir.display(),
+                    mode & 0o7777
+                ),
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = dir;
 }
 
 /// Where a home's sandbox comes from.

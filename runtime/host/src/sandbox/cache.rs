@@ -249,6 +249,13 @@ fn load_recorded(
     let Ok(file) = std::fs::File::open(&path) else {
         return Ok(None);
     };
+    if let Some(why) = untrusted_entry(&file) {
+        tracing::warn!(
+            "ignoring compile cache entry {}: {why}; it is compiled again",
+            path.display()
+        );
+        return Ok(None);
+    }
     // SAFETY: a private, read-only mapping of a file in a directory only
     // this user may write, whose entries are only ever replaced by rename,
     // never written in place.
@@ -282,6 +289,32 @@ fn load_recorded(
         .filter(|path| path.exists())
         .and_then(|path| unsafe { Component::deserialize_file(engine, &path) }.ok());
     Ok(mapped_by_wasmtime.or_else(|| unsafe { Component::deserialize(engine, &mapped[..]) }.ok()))
+}
+
+/// Why the open entry `file` is not used whatever its hash: a file another
+/// user owns, or one others may write (this home writes its entries 0600),
+/// could be changed between the check and the use. Checked on the open
+/// descriptor, so it is the very file that is then mapped.
+fn untrusted_entry(file: &std::fs::File) -> Option<String> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        let meta = file.metadata().ok()?;
+        // SAFETY: geteuid has no preconditions.
+        let me = unsafe { libc::geteuid() };
+        if meta.uid() != me {
+            return Some(format!("it is owned by another user (uid {})", meta.uid()));
+        }
+        if meta.mode() & 0o022 != 0 {
+            return Some(format!(
+                "others may write it (mode {:o})",
+                meta.mode() & 0o7777
+            ));
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = file;
+    None
 }
 
 /// Writes `compiled` as `entry` (0600, atomically) and records its hash.
@@ -360,6 +393,27 @@ mod tests {
             );
             cache.load(&engine, &local(), &db).unwrap();
             assert_eq!(std::fs::read(&entry).unwrap(), good, "rewritten");
+        }
+
+        // The good file, but writable by others: not trusted whatever its
+        // hash, and written back private.
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&entry, std::fs::Permissions::from_mode(0o666)).unwrap();
+            assert!(
+                load_recorded(&engine, &cache_dir, &name, &db)
+                    .unwrap()
+                    .is_none()
+            );
+            cache.load(&engine, &local(), &db).unwrap();
+            let mode = std::fs::metadata(&entry).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+            assert!(
+                load_recorded(&engine, &cache_dir, &name, &db)
+                    .unwrap()
+                    .is_some()
+            );
         }
 
         // Another home's store has no record of the file: not loaded.

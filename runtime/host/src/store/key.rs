@@ -163,8 +163,18 @@ pub fn is_sealed(value: &[u8]) -> bool {
 /// file is an error and never replaced.
 pub fn load_key_file(key_file: &Path, sealed_store: bool) -> Result<MasterKey> {
     let source = KeySource::File(key_file.to_path_buf());
-    match std::fs::read_to_string(key_file) {
-        Ok(text) => MasterKey::decode(&Zeroizing::new(text), source),
+    match std::fs::File::open(key_file) {
+        Ok(file) => {
+            refuse_exposed_key(&file, key_file)?;
+            let mut text = Zeroizing::new(String::new());
+            std::io::Read::read_to_string(&mut &file, &mut text).map_err(|err| {
+                Error::host(format!(
+                    "cannot read the master key {}: {err}",
+                    key_file.display()
+                ))
+            })?;
+            MasterKey::decode(&text, source)
+        }
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
             if sealed_store {
                 return Err(Error::host(format!(
@@ -181,6 +191,44 @@ pub fn load_key_file(key_file: &Path, sealed_store: bool) -> Result<MasterKey> {
             key_file.display()
         ))),
     }
+}
+
+/// Refuses a key file others may read or write, or another user owns: the
+/// key may already have been copied (a store sealed under it is then only
+/// as safe as that copy), or swapped. It is refused rather than tightened,
+/// since tightening would hide that; flavorbox writes its key files 0600.
+fn refuse_exposed_key(file: &std::fs::File, key_file: &Path) -> Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        let meta = file.metadata().map_err(|err| {
+            Error::host(format!(
+                "cannot read the master key {}: {err}",
+                key_file.display()
+            ))
+        })?;
+        // SAFETY: geteuid has no preconditions.
+        let me = unsafe { libc::geteuid() };
+        if meta.uid() != me {
+            return Err(Error::denied(format!(
+                "the master key {} is owned by another user (uid {}); refusing to use it",
+                key_file.display(),
+                meta.uid()
+            )));
+        }
+        if meta.mode() & 0o077 != 0 {
+            return Err(Error::denied(format!(
+                "the master key {} may be read or written by others (mode {:o}); refusing to \
+                 use it: `chmod 600` it, and treat the store's values as exposed to whoever \
+                 could read it",
+                key_file.display(),
+                meta.mode() & 0o7777
+            )));
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = (file, key_file);
+    Ok(())
 }
 
 /// Writes a new key to a private temporary file and links it into place

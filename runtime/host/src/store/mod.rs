@@ -33,6 +33,7 @@ mod sqlite;
 pub mod staged;
 
 pub use access::{AccessStore, AuditEntry, Role, TokenRecord, TokenState};
+pub use layout::LAYOUT_VERSION;
 pub use postgres::PostgresBackend;
 pub use rules::Store;
 pub use sealed::{MasterKey, Sealing};
