@@ -76,11 +76,17 @@ pub enum FlavorCommand {
     Register {
         /// The component (.wasm) to register
         path: PathBuf,
-        /// Upgrade the registered flavor of the same name to this component,
-        /// keeping its managers, secrets, grants and limits (options given
-        /// here change them)
-        #[arg(long)]
-        replace: bool,
+        /// Upgrade the registered flavor NAME to this component (which must
+        /// describe itself as NAME), keeping its managers, secrets, grants
+        /// and limits (options given here change them). What changes is
+        /// shown first; a change that reaches further (a capability, a
+        /// grant, an origin) or unmarks a secret config field needs
+        /// confirmation or --yes
+        #[arg(long, value_name = "NAME")]
+        replace: Option<String>,
+        /// Approve a widening --replace without asking
+        #[arg(long, requires = "replace")]
+        yes: bool,
         #[command(flatten)]
         policy: PolicyArgs,
     },
@@ -172,11 +178,33 @@ pub fn run(home: &Home, command: FlavorCommand) -> Result<()> {
         FlavorCommand::Register {
             path,
             replace,
+            yes,
             policy,
         } => {
             let options = policy.options();
-            if replace {
-                let replaced = home.flavors().replace(&path, &options)?;
+            if let Some(name) = replace {
+                let replaced = home.flavors().replace(&name, &path, &options, |change| {
+                    let lines = change.lines();
+                    if lines.is_empty() {
+                        out!("flavor `{name}`: no change in capabilities, grants or config fields");
+                    } else {
+                        out!("flavor `{name}` changes:");
+                        for line in &lines {
+                            out!("  {line}");
+                        }
+                    }
+                    if change.widens() {
+                        confirm(
+                            &format!(
+                                "the new version of flavor `{name}` reaches further or shows what \
+                                 was secret; replace it?"
+                            ),
+                            yes,
+                            "--yes",
+                        )?;
+                    }
+                    Ok(())
+                })?;
                 let (before, after) = (&replaced.before, &replaced.after.entry);
                 out!(
                     "replaced flavor `{}`: {} ({}) -> {} ({}); its secrets managers and \

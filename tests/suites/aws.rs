@@ -373,7 +373,13 @@ fn credentials_come_from_a_reference_rotate_in_place_and_the_flavor_upgrades() {
     wasm.extend_from_slice(&[0, 4, 2, b'v', b'2', b'!']);
     let v2 = home.path().join("aws-v2.wasm");
     std::fs::write(&v2, wasm).unwrap();
-    let replaced = home.cli(&["flavor", "register", v2.to_str().unwrap(), "--replace"]);
+    let replaced = home.cli(&[
+        "flavor",
+        "register",
+        v2.to_str().unwrap(),
+        "--replace",
+        "aws",
+    ]);
     assert!(replaced.ok().contains(" -> "), "{replaced:?}");
     assert_eq!(
         home.revealed("db", Some("prod"))["values"]["password"],

@@ -33,8 +33,37 @@ fn a_flavor_is_upgraded_and_regranted_in_place_keeping_its_secrets() {
         .cli(&["flavor", "describe", "kv_json", "--output", "json"])
         .json();
     let v2 = rebuilt_kv_json(&home);
-    let replaced = home.cli(&["flavor", "register", &v2, "--replace"]);
+    // Named for what it replaces: another name is refused, nothing changed.
+    home.cli(&["flavor", "register", &v2, "--replace", "kv"])
+        .fails(2, "the component describes flavor `kv_json`, not `kv`");
+    // What would reach further is shown and needs confirmation.
+    let widening = home.cli(&[
+        "flavor",
+        "register",
+        &v2,
+        "--replace",
+        "kv_json",
+        "--allow-host",
+        "http://127.0.0.1:9",
+    ]);
+    assert!(
+        widening
+            .stdout
+            .contains("  + granted HTTP origin http://127.0.0.1:9\n"),
+        "{widening:?}"
+    );
+    widening.fails(2, "needs confirmation; pass --yes");
+    let unchanged: Value = home
+        .cli(&["flavor", "describe", "kv_json", "--output", "json"])
+        .json();
+    assert_eq!(unchanged, before, "nothing was replaced");
+
+    let replaced = home.cli(&["flavor", "register", &v2, "--replace", "kv_json"]);
     let line = replaced.ok();
+    assert!(
+        line.starts_with("flavor `kv_json`: no change in capabilities, grants or config fields\n"),
+        "{line}"
+    );
     let after: Value = home
         .cli(&["flavor", "describe", "kv_json", "--output", "json"])
         .json();
@@ -45,7 +74,7 @@ fn a_flavor_is_upgraded_and_regranted_in_place_keeping_its_secrets() {
     assert_eq!(home.revealed("kept", Some("kv"))["values"]["k"], "v");
     home.cli(&["flavor", "register", &v2])
         .fails(1, "is registered already");
-    home.register_flavor(guests::LOCAL, &["--replace"])
+    home.register_flavor(guests::LOCAL, &["--replace", "local"])
         .fails(2, "built in");
 
     // Grants and limits change in place; the manager keeps working.

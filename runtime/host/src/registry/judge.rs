@@ -9,12 +9,14 @@
 //! not claim the built-in name. Capabilities it declares are checked
 //! against what the operator grants (declared but not granted is reported;
 //! used but not granted is refused at run time). A replacement must fit
-//! every secrets manager of the flavor it replaces.
+//! every secrets manager of the flavor it replaces, and what it changes is
+//! shown to the caller, who approves a widening change (`change.rs`).
 
 use std::collections::HashMap;
 use std::path::Path;
 
 use super::builtin::{LOCAL, LOCAL_DIGEST};
+use super::change::FlavorChange;
 use super::flavors::{FlavorEntry, Flavors, entry_from_record};
 use super::options::RegisterOptions;
 use crate::contract::FlavorDescription;
@@ -111,16 +113,30 @@ impl Flavors {
         Ok(registered(record))
     }
 
-    /// Upgrades the registered flavor the component at `path` describes to
-    /// that component, keeping its managers (and so their secrets) and its
-    /// grants and limits (changed by `options` where they say so). Refused
-    /// if a manager's config no longer fits the new version.
-    pub fn replace(&self, path: &Path, options: &RegisterOptions) -> Result<Replaced> {
+    /// Upgrades the registered flavor `name` to the component at `path`
+    /// (which must describe itself as `name`), keeping its managers (and so
+    /// their secrets) and its grants and limits (changed by `options` where
+    /// they say so). Refused if a manager's config no longer fits the new
+    /// version, or if `approve` refuses the change (it is shown every
+    /// change, and decides on a widening one; see [`FlavorChange`]).
+    pub fn replace(
+        &self,
+        name: &str,
+        path: &Path,
+        options: &RegisterOptions,
+        approve: impl FnOnce(&FlavorChange) -> Result<()>,
+    ) -> Result<Replaced> {
         // The new component is compiled within the default bounds, or the
         // ones `options` set: which flavor it replaces is known only once it
         // has described itself.
         let compile = options.policy()?.limits.compile();
         let (wasm, digest, description) = self.read_flavor(path, compile)?;
+        if description.name != name {
+            return Err(Error::invalid(format!(
+                "the component describes flavor `{}`, not `{name}`; nothing was replaced",
+                description.name
+            )));
+        }
         let before = self
             .db
             .flavor(&description.name)?
@@ -134,6 +150,10 @@ impl Flavors {
         let policy = options.apply(before.policy.clone())?;
         check_origins(&policy.grants.http_origins)?;
         self.check_managers_fit(&description)?;
+        approve(&FlavorChange::between(
+            (&before.description, &before.policy.grants),
+            (&description, &policy.grants),
+        ))?;
         let record = new_record(digest, description, policy);
         self.db.replace_flavor(&record, &wasm)?;
         Ok(Replaced {

@@ -6,6 +6,7 @@
 //! stored; see each module.
 
 mod builtin;
+mod change;
 mod flavors;
 mod judge;
 mod options;
@@ -13,6 +14,7 @@ mod runnable;
 mod schemas;
 
 pub use builtin::{LOCAL, LOCAL_DIGEST, LOCAL_WASM, local_policy, local_source};
+pub use change::FlavorChange;
 pub use flavors::{FlavorEntry, Flavors};
 pub use judge::{Registered, Replaced};
 pub use options::RegisterOptions;
