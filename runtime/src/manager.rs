@@ -22,7 +22,9 @@ pub enum ManagerCommand {
         /// The flavor it runs
         #[arg(long)]
         flavor: String,
-        /// A config value the flavor takes: KEY=VALUE, KEY=@FILE, KEY=- (stdin)
+        /// A config value the flavor takes: KEY=- (stdin), KEY=@FILE, or
+        /// KEY=VALUE (on the command line, which local users can read
+        /// while it runs: use it for what is not secret)
         /// or KEY={{name.key}} (a reference to a secret in another manager,
         /// read at each call); repeatable
         #[arg(long = "config", value_name = "KEY=VALUE")]

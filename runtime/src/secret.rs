@@ -51,7 +51,10 @@ pub(super) enum SecretCommand {
         /// The secret's schema [default: arbitrary, or the schema in --from-json]
         #[arg(long)]
         schema: Option<String>,
-        /// KEY=VALUE, KEY=@FILE (value from a file), KEY=@@... (literal @), KEY=- (stdin)
+        /// KEY=- (value from stdin), KEY=@FILE (from a file), or -i to be
+        /// prompted: a value in KEY=VALUE is on the command line, which
+        /// every local user can read (/proc/PID/cmdline) while it runs.
+        /// KEY=@@... is a literal @
         #[arg(value_name = "KEY=VALUE")]
         values: Vec<String>,
         /// Prompt for the schema's keys with hidden input
@@ -90,7 +93,8 @@ pub(super) enum SecretCommand {
     Update {
         /// The secret's name
         name: String,
-        /// KEY=VALUE, KEY=@FILE, KEY=@@..., KEY=- (as for register)
+        /// KEY=-, KEY=@FILE, KEY=VALUE (visible to local users while it
+        /// runs), KEY=@@... (as for register)
         #[arg(value_name = "KEY=VALUE")]
         values: Vec<String>,
         /// Remove this key; repeatable
