@@ -20,6 +20,10 @@
 //!   manager, a flavor in use) serialize on one advisory lock, as SQLite's
 //!   single writer does.
 //!
+//! Every connection is encrypted or not as the URL's `sslmode` says (see
+//! `tls`: libpq's modes, `prefer` by default, `verify-full` to stop an
+//! active attacker).
+//!
 //! The driver (`tokio-postgres`) runs its connections on a small runtime of
 //! this store's own; the synchronous methods wait on it from any thread,
 //! including from inside a flavor call.
@@ -28,16 +32,16 @@ mod access;
 mod migrations;
 mod namespaces;
 mod records;
+mod tls;
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::str::FromStr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::ToSql;
-use tokio_postgres::{Client, NoTls, Row, Statement};
+use tokio_postgres::{Client, Row, Statement};
 
 use super::backend::Backend;
 use super::rules::locked_past_deadline;
@@ -57,6 +61,10 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 struct Inner {
     runtime: Option<tokio::runtime::Runtime>,
     config: tokio_postgres::Config,
+    /// Makes each connection's TLS as the URL's `sslmode` says.
+    tls: tokio_postgres_rustls::MakeRustlsConnect,
+    /// The URL's `sslmode`, for messages.
+    mode: tls::SslMode,
     idle: Mutex<Vec<PgClient>>,
     /// `host:port/database`, for messages (never the password).
     label: String,
@@ -216,12 +224,15 @@ impl Drop for PostgresRows {
 }
 
 impl PostgresBackend {
-    /// Connects to the database `url` (`postgres://USER@HOST:PORT/DB`) and
-    /// brings its layout up to date.
+    /// Connects to the database `url` (`postgres://USER@HOST:PORT/DB`,
+    /// `?sslmode=...&sslrootcert=...` as libpq reads them) and brings its
+    /// layout up to date.
     fn open(url: &str) -> Result<PostgresBackend> {
-        // The parser's message may quote the URL, password included.
-        let mut config = tokio_postgres::Config::from_str(url)
-            .map_err(|_| Error::invalid("the store URL is not a PostgreSQL connection URL"))?;
+        let tls::Link {
+            mut config,
+            mode,
+            tls,
+        } = tls::link(url)?;
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(CONNECT_TIMEOUT);
         }
@@ -236,6 +247,8 @@ impl PostgresBackend {
                 label: describe(&config),
                 runtime: Some(runtime),
                 config,
+                tls,
+                mode,
                 idle: Mutex::default(),
             }),
         };
@@ -262,10 +275,10 @@ impl PostgresBackend {
     }
 
     fn connect(&self) -> Result<PgClient> {
-        let config = self.inner.config.clone();
+        let (config, tls) = (self.inner.config.clone(), self.inner.tls.clone());
         let runtime = self.inner.runtime.as_ref().expect("runtime present");
         let connecting = runtime.spawn(async move {
-            let (client, connection) = config.connect(NoTls).await?;
+            let (client, connection) = config.connect(tls).await?;
             tokio::spawn(async move {
                 // Ends when the client is dropped or the server goes away;
                 // the client then reports itself closed.
@@ -277,7 +290,11 @@ impl PostgresBackend {
             .map_err(Error::host)?
             .map_err(|e| match e.as_db_error() {
                 Some(_) => Error::from(e),
-                None => Error::host(format!("cannot reach the store {}: {e}", self.label())),
+                None => Error::host(format!(
+                    "cannot reach the store {} (sslmode={}): {e}",
+                    self.label(),
+                    self.inner.mode.name()
+                )),
             })?;
         Ok(PgClient {
             client,
