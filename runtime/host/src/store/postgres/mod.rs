@@ -189,6 +189,22 @@ impl From<tokio_postgres::Error> for Error {
     }
 }
 
+/// `err` and what caused it (a refused connection, the certificate the
+/// TLS handshake rejected and why), on one line: the driver's own text
+/// names only its step.
+fn with_causes(err: &tokio_postgres::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = std::error::Error::source(err);
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.ends_with(&cause_text) {
+            text = format!("{text}: {cause_text}");
+        }
+        source = cause.source();
+    }
+    text.replace('\n', " ")
+}
+
 /// Whether `err` is a lock or statement wait that ran out.
 fn timed_out(err: &tokio_postgres::Error) -> bool {
     matches!(
@@ -291,9 +307,10 @@ impl PostgresBackend {
             .map_err(|e| match e.as_db_error() {
                 Some(_) => Error::from(e),
                 None => Error::host(format!(
-                    "cannot reach the store {} (sslmode={}): {e}",
+                    "cannot reach the store {} (sslmode={}): {}",
                     self.label(),
-                    self.inner.mode.name()
+                    self.inner.mode.name(),
+                    with_causes(&e)
                 )),
             })?;
         Ok(PgClient {
