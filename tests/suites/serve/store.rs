@@ -56,9 +56,8 @@ fn a_database_of_another_program_or_out_of_reach_is_refused() {
 fn the_cli_on_a_verified_tls_link_works_and_a_wrong_ca_fails_in_one_line() {
     let pg = Postgres::shared();
     let url = pg.database();
-    let verified = |ca: &std::path::Path| {
-        format!("{url}?sslmode=verify-full&sslrootcert={}", ca.display())
-    };
+    let verified =
+        |ca: &std::path::Path| format!("{url}?sslmode=verify-full&sslrootcert={}", ca.display());
     cli_on(&verified(&pg.ca_file()), &["secret", "list"]).ok();
 
     let dir = tempfile::tempdir().unwrap();

@@ -1,7 +1,7 @@
 //! The link to PostgreSQL under each `sslmode`, against the throwaway
 //! cluster (TLS on; its certificate, for `localhost` and 127.0.0.1, signed
 //! by a CA of its own): `verify-full` with that CA works and is encrypted
-//! (the server's `pg_stat_ssl` says so); another CA, or a host name the
+//! (the server's pg_stat_ssl says so); another CA, or a host name the
 //! certificate does not hold, is refused in one line that shows neither the
 //! password nor a certificate; `verify-ca` checks the chain but not the
 //! name; `require` and the default (`prefer`) encrypt; `disable` does not.
@@ -62,7 +62,10 @@ fn refusal(url: &str) -> String {
         .unwrap_or_else(|| panic!("{url} opened"));
     let message = err.to_string();
     assert!(!message.contains('\n'), "one line: {message}");
-    assert!(!message.contains("hunter2"), "the password shows: {message}");
+    assert!(
+        !message.contains("hunter2"),
+        "the password shows: {message}"
+    );
     assert!(!message.contains("BEGIN"), "a certificate shows: {message}");
     message
 }

@@ -305,7 +305,7 @@ mod tests {
     }
 
     fn refusal(url: &str) -> String {
-        take_tls_params(url).err().expect("refused").to_string()
+        take_tls_params(url).expect_err("refused").to_string()
     }
 
     #[test]
@@ -314,7 +314,10 @@ mod tests {
             params("postgres://u@h:5432/db"),
             ("postgres://u@h:5432/db".into(), SslMode::Prefer, None)
         );
-        assert_eq!(params("postgres://u@h/db?connect_timeout=3").1, SslMode::Prefer);
+        assert_eq!(
+            params("postgres://u@h/db?connect_timeout=3").1,
+            SslMode::Prefer
+        );
     }
 
     #[test]
@@ -323,7 +326,10 @@ mod tests {
             "postgres://u@h/db?application_name=a&sslmode=verify-full\
              &sslrootcert=%2Fetc%2Fca%20dir%2Fca.pem&connect_timeout=3",
         );
-        assert_eq!(rest, "postgres://u@h/db?application_name=a&connect_timeout=3");
+        assert_eq!(
+            rest,
+            "postgres://u@h/db?application_name=a&connect_timeout=3"
+        );
         assert_eq!(mode, SslMode::VerifyFull);
         assert_eq!(roots, Some(Roots::File("/etc/ca dir/ca.pem".into())));
         let (rest, mode, _) = params("postgresql://h?sslmode=disable");
@@ -338,7 +344,10 @@ mod tests {
             assert_eq!(mode.name(), name);
         }
         let message = refusal("postgres://h/db?sslmode=allow");
-        assert!(message.contains("sslmode must be disable, prefer"), "{message}");
+        assert!(
+            message.contains("sslmode must be disable, prefer"),
+            "{message}"
+        );
     }
 
     #[test]
@@ -363,7 +372,11 @@ mod tests {
     fn system_roots_mean_verify_full() {
         assert_eq!(
             params("postgres://h/db?sslrootcert=system"),
-            ("postgres://h/db".into(), SslMode::VerifyFull, Some(Roots::System))
+            (
+                "postgres://h/db".into(),
+                SslMode::VerifyFull,
+                Some(Roots::System)
+            )
         );
         let message = refusal("postgres://h/db?sslmode=require&sslrootcert=system");
         assert!(message.contains("needs sslmode=verify-full"), "{message}");
@@ -394,7 +407,11 @@ mod tests {
             ("sslmode=disable", SslMode::Disable, DriverSslMode::Disable),
             ("", SslMode::Prefer, DriverSslMode::Prefer),
             ("sslmode=require", SslMode::Require, DriverSslMode::Require),
-            ("sslrootcert=system", SslMode::VerifyFull, DriverSslMode::Require),
+            (
+                "sslrootcert=system",
+                SslMode::VerifyFull,
+                DriverSslMode::Require,
+            ),
         ] {
             let link = link(&format!("postgres://h/db?{query}")).unwrap();
             assert_eq!((link.mode, link.config.get_ssl_mode()), (mode, driver));
