@@ -4,7 +4,9 @@
 //! (the server's pg_stat_ssl says so); another CA, or a host name the
 //! certificate does not hold, is refused in one line that shows neither the
 //! password nor a certificate; `verify-ca` checks the chain but not the
-//! name; `require` and the default (`prefer`) encrypt; `disable` does not.
+//! name; `require` and the default (`prefer`) encrypt; `disable` does not;
+//! a server that accepts and never answers the TLS request is given up on
+//! at the connect timeout.
 //! PostgreSQL only: SQLite has no link.
 
 use flavorbox::store::{Database, PostgresDatabase, TxnMode};
@@ -146,4 +148,21 @@ fn a_verifying_mode_without_roots_is_refused_before_connecting() {
     let (_, url) = database("127.0.0.1", "sslmode=verify-full");
     let message = refusal(&url.replacen(USER, &format!("{USER}:hunter2"), 1));
     assert!(message.contains("needs sslrootcert=PATH"), "{message}");
+}
+
+#[test]
+fn a_server_that_never_answers_the_tls_request_is_given_up_on() {
+    // Connections queue on the listener and are never answered.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = silent.local_addr().unwrap().port();
+    let url =
+        format!("postgres://{USER}:hunter2@127.0.0.1:{port}/db?sslmode=require&connect_timeout=1");
+    let started = std::time::Instant::now();
+    let message = refusal(&url);
+    let waited = started.elapsed();
+    assert!(
+        message.contains("(sslmode=require): no connection within 1000 ms"),
+        "{message}"
+    );
+    assert!(waited < std::time::Duration::from_secs(5), "{waited:?}");
 }

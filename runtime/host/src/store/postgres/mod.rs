@@ -55,7 +55,10 @@ const RECORDS_LOCK: i64 = 0x666c_6176_6f72_0002;
 /// Idle connections kept per node.
 const IDLE_CONNECTIONS: usize = 32;
 
-/// How long opening a connection may take.
+/// How long opening a connection may take, unless the URL's
+/// `connect_timeout` says otherwise: the TCP connection, the TLS handshake
+/// and authentication together (a server that accepts and then stalls is
+/// given up on too).
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 struct Inner {
@@ -292,25 +295,39 @@ impl PostgresBackend {
 
     fn connect(&self) -> Result<PgClient> {
         let (config, tls) = (self.inner.config.clone(), self.inner.tls.clone());
+        // The driver bounds only the TCP connection by it.
+        let bound = config
+            .get_connect_timeout()
+            .copied()
+            .unwrap_or(CONNECT_TIMEOUT);
         let runtime = self.inner.runtime.as_ref().expect("runtime present");
         let connecting = runtime.spawn(async move {
-            let (client, connection) = config.connect(tls).await?;
+            let (client, connection) = tokio::time::timeout(bound, config.connect(tls))
+                .await
+                .map_err(|_| None)?
+                .map_err(Some)?;
             tokio::spawn(async move {
                 // Ends when the client is dropped or the server goes away;
                 // the client then reports itself closed.
                 let _ = connection.await;
             });
-            Ok::<_, tokio_postgres::Error>(client)
+            Ok::<_, Option<tokio_postgres::Error>>(client)
         });
+        let unreachable = |why: String| {
+            Error::host(format!(
+                "cannot reach the store {} (sslmode={}): {why}",
+                self.label(),
+                self.inner.mode.name(),
+            ))
+        };
         let client = wait(connecting)
             .map_err(Error::host)?
-            .map_err(|e| match e.as_db_error() {
-                Some(_) => Error::from(e),
-                None => Error::host(format!(
-                    "cannot reach the store {} (sslmode={}): {}",
-                    self.label(),
-                    self.inner.mode.name(),
-                    with_causes(&e)
+            .map_err(|e| match e {
+                Some(e) if e.as_db_error().is_some() => Error::from(e),
+                Some(e) => unreachable(with_causes(&e)),
+                None => unreachable(format!(
+                    "no connection within {} ms (connect_timeout)",
+                    bound.as_millis()
                 )),
             })?;
         Ok(PgClient {
