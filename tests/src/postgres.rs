@@ -10,6 +10,11 @@
 //!
 //! The server runs under a [`Guarded`] `sh` guard, stopped (immediate
 //! shutdown) when this test process ends.
+//!
+//! TLS is on (`ssl = on`): the server's certificate, for `localhost` and
+//! 127.0.0.1, is signed by a CA made for this cluster alone
+//! ([`Postgres::ca_file`]), so the store's `sslmode`s can be proven against
+//! it; plaintext connections are still accepted, as by default.
 
 use std::ffi::OsStr;
 use std::net::TcpStream;
@@ -33,6 +38,46 @@ pub struct Postgres {
     guard: Option<Guarded>,
     dir: tempfile::TempDir,
     next_db: AtomicU32,
+}
+
+/// A certificate authority of its own: its certificate and its key.
+pub struct TestCa {
+    params: rcgen::CertificateParams,
+    key: rcgen::KeyPair,
+    /// The CA's certificate, PEM.
+    pub pem: String,
+}
+
+impl TestCa {
+    /// A new CA named `name`, trusted by nothing.
+    pub fn new(name: &str) -> TestCa {
+        let mut params = rcgen::CertificateParams::default();
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, name);
+        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        params.key_usages = vec![
+            rcgen::KeyUsagePurpose::KeyCertSign,
+            rcgen::KeyUsagePurpose::CrlSign,
+        ];
+        let key = rcgen::KeyPair::generate().expect("generate a CA key");
+        let pem = params.self_signed(&key).expect("self-sign the CA").pem();
+        TestCa { params, key, pem }
+    }
+
+    /// A server certificate for `names` (host names or IP addresses),
+    /// signed by this CA, and its private key: both PEM.
+    pub fn server_cert(&self, names: &[&str]) -> (String, String) {
+        let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+        let mut params = rcgen::CertificateParams::new(names).expect("server names");
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, "flavorbox test server");
+        let key = rcgen::KeyPair::generate().expect("generate a server key");
+        let issuer = rcgen::Issuer::from_params(&self.params, &self.key);
+        let cert = params.signed_by(&key, &issuer).expect("sign the server");
+        (cert.pem(), key.serialize_pem())
+    }
 }
 
 fn bindir() -> PathBuf {
@@ -96,12 +141,15 @@ impl Postgres {
             "initdb failed: {}",
             String::from_utf8_lossy(&out.stderr)
         );
+        pg.install_certificate(&data);
         let (postgres, port) = (pg.bindir.join("postgres"), pg.port.to_string());
         let log = data.join("server.log");
         let settings = [
             "listen_addresses=127.0.0.1",
             "max_connections=200",
             "shared_buffers=32MB",
+            // server.crt and server.key in the data directory.
+            "ssl=on",
         ];
         let mut command: Vec<&OsStr> = vec![
             postgres.as_os_str(),
@@ -128,6 +176,30 @@ impl Postgres {
         }));
         pg.wait_ready(&data);
         pg
+    }
+
+    /// Makes this cluster's CA ([`Postgres::ca_file`]) and gives the server
+    /// a certificate it signed, for `localhost` and 127.0.0.1. PostgreSQL
+    /// reads the key only if the server's user owns it and no one else may.
+    fn install_certificate(&self, data: &Path) {
+        use std::os::unix::fs::PermissionsExt;
+        let ca = TestCa::new("flavorbox test cluster CA");
+        let (cert, key) = ca.server_cert(&["localhost", "127.0.0.1"]);
+        std::fs::write(self.ca_file(), &ca.pem).expect("write the CA certificate");
+        for (name, text, mode) in [("server.crt", &cert, 0o644), ("server.key", &key, 0o600)] {
+            let path = data.join(name);
+            std::fs::write(&path, text).expect("write the server's certificate");
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode))
+                .expect("set the certificate's mode");
+            if let Some(user) = self.user {
+                user.chown(&path);
+            }
+        }
+    }
+
+    /// The PEM file of the CA that signed this cluster's certificate.
+    pub fn ca_file(&self) -> PathBuf {
+        self.dir.path().join("ca.pem")
     }
 
     fn wait_ready(&self, data: &Path) {

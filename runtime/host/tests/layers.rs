@@ -122,6 +122,7 @@ const CRATES: &[(&str, Allowed)] = &[
     // the backends know no driver.
     ("rusqlite", Allowed::Under("store/sqlite")),
     ("tokio_postgres", Allowed::Under("store/postgres")),
+    ("tokio_postgres_rustls", Allowed::Under("store/postgres")),
     ("hyper_util", Allowed::Under("serve")),
     ("clap", Allowed::Nowhere),
     ("clap_complete", Allowed::Nowhere),

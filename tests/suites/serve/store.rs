@@ -1,13 +1,14 @@
 //! The PostgreSQL store as `serve` uses it: the conformance suite on it
 //! (the store's own rules, on both backends, are the store suite's), a
 //! database of another program refused, a transaction whose connection
-//! dies leaving nothing, and a flavor's component kept in the database and
-//! served by every node.
+//! dies leaving nothing, a flavor's component kept in the database and
+//! served by every node, and the CLI on a link verified with `verify-full`
+//! (every `sslmode` is the store suite's, `store/tls.rs`).
 
 use flavorbox::Home;
 use flavorbox::store::{Database, PostgresDatabase, TxnMode};
 use flavorbox_tests::conformance::assert_conforms;
-use flavorbox_tests::postgres::Postgres;
+use flavorbox_tests::postgres::{Postgres, TestCa};
 use flavorbox_tests::{guests, shared_sandbox};
 use serde_json::json;
 
@@ -49,6 +50,25 @@ fn a_database_of_another_program_or_out_of_reach_is_refused() {
     run.fails(1, "cannot reach the store postgres://127.0.0.1:1/none");
     let run = cli_on("mysql://x", &["secret", "list"]);
     run.fails(2, "a store is `sqlite:PATH` or `postgres://");
+}
+
+#[test]
+fn the_cli_on_a_verified_tls_link_works_and_a_wrong_ca_fails_in_one_line() {
+    let pg = Postgres::shared();
+    let url = pg.database();
+    let verified =
+        |ca: &std::path::Path| format!("{url}?sslmode=verify-full&sslrootcert={}", ca.display());
+    cli_on(&verified(&pg.ca_file()), &["secret", "list"]).ok();
+
+    let dir = tempfile::tempdir().unwrap();
+    let stranger = dir.path().join("stranger.pem");
+    std::fs::write(&stranger, TestCa::new("a stranger's CA").pem).unwrap();
+    let run = cli_on(&verified(&stranger), &["secret", "list"]);
+    let line = run.fails(
+        1,
+        "(sslmode=verify-full): error performing TLS handshake: invalid peer certificate",
+    );
+    assert!(!line.contains("BEGIN CERTIFICATE"), "{line}");
 }
 
 #[test]

@@ -42,6 +42,7 @@ macro_rules! on_both_backends {
 mod layouts;
 mod namespaces;
 mod sealing_and_access;
+mod tls;
 mod tokens;
 
 /// Where one test's store lives: a SQLite file, or a PostgreSQL database.

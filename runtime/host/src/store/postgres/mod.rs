@@ -20,6 +20,10 @@
 //!   manager, a flavor in use) serialize on one advisory lock, as SQLite's
 //!   single writer does.
 //!
+//! Every connection is encrypted or not as the URL's `sslmode` says (see
+//! `tls`: libpq's modes, `prefer` by default, `verify-full` to stop an
+//! active attacker).
+//!
 //! The driver (`tokio-postgres`) runs its connections on a small runtime of
 //! this store's own; the synchronous methods wait on it from any thread,
 //! including from inside a flavor call.
@@ -28,16 +32,16 @@ mod access;
 mod migrations;
 mod namespaces;
 mod records;
+mod tls;
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::str::FromStr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::ToSql;
-use tokio_postgres::{Client, NoTls, Row, Statement};
+use tokio_postgres::{Client, Row, Statement};
 
 use super::backend::Backend;
 use super::rules::locked_past_deadline;
@@ -51,12 +55,19 @@ const RECORDS_LOCK: i64 = 0x666c_6176_6f72_0002;
 /// Idle connections kept per node.
 const IDLE_CONNECTIONS: usize = 32;
 
-/// How long opening a connection may take.
+/// How long opening a connection may take, unless the URL's
+/// `connect_timeout` says otherwise: the TCP connection, the TLS handshake
+/// and authentication together (a server that accepts and then stalls is
+/// given up on too).
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 struct Inner {
     runtime: Option<tokio::runtime::Runtime>,
     config: tokio_postgres::Config,
+    /// Makes each connection's TLS as the URL's `sslmode` says.
+    tls: tokio_postgres_rustls::MakeRustlsConnect,
+    /// The URL's `sslmode`, for messages.
+    mode: tls::SslMode,
     idle: Mutex<Vec<PgClient>>,
     /// `host:port/database`, for messages (never the password).
     label: String,
@@ -181,6 +192,22 @@ impl From<tokio_postgres::Error> for Error {
     }
 }
 
+/// `err` and what caused it (a refused connection, the certificate the
+/// TLS handshake rejected and why), on one line: the driver's own text
+/// names only its step.
+fn with_causes(err: &tokio_postgres::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = std::error::Error::source(err);
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.ends_with(&cause_text) {
+            text = format!("{text}: {cause_text}");
+        }
+        source = cause.source();
+    }
+    text.replace('\n', " ")
+}
+
 /// Whether `err` is a lock or statement wait that ran out.
 fn timed_out(err: &tokio_postgres::Error) -> bool {
     matches!(
@@ -216,12 +243,15 @@ impl Drop for PostgresRows {
 }
 
 impl PostgresBackend {
-    /// Connects to the database `url` (`postgres://USER@HOST:PORT/DB`) and
-    /// brings its layout up to date.
+    /// Connects to the database `url` (`postgres://USER@HOST:PORT/DB`,
+    /// `?sslmode=...&sslrootcert=...` as libpq reads them) and brings its
+    /// layout up to date.
     fn open(url: &str) -> Result<PostgresBackend> {
-        // The parser's message may quote the URL, password included.
-        let mut config = tokio_postgres::Config::from_str(url)
-            .map_err(|_| Error::invalid("the store URL is not a PostgreSQL connection URL"))?;
+        let tls::Link {
+            mut config,
+            mode,
+            tls,
+        } = tls::link(url)?;
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(CONNECT_TIMEOUT);
         }
@@ -236,6 +266,8 @@ impl PostgresBackend {
                 label: describe(&config),
                 runtime: Some(runtime),
                 config,
+                tls,
+                mode,
                 idle: Mutex::default(),
             }),
         };
@@ -262,22 +294,41 @@ impl PostgresBackend {
     }
 
     fn connect(&self) -> Result<PgClient> {
-        let config = self.inner.config.clone();
+        let (config, tls) = (self.inner.config.clone(), self.inner.tls.clone());
+        // The driver bounds only the TCP connection by it.
+        let bound = config
+            .get_connect_timeout()
+            .copied()
+            .unwrap_or(CONNECT_TIMEOUT);
         let runtime = self.inner.runtime.as_ref().expect("runtime present");
         let connecting = runtime.spawn(async move {
-            let (client, connection) = config.connect(NoTls).await?;
+            let (client, connection) = tokio::time::timeout(bound, config.connect(tls))
+                .await
+                .map_err(|_| None)?
+                .map_err(Some)?;
             tokio::spawn(async move {
                 // Ends when the client is dropped or the server goes away;
                 // the client then reports itself closed.
                 let _ = connection.await;
             });
-            Ok::<_, tokio_postgres::Error>(client)
+            Ok::<_, Option<tokio_postgres::Error>>(client)
         });
+        let unreachable = |why: String| {
+            Error::host(format!(
+                "cannot reach the store {} (sslmode={}): {why}",
+                self.label(),
+                self.inner.mode.name(),
+            ))
+        };
         let client = wait(connecting)
             .map_err(Error::host)?
-            .map_err(|e| match e.as_db_error() {
-                Some(_) => Error::from(e),
-                None => Error::host(format!("cannot reach the store {}: {e}", self.label())),
+            .map_err(|e| match e {
+                Some(e) if e.as_db_error().is_some() => Error::from(e),
+                Some(e) => unreachable(with_causes(&e)),
+                None => unreachable(format!(
+                    "no connection within {} ms (connect_timeout)",
+                    bound.as_millis()
+                )),
             })?;
         Ok(PgClient {
             client,
