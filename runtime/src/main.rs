@@ -46,7 +46,9 @@ struct Cli {
     home: Option<PathBuf>,
 
     /// The store instead of the home's own SQLite file: `sqlite:PATH` or
-    /// `postgres://USER@HOST:PORT/DATABASE` (shared by `serve` nodes)
+    /// `postgres://USER@HOST:PORT/DATABASE` (shared by `serve` nodes; add
+    /// `?sslmode=verify-full&sslrootcert=CA.pem` to encrypt and check the
+    /// server, the default `prefer` encrypts only if the server offers it)
     /// (the URL may hold a password: its value is never shown in help)
     #[arg(
         long,

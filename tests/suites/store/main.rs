@@ -8,11 +8,12 @@
 //! Each test is written once, as a function of a [`Place`] that opens
 //! stores of one kind, and `on_both_backends!` runs it against SQLite (a
 //! temporary file) and PostgreSQL (a fresh database on the throwaway
-//! cluster of `support/postgres.rs`). Missing PostgreSQL binaries fail the
-//! PostgreSQL half with what to install; nothing is skipped.
+//! cluster of `flavorbox_tests::postgres`). Missing PostgreSQL binaries fail
+//! the PostgreSQL half with what to install; nothing is skipped.
 //!
 //! The tests are split by subject into `store/*.rs`; this file holds the
-//! record rules and what they share.
+//! record rules and what they share. `tls.rs` is PostgreSQL's alone: the
+//! link to the database under each `sslmode`.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
