@@ -342,7 +342,9 @@ fn verify(home: &Home) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         AuditVerdict::Broken { seq, reason } => {
-            out!("audit chain broken at record {seq}: {reason}");
+            err_line(format_args!(
+                "flavorbox: audit chain broken at record {seq}: {reason}"
+            ));
             Ok(ExitCode::FAILURE)
         }
     }
