@@ -99,7 +99,10 @@ fn bad_tokens_from_one_address_add_a_handful_of_entries_with_their_count() {
     // 10 failures, then the address is refused (a few more 401s may pass
     // while the 4 clients' checks race the count).
     let answered_401 = statuses.iter().filter(|s| **s == 401).count() as u64;
-    assert!((10..=14).contains(&answered_401), "{answered_401} answered 401");
+    assert!(
+        (10..=14).contains(&answered_401),
+        "{answered_401} answered 401"
+    );
     assert!(statuses.iter().all(|s| *s == 401 || *s == 429));
     eventually("the refusals to be written", || refusals(&url).1 == 2_400);
     let (refused, _) = refusals(&url);
@@ -162,7 +165,10 @@ fn retention_prunes_by_age_and_count_and_the_pruned_chain_verifies() {
         &["--audit-retention", "2s", "--audit-max-records", "50"],
     );
     for _ in 0..200 {
-        assert_eq!(node.call("GET", "/v1/whoami", Some(&read), None).status, 200);
+        assert_eq!(
+            node.call("GET", "/v1/whoami", Some(&read), None).status,
+            200
+        );
     }
     // Pruned past 50 down to 45, at least every 5 entries appended.
     let kept = entries(&url);
@@ -195,7 +201,10 @@ fn the_audit_file_rotates_at_its_size_and_keeps_a_bounded_number() {
         ],
     );
     for _ in 0..150 {
-        assert_eq!(node.call("GET", "/v1/whoami", Some(&read), None).status, 200);
+        assert_eq!(
+            node.call("GET", "/v1/whoami", Some(&read), None).status,
+            200
+        );
     }
     let files = files_in(dir.path());
     let names: Vec<&str> = files.iter().map(|(n, _)| n.as_str()).collect();
@@ -208,7 +217,11 @@ fn the_audit_file_rotates_at_its_size_and_keeps_a_bounded_number() {
         .flat_map(|name| {
             let text = std::fs::read_to_string(dir.path().join(name)).unwrap();
             text.lines()
-                .map(|l| serde_json::from_str::<Value>(l).unwrap()["seq"].as_i64().unwrap())
+                .map(|l| {
+                    serde_json::from_str::<Value>(l).unwrap()["seq"]
+                        .as_i64()
+                        .unwrap()
+                })
                 .collect::<Vec<_>>()
         })
         .collect();
@@ -223,10 +236,17 @@ fn verify_names_a_deleted_or_altered_row_and_exits_1() {
     let read = token(&url, "default", "read", &[]);
     let node = start_with(&url, &[]);
     for _ in 0..6 {
-        assert_eq!(node.call("GET", "/v1/whoami", Some(&read), None).status, 200);
+        assert_eq!(
+            node.call("GET", "/v1/whoami", Some(&read), None).status,
+            200
+        );
     }
     assert_eq!(
-        cli_on(&url, &["audit", "verify"]).ok().lines().next().unwrap(),
+        cli_on(&url, &["audit", "verify"])
+            .ok()
+            .lines()
+            .next()
+            .unwrap(),
         format!(
             "6 records, chain intact (head: record 6 {})",
             Postgres::shared().sql(database, "SELECT hash FROM audit WHERE seq = 6")
@@ -250,7 +270,10 @@ fn verify_names_a_deleted_or_altered_row_and_exits_1() {
     let read = token(&store, "default", "read", &[]);
     let node = start_with(&store, &[]);
     for _ in 0..3 {
-        assert_eq!(node.call("GET", "/v1/whoami", Some(&read), None).status, 200);
+        assert_eq!(
+            node.call("GET", "/v1/whoami", Some(&read), None).status,
+            200
+        );
     }
     assert!(
         cli_on(&store, &["audit", "verify"])
