@@ -217,8 +217,9 @@ fn a_home_from_before_sealing_is_sealed_in_place_and_keeps_working() {
         .unwrap();
     // Layout 1 went through every later step: manager limits (2), namespace
     // versions (3), the sealing mark (4), namespace usage (5), tokens and the
-    // audit log (6), the compile cache's checksum column (7).
-    assert_eq!(version, 7);
+    // audit log (6), the compile cache's checksum column (7), tokens bound
+    // to their manager's id (8), the audit log's hash chain (9).
+    assert_eq!(version, 9);
     let unsealed: i64 = conn
         .query_row(
             "SELECT count(*) FROM meta WHERE key = 'unsealed'",

@@ -10,7 +10,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use flavorbox_tests::postgres::Postgres;
-use flavorbox_tests::serve_node::call_port;
+use flavorbox_tests::serve_node::{Node, call_port};
 use serde_json::Value;
 
 use crate::{cli_on, start_with, token};
@@ -60,6 +60,16 @@ fn bad_token_requests(port: u16, n: usize) -> Vec<u16> {
             .flat_map(|c| c.join().unwrap())
             .collect()
     })
+}
+
+/// Stops `node` with SIGTERM and waits for it to exit cleanly.
+pub(crate) fn stop(node: &mut Node) {
+    // SAFETY: signals the node this test started.
+    assert_eq!(
+        unsafe { libc::kill(node.child.id() as i32, libc::SIGTERM) },
+        0
+    );
+    assert!(node.child.wait().unwrap().success());
 }
 
 fn files_in(dir: &Path) -> Vec<(String, u64)> {
@@ -145,12 +155,7 @@ fn a_stopped_node_writes_the_refusals_it_counted() {
     bad_token_requests(node.port, 20);
     // Counted for a minute by default: nothing written yet.
     assert_eq!(refusals(&store).1, 0);
-    // SAFETY: signals the node this test started.
-    assert_eq!(
-        unsafe { libc::kill(node.child.id() as i32, libc::SIGTERM) },
-        0
-    );
-    assert!(node.child.wait().unwrap().success());
+    stop(&mut node);
     let (refused, counted) = refusals(&store);
     assert_eq!(counted, 20);
     assert_eq!(refused.len(), 2, "{refused:?}");
