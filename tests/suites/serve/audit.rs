@@ -62,6 +62,14 @@ fn bad_token_requests(port: u16, n: usize) -> Vec<u16> {
     })
 }
 
+/// `n` requests with `token` that `node` answers `200`.
+fn whoami(node: &Node, token: &str, n: usize) {
+    for _ in 0..n {
+        let answer = node.call("GET", "/v1/whoami", Some(token), None);
+        assert_eq!(answer.status, 200, "{answer:?}");
+    }
+}
+
 /// Stops `node` with SIGTERM and waits for it to exit cleanly.
 pub(crate) fn stop(node: &mut Node) {
     // SAFETY: signals the node this test started.
@@ -169,12 +177,7 @@ fn retention_prunes_by_age_and_count_and_the_pruned_chain_verifies() {
         &url,
         &["--audit-retention", "2s", "--audit-max-records", "50"],
     );
-    for _ in 0..200 {
-        assert_eq!(
-            node.call("GET", "/v1/whoami", Some(&read), None).status,
-            200
-        );
-    }
+    whoami(&node, &read, 200);
     // Pruned past 50 down to 45, at least every 5 entries appended.
     let kept = entries(&url);
     assert!(kept.len() <= 56, "{} entries kept", kept.len());
@@ -205,12 +208,7 @@ fn the_audit_file_rotates_at_its_size_and_keeps_a_bounded_number() {
             "2",
         ],
     );
-    for _ in 0..150 {
-        assert_eq!(
-            node.call("GET", "/v1/whoami", Some(&read), None).status,
-            200
-        );
-    }
+    whoami(&node, &read, 150);
     let files = files_in(dir.path());
     let names: Vec<&str> = files.iter().map(|(n, _)| n.as_str()).collect();
     assert_eq!(names, ["audit.jsonl", "audit.jsonl.1", "audit.jsonl.2"]);
@@ -240,12 +238,7 @@ fn verify_names_a_deleted_or_altered_row_and_exits_1() {
     let database = url.rsplit('/').next().unwrap();
     let read = token(&url, "default", "read", &[]);
     let node = start_with(&url, &[]);
-    for _ in 0..6 {
-        assert_eq!(
-            node.call("GET", "/v1/whoami", Some(&read), None).status,
-            200
-        );
-    }
+    whoami(&node, &read, 6);
     assert_eq!(
         cli_on(&url, &["audit", "verify"])
             .ok()
@@ -274,12 +267,7 @@ fn verify_names_a_deleted_or_altered_row_and_exits_1() {
     let store = format!("sqlite:{}", path.display());
     let read = token(&store, "default", "read", &[]);
     let node = start_with(&store, &[]);
-    for _ in 0..3 {
-        assert_eq!(
-            node.call("GET", "/v1/whoami", Some(&read), None).status,
-            200
-        );
-    }
+    whoami(&node, &read, 3);
     assert!(
         cli_on(&store, &["audit", "verify"])
             .ok()

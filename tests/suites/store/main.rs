@@ -2,8 +2,8 @@
 //! and the message it gives, namespaces (isolation, versions, usage, exact
 //! prefix listings, bounded lock waits), staged commits that conflict,
 //! sealing at rest, tokens (bound to their manager's id, revoked with it),
-//! the audit log (its hash chain, pruning, verification) and named locks, and stores of the current release's
-//! layouts brought up to date.
+//! the audit log (its hash chain, pruning, verification) and named locks,
+//! and stores of the current release's layouts brought up to date.
 //!
 //! Each test is written once, as a function of a [`Place`] that opens
 //! stores of one kind, and `on_both_backends!` runs it against SQLite (a

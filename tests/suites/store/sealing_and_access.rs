@@ -1,7 +1,8 @@
 //! Sealing at rest and named locks on both backends (tokens are in
-//! `tokens.rs`, the audit log in `audit.rs`). Sealing sits above the backends, so what the backend stores is read here
-//! through an unsealed handle on the same store: it must be ciphertext, and
-//! ciphertext moved to another place must not open.
+//! `tokens.rs`, the audit log in `audit.rs`). Sealing sits above the
+//! backends, so what the backend stores is read here through an unsealed
+//! handle on the same store: it must be ciphertext, and ciphertext moved
+//! to another place must not open.
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;

@@ -25,13 +25,13 @@
 //!   interval of them.
 
 use std::collections::HashMap;
-use std::io::Write;
 use std::net::IpAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use super::audit_file::AuditFile;
 use crate::error::{Error, Result};
 use crate::store::access::AUDIT_NAME_CHARS;
 use crate::store::{AccessStore, AuditEntry, AuditLink, AuditRetention};
@@ -137,7 +137,11 @@ impl Audit {
     pub fn start(access: Arc<dyn AccessStore>, options: &AuditOptions) -> Result<Audit> {
         options.check()?;
         let file = match &options.file {
-            Some(path) => Some(AuditFile::open(path, options)?),
+            Some(path) => Some(AuditFile::open(
+                path,
+                options.file_max_bytes,
+                options.file_keep,
+            )?),
             None => None,
         };
         let refusals = Arc::new(Refusals::default());
@@ -266,18 +270,6 @@ impl Refusals {
     }
 }
 
-/// The JSON-lines file, rotated at its size: `FILE` is renamed `FILE.1`,
-/// `FILE.1` `FILE.2`, ..., the oldest beyond `keep` replaced. Only a
-/// regular file is rotated (a device or pipe is written as it is).
-struct AuditFile {
-    path: PathBuf,
-    file: std::fs::File,
-    size: u64,
-    max_bytes: u64,
-    keep: u32,
-    rotates: bool,
-}
-
 /// One line of the audit file: the entry and its place in the chain.
 #[derive(serde::Serialize)]
 struct FileLine<'a> {
@@ -285,62 +277,6 @@ struct FileLine<'a> {
     hash: &'a str,
     #[serde(flatten)]
     entry: &'a AuditEntry,
-}
-
-impl AuditFile {
-    fn open(path: &Path, options: &AuditOptions) -> Result<AuditFile> {
-        let file = open_private(path)?;
-        let meta = file.metadata().map_err(|e| cannot_open(path, &e))?;
-        Ok(AuditFile {
-            path: path.to_path_buf(),
-            file,
-            size: meta.len(),
-            max_bytes: options.file_max_bytes,
-            keep: options.file_keep,
-            rotates: meta.is_file(),
-        })
-    }
-
-    fn write(&mut self, lines: &[u8]) -> std::io::Result<()> {
-        let len = lines.len() as u64;
-        if self.rotates && self.size > 0 && self.size.saturating_add(len) > self.max_bytes {
-            self.rotate()?;
-        }
-        self.file.write_all(lines)?;
-        self.size += len;
-        Ok(())
-    }
-
-    fn rotate(&mut self) -> std::io::Result<()> {
-        let numbered = |n: u32| {
-            let mut name = self.path.clone().into_os_string();
-            name.push(format!(".{n}"));
-            PathBuf::from(name)
-        };
-        for n in (1..self.keep).rev() {
-            match std::fs::rename(numbered(n), numbered(n + 1)) {
-                Err(err) if err.kind() != std::io::ErrorKind::NotFound => return Err(err),
-                _ => {}
-            }
-        }
-        std::fs::rename(&self.path, numbered(1))?;
-        self.file = open_private(&self.path).map_err(std::io::Error::other)?;
-        self.size = 0;
-        Ok(())
-    }
-}
-
-fn cannot_open(path: &Path, err: &dyn std::fmt::Display) -> Error {
-    Error::invalid(format!("cannot open audit file {}: {err}", path.display()))
-}
-
-/// Opens `path` for appending, creating it readable by its owner only.
-fn open_private(path: &Path) -> Result<std::fs::File> {
-    let mut options = std::fs::OpenOptions::new();
-    options.create(true).append(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    options.open(path).map_err(|e| cannot_open(path, &e))
 }
 
 /// What the writer thread owns.
@@ -562,31 +498,5 @@ mod tests {
         assert_eq!(others.len(), 1);
         assert_eq!(others[0].count, 52, "the addresses past the tallies");
         assert!(refusals.take().is_empty(), "counting starts afresh");
-    }
-
-    #[test]
-    fn the_file_is_rotated_at_its_size_keeping_a_bounded_number() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("audit.jsonl");
-        let options = AuditOptions {
-            file_max_bytes: 100,
-            file_keep: 2,
-            ..AuditOptions::default()
-        };
-        let mut file = AuditFile::open(&path, &options).unwrap();
-        for n in 0..10 {
-            file.write(format!("{n:039}\n").as_bytes()).unwrap();
-        }
-        let mut names: Vec<_> = std::fs::read_dir(dir.path())
-            .unwrap()
-            .map(|e| e.unwrap().file_name().into_string().unwrap())
-            .collect();
-        names.sort();
-        assert_eq!(names, ["audit.jsonl", "audit.jsonl.1", "audit.jsonl.2"]);
-        for name in &names {
-            assert!(std::fs::metadata(dir.path().join(name)).unwrap().len() <= 100);
-        }
-        let newest = std::fs::read_to_string(&path).unwrap();
-        assert!(newest.ends_with(&format!("{:039}\n", 9)), "{newest}");
     }
 }

@@ -35,15 +35,17 @@
 //!
 //! The parts, one concern each: `transport.rs` (listener, TLS, connection
 //! limits, graceful stop), `tenants.rs` (per-tenant limits and fair call
-//! slots), `auth.rs` (the token a handler receives, or the
-//! refusal, audited), `routes.rs` (one handler per operation), `json.rs`
-//! (what the API reads and writes), and for the CLI `client.rs`,
-//! `tokens.rs` and `audit.rs`.
+//! slots), `auth.rs` (the token a handler receives, or the refusal,
+//! audited), `audit.rs` (the audit writer: batches, refusal counts,
+//! pruning) and `audit_file.rs` (its rotated file), `routes.rs` (one
+//! handler per operation), `json.rs` (what the API reads and writes), and
+//! for the CLI `client.rs`, `tokens.rs` and `audit.rs`.
 
 pub mod audit;
 pub mod client;
 pub mod tokens;
 
+mod audit_file;
 mod auth;
 mod json;
 mod routes;
