@@ -100,7 +100,8 @@ enum Command {
     /// Create, list and revoke API tokens of `serve`
     #[command(subcommand)]
     Token(serve::TokenCommand),
-    /// Show the latest requests `serve` answered (never values)
+    /// Show the latest requests `serve` answered (never values), or verify
+    /// the audit log's hash chain (`audit verify`)
     Audit(serve::AuditArgs),
     /// Print a shell completion script (bash, zsh or fish)
     Completions(docs::CompletionsArgs),
@@ -300,7 +301,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             args,
         )),
         Command::Token(cmd) => done(serve::token(&home()?, cmd)),
-        Command::Audit(args) => done(serve::audit(&home()?, args)),
+        Command::Audit(args) => serve::audit(&home()?, args),
         // These never touch the user's home.
         Command::Evaluate(args) => done(evaluate::run(args)),
         Command::Completions(args) => done(docs::completions(args, Cli::command())),

@@ -1,13 +1,14 @@
-//! `flavorbox serve`, `flavorbox token ...` and `flavorbox audit`.
+//! `flavorbox serve`, `flavorbox token ...` and `flavorbox audit [verify]`.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Args, Subcommand};
-use flavorbox::serve::audit::format_time;
+use flavorbox::serve::audit::{self, AuditOptions, format_time};
 use flavorbox::serve::{self as served, ServeLimits, ServeOptions, tokens};
-use flavorbox::store::Role;
+use flavorbox::store::{AuditRetention, AuditVerdict, Role};
 use flavorbox::text::escape;
 use flavorbox::{Error, Home, Result};
 
@@ -19,9 +20,33 @@ pub struct ServeArgs {
     /// Address to listen on, e.g. 127.0.0.1:8200 (port 0: any free port)
     #[arg(long, value_name = "ADDR")]
     listen: SocketAddr,
-    /// Also append every audit entry to this JSON-lines file
+    /// Also append every audit entry, with its link in the chain, to this
+    /// JSON-lines file
     #[arg(long, value_name = "FILE")]
     audit_file: Option<PathBuf>,
+    /// Rotate the audit file before it grows past this size (bytes, or
+    /// with K, M or G: KiB, MiB, GiB)
+    #[arg(long, value_name = "SIZE", default_value = "64M", value_parser = parse_size)]
+    audit_file_max: u64,
+    /// Rotated audit files kept (FILE.1 newest .. FILE.K); older ones are
+    /// deleted
+    #[arg(long, value_name = "K", default_value_t = audit::DEFAULT_FILE_KEEP,
+          value_parser = clap::value_parser!(u32).range(1..=1000))]
+    audit_file_keep: u32,
+    /// Audit entries older than this are pruned from the store, e.g. 90d,
+    /// 12h
+    #[arg(long, value_name = "AGE", default_value = "90d", value_parser = parse_age)]
+    audit_retention: Duration,
+    /// Audit entries the store keeps at most (the oldest are pruned)
+    #[arg(long, value_name = "N", default_value_t = audit::DEFAULT_MAX_RECORDS,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    audit_max_records: u64,
+    /// Seconds over which refused authentications (401, and 429 to an
+    /// address past its failed attempts) are counted per address before
+    /// they are written as one audit entry
+    #[arg(long, value_name = "SEC", default_value_t = audit::DEFAULT_REFUSAL_INTERVAL.as_secs(),
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    audit_refusal_interval: u64,
     /// Failed authentications one address may make per minute before it is
     /// refused (429) until the minute ends
     #[arg(long, value_name = "N", default_value_t = tokens::FAILURES_PER_WINDOW)]
@@ -85,7 +110,10 @@ pub enum TokenCommand {
 }
 
 #[derive(Args)]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct AuditArgs {
+    #[command(subcommand)]
+    command: Option<AuditCommand>,
     /// How many of the latest entries
     #[arg(long, default_value_t = 100)]
     limit: u32,
@@ -94,10 +122,51 @@ pub struct AuditArgs {
     output: OutputFormat,
 }
 
+#[derive(Subcommand)]
+pub enum AuditCommand {
+    /// Walk the audit log's hash chain: "N records, chain intact" (exit
+    /// 0), or the first broken link (exit 1)
+    Verify,
+}
+
+/// `64M`: bytes, or KiB, MiB, GiB with K, M, G.
+fn parse_size(text: &str) -> std::result::Result<u64, String> {
+    let (number, shift) = match text.char_indices().last() {
+        Some((at, 'K' | 'k')) => (&text[..at], 10),
+        Some((at, 'M' | 'm')) => (&text[..at], 20),
+        Some((at, 'G' | 'g')) => (&text[..at], 30),
+        _ => (text, 0),
+    };
+    number
+        .parse::<u64>()
+        .ok()
+        .filter(|n| *n > 0)
+        .and_then(|n| n.checked_mul(1 << shift))
+        .ok_or_else(|| {
+            format!("`{text}` is not a size above 0 (bytes, or a number with K, M or G)")
+        })
+}
+
+/// `90d`: a number followed by s, m, h or d.
+fn parse_age(text: &str) -> std::result::Result<Duration, String> {
+    tokens::parse_ttl(text).map_err(|_| {
+        format!("`{text}` is not an age: a number followed by s, m, h or d (e.g. 90d)")
+    })
+}
+
 pub fn serve(home: Home, args: ServeArgs) -> Result<()> {
     let options = ServeOptions {
         listen: args.listen,
-        audit_file: args.audit_file,
+        audit: AuditOptions {
+            file: args.audit_file,
+            file_max_bytes: args.audit_file_max,
+            file_keep: args.audit_file_keep,
+            retention: AuditRetention {
+                max_age: Some(args.audit_retention),
+                max_records: Some(args.audit_max_records),
+            },
+            refusal_interval: Duration::from_secs(args.audit_refusal_interval),
+        },
         auth_failures: args.auth_failures,
         tls: args.tls_cert.zip(args.tls_key),
         limits: ServeLimits {
@@ -203,10 +272,14 @@ pub fn token(home: &Home, cmd: TokenCommand) -> Result<()> {
     }
 }
 
-pub fn audit(home: &Home, args: AuditArgs) -> Result<()> {
+pub fn audit(home: &Home, args: AuditArgs) -> Result<ExitCode> {
+    if let Some(AuditCommand::Verify) = args.command {
+        return verify(home);
+    }
     let entries = home.access().audit(args.limit)?;
     if args.output == OutputFormat::Json {
-        return json(&entries);
+        json(&entries)?;
+        return Ok(ExitCode::SUCCESS);
     }
     let opt = |s: &Option<String>| s.clone().unwrap_or_else(|| "-".to_string());
     let rows: Vec<Vec<String>> = entries
@@ -214,6 +287,7 @@ pub fn audit(home: &Home, args: AuditArgs) -> Result<()> {
         .map(|e| {
             vec![
                 format_time(e.at_ms),
+                e.count.to_string(),
                 e.peer.clone(),
                 opt(&e.token),
                 opt(&e.manager),
@@ -227,6 +301,7 @@ pub fn audit(home: &Home, args: AuditArgs) -> Result<()> {
     table(
         &[
             "TIME",
+            "COUNT",
             "PEER",
             "TOKEN",
             "MANAGER",
@@ -237,5 +312,40 @@ pub fn audit(home: &Home, args: AuditArgs) -> Result<()> {
         ],
         &rows,
     );
-    Ok(())
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `flavorbox audit verify`: one line, exit 0 when the chain is intact.
+fn verify(home: &Home) -> Result<ExitCode> {
+    match home.access().verify_audit()? {
+        AuditVerdict::Intact {
+            records,
+            before_chain,
+            pruned_through,
+            head,
+        } => {
+            let pruned = if pruned_through > 0 {
+                format!(", pruned through record {pruned_through}")
+            } else {
+                String::new()
+            };
+            let before = if before_chain > 0 {
+                format!(", {before_chain} older records from before the chain not covered")
+            } else {
+                String::new()
+            };
+            out!(
+                "{records} records, chain intact (head: record {} {}{pruned}{before})",
+                head.seq,
+                head.hash
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        AuditVerdict::Broken { seq, reason } => {
+            err_line(format_args!(
+                "flavorbox: audit chain broken at record {seq}: {reason}"
+            ));
+            Ok(ExitCode::FAILURE)
+        }
+    }
 }

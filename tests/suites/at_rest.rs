@@ -227,10 +227,11 @@ fn a_home_from_before_sealing_is_sealed_in_place_and_keeps_working() {
     let version: i64 = conn
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
-    // Layout 1 went through every later step (manager limits, namespace
-    // versions, the sealing mark, namespace usage, tokens and the audit
-    // log, the compile cache's checksum column, tokens bound to managers,
-    // ...): the store suite tests each step on both backends.
+    // Layout 1 went through every later step: manager limits (2), namespace
+    // versions (3), the sealing mark (4), namespace usage (5), tokens and the
+    // audit log (6), the compile cache's checksum column (7), tokens bound
+    // to their manager's id (8), the audit log's hash chain (9), and any
+    // since (the store suite tests each step on both backends).
     assert_eq!(version, flavorbox::store::LAYOUT_VERSION);
     let unsealed: i64 = conn
         .query_row(

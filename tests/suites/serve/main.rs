@@ -12,9 +12,12 @@
 //! the API; `tokens.rs`: tokens bound to their manager, revoked with it,
 //! and `403`s audited with their token; `tenants.rs`: one manager, token or
 //! address degrading no other (fair call slots, body timeout, connections
-//! per address).
+//! per address); `audit.rs`: the audit log bounded against a client
+//! without a token (refusals counted per address), pruned, rotated, and
+//! its hash chain verified.
 
 mod api;
+mod audit;
 mod nodes;
 mod rules;
 mod store;

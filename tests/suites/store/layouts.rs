@@ -4,12 +4,16 @@
 //! opened: each must come up at the current layout with every record,
 //! entry, version, usage count, checksum, token and audit entry kept, each
 //! token bound to the id of the manager its name names (and revoked if it
-//! names none, and when that manager is removed). A store from a newer
+//! names none, and when that manager is removed), and the audit chain
+//! starting after the entries it found (counted apart by verification,
+//! pruned first by retention). A store from a newer
 //! flavorbox is refused untouched.
 
 use flavorbox::ErrorKind;
 use flavorbox::policy::ManagerLimits;
-use flavorbox::store::{Role, TokenRecord, TokenState, TxnMode, Usage};
+use flavorbox::store::{
+    AccessStore, AuditRetention, AuditVerdict, Role, TokenRecord, TokenState, TxnMode, Usage,
+};
 
 use crate::{LAYOUT, Place, config, flavor};
 
@@ -172,7 +176,41 @@ fn kept_everything(place: &Place) {
     assert!(gone.revoked_ms.unwrap() > 1_600_000_000_000, "{gone:?}");
     let dead = access.token_by_hash("h3").unwrap().unwrap();
     assert_eq!((dead.manager_id, dead.revoked_ms), (None, Some(14)));
-    assert_eq!(access.audit(10).unwrap()[0].token.as_deref(), Some("tok"));
+    // The audit entry from before the chain is kept, counted apart, and
+    // the chain starts after it.
+    let legacy = &access.audit(10).unwrap()[0];
+    assert_eq!(
+        (
+            legacy.token.as_deref(),
+            legacy.at_ms,
+            legacy.last_ms,
+            legacy.count
+        ),
+        (Some("tok"), 11, 11, 1)
+    );
+    let chain = |access: &dyn AccessStore| match access.verify_audit().unwrap() {
+        AuditVerdict::Intact {
+            records,
+            before_chain,
+            pruned_through,
+            head,
+        } => (records, before_chain, pruned_through, head.seq),
+        broken => panic!("{broken:?}"),
+    };
+    assert_eq!(chain(access.as_ref()), (0, 1, 1, 1));
+    let mut appended = legacy.clone();
+    appended.at_ms = 20;
+    appended.last_ms = 20;
+    let links = access.append_audit(&[appended.clone(), appended]).unwrap();
+    assert_eq!(links[0].seq, 2);
+    assert_eq!(chain(access.as_ref()), (2, 1, 1, 3));
+    // Retention prunes the older entry first, then the chain's.
+    let keep_one = AuditRetention {
+        max_age: None,
+        max_records: Some(1),
+    };
+    assert_eq!(access.prune_audit(&keep_one, 30).unwrap(), 3);
+    assert_eq!(chain(access.as_ref()), (1, 0, 3, 4));
     // The upgraded store keeps usage as it writes, and every rule holds.
     let mut txn = db.namespace(2, TxnMode::Write).unwrap();
     txn.set("secrets/c", b"123").unwrap();

@@ -2,8 +2,8 @@
 //! and the message it gives, namespaces (isolation, versions, usage, exact
 //! prefix listings, bounded lock waits), staged commits that conflict,
 //! sealing at rest, tokens (bound to their manager's id, revoked with it),
-//! the audit log and named locks, and stores of the current release's
-//! layouts brought up to date.
+//! the audit log (its hash chain, pruning, verification) and named locks,
+//! and stores of the current release's layouts brought up to date.
 //!
 //! Each test is written once, as a function of a [`Place`] that opens
 //! stores of one kind, and `on_both_backends!` runs it against SQLite (a
@@ -40,6 +40,7 @@ macro_rules! on_both_backends {
     };
 }
 
+mod audit;
 mod layouts;
 mod namespaces;
 mod sealing_and_access;
@@ -147,7 +148,7 @@ fn database_of(url: &str) -> &str {
 }
 
 /// The layout this flavorbox writes.
-pub const LAYOUT: i64 = 8;
+pub const LAYOUT: i64 = 9;
 
 pub fn test_key() -> MasterKey {
     MasterKey::generate(KeySource::Given("test".to_string()))

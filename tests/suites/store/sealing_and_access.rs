@@ -1,7 +1,8 @@
-//! Sealing at rest, the audit log and named locks on both backends (tokens
-//! are in `tokens.rs`). Sealing sits above the backends, so what the backend stores is read here
-//! through an unsealed handle on the same store: it must be ciphertext, and
-//! ciphertext moved to another place must not open.
+//! Sealing at rest and named locks on both backends (tokens are in
+//! `tokens.rs`, the audit log in `audit.rs`). Sealing sits above the
+//! backends, so what the backend stores is read here through an unsealed
+//! handle on the same store: it must be ciphertext, and ciphertext moved
+//! to another place must not open.
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
@@ -9,7 +10,7 @@ use std::time::Duration;
 use flavorbox::ErrorKind;
 use flavorbox::policy::ManagerLimits;
 use flavorbox::store::sealed::{OVERHEAD, is_sealed};
-use flavorbox::store::{AuditEntry, TxnMode, Usage};
+use flavorbox::store::{TxnMode, Usage};
 
 use crate::{Place, config, fails, test_key};
 
@@ -19,7 +20,6 @@ on_both_backends!(
     config_is_sealed_per_manager_and_key,
     another_key_is_refused_by_name,
     a_store_from_before_sealing_is_sealed_in_place,
-    the_audit_log_keeps_the_latest_entries_in_order,
     a_named_lock_is_held_by_one_at_a_time,
 );
 
@@ -169,29 +169,6 @@ fn a_store_from_before_sealing_is_sealed_in_place(place: &Place) {
         again.manager("old").unwrap().unwrap().config["password"],
         "plain-config"
     );
-}
-
-fn the_audit_log_keeps_the_latest_entries_in_order(place: &Place) {
-    let access = place.open().access;
-    let entry = |i: i64| AuditEntry {
-        at_ms: i,
-        peer: "127.0.0.1".into(),
-        token: (i % 2 == 0).then(|| format!("t{i}")),
-        manager: Some("default".into()),
-        operation: "get-secret".into(),
-        secret: Some(format!("s{i}")),
-        outcome: "ok".into(),
-        status: 200,
-    };
-    for i in 0..3 {
-        access.append_audit(&[entry(i)]).unwrap();
-    }
-    // A batch is appended in its order.
-    access.append_audit(&[entry(3), entry(4)]).unwrap();
-    access.append_audit(&[]).unwrap();
-    let last = access.audit(2).unwrap();
-    assert_eq!(last, [entry(3), entry(4)]);
-    assert_eq!(access.audit(100).unwrap().len(), 5);
 }
 
 fn a_named_lock_is_held_by_one_at_a_time(place: &Place) {

@@ -9,6 +9,10 @@
 //!   expired or revoked token is one `401` whatever the request names; a
 //!   valid token on another manager or with too small a role is one `403`,
 //!   audited with the token's id;
+//! - refused authentications filling the audit log: a `401`, and the `429`
+//!   of an address past its failed attempts, are counted per address and
+//!   written as one entry per interval (see `audit`), never one per
+//!   request; a request with a valid token stays one entry;
 //! - a token opening a manager it was not made for: the manager its path
 //!   names must have the id the token is bound to (a removed manager's
 //!   namesake has another id), here and again where a handler binds it
@@ -110,11 +114,27 @@ impl<O: Operation> FromRequestParts<Arc<Node>> for Authorized<O> {
                 None => Refusal {
                     token: Some(token.id),
                     answer: Answer::token_busy(),
+                    unauthenticated: false,
                 },
             },
             Err(refusal) => refusal,
         };
-        let Refusal { token, answer } = refusal;
+        let Refusal {
+            token,
+            answer,
+            unauthenticated,
+        } = refusal;
+        if unauthenticated {
+            // Costs the client no token: counted per address, written as
+            // one entry per interval (see `audit`), answered at once.
+            node.audit.refused(
+                peer,
+                tokens::now_ms(),
+                &answer.outcome,
+                answer.status.as_u16(),
+            );
+            return Err(respond(answer));
+        }
         Err(audited(node, peer, token, request, answer).await)
     }
 }
@@ -199,13 +219,17 @@ const FORBIDDEN: &str = "this token may not do that";
 struct Refusal {
     token: Option<String>,
     answer: Answer,
+    /// Refused for want of a valid token (`401`, or `429` to an address
+    /// past its failed attempts): audited as a count per address.
+    unauthenticated: bool,
 }
 
-impl From<Answer> for Refusal {
-    fn from(answer: Answer) -> Refusal {
+impl Refusal {
+    fn unauthenticated(answer: Answer) -> Refusal {
         Refusal {
             token: None,
             answer,
+            unauthenticated: true,
         }
     }
 }
@@ -220,12 +244,11 @@ async fn authorize(
     role: Role,
 ) -> std::result::Result<TokenRecord, Refusal> {
     if node.limiter.blocked(peer) {
-        return Err(Answer::fixed(
+        return Err(Refusal::unauthenticated(Answer::fixed(
             StatusCode::TOO_MANY_REQUESTS,
             "rate-limited",
             "too many failed attempts from this address; try again later",
-        )
-        .into());
+        )));
     }
     let unauthorized = || {
         Answer::fixed(
@@ -236,7 +259,7 @@ async fn authorize(
     };
     let Some(presented) = bearer(headers).map(str::to_string) else {
         node.limiter.failed(peer);
-        return Err(unauthorized().into());
+        return Err(Refusal::unauthenticated(unauthorized()));
     };
     let checker = node.clone();
     let named = request.manager.clone();
@@ -257,9 +280,15 @@ async fn authorize(
         Ok(Some(found)) => found,
         Ok(None) => {
             node.limiter.failed(peer);
-            return Err(unauthorized().into());
+            return Err(Refusal::unauthenticated(unauthorized()));
         }
-        Err(err) => return Err(Answer::error(&err).into()),
+        Err(err) => {
+            return Err(Refusal {
+                token: None,
+                answer: Answer::error(&err),
+                unauthenticated: false,
+            });
+        }
     };
     // Bound by id: a manager that took a removed one's name is not the
     // token's, and neither is a manager that does not exist.
@@ -269,6 +298,7 @@ async fn authorize(
         return Err(Refusal {
             token: Some(token.id),
             answer: Answer::fixed(StatusCode::FORBIDDEN, "forbidden", FORBIDDEN),
+            unauthenticated: false,
         });
     }
     Ok(token)
@@ -281,16 +311,19 @@ async fn audited(
     peer: IpAddr,
     token: Option<String>,
     request: Request,
-    answer: Answer,
+    mut answer: Answer,
 ) -> Response {
+    let at_ms = tokens::now_ms();
     let entry = AuditEntry {
-        at_ms: tokens::now_ms(),
+        at_ms,
+        last_ms: at_ms,
+        count: 1,
         peer: peer.to_string(),
         token,
         manager: request.manager.map(audit::clip),
         operation: request.operation.to_string(),
-        secret: answer.named.or(request.secret).map(audit::clip),
-        outcome: answer.outcome,
+        secret: answer.named.take().or(request.secret).map(audit::clip),
+        outcome: answer.outcome.clone(),
         status: answer.status.as_u16(),
     };
     if let Err(err) = node.audit.record(entry).await {
@@ -307,5 +340,9 @@ async fn audited(
         )
             .into_response();
     }
+    respond(answer)
+}
+
+fn respond(answer: Answer) -> Response {
     (answer.status, answer.headers, axum::Json(answer.body)).into_response()
 }

@@ -19,6 +19,9 @@
 //!   bounded, and a request that cannot get a call slot soon is answered
 //!   `503` rather than queued without end (see `tenants`, [`ServeLimits`]);
 //! - a request answered but not audited: the answer is withheld;
+//! - the audit log filling the disk: refused authentications are counted
+//!   per address and written once per interval, the table is pruned by age
+//!   and count, the file rotated at a size (see `audit`);
 //! - values leaking through the API's side channels: error bodies carry the
 //!   library's error (which never holds a value) or a fixed text, a body
 //!   that does not parse is reported by position only, and the audit log
@@ -32,15 +35,17 @@
 //!
 //! The parts, one concern each: `transport.rs` (listener, TLS, connection
 //! limits, graceful stop), `tenants.rs` (per-tenant limits and fair call
-//! slots), `auth.rs` (the token a handler receives, or the
-//! refusal, audited), `routes.rs` (one handler per operation), `json.rs`
-//! (what the API reads and writes), and for the CLI `client.rs`,
-//! `tokens.rs` and `audit.rs`.
+//! slots), `auth.rs` (the token a handler receives, or the refusal,
+//! audited), `audit.rs` (the audit writer: batches, refusal counts,
+//! pruning) and `audit_file.rs` (its rotated file), `routes.rs` (one
+//! handler per operation), `json.rs` (what the API reads and writes), and
+//! for the CLI `client.rs`, `tokens.rs` and `audit.rs`.
 
 pub mod audit;
 pub mod client;
 pub mod tokens;
 
+mod audit_file;
 mod auth;
 mod json;
 mod routes;
@@ -53,7 +58,7 @@ use std::sync::Arc;
 
 use crate::error::{Error, Result};
 use crate::home::Home;
-use audit::Audit;
+use audit::{Audit, AuditOptions};
 use tenants::{CallSlots, InFlight};
 use tokens::FailureLimiter;
 
@@ -71,8 +76,8 @@ const CALL_THREADS: usize = 64;
 /// How a node is started.
 pub struct ServeOptions {
     pub listen: SocketAddr,
-    /// Also append every audit entry to this JSON-lines file.
-    pub audit_file: Option<PathBuf>,
+    /// Where the audit log goes besides the store, and how much it keeps.
+    pub audit: AuditOptions,
     /// Failed authentications a peer may make per minute.
     pub auth_failures: u32,
     /// Serve HTTPS with this certificate chain and private key (PEM files).
@@ -105,7 +110,7 @@ pub fn run(home: Home, options: ServeOptions, ready: impl FnOnce(SocketAddr)) ->
         .enable_all()
         .build()
         .map_err(|e| Error::host(format!("cannot start the server's runtime: {e}")))?;
-    let audit = Audit::start(home.shared_access(), options.audit_file.as_deref())?;
+    let audit = Audit::start(home.shared_access(), &options.audit)?;
     let tls = match &options.tls {
         Some((cert, key)) => Some(transport::tls_config(cert, key)?),
         None => None,
@@ -132,6 +137,8 @@ pub fn run(home: Home, options: ServeOptions, ready: impl FnOnce(SocketAddr)) ->
     });
     // Calls outliving the drain are not waited for again.
     runtime.shutdown_timeout(std::time::Duration::from_secs(5));
+    // The refusals counted since the last interval are written now.
+    kept.audit.finish();
     drop(kept);
     served
 }

@@ -21,8 +21,19 @@
 //! This is its own trait, beside [`super::Database`], so code that only
 //! reads and writes secrets never holds the tokens. The rules (a token is
 //! made for an existing manager, removing a manager revokes its tokens, a
-//! revoked token stays revoked at its first time, a lock wait is bounded)
-//! are checked once for both backends in `store::rules`.
+//! revoked token stays revoked at its first time, a lock wait is bounded,
+//! every audit record is linked into one chain) are checked once for both
+//! backends in `store::rules`.
+//!
+//! Guards against an audit record deleted or altered unnoticed: records
+//! form a hash chain ([`chain_link`]), and the chain's ends are stored
+//! beside it ([`AuditChain`]), so a record missing from its middle or its
+//! start, a changed one, and records cut from its end show up when it is
+//! walked ([`AccessStore::verify_audit`]), while pruning (which moves the
+//! chain's start and appends a record saying so) does not. Not guarded:
+//! someone who can write the database can rewrite the whole chain and its
+//! ends; the head recorded elsewhere (the audit file carries every link)
+//! is what shows that.
 
 use std::time::Duration;
 
@@ -121,23 +132,105 @@ impl TokenState {
     }
 }
 
-/// One request as the audit log keeps it. Never a value.
+/// One request as the audit log keeps it, or refused authentications of one
+/// address counted together over an interval. Never a value.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct AuditEntry {
-    /// Milliseconds since the Unix epoch.
+    /// Milliseconds since the Unix epoch (of the first request counted).
     pub at_ms: i64,
+    /// Of the last request counted (`at_ms` for one request).
+    pub last_ms: i64,
+    /// How many requests the entry stands for: 1, or the refused
+    /// authentications one address made between `at_ms` and `last_ms`.
+    pub count: u64,
     /// The peer's address.
     pub peer: String,
     /// The token's id, when the request presented a known one.
     pub token: Option<String>,
     pub manager: Option<String>,
-    /// `get-secret`, `list-managers`, `auth`, ...
+    /// `get-secret`, `list-managers`, `authenticate`, `prune-audit`, ...
     pub operation: String,
     pub secret: Option<String>,
     /// `ok` or the error kind (`unauthorized`, `forbidden`, `not-found`, ...).
     pub outcome: String,
     /// The HTTP status answered.
     pub status: u16,
+}
+
+/// A record's place in the audit chain: its sequence number and its link,
+/// the SHA-256 (hex) of the link before it and its own content
+/// ([`chain_link`]).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct AuditLink {
+    pub seq: i64,
+    pub hash: String,
+}
+
+/// Where the audit chain starts and ends, kept beside it: records through
+/// `pruned.seq` were pruned (or predate the chain), and the first record
+/// after it links to `pruned.hash`; the last record appended is `head`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditChain {
+    pub pruned: AuditLink,
+    pub head: AuditLink,
+}
+
+/// The link the first record of a chain follows.
+pub const CHAIN_ORIGIN: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// The link of record `seq` with content `entry` following `previous`:
+/// SHA-256 over the previous link and the record's canonical content (a
+/// JSON array of its fields in a fixed order, so no two contents encode
+/// alike).
+pub fn chain_link(previous: &str, seq: i64, entry: &AuditEntry) -> String {
+    use sha2::Digest;
+    let content = serde_json::json!([
+        seq,
+        entry.at_ms,
+        entry.last_ms,
+        entry.count,
+        entry.peer,
+        entry.token,
+        entry.manager,
+        entry.operation,
+        entry.secret,
+        entry.outcome,
+        entry.status,
+    ]);
+    let mut hash = sha2::Sha256::new();
+    hash.update(previous.as_bytes());
+    hash.update(b"\n");
+    hash.update(content.to_string().as_bytes());
+    hash.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// How long and how much of the audit log a store keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AuditRetention {
+    /// Records older than this are pruned.
+    pub max_age: Option<Duration>,
+    /// At most this many records are kept: past it, the oldest are pruned
+    /// down to a tenth below it (the newest kept).
+    pub max_records: Option<u64>,
+}
+
+/// What walking the audit chain found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuditVerdict {
+    Intact {
+        /// Records on the chain, all verified.
+        records: u64,
+        /// Records from before the chain began (a store upgraded from a
+        /// layout without one), not covered by it.
+        before_chain: u64,
+        /// Records through this one were pruned (0: none).
+        pruned_through: i64,
+        /// The last record: recording it elsewhere is what detects a
+        /// rewrite of the whole chain.
+        head: AuditLink,
+    },
+    /// The first broken link: record `seq`, and why.
+    Broken { seq: i64, reason: String },
 }
 
 /// Tokens and the audit log of a store.
@@ -153,11 +246,18 @@ pub trait AccessStore: Send + Sync {
     /// Marks the token revoked at `now_ms`; `NotFound` if there is no such
     /// token, and revoking twice keeps the first time.
     fn revoke_token(&self, id: &str, now_ms: i64) -> Result<()>;
-    /// Appends `entries` in one transaction (one sync to disk for many
-    /// requests).
-    fn append_audit(&self, entries: &[AuditEntry]) -> Result<()>;
+    /// Appends `entries` to the audit chain in one transaction (one sync
+    /// to disk for many requests), each linked to the one before it;
+    /// returns their links.
+    fn append_audit(&self, entries: &[AuditEntry]) -> Result<Vec<AuditLink>>;
     /// The latest `limit` entries, oldest first.
     fn audit(&self, limit: u32) -> Result<Vec<AuditEntry>>;
+    /// Deletes the oldest records past `retention` at `now_ms`, records
+    /// where the chain now starts, and appends a `prune-audit` record
+    /// counting them; how many were deleted.
+    fn prune_audit(&self, retention: &AuditRetention, now_ms: i64) -> Result<u64>;
+    /// Walks the audit chain from where it starts to its recorded head.
+    fn verify_audit(&self) -> Result<AuditVerdict>;
     /// Runs `f` holding the lock named `key`, which every user of the
     /// store sees (every node of a shared store; every thread of this
     /// process for an embedded one); waits for it no longer than `wait`

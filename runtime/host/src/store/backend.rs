@@ -16,7 +16,7 @@
 
 use std::time::{Duration, Instant};
 
-use super::access::{AuditEntry, TokenRecord};
+use super::access::{AuditChain, AuditEntry, AuditLink, TokenRecord};
 use super::{TxnMode, Usage};
 use crate::error::Result;
 
@@ -140,11 +140,31 @@ pub trait AccessRows {
     /// Sets the revocation time of every token of the manager `manager_id`
     /// not revoked yet.
     fn revoke_tokens_of(&mut self, manager_id: i64, at_ms: i64) -> Result<()>;
-    /// Appends every entry in one transaction (one sync to disk), inside
-    /// the rows' transaction or its own.
-    fn append_audit(&mut self, entries: &[AuditEntry]) -> Result<()>;
+    /// Inserts the records with their sequence numbers and links.
+    fn insert_audit(&mut self, records: &[AuditRecord]) -> Result<()>;
     /// The latest `limit` entries, oldest first.
     fn audit(&mut self, limit: u32) -> Result<Vec<AuditEntry>>;
+    /// The records after `seq`, by sequence number, at most `limit`.
+    fn audit_after(&mut self, seq: i64, limit: u32) -> Result<Vec<AuditRecord>>;
+    /// Where the chain starts and ends.
+    fn audit_chain(&mut self) -> Result<AuditChain>;
+    fn set_audit_head(&mut self, head: &AuditLink) -> Result<()>;
+    fn set_audit_pruned(&mut self, pruned: &AuditLink) -> Result<()>;
+    /// The greatest sequence number of a record begun before `at_ms`.
+    fn audit_newest_before(&mut self, at_ms: i64) -> Result<Option<i64>>;
+    /// The last linked record with `after < seq <= through`.
+    fn audit_link_through(&mut self, after: i64, through: i64) -> Result<Option<AuditLink>>;
+    /// Deletes the records with `seq <= through`; how many.
+    fn delete_audit_through(&mut self, through: i64) -> Result<u64>;
+}
+
+/// An audit record as stored: its entry, sequence number and link (none
+/// on a record from before the chain).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditRecord {
+    pub seq: i64,
+    pub hash: Option<String>,
+    pub entry: AuditEntry,
 }
 
 /// One namespace's rows inside one transaction, begun at the first

@@ -35,6 +35,7 @@ pub const STEPS: &[Step] = &[
     TOKENS_AND_AUDIT,
     CHECKSUM_COLUMN,
     TOKENS_BY_MANAGER_ID,
+    AUDIT_CHAIN,
 ];
 
 /// The layout version this build writes.
@@ -315,5 +316,50 @@ UPDATE tokens SET manager_id = (SELECT id FROM managers WHERE managers.name = to
 UPDATE tokens SET revoked_ms = (extract(epoch FROM now()) * 1000)::BIGINT
 WHERE manager_id IS NULL AND revoked_ms IS NULL;
 CREATE INDEX IF NOT EXISTS tokens_by_manager ON tokens (manager_id);
+",
+};
+
+/// Layout 9: the audit log as a hash chain (see `store::access`). A record
+/// counts the requests it stands for (refused authentications of one
+/// address are counted together) between `at_ms` and `last_ms`, and
+/// carries its link; `audit_chain` keeps where the chain starts (moved by
+/// pruning) and its head. Records from before this layout get no link: the
+/// chain starts after them (`pruned_through` is the last of them, its
+/// start the origin link), so `flavorbox audit verify` counts them apart
+/// and retention prunes them first.
+const AUDIT_CHAIN: Step = Step {
+    sqlite: "
+ALTER TABLE audit ADD COLUMN last_ms INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE audit ADD COLUMN count INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE audit ADD COLUMN hash TEXT;
+UPDATE audit SET last_ms = at_ms;
+CREATE INDEX IF NOT EXISTS audit_by_time ON audit (at_ms);
+CREATE TABLE IF NOT EXISTS audit_chain (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    pruned_through INTEGER NOT NULL,
+    pruned_hash TEXT NOT NULL,
+    head_seq INTEGER NOT NULL,
+    head_hash TEXT NOT NULL
+);
+INSERT INTO audit_chain (id, pruned_through, pruned_hash, head_seq, head_hash)
+SELECT 1, coalesce(max(seq), 0), printf('%064d', 0), coalesce(max(seq), 0), printf('%064d', 0)
+FROM audit;
+",
+    postgres: "
+ALTER TABLE audit ADD COLUMN last_ms BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE audit ADD COLUMN count BIGINT NOT NULL DEFAULT 1;
+ALTER TABLE audit ADD COLUMN hash TEXT;
+UPDATE audit SET last_ms = at_ms;
+CREATE INDEX IF NOT EXISTS audit_by_time ON audit (at_ms);
+CREATE TABLE IF NOT EXISTS audit_chain (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    pruned_through BIGINT NOT NULL,
+    pruned_hash TEXT NOT NULL,
+    head_seq BIGINT NOT NULL,
+    head_hash TEXT NOT NULL
+);
+INSERT INTO audit_chain (id, pruned_through, pruned_hash, head_seq, head_hash)
+SELECT 1, coalesce(max(seq), 0), repeat('0', 64), coalesce(max(seq), 0), repeat('0', 64)
+FROM audit;
 ",
 };

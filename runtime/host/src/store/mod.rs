@@ -22,6 +22,7 @@
 //! (`layout`). The store knows nothing of the sandbox or the registry.
 
 pub mod access;
+mod audit_chain;
 pub mod backend;
 mod key;
 mod layout;
@@ -32,7 +33,10 @@ pub mod sealed;
 mod sqlite;
 pub mod staged;
 
-pub use access::{AccessStore, AuditEntry, Role, TokenRecord, TokenState};
+pub use access::{
+    AccessStore, AuditChain, AuditEntry, AuditLink, AuditRetention, AuditVerdict, CHAIN_ORIGIN,
+    Role, TokenRecord, TokenState, chain_link,
+};
 pub use layout::LAYOUT_VERSION;
 pub use postgres::PostgresBackend;
 pub use rules::Store;

@@ -21,7 +21,10 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::access::{AccessStore, AuditEntry, TokenRecord};
+use super::access::{
+    AccessStore, AuditEntry, AuditLink, AuditRetention, AuditVerdict, TokenRecord,
+};
+use super::audit_chain::{append_chained, walk_chain};
 use super::backend::{AccessRows, Backend, FlavorRow, ManagerRow, RecordRows};
 use super::key::MasterKey;
 use super::namespace::StoreNamespace;
@@ -399,12 +402,78 @@ impl<B: Backend> AccessStore for Store<B> {
         tx.commit()
     }
 
-    fn append_audit(&self, entries: &[AuditEntry]) -> Result<()> {
-        self.backend.rows()?.append_audit(entries)
+    fn append_audit(&self, entries: &[AuditEntry]) -> Result<Vec<AuditLink>> {
+        if entries.is_empty() {
+            return Ok(Vec::new());
+        }
+        // One write transaction: appends from every node of the store take
+        // turns, so the chain never forks.
+        let mut tx = self.backend.write()?;
+        let head = tx.audit_chain()?.head;
+        let links = append_chained(&mut tx, head, entries)?;
+        tx.commit()?;
+        Ok(links)
     }
 
     fn audit(&self, limit: u32) -> Result<Vec<AuditEntry>> {
         self.backend.rows()?.audit(limit)
+    }
+
+    fn prune_audit(&self, retention: &AuditRetention, now_ms: i64) -> Result<u64> {
+        let mut tx = self.backend.write()?;
+        let chain = tx.audit_chain()?;
+        let mut through = chain.pruned.seq;
+        if let Some(age) = retention.max_age {
+            let cutoff = now_ms.saturating_sub(i64::try_from(age.as_millis()).unwrap_or(i64::MAX));
+            through = through.max(tx.audit_newest_before(cutoff)?.unwrap_or(0));
+        }
+        if let Some(max) = retention.max_records {
+            // Past `max`, down to a tenth below it (so the next appends do
+            // not prune again at once), the prune record appended below
+            // among the records kept.
+            let max = i64::try_from(max.max(1)).unwrap_or(i64::MAX);
+            if chain.head.seq - chain.pruned.seq > max {
+                let keep = (max - max / 10).max(1);
+                through = through.max(chain.head.seq - (keep - 1));
+            }
+        }
+        through = through.min(chain.head.seq);
+        // The chain goes on from the last linked record pruned (one deleted
+        // by hand stays missing, and walking the chain says so).
+        let Some(pruned) = tx.audit_link_through(chain.pruned.seq, through)? else {
+            return Ok(0);
+        };
+        let deleted = tx.delete_audit_through(pruned.seq)?;
+        tx.set_audit_pruned(&pruned)?;
+        let record = AuditEntry {
+            at_ms: now_ms,
+            last_ms: now_ms,
+            count: deleted,
+            peer: "local".to_string(),
+            token: None,
+            manager: None,
+            operation: "prune-audit".to_string(),
+            secret: None,
+            outcome: "ok".to_string(),
+            status: 200,
+        };
+        append_chained(&mut tx, chain.head, &[record])?;
+        tx.commit()?;
+        Ok(deleted)
+    }
+
+    fn verify_audit(&self) -> Result<AuditVerdict> {
+        // A prune between reading the chain's start and its records looks
+        // like records missing from its start: walked again then.
+        let mut attempts = 0;
+        loop {
+            let (verdict, walked) = walk_chain(&mut self.backend.rows()?)?;
+            attempts += 1;
+            let moved = self.backend.rows()?.audit_chain()?.pruned != walked.pruned;
+            if matches!(verdict, AuditVerdict::Intact { .. }) || !moved || attempts == 3 {
+                return Ok(verdict);
+            }
+        }
     }
 
     fn with_lock(

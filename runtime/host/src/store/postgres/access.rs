@@ -13,9 +13,16 @@ use std::time::Duration;
 use tokio_postgres::Row;
 
 use super::{Conn, PostgresRows, timed_out};
-use crate::error::Result;
-use crate::store::access::{AuditEntry, Role, TokenRecord};
-use crate::store::backend::AccessRows;
+use crate::error::{Error, Result};
+use crate::store::access::{AuditChain, AuditEntry, AuditLink, Role, TokenRecord};
+use crate::store::backend::{AccessRows, AuditRecord};
+
+/// The columns `audit_row` reads, for statements that must be literals.
+macro_rules! audit_columns {
+    () => {
+        "seq, hash, at_ms, last_ms, count, peer, token, manager, operation, secret, outcome, status"
+    };
+}
 
 /// A named lock of a shared store; released when dropped.
 pub struct PostgresLock {
@@ -134,24 +141,32 @@ impl AccessRows for PostgresRows {
 
     /// One statement for the whole batch (arrays unnested), so a batch
     /// costs one round trip.
-    fn append_audit(&mut self, entries: &[AuditEntry]) -> Result<()> {
-        let column = |f: fn(&AuditEntry) -> Option<String>| -> Vec<Option<String>> {
-            entries.iter().map(f).collect()
+    fn insert_audit(&mut self, records: &[AuditRecord]) -> Result<()> {
+        let column = |f: fn(&AuditRecord) -> Option<String>| -> Vec<Option<String>> {
+            records.iter().map(f).collect()
         };
-        let at: Vec<i64> = entries.iter().map(|e| e.at_ms).collect();
-        let status: Vec<i32> = entries.iter().map(|e| i32::from(e.status)).collect();
-        let peer = column(|e| Some(e.peer.clone()));
-        let token = column(|e| e.token.clone());
-        let manager = column(|e| e.manager.clone());
-        let operation = column(|e| Some(e.operation.clone()));
-        let secret = column(|e| e.secret.clone());
-        let outcome = column(|e| Some(e.outcome.clone()));
+        let number = |f: fn(&AuditRecord) -> i64| -> Vec<i64> { records.iter().map(f).collect() };
+        let seq = number(|r| r.seq);
+        let at = number(|r| r.entry.at_ms);
+        let last = number(|r| r.entry.last_ms);
+        let count = number(|r| i64::try_from(r.entry.count).unwrap_or(i64::MAX));
+        let status: Vec<i32> = records.iter().map(|r| i32::from(r.entry.status)).collect();
+        let peer = column(|r| Some(r.entry.peer.clone()));
+        let token = column(|r| r.entry.token.clone());
+        let manager = column(|r| r.entry.manager.clone());
+        let operation = column(|r| Some(r.entry.operation.clone()));
+        let secret = column(|r| r.entry.secret.clone());
+        let outcome = column(|r| Some(r.entry.outcome.clone()));
+        let hash = column(|r| r.hash.clone());
         self.conn.execute(
-            "INSERT INTO audit (at_ms, peer, token, manager, operation, secret, outcome, status)
-             SELECT * FROM unnest($1::BIGINT[], $2::TEXT[], $3::TEXT[], $4::TEXT[],
-                                  $5::TEXT[], $6::TEXT[], $7::TEXT[], $8::INTEGER[])",
+            "INSERT INTO audit (seq, at_ms, last_ms, count, peer, token, manager, operation,
+                                secret, outcome, status, hash)
+             SELECT * FROM unnest($1::BIGINT[], $2::BIGINT[], $3::BIGINT[], $4::BIGINT[],
+                                  $5::TEXT[], $6::TEXT[], $7::TEXT[], $8::TEXT[], $9::TEXT[],
+                                  $10::TEXT[], $11::INTEGER[], $12::TEXT[])",
             &[
-                &at, &peer, &token, &manager, &operation, &secret, &outcome, &status,
+                &seq, &at, &last, &count, &peer, &token, &manager, &operation, &secret, &outcome,
+                &status, &hash,
             ],
         )?;
         Ok(())
@@ -160,22 +175,105 @@ impl AccessRows for PostgresRows {
     fn audit(&mut self, limit: u32) -> Result<Vec<AuditEntry>> {
         let limit = i64::from(limit);
         let rows = self.conn.query(
-            "SELECT at_ms, peer, token, manager, operation, secret, outcome, status FROM
-             (SELECT * FROM audit ORDER BY seq DESC LIMIT $1) AS latest ORDER BY seq",
+            concat!(
+                "SELECT ",
+                audit_columns!(),
+                " FROM (SELECT * FROM audit ORDER BY seq DESC LIMIT $1) AS latest ORDER BY seq"
+            ),
             &[&limit],
         )?;
-        Ok(rows
-            .iter()
-            .map(|r| AuditEntry {
-                at_ms: r.get(0),
-                peer: r.get(1),
-                token: r.get(2),
-                manager: r.get(3),
-                operation: r.get(4),
-                secret: r.get(5),
-                outcome: r.get(6),
-                status: r.get::<_, i32>(7) as u16,
-            })
-            .collect())
+        Ok(rows.iter().map(|r| audit_row(r).entry).collect())
+    }
+
+    fn audit_after(&mut self, seq: i64, limit: u32) -> Result<Vec<AuditRecord>> {
+        let limit = i64::from(limit);
+        let rows = self.conn.query(
+            concat!(
+                "SELECT ",
+                audit_columns!(),
+                " FROM audit WHERE seq > $1 ORDER BY seq LIMIT $2"
+            ),
+            &[&seq, &limit],
+        )?;
+        Ok(rows.iter().map(audit_row).collect())
+    }
+
+    fn audit_chain(&mut self) -> Result<AuditChain> {
+        let row = self.conn.row(
+            "SELECT pruned_through, pruned_hash, head_seq, head_hash FROM audit_chain",
+            &[],
+        )?;
+        let row = row.ok_or_else(|| Error::host("the store's audit chain record is missing"))?;
+        Ok(AuditChain {
+            pruned: AuditLink {
+                seq: row.get(0),
+                hash: row.get(1),
+            },
+            head: AuditLink {
+                seq: row.get(2),
+                hash: row.get(3),
+            },
+        })
+    }
+
+    fn set_audit_head(&mut self, head: &AuditLink) -> Result<()> {
+        self.conn.execute(
+            "UPDATE audit_chain SET head_seq = $1, head_hash = $2",
+            &[&head.seq, &head.hash],
+        )?;
+        Ok(())
+    }
+
+    fn set_audit_pruned(&mut self, pruned: &AuditLink) -> Result<()> {
+        self.conn.execute(
+            "UPDATE audit_chain SET pruned_through = $1, pruned_hash = $2",
+            &[&pruned.seq, &pruned.hash],
+        )?;
+        Ok(())
+    }
+
+    fn audit_newest_before(&mut self, at_ms: i64) -> Result<Option<i64>> {
+        Ok(self
+            .conn
+            .row("SELECT max(seq) FROM audit WHERE at_ms < $1", &[&at_ms])?
+            .and_then(|r| r.get(0)))
+    }
+
+    fn audit_link_through(&mut self, after: i64, through: i64) -> Result<Option<AuditLink>> {
+        Ok(self
+            .conn
+            .row(
+                "SELECT seq, hash FROM audit WHERE seq > $1 AND seq <= $2 AND hash IS NOT NULL
+                 ORDER BY seq DESC LIMIT 1",
+                &[&after, &through],
+            )?
+            .map(|r| AuditLink {
+                seq: r.get(0),
+                hash: r.get(1),
+            }))
+    }
+
+    fn delete_audit_through(&mut self, through: i64) -> Result<u64> {
+        self.conn
+            .execute("DELETE FROM audit WHERE seq <= $1", &[&through])
+    }
+}
+
+fn audit_row(r: &Row) -> AuditRecord {
+    AuditRecord {
+        seq: r.get(0),
+        hash: r.get(1),
+        entry: AuditEntry {
+            at_ms: r.get(2),
+            last_ms: r.get(3),
+            count: r.get::<_, i64>(4).max(0) as u64,
+            peer: r.get(5),
+            token: r.get(6),
+            manager: r.get(7),
+            operation: r.get(8),
+            secret: r.get(9),
+            outcome: r.get(10),
+            status: r.get::<_, i32>(11) as u16,
+        },
     }
 }

@@ -2,7 +2,7 @@
 //! [`AccessRows`], and the locks of [`crate::store::backend::Backend::lock`].
 //!
 //! Guards against an audit batch costing one sync per entry (its inserts
-//! share one transaction) and against a lock that outlives its holder: an
+//! share the one write transaction that links them) and against a lock that outlives its holder: an
 //! embedded store is used by this process alone for merges, so a named lock
 //! is held in process memory, by store file and name, and released when its
 //! guard is dropped, even by a panic.
@@ -15,9 +15,9 @@ use std::time::{Duration, Instant};
 use rusqlite::{Row, params};
 
 use super::SqliteRows;
-use crate::error::Result;
-use crate::store::access::{AuditEntry, Role, TokenRecord};
-use crate::store::backend::AccessRows;
+use crate::error::{Error, Result};
+use crate::store::access::{AuditChain, AuditEntry, AuditLink, Role, TokenRecord};
+use crate::store::backend::{AccessRows, AuditRecord};
 
 /// Names held on embedded stores, by store file and name.
 static HELD: Mutex<BTreeSet<(PathBuf, String)>> = Mutex::new(BTreeSet::new());
@@ -140,50 +140,136 @@ impl AccessRows for SqliteRows {
         Ok(())
     }
 
-    fn append_audit(&mut self, entries: &[AuditEntry]) -> Result<()> {
-        let own_transaction = !self.0.in_transaction;
-        self.0.begin("BEGIN IMMEDIATE")?;
-        {
-            let mut insert = self.0.prepare_cached(
-                "INSERT INTO audit (at_ms, peer, token, manager, operation, secret, outcome, status)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-            )?;
-            for entry in entries {
-                insert.execute(params![
-                    entry.at_ms,
-                    entry.peer,
-                    entry.token,
-                    entry.manager,
-                    entry.operation,
-                    entry.secret,
-                    entry.outcome,
-                    entry.status
-                ])?;
-            }
-        }
-        if own_transaction {
-            self.0.commit()?;
+    fn insert_audit(&mut self, records: &[AuditRecord]) -> Result<()> {
+        let mut insert = self.0.prepare_cached(
+            "INSERT INTO audit (seq, at_ms, last_ms, count, peer, token, manager, operation,
+                                secret, outcome, status, hash)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+        )?;
+        for record in records {
+            let entry = &record.entry;
+            insert.execute(params![
+                record.seq,
+                entry.at_ms,
+                entry.last_ms,
+                i64::try_from(entry.count).unwrap_or(i64::MAX),
+                entry.peer,
+                entry.token,
+                entry.manager,
+                entry.operation,
+                entry.secret,
+                entry.outcome,
+                entry.status,
+                record.hash
+            ])?;
         }
         Ok(())
     }
 
     fn audit(&mut self, limit: u32) -> Result<Vec<AuditEntry>> {
-        self.all(
-            "SELECT at_ms, peer, token, manager, operation, secret, outcome, status FROM
-             (SELECT * FROM audit ORDER BY seq DESC LIMIT ?1) ORDER BY seq",
+        let latest = self.all(
+            &format!(
+                "SELECT {AUDIT_COLUMNS} FROM
+                 (SELECT * FROM audit ORDER BY seq DESC LIMIT ?1) ORDER BY seq"
+            ),
             [limit],
+            audit_row,
+        )?;
+        Ok(latest.into_iter().map(|r| r.entry).collect())
+    }
+
+    fn audit_after(&mut self, seq: i64, limit: u32) -> Result<Vec<AuditRecord>> {
+        self.all(
+            &format!("SELECT {AUDIT_COLUMNS} FROM audit WHERE seq > ?1 ORDER BY seq LIMIT ?2"),
+            params![seq, limit],
+            audit_row,
+        )
+    }
+
+    fn audit_chain(&mut self) -> Result<AuditChain> {
+        let chain = self.one(
+            "SELECT pruned_through, pruned_hash, head_seq, head_hash FROM audit_chain",
+            [],
             |r| {
-                Ok(AuditEntry {
-                    at_ms: r.get(0)?,
-                    peer: r.get(1)?,
-                    token: r.get(2)?,
-                    manager: r.get(3)?,
-                    operation: r.get(4)?,
-                    secret: r.get(5)?,
-                    outcome: r.get(6)?,
-                    status: r.get(7)?,
+                Ok(AuditChain {
+                    pruned: AuditLink {
+                        seq: r.get(0)?,
+                        hash: r.get(1)?,
+                    },
+                    head: AuditLink {
+                        seq: r.get(2)?,
+                        hash: r.get(3)?,
+                    },
+                })
+            },
+        )?;
+        chain.ok_or_else(|| Error::host("the store's audit chain record is missing"))
+    }
+
+    fn set_audit_head(&mut self, head: &AuditLink) -> Result<()> {
+        self.change(
+            "UPDATE audit_chain SET head_seq = ?1, head_hash = ?2",
+            params![head.seq, head.hash],
+        )?;
+        Ok(())
+    }
+
+    fn set_audit_pruned(&mut self, pruned: &AuditLink) -> Result<()> {
+        self.change(
+            "UPDATE audit_chain SET pruned_through = ?1, pruned_hash = ?2",
+            params![pruned.seq, pruned.hash],
+        )?;
+        Ok(())
+    }
+
+    fn audit_newest_before(&mut self, at_ms: i64) -> Result<Option<i64>> {
+        Ok(self
+            .one(
+                "SELECT max(seq) FROM audit WHERE at_ms < ?1",
+                [at_ms],
+                |r| r.get(0),
+            )?
+            .flatten())
+    }
+
+    fn audit_link_through(&mut self, after: i64, through: i64) -> Result<Option<AuditLink>> {
+        self.one(
+            "SELECT seq, hash FROM audit WHERE seq > ?1 AND seq <= ?2 AND hash IS NOT NULL
+             ORDER BY seq DESC LIMIT 1",
+            params![after, through],
+            |r| {
+                Ok(AuditLink {
+                    seq: r.get(0)?,
+                    hash: r.get(1)?,
                 })
             },
         )
     }
+
+    fn delete_audit_through(&mut self, through: i64) -> Result<u64> {
+        Ok(self.change("DELETE FROM audit WHERE seq <= ?1", [through])? as u64)
+    }
+}
+
+/// The columns [`audit_row`] reads.
+const AUDIT_COLUMNS: &str =
+    "seq, hash, at_ms, last_ms, count, peer, token, manager, operation, secret, outcome, status";
+
+fn audit_row(r: &Row<'_>) -> rusqlite::Result<AuditRecord> {
+    Ok(AuditRecord {
+        seq: r.get(0)?,
+        hash: r.get(1)?,
+        entry: AuditEntry {
+            at_ms: r.get(2)?,
+            last_ms: r.get(3)?,
+            count: r.get::<_, i64>(4)?.max(0) as u64,
+            peer: r.get(5)?,
+            token: r.get(6)?,
+            manager: r.get(7)?,
+            operation: r.get(8)?,
+            secret: r.get(9)?,
+            outcome: r.get(10)?,
+            status: r.get(11)?,
+        },
+    })
 }
