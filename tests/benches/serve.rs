@@ -224,9 +224,18 @@ fn main() {
         token(keyed.path(), Some(&url), "read"),
     );
     let key = std::fs::read(keyed.path().join("master.key")).expect("the store's master key");
+    // A key file others may read is refused: written 0600.
     let keyed_home = || {
+        use std::io::Write as _;
+        use std::os::unix::fs::OpenOptionsExt as _;
         let home = tempfile::tempdir().unwrap();
-        std::fs::write(home.path().join("master.key"), &key).unwrap();
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(home.path().join("master.key"))
+            .and_then(|mut file| file.write_all(&key))
+            .unwrap();
         home
     };
     let a = Node::start(keyed_home(), Some(&url), &[]);

@@ -281,7 +281,9 @@ fn bad_flavor_files_are_refused_naming_the_reason() {
 
 #[test]
 fn a_corrupt_store_is_refused_and_left_as_it_was() {
+    use std::os::unix::fs::PermissionsExt as _;
     let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
     let db = dir.path().join("flavorbox.db");
     let garbage =
         b"SQLite format 3\0 but then garbage follows, not a database page at all".repeat(50);

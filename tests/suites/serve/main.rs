@@ -31,10 +31,20 @@ use flavorbox_tests::{Guest, Run, run_cli};
 /// store is sealed under one key; a node with another is refused).
 const SHARED_KEY: &str = "7f3c1a9e5b2d48f06c1e9a7b3d5f2c8e0a4b6d8f1c3e5a7b9d0f2e4c6a8b0d1e";
 
-/// A home directory holding the shared master key.
+/// A private home directory holding the shared master key (0600: a key
+/// file others may read is refused).
 fn keyed_home() -> tempfile::TempDir {
+    use std::io::Write as _;
+    use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
     let home = tempfile::tempdir().unwrap();
-    std::fs::write(home.path().join("master.key"), SHARED_KEY).unwrap();
+    std::fs::set_permissions(home.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(home.path().join("master.key"))
+        .and_then(|mut file| file.write_all(SHARED_KEY.as_bytes()))
+        .unwrap();
     home
 }
 
