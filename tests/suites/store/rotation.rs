@@ -107,7 +107,7 @@ fn a_rotation_stopped_midway_is_recorded_refused_and_resumed(place: &Place) {
         .unwrap();
     txn.commit().unwrap();
 
-    let stopped = place.rotate(&old, &new).err().expect("the rotation stops");
+    let stopped = place.rotate(&old, &new).expect_err("the rotation stops");
     assert!(stopped.detail().contains("k9999"), "{stopped}");
     // Midway (the first batch of `a` is under the new key: the resumed run
     // below does not count it), and the store says so to every open.
@@ -119,7 +119,7 @@ fn a_rotation_stopped_midway_is_recorded_refused_and_resumed(place: &Place) {
         );
     }
     let other = test_key();
-    let refused = place.rotate(&old, &other).err().expect("another key");
+    let refused = place.rotate(&old, &other).expect_err("another key");
     assert_eq!(refused.kind(), ErrorKind::Denied, "{refused}");
     assert!(refused.detail().contains("to another key"), "{refused}");
 
