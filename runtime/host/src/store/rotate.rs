@@ -11,14 +11,17 @@
 //! write transaction per [`BATCH`] values of a namespace, one per
 //! manager's config), each opened with the old key and sealed with the new;
 //! a value that already opens with the new key is skipped, so running the
-//! rotation again resumes where it stopped. The end is one transaction that
-//! makes the new key's check value the store's and drops the record.
+//! rotation again resumes where it stopped. Passes over every value repeat
+//! until one re-seals nothing (at most [`MAX_PASSES`]), and only then does
+//! one transaction make the new key's check value the store's and drop the
+//! record.
 //!
 //! Where the new key is kept until then is the caller's (the CLI writes it
 //! to a file before it starts, see `store::key::pending_key_file`): losing
 //! it midway loses the values already re-sealed. A process that opened the
 //! store before the rotation began (a running `serve` node) keeps writing
-//! under the old key; stop them first.
+//! under the old key; stop them first (the closing pass catches what they
+//! wrote before it, not after).
 
 use std::collections::BTreeMap;
 
@@ -36,6 +39,9 @@ pub const META_ROTATION: &str = "key-rotation";
 /// Values re-sealed per transaction: bounds how long a batch holds the
 /// store's write lock and how much a crash leaves to redo.
 pub const BATCH: usize = 256;
+/// Passes over every value before a rotation gives up on a store that is
+/// still being written under the old key.
+const MAX_PASSES: u32 = 3;
 
 /// What a rotation did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -97,17 +103,42 @@ impl<B: Backend> Store<B> {
                 raw
             }
         };
-        for manager in raw.managers()? {
-            rotated.values += reseal_namespace(&raw, manager.id, old, new)?;
-            rotated.values += reseal_config(&raw, &manager.name, old, new)?;
-            rotated.managers += 1;
+        // A pass that re-sealed nothing shows every value is under the new
+        // key: a value a process that opened the store before the rotation
+        // began wrote under the old key meanwhile is caught by the next pass.
+        let mut passes = 0;
+        loop {
+            passes += 1;
+            let mut resealed = 0;
+            rotated.managers = 0;
+            for manager in raw.managers()? {
+                resealed += reseal_namespace(&raw, manager.id, old, new)?;
+                resealed += reseal_config(&raw, &manager.name, old, new)?;
+                rotated.managers += 1;
+            }
+            rotated.values += resealed;
+            if resealed == 0 {
+                break;
+            }
+            if passes == MAX_PASSES {
+                return Err(Error::conflict(
+                    "values are still being written under the old master key while it is \
+                     rotated; stop every process using the store (`serve` nodes) and run the \
+                     rotation again to finish it",
+                ));
+            }
         }
-        let record = raw.meta(META_ROTATION)?.unwrap_or_default();
         let mut tx = raw.backend.write()?;
-        tx.delete_meta(META_KEY_CHECK)?;
-        tx.insert_meta(META_KEY_CHECK, &record)?;
-        tx.delete_meta(META_ROTATION)?;
-        tx.commit()?;
+        match tx.meta(META_ROTATION)? {
+            Some(record) if new.opens_check(&record) => {
+                tx.delete_meta(META_KEY_CHECK)?;
+                tx.insert_meta(META_KEY_CHECK, &record)?;
+                tx.delete_meta(META_ROTATION)?;
+                tx.commit()?;
+            }
+            // Another run of the same rotation finished it meanwhile.
+            _ => new.verify(&tx.meta(META_KEY_CHECK)?.unwrap_or_default())?,
+        }
         Ok(rotated)
     }
 }
