@@ -41,12 +41,9 @@ pub struct RotateArgs {
 /// The line other commands refuse a home with while its key file is being
 /// rotated.
 pub fn rotation_in_progress(home: &Path) -> Option<Error> {
-    pending_key_file(&home.join(KEY_FILE)).exists().then(|| {
-        Error::conflict(
-            "a key rotation is in progress; run `flavorbox key rotate` to finish it \
-             (nothing was read or written)",
-        )
-    })
+    pending_key_file(&home.join(KEY_FILE))
+        .exists()
+        .then(store::rotate::rotation_in_progress)
 }
 
 pub fn run(home: &Path, store: Option<&str>, cmd: KeyCommand) -> Result<()> {

@@ -58,8 +58,9 @@ pub struct Rotated {
     pub finished_before: bool,
 }
 
-/// The one line a store mid-rotation is refused with.
-pub(super) fn rotation_in_progress() -> Error {
+/// The one line a store mid-rotation is refused with (by the store, and by
+/// a host that sees the rotation's pending key file).
+pub fn rotation_in_progress() -> Error {
     Error::conflict(
         "a key rotation is in progress; run `flavorbox key rotate` to finish it \
          (nothing was read or written)",
