@@ -13,6 +13,7 @@ mod evaluate;
 mod exec;
 mod flavor;
 mod input;
+mod key;
 mod manager;
 mod output;
 mod remote;
@@ -103,6 +104,9 @@ enum Command {
     /// Show the latest requests `serve` answered (never values), or verify
     /// the audit log's hash chain (`audit verify`)
     Audit(serve::AuditArgs),
+    /// Rotate the master key that seals the store
+    #[command(subcommand)]
+    Key(key::KeyCommand),
     /// Print a shell completion script (bash, zsh or fish)
     Completions(docs::CompletionsArgs),
     /// Write man pages (to DIR, or the main page to stdout)
@@ -269,11 +273,17 @@ fn open_home(dir: Option<PathBuf>, store: Option<&str>, profile: Profile) -> Res
         Some(dir) => dir,
         None => default_home()?,
     };
+    let key = environment::master_key()?;
+    if key.is_none()
+        && let Some(refused) = key::rotation_in_progress(&dir)
+    {
+        return Err(refused);
+    }
     let mut builder = Home::builder(dir).sandbox(sandbox_config(profile));
     if let Some(store) = store {
         builder = builder.store(store);
     }
-    if let Some(key) = environment::master_key()? {
+    if let Some(key) = key {
         builder = builder.master_key(key);
     }
     builder.open()
@@ -302,6 +312,14 @@ fn run(cli: Cli) -> Result<ExitCode> {
         )),
         Command::Token(cmd) => done(serve::token(&home()?, cmd)),
         Command::Audit(args) => serve::audit(&home()?, args),
+        Command::Key(cmd) => done(key::run(
+            &match home_dir {
+                Some(dir) => dir,
+                None => default_home()?,
+            },
+            store.as_deref(),
+            cmd,
+        )),
         // These never touch the user's home.
         Command::Evaluate(args) => done(evaluate::run(args)),
         Command::Completions(args) => done(docs::completions(args, Cli::command())),

@@ -12,7 +12,8 @@
 //! the PostgreSQL half with what to install; nothing is skipped.
 //!
 //! The tests are split by subject into `store/*.rs`; this file holds the
-//! record rules and what they share. `tls.rs` is PostgreSQL's alone: the
+//! record rules and what they share; `rotation.rs` the master key's
+//! rotation. `tls.rs` is PostgreSQL's alone: the
 //! link to the database under each `sslmode`.
 
 use std::collections::BTreeMap;
@@ -24,7 +25,7 @@ use flavorbox::contract::FlavorDescription;
 use flavorbox::policy::{ManagerLimits, Policy};
 use flavorbox::schema::Schema;
 use flavorbox::store::sealed::{KeySource, MasterKey};
-use flavorbox::store::{Database, FlavorRecord, Opened, PostgresDatabase, SqliteDatabase};
+use flavorbox::store::{Database, FlavorRecord, Opened, PostgresDatabase, Rotated, SqliteDatabase};
 use flavorbox_tests::postgres::Postgres;
 
 /// Runs each named test (a `fn(&Place)` of the module it is invoked in)
@@ -43,6 +44,7 @@ macro_rules! on_both_backends {
 mod audit;
 mod layouts;
 mod namespaces;
+mod rotation;
 mod sealing_and_access;
 mod tls;
 mod tokens;
@@ -93,6 +95,14 @@ impl Place {
             }
             Place::Postgres { url } => Arc::new(PostgresDatabase::open(url)?.sealed(key.clone())?),
         })
+    }
+
+    /// Rotates the store from the master key `old` to `new`.
+    pub fn rotate(&self, old: &MasterKey, new: &MasterKey) -> flavorbox::Result<Rotated> {
+        match self {
+            Place::Sqlite { path, .. } => SqliteDatabase::open(path)?.rotate_key(old, new),
+            Place::Postgres { url } => PostgresDatabase::open(url)?.rotate_key(old, new),
+        }
     }
 
     /// Runs `sql` on the store directly (past flavorbox).

@@ -9,6 +9,13 @@
 //! unreadable without a word). What is sealed where, and the check that
 //! tells a wrong key, are `store::sealed`'s.
 //!
+//! A key rotation (`store::rotate`) keeps the new key in
+//! [`pending_key_file`] (written like any key file) from before it touches
+//! the store until the store is under it; then [`promote_pending_key`]
+//! links the old key to [`retired_key_file`] and renames the new one over
+//! the key file, so at every instant one file holds each key a value may be
+//! sealed under.
+//!
 //! Format of a sealed value: `00 66 62 01` (magic and version 1), a random
 //! 24-byte nonce, then XChaCha20-Poly1305 ciphertext and tag; [`OVERHEAD`]
 //! bytes more than the plaintext.
@@ -191,6 +198,53 @@ pub fn load_key_file(key_file: &Path, sealed_store: bool) -> Result<MasterKey> {
             key_file.display()
         ))),
     }
+}
+
+/// Where a key rotation keeps the new key beside `key_file` until the
+/// store is under it (`master.key.new`).
+pub fn pending_key_file(key_file: &Path) -> PathBuf {
+    with_suffix(key_file, ".new")
+}
+
+/// Where the key before the last rotation is kept beside `key_file` until
+/// the operator deletes it (`master.key.old`).
+pub fn retired_key_file(key_file: &Path) -> PathBuf {
+    with_suffix(key_file, ".old")
+}
+
+fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(suffix);
+    PathBuf::from(name)
+}
+
+/// Once the store is under the key in [`pending_key_file`]: keeps the key
+/// in `key_file` as [`retired_key_file`] (a hard link; one an interrupted
+/// earlier call made is kept) and renames the pending key over `key_file`.
+pub fn promote_pending_key(key_file: &Path) -> Result<()> {
+    let failed = |what: &str, err: std::io::Error| {
+        Error::host(format!(
+            "the store is under the new master key, but {what} failed: {err}; run the \
+             rotation again to finish it"
+        ))
+    };
+    let retired = retired_key_file(key_file);
+    match std::fs::hard_link(key_file, &retired) {
+        Ok(()) => {}
+        Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(err) => return Err(failed(&format!("keeping {}", retired.display()), err)),
+    }
+    let pending = pending_key_file(key_file);
+    std::fs::rename(&pending, key_file).map_err(|err| {
+        failed(
+            &format!("moving {} to {}", pending.display(), key_file.display()),
+            err,
+        )
+    })?;
+    let dir = key_file.parent().unwrap_or(Path::new("."));
+    std::fs::File::open(dir)
+        .and_then(|dir| dir.sync_all())
+        .map_err(|err| failed(&format!("syncing {}", dir.display()), err))
 }
 
 /// Refuses a key file others may read or write, or another user owns: the

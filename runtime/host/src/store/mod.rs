@@ -28,6 +28,7 @@ mod key;
 mod layout;
 mod namespace;
 mod postgres;
+pub mod rotate;
 mod rules;
 pub mod sealed;
 mod sqlite;
@@ -39,6 +40,7 @@ pub use access::{
 };
 pub use layout::LAYOUT_VERSION;
 pub use postgres::PostgresBackend;
+pub use rotate::Rotated;
 pub use rules::Store;
 pub use sealed::{MasterKey, Sealing};
 pub use sqlite::SqliteBackend;
@@ -214,17 +216,30 @@ impl<B: Backend> From<Store<B>> for Opened {
     }
 }
 
-/// Opens the store `spec` names, `sqlite:PATH` or `postgres://...`
-/// (`postgresql://` too), sealed under the key `sealing` names.
-pub fn open(spec: &str, sealing: Sealing) -> Result<Opened> {
+/// Which backend a store spec names.
+enum Spec<'a> {
+    Postgres(&'a str),
+    Sqlite(&'a Path),
+}
+
+fn parse_spec(spec: &str) -> Result<Spec<'_>> {
     if spec.starts_with("postgres://") || spec.starts_with("postgresql://") {
-        return Ok(PostgresDatabase::open(spec)?.sealed_by(sealing)?.into());
+        return Ok(Spec::Postgres(spec));
     }
     match spec.strip_prefix("sqlite:") {
-        Some(path) if !path.is_empty() => open_sqlite(Path::new(path), sealing),
+        Some(path) if !path.is_empty() => Ok(Spec::Sqlite(Path::new(path))),
         _ => Err(Error::invalid(
             "a store is `sqlite:PATH` or `postgres://USER@HOST:PORT/DATABASE`",
         )),
+    }
+}
+
+/// Opens the store `spec` names, `sqlite:PATH` or `postgres://...`
+/// (`postgresql://` too), sealed under the key `sealing` names.
+pub fn open(spec: &str, sealing: Sealing) -> Result<Opened> {
+    match parse_spec(spec)? {
+        Spec::Postgres(url) => Ok(PostgresDatabase::open(url)?.sealed_by(sealing)?.into()),
+        Spec::Sqlite(path) => open_sqlite(path, sealing),
     }
 }
 
@@ -232,4 +247,14 @@ pub fn open(spec: &str, sealing: Sealing) -> Result<Opened> {
 /// key `sealing` names.
 pub fn open_sqlite(path: &Path, sealing: Sealing) -> Result<Opened> {
     Ok(SqliteDatabase::open(path)?.sealed_by(sealing)?.into())
+}
+
+/// Re-seals every value of the store `spec` names (as [`open`] takes it)
+/// from the master key `old` to `new`, or resumes the rotation to `new` an
+/// earlier run began; see [`Store::rotate_key`].
+pub fn rotate_key(spec: &str, old: &MasterKey, new: &MasterKey) -> Result<Rotated> {
+    match parse_spec(spec)? {
+        Spec::Postgres(url) => PostgresDatabase::open(url)?.rotate_key(old, new),
+        Spec::Sqlite(path) => SqliteDatabase::open(path)?.rotate_key(old, new),
+    }
 }

@@ -27,6 +27,11 @@
 //! `unsealed`, and [`Store::sealed`] seals every value (skipping those that
 //! already open, so an interrupted conversion resumes) before clearing the
 //! mark.
+//!
+//! A store whose key is being rotated (`store::rotate`) holds values under
+//! two keys; while its rotation record exists, [`Store::sealed`] refuses
+//! it with one line naming `flavorbox key rotate`, the one thing that may
+//! run on it then.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -37,6 +42,7 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 
 use super::backend::Backend;
 pub use super::key::{KeySource, MasterKey, OVERHEAD, is_sealed, load_key_file};
+use super::rotate::{META_ROTATION, rotation_in_progress};
 use super::{Database, Store, TxnMode};
 use crate::error::{Error, Result};
 
@@ -113,15 +119,26 @@ impl MasterKey {
         String::from_utf8(plain).map_err(|_| unreadable())
     }
 
-    fn verify(&self, check: &[u8]) -> Result<()> {
-        match self.open(KEY_CHECK_AAD, check) {
-            Some(plain) if plain == KEY_CHECK_PLAINTEXT => Ok(()),
-            _ => Err(Error::host(format!(
-                "the master key from {} does not open this store (it was sealed with another \
-                 key); nothing was read or written",
-                self.source
-            ))),
+    /// A check value of this key, for the store's metadata.
+    pub(super) fn check_value(&self) -> Vec<u8> {
+        self.seal(KEY_CHECK_AAD, KEY_CHECK_PLAINTEXT)
+    }
+
+    /// Whether `check` is a check value of this key.
+    pub(super) fn opens_check(&self, check: &[u8]) -> bool {
+        self.open(KEY_CHECK_AAD, check).as_deref() == Some(KEY_CHECK_PLAINTEXT)
+    }
+
+    /// Refuses a key the store's check value `check` is not of.
+    pub(super) fn verify(&self, check: &[u8]) -> Result<()> {
+        if self.opens_check(check) {
+            return Ok(());
         }
+        Err(Error::host(format!(
+            "the master key from {} does not open this store (it was sealed with another \
+             key); nothing was read or written",
+            self.source
+        )))
     }
 }
 
@@ -134,10 +151,13 @@ impl<B: Backend> Store<B> {
             backend: self.backend,
             seal: None,
         };
+        if raw.meta(META_ROTATION)?.is_some() {
+            return Err(rotation_in_progress());
+        }
         match raw.meta(META_KEY_CHECK)? {
             Some(check) => key.verify(&check)?,
             None => {
-                let check = key.seal(KEY_CHECK_AAD, KEY_CHECK_PLAINTEXT);
+                let check = key.check_value();
                 if !raw.insert_meta(META_KEY_CHECK, &check)? {
                     // Another process recorded its check first.
                     key.verify(&raw.meta(META_KEY_CHECK)?.unwrap_or_default())?;
