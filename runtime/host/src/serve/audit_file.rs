@@ -74,18 +74,49 @@ fn cannot_open(path: &Path, err: &dyn std::fmt::Display) -> Error {
     Error::invalid(format!("cannot open audit file {}: {err}", path.display()))
 }
 
-/// Opens `path` for appending, creating it readable by its owner only.
+/// Opens `path` for appending, creating it readable by its owner only. An
+/// existing file others may read is made private, with a warning (as a
+/// home is; the audit log names peers, tokens and secrets).
 fn open_private(path: &Path) -> Result<std::fs::File> {
     let mut options = std::fs::OpenOptions::new();
     options.create(true).append(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    options.open(path).map_err(|e| cannot_open(path, &e))
+    let file = options.open(path).map_err(|e| cannot_open(path, &e))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let meta = file.metadata().map_err(|e| cannot_open(path, &e))?;
+        let mode = meta.permissions().mode();
+        if meta.is_file() && mode & 0o077 != 0 {
+            file.set_permissions(std::fs::Permissions::from_mode(0o600))
+                .map_err(|e| cannot_open(path, &e))?;
+            tracing::warn!(
+                "audit file {} was open to others (mode {:o}); made private (0600)",
+                path.display(),
+                mode & 0o7777
+            );
+        }
+    }
+    Ok(file)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(unix)]
+    #[test]
+    fn an_existing_file_open_to_others_is_made_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit.jsonl");
+        std::fs::write(&path, "").unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        AuditFile::open(&path, 100, 2).unwrap();
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
 
     #[test]
     fn the_file_is_rotated_at_its_size_keeping_a_bounded_number() {

@@ -12,7 +12,7 @@
 //! manager's config), each opened with the old key and sealed with the new;
 //! a value that already opens with the new key is skipped, so running the
 //! rotation again resumes where it stopped. Passes over every value repeat
-//! until one re-seals nothing (at most [`MAX_PASSES`]), and only then does
+//! until one re-seals nothing (at most `MAX_PASSES`), and only then does
 //! one transaction make the new key's check value the store's and drop the
 //! record.
 //!
