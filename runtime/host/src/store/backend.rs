@@ -107,7 +107,8 @@ pub trait RecordRows {
     fn delete_manager(&mut self, id: i64) -> Result<()>;
     /// How many entries the namespace `id` holds.
     fn namespace_entries(&mut self, id: i64) -> Result<u64>;
-    /// Deletes the namespace `id`: its entries, version and usage.
+    /// Deletes the namespace `id`: its entries, version, usage and record
+    /// of writes.
     fn delete_namespace(&mut self, id: i64) -> Result<()>;
 
     /// Every user schema's definition (JSON), by name.
@@ -191,5 +192,9 @@ pub trait NamespaceRows: Send {
     fn usage(&mut self) -> Result<Usage>;
     /// Adds one to the namespace's version.
     fn bump_version(&mut self) -> Result<()>;
+    /// Page `page` of the namespace's record of writes (`store::writes`).
+    fn write_page(&mut self, page: u16) -> Result<Option<Vec<u8>>>;
+    /// Inserts or replaces page `page` of the record of writes.
+    fn put_write_page(&mut self, page: u16, data: &[u8]) -> Result<()>;
     fn commit(self) -> Result<()>;
 }

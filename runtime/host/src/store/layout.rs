@@ -36,6 +36,7 @@ pub const STEPS: &[Step] = &[
     CHECKSUM_COLUMN,
     TOKENS_BY_MANAGER_ID,
     AUDIT_CHAIN,
+    WRITE_RECORDS,
 ];
 
 /// The layout version this build writes.
@@ -361,5 +362,32 @@ CREATE TABLE IF NOT EXISTS audit_chain (
 INSERT INTO audit_chain (id, pruned_through, pruned_hash, head_seq, head_hash)
 SELECT 1, coalesce(max(seq), 0), repeat('0', 64), coalesce(max(seq), 0), repeat('0', 64)
 FROM audit;
+",
+};
+
+/// Layout 10: each namespace's sealed record of the write that last set
+/// each key (`store::writes`): pages of `namespace_writes`, page 0 the
+/// root. A store that already holds values is marked `unrecorded`, so the
+/// first open with a master key re-seals each of its values bound to a
+/// write and records it (`store::sealed`).
+const WRITE_RECORDS: Step = Step {
+    sqlite: "
+CREATE TABLE IF NOT EXISTS namespace_writes (
+    namespace INTEGER NOT NULL,
+    page INTEGER NOT NULL,
+    data BLOB NOT NULL,
+    PRIMARY KEY (namespace, page)
+);
+INSERT INTO meta (key, value) SELECT 'unrecorded', x'01' WHERE EXISTS (SELECT 1 FROM kv);
+",
+    postgres: "
+CREATE TABLE IF NOT EXISTS namespace_writes (
+    namespace BIGINT NOT NULL,
+    page INTEGER NOT NULL,
+    data BYTEA NOT NULL,
+    PRIMARY KEY (namespace, page)
+);
+INSERT INTO meta (key, value) SELECT 'unrecorded', decode('01', 'hex')
+WHERE EXISTS (SELECT 1 FROM kv);
 ",
 };

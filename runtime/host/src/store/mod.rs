@@ -12,8 +12,8 @@
 //! Guards against the backends disagreeing on a rule, a message or a
 //! layout. A [`Store`] checks every rule that spans records (a flavor in
 //! use is not removed, one manager is active, ...) and words every message
-//! once (`rules`), keeps each namespace's version and seals values at rest
-//! (`namespace`, `sealed`), above a narrow [`backend::Backend`] that only
+//! once (`rules`), keeps each namespace's version and seals values at rest, each
+//! bound to the write that set it (`namespace`, `sealed`, `writes`), above a narrow [`backend::Backend`] that only
 //! runs statements on rows and translates its driver's errors. SQLite (the
 //! embedded store, [`SqliteDatabase`]) and PostgreSQL (the one several
 //! `flavorbox serve` nodes share, [`PostgresDatabase`]) each live in their
@@ -33,6 +33,7 @@ mod rules;
 pub mod sealed;
 mod sqlite;
 pub mod staged;
+mod writes;
 
 pub use access::{
     AccessStore, AuditChain, AuditEntry, AuditLink, AuditRetention, AuditVerdict, CHAIN_ORIGIN,
@@ -57,6 +58,10 @@ use crate::contract::FlavorDescription;
 use crate::error::{Error, Result};
 use crate::policy::{ManagerLimits, Policy};
 use crate::schema::Schema;
+
+/// The end of every storage key's range: keys are printable ASCII (the
+/// storage capability enforces it), so all sort before DEL.
+const ALL_KEYS_END: &str = "\u{7f}";
 
 /// The embedded store: one SQLite file.
 pub type SqliteDatabase = Store<SqliteBackend>;

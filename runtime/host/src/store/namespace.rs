@@ -7,7 +7,8 @@
 //! a prefix listing is exactly the keys that start with the prefix, and on
 //! a sealed store every value is sealed before the backend sees it and
 //! opened (or refused) on the way back, with lengths and usage counted in
-//! plaintext. Each is done here once; the backend only runs statements.
+//! plaintext; a value is opened only as set by the write `store::writes`
+//! records for its key, so an older value put back is refused. Each is done here once; the backend only runs statements.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -15,8 +16,10 @@ use std::time::Instant;
 use super::backend::NamespaceRows;
 use super::key::MasterKey;
 use super::sealed::OVERHEAD;
-use super::{NamespaceTxn, Usage};
-use crate::error::Result;
+use super::writes::{Opening, WriteRecord};
+use super::{ALL_KEYS_END, NamespaceTxn, Usage};
+use crate::error::{Error, Result};
+use crate::text::clip;
 
 /// A namespace transaction of a [`super::Store`].
 pub(super) struct StoreNamespace<N> {
@@ -24,13 +27,15 @@ pub(super) struct StoreNamespace<N> {
     pub(super) namespace: i64,
     /// The master key, on a sealed store.
     pub(super) seal: Option<Arc<MasterKey>>,
+    /// The write that last set each key, on a sealed store.
+    pub(super) writes: WriteRecord,
     pub(super) wrote: bool,
 }
 
 /// The smallest string greater than every string that starts with `prefix`,
 /// for keys of printable ASCII (which the storage capability enforces).
 fn prefix_end(prefix: &str) -> String {
-    format!("{prefix}\u{7f}")
+    format!("{prefix}{ALL_KEYS_END}")
 }
 
 impl<N: NamespaceRows> NamespaceTxn for StoreNamespace<N> {
@@ -44,9 +49,26 @@ impl<N: NamespaceRows> NamespaceTxn for StoreNamespace<N> {
 
     fn get(&mut self, key: &str) -> Result<Option<Vec<u8>>> {
         let stored = self.rows.get(key)?;
-        match (&self.seal, stored) {
-            (Some(seal), Some(sealed)) => seal.open_entry(self.namespace, key, &sealed).map(Some),
-            (_, stored) => Ok(stored),
+        let Some(seal) = self.seal.clone() else {
+            return Ok(stored);
+        };
+        let written = self
+            .writes
+            .written(&mut self.rows, &Opening::with(&seal), key)?;
+        match (stored, written) {
+            (None, None) => Ok(None),
+            (Some(sealed), Some(write)) => seal
+                .open_entry(self.namespace, key, write, &sealed)
+                .map(Some),
+            (Some(_), None) => Err(Error::host(format!(
+                "stored entry `{}` was never written there by flavorbox (deleted, then put \
+                 back or added outside flavorbox); refused",
+                clip(key, 80)
+            ))),
+            (None, Some(_)) => Err(Error::host(format!(
+                "stored entry `{}` was removed outside flavorbox",
+                clip(key, 80)
+            ))),
         }
     }
 
@@ -60,16 +82,22 @@ impl<N: NamespaceRows> NamespaceTxn for StoreNamespace<N> {
 
     fn set(&mut self, key: &str, value: &[u8]) -> Result<()> {
         self.wrote = true;
-        match &self.seal {
-            Some(seal) => self
-                .rows
-                .put(key, &seal.seal_entry(self.namespace, key, value)),
-            None => self.rows.put(key, value),
-        }
+        let Some(seal) = self.seal.clone() else {
+            return self.rows.put(key, value);
+        };
+        let write = self
+            .writes
+            .record(&mut self.rows, &Opening::with(&seal), key)?;
+        self.rows
+            .put(key, &seal.seal_entry(self.namespace, key, write, value))
     }
 
     fn delete(&mut self, key: &str) -> Result<bool> {
         self.wrote = true;
+        if let Some(seal) = self.seal.clone() {
+            self.writes
+                .forget(&mut self.rows, &Opening::with(&seal), key)?;
+        }
         self.rows.delete(key)
     }
 
@@ -90,6 +118,9 @@ impl<N: NamespaceRows> NamespaceTxn for StoreNamespace<N> {
 
     fn commit(mut self: Box<Self>) -> Result<()> {
         if self.wrote {
+            if let Some(seal) = self.seal.clone() {
+                self.writes.save(&mut self.rows, &Opening::with(&seal))?;
+            }
             self.rows.bump_version()?;
         }
         self.rows.commit()

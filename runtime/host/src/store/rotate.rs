@@ -9,7 +9,8 @@
 //! exists, [`Store::sealed`] refuses to open the store: the rotation is the
 //! only thing that runs on it. Values are re-sealed in bounded batches (one
 //! write transaction per [`BATCH`] values of a namespace, one per
-//! manager's config), each opened with the old key and sealed with the new;
+//! manager's config), each opened with the old key and sealed with the new
+//! (bound to the same write), then each namespace's record of writes;
 //! a value that already opens with the new key is skipped, so running the
 //! rotation again resumes where it stopped. Passes over every value repeat
 //! until one re-seals nothing (at most `MAX_PASSES`), and only then does
@@ -27,11 +28,12 @@ use std::collections::BTreeMap;
 
 use zeroize::Zeroizing;
 
-use super::backend::{Backend, RecordRows};
+use super::backend::{Backend, NamespaceRows, RecordRows};
 use super::key::MasterKey;
 pub use super::key::{pending_key_file, promote_pending_key, retired_key_file};
 use super::sealed::META_KEY_CHECK;
-use super::{Database, Store, TxnMode};
+use super::writes::{Opening, WriteRecord};
+use super::{ALL_KEYS_END, Database, Store, TxnMode};
 use crate::error::{Error, Result};
 
 /// Metadata key of a rotation in progress: the new key's check value.
@@ -145,33 +147,56 @@ impl<B: Backend> Store<B> {
 }
 
 /// Re-seals the values of namespace `id` under `new`, [`BATCH`] per
-/// transaction; how many it re-sealed.
+/// transaction, each as set by the write its namespace's record holds for
+/// it, then the record's pages; how many values it re-sealed.
 fn reseal_namespace<B: Backend>(
     raw: &Store<B>,
     id: i64,
     old: &MasterKey,
     new: &MasterKey,
 ) -> Result<u64> {
-    let keys = raw.namespace(id, TxnMode::Read)?.list_keys("")?;
+    let opening = Opening {
+        current: new,
+        retiring: Some(old),
+    };
+    let keys = raw
+        .backend
+        .namespace(id, TxnMode::Read)?
+        .keys_in("", ALL_KEYS_END)?;
     let mut resealed = 0;
     for batch in keys.chunks(BATCH) {
-        let mut txn = raw.namespace(id, TxnMode::Write)?;
+        let mut rows = raw.backend.namespace(id, TxnMode::Write)?;
+        let mut writes = WriteRecord::new(id);
         let mut wrote = false;
         for key in batch {
-            let Some(stored) = txn.get(key)? else {
+            let Some(stored) = rows.get(key)? else {
                 continue;
             };
-            if new.open_entry(id, key, &stored).is_ok() {
+            let write = writes.written(&mut rows, &opening, key)?.ok_or_else(|| {
+                Error::host(format!(
+                    "stored entry `{}` was never written there by flavorbox; the store was \
+                     altered outside flavorbox (nothing more was re-sealed)",
+                    crate::text::clip(key, 80)
+                ))
+            })?;
+            if new.open_entry(id, key, write, &stored).is_ok() {
                 continue;
             }
-            let plain = Zeroizing::new(old.open_entry(id, key, &stored)?);
-            txn.set(key, &new.seal_entry(id, key, &plain))?;
+            let plain = Zeroizing::new(old.open_entry(id, key, write, &stored)?);
+            rows.put(key, &new.seal_entry(id, key, write, &plain))?;
             wrote = true;
             resealed += 1;
         }
         if wrote {
-            txn.commit()?;
+            rows.commit()?;
         }
+    }
+    // The pages last: each opens under either key until then.
+    let mut rows = raw.backend.namespace(id, TxnMode::Write)?;
+    let mut writes = WriteRecord::new(id);
+    writes.load_all(&mut rows, &opening)?;
+    if writes.save(&mut rows, &opening)? > 0 {
+        rows.commit()?;
     }
     Ok(resealed)
 }

@@ -28,6 +28,7 @@ use super::audit_chain::{append_chained, walk_chain};
 use super::backend::{AccessRows, Backend, FlavorRow, ManagerRow, RecordRows};
 use super::key::MasterKey;
 use super::namespace::StoreNamespace;
+use super::writes::WriteRecord;
 use super::{Database, FlavorRecord, ManagerRecord, NamespaceTxn, TxnMode};
 use crate::error::{Error, Result};
 use crate::policy::{ManagerLimits, Policy};
@@ -356,6 +357,7 @@ impl<B: Backend> Database for Store<B> {
             rows: self.backend.namespace(id, mode)?,
             namespace: id,
             seal: self.seal.clone(),
+            writes: WriteRecord::new(id),
             wrote: false,
         }))
     }

@@ -22,11 +22,16 @@
 //! usage are reported without the sealing overhead, so a flavor's quota
 //! means what it says.
 //!
-//! Stores from before sealing (layout 3 or older) are sealed in place by
-//! the first open that has a key: layout step 4 marks such a store
-//! `unsealed`, and [`Store::sealed`] seals every value (skipping those that
-//! already open, so an interrupted conversion resumes) before clearing the
-//! mark.
+//! A value is also bound to the write that set it: its associated data
+//! holds the write's number, which `store::writes` records per key, so an
+//! older value of the same key put back does not open either.
+//!
+//! Stores from before sealing (layout 3 or older) or before writes were
+//! recorded (layout 9 or older) are converted in place by the first open
+//! that has a key: layout steps 4 and 10 mark such a store `unsealed` or
+//! `unrecorded`, and [`Store::sealed`] re-seals every value as set by a
+//! first recorded write (a namespace at a time, skipping those done, so an
+//! interrupted conversion resumes) before clearing the marks.
 //!
 //! A store whose key is being rotated (`store::rotate`) holds values under
 //! two keys; while its rotation record exists, [`Store::sealed`] refuses
@@ -40,10 +45,13 @@ use std::sync::Arc;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 
-use super::backend::Backend;
+use zeroize::Zeroizing;
+
+use super::backend::{Backend, NamespaceRows};
 pub use super::key::{KeySource, MasterKey, OVERHEAD, is_sealed, load_key_file};
 use super::rotate::{META_ROTATION, rotation_in_progress};
-use super::{Database, Store, TxnMode};
+use super::writes::{Opening, WriteRecord};
+use super::{ALL_KEYS_END, Database, Store, TxnMode};
 use crate::error::{Error, Result};
 
 /// Prefix of a sealed config value (text, as config is stored as text).
@@ -54,6 +62,9 @@ pub const META_KEY_CHECK: &str = "key-check";
 /// Metadata key marking a store whose values are not all sealed yet
 /// (written by layout step 4 on a store that held data).
 pub const META_UNSEALED: &str = "unsealed";
+/// Metadata key marking a store whose values were sealed before writes
+/// were recorded (written by layout step 10 on a store that held values).
+pub const META_UNRECORDED: &str = "unrecorded";
 const KEY_CHECK_PLAINTEXT: &[u8] = b"flavorbox master key check";
 const KEY_CHECK_AAD: &[u8] = b"flavorbox/key-check/v1";
 
@@ -66,7 +77,18 @@ pub enum Sealing {
     KeyFile(PathBuf),
 }
 
-fn entry_aad(namespace: i64, key: &str) -> Vec<u8> {
+/// Where a value lives and the write that set it (see `store::writes`).
+fn entry_aad(namespace: i64, key: &str, write: u64) -> Vec<u8> {
+    let mut aad = b"flavorbox/kv/v2\0".to_vec();
+    aad.extend_from_slice(&namespace.to_be_bytes());
+    aad.extend_from_slice(&write.to_be_bytes());
+    aad.extend_from_slice(key.as_bytes());
+    aad
+}
+
+/// Where a value lives, as values were sealed before writes were recorded
+/// (layout 9 or older); read only to re-seal them.
+fn legacy_entry_aad(namespace: i64, key: &str) -> Vec<u8> {
     let mut aad = b"flavorbox/kv/v1\0".to_vec();
     aad.extend_from_slice(&namespace.to_be_bytes());
     aad.extend_from_slice(key.as_bytes());
@@ -78,21 +100,41 @@ fn config_aad(manager: &str, key: &str) -> Vec<u8> {
 }
 
 impl MasterKey {
-    /// Seals the value of `key` in the namespace `namespace`.
-    pub(super) fn seal_entry(&self, namespace: i64, key: &str, value: &[u8]) -> Vec<u8> {
-        self.seal(&entry_aad(namespace, key), value)
+    /// Seals the value of `key` in the namespace `namespace`, set by the
+    /// write numbered `write`.
+    pub(super) fn seal_entry(
+        &self,
+        namespace: i64,
+        key: &str,
+        write: u64,
+        value: &[u8],
+    ) -> Vec<u8> {
+        self.seal(&entry_aad(namespace, key, write), value)
     }
 
-    /// Opens what [`MasterKey::seal_entry`] sealed for this very place.
-    pub(super) fn open_entry(&self, namespace: i64, key: &str, sealed: &[u8]) -> Result<Vec<u8>> {
-        self.open(&entry_aad(namespace, key), sealed)
+    /// Opens what [`MasterKey::seal_entry`] sealed for this very place and
+    /// write: a value moved from elsewhere, or an older one put back, does
+    /// not open.
+    pub(super) fn open_entry(
+        &self,
+        namespace: i64,
+        key: &str,
+        write: u64,
+        sealed: &[u8],
+    ) -> Result<Vec<u8>> {
+        self.open(&entry_aad(namespace, key, write), sealed)
             .ok_or_else(|| {
                 Error::host(format!(
-                    "stored entry `{}` does not open with the master key; it was altered or \
-                 moved outside flavorbox",
+                    "stored entry `{}` is not the value last written there with the master key; \
+                     it was altered, moved or put back outside flavorbox",
                     crate::text::clip(key, 80)
                 ))
             })
+    }
+
+    /// Opens a value sealed before writes were recorded.
+    fn open_legacy_entry(&self, namespace: i64, key: &str, sealed: &[u8]) -> Option<Vec<u8>> {
+        self.open(&legacy_entry_aad(namespace, key), sealed)
     }
 
     /// Seals the config value of `key` of the manager `manager`.
@@ -164,8 +206,9 @@ impl<B: Backend> Store<B> {
                 }
             }
         }
-        if raw.meta(META_UNSEALED)?.is_some() {
-            seal_legacy(&raw, &key)?;
+        let unsealed = raw.meta(META_UNSEALED)?.is_some();
+        if unsealed || raw.meta(META_UNRECORDED)?.is_some() {
+            convert_legacy(&raw, &key, unsealed)?;
         }
         Ok(Store {
             backend: raw.backend,
@@ -183,33 +226,60 @@ impl<B: Backend> Store<B> {
     }
 }
 
-/// Seals every value of a store written before sealing existed, through
-/// the unsealed store `raw`. Values that already open were sealed by an
-/// earlier, interrupted run.
-fn seal_legacy<B: Backend>(raw: &Store<B>, key: &MasterKey) -> Result<()> {
+/// Brings the values of a store from before writes were recorded (marked
+/// `unrecorded` by layout step 10), or from before sealing (marked
+/// `unsealed` by step 4), under the current rules, through the unsealed
+/// store `raw`: each namespace in one transaction, every value re-sealed
+/// as set by its first recorded write. A namespace that has a record, and
+/// a config value that opens, were done by an earlier, interrupted run; a
+/// value of an `unsealed` store
+/// that does not open was stored in plain text.
+fn convert_legacy<B: Backend>(raw: &Store<B>, key: &MasterKey, unsealed: bool) -> Result<()> {
+    let opening = Opening::with(key);
     for record in raw.managers()? {
-        let mut txn = raw.namespace(record.id, TxnMode::Write)?;
-        for entry in txn.list_keys("")? {
-            let Some(value) = txn.get(&entry)? else {
-                continue;
-            };
-            if key.open_entry(record.id, &entry, &value).is_err() {
-                txn.set(&entry, &key.seal_entry(record.id, &entry, &value))?;
-            }
-        }
-        txn.commit()?;
-        let config: BTreeMap<String, String> = record
-            .config
-            .iter()
-            .map(|(k, v)| {
-                let sealed = match key.open_config(&record.name, k, v) {
-                    Ok(_) => v.clone(),
-                    Err(_) => key.seal_config(&record.name, k, v),
+        // The namespace's transaction ends (committed, or rolled back when
+        // there was nothing to do) before the config is written.
+        let mut rows = raw.backend.namespace(record.id, TxnMode::Write)?;
+        if WriteRecord::exists(&mut rows)? {
+            drop(rows);
+        } else {
+            let mut writes = WriteRecord::new(record.id);
+            for entry in rows.keys_in("", ALL_KEYS_END)? {
+                let Some(stored) = rows.get(&entry)? else {
+                    continue;
                 };
-                (k.clone(), sealed)
-            })
-            .collect();
-        raw.update_manager_config(&record.name, &config)?;
+                let plain = match key.open_legacy_entry(record.id, &entry, &stored) {
+                    Some(plain) => Zeroizing::new(plain),
+                    None if unsealed => Zeroizing::new(stored),
+                    None => {
+                        return Err(Error::host(format!(
+                            "stored entry `{}` does not open with the master key; it was \
+                             altered or moved outside flavorbox",
+                            crate::text::clip(&entry, 80)
+                        )));
+                    }
+                };
+                let write = writes.record(&mut rows, &opening, &entry)?;
+                rows.put(&entry, &key.seal_entry(record.id, &entry, write, &plain))?;
+            }
+            writes.save(&mut rows, &opening)?;
+            rows.commit()?;
+        }
+        if unsealed {
+            let config: BTreeMap<String, String> = record
+                .config
+                .iter()
+                .map(|(k, v)| {
+                    let sealed = match key.open_config(&record.name, k, v) {
+                        Ok(_) => v.clone(),
+                        Err(_) => key.seal_config(&record.name, k, v),
+                    };
+                    (k.clone(), sealed)
+                })
+                .collect();
+            raw.update_manager_config(&record.name, &config)?;
+        }
     }
-    raw.delete_meta(META_UNSEALED)
+    raw.delete_meta(META_UNSEALED)?;
+    raw.delete_meta(META_UNRECORDED)
 }

@@ -196,6 +196,27 @@ impl NamespaceRows for PostgresNamespace {
         Ok(())
     }
 
+    fn write_page(&mut self, page: u16) -> Result<Option<Vec<u8>>> {
+        let ns = self.namespace;
+        let page = i32::from(page);
+        let row = self.begin()?.row(
+            "SELECT data FROM namespace_writes WHERE namespace = $1 AND page = $2",
+            &[&ns, &page],
+        )?;
+        Ok(row.map(|r| r.get(0)))
+    }
+
+    fn put_write_page(&mut self, page: u16, data: &[u8]) -> Result<()> {
+        let ns = self.namespace;
+        let page = i32::from(page);
+        self.begin()?.execute(
+            "INSERT INTO namespace_writes (namespace, page, data) VALUES ($1, $2, $3)
+             ON CONFLICT (namespace, page) DO UPDATE SET data = excluded.data",
+            &[&ns, &page, &data],
+        )?;
+        Ok(())
+    }
+
     fn commit(mut self) -> Result<()> {
         if self.open {
             self.conn.batch("COMMIT").map_err(lock_error)?;

@@ -194,6 +194,8 @@ impl RecordRows for PostgresRows {
         )?;
         self.conn
             .execute("DELETE FROM namespace_usage WHERE namespace = $1", &[&id])?;
+        self.conn
+            .execute("DELETE FROM namespace_writes WHERE namespace = $1", &[&id])?;
         Ok(())
     }
 

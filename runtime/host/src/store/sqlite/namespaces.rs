@@ -173,6 +173,27 @@ impl NamespaceRows for SqliteNamespace {
         Ok(())
     }
 
+    fn write_page(&mut self, page: u16) -> Result<Option<Vec<u8>>> {
+        let ns = self.namespace;
+        Ok(self
+            .begin()?
+            .prepare_cached("SELECT data FROM namespace_writes WHERE namespace = ?1 AND page = ?2")?
+            .query_row(params![ns, page], |r| r.get(0))
+            .optional()?)
+    }
+
+    fn put_write_page(&mut self, page: u16, data: &[u8]) -> Result<()> {
+        let ns = self.namespace;
+        self.begin()?
+            .prepare_cached(
+                "INSERT INTO namespace_writes (namespace, page, data) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (namespace, page) DO UPDATE SET data = excluded.data",
+            )?
+            .execute(params![ns, page, data])
+            .map_err(lock_error)?;
+        Ok(())
+    }
+
     fn commit(mut self) -> Result<()> {
         self.bound_wait()?;
         self.session.commit().map_err(lock_error)

@@ -177,6 +177,7 @@ impl RecordRows for SqliteRows {
         self.change("DELETE FROM kv WHERE namespace = ?1", [id])?;
         self.change("DELETE FROM namespace_versions WHERE namespace = ?1", [id])?;
         self.change("DELETE FROM namespace_usage WHERE namespace = ?1", [id])?;
+        self.change("DELETE FROM namespace_writes WHERE namespace = ?1", [id])?;
         Ok(())
     }
 
