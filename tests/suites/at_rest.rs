@@ -170,11 +170,49 @@ fn a_value_moved_to_another_secret_does_not_open() {
     drop(conn);
     cli(home, &["secret", "get", "mine", "--reveal"], None).fails(
         1,
-        "stored entry `secrets/mine` does not open with the master key",
+        "stored entry `secrets/mine` is not the value last written there with the master key",
     );
     assert_eq!(
         cli(home, &["secret", "get", "theirs", "--key", "k"], None).ok(),
         "theirs\n"
+    );
+}
+
+#[test]
+fn an_older_or_deleted_value_put_back_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path();
+    cli(home, &["secret", "register", "db", "password=old"], None).ok();
+    cli(home, &["secret", "register", "gone", "token=revoked"], None).ok();
+    let sql = |statements: &str| {
+        rusqlite::Connection::open(store(home))
+            .unwrap()
+            .execute_batch(statements)
+            .unwrap();
+    };
+    sql("CREATE TABLE kv_then AS SELECT * FROM kv;");
+    cli(home, &["secret", "update", "db", "password=new"], None).ok();
+    cli(home, &["secret", "delete", "gone", "--yes"], None).ok();
+    // Someone with the store file puts the older rows back.
+    sql(
+        "UPDATE kv SET value = (SELECT value FROM kv_then WHERE key = 'secrets/db')
+         WHERE key = 'secrets/db';
+         INSERT INTO kv SELECT * FROM kv_then WHERE key = 'secrets/gone';",
+    );
+    cli(home, &["secret", "get", "db", "--key", "password"], None).fails(
+        1,
+        "stored entry `secrets/db` is not the value last written there with the master key",
+    );
+    cli(home, &["secret", "get", "gone", "--key", "token"], None).fails(
+        1,
+        "stored entry `secrets/gone` was never written there by flavorbox",
+    );
+    // What is refused is deleted and written again through flavorbox.
+    cli(home, &["secret", "delete", "db", "--yes"], None).ok();
+    cli(home, &["secret", "register", "db", "password=newest"], None).ok();
+    assert_eq!(
+        cli(home, &["secret", "get", "db", "--key", "password"], None).ok(),
+        "newest\n"
     );
 }
 

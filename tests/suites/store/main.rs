@@ -13,7 +13,8 @@
 //!
 //! The tests are split by subject into `store/*.rs`; this file holds the
 //! record rules and what they share; `rotation.rs` the master key's
-//! rotation. `tls.rs` is PostgreSQL's alone: the
+//! rotation; `writes.rs` values bound to their write (older ones put back
+//! are refused). `tls.rs` is PostgreSQL's alone: the
 //! link to the database under each `sslmode`.
 
 use std::collections::BTreeMap;
@@ -48,6 +49,7 @@ mod rotation;
 mod sealing_and_access;
 mod tls;
 mod tokens;
+mod writes;
 
 /// Where one test's store lives: a SQLite file, or a PostgreSQL database.
 pub enum Place {
@@ -158,7 +160,7 @@ fn database_of(url: &str) -> &str {
 }
 
 /// The layout this flavorbox writes.
-pub const LAYOUT: i64 = 9;
+pub const LAYOUT: i64 = 10;
 
 pub fn test_key() -> MasterKey {
     MasterKey::generate(KeySource::Given("test".to_string()))

@@ -54,15 +54,23 @@ fn values_round_trip_and_are_ciphertext_below(place: &Place) {
 fn a_value_moved_to_another_key_or_namespace_does_not_open(place: &Place) {
     let db = place.sealed(&test_key()).unwrap();
     let raw = place.open().db;
-    let mut txn = db.namespace(1, TxnMode::Write).unwrap();
-    txn.set("a", b"value-a").unwrap();
-    txn.commit().unwrap();
+    for (namespace, key, value) in [
+        (1, "a", b"value-a"),
+        (1, "b", b"value-b"),
+        (2, "a", b"value-c"),
+    ] {
+        let mut txn = db.namespace(namespace, TxnMode::Write).unwrap();
+        txn.set(key, value).unwrap();
+        txn.commit().unwrap();
+    }
     let stored = raw
         .namespace(1, TxnMode::Read)
         .unwrap()
         .get("a")
         .unwrap()
         .unwrap();
+    // Over a value flavorbox wrote there (`store/writes.rs` puts values
+    // back where none was written).
     for (namespace, key) in [(1, "b"), (2, "a")] {
         let mut txn = raw.namespace(namespace, TxnMode::Write).unwrap();
         txn.set(key, &stored).unwrap();
@@ -76,8 +84,8 @@ fn a_value_moved_to_another_key_or_namespace_does_not_open(place: &Place) {
         assert_eq!(
             err.detail(),
             format!(
-                "stored entry `{key}` does not open with the master key; \
-                 it was altered or moved outside flavorbox"
+                "stored entry `{key}` is not the value last written there with the master key; \
+                 it was altered, moved or put back outside flavorbox"
             )
         );
     }
