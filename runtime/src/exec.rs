@@ -68,7 +68,7 @@ const MAX_TEMPLATE_BYTES: usize = 1024 * 1024;
 #[command(after_help = RUN_RULES)]
 pub struct RunArgs {
     /// Read secrets from this secrets manager instead of the active one
-    #[arg(long, value_name = "NAME")]
+    #[arg(short, long, value_name = "NAME")]
     manager: Option<String>,
     /// Put every key of this secret into the environment, upper-cased
     /// (`.` and `-` become `_`), after PREFIX if given; repeatable
@@ -101,7 +101,7 @@ pub struct RunArgs {
 pub struct ResolveArgs {
     /// Resolve references without a manager in this secrets manager instead
     /// of the active one
-    #[arg(long, value_name = "NAME")]
+    #[arg(short, long, value_name = "NAME")]
     manager: Option<String>,
     /// The template to render (`-` or nothing for stdin)
     file: Option<PathBuf>,
@@ -344,19 +344,34 @@ pub fn run(home: &Home, args: RunArgs) -> Result<ExitCode> {
 /// of a refused family (see [`flavorbox::environment_names`]) is left out
 /// with a warning on stderr naming the key and the family; the other keys
 /// are printed and the command succeeds.
+///
+/// Two keys that name one variable (`db-host` and `DB_HOST`) are refused
+/// before anything is printed: whichever came last would win in the shell.
 pub fn print_env<'a>(
     secret: &str,
     values: impl IntoIterator<Item = (&'a str, &'a str)>,
 ) -> Result<()> {
+    let mut lines: BTreeMap<String, (&str, &str)> = BTreeMap::new();
     for (key, value) in values {
         match key_variable(secret, "", key) {
-            Ok(name) => out!("{name}={}", shell_quote(value)),
+            Ok(name) => {
+                if let Some((earlier, _)) = lines.get(&name) {
+                    return Err(Error::invalid(format!(
+                        "secret `{secret}` keys `{earlier}` and `{key}` would both set {name}; \
+                         rename one, or read them with --output json"
+                    )));
+                }
+                lines.insert(name, (key, value));
+            }
             Err(refusal) if refusal.is(ErrorKind::Denied) => err_line(format_args!(
                 "flavorbox: warning: {}; left out",
                 refusal.detail()
             )),
             Err(e) => return Err(e),
         }
+    }
+    for (name, (_, value)) in lines {
+        out!("{name}={}", shell_quote(value));
     }
     Ok(())
 }

@@ -9,7 +9,7 @@ use flavorbox::registry::{FlavorEntry, RegisterOptions};
 use flavorbox::{Home, Result};
 
 use super::OutputFormat;
-use super::output::{err_line, json, out, table};
+use super::output::{err_line, out, structured, table};
 use super::scaffold;
 use super::terminal::confirm;
 use flavorbox::text::escape;
@@ -67,9 +67,10 @@ impl PolicyArgs {
 #[derive(Subcommand)]
 pub enum FlavorCommand {
     /// List the built-in and registered flavors
+    #[command(visible_alias = "ls")]
     List {
         /// Output format
-        #[arg(long, value_enum, default_value_t)]
+        #[arg(short, long, value_enum, default_value_t)]
         output: OutputFormat,
     },
     /// Register a flavor from a wasm component
@@ -91,11 +92,12 @@ pub enum FlavorCommand {
         policy: PolicyArgs,
     },
     /// Show a flavor's description, capabilities and limits
+    #[command(visible_alias = "show")]
     Describe {
         /// The flavor's name
         name: String,
         /// Output format
-        #[arg(long, value_enum, default_value_t)]
+        #[arg(short, long, value_enum, default_value_t)]
         output: OutputFormat,
     },
     /// Grant capabilities or origins to a registered flavor, or change its
@@ -118,6 +120,7 @@ pub enum FlavorCommand {
         origins: Vec<String>,
     },
     /// Remove a registered flavor no secrets manager uses
+    #[command(visible_alias = "rm")]
     Remove {
         /// The flavor's name
         name: String,
@@ -158,8 +161,8 @@ pub fn run(home: &Home, command: FlavorCommand) -> Result<()> {
     match command {
         FlavorCommand::List { output } => {
             let flavors = home.flavors().list()?;
-            if output == OutputFormat::Json {
-                return json(&flavors);
+            if let Some(printed) = structured(output, &flavors) {
+                return printed;
             }
             let rows = flavors
                 .iter()
@@ -231,8 +234,8 @@ pub fn run(home: &Home, command: FlavorCommand) -> Result<()> {
         }
         FlavorCommand::Describe { name, output } => {
             let entry = home.flavors().get(&name)?;
-            if output == OutputFormat::Json {
-                return json(&entry);
+            if let Some(printed) = structured(output, &entry) {
+                return printed;
             }
             describe(&entry);
             Ok(())

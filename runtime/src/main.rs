@@ -75,6 +75,14 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Create a home (store, master key, the `default` secrets manager)
+    /// in DIR, or in --home / FLAVORBOX_HOME; any home but the default one
+    /// must be made this way before other commands use it
+    Init {
+        /// The home to create [default: --home, else the default home]
+        #[arg(value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
     /// List, register, upgrade, grant, describe and remove flavors
     #[command(subcommand)]
     Flavor(flavor::FlavorCommand),
@@ -113,14 +121,17 @@ enum Command {
     Man(docs::ManArgs),
 }
 
-/// How to print results.
+/// How to print results: the same three for every listing and description.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
 pub enum OutputFormat {
     /// Aligned text for people (control characters escaped)
     #[default]
-    Text,
+    #[value(alias = "text")]
+    Table,
     /// JSON for scripts (exact values)
     Json,
+    /// YAML for scripts and people (exact values)
+    Yaml,
 }
 
 fn main() -> ExitCode {
@@ -172,11 +183,20 @@ fn usage_error(err: clap::Error) -> ExitCode {
         .collect::<Vec<_>>()
         .join(" ");
     let first = first.trim_start_matches("error: ");
+    // clap's tips ("a similar subcommand exists: 'secret'") stay, on the
+    // same line.
+    let tips: Vec<String> = rendered
+        .split("\n\n")
+        .map(str::trim)
+        .filter_map(|paragraph| paragraph.strip_prefix("tip: "))
+        .map(|tip| tip.lines().map(str::trim).collect::<Vec<_>>().join(" "))
+        .collect();
     let message = match err.kind() {
         ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand | ErrorKind::MissingSubcommand => {
             format!("`{path}` needs a subcommand")
         }
-        _ => first.to_string(),
+        _ if tips.is_empty() => first.to_string(),
+        _ => format!("{first}; {}", tips.join("; ")),
     };
     eprintln!(
         "flavorbox: {}; see `{path} --help`",
@@ -266,9 +286,24 @@ fn sandbox_config(profile: Profile) -> SandboxConfig {
     }
 }
 
+/// Whether a command may create its home: only `init`, and any command on
+/// the default home.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Create {
+    DefaultOnly,
+    Always,
+}
+
 /// The home a command runs on: a one-shot sandbox, except for `serve`,
-/// which takes calls until it is stopped.
-fn open_home(dir: Option<PathBuf>, store: Option<&str>, profile: Profile) -> Result<Home> {
+/// which takes calls until it is stopped. A home named by --home or
+/// FLAVORBOX_HOME must exist unless `create` says otherwise.
+fn open_home(
+    dir: Option<PathBuf>,
+    store: Option<&str>,
+    profile: Profile,
+    create: Create,
+) -> Result<Home> {
+    let create_missing = create == Create::Always || dir.is_none();
     let dir = match dir {
         Some(dir) => dir,
         None => default_home()?,
@@ -279,7 +314,9 @@ fn open_home(dir: Option<PathBuf>, store: Option<&str>, profile: Profile) -> Res
     {
         return Err(refused);
     }
-    let mut builder = Home::builder(dir).sandbox(sandbox_config(profile));
+    let mut builder = Home::builder(dir)
+        .sandbox(sandbox_config(profile))
+        .create_missing(create_missing);
     if let Some(store) = store {
         builder = builder.store(store);
     }
@@ -292,7 +329,14 @@ fn open_home(dir: Option<PathBuf>, store: Option<&str>, profile: Profile) -> Res
 fn run(cli: Cli) -> Result<ExitCode> {
     let store = cli.store.clone();
     let home_dir = cli.home.clone();
-    let home = || open_home(cli.home, store.as_deref(), Profile::OneShot);
+    let home = || {
+        open_home(
+            cli.home,
+            store.as_deref(),
+            Profile::OneShot,
+            Create::DefaultOnly,
+        )
+    };
     let done = |r: Result<()>| r.map(|()| ExitCode::SUCCESS);
     if let Some(server) = cli.server.as_deref() {
         return match cli.command {
@@ -306,8 +350,25 @@ fn run(cli: Cli) -> Result<ExitCode> {
         };
     }
     match cli.command {
+        Command::Init { dir } => {
+            let dir = dir.or(home_dir);
+            let existed = dir.as_ref().is_some_and(|d| d.exists());
+            let home = open_home(dir, store.as_deref(), Profile::OneShot, Create::Always)?;
+            let path = flavorbox::text::escape(&home.dir().display().to_string()).into_owned();
+            if existed {
+                output::out!("home {path} is ready");
+            } else {
+                output::out!("created home {path}");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Serve(args) => done(serve::serve(
-            open_home(home_dir, store.as_deref(), Profile::Service)?,
+            open_home(
+                home_dir,
+                store.as_deref(),
+                Profile::Service,
+                Create::DefaultOnly,
+            )?,
             args,
         )),
         Command::Token(cmd) => done(serve::token(&home()?, cmd)),

@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use super::OutputFormat;
 use super::input;
-use super::output::{json, out, table};
+use super::output::{out, structured, table};
 use super::terminal::confirm;
 
 #[derive(Subcommand)]
@@ -38,17 +38,19 @@ pub enum ManagerCommand {
         http_requests: Option<u32>,
     },
     /// List secrets managers (secret config values are masked)
+    #[command(visible_alias = "ls")]
     List {
         /// Output format
-        #[arg(long, value_enum, default_value_t)]
+        #[arg(short, long, value_enum, default_value_t)]
         output: OutputFormat,
     },
     /// Show a secrets manager: flavor, config (secret values masked), state
+    #[command(visible_alias = "show")]
     Describe {
         /// The secrets manager's name
         name: String,
         /// Output format
-        #[arg(long, value_enum, default_value_t)]
+        #[arg(short, long, value_enum, default_value_t)]
         output: OutputFormat,
     },
     /// Change a secrets manager's config in place (e.g. rotate credentials)
@@ -59,6 +61,7 @@ pub enum ManagerCommand {
         name: String,
     },
     /// Remove a secrets manager
+    #[command(visible_alias = "rm")]
     Remove {
         /// The secrets manager's name
         name: String,
@@ -160,8 +163,8 @@ pub fn run(home: &Home, command: ManagerCommand) -> Result<()> {
                 .into_iter()
                 .map(|r| view(home, r))
                 .collect();
-            if output == OutputFormat::Json {
-                return json(&views);
+            if let Some(printed) = structured(output, &views) {
+                return printed;
             }
             let rows = views
                 .iter()
@@ -185,8 +188,8 @@ pub fn run(home: &Home, command: ManagerCommand) -> Result<()> {
         ManagerCommand::Describe { name, output } => {
             let record = home.managers().record(Some(&name))?;
             let view = view(home, record);
-            if output == OutputFormat::Json {
-                return json(&view);
+            if let Some(printed) = structured(output, &view) {
+                return printed;
             }
             let flavor = home.flavors().get(&view.flavor).ok();
             out!("secrets manager: {}", view.name);

@@ -92,6 +92,17 @@ pub fn table(header: &[&str], rows: &[Vec<String>]) {
     }
 }
 
+/// Prints `value` as JSON or YAML when `format` asks for one; `None` when
+/// it asks for a table, which the caller prints.
+#[must_use]
+pub fn structured(format: crate::OutputFormat, value: &impl Serialize) -> Option<Result<()>> {
+    match format {
+        crate::OutputFormat::Table => None,
+        crate::OutputFormat::Json => Some(json(value)),
+        crate::OutputFormat::Yaml => Some(yaml(value)),
+    }
+}
+
 pub fn json(value: &impl Serialize) -> Result<()> {
     let text = serde_json::to_string_pretty(value).map_err(Error::host)?;
     out!("{text}");

@@ -7,22 +7,24 @@ use flavorbox::schema::Schema;
 use flavorbox::{Error, Home, Result};
 
 use super::OutputFormat;
-use super::output::{json, out, table};
+use super::output::{out, structured, table};
 
 #[derive(Subcommand)]
 pub enum SchemaCommand {
     /// List built-in and registered schemas
+    #[command(visible_alias = "ls")]
     List {
         /// Output format
-        #[arg(long, value_enum, default_value_t)]
+        #[arg(short, long, value_enum, default_value_t)]
         output: OutputFormat,
     },
     /// Show a schema's keys
+    #[command(visible_alias = "show")]
     Describe {
         /// The schema's name
         name: String,
         /// Output format
-        #[arg(long, value_enum, default_value_t)]
+        #[arg(short, long, value_enum, default_value_t)]
         output: OutputFormat,
     },
     /// Register a schema from a JSON file:
@@ -33,6 +35,7 @@ pub enum SchemaCommand {
     },
     /// Remove a user schema; refused while a secret in any secrets manager
     /// of this home uses it
+    #[command(visible_alias = "rm")]
     Remove {
         /// The schema's name
         name: String,
@@ -48,8 +51,8 @@ pub fn run(home: &Home, command: SchemaCommand) -> Result<()> {
     match command {
         SchemaCommand::List { output } => {
             let schemas = home.schemas().list()?;
-            if output == OutputFormat::Json {
-                return json(&schemas);
+            if let Some(printed) = structured(output, &schemas) {
+                return printed;
             }
             let rows = schemas
                 .iter()
@@ -65,9 +68,9 @@ pub fn run(home: &Home, command: SchemaCommand) -> Result<()> {
             Ok(())
         }
         SchemaCommand::Describe { name, output } => {
-            let schema = home.schemas().get(&name)?;
-            if output == OutputFormat::Json {
-                return json(&schema);
+            let schema = find(home, &name)?;
+            if let Some(printed) = structured(output, &schema) {
+                return printed;
             }
             out!(
                 "schema: {}{}",
@@ -110,7 +113,7 @@ pub fn run(home: &Home, command: SchemaCommand) -> Result<()> {
             Ok(())
         }
         SchemaCommand::Remove { name, force } => {
-            let schema = home.schemas().get(&name)?;
+            let schema = find(home, &name)?;
             if schema.builtin {
                 return Err(Error::denied(format!(
                     "schema `{name}` is built in and cannot be removed"
@@ -133,4 +136,14 @@ pub fn run(home: &Home, command: SchemaCommand) -> Result<()> {
             Ok(())
         }
     }
+}
+
+/// The schema `name`; one that does not exist is not found (exit 1), as a
+/// secret, flavor or manager is.
+fn find(home: &Home, name: &str) -> Result<Schema> {
+    home.schemas().find(name)?.ok_or_else(|| {
+        Error::not_found(format!(
+            "schema `{name}` does not exist; `flavorbox schema list` shows the known ones"
+        ))
+    })
 }

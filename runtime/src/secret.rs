@@ -11,14 +11,14 @@ use flavorbox::text::escape;
 use flavorbox::{Error, Result, Secret};
 use serde::Serialize;
 
-use super::output::{json, out, table, yaml};
+use super::output::{json, out, structured, table, yaml};
 use super::terminal::confirm;
 use super::{OutputFormat, exec, input, transfer};
 
 #[derive(Args)]
 pub struct SecretArgs {
     /// Use this secrets manager instead of the active one
-    #[arg(long, global = true, value_name = "NAME")]
+    #[arg(short, long, global = true, value_name = "NAME")]
     pub(super) manager: Option<String>,
 
     #[command(subcommand)]
@@ -66,6 +66,7 @@ pub(super) enum SecretCommand {
         from_json: Option<PathBuf>,
     },
     /// Show a secret (values masked unless --reveal or --key)
+    #[command(visible_alias = "show")]
     Get {
         /// The secret's name
         name: String,
@@ -80,13 +81,14 @@ pub(super) enum SecretCommand {
         #[arg(long)]
         reveal: bool,
         /// Output format
-        #[arg(long, value_enum, default_value_t)]
+        #[arg(short, long, value_enum, default_value_t)]
         output: GetFormat,
     },
     /// List the names of all secrets
+    #[command(visible_alias = "ls")]
     List {
         /// Output format
-        #[arg(long, value_enum, default_value_t)]
+        #[arg(short, long, value_enum, default_value_t)]
         output: OutputFormat,
     },
     /// Merge key-values into a secret, re-validated against its schema
@@ -118,6 +120,7 @@ pub(super) enum SecretCommand {
         new: String,
     },
     /// Delete a secret
+    #[command(visible_alias = "rm")]
     Delete {
         /// The secret's name
         name: String,
@@ -235,8 +238,8 @@ pub fn run(api: &dyn SecretsApi, command: SecretCommand) -> Result<()> {
         }
         SecretCommand::List { output } => {
             let names = api.list_secrets()?;
-            if output == OutputFormat::Json {
-                return json(&names);
+            if let Some(printed) = structured(output, &names) {
+                return printed;
             }
             for name in names {
                 out!("{}", escape(&name));
@@ -355,6 +358,12 @@ fn print_secret(
 ) -> Result<()> {
     if let Some(key) = key {
         return print_key(secret, key, no_newline, output);
+    }
+    if output == GetFormat::Env && !reveal {
+        return Err(Error::invalid(
+            "--output env prints values for a shell to set: add --reveal (without it every \
+             value would be masked)",
+        ));
     }
     let view = view(secret, reveal);
     match output {

@@ -13,7 +13,7 @@ use flavorbox::text::escape;
 use flavorbox::{Error, Home, Result};
 
 use super::OutputFormat;
-use super::output::{err_line, json, out, table};
+use super::output::{err_line, out, structured, table};
 
 #[derive(Args)]
 pub struct ServeArgs {
@@ -97,12 +97,14 @@ pub enum TokenCommand {
         ttl: Option<String>,
     },
     /// List tokens (never their text)
+    #[command(visible_alias = "ls")]
     List {
         /// Output format
-        #[arg(long, value_enum, default_value_t)]
+        #[arg(short, long, value_enum, default_value_t)]
         output: OutputFormat,
     },
     /// Revoke a token by its id
+    #[command(visible_alias = "rm")]
     Revoke {
         /// The token's id, as `token list` shows it
         id: String,
@@ -118,7 +120,7 @@ pub struct AuditArgs {
     #[arg(long, default_value_t = 100)]
     limit: u32,
     /// Output format
-    #[arg(long, value_enum, default_value_t)]
+    #[arg(short, long, value_enum, default_value_t)]
     output: OutputFormat,
 }
 
@@ -219,7 +221,7 @@ pub fn token(home: &Home, cmd: TokenCommand) -> Result<()> {
         TokenCommand::List { output } => {
             let tokens = home.access().tokens()?;
             let now = tokens::now_ms();
-            if output == OutputFormat::Json {
+            if output != OutputFormat::Table {
                 let rows: Vec<_> = tokens
                     .iter()
                     .map(|t| {
@@ -230,8 +232,8 @@ pub fn token(home: &Home, cmd: TokenCommand) -> Result<()> {
                             "revoked_ms": t.revoked_ms,
                         })
                     })
-                    .collect();
-                return json(&rows);
+                    .collect::<Vec<_>>();
+                return structured(output, &rows).unwrap_or(Ok(()));
             }
             let rows: Vec<Vec<String>> = tokens
                 .iter()
@@ -277,9 +279,8 @@ pub fn audit(home: &Home, args: AuditArgs) -> Result<ExitCode> {
         return verify(home);
     }
     let entries = home.access().audit(args.limit)?;
-    if args.output == OutputFormat::Json {
-        json(&entries)?;
-        return Ok(ExitCode::SUCCESS);
+    if let Some(printed) = structured(args.output, &entries) {
+        return printed.map(|()| ExitCode::SUCCESS);
     }
     let opt = |s: &Option<String>| s.clone().unwrap_or_else(|| "-".to_string());
     let rows: Vec<Vec<String>> = entries

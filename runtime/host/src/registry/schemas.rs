@@ -17,12 +17,18 @@ impl Schemas {
         Schemas { db }
     }
 
-    /// A built-in or user schema.
-    pub fn get(&self, name: &str) -> Result<Schema> {
+    /// A built-in or user schema, if there is one of that name.
+    pub fn find(&self, name: &str) -> Result<Option<Schema>> {
         if let Some(schema) = schema::find_builtin(name) {
-            return Ok(schema);
+            return Ok(Some(schema));
         }
-        self.db.schema(name)?.ok_or_else(|| {
+        self.db.schema(name)
+    }
+
+    /// A built-in or user schema a secret is to be written under: an
+    /// unknown name is invalid input.
+    pub fn get(&self, name: &str) -> Result<Schema> {
+        self.find(name)?.ok_or_else(|| {
             Error::invalid(format!(
                 "unknown schema `{name}`; `flavorbox schema list` shows the known ones"
             ))
