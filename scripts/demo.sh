@@ -24,6 +24,7 @@ step() {
 
 echo
 echo "==> a fresh home in $home"
+step init
 step flavor list
 step secrets-manager list
 step secret register db_creds username=admin password=hunter2-example

@@ -349,6 +349,7 @@ fn a_read_only_home_serves_reads_and_says_it_is_not_writable() {
         }
         run(cmd, None)
     };
+    cli(&["init"]).ok();
     cli(&["secret", "register", "db", "k=readable"]).ok();
     std::fs::set_permissions(&home, std::fs::Permissions::from_mode(0o500)).unwrap();
 

@@ -96,9 +96,19 @@ pub struct HomeBuilder {
     store: Option<String>,
     key: Option<MasterKey>,
     sandbox: SandboxSource,
+    create_missing: bool,
 }
 
 impl HomeBuilder {
+    /// Whether a missing directory is created (the default) or refused
+    /// with one line naming it: a host that takes the directory from its
+    /// user creates only the one it picked itself, so a mistyped path never
+    /// becomes a new, empty home with a new master key.
+    pub fn create_missing(mut self, create: bool) -> Self {
+        self.create_missing = create;
+        self
+    }
+
     /// Keeps records and secrets in the store `spec` names (see
     /// [`store::open`]: `sqlite:PATH` or `postgres://…`) instead of the
     /// home's own SQLite file; the directory then holds only the compile
@@ -130,7 +140,8 @@ impl HomeBuilder {
         self
     }
 
-    /// Opens the home, creating its directory (0700) and, for a new store,
+    /// Opens the home, creating its directory (0700, unless told not to by
+    /// [`HomeBuilder::create_missing`]) and, for a new store,
     /// an active `default` secrets manager on the `local` flavor.
     pub fn open(self) -> Result<Home> {
         let HomeBuilder {
@@ -138,11 +149,19 @@ impl HomeBuilder {
             store,
             key,
             sandbox,
+            create_missing,
         } = self;
         if dir.exists() && !dir.is_dir() {
             return Err(Error::invalid(format!(
                 "home {} is not a directory",
                 dir.display()
+            )));
+        }
+        if !create_missing && !dir.exists() {
+            return Err(Error::not_found(format!(
+                "home {path} does not exist; create it with `flavorbox init {path}` (only the \
+                 default home is created on first use)",
+                path = dir.display()
             )));
         }
         create_private_dir(&dir)?;
@@ -183,6 +202,7 @@ impl Home {
             store: None,
             key: None,
             sandbox: SandboxSource::Own(SandboxConfig::default()),
+            create_missing: true,
         }
     }
 

@@ -135,6 +135,7 @@ fn a_compile_cache_others_can_write_is_refused_and_a_swapped_file_is_not_loaded(
             &[("FLAVORBOX_CACHE_DIR", cache.to_str().unwrap())],
         )
     };
+    cli(&["init"]).ok();
     cli(&["secret", "register", "s", "k=v"]).ok();
     assert_eq!(
         std::fs::metadata(&cache).unwrap().permissions().mode() & 0o777,
