@@ -59,10 +59,14 @@ pub struct CliHome {
 }
 
 impl CliHome {
+    /// A private (0700) directory, as `flavorbox init` makes one: a home
+    /// others may enter is tightened with a warning on first use.
     pub fn new() -> CliHome {
-        CliHome {
-            dir: tempfile::tempdir().expect("temp dir"),
-        }
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("temp dir");
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700))
+            .expect("make the home private");
+        CliHome { dir }
     }
 
     pub fn path(&self) -> &Path {

@@ -7,10 +7,13 @@
 //!   masked config, updates and renames, concurrent updates;
 //! - `rules.rs`: the same input rules on every path, confirmations, usage
 //!   errors, completions and man pages;
+//! - `forgiving.rs`: typos, aliases, short flags, output formats, exit
+//!   codes and homes made only on purpose;
 //! - `run_env.rs`: what a secret may not do to the process `run` starts
 //!   (or a shell evaluating `--output env`), flavorbox's own variables kept
 //!   from it, signals passed on and the command's life tied to flavorbox.
 
+mod forgiving;
 mod operating;
 mod rules;
 mod run_env;
