@@ -150,11 +150,17 @@ pub(super) enum SecretCommand {
         /// Required: the output holds every value in clear
         #[arg(long)]
         reveal: bool,
+        /// Write to this new file (created 0600; an existing file is never
+        /// replaced) instead of stdout
+        #[arg(short, long, value_name = "FILE")]
+        output: Option<PathBuf>,
     },
     /// Register every secret of an export file, all or nothing
     Import {
         /// A file written by `secret export` (`-` for stdin)
         file: PathBuf,
+        #[command(flatten)]
+        how: transfer::ImportArgs,
     },
 }
 
@@ -327,7 +333,10 @@ pub fn run(api: &dyn SecretsApi, command: SecretCommand) -> Result<()> {
                 force,
                 "--force",
             )?;
-            match api.delete_all_secrets(bound)? {
+            let line = transfer::ProgressLine::new("deleting");
+            let deleted = api.delete_all_secrets(bound, &|done, total| line.tell(done, total));
+            drop(line);
+            match deleted? {
                 Some(count) => out!(
                     "deleted all {count} secret{} of secrets manager `{target}`",
                     if count == 1 { "" } else { "s" }
@@ -336,13 +345,17 @@ pub fn run(api: &dyn SecretsApi, command: SecretCommand) -> Result<()> {
             }
             Ok(())
         }
-        SecretCommand::Export { names, reveal } => {
+        SecretCommand::Export {
+            names,
+            reveal,
+            output,
+        } => {
             api.require(Feature::Export)?;
-            transfer::export(api, &names, reveal)
+            transfer::export(api, &names, reveal, output.as_deref())
         }
-        SecretCommand::Import { file } => {
+        SecretCommand::Import { file, how } => {
             api.require(Feature::Import)?;
-            transfer::import(api, &file)
+            transfer::import(api, &file, how)
         }
     }
 }

@@ -1,11 +1,14 @@
 //! `secret export`, `secret import` and `import-zenml`: moving secrets in
 //! and out of a manager.
 //!
-//! Guards against a partial import (every secret of a file is parsed and
-//! checked by the same rules as any other input before the first one is
-//! written, and a failure midway undoes what the import created, see
-//! `flavorbox::managers::Manager::register_all`) and against an export that leaks by accident
-//! (it needs `--reveal`, as it holds every value in clear).
+//! Guards against a partial or surprising import (every secret of a file
+//! is parsed and checked by the same rules as any other input, every taken
+//! name found and named, and `local`'s quota held, before the first one is
+//! written; `--dry-run` stops there; a failure midway puts back what the
+//! import wrote, see `flavorbox::managers::Manager::register_all`) and
+//! against an export that leaks by accident (it needs `--reveal`, as it
+//! holds every value in clear; `-o FILE` is created 0600 and never
+//! replaces a file).
 //!
 //! The export file: `{"flavorbox_export": 1, "manager": NAME, "secrets":
 //! [{"name", "schema", "values": {KEY: VALUE}}]}`; each entry is what
@@ -13,10 +16,12 @@
 //! twice is refused) with serde_json's nesting bound (128 levels). ZenML's
 //! `LocalSecretsManager` file (`secrets.yaml`) is read by `zenml_file.rs`.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use clap::Args;
-use flavorbox::managers::SecretsApi;
+use flavorbox::managers::{ImportPlan, ImportReport, OnConflict, SecretsApi};
+use flavorbox::text::escape;
 use flavorbox::{Error, Home, Result, Secret};
 use serde::Serialize;
 
@@ -32,8 +37,89 @@ pub struct ImportZenmlArgs {
     /// ZenML's secrets.yaml (in its local stores path, one per secrets manager)
     path: PathBuf,
     /// Import into this secrets manager instead of the active one
-    #[arg(long, value_name = "NAME")]
+    #[arg(short, long, value_name = "NAME")]
     manager: Option<String>,
+    #[command(flatten)]
+    how: ImportArgs,
+}
+
+/// How an import treats names already taken, and whether it writes.
+#[derive(Args, Clone, Copy)]
+pub struct ImportArgs {
+    /// Check everything and say what would be imported; write nothing
+    #[arg(long)]
+    dry_run: bool,
+    /// Leave the secrets whose names are taken as they are, import the rest
+    #[arg(long, conflicts_with = "overwrite")]
+    skip_existing: bool,
+    /// Replace the secrets whose names are taken (put back if the import
+    /// fails)
+    #[arg(long)]
+    overwrite: bool,
+}
+
+impl ImportArgs {
+    fn plan(self) -> ImportPlan {
+        ImportPlan {
+            on_conflict: if self.skip_existing {
+                OnConflict::Skip
+            } else if self.overwrite {
+                OnConflict::Overwrite
+            } else {
+                OnConflict::Refuse
+            },
+            dry_run: self.dry_run,
+        }
+    }
+}
+
+/// Operations over this many secrets show a progress bar (on a terminal).
+const PROGRESS_FROM: usize = 100;
+
+/// A progress bar on stderr, made when first told of an operation of
+/// [`PROGRESS_FROM`] steps or more, drawn only on a terminal, and cleared
+/// when dropped.
+pub struct ProgressLine {
+    what: &'static str,
+    bar: std::cell::OnceCell<indicatif::ProgressBar>,
+}
+
+impl ProgressLine {
+    pub fn new(what: &'static str) -> Self {
+        ProgressLine {
+            what,
+            bar: std::cell::OnceCell::new(),
+        }
+    }
+
+    /// `done` of `total` steps are done.
+    pub fn tell(&self, done: usize, total: usize) {
+        if total < PROGRESS_FROM {
+            return;
+        }
+        let bar = self.bar.get_or_init(|| {
+            let bar = indicatif::ProgressBar::with_draw_target(
+                Some(total as u64),
+                indicatif::ProgressDrawTarget::stderr(),
+            );
+            bar.set_style(
+                indicatif::ProgressStyle::with_template("{msg} {bar:30} {pos}/{len} ({eta})")
+                    .expect("a valid template"),
+            );
+            bar.set_message(self.what);
+            bar
+        });
+        bar.set_length(total as u64);
+        bar.set_position(done as u64);
+    }
+}
+
+impl Drop for ProgressLine {
+    fn drop(&mut self) {
+        if let Some(bar) = self.bar.get() {
+            bar.finish_and_clear();
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -50,14 +136,24 @@ struct ExportedSecret<'a> {
     values: &'a std::collections::BTreeMap<String, String>,
 }
 
-pub fn export(manager: &dyn SecretsApi, names: &[String], reveal: bool) -> Result<()> {
+/// Writes the export of `names` (all if empty) to `file`, or stdout.
+pub fn export(
+    manager: &dyn SecretsApi,
+    names: &[String],
+    reveal: bool,
+    file: Option<&Path>,
+) -> Result<()> {
     if !reveal {
         return Err(Error::invalid(
             "an export holds every value in clear; pass --reveal",
         ));
     }
-    let secrets = manager.export_secrets(names)?;
-    json(&ExportFile {
+    // The file is made (0600, never over another) before anything is read.
+    let target = file.map(ExportTarget::create).transpose()?;
+    let line = ProgressLine::new("exporting");
+    let secrets = manager.export_secrets(names, &|done, total| line.tell(done, total))?;
+    drop(line);
+    let export = ExportFile {
         flavorbox_export: FORMAT_VERSION,
         manager: manager.manager_name(),
         secrets: secrets
@@ -68,19 +164,126 @@ pub fn export(manager: &dyn SecretsApi, names: &[String], reveal: bool) -> Resul
                 values: s.values(),
             })
             .collect(),
-    })
+    };
+    match target {
+        None => json(&export),
+        Some(target) => {
+            let text = serde_json::to_string_pretty(&export).map_err(Error::host)?;
+            let path = target.path.clone();
+            target.write(text.as_bytes())?;
+            crate::output::err_line(format_args!(
+                "exported {} secret{} of secrets manager `{}` to {}",
+                secrets.len(),
+                if secrets.len() == 1 { "" } else { "s" },
+                escape(manager.manager_name()),
+                escape(&path.display().to_string())
+            ));
+            Ok(())
+        }
+    }
 }
 
-fn report(manager: &dyn SecretsApi, secrets: &[Secret]) {
-    let names: Vec<&str> = secrets.iter().map(Secret::name).collect();
+/// A new export file, private to its owner; removed again if the export
+/// does not finish.
+struct ExportTarget {
+    path: PathBuf,
+    file: Option<std::fs::File>,
+}
+
+impl ExportTarget {
+    fn create(path: &Path) -> Result<ExportTarget> {
+        use std::os::unix::fs::OpenOptionsExt;
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(path)
+            .map_err(|e| {
+                let shown = escape(&path.display().to_string()).into_owned();
+                if e.kind() == std::io::ErrorKind::AlreadyExists {
+                    Error::already_exists(format!(
+                        "{shown} exists; an export never replaces a file (nothing was written)"
+                    ))
+                } else {
+                    Error::invalid(format!("cannot create {shown}: {e}"))
+                }
+            })?;
+        Ok(ExportTarget {
+            path: path.to_path_buf(),
+            file: Some(file),
+        })
+    }
+
+    fn write(mut self, bytes: &[u8]) -> Result<()> {
+        let mut file = self.file.take().expect("written once");
+        file.write_all(bytes)
+            .and_then(|()| file.write_all(b"\n"))
+            .and_then(|()| file.sync_all())
+            .map_err(|e| Error::host(format!("cannot write {}: {e}", self.path.display())))?;
+        // Finished: kept.
+        self.path = PathBuf::new();
+        Ok(())
+    }
+}
+
+impl Drop for ExportTarget {
+    fn drop(&mut self) {
+        if !self.path.as_os_str().is_empty() {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
+}
+
+/// Prints what an import did (or, dry, would do): one line per outcome
+/// that happened, naming the secrets.
+fn report(manager: &str, report: &ImportReport, dry_run: bool) {
+    let count = |n: usize| format!("{n} secret{}", if n == 1 { "" } else { "s" });
+    let names = |names: &[String]| {
+        names
+            .iter()
+            .map(|n| escape(n).into_owned())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let (import, overwrite, skip) = if dry_run {
+        ("would import", "would overwrite", "would skip")
+    } else {
+        ("imported", "overwrote", "skipped")
+    };
+    let manager = escape(manager);
     out!(
-        "imported {} secret{} into secrets manager `{}`{}{}",
-        secrets.len(),
-        if secrets.len() == 1 { "" } else { "s" },
-        manager.manager_name(),
-        if names.is_empty() { "" } else { ": " },
-        names.join(", ")
+        "{import} {} into secrets manager `{manager}`{}{}",
+        count(report.created.len()),
+        if report.created.is_empty() { "" } else { ": " },
+        names(&report.created)
     );
+    if !report.overwritten.is_empty() {
+        out!(
+            "{overwrite} {}: {}",
+            count(report.overwritten.len()),
+            names(&report.overwritten)
+        );
+    }
+    if !report.skipped.is_empty() {
+        out!(
+            "{skip} {} (their names are taken): {}",
+            count(report.skipped.len()),
+            names(&report.skipped)
+        );
+    }
+    if dry_run {
+        out!("dry run: nothing was written");
+    }
+}
+
+/// Imports `secrets` into `manager` as `how` says, with a progress bar.
+fn import_into(manager: &dyn SecretsApi, secrets: &[Secret], how: ImportArgs) -> Result<()> {
+    let plan = how.plan();
+    let line = ProgressLine::new("importing");
+    let done = manager.import_secrets(secrets, plan, &|done, total| line.tell(done, total));
+    drop(line);
+    report(manager.manager_name(), &done?, plan.dry_run);
+    Ok(())
 }
 
 /// Parses an export file into checked secrets.
@@ -124,21 +327,17 @@ fn parse_export(text: &str, shown: &str) -> Result<Vec<Secret>> {
         .collect()
 }
 
-pub fn import(manager: &dyn SecretsApi, file: &Path) -> Result<()> {
+pub fn import(manager: &dyn SecretsApi, file: &Path, how: ImportArgs) -> Result<()> {
     let text = input::read_text(file, "export file", MAX_IMPORT_BYTES)?;
     let secrets = parse_export(&text, &file.display().to_string())?;
-    manager.import_secrets(&secrets)?;
-    report(manager, &secrets);
-    Ok(())
+    import_into(manager, &secrets, how)
 }
 
 pub fn import_zenml(home: &Home, args: ImportZenmlArgs) -> Result<()> {
     let text = input::read_text(&args.path, "ZenML secrets file", MAX_IMPORT_BYTES)?;
     let secrets = zenml_file::parse(&text, &args.path.display().to_string())?;
     let manager = home.manager(args.manager.as_deref())?;
-    manager.register_all(&secrets)?;
-    report(&manager, &secrets);
-    Ok(())
+    import_into(&manager, &secrets, args.how)
 }
 
 #[cfg(test)]

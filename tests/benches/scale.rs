@@ -181,7 +181,9 @@ fn import(home: &Home, rows: &mut Vec<Row>, per_register: Duration) {
     let manager = home.manager(Some("import")).expect("import manager");
     let secrets: Vec<Secret> = (0..IMPORT).map(|i| secret(&format!("i{i}"))).collect();
     let started = Instant::now();
-    manager.register_all(&secrets).expect("import");
+    manager
+        .register_all(&secrets, Default::default(), &|_, _| {})
+        .expect("import");
     let took = started.elapsed();
     rows.push(Row {
         what: format!("import {IMPORT} secrets (Home, all or nothing) vs {IMPORT} x one register"),

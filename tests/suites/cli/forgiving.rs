@@ -21,7 +21,10 @@ fn a_typo_gets_the_suggestion_on_its_one_line() {
         .fails(2, "'--reveel'")
         .to_string();
     assert!(err.contains("'--reveal'"), "{err}");
-    assert!(err.ends_with("; see `flavorbox secret get --help`"), "{err}");
+    assert!(
+        err.ends_with("; see `flavorbox secret get --help`"),
+        "{err}"
+    );
 }
 
 #[test]

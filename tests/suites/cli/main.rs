@@ -9,6 +9,8 @@
 //!   errors, completions and man pages;
 //! - `forgiving.rs`: typos, aliases, short flags, output formats, exit
 //!   codes and homes made only on purpose;
+//! - `transfer.rs`: imports that name every conflict, dry runs, skip and
+//!   overwrite, quotas held before writing, private export files, progress;
 //! - `run_env.rs`: what a secret may not do to the process `run` starts
 //!   (or a shell evaluating `--output env`), flavorbox's own variables kept
 //!   from it, signals passed on and the command's life tied to flavorbox.
@@ -17,6 +19,7 @@ mod forgiving;
 mod operating;
 mod rules;
 mod run_env;
+mod transfer;
 mod values;
 
 use flavorbox_tests::TestHome;

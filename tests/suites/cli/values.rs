@@ -190,7 +190,8 @@ fn export_import_round_trips_all_or_nothing() {
     home.cli(&["secret", "import", &file, "--manager", "b"])
         .fails(
             1,
-            "exists already in secrets manager `b`; nothing was imported",
+            "2 of the 2 secrets exist already in secrets manager `b`: `aws_creds`, `db`; \
+             nothing was imported",
         );
 
     // One bad entry spoils the file: nothing imported.

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use super::Manager;
 use super::bulk::BulkBound;
+use super::import::{ImportPlan, ImportReport, Progress};
 use crate::error::Result;
 use crate::schema::Schema;
 use crate::secret::Secret;
@@ -100,15 +101,21 @@ pub trait SecretsApi {
     /// `bound` where the deletion is driven one secret at a time; how many,
     /// when they were counted. A bound other than the default needs
     /// [`Feature::BulkBound`].
-    fn delete_all_secrets(&self, bound: BulkBound) -> Result<Option<usize>>;
+    fn delete_all_secrets(&self, bound: BulkBound, progress: Progress<'_>)
+    -> Result<Option<usize>>;
 
     /// The secrets `names` with their values, or every secret if `names` is
-    /// empty ([`Feature::Export`]).
-    fn export_secrets(&self, names: &[String]) -> Result<Vec<Secret>>;
+    /// empty ([`Feature::Export`]); `progress` is told after each read.
+    fn export_secrets(&self, names: &[String], progress: Progress<'_>) -> Result<Vec<Secret>>;
 
-    /// Registers every secret of `secrets`, all or nothing
+    /// Registers every secret of `secrets` as `plan` says, all or nothing
     /// ([`Feature::Import`]).
-    fn import_secrets(&self, secrets: &[Secret]) -> Result<()>;
+    fn import_secrets(
+        &self,
+        secrets: &[Secret],
+        plan: ImportPlan,
+        progress: Progress<'_>,
+    ) -> Result<ImportReport>;
 }
 
 /// A manager of this home offers every operation.
@@ -149,11 +156,15 @@ impl SecretsApi for Manager<'_> {
         Manager::delete_secret(self, name)
     }
 
-    fn delete_all_secrets(&self, bound: BulkBound) -> Result<Option<usize>> {
-        Manager::delete_all_secrets(self, bound)
+    fn delete_all_secrets(
+        &self,
+        bound: BulkBound,
+        progress: Progress<'_>,
+    ) -> Result<Option<usize>> {
+        Manager::delete_all_secrets(self, bound, progress)
     }
 
-    fn export_secrets(&self, names: &[String]) -> Result<Vec<Secret>> {
+    fn export_secrets(&self, names: &[String], progress: Progress<'_>) -> Result<Vec<Secret>> {
         let all;
         let names = if names.is_empty() {
             all = Manager::list_secrets(self)?;
@@ -163,11 +174,21 @@ impl SecretsApi for Manager<'_> {
         };
         names
             .iter()
-            .map(|name| Manager::get_secret(self, name))
+            .enumerate()
+            .map(|(done, name)| {
+                let secret = Manager::get_secret(self, name);
+                progress(done + 1, names.len());
+                secret
+            })
             .collect()
     }
 
-    fn import_secrets(&self, secrets: &[Secret]) -> Result<()> {
-        self.register_all(secrets)
+    fn import_secrets(
+        &self,
+        secrets: &[Secret],
+        plan: ImportPlan,
+        progress: Progress<'_>,
+    ) -> Result<ImportReport> {
+        self.register_all(secrets, plan, progress)
     }
 }

@@ -1,10 +1,7 @@
-//! Work over many secrets of one manager: importing a set of secrets, and
-//! deleting every secret.
+//! Deleting every secret of one manager (importing many is
+//! `managers::import`).
 //!
-//! Guards against a partial import (every secret is checked against its
-//! schema and against the names already taken before the first is written,
-//! and a failure midway deletes again what the import created) and against
-//! a bulk deletion that an HTTP backend cannot finish in one call: on a
+//! Guards against a bulk deletion that an HTTP backend cannot finish in one call: on a
 //! flavor granted `http`, `delete-all-secrets` is a listing followed by one
 //! `delete-secret` call per secret, each with its own request budget and
 //! deadline, so deleting 1,000 secrets is as predictable as deleting one,
@@ -16,14 +13,13 @@
 //! is deleted, and one whose deletions are slow is stopped at the bound's
 //! time, with the same report of what was and was not deleted.
 
-use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use super::Manager;
+use super::import::Progress;
 use crate::error::{Error, ErrorKind, Result};
 use crate::policy::Capability;
-use crate::sandbox::exports::{DeleteAllSecrets, DeleteSecret, RegisterSecret};
-use crate::secret::{Secret, check_input};
+use crate::sandbox::exports::{DeleteAllSecrets, DeleteSecret};
 
 /// Secret names a report of a stopped bulk deletion spells out.
 const NAMES_SHOWN: usize = 5;
@@ -49,71 +45,17 @@ impl Default for BulkBound {
 }
 
 impl Manager<'_> {
-    /// Registers every secret of `secrets`, all or nothing: each is checked
-    /// against its schema and against the names already taken before the
-    /// first is written, and if a register fails midway, the secrets this
-    /// call created are deleted again.
-    pub fn register_all(&self, secrets: &[Secret]) -> Result<()> {
-        let mut names = BTreeSet::new();
-        for secret in secrets {
-            if !names.insert(secret.name()) {
-                return Err(Error::invalid(format!(
-                    "secret `{}` is given more than once",
-                    secret.name()
-                )));
-            }
-            let schema = self
-                .managers
-                .schemas
-                .get(secret.schema())
-                .map_err(|e| Error::invalid(format!("secret `{}`: {e}", secret.name())))?;
-            schema
-                .validate(secret)
-                .map_err(|e| Error::invalid(format!("secret `{}`: {e}", secret.name())))?;
-            check_input(&secret.pairs())
-                .map_err(|e| Error::invalid(format!("secret `{}`: {e}", secret.name())))?;
-        }
-        let existing = self.list_secrets()?;
-        if let Some(taken) = secrets
-            .iter()
-            .find(|s| existing.iter().any(|e| e == s.name()))
-        {
-            return Err(Error::already_exists(format!(
-                "secret `{}` exists already in secrets manager `{}`; nothing was imported",
-                taken.name(),
-                self.name()
-            )));
-        }
-        let mut created: Vec<&str> = Vec::new();
-        for secret in secrets {
-            if let Err(err) = self.answer(&RegisterSecret(secret)) {
-                let undone = created
-                    .iter()
-                    .filter(|name| self.answer(&DeleteSecret(name)).is_ok())
-                    .count();
-                let left = created.len() - undone;
-                return Err(Error::backend(format!(
-                    "registering secret `{}` failed ({err}); {undone} secret(s) this import \
-                     had created were deleted again{}",
-                    secret.name(),
-                    if left == 0 {
-                        String::new()
-                    } else {
-                        format!(", {left} could not be and remain")
-                    }
-                )));
-            }
-            created.push(secret.name());
-        }
-        Ok(())
-    }
-
     /// Deletes every secret (the caller has made sure this is meant). A
     /// flavor granted `http` is driven from here within `bound` (see the
     /// module comment) and the number deleted is returned; any other flavor
     /// gets one `delete-all-secrets(force = true)` call, which commits its
     /// storage writes all at once or not at all, and `None` is returned.
-    pub fn delete_all_secrets(&self, bound: BulkBound) -> Result<Option<usize>> {
+    /// `progress` is told after each driven deletion.
+    pub fn delete_all_secrets(
+        &self,
+        bound: BulkBound,
+        progress: Progress<'_>,
+    ) -> Result<Option<usize>> {
         if !self.policy.grants.allows(Capability::Http) {
             return self
                 .answer(&DeleteAllSecrets { force: true })
@@ -143,6 +85,7 @@ impl Manager<'_> {
                 Err(err) if err.is(ErrorKind::NotFound) => {}
                 Err(err) => return Err(stopped(err, done, &names)),
             }
+            progress(done + 1, names.len());
         }
         Ok(Some(names.len()))
     }

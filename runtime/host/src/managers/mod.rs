@@ -24,6 +24,7 @@ mod api;
 mod bulk;
 mod call;
 mod config;
+mod import;
 mod references;
 mod secrets;
 
@@ -39,6 +40,7 @@ use crate::store::{Database, ManagerRecord};
 
 pub use api::{Feature, SecretSummary, SecretUpdate, SecretsApi};
 pub use bulk::BulkBound;
+pub use import::{ImportPlan, ImportReport, OnConflict, Progress};
 
 /// The secrets managers of one home.
 #[derive(Clone, Copy)]

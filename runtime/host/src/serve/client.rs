@@ -23,7 +23,9 @@ use serde_json::Value;
 use super::Stream;
 use super::json::{SecretBody, UpdateBody};
 use crate::error::{Error, Result};
-use crate::managers::{BulkBound, Feature, SecretSummary, SecretUpdate, SecretsApi};
+use crate::managers::{
+    BulkBound, Feature, ImportPlan, ImportReport, Progress, SecretSummary, SecretUpdate, SecretsApi,
+};
 use crate::schema::Schema;
 use crate::secret::{Secret, check_name};
 
@@ -310,7 +312,7 @@ impl SecretsApi for Remote {
         Ok(())
     }
 
-    fn delete_all_secrets(&self, bound: BulkBound) -> Result<Option<usize>> {
+    fn delete_all_secrets(&self, bound: BulkBound, _: Progress<'_>) -> Result<Option<usize>> {
         if bound != BulkBound::default() {
             return Err(unavailable(Feature::BulkBound));
         }
@@ -319,11 +321,11 @@ impl SecretsApi for Remote {
         Ok(value["deleted"].as_u64().map(|n| n as usize))
     }
 
-    fn export_secrets(&self, _: &[String]) -> Result<Vec<Secret>> {
+    fn export_secrets(&self, _: &[String], _: Progress<'_>) -> Result<Vec<Secret>> {
         Err(unavailable(Feature::Export))
     }
 
-    fn import_secrets(&self, _: &[Secret]) -> Result<()> {
+    fn import_secrets(&self, _: &[Secret], _: ImportPlan, _: Progress<'_>) -> Result<ImportReport> {
         Err(unavailable(Feature::Import))
     }
 }
@@ -413,8 +415,10 @@ mod tests {
             remote.require(Feature::Prompt),
             remote.schema("arbitrary").map(drop),
             remote.rename_secret("s", "t").map(drop),
-            remote.export_secrets(&[]).map(drop),
-            remote.import_secrets(&[secret]),
+            remote.export_secrets(&[], &|_, _| {}).map(drop),
+            remote
+                .import_secrets(&[secret], ImportPlan::default(), &|_, _| {})
+                .map(drop),
             remote.update_secret("s", &removing).map(drop),
             remote
                 .update_secret("s", &SecretUpdate::default())

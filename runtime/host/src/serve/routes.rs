@@ -241,7 +241,8 @@ async fn delete_all(
         );
         return auth.respond(Answer::error(&refused)).await;
     }
-    let delete_all =
-        |bound: &Manager| Ok(json!({ "deleted": bound.delete_all_secrets(BulkBound::default())? }));
+    let delete_all = |bound: &Manager| {
+        Ok(json!({ "deleted": bound.delete_all_secrets(BulkBound::default(), &|_, _| {})? }))
+    };
     auth.answer_on(manager, delete_all).await
 }
