@@ -32,6 +32,63 @@ pub const MASTER_KEY: &str = "FLAVORBOX_MASTER_KEY";
 pub const CACHE_DIR: &str = "FLAVORBOX_CACHE_DIR";
 /// What is logged to stderr (a `tracing` filter, e.g. `flavor=info`).
 pub const LOG: &str = "FLAVORBOX_LOG";
+/// The `componentize-py` program `flavor build` runs for a Python project.
+pub const COMPONENTIZE_PY: &str = "FLAVORBOX_COMPONENTIZE_PY";
+/// The `componentize-js` script `flavor build` runs for a JavaScript
+/// project, instead of the project's own.
+pub const COMPONENTIZE_JS: &str = "FLAVORBOX_COMPONENTIZE_JS";
+
+/// Every variable above, with what it means: the manual's ENVIRONMENT
+/// (a test finds every `FLAVORBOX_` name in this crate's source here).
+pub const ALL: &[(&str, &str)] = &[
+    (
+        HOME,
+        "The home directory (as --home): the store, its master key, registered flavors and \
+         the compile cache. Default: the platform data directory, e.g. \
+         ~/.local/share/flavorbox.",
+    ),
+    (
+        STORE,
+        "The store instead of the home's own SQLite file (as --store): sqlite:PATH or \
+         postgres://USER@HOST:PORT/DATABASE.",
+    ),
+    (
+        SERVER,
+        "A flavorbox serve node (http://HOST:PORT) that secret commands run on (as --server).",
+    ),
+    (
+        TOKEN,
+        "The API token presented to --server (or give --token-file).",
+    ),
+    (
+        SERVER_CA,
+        "A PEM file of CA certificates trusted for an https:// --server, besides the public \
+         roots.",
+    ),
+    (
+        MASTER_KEY,
+        "The master key (base64 or hex of 32 bytes) that seals the store, instead of the \
+         home's master.key file.",
+    ),
+    (
+        CACHE_DIR,
+        "Where compiled components are cached, instead of the home's cache/ directory.",
+    ),
+    (
+        LOG,
+        "What is logged to stderr, a tracing filter (default: flavorbox's own warnings; \
+         flavor=info shows flavors' log lines).",
+    ),
+    (
+        COMPONENTIZE_PY,
+        "The componentize-py program flavor build runs for a Python project.",
+    ),
+    (
+        COMPONENTIZE_JS,
+        "The componentize-js script flavor build runs for a JavaScript project, instead \
+         of the one in the project's node_modules.",
+    ),
+];
 
 fn var(name: &str) -> Option<std::ffi::OsString> {
     std::env::var_os(name).filter(|value| !value.is_empty())
@@ -64,5 +121,71 @@ pub fn token() -> Result<Option<Zeroizing<String>>> {
             .into_string()
             .map(|t| Some(Zeroizing::new(t)))
             .map_err(|_| Error::invalid(format!("{TOKEN} is not UTF-8 text"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ALL;
+
+    /// `FLAVORBOX_[A-Z_]+` names in `text`.
+    fn names_in(text: &str) -> Vec<&str> {
+        const PREFIX: &str = "FLAVORBOX_";
+        let mut names = Vec::new();
+        for (at, _) in text.match_indices(PREFIX) {
+            let rest = &text[at + PREFIX.len()..];
+            let len = rest
+                .find(|c: char| !(c.is_ascii_uppercase() || c == '_'))
+                .unwrap_or(rest.len());
+            if len > 0 {
+                names.push(&text[at..at + PREFIX.len() + len]);
+            }
+        }
+        names
+    }
+
+    fn sources(dir: &std::path::Path, files: &mut Vec<std::path::PathBuf>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                sources(&path, files);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                files.push(path);
+            }
+        }
+    }
+
+    /// Every variable the source names is in the manual's list, once.
+    #[test]
+    fn every_variable_named_in_the_source_is_listed() {
+        let mut files = Vec::new();
+        sources(
+            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src"),
+            &mut files,
+        );
+        assert!(files.len() > 10, "{files:?}");
+        let listed: Vec<&str> = ALL.iter().map(|(name, _)| *name).collect();
+        let mut found = 0;
+        for file in &files {
+            let text = std::fs::read_to_string(file).unwrap();
+            for name in names_in(&text) {
+                found += 1;
+                assert!(
+                    listed.contains(&name),
+                    "{} names {name}, missing from environment::ALL",
+                    file.display()
+                );
+            }
+        }
+        assert!(found >= ALL.len(), "found only {found} names");
+        let mut unique = listed.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(unique.len(), listed.len(), "{listed:?}");
+        assert!(ALL.iter().all(|(_, meaning)| !meaning.is_empty()));
+        assert_eq!(
+            names_in("FLAVORBOX_* and FLAVORBOX_LOG=x"),
+            ["FLAVORBOX_LOG"]
+        );
     }
 }

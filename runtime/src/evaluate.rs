@@ -142,6 +142,12 @@ fn print_text(e: &Evaluation) {
         ),
         None => out!("component {}", escape(&e.path)),
     }
+    out!("digest:       {}", e.digest);
+    out!("size:         {} bytes", e.size_bytes);
+    out!(
+        "contract:     {}",
+        e.contract.unwrap_or("unknown (refused before it loaded)")
+    );
     if !e.checks.is_empty() {
         out!("\nchecks:");
         for check in &e.checks {

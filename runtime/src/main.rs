@@ -37,7 +37,8 @@ use flavorbox::{Error, Home, Result};
 #[command(
     name = "flavorbox",
     version,
-    about = "Run secrets-manager flavors as sandboxed WebAssembly components"
+    about = "Run secrets-manager flavors as sandboxed WebAssembly components",
+    after_long_help = docs::EXAMPLES
 )]
 struct Cli {
     /// Directory holding the store, its master key, registered flavors and

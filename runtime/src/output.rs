@@ -1,8 +1,9 @@
 //! Printing: aligned text tables for people, JSON and YAML for
-//! scripts (which carry values exactly), and every
-//! line through [`out!`], so a reader that goes away (`flavorbox flavor
-//! list | head -1`) ends the process the way it ends `cat`: quietly, killed
-//! by `SIGPIPE`, with no panic and no message.
+//! scripts (which carry values exactly), and everything on stdout through
+//! [`out!`] or [`raw`], so a reader that goes away (`flavorbox flavor list |
+//! head -1`, `flavorbox man | head`) ends the process quietly: exit 0, no
+//! panic and no message (what was asked for was delivered to whoever still
+//! wanted it; a pipeline under `set -o pipefail` does not fail for it).
 //!
 //! Text a flavor supplied (names, descriptions, config-field text, errors)
 //! is escaped before it gets here (`flavorbox::text`); the cells of a table
@@ -38,24 +39,27 @@ pub fn line(args: std::fmt::Arguments<'_>) {
     }
 }
 
+/// Writes `bytes` to stdout as they are (a generated script or page),
+/// ending the process quietly when stdout is a closed pipe, as [`out!`].
+pub fn raw(bytes: &[u8]) {
+    let mut stdout = std::io::stdout().lock();
+    if let Err(err) = stdout.write_all(bytes).and_then(|()| stdout.flush()) {
+        closed(err);
+    }
+}
+
 /// Writes to stderr, ignoring a closed one (there is nowhere left to say
 /// anything).
 pub fn err_line(args: std::fmt::Arguments<'_>) {
     let _ = writeln!(std::io::stderr().lock(), "{args}");
 }
 
-/// Ends the process after stdout failed: killed by `SIGPIPE` when the
-/// reader went away, as other Unix tools are; with exit 1 otherwise.
+/// Ends the process after stdout failed: with exit 0 when the reader went
+/// away (`EPIPE`: nobody is left to read the rest), with exit 1 and one line
+/// otherwise (a full disk, a closed descriptor).
 fn closed(err: std::io::Error) -> ! {
     if err.kind() == std::io::ErrorKind::BrokenPipe {
-        #[cfg(unix)]
-        // SAFETY: restoring the default action of SIGPIPE and raising it
-        // only ends this process.
-        unsafe {
-            libc::signal(libc::SIGPIPE, libc::SIG_DFL);
-            libc::raise(libc::SIGPIPE);
-        }
-        std::process::exit(141);
+        std::process::exit(0);
     }
     err_line(format_args!("flavorbox: cannot write the output: {err}"));
     std::process::exit(1);

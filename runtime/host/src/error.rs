@@ -109,8 +109,28 @@ impl ErrorKind {
         }
     }
 
+    /// Every exit code [`ErrorKind::exit_code`] gives, with what it means
+    /// (the CLI's manual lists them from here).
+    pub const EXIT_CODES: [(u8, &'static str); 3] = [
+        (
+            1,
+            "the operation failed: not found, already exists, denied, the backend \
+             failed, a conflict, an evaluation's verdict FAIL, or the host failed",
+        ),
+        (
+            2,
+            "bad usage or input: an unknown argument, an invalid value or name, \
+             input refused; nothing was written",
+        ),
+        (
+            3,
+            "the flavor broke the sandbox (deadline, memory, trap, quota, denied \
+             capability, garbage answer, host limit); its writes were rolled back",
+        ),
+    ];
+
     /// The CLI exit code: 1 the operation failed, 2 bad usage or input,
-    /// 3 the flavor broke the sandbox.
+    /// 3 the flavor broke the sandbox (see [`ErrorKind::EXIT_CODES`]).
     pub fn exit_code(self) -> u8 {
         match self {
             ErrorKind::Invalid => 2,
@@ -268,6 +288,44 @@ mod tests {
         assert_eq!(Error::not_found("x").exit_code(), 1);
         assert_eq!(Error::backend("x").exit_code(), 1);
         assert_eq!(Error::sandbox(Violation::Deadline, "x").exit_code(), 3);
+    }
+
+    /// Every kind's code is listed with its meaning, and every listed code
+    /// is some kind's.
+    #[test]
+    fn every_exit_code_is_listed() {
+        let mut kinds = vec![
+            ErrorKind::Invalid,
+            ErrorKind::NotFound,
+            ErrorKind::AlreadyExists,
+            ErrorKind::Denied,
+            ErrorKind::Backend,
+            ErrorKind::Verdict,
+            ErrorKind::Conflict,
+            ErrorKind::Host,
+        ];
+        kinds.extend(Violation::ALL.map(ErrorKind::Sandbox));
+        // A new kind does not compile here until it is listed above.
+        for kind in &kinds {
+            match kind {
+                ErrorKind::Invalid
+                | ErrorKind::NotFound
+                | ErrorKind::AlreadyExists
+                | ErrorKind::Denied
+                | ErrorKind::Backend
+                | ErrorKind::Sandbox(_)
+                | ErrorKind::Verdict
+                | ErrorKind::Conflict
+                | ErrorKind::Host => {}
+            }
+        }
+        let listed: Vec<u8> = ErrorKind::EXIT_CODES.iter().map(|(c, _)| *c).collect();
+        for kind in &kinds {
+            assert!(listed.contains(&kind.exit_code()), "{kind:?}");
+        }
+        for code in listed {
+            assert!(kinds.iter().any(|k| k.exit_code() == code), "{code}");
+        }
     }
 
     #[test]

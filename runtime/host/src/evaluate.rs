@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use crate::conformance::{Check, Suite, SuiteOptions};
-use crate::contract::{FlavorDescription, Operation};
+use crate::contract::{FlavorDescription, Operation, PACKAGE};
 use crate::error::{Error, Result};
 use crate::home::Home;
 use crate::policy::Capability;
@@ -80,6 +80,14 @@ pub struct Finding {
 #[derive(Debug, Clone, Serialize)]
 pub struct Evaluation {
     pub path: String,
+    /// `sha256:<hex>` of the component, as `flavor list` shows it.
+    pub digest: String,
+    /// The component's size, in bytes.
+    pub size_bytes: u64,
+    /// The contract the component was built against
+    /// ([`crate::contract::PACKAGE`]): known once it loaded as a flavor,
+    /// `None` when it was refused before.
+    pub contract: Option<&'static str>,
     pub flavor: Option<FlavorDescription>,
     pub checks: Vec<Check>,
     pub findings: Vec<Finding>,
@@ -92,9 +100,12 @@ pub struct Evaluation {
 }
 
 impl Evaluation {
-    fn refused(path: &Path, err: Error) -> Evaluation {
+    fn refused(path: &Path, wasm: &[u8], err: Error) -> Evaluation {
         Evaluation {
             path: path.display().to_string(),
+            digest: digest(wasm),
+            size_bytes: wasm.len() as u64,
+            contract: None,
             flavor: None,
             checks: Vec::new(),
             findings: vec![Finding {
@@ -177,7 +188,7 @@ pub fn evaluate_with_progress(
     ));
     let flavor = match register(&home, path, &wasm, options, deadline) {
         Ok(flavor) => flavor,
-        Err(err) => return Ok(Evaluation::refused(path, err)),
+        Err(err) => return Ok(Evaluation::refused(path, &wasm, err)),
     };
 
     // Two managers; where the flavor takes a namespace, each gets its own, so
@@ -198,13 +209,13 @@ pub fn evaluate_with_progress(
             .managers()
             .register(manager, &flavor.name, config, false)
         {
-            return Ok(Evaluation::refused(path, err));
+            return Ok(Evaluation::refused(path, &wasm, err));
         }
     }
 
     let mut suite = match Suite::new(&home, MANAGER_A, MANAGER_B) {
         Ok(suite) => suite,
-        Err(err) => return Ok(Evaluation::refused(path, err)),
+        Err(err) => return Ok(Evaluation::refused(path, &wasm, err)),
     };
     suite.set_budget(deadline);
     suite.set_progress(|line| progress(&format!("check {line}")));
@@ -281,6 +292,9 @@ pub fn evaluate_with_progress(
     let passed = findings.is_empty() && !suite.checks.iter().any(Check::failed);
     Ok(Evaluation {
         path: path.display().to_string(),
+        digest: digest(&wasm),
+        size_bytes: wasm.len() as u64,
+        contract: Some(PACKAGE),
         declared: flavor.capabilities.clone(),
         flavor: Some(flavor),
         checks: std::mem::take(&mut suite.checks),

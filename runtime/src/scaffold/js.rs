@@ -12,6 +12,7 @@ use flavorbox::Result;
 
 use super::toolchain::{Tool, absolute, env_tool, run_tool};
 use super::{GENERATED_WORLD, Language};
+use crate::environment;
 
 /// The componentize-js release flavors are tested with (sdk/js/package.json).
 pub const COMPONENTIZE_JS_VERSION: &str = "0.23.0";
@@ -42,7 +43,8 @@ pub(super) fn language() -> Language {
 fn build(dir: &Path, output: &Path) -> Result<()> {
     let install = format!(
         "install it with `npm install @bytecodealliance/componentize-js@{COMPONENTIZE_JS_VERSION}` \
-         in the project (or set FLAVORBOX_COMPONENTIZE_JS to its `componentize-js` script)"
+         in the project (or set {} to its `componentize-js` script)",
+        environment::COMPONENTIZE_JS
     );
     let node = Tool {
         program: "node".into(),
@@ -51,7 +53,8 @@ fn build(dir: &Path, output: &Path) -> Result<()> {
     };
     node.version("install Node.js 20 or later (it runs componentize-js)")?;
     let local = dir.join("node_modules/@bytecodealliance/componentize-js/src/cli.js");
-    let script = env_tool("FLAVORBOX_COMPONENTIZE_JS").or_else(|| local.is_file().then_some(local));
+    let script =
+        env_tool(environment::COMPONENTIZE_JS).or_else(|| local.is_file().then_some(local));
     let tool = match script {
         Some(script) => Tool {
             program: "node".into(),

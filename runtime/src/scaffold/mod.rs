@@ -10,7 +10,10 @@
 //!
 //! Guards against: overwriting a user's files (`new` refuses a non-empty
 //! directory), names that would not make a valid crate, module or flavor,
-//! and a project of no language, or of several, built as one of them.
+//! names a flavor has already (built in, shipped with flavorbox, or
+//! registered in the home `--home`/`FLAVORBOX_HOME` names, which is read,
+//! never created), and a project of no language, or of several, built as
+//! one of them.
 //! What each language brings is in its own file (`rust.rs`, `python.rs`,
 //! `js.rs`); running a tool on a staged copy, in `toolchain.rs`.
 
@@ -23,7 +26,9 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use clap::{Args, ValueEnum};
-use flavorbox::{Error, Result};
+use flavorbox::home::STORE_FILE;
+use flavorbox::registry::{ReservedName, reserved_name};
+use flavorbox::{Error, ErrorKind, Home, Result};
 
 use super::output::out;
 
@@ -106,13 +111,20 @@ struct Language {
 #[derive(Args)]
 pub struct NewArgs {
     /// The flavor's name: a lowercase letter, then lowercase letters, digits,
-    /// `-` or `_` (at most 64)
+    /// `-` or `_` (at most 64); not one a flavor has already (built in,
+    /// shipped, or registered in the home --home names)
     name: String,
     /// The language of the project
     #[arg(long, value_enum)]
     lang: Lang,
     /// Where to create the project [default: ./NAME]
     dir: Option<PathBuf>,
+    /// The home whose registered names are taken (the global --home)
+    #[arg(from_global)]
+    home: Option<PathBuf>,
+    /// The store instead of the home's own (the global --store)
+    #[arg(from_global)]
+    store: Option<String>,
 }
 
 #[derive(Args)]
@@ -138,6 +150,51 @@ fn check_name(name: &str) -> Result<()> {
         )));
     }
     Ok(())
+}
+
+/// Refuses a name a flavor has already: one built in, one flavorbox ships,
+/// or one registered in the home in `home`, if a home is there (its own
+/// store: a `--store` elsewhere is not opened for this). Nothing is created.
+fn check_free(name: &str, home: Option<&Path>, store: Option<&str>) -> Result<()> {
+    let pick = "pick another name";
+    match reserved_name(name) {
+        Some(ReservedName::BuiltIn) => {
+            return Err(Error::invalid(format!(
+                "flavor name `{name}` is the built-in flavor's; {pick}"
+            )));
+        }
+        Some(ReservedName::Shipped) => {
+            return Err(Error::invalid(format!(
+                "flavor name `{name}` is taken by a flavor flavorbox ships; {pick}"
+            )));
+        }
+        None => {}
+    }
+    let Some(dir) = home.filter(|dir| store.is_none() && dir.join(STORE_FILE).is_file()) else {
+        return Ok(());
+    };
+    let cannot_check = |e: Error| {
+        e.map_detail(|why| {
+            format!(
+                "cannot check the flavors registered in home {}: {why}",
+                dir.display()
+            )
+        })
+    };
+    let mut builder = Home::builder(dir);
+    if let Some(key) = crate::environment::master_key()? {
+        builder = builder.master_key(key);
+    }
+    let home = builder.open().map_err(cannot_check)?;
+    match home.flavors().get(name) {
+        Ok(_) => Err(Error::invalid(format!(
+            "flavor `{name}` is registered in home {} already; {pick} (or upgrade it with \
+             `flavor register PATH --replace {name}`)",
+            dir.display()
+        ))),
+        Err(err) if err.is(ErrorKind::NotFound) => Ok(()),
+        Err(err) => Err(cannot_check(err)),
+    }
 }
 
 /// `my-vault` -> `MyVault`: the class name in Python and JavaScript.
@@ -176,6 +233,7 @@ fn project_files(name: &str, language: &Language) -> Vec<(String, String)> {
 
 pub fn new(args: NewArgs) -> Result<()> {
     check_name(&args.name)?;
+    check_free(&args.name, args.home.as_deref(), args.store.as_deref())?;
     let dir = args.dir.unwrap_or_else(|| PathBuf::from(&args.name));
     if dir.exists() {
         let empty = std::fs::read_dir(&dir)

@@ -11,6 +11,7 @@ use flavorbox::Result;
 
 use super::toolchain::{Tool, absolute, env_tool, run_tool};
 use super::{GENERATED_WORLD, Language};
+use crate::environment;
 
 /// The componentize-py release flavors are tested with (scripts/install-componentize.sh).
 pub const COMPONENTIZE_PY_VERSION: &str = "0.25.1";
@@ -56,13 +57,14 @@ pub(super) fn language() -> Language {
 
 fn build(dir: &Path, output: &Path) -> Result<()> {
     let tool = Tool {
-        program: env_tool("FLAVORBOX_COMPONENTIZE_PY").unwrap_or_else(|| "componentize-py".into()),
+        program: env_tool(environment::COMPONENTIZE_PY).unwrap_or_else(|| "componentize-py".into()),
         args_before: Vec::new(),
         name: "componentize-py",
     };
     let install = format!(
         "install it with `pip install componentize-py=={COMPONENTIZE_PY_VERSION}` \
-         (or set FLAVORBOX_COMPONENTIZE_PY to its path)"
+         (or set {} to its path)",
+        environment::COMPONENTIZE_PY
     );
     let carries = "a Python runtime of about 18 MB";
     let (stage, mut cmd) = tool.prepare(&install, COMPONENTIZE_PY_VERSION, dir, SDK, carries)?;

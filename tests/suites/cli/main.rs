@@ -13,10 +13,13 @@
 //!   overwrite, quotas held before writing, private export files, progress;
 //! - `run_env.rs`: what a secret may not do to the process `run` starts
 //!   (or a shell evaluating `--output env`), flavorbox's own variables kept
-//!   from it, signals passed on and the command's life tied to flavorbox.
+//!   from it, signals passed on and the command's life tied to flavorbox;
+//! - `pages.rs`: closed pipes end quietly, the manual and `--help` teach,
+//!   `flavor new` refuses taken names, `evaluate` names what it judged.
 
 mod forgiving;
 mod operating;
+mod pages;
 mod rules;
 mod run_env;
 mod transfer;

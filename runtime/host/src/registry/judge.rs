@@ -15,7 +15,7 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use super::builtin::{LOCAL, LOCAL_DIGEST};
+use super::builtin::{BUILTIN_NAMES, LOCAL_DIGEST};
 use super::change::FlavorChange;
 use super::flavors::{FlavorEntry, Flavors, entry_from_record};
 use super::options::RegisterOptions;
@@ -94,10 +94,11 @@ impl Flavors {
                 ErrorKind::Invalid => e.map_detail(|why| format!("{}: {why}", path.display())),
                 _ => e,
             })?;
-        if description.name == LOCAL {
+        if BUILTIN_NAMES.contains(&description.name.as_str()) {
             return Err(Error::invalid(format!(
-                "{}: flavor claims the name `{LOCAL}`, which is built in",
-                path.display()
+                "{}: flavor claims the name `{}`, which is built in",
+                path.display(),
+                description.name
             )));
         }
         Ok((wasm, digest, description))

@@ -13,7 +13,10 @@ mod options;
 mod runnable;
 mod schemas;
 
-pub use builtin::{LOCAL, LOCAL_DIGEST, LOCAL_WASM, local_policy, local_source};
+pub use builtin::{
+    BUILTIN_NAMES, LOCAL, LOCAL_DIGEST, LOCAL_WASM, ReservedName, SHIPPED_NAMES, local_policy,
+    local_source, reserved_name,
+};
 pub use change::FlavorChange;
 pub use flavors::{FlavorEntry, Flavors};
 pub use judge::{Registered, Replaced};
