@@ -5,7 +5,10 @@
 //! bounds: every limit is checked against its range (memory, deadline,
 //! storage quota, HTTP requests, compile time and memory) before a policy
 //! is made of it, and capabilities that are always granted are not
-//! recorded as grants.
+//! recorded as grants. Guards against a grant that can never be used (a
+//! capability the flavor does not declare, origins for a flavor that does
+//! not declare `http`): it is a typo, and refused naming what the flavor
+//! declares.
 
 use std::collections::BTreeSet;
 
@@ -108,6 +111,36 @@ impl RegisterOptions {
             }
         }
         Ok(Policy { limits, grants })
+    }
+
+    /// Refuses a grant the flavor `flavor`, declaring `declared`, can never
+    /// use: a capability it does not declare, or `--allow-host` when it
+    /// does not declare `http`.
+    pub fn check_declared(&self, flavor: &str, declared: &BTreeSet<Capability>) -> Result<()> {
+        let wanted = self
+            .grants
+            .iter()
+            .copied()
+            .filter(|c| !c.always_granted())
+            .map(|c| (c, format!("--grant {c}")))
+            .chain(
+                (!self.allow_hosts.is_empty())
+                    .then(|| (Capability::Http, "--allow-host".to_string())),
+            );
+        for (capability, flag) in wanted {
+            if !declared.contains(&capability) {
+                let declares: Vec<&str> = declared.iter().map(|c| c.as_str()).collect();
+                return Err(Error::invalid(format!(
+                    "{flag}: flavor `{flavor}` does not declare capability `{capability}`, so \
+                     it could never use the grant (it declares: {})",
+                    match declares.is_empty() {
+                        true => "nothing".to_string(),
+                        false => declares.join(", "),
+                    }
+                )));
+            }
+        }
+        Ok(())
     }
 
     /// Whether these options change anything.
