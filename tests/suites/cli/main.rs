@@ -3,6 +3,9 @@
 //!
 //! - `values.rs`: raw values and output formats, `run`, `resolve`, export
 //!   and import (flavorbox's and ZenML's);
+//! - `grants.rs`: grants that cannot be mistyped (origins and patterns, a
+//!   grant the flavor does not declare) and a missing grant told as the
+//!   operator's, with the command that grants it;
 //! - `operating.rs`: upgrades, grants, rotation and config references,
 //!   masked config, updates and renames, concurrent updates;
 //! - `rules.rs`: the same input rules on every path, confirmations, usage
@@ -11,6 +14,7 @@
 //!   (or a shell evaluating `--output env`), flavorbox's own variables kept
 //!   from it, signals passed on and the command's life tied to flavorbox.
 
+mod grants;
 mod operating;
 mod rules;
 mod run_env;

@@ -21,7 +21,7 @@ use super::builtin::{LOCAL, LOCAL_DIGEST, local_policy, local_source};
 use super::options::RegisterOptions;
 use crate::contract::FlavorDescription;
 use crate::error::{Error, Result};
-use crate::policy::{Capability, Policy, check_origins};
+use crate::policy::{Capability, Policy};
 use crate::sandbox::LazySandbox;
 use crate::store::{Database, FlavorRecord};
 
@@ -90,9 +90,8 @@ impl Flavors {
                 "nothing to grant: give --grant, --allow-host or a limit",
             ));
         }
-        check_origins(&options.allow_hosts)?;
-        options.check_declared(name, &entry.description.capabilities)?;
         let policy = options.apply(entry.policy)?;
+        options.check_declared(name, &entry.description.capabilities)?;
         self.db.set_flavor_policy(name, &policy)?;
         self.get(name)
     }

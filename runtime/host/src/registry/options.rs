@@ -3,7 +3,8 @@
 //!
 //! Guards against an operator's typo turning into a sandbox without
 //! bounds: every limit is checked against its range (memory, deadline,
-//! storage quota, HTTP requests, compile time and memory) before a policy
+//! storage quota, HTTP requests, compile time and memory) and every origin
+//! parsed (`policy::OriginGrant`) before a policy
 //! is made of it, and capabilities that are always granted are not
 //! recorded as grants. Guards against a grant that can never be used (a
 //! capability the flavor does not declare, origins for a flavor that does
@@ -15,7 +16,7 @@ use std::collections::BTreeSet;
 use crate::error::{Error, Result};
 use crate::policy::{
     Capability, MAX_COMPILE_MEMORY_MIB, MAX_COMPILE_TIMEOUT_SECS, MAX_HTTP_REQUESTS,
-    MAX_MEMORY_MIB, MAX_TIMEOUT_SECS, Policy,
+    MAX_MEMORY_MIB, MAX_TIMEOUT_SECS, Policy, check_origins,
 };
 
 /// What the operator grants and limits when registering a flavor.
@@ -44,6 +45,7 @@ impl RegisterOptions {
     /// `base` with the limits these options set replaced and the
     /// capabilities and origins they grant added, checked.
     pub fn apply(&self, base: Policy) -> Result<Policy> {
+        check_origins(&self.allow_hosts)?;
         let mut limits = base.limits;
         if let Some(mib) = self.memory_mib {
             if mib == 0 || mib > MAX_MEMORY_MIB {
