@@ -17,7 +17,8 @@ use flavorbox::text::escape;
 /// Grants and limits, as given at registration and to `flavor grant`.
 #[derive(Args)]
 pub struct PolicyArgs {
-    /// Grant HTTP to this origin (scheme://host[:port]); repeatable
+    /// Grant HTTP to this origin (http(s)://host[:port]), or to every
+    /// subdomain of a domain (https://*.example.com); repeatable
     #[arg(long = "allow-host", value_name = "URL")]
     allow_hosts: Vec<String>,
     /// Grant a capability (storage, http); repeatable
@@ -151,8 +152,9 @@ fn warn_ungranted(name: &str, ungranted: &[Capability]) {
     for capability in ungranted {
         err_line(format_args!(
             "flavorbox: warning: flavor `{name}` declares capability `{capability}`, which was \
-             not granted; calls that use it will be refused ({})",
-            grant_hint(*capability)
+             not granted; calls that use it will be refused (grant it with `flavorbox flavor \
+             grant {name} {}`)",
+            grant_flag(*capability)
         ));
     }
 }
@@ -279,10 +281,10 @@ pub fn run(home: &Home, command: FlavorCommand) -> Result<()> {
     }
 }
 
-fn grant_hint(capability: Capability) -> &'static str {
+fn grant_flag(capability: Capability) -> String {
     match capability {
-        Capability::Http => "grant origins with --allow-host URL",
-        _ => "grant it with --grant",
+        Capability::Http => "--allow-host ORIGIN".to_string(),
+        other => format!("--grant {other}"),
     }
 }
 

@@ -49,6 +49,7 @@ impl LocalNamespace {
             storage: Some(NamespaceAccess::new(self.db.clone(), self.id)),
             config: BTreeMap::new(),
             mask: Vec::new(),
+            grantee: None,
         };
         self.sandbox
             .call(&self.local, setup, export)

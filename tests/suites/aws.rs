@@ -203,11 +203,14 @@ fn aws_and_transport_errors_map_to_exit_codes() {
         .fails(1, "not found");
 
     // An endpoint that was not granted: the host refuses, the flavor fails,
-    // the CLI names the origin.
+    // the CLI names the origin and the grant the operator left out.
     home.cli(&["secret", "get", "dup", "--manager", "ungranted"])
         .fails(
-            3,
-            &format!("sandbox: denied: HTTP request to origin {ungranted}, which was not granted"),
+            1,
+            &format!(
+                "denied: flavor `aws` may not reach {ungranted}: grant it with \
+                 `flavorbox flavor grant aws --allow-host {ungranted}`"
+            ),
         );
     // A granted endpoint where nothing listens: the backend failed. (The
     // CLI also prints a wasmtime warning line here; see

@@ -104,7 +104,7 @@ fn assert_refused(values: &Value) {
 
 /// Registers the `aws` flavor with `flags` and an active manager whose
 /// endpoint is `endpoint`: a flavor that fails when a request is refused,
-/// so the CLI shows the refusal itself (exit 3).
+/// so the CLI shows the refusal itself.
 fn aws_home(flags: &[&str], endpoint: &str) -> TestHome {
     let home = TestHome::new();
     home.register_flavor(guests::AWS, flags).ok();
@@ -156,19 +156,23 @@ fn http_is_denied_by_default() {
     add_manager(&home, &server.origin());
 
     // Without the grant not even a request can be built: the first
-    // `wasi:http` constructor stops the call.
+    // `wasi:http` constructor stops the call. The flavor declares `http`:
+    // the operator's to grant, named with the origin its config names.
     home.cli(&["secret", "get", "ok"]).fails(
-        3,
-        "sandbox: denied: the flavor used capability `http`, which was not granted \
-         (it called `wasi:http/types.fields.from-list`)",
+        1,
+        &format!(
+            "denied: flavor `http_probe` declares capability `http`, which was not granted: \
+             grant it with `flavorbox flavor grant http_probe --allow-host {}`",
+            server.origin()
+        ),
     );
     assert_denied_breach(&home, "ok", "capability `http`, which was not granted");
 
-    // A flavor that fails on the refusal makes the CLI say why, exit 3.
+    // A flavor that fails on the refusal: the same one line.
     let aws = aws_home(&[], &server.origin());
     aws.cli(&["secret", "get", "anything"]).fails(
-        3,
-        "sandbox: denied: the flavor used capability `http`, which was not granted",
+        1,
+        "denied: flavor `aws` declares capability `http`, which was not granted",
     );
     assert!(server.hits().is_empty(), "{:?}", server.hits());
 }
@@ -198,10 +202,14 @@ fn an_origin_that_was_not_granted_is_denied_and_named() {
         &format!("HTTP request to origin {localhost}, which was not granted"),
     );
 
+    // The manager's endpoint names the origin: the operator's to grant.
     let aws = aws_home(&["--allow-host", &granted.origin()], &other.origin());
     aws.cli(&["secret", "get", "anything"]).fails(
-        3,
-        &format!("sandbox: denied: HTTP request to origin {other_origin}, which was not granted"),
+        1,
+        &format!(
+            "denied: flavor `aws` may not reach {other_origin}: grant it with \
+             `flavorbox flavor grant aws --allow-host {other_origin}`"
+        ),
     );
 
     assert!(granted.hits().is_empty(), "{:?}", granted.hits());
@@ -401,9 +409,9 @@ fn a_denied_origin_is_named_even_when_a_secret_value_is_a_digit() {
     let other = TestServer::start();
     let aws = aws_home(&["--allow-host", &granted.origin()], &other.origin());
     aws.cli(&["secret", "register", "s", "k=0"]).fails(
-        3,
+        1,
         &format!(
-            "HTTP request to origin {}, which was not granted",
+            "may not reach {0}: grant it with `flavorbox flavor grant aws --allow-host {0}`",
             other.origin()
         ),
     );

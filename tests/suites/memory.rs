@@ -83,7 +83,10 @@ fn wasi_http_hoards_with_and_without_the_grant() {
     let footprint = footprint(&home);
     home.cli_register(guests::HOSTILE_HTTP_HOARD, "h", &["--memory", "16"], false);
     let run = home.on("h", &["secret", "get", "s"]);
-    run.fails(3, "sandbox: denied:");
+    run.fails(
+        1,
+        "denied: flavor `hostile_http_hoard` declares capability `http`",
+    );
     within_bound(&run, footprint, 16);
 
     let origin = format!("http://127.0.0.1:{}", free_port());

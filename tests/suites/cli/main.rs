@@ -3,6 +3,9 @@
 //!
 //! - `values.rs`: raw values and output formats, `run`, `resolve`, export
 //!   and import (flavorbox's and ZenML's);
+//! - `grants.rs`: grants that cannot be mistyped (origins and patterns, a
+//!   grant the flavor does not declare) and a missing grant told as the
+//!   operator's, with the command that grants it;
 //! - `operating.rs`: upgrades, grants, rotation and config references,
 //!   masked config, updates and renames, concurrent updates;
 //! - `rules.rs`: the same input rules on every path, confirmations, usage
@@ -18,6 +21,7 @@
 //!   `flavor new` refuses taken names, `evaluate` names what it judged.
 
 mod forgiving;
+mod grants;
 mod operating;
 mod pages;
 mod rules;

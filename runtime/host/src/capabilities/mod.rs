@@ -14,6 +14,18 @@ pub mod storage;
 use std::sync::{Arc, Mutex};
 
 use crate::error::Violation;
+use crate::policy::{Capability, Origin};
+
+/// What a refusal was for want of: a grant the operator could give. Whether
+/// it is the operator's omission or the flavor's breach depends on what the
+/// flavor declared (see `sandbox::classify`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ungranted {
+    /// A capability the policy does not grant.
+    Capability(Capability),
+    /// An origin no granted origin or pattern matches (`http` granted).
+    Origin(Origin),
+}
 
 /// What one capability observed during a call: whether the flavor used it,
 /// and the first way the flavor broke its policy, if any.
@@ -29,6 +41,9 @@ pub struct Findings {
     /// key's existence, a successful HTTP response): what the flavor says
     /// afterwards may carry secret values the host never saw.
     pub read_data: bool,
+    /// Set when the violation is a refusal for want of a grant: what was
+    /// not granted.
+    pub ungranted: Option<Ungranted>,
 }
 
 impl Findings {
@@ -45,6 +60,16 @@ impl Findings {
         if self.violation.is_none() {
             self.violation = Some((kind, detail));
             self.quoting = true;
+        }
+    }
+
+    /// Records a `denied` refusal for want of the grant `wanted`.
+    pub fn refuse_ungranted(&mut self, wanted: Ungranted, detail: String) {
+        if self.violation.is_none() {
+            // An origin is the flavor's choice of text.
+            self.quoting = matches!(wanted, Ungranted::Origin(_));
+            self.violation = Some((Violation::Denied, detail));
+            self.ungranted = Some(wanted);
         }
     }
 }
@@ -65,6 +90,10 @@ impl SharedFindings {
 
     pub fn breach_quoting(&self, kind: Violation, detail: String) {
         self.lock().breach_quoting(kind, detail);
+    }
+
+    pub fn refuse_ungranted(&self, wanted: Ungranted, detail: String) {
+        self.lock().refuse_ungranted(wanted, detail);
     }
 
     pub fn mark_used(&self) {

@@ -11,11 +11,11 @@
 //! swallow and then commit after; it stops the call, which fails and is
 //! rolled back.
 
-use super::Findings;
+use super::{Findings, Ungranted};
 use crate::contract::bindings::WitError;
 use crate::contract::bindings::flavorbox::secrets::storage as wit;
 use crate::error::{Error, Violation};
-use crate::policy::{Quota, caps};
+use crate::policy::{Capability, Quota, caps};
 use crate::store::Staged;
 use crate::store::staged::StageError;
 
@@ -99,7 +99,8 @@ impl StorageCapability {
             None => {
                 let detail =
                     "the flavor used capability `storage`, which was not granted".to_string();
-                self.findings.breach(Violation::Denied, detail.clone());
+                self.findings
+                    .refuse_ungranted(Ungranted::Capability(Capability::Storage), detail.clone());
                 Err(WitError::Denied(detail))
             }
         }

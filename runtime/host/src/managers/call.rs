@@ -20,7 +20,7 @@ use super::Manager;
 use crate::capabilities::log;
 use crate::error::{ErrorKind, Result};
 use crate::sandbox::exports::GetSecret;
-use crate::sandbox::{CallSetup, Export, Outcome};
+use crate::sandbox::{CallSetup, Export, Grantee, Outcome};
 use crate::secret::Secret;
 use crate::store::NamespaceAccess;
 
@@ -53,6 +53,10 @@ impl Manager<'_> {
             }),
             config,
             mask,
+            grantee: Some(Grantee {
+                flavor: &self.record.flavor,
+                declared: &self.runnable.declared,
+            }),
         };
         let outcome = self
             .managers

@@ -135,6 +135,7 @@ impl Managers<'_> {
             storage: None,
             config: checked.resolved.clone(),
             mask,
+            grantee: None,
         };
         let outcome = self
             .sandbox

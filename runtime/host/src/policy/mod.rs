@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-pub use origin::{Origin, check_origins};
+pub use origin::{Origin, OriginGrant, check_origins};
 
 /// Largest memory cap an operator may grant, in MiB (the engine's ceiling).
 pub const MAX_MEMORY_MIB: u64 = 1024;
@@ -309,7 +309,9 @@ impl ManagerLimits {
 pub struct Grants {
     /// Granted capabilities besides the always-granted ones.
     pub capabilities: BTreeSet<Capability>,
-    /// Origins (`scheme://host:port`) HTTP may reach; only with `http`.
+    /// Origins HTTP may reach (`scheme://host[:port]`, or
+    /// `scheme://*.domain[:port]` for its subdomains), as the operator gave
+    /// them; only with `http`.
     pub http_origins: Vec<String>,
 }
 
@@ -318,12 +320,12 @@ impl Grants {
         capability.always_granted() || self.capabilities.contains(&capability)
     }
 
-    /// The granted origins, parsed. They were checked when granted; one that
-    /// no longer parses grants nothing.
-    pub fn origins(&self) -> Vec<Origin> {
+    /// The granted origins and patterns, parsed. They were checked when
+    /// granted; one that no longer parses grants nothing.
+    pub fn origins(&self) -> Vec<OriginGrant> {
         self.http_origins
             .iter()
-            .filter_map(|o| Origin::parse(o).ok())
+            .filter_map(|o| OriginGrant::parse(o).ok())
             .collect()
     }
 }

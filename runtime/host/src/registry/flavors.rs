@@ -5,7 +5,8 @@
 //! Guards against an operator's change leaving a flavor with more than was
 //! meant: the built-in flavor's grants and limits are fixed and it cannot
 //! be removed; a grant is checked like a registration's options
-//! ([`RegisterOptions`]); a revoke names exactly what it takes away
+//! ([`RegisterOptions`]), and refused when the flavor does not declare
+//! what it grants; a revoke names exactly what it takes away
 //! (revoking `http` drops every origin, dropping the last origin revokes
 //! `http`). How a component is judged before it is registered is in
 //! `judge.rs`; how a registered flavor is made ready to run, in
@@ -20,7 +21,7 @@ use super::builtin::{LOCAL, LOCAL_DIGEST, local_policy, local_source};
 use super::options::RegisterOptions;
 use crate::contract::FlavorDescription;
 use crate::error::{Error, Result};
-use crate::policy::{Capability, Policy, check_origins};
+use crate::policy::{Capability, Policy};
 use crate::sandbox::LazySandbox;
 use crate::store::{Database, FlavorRecord};
 
@@ -90,7 +91,7 @@ impl Flavors {
             ));
         }
         let policy = options.apply(entry.policy)?;
-        check_origins(&policy.grants.http_origins)?;
+        options.check_declared(name, &entry.description.capabilities)?;
         self.db.set_flavor_policy(name, &policy)?;
         self.get(name)
     }

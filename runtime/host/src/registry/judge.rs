@@ -7,8 +7,9 @@
 //! (`Sandbox::load`), describe itself sanely through `info()` within the
 //! sandbox, without grants (a breach there is bad input, `invalid`), and
 //! not claim the built-in name. Capabilities it declares are checked
-//! against what the operator grants (declared but not granted is reported;
-//! used but not granted is refused at run time). A replacement must fit
+//! against what the operator grants (granted but not declared is refused as
+//! a typo; declared but not granted is reported; used but not granted is
+//! refused at run time). A replacement must fit
 //! every secrets manager of the flavor it replaces, and what it changes is
 //! shown to the caller, who approves a widening change (`change.rs`).
 
@@ -109,6 +110,7 @@ impl Flavors {
         let policy = options.policy()?;
         check_origins(&policy.grants.http_origins)?;
         let (wasm, digest, description) = self.read_flavor(path, policy.limits.compile())?;
+        options.check_declared(&description.name, &description.capabilities)?;
         let record = new_record(digest, description, policy);
         self.db.insert_flavor(&record, &wasm)?;
         Ok(registered(record))
@@ -148,6 +150,7 @@ impl Flavors {
                     description.name
                 ))
             })?;
+        options.check_declared(name, &description.capabilities)?;
         let policy = options.apply(before.policy.clone())?;
         check_origins(&policy.grants.http_origins)?;
         self.check_managers_fit(&description)?;

@@ -3,16 +3,20 @@
 //!
 //! Guards against an operator's typo turning into a sandbox without
 //! bounds: every limit is checked against its range (memory, deadline,
-//! storage quota, HTTP requests, compile time and memory) before a policy
+//! storage quota, HTTP requests, compile time and memory) and every origin
+//! parsed (`policy::OriginGrant`) before a policy
 //! is made of it, and capabilities that are always granted are not
-//! recorded as grants.
+//! recorded as grants. Guards against a grant that can never be used (a
+//! capability the flavor does not declare, origins for a flavor that does
+//! not declare `http`): it is a typo, and refused naming what the flavor
+//! declares.
 
 use std::collections::BTreeSet;
 
 use crate::error::{Error, Result};
 use crate::policy::{
     Capability, MAX_COMPILE_MEMORY_MIB, MAX_COMPILE_TIMEOUT_SECS, MAX_HTTP_REQUESTS,
-    MAX_MEMORY_MIB, MAX_TIMEOUT_SECS, Policy,
+    MAX_MEMORY_MIB, MAX_TIMEOUT_SECS, Policy, check_origins,
 };
 
 /// What the operator grants and limits when registering a flavor.
@@ -41,6 +45,7 @@ impl RegisterOptions {
     /// `base` with the limits these options set replaced and the
     /// capabilities and origins they grant added, checked.
     pub fn apply(&self, base: Policy) -> Result<Policy> {
+        check_origins(&self.allow_hosts)?;
         let mut limits = base.limits;
         if let Some(mib) = self.memory_mib {
             if mib == 0 || mib > MAX_MEMORY_MIB {
@@ -108,6 +113,36 @@ impl RegisterOptions {
             }
         }
         Ok(Policy { limits, grants })
+    }
+
+    /// Refuses a grant the flavor `flavor`, declaring `declared`, can never
+    /// use: a capability it does not declare, or `--allow-host` when it
+    /// does not declare `http`.
+    pub fn check_declared(&self, flavor: &str, declared: &BTreeSet<Capability>) -> Result<()> {
+        let wanted = self
+            .grants
+            .iter()
+            .copied()
+            .filter(|c| !c.always_granted())
+            .map(|c| (c, format!("--grant {c}")))
+            .chain(
+                (!self.allow_hosts.is_empty())
+                    .then(|| (Capability::Http, "--allow-host".to_string())),
+            );
+        for (capability, flag) in wanted {
+            if !declared.contains(&capability) {
+                let declares: Vec<&str> = declared.iter().map(|c| c.as_str()).collect();
+                return Err(Error::invalid(format!(
+                    "{flag}: flavor `{flavor}` does not declare capability `{capability}`, so \
+                     it could never use the grant (it declares: {})",
+                    match declares.is_empty() {
+                        true => "nothing".to_string(),
+                        false => declares.join(", "),
+                    }
+                )));
+            }
+        }
+        Ok(())
     }
 
     /// Whether these options change anything.

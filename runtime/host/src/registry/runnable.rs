@@ -16,17 +16,20 @@ use std::sync::Arc;
 use super::builtin::{LOCAL, local_policy, local_source};
 use super::flavors::Flavors;
 use crate::error::{Error, ErrorKind, Result, Violation};
-use crate::policy::Policy;
+use crate::policy::{Capability, Policy};
 use crate::sandbox::cache::digest;
 use crate::sandbox::{LoadedFlavor, Sandbox, Source};
 use crate::store::FlavorRecord;
 
-/// What running a flavor takes: its compiled component, its policy, and
-/// which config keys hold credentials.
+/// What running a flavor takes: its compiled component, its policy, which
+/// config keys hold credentials, and what it declares.
 pub struct Runnable {
     pub loaded: Arc<LoadedFlavor>,
     pub policy: Policy,
     pub secret_config_keys: BTreeSet<String>,
+    /// The capabilities the flavor declares that the operator can grant
+    /// (none for the built-in flavor, whose grants are fixed).
+    pub declared: BTreeSet<Capability>,
 }
 
 impl Flavors {
@@ -40,6 +43,7 @@ impl Flavors {
                 loaded: sandbox.load(&local_source(), self.db.as_ref())?,
                 policy: local_policy(),
                 secret_config_keys: BTreeSet::new(),
+                declared: BTreeSet::new(),
             });
         }
         let record = self
@@ -60,6 +64,7 @@ impl Flavors {
                 .secret_config_keys()
                 .map(str::to_string)
                 .collect(),
+            declared: record.description.capabilities.clone(),
             policy: record.policy,
         })
     }

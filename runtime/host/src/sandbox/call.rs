@@ -91,7 +91,6 @@ impl Sandbox {
         deadline: Instant,
     ) -> Attempt<E::Answer> {
         let operation = E::OPERATION;
-        let limits = setup.policy.limits;
         let ran = run::run(&self.engine, &self.linkers, flavor, setup, export, deadline).await;
         let (end, state) = match ran {
             Ok(ran) => ran,
@@ -107,7 +106,7 @@ impl Sandbox {
         // Decide the outcome; flavor text is masked below, once every value
         // the call handled is known.
         let outcome: std::result::Result<E::Answer, Failure> =
-            classify::decide(end, &state, export, &limits);
+            classify::decide(end, &state, export, setup);
         let mut known_values = export.given_values();
         if let Ok(answer) = &outcome {
             known_values.extend(E::answer_values(answer));

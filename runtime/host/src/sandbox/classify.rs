@@ -9,6 +9,15 @@
 //! plain `trap`. A store failure on the host's side (a lock held past the
 //! deadline, a broken database) blames no flavor.
 //!
+//! Guards against the operator's omission being blamed on the flavor: a
+//! refusal for want of a grant the flavor declared (a capability, or an
+//! origin the manager's config names) is the operator's `denied`, told once
+//! with the command that grants it, whether the call trapped on it or the
+//! flavor reported it. Only when it is the call's one kind of breach: a
+//! flavor that reaches elsewhere, uses what it did not declare, or breaks
+//! the sandbox otherwise is told as breaking it, and no command is offered
+//! that would grant what the flavor alone chose.
+//!
 //! Errors are recognised by their type wherever wasmtime gives one
 //! ([`Trap`], [`ResourceTableError`]); the two store caps it reports only
 //! in words are recognised in one place, [`untyped_store_cap`], whose
@@ -20,10 +29,12 @@ use wasmtime::component::ResourceTableError;
 use super::exports::Export;
 use super::run::RunEnd;
 use super::state::CallState;
+use super::{CallSetup, Grantee};
+use crate::capabilities::Ungranted;
 use crate::contract::Operation;
 use crate::contract::bindings::WitError;
 use crate::error::{Error, ErrorKind, Violation};
-use crate::policy::{Limits, caps};
+use crate::policy::{Capability, Limits, Origin, caps};
 
 use super::cache::one_line;
 
@@ -36,6 +47,9 @@ pub(super) enum Failure {
     /// The flavor broke the sandbox, noticed, and returned an error saying
     /// what it had done by then (e.g. how far a bulk deletion got).
     Breach(Error, WitError),
+    /// The operator did not grant what the flavor declared and used; what
+    /// the flavor then said only repeats it.
+    Ungranted(Error),
 }
 
 /// The checked answer of a run, or why it failed.
@@ -43,25 +57,91 @@ pub(super) fn decide<E: Export>(
     end: RunEnd<E::Raw>,
     state: &CallState,
     export: &E,
-    limits: &Limits,
+    setup: &CallSetup<'_>,
 ) -> Result<E::Answer, Failure> {
     let op = E::OPERATION;
+    let limits = &setup.policy.limits;
     match end {
         RunEnd::OutOfTime => Err(Failure::Host(deadline_error(limits, op))),
         RunEnd::Instantiate(err) => Err(Failure::Host(classify_instantiation(&err, state, op))),
-        RunEnd::Trap(err) => Err(Failure::Host(classify_trap(&err, state, limits, op))),
+        RunEnd::Trap(err) => Err(classify_trap(&err, state, setup, op)),
         // A refused memory growth stops the call even if the flavor caught
         // it (a Python or JavaScript runtime turns it into an exception the
         // flavor may answer with, where a Rust flavor aborts).
         RunEnd::Returned(returned) => match (memory_breach(state, op), returned) {
             (Some(err), _) => Err(Failure::Host(err)),
-            (None, Err(wit)) => Err(match breach(state) {
-                Some(err) => Failure::Breach(err, wit),
-                None => Failure::Flavor(wit),
+            (None, Err(wit)) => Err(match (omission(state, setup), breach(state)) {
+                (Some(err), _) => Failure::Ungranted(err),
+                (None, Some(err)) => Failure::Breach(err, wit),
+                (None, None) => Failure::Flavor(wit),
             }),
             (None, Ok(raw)) => export.check(raw).map_err(Failure::Host),
         },
     }
+}
+
+/// The operator's omission, when the call's only breach is a refusal for
+/// want of a grant the flavor declared: a capability it lists in `info()`,
+/// or (with `http` declared) an origin a value of the manager's config
+/// names. An origin nobody configured is the flavor's own choice, and
+/// stays its breach.
+fn omission(state: &CallState, setup: &CallSetup<'_>) -> Option<Error> {
+    let Grantee { flavor, declared } = setup.grantee?;
+    let grant = |what: &str, flag: &str| {
+        Error::denied(format!(
+            "flavor `{flavor}` {what}: grant it with `flavorbox flavor grant {flavor} {flag}`"
+        ))
+    };
+    match state.ungranted()? {
+        Ungranted::Capability(Capability::Http) if declared.contains(&Capability::Http) => {
+            let configured = configured_origins(setup);
+            let flags = match configured.is_empty() {
+                true => "--allow-host ORIGIN".to_string(),
+                false => configured
+                    .iter()
+                    .map(|o| format!("--allow-host {o}"))
+                    .collect::<Vec<_>>()
+                    .join(" "),
+            };
+            Some(grant(
+                "declares capability `http`, which was not granted",
+                &flags,
+            ))
+        }
+        Ungranted::Capability(capability) if declared.contains(&capability) => Some(grant(
+            &format!("declares capability `{capability}`, which was not granted"),
+            &format!("--grant {capability}"),
+        )),
+        Ungranted::Origin(origin)
+            if declared.contains(&Capability::Http)
+                && configured_origins(setup).contains(&origin) =>
+        {
+            Some(grant(
+                &format!("may not reach {origin}"),
+                &format!("--allow-host {origin}"),
+            ))
+        }
+        _ => None,
+    }
+}
+
+/// The http(s) origins the call's config values name (`endpoint`, `url`,
+/// `address`: whatever the flavor takes), in order, once each.
+fn configured_origins(setup: &CallSetup<'_>) -> Vec<Origin> {
+    let mut origins: Vec<Origin> = Vec::new();
+    for value in setup.config.values() {
+        let Some(origin) = value
+            .parse::<http::Uri>()
+            .ok()
+            .and_then(|uri| Origin::of_uri(&uri))
+        else {
+            continue;
+        };
+        if !origins.contains(&origin) {
+            origins.push(origin);
+        }
+    }
+    origins
 }
 
 /// The first sandbox breach a capability recorded, as an error.
@@ -160,38 +240,48 @@ fn memory_breach(state: &CallState, op: Operation) -> Option<Error> {
 fn classify_trap(
     err: &wasmtime::Error,
     state: &CallState,
-    limits: &Limits,
+    setup: &CallSetup<'_>,
     op: Operation,
-) -> Error {
+) -> Failure {
+    let limits = &setup.policy.limits;
     match &state.storage.host_failure {
         // A lock another writer held past the deadline: nobody's fault.
         Some(failure) if failure.is(ErrorKind::Conflict) => {
-            return Error::conflict(format!("{op} stopped: {}", failure.detail()));
+            return Failure::Host(Error::conflict(format!(
+                "{op} stopped: {}",
+                failure.detail()
+            )));
         }
         Some(failure) => {
-            return Error::host(format!(
+            return Failure::Host(Error::host(format!(
                 "{op} stopped: the host's store failed ({failure}); nothing was written"
-            ));
+            )));
         }
         None => {}
     }
     if let Some(Trap::Interrupt) = err.downcast_ref::<Trap>() {
-        return deadline_error(limits, op);
+        return Failure::Host(deadline_error(limits, op));
     }
     if let Some(err) = memory_breach(state, op) {
-        return err;
+        return Failure::Host(err);
+    }
+    if let Some(err) = omission(state, setup) {
+        return Failure::Ungranted(err);
     }
     if let Some(err) = breach(state) {
-        return err;
+        return Failure::Host(err);
     }
     if let Some(err) = cap_reached(err, op) {
-        return err;
+        return Failure::Host(err);
     }
     let what = match err.downcast_ref::<Trap>() {
         Some(trap) => trap.to_string(),
         None => one_line(err),
     };
-    Error::sandbox(Violation::Trap, format!("{op} trapped: {what}"))
+    Failure::Host(Error::sandbox(
+        Violation::Trap,
+        format!("{op} trapped: {what}"),
+    ))
 }
 
 /// A component that cannot be instantiated within the sandbox's limits

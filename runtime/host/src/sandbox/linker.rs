@@ -29,9 +29,10 @@ use wasmtime_wasi_http::p2::types::HostOutgoingRequest;
 use wasmtime_wasi_http::{FieldMap, RequestOptions, WasiHttpView as _};
 
 use super::state::CallState;
+use crate::capabilities::Ungranted;
 use crate::contract::bindings::flavorbox::secrets;
 use crate::error::{Error, Result, Violation};
-use crate::policy::caps;
+use crate::policy::{Capability, caps};
 
 /// The `wasi:http` and `wasi:sockets` instances as this wasmtime defines
 /// them (a flavor's import of any 0.2.x version resolves to these).
@@ -108,7 +109,7 @@ fn denied(store: &mut StoreContextMut<'_, CallState>, what: &str) -> wasmtime::E
         format!("the flavor used capability `http`, which was not granted (it called {what})");
     let findings = &store.data().http.findings;
     findings.mark_used();
-    findings.breach(Violation::Denied, detail.clone());
+    findings.refuse_ungranted(Ungranted::Capability(Capability::Http), detail.clone());
     wasmtime::Error::msg(detail)
 }
 

@@ -106,6 +106,20 @@ pub struct CallSetup<'a> {
     /// Further values to mask in the flavor's output: its secret config
     /// and the values config references resolved to.
     pub mask: Vec<String>,
+    /// Who can lift a refusal for want of a grant, for a call through a
+    /// registered flavor's secrets manager; `None` (a component being
+    /// judged, a config check): every refusal is the flavor's breach.
+    pub grantee: Option<Grantee<'a>>,
+}
+
+/// A registered flavor the operator can grant more: a refusal for want of
+/// a grant it declared (a capability, or an origin the manager's config
+/// names) is the operator's omission, told with the command that grants it
+/// (see `classify`).
+#[derive(Debug, Clone, Copy)]
+pub struct Grantee<'a> {
+    pub flavor: &'a str,
+    pub declared: &'a BTreeSet<Capability>,
 }
 
 /// Facts about one call, for `evaluate` and diagnostics.
@@ -323,6 +337,7 @@ impl Sandbox {
             storage: None,
             config: BTreeMap::new(),
             mask: Vec::new(),
+            grantee: None,
         };
         self.call(flavor, setup, &exports::Info)
     }

@@ -26,7 +26,7 @@ use crate::capabilities::config::ConfigCapability;
 use crate::capabilities::http::{HttpCapability, HttpPolicy};
 use crate::capabilities::log::{LogCaps, LogSink, Source};
 use crate::capabilities::storage::StorageCapability;
-use crate::capabilities::{Findings, SharedFindings};
+use crate::capabilities::{Findings, SharedFindings, Ungranted};
 use crate::error::Violation;
 use crate::policy::{Capability, Policy, caps};
 use crate::store::Staged;
@@ -146,11 +146,30 @@ impl CallState {
     /// The first way the flavor broke its policy, if any, and whether its
     /// detail quotes text the flavor chose.
     pub fn violation(&self) -> Option<(Violation, String, bool)> {
+        self.breaches()
+            .into_iter()
+            .find_map(|f| f.violation.map(|(kind, detail)| (kind, detail, f.quoting)))
+    }
+
+    /// What the operator did not grant, when every breach the call
+    /// recorded is a refusal for want of a grant; any other breach (a
+    /// socket, a cap, a malformed key) makes the call the flavor's breach.
+    pub fn ungranted(&self) -> Option<Ungranted> {
+        let breaches = self.breaches();
+        if breaches.iter().any(|f| f.ungranted.is_none()) {
+            return None;
+        }
+        breaches.into_iter().find_map(|f| f.ungranted)
+    }
+
+    /// The findings that recorded a breach, in the order they are told.
+    fn breaches(&self) -> Vec<Findings> {
         [self.gates.clone()]
             .into_iter()
             .chain(self.findings().into_iter().map(|(_, f)| f))
             .chain([self.sockets.snapshot()])
-            .find_map(|f| f.violation.map(|(kind, detail)| (kind, detail, f.quoting)))
+            .filter(|f| f.violation.is_some())
+            .collect()
     }
 }
 

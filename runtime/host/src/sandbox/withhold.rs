@@ -111,6 +111,9 @@ impl Telling<'_> {
                 (error, Some(said))
             }
             Failure::Flavor(wit) => (from_wit(wit, masker), None),
+            // The host's words; an origin it names equals a config value,
+            // which may be one the host masks.
+            Failure::Ungranted(err) => (err.map_detail(|text| masker.mask(&text)), None),
         }
     }
 }

@@ -7,14 +7,17 @@
 //! calls `outgoing-handler.handle`. Every other operation is honest (the
 //! `honest` crate).
 //!
+//! It declares `http` (and `storage`), so the operator can grant it.
+//!
 //! Host: without the `http` grant, the first `wasi:http` constructor must
-//! stop the call as `sandbox: denied` naming the capability; with the grant,
+//! stop the call, told as the operator's missing grant (`denied`, naming
+//! the command that grants it); with the grant,
 //! what the host holds must stay bounded (a body buffers at most two small
 //! chunks, a fields resource a few KiB, and live resources are capped, past
 //! which the call stops as `sandbox: limit`). Host memory stays within the
 //! stated bound either way.
 
-use honest::{Error, Secret};
+use honest::{Error, FlavorInfo, Secret};
 use wasi::http::types::{Fields, OutgoingBody, OutgoingRequest};
 use wasi::io::streams::OutputStream;
 
@@ -60,6 +63,12 @@ impl honest::Flavor for HostileHttpHoard {
     const NAME: &'static str = "hostile_http_hoard";
     const DESCRIPTION: &'static str =
         "Hostile test flavor: holds wasi:http requests, headers and bodies it never sends.";
+
+    fn info() -> FlavorInfo {
+        let mut info = honest::info(Self::NAME, Self::DESCRIPTION, Vec::new());
+        info.capabilities.push("http".to_string());
+        info
+    }
 
     fn get_secret(_name: String) -> Result<Secret, Error> {
         Err(hoard())

@@ -2,12 +2,15 @@
 //!
 //! Every operation (not `info()`) sleeps 400 ms, then answers honestly (the
 //! `honest` crate): just under a 500 ms deadline, so no call breaches it.
+//! It declares `http` besides `storage` (and never uses it) so that it can
+//! be granted `http`, which makes the host drive its `delete-all` one
+//! secret at a time, as it does for a remote backend.
 //!
 //! Host: `evaluate` runs hundreds of calls; it must still end within its
 //! budget, report the checks it did not run as skipped, and report the
 //! spent budget and the slow operations as findings (verdict FAIL).
 
-use honest::{Error, Secret};
+use honest::{Error, FlavorInfo, Secret};
 
 struct HostileSlow;
 
@@ -19,6 +22,12 @@ impl honest::Flavor for HostileSlow {
     const NAME: &'static str = "hostile_slow";
     const DESCRIPTION: &'static str =
         "Hostile test flavor: every operation sleeps 400 ms, just under a short deadline.";
+
+    fn info() -> FlavorInfo {
+        let mut info = honest::info(Self::NAME, Self::DESCRIPTION, Vec::new());
+        info.capabilities.push("http".to_string());
+        info
+    }
 
     fn register_secret(secret: Secret) -> Result<(), Error> {
         nap();

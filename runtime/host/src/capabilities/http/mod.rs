@@ -4,10 +4,14 @@
 //! `WasiHttpHooks::send_request` is the single gate every request passes.
 //! It refuses, as `HttpRequestDenied`, a flavor without the `http` grant, an
 //! origin (scheme, host, port) that was not granted, and requests past the
-//! per-call count. What passes is sent by `send`, which checks the resolved
+//! per-call count (a granted origin is one that equals a granted origin or
+//! falls under a granted `https://*.domain` pattern, `policy::OriginGrant`).
+//! What passes is sent by `send`, which checks the resolved
 //! address, caps both bodies, bounds the time by the call's deadline and
 //! follows no redirect. Every refusal is recorded, naming the origin, so the
-//! user learns why a flavor failed.
+//! user learns why a flavor failed; a refusal for want of a grant (the
+//! capability, an origin) is recorded as such, for the sandbox to tell the
+//! operator's omission from the flavor's breach.
 //!
 //! What a flavor can make the host hold before sending anything is capped
 //! too: an unsent body buffers at most two small chunks (the hooks below),
@@ -28,18 +32,26 @@ use wasmtime_wasi_http::{Error as HttpError, RequestOptions, WasiBody, WasiHttpH
 
 pub use address::is_public;
 
-use super::SharedFindings;
+use super::{SharedFindings, Ungranted};
 use crate::error::Violation;
-use crate::policy::Origin;
+use crate::policy::{Capability, Origin, OriginGrant};
 
 /// What a call may do over HTTP.
 #[derive(Debug, Clone)]
 pub struct HttpPolicy {
     pub granted: bool,
-    pub origins: Vec<Origin>,
+    pub origins: Vec<OriginGrant>,
     pub max_requests: u32,
     pub max_request_bytes: u64,
     pub max_response_bytes: u64,
+}
+
+impl HttpPolicy {
+    /// Whether a request to `origin` may be sent: the one place a request's
+    /// origin is checked against the grants.
+    pub fn admits(&self, origin: &Origin) -> bool {
+        self.granted && self.origins.iter().any(|grant| grant.matches(origin))
+    }
 }
 
 /// The hooks of one call.
@@ -69,8 +81,8 @@ impl HttpCapability {
             HttpError::HttpRequestDenied
         };
         if !self.policy.granted {
-            self.findings.breach(
-                Violation::Denied,
+            self.findings.refuse_ungranted(
+                Ungranted::Capability(Capability::Http),
                 "the flavor used capability `http`, which was not granted".to_string(),
             );
             return Err(HttpError::HttpRequestDenied);
@@ -84,11 +96,12 @@ impl HttpCapability {
                 ),
             ));
         };
-        if !self.policy.origins.contains(&origin) {
-            return Err(deny(
-                &self.findings,
+        if !self.policy.admits(&origin) {
+            self.findings.refuse_ungranted(
+                Ungranted::Origin(origin.clone()),
                 format!("HTTP request to origin {origin}, which was not granted"),
-            ));
+            );
+            return Err(HttpError::HttpRequestDenied);
         }
         if self.sent >= self.policy.max_requests {
             // The origin was granted: the operator's text, not the flavor's.
