@@ -10,7 +10,7 @@ use flavorbox::policy::Capability;
 use flavorbox::registry::RegisterOptions;
 use flavorbox::{Error, Result};
 
-use super::output::{err_line, json, out};
+use super::output::{err_line, out};
 use super::{OutputFormat, input};
 use flavorbox::text::escape;
 
@@ -50,7 +50,7 @@ pub struct EvaluateArgs {
     #[arg(long = "compile-memory", value_name = "MiB")]
     compile_memory: Option<u64>,
     /// Output format
-    #[arg(long, value_enum, default_value_t)]
+    #[arg(short, long, value_enum, default_value_t)]
     output: OutputFormat,
 }
 
@@ -89,10 +89,9 @@ pub fn run(args: EvaluateArgs) -> Result<()> {
     let evaluation = evaluate_with_progress(&args.path, &options, &mut |line| {
         err_line(format_args!("evaluate: {}", escape(line)));
     })?;
-    if args.output == OutputFormat::Json {
-        json(&evaluation)?;
-    } else {
-        print_text(&evaluation);
+    match super::output::structured(args.output, &evaluation) {
+        Some(printed) => printed?,
+        None => print_text(&evaluation),
     }
     if evaluation.passed {
         Ok(())

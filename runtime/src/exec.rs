@@ -383,9 +383,6 @@ pub fn resolve(home: &Home, args: ResolveArgs) -> Result<()> {
     // Parse first: a malformed template fails before any secret is read.
     reference::find_all(&template)?;
     let rendered = Resolver::new(home, args.manager).render(&template)?;
-    use std::io::Write;
-    let mut out = std::io::stdout().lock();
-    out.write_all(rendered.as_bytes())
-        .and_then(|()| out.flush())
-        .map_err(|e| Error::host(format!("cannot write the result: {e}")))
+    super::output::raw(rendered.as_bytes());
+    Ok(())
 }

@@ -406,21 +406,19 @@ fn print_key(secret: &Secret, key: &str, no_newline: bool, output: GetFormat) ->
             secret.keys().collect::<Vec<_>>().join(", ")
         ))
     })?;
-    use std::io::Write;
-    let mut out = std::io::stdout().lock();
-    let written = match output {
-        GetFormat::Json => writeln!(out, "{}", serde_json::Value::String(value.clone())),
-        GetFormat::Table if no_newline => out.write_all(value.as_bytes()),
-        GetFormat::Table => writeln!(out, "{value}"),
+    let mut text = match output {
+        GetFormat::Json => format!("{}\n", serde_json::Value::String(value.clone())),
+        GetFormat::Table if no_newline => value.clone(),
+        GetFormat::Table => format!("{value}\n"),
         GetFormat::Yaml | GetFormat::Env => {
             return Err(Error::invalid(
                 "--key prints one raw value; use --output table or json with it",
             ));
         }
     };
-    written
-        .and_then(|()| out.flush())
-        .map_err(|e| Error::host(format!("cannot write the value: {e}")))
+    super::output::raw(text.as_bytes());
+    zeroize::Zeroize::zeroize(&mut text);
+    Ok(())
 }
 
 /// `value` single-quoted for a POSIX shell.

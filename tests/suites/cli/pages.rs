@@ -51,6 +51,8 @@ fn a_closed_pipe_ends_every_listing_quietly_with_exit_0() {
         &["secrets-manager", "list"],
         &["token", "list"],
         &["audit"],
+        &["secret", "get", "db", "--key", "user"],
+        &["secret", "get", "db", "--output", "yaml"],
     ];
     for args in listings {
         let mut cmd = cli_command(Some(home.path()));

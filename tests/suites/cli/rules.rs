@@ -91,7 +91,7 @@ fn the_same_input_rules_hold_on_every_path() {
     home.cli(&["secret", "delete", "key", "--yes"]).ok();
     home.cli(&["schema", "remove", "api"]).ok();
     home.cli(&["schema", "describe", "api"])
-        .fails(2, "unknown schema `api`");
+        .fails(1, "schema `api` does not exist");
 }
 
 #[test]

@@ -217,7 +217,10 @@ fn export_import_round_trips_all_or_nothing() {
     // the import had created.
     home.cli_register(guests::KV_JSON, "small", &["--storage-keys", "1"], false);
     let run = home.cli(&["secret", "import", &file, "--manager", "small"]);
-    run.fails(1, "1 secret(s) this import had created were deleted again");
+    run.fails(
+        1,
+        "1 secret(s) this import had written were put back as they were",
+    );
     assert!(home.secret_names(Some("small")).is_empty());
 }
 
