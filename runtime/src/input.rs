@@ -35,6 +35,12 @@ fn read_file(path: &Path, what: &str) -> Result<String> {
 
 /// Reads a whole UTF-8 text file of at most `limit` bytes.
 fn read_path(path: &Path, what: &str, limit: usize) -> Result<String> {
+    let bytes = read_path_bytes(path, what, limit)?;
+    utf8(bytes, &format!("{what} {}", path.display()))
+}
+
+/// Reads a whole file of at most `limit` bytes.
+fn read_path_bytes(path: &Path, what: &str, limit: usize) -> Result<Vec<u8>> {
     let file = std::fs::File::open(path)
         .map_err(|e| Error::invalid(format!("cannot read {what} {}: {e}", path.display())))?;
     if file.metadata().map(|m| m.is_dir()).unwrap_or(false) {
@@ -43,8 +49,16 @@ fn read_path(path: &Path, what: &str, limit: usize) -> Result<String> {
             path.display()
         )));
     }
-    let what = format!("{what} {}", path.display());
-    utf8(read_limited(file, &what, limit)?, &what)
+    read_limited(file, &format!("{what} {}", path.display()), limit)
+}
+
+/// The bytes of `path` (`-`: stdin), at most `limit`.
+pub fn read_bytes(path: &Path, what: &str, limit: usize) -> Result<Vec<u8>> {
+    if path == Path::new("-") {
+        read_limited(std::io::stdin().lock(), "stdin", limit)
+    } else {
+        read_path_bytes(path, what, limit)
+    }
 }
 
 fn read_stdin(what: &str) -> Result<String> {

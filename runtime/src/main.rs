@@ -8,6 +8,7 @@
 //! line that ends with where to find help.
 
 mod docs;
+mod encrypted;
 mod environment;
 mod evaluate;
 mod exec;

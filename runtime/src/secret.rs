@@ -154,6 +154,8 @@ pub(super) enum SecretCommand {
         /// replaced) instead of stdout
         #[arg(short, long, value_name = "FILE")]
         output: Option<PathBuf>,
+        #[command(flatten)]
+        encrypt: transfer::EncryptArgs,
     },
     /// Register every secret of an export file, all or nothing
     Import {
@@ -161,6 +163,8 @@ pub(super) enum SecretCommand {
         file: PathBuf,
         #[command(flatten)]
         how: transfer::ImportArgs,
+        #[command(flatten)]
+        decrypt: transfer::DecryptArgs,
     },
 }
 
@@ -349,13 +353,14 @@ pub fn run(api: &dyn SecretsApi, command: SecretCommand) -> Result<()> {
             names,
             reveal,
             output,
+            encrypt,
         } => {
             api.require(Feature::Export)?;
-            transfer::export(api, &names, reveal, output.as_deref())
+            transfer::export(api, &names, reveal, &encrypt, output.as_deref())
         }
-        SecretCommand::Import { file, how } => {
+        SecretCommand::Import { file, how, decrypt } => {
             api.require(Feature::Import)?;
-            transfer::import(api, &file, how)
+            transfer::import(api, &file, how, &decrypt)
         }
     }
 }

@@ -25,8 +25,10 @@ use flavorbox::text::escape;
 use flavorbox::{Error, Home, Result, Secret};
 use serde::Serialize;
 
+use zeroize::Zeroizing;
+
 use super::output::{json, out};
-use super::{input, zenml_file};
+use super::{encrypted, input, zenml_file};
 
 /// Largest file an import reads.
 const MAX_IMPORT_BYTES: usize = 16 * 1024 * 1024;
@@ -41,6 +43,76 @@ pub struct ImportZenmlArgs {
     manager: Option<String>,
     #[command(flatten)]
     how: ImportArgs,
+}
+
+/// How an export is encrypted (with none of them: in clear, which needs
+/// `--reveal`).
+#[derive(Args)]
+pub struct EncryptArgs {
+    /// Encrypt the export to this age recipient (age1...; e.g. from
+    /// `age-keygen`); repeatable. No --reveal needed
+    #[arg(long, value_name = "RECIPIENT", conflicts_with_all = ["passphrase", "passphrase_file"])]
+    encrypt_to: Vec<String>,
+    /// Encrypt the export with a passphrase typed at a hidden prompt (twice)
+    #[arg(long, conflicts_with = "passphrase_file")]
+    passphrase: bool,
+    /// Encrypt the export with the passphrase on this file's first line
+    #[arg(long, value_name = "FILE")]
+    passphrase_file: Option<PathBuf>,
+}
+
+impl EncryptArgs {
+    fn seal_with(&self) -> Result<Option<encrypted::SealWith>> {
+        Ok(if !self.encrypt_to.is_empty() {
+            Some(encrypted::SealWith::Recipients(encrypted::recipients(
+                &self.encrypt_to,
+            )?))
+        } else if let Some(path) = &self.passphrase_file {
+            Some(encrypted::SealWith::Passphrase(
+                encrypted::passphrase_from_file(path)?,
+            ))
+        } else if self.passphrase {
+            Some(encrypted::SealWith::Passphrase(
+                encrypted::passphrase_prompt(true)?,
+            ))
+        } else {
+            None
+        })
+    }
+}
+
+/// How an encrypted export file is opened.
+#[derive(Args)]
+pub struct DecryptArgs {
+    /// Open an export encrypted to a recipient with this age identity file
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["passphrase", "passphrase_file"])]
+    identity: Option<PathBuf>,
+    /// Open an export encrypted with a passphrase, typed at a hidden prompt
+    #[arg(long, conflicts_with = "passphrase_file")]
+    passphrase: bool,
+    /// Open an export encrypted with the passphrase on this file's first line
+    #[arg(long, value_name = "FILE")]
+    passphrase_file: Option<PathBuf>,
+}
+
+impl DecryptArgs {
+    fn open_with(&self) -> Result<Option<encrypted::OpenWith>> {
+        Ok(if let Some(path) = &self.identity {
+            Some(encrypted::OpenWith::Identities(encrypted::identities(
+                path,
+            )?))
+        } else if let Some(path) = &self.passphrase_file {
+            Some(encrypted::OpenWith::Passphrase(
+                encrypted::passphrase_from_file(path)?,
+            ))
+        } else if self.passphrase {
+            Some(encrypted::OpenWith::Passphrase(
+                encrypted::passphrase_prompt(false)?,
+            ))
+        } else {
+            None
+        })
+    }
 }
 
 /// How an import treats names already taken, and whether it writes.
@@ -136,16 +208,20 @@ struct ExportedSecret<'a> {
     values: &'a std::collections::BTreeMap<String, String>,
 }
 
-/// Writes the export of `names` (all if empty) to `file`, or stdout.
+/// Writes the export of `names` (all if empty) to `file`, or stdout, in
+/// clear (`reveal`) or encrypted as `encrypt` says.
 pub fn export(
     manager: &dyn SecretsApi,
     names: &[String],
     reveal: bool,
+    encrypt: &EncryptArgs,
     file: Option<&Path>,
 ) -> Result<()> {
-    if !reveal {
+    let seal = encrypt.seal_with()?;
+    if !reveal && seal.is_none() {
         return Err(Error::invalid(
-            "an export holds every value in clear; pass --reveal",
+            "an export holds every value in clear; pass --reveal, or encrypt it with \
+             --encrypt-to, --passphrase or --passphrase-file",
         ));
     }
     // The file is made (0600, never over another) before anything is read.
@@ -165,12 +241,22 @@ pub fn export(
             })
             .collect(),
     };
+    let bytes = match &seal {
+        None if target.is_none() => return json(&export),
+        None => Zeroizing::new(serde_json::to_vec_pretty(&export).map_err(Error::host)?),
+        Some(seal) => {
+            let plain = Zeroizing::new(serde_json::to_vec(&export).map_err(Error::host)?);
+            Zeroizing::new(encrypted::seal(&plain, seal)?)
+        }
+    };
     match target {
-        None => json(&export),
+        None => {
+            crate::output::raw(&bytes);
+            Ok(())
+        }
         Some(target) => {
-            let text = serde_json::to_string_pretty(&export).map_err(Error::host)?;
             let path = target.path.clone();
-            target.write(text.as_bytes())?;
+            target.write(&bytes)?;
             crate::output::err_line(format_args!(
                 "exported {} secret{} of secrets manager `{}` to {}",
                 secrets.len(),
@@ -327,9 +413,25 @@ fn parse_export(text: &str, shown: &str) -> Result<Vec<Secret>> {
         .collect()
 }
 
-pub fn import(manager: &dyn SecretsApi, file: &Path, how: ImportArgs) -> Result<()> {
-    let text = input::read_text(file, "export file", MAX_IMPORT_BYTES)?;
-    let secrets = parse_export(&text, &file.display().to_string())?;
+pub fn import(
+    manager: &dyn SecretsApi,
+    file: &Path,
+    how: ImportArgs,
+    decrypt: &DecryptArgs,
+) -> Result<()> {
+    let shown = escape(&file.display().to_string()).into_owned();
+    let mut bytes = Zeroizing::new(input::read_bytes(file, "export file", MAX_IMPORT_BYTES)?);
+    if encrypted::is_encrypted(&bytes) {
+        let Some(key) = decrypt.open_with()? else {
+            return Err(Error::invalid(format!(
+                "{shown} is encrypted: pass --identity FILE, --passphrase or --passphrase-file"
+            )));
+        };
+        bytes = encrypted::open(&bytes, &key, MAX_IMPORT_BYTES, &shown)?;
+    }
+    let text = std::str::from_utf8(&bytes)
+        .map_err(|_| Error::invalid(format!("{shown} is not valid UTF-8")))?;
+    let secrets = parse_export(text, &shown)?;
     import_into(manager, &secrets, how)
 }
 

@@ -1,8 +1,10 @@
 //! Imports and exports as operators expect, through the binary: every
 //! conflict named, `--dry-run`, `--skip-existing` and `--overwrite` (put
 //! back when the import fails midway), `local`'s quota held before the
-//! first write, `export -o FILE` created 0600 and never over a file, and a
-//! progress bar on a terminal for a few hundred secrets.
+//! first write, `export -o FILE` created 0600 and never over a file,
+//! exports encrypted to an age recipient or a passphrase (a crafted file's
+//! scrypt cost refused by its number), and a progress bar on a terminal
+//! for a few hundred secrets.
 
 use std::os::unix::fs::PermissionsExt;
 
@@ -207,4 +209,177 @@ fn an_import_of_hundreds_shows_progress_on_a_terminal() {
     // Without a terminal, no progress line (stderr stays empty).
     let quiet = home.cli(&["secret", "export", "--reveal"]);
     assert_eq!(quiet.stderr, "", "{quiet:?}");
+}
+
+/// Writes `text` to `file` in `home` (0600); its path.
+fn key_file(home: &CliHome, file: &str, text: &str) -> String {
+    let path = home.path().join(file);
+    std::fs::write(&path, text).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    path.to_str().unwrap().to_string()
+}
+
+#[test]
+fn a_passphrase_export_holds_no_value_in_clear_and_imports_with_it_only() {
+    let home = CliHome::new();
+    home.cli(&["secret", "register", "db", "password=hunter2-secret"])
+        .ok();
+    home.cli(&["secrets-manager", "register", "other", "--flavor", "local"])
+        .ok();
+    let pass = key_file(&home, "pass", "correct horse battery staple\n");
+    let out = home.path().join("backup.age");
+    let out_arg = out.to_str().unwrap();
+    home.cli(&[
+        "secret",
+        "export",
+        "--passphrase-file",
+        &pass,
+        "-o",
+        out_arg,
+    ])
+    .ok();
+    let sealed = std::fs::read_to_string(&out).unwrap();
+    assert!(
+        sealed.starts_with("-----BEGIN AGE ENCRYPTED FILE-----"),
+        "{sealed}"
+    );
+    assert!(!sealed.contains("hunter2"));
+
+    home.cli(&["secret", "import", out_arg, "-m", "other"])
+        .fails(
+            2,
+            "is encrypted: pass --identity FILE, --passphrase or --passphrase-file",
+        );
+    let wrong = key_file(&home, "wrong", "not the passphrase\n");
+    home.cli(&[
+        "secret",
+        "import",
+        out_arg,
+        "-m",
+        "other",
+        "--passphrase-file",
+        &wrong,
+    ])
+    .fails(2, "the passphrase or identity does not open it");
+    home.cli(&[
+        "secret",
+        "import",
+        out_arg,
+        "-m",
+        "other",
+        "--passphrase-file",
+        &pass,
+    ])
+    .ok();
+    assert_eq!(
+        home.revealed("db", Some("other"))["values"]["password"],
+        "hunter2-secret"
+    );
+}
+
+#[test]
+fn a_recipient_export_opens_with_its_identity_only() {
+    use age::secrecy::ExposeSecret;
+    let home = CliHome::new();
+    home.cli(&["secret", "register", "db", "password=pw"]).ok();
+    home.cli(&["secrets-manager", "register", "other", "--flavor", "local"])
+        .ok();
+    let identity = age::x25519::Identity::generate();
+    let recipient = identity.to_public().to_string();
+    let identity_file = key_file(&home, "id.txt", identity.to_string().expose_secret());
+    let export = home
+        .cli(&["secret", "export", "--encrypt-to", &recipient])
+        .ok()
+        .to_string();
+    assert!(!export.contains("\"pw\""));
+    let file = key_file(&home, "backup.age", &export);
+
+    let stranger = age::x25519::Identity::generate();
+    let stranger_file = key_file(&home, "other.txt", stranger.to_string().expose_secret());
+    home.cli(&[
+        "secret",
+        "import",
+        &file,
+        "-m",
+        "other",
+        "--identity",
+        &stranger_file,
+    ])
+    .fails(2, "the passphrase or identity does not open it");
+    let pass = key_file(&home, "pass", "a passphrase\n");
+    home.cli(&[
+        "secret",
+        "import",
+        &file,
+        "-m",
+        "other",
+        "--passphrase-file",
+        &pass,
+    ])
+    .fails(2, "encrypted to recipients, not a passphrase");
+    home.cli(&[
+        "secret",
+        "import",
+        &file,
+        "-m",
+        "other",
+        "--identity",
+        &identity_file,
+    ])
+    .ok();
+    assert_eq!(
+        home.revealed("db", Some("other"))["values"]["password"],
+        "pw"
+    );
+    home.cli(&["secret", "export", "--encrypt-to", "age1nope"])
+        .fails(2, "is not an age recipient");
+}
+
+#[test]
+fn a_passphrase_file_demanding_huge_scrypt_work_is_refused_unground() {
+    use base64::Engine as _;
+    let home = CliHome::new();
+    home.cli(&["secret", "register", "db", "password=pw"]).ok();
+    let pass = key_file(&home, "pass", "a passphrase\n");
+    let armored = home
+        .cli(&["secret", "export", "--passphrase-file", &pass])
+        .ok()
+        .to_string();
+    // The binary file under the armor, its scrypt stanza asking for 2^30
+    // (64 GiB) instead: refused by its number, before any work.
+    let body: String = armored
+        .lines()
+        .filter(|l| !l.starts_with("-----"))
+        .collect();
+    let binary = base64::engine::general_purpose::STANDARD
+        .decode(body)
+        .unwrap();
+    let text = String::from_utf8_lossy(&binary);
+    let stanza = text
+        .lines()
+        .find(|l| l.starts_with("-> scrypt "))
+        .expect("a scrypt stanza")
+        .to_string();
+    let greedy = format!("{} 30", stanza.rsplit_once(' ').unwrap().0);
+    let mut crafted = Vec::new();
+    let at = binary
+        .windows(stanza.len())
+        .position(|w| w == stanza.as_bytes())
+        .unwrap();
+    crafted.extend_from_slice(&binary[..at]);
+    crafted.extend_from_slice(greedy.as_bytes());
+    crafted.extend_from_slice(&binary[at + stanza.len()..]);
+    let file = home.path().join("greedy.age");
+    std::fs::write(&file, &crafted).unwrap();
+    let run = home.cli(&[
+        "secret",
+        "import",
+        file.to_str().unwrap(),
+        "--passphrase-file",
+        &pass,
+    ]);
+    run.fails(
+        2,
+        "scrypt work factor 30, more than the 18 an import accepts",
+    );
 }
