@@ -152,6 +152,10 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(code) => code,
         Err(err) => {
+            // A compile that failed left its spinner running.
+            if let Some(bar) = COMPILING.lock().unwrap_or_else(|e| e.into_inner()).take() {
+                bar.finish_and_clear();
+            }
             // One line, whatever a flavor put in it.
             let message = flavorbox::text::escape(&err.to_string()).into_owned();
             output::err_line(format_args!("flavorbox: {message}"));
@@ -248,19 +252,37 @@ fn init_logging() {
 /// enough to compile that the user is told; Rust flavors stay silent.
 const COMPILE_PROGRESS_BYTES: usize = 2 * 1024 * 1024;
 
+/// A spinner on stderr while a large component compiles (drawn only on a
+/// terminal): the time it takes is the compiler's, in a bounded child.
+static COMPILING: std::sync::Mutex<Option<indicatif::ProgressBar>> = std::sync::Mutex::new(None);
+
 fn compile_progress(event: &flavorbox::sandbox::cache::CompileEvent) {
     use flavorbox::sandbox::cache::CompileEvent;
+    let mut spinner = COMPILING.lock().unwrap_or_else(|e| e.into_inner());
     match *event {
         CompileEvent::Started { wasm_bytes } if wasm_bytes >= COMPILE_PROGRESS_BYTES => {
             output::err_line(format_args!(
                 "compiling {:.1} MB component (once: the compiled code is cached)…",
                 wasm_bytes as f64 / 1e6
             ));
+            let bar = indicatif::ProgressBar::with_draw_target(
+                None,
+                indicatif::ProgressDrawTarget::stderr(),
+            );
+            bar.set_style(
+                indicatif::ProgressStyle::with_template("{spinner} compiling ({elapsed})")
+                    .expect("a valid template"),
+            );
+            bar.enable_steady_tick(std::time::Duration::from_millis(200));
+            *spinner = Some(bar);
         }
         CompileEvent::Finished {
             wasm_bytes,
             elapsed,
         } if wasm_bytes >= COMPILE_PROGRESS_BYTES => {
+            if let Some(bar) = spinner.take() {
+                bar.finish_and_clear();
+            }
             output::err_line(format_args!("compiled in {:.1} s", elapsed.as_secs_f64()));
         }
         _ => {}

@@ -256,7 +256,9 @@ fn the_python_vault_example_works_against_openbao() {
     );
     home.cli(&["secret", "get", "api", "--manager", "wrong"])
         .fails(1, "denied: Vault refused the token");
-    // Without the origin granted, the request never leaves the sandbox.
+    // Without the origin granted, the request never leaves the sandbox, and
+    // the operator is told the command that grants it (the address is the
+    // manager's config: the operator's choice, not the flavor's).
     let ungranted = TestHome::new();
     ungranted
         .cli(&[
@@ -273,9 +275,12 @@ fn the_python_vault_example_works_against_openbao() {
         &[("address", address), ("token", ROOT_TOKEN)],
         &[],
     );
-    ungranted
-        .cli(&["secret", "get", "api", "--manager", "m"])
-        .fails(3, "sandbox: denied");
+    let refused = ungranted.cli(&["secret", "get", "api", "--manager", "m"]);
+    let line = refused.fails(1, "denied: flavor `vault` may not reach");
+    assert!(
+        line.contains("grant it with `flavorbox flavor grant vault --allow-host http://127.0.0.1:"),
+        "{line}"
+    );
 }
 
 #[test]

@@ -318,7 +318,7 @@ mod tests {
             "*://example.com",
         ] {
             let err = OriginGrant::parse(bad).unwrap_err();
-            assert_eq!(err.kind(), crate::ErrorKind::Invalid, "{bad}");
+            assert_eq!(err.kind(), crate::error::ErrorKind::Invalid, "{bad}");
             assert!(!err.detail().contains('\n'), "{err}");
             assert!(err.detail().contains("*.example.com"), "{bad}: {err}");
         }
