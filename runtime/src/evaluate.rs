@@ -172,7 +172,11 @@ fn print_text(e: &Evaluation) {
     if !e.p50_micros.is_empty() {
         out!("\np50 latency per operation:");
         for (op, micros) in &e.p50_micros {
-            out!("  {op:<22} {:>9.3} ms", *micros as f64 / 1000.0);
+            out!(
+                "  {:<22} {:>9.3} ms",
+                op.to_string(),
+                *micros as f64 / 1000.0
+            );
         }
     }
     out!(

@@ -173,8 +173,15 @@ pub fn evaluate_with_progress(
     options.register.policy()?;
     let wasm = std::fs::read(path)
         .map_err(|e| Error::invalid(format!("cannot read {}: {e}", path.display())))?;
+    // Private from the start, as a home must be (else opening it warns).
+    #[cfg(unix)]
+    let private = {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::Permissions::from_mode(0o700)
+    };
     let dir = tempfile::Builder::new()
         .prefix("flavorbox-evaluate-")
+        .permissions(private)
         .tempdir()
         .map_err(|e| Error::host(format!("cannot create a throwaway home: {e}")))?;
     let home = Home::builder(dir.path())
