@@ -11,7 +11,7 @@
 //! hidden prompt or read from a file; plaintext held here is wiped when
 //! dropped.
 
-use std::io::{BufReader, Read, Write};
+use std::io::{BufReader, Write};
 use std::path::Path;
 
 use age::secrecy::SecretString;
@@ -19,7 +19,7 @@ use flavorbox::text::escape;
 use flavorbox::{Error, Result};
 use zeroize::Zeroizing;
 
-use super::terminal;
+use super::{input, terminal};
 
 /// scrypt work factor (log2 N) of the passphrase exports this writes:
 /// 64 MiB of memory to try one passphrase.
@@ -27,7 +27,7 @@ const WORK_FACTOR: u8 = 16;
 /// The largest scrypt work factor an import accepts: 256 MiB.
 const MAX_WORK_FACTOR: u8 = 18;
 /// Largest passphrase or identity file read.
-const MAX_KEY_FILE_BYTES: u64 = 64 * 1024;
+const MAX_KEY_FILE_BYTES: usize = 64 * 1024;
 
 /// How an export is sealed.
 pub enum SealWith {
@@ -66,19 +66,7 @@ pub fn recipients(texts: &[String]) -> Result<Vec<age::x25519::Recipient>> {
 
 /// Reads a small file a key or passphrase is kept in.
 fn read_key_file(path: &Path, what: &str) -> Result<Zeroizing<Vec<u8>>> {
-    let shown = escape(&path.display().to_string()).into_owned();
-    let file = std::fs::File::open(path)
-        .map_err(|e| Error::invalid(format!("cannot read {what} {shown}: {e}")))?;
-    let mut bytes = Zeroizing::new(Vec::new());
-    file.take(MAX_KEY_FILE_BYTES + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|e| Error::invalid(format!("cannot read {what} {shown}: {e}")))?;
-    if bytes.len() as u64 > MAX_KEY_FILE_BYTES {
-        return Err(Error::invalid(format!(
-            "{what} {shown} is larger than {MAX_KEY_FILE_BYTES} bytes"
-        )));
-    }
-    Ok(bytes)
+    input::read_bytes(path, what, MAX_KEY_FILE_BYTES).map(Zeroizing::new)
 }
 
 /// The passphrase in the first line of `path`.
@@ -194,15 +182,5 @@ pub fn open(
         }
         other => refused(format!("cannot decrypt it ({other})")),
     })?;
-    let mut plain = Zeroizing::new(Vec::new());
-    reader
-        .take(limit as u64 + 1)
-        .read_to_end(&mut plain)
-        .map_err(|e| refused(format!("cannot decrypt it ({e})")))?;
-    if plain.len() > limit {
-        return Err(refused(format!(
-            "it holds more than the {limit}-byte limit"
-        )));
-    }
-    Ok(plain)
+    input::read_limited(reader, &format!("{shown} (decrypted)"), limit).map(Zeroizing::new)
 }

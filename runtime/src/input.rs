@@ -138,7 +138,7 @@ pub fn read_text(path: &Path, what: &str, limit: usize) -> Result<String> {
 }
 
 /// Reads at most `limit` bytes (plus one, to detect overflow).
-fn read_limited(reader: impl Read, what: &str, limit: usize) -> Result<Vec<u8>> {
+pub fn read_limited(reader: impl Read, what: &str, limit: usize) -> Result<Vec<u8>> {
     let mut bytes = Vec::new();
     reader
         .take(limit as u64 + 1)
