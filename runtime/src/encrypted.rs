@@ -69,8 +69,23 @@ fn read_key_file(path: &Path, what: &str) -> Result<Zeroizing<Vec<u8>>> {
     input::read_bytes(path, what, MAX_KEY_FILE_BYTES).map(Zeroizing::new)
 }
 
+/// The passphrase the options give: the first line of `file`, or typed at
+/// a hidden prompt if `prompt` (twice if `confirm`, as when sealing); `None`
+/// when neither is given.
+pub fn passphrase(
+    file: Option<&Path>,
+    prompt: bool,
+    confirm: bool,
+) -> Result<Option<SecretString>> {
+    match file {
+        Some(path) => passphrase_from_file(path).map(Some),
+        None if prompt => passphrase_prompt(confirm).map(Some),
+        None => Ok(None),
+    }
+}
+
 /// The passphrase in the first line of `path`.
-pub fn passphrase_from_file(path: &Path) -> Result<SecretString> {
+fn passphrase_from_file(path: &Path) -> Result<SecretString> {
     let bytes = read_key_file(path, "passphrase file")?;
     let text = std::str::from_utf8(&bytes)
         .map_err(|_| Error::invalid("the passphrase file is not UTF-8"))?;
@@ -82,7 +97,7 @@ pub fn passphrase_from_file(path: &Path) -> Result<SecretString> {
 }
 
 /// A passphrase typed twice at a hidden prompt (to seal) or once (to open).
-pub fn passphrase_prompt(confirm: bool) -> Result<SecretString> {
+fn passphrase_prompt(confirm: bool) -> Result<SecretString> {
     let first = Zeroizing::new(terminal::read_hidden("passphrase: ")?);
     if first.is_empty() {
         return Err(Error::invalid("the passphrase is empty"));

@@ -67,16 +67,9 @@ impl EncryptArgs {
             Some(encrypted::SealWith::Recipients(encrypted::recipients(
                 &self.encrypt_to,
             )?))
-        } else if let Some(path) = &self.passphrase_file {
-            Some(encrypted::SealWith::Passphrase(
-                encrypted::passphrase_from_file(path)?,
-            ))
-        } else if self.passphrase {
-            Some(encrypted::SealWith::Passphrase(
-                encrypted::passphrase_prompt(true)?,
-            ))
         } else {
-            None
+            encrypted::passphrase(self.passphrase_file.as_deref(), self.passphrase, true)?
+                .map(encrypted::SealWith::Passphrase)
         })
     }
 }
@@ -101,16 +94,9 @@ impl DecryptArgs {
             Some(encrypted::OpenWith::Identities(encrypted::identities(
                 path,
             )?))
-        } else if let Some(path) = &self.passphrase_file {
-            Some(encrypted::OpenWith::Passphrase(
-                encrypted::passphrase_from_file(path)?,
-            ))
-        } else if self.passphrase {
-            Some(encrypted::OpenWith::Passphrase(
-                encrypted::passphrase_prompt(false)?,
-            ))
         } else {
-            None
+            encrypted::passphrase(self.passphrase_file.as_deref(), self.passphrase, false)?
+                .map(encrypted::OpenWith::Passphrase)
         })
     }
 }
