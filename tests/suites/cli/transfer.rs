@@ -28,6 +28,14 @@ fn export_file(home: &CliHome, file: &str, secrets: &[(&str, &str)]) -> String {
     path.to_str().unwrap().to_string()
 }
 
+/// Secrets `a` and `b` with the passwords `old-a` and `old-b`.
+fn register_a_and_b(home: &CliHome) {
+    for name in ["a", "b"] {
+        home.cli(&["secret", "register", name, &format!("password=old-{name}")])
+            .ok();
+    }
+}
+
 fn password(home: &CliHome, name: &str) -> String {
     home.cli(&["secret", "get", name, "--key", "password"])
         .ok()
@@ -38,10 +46,7 @@ fn password(home: &CliHome, name: &str) -> String {
 #[test]
 fn every_conflict_is_named_and_dry_run_skip_and_overwrite_do_what_they_say() {
     let home = CliHome::new();
-    home.cli(&["secret", "register", "a", "password=old-a"])
-        .ok();
-    home.cli(&["secret", "register", "b", "password=old-b"])
-        .ok();
+    register_a_and_b(&home);
     let file = export_file(
         &home,
         "in.json",
@@ -89,10 +94,7 @@ fn an_overwrite_that_fails_midway_puts_back_what_it_replaced() {
     // overflows it, which only its write finds (the host checks quotas
     // ahead for `local` alone, whose storage it knows).
     home.cli_register(guests::KV_JSON, "kv", &["--storage-keys", "3"], true);
-    home.cli(&["secret", "register", "a", "password=old-a"])
-        .ok();
-    home.cli(&["secret", "register", "b", "password=old-b"])
-        .ok();
+    register_a_and_b(&home);
     let file = export_file(
         &home,
         "in.json",
