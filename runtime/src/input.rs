@@ -1,5 +1,5 @@
-//! Reading secret values from the command line, files, stdin, JSON or a
-//! prompt.
+//! Reading secret values from the command line, files, stdin, JSON or
+//! YAML, or a prompt.
 //!
 //! `KEY=VALUE` takes the value as given; `KEY=@FILE` reads it from a file
 //! (verbatim); `KEY=@@...` is a literal value starting with `@`; `KEY=-`
@@ -231,27 +231,35 @@ pub fn strict_json(text: &str, what: &str) -> Result<serde_json::Value> {
 
 /// Key-values read by `--from-json`: an object of strings, or the object
 /// `secret get --output json` prints (`{"name", "schema", "values"}`),
-/// whose schema is returned too.
-pub struct JsonSecret {
+/// whose schema is returned too; in JSON, or in YAML (what `secret get
+/// --output yaml` prints).
+pub struct SecretFile {
     pub pairs: Vec<(String, String)>,
     pub schema: Option<String>,
 }
 
-/// Reads `--from-json FILE` (`-` for stdin).
-pub fn json_pairs(path: &Path) -> Result<JsonSecret> {
+/// Reads `--from-json FILE` (`-` for stdin): JSON when it starts with `{`
+/// or `[`, YAML otherwise, read by `bounded_yaml` (a YAML scalar's text is
+/// the value, as a YAML reader gives a string field).
+pub fn secret_file(path: &Path) -> Result<SecretFile> {
     let text = if path == Path::new("-") {
         read_stdin("stdin")?
     } else {
-        read_file(path, "JSON file")?
+        read_file(path, "JSON or YAML file")?
     };
     let shown = path.display().to_string();
-    let serde_json::Value::Object(mut object) = strict_json(&text, &shown)? else {
-        return Err(Error::invalid(format!("{shown} is not a JSON object")));
+    let mut object = if text.trim_start().starts_with(['{', '[']) {
+        let serde_json::Value::Object(object) = strict_json(&text, &shown)? else {
+            return Err(Error::invalid(format!("{shown} is not a JSON object")));
+        };
+        object
+    } else {
+        super::bounded_yaml::object(&text, &shown)?
     };
     let mut schema = None;
-    // `{"name", "schema", "values": {...}}` (what `secret get --output json`
-    // prints) or a flat object of values; a `values` key that is not an
-    // object is an ordinary value.
+    // `{"name", "schema", "values": {...}}` (what `secret get --output
+    // json` or `yaml` prints) or a flat object of values; a `values` key
+    // that is not an object is an ordinary value.
     let nested = match object.remove("values") {
         Some(serde_json::Value::Object(values)) => Some(values),
         Some(other) => {
@@ -282,11 +290,11 @@ pub fn json_pairs(path: &Path) -> Result<JsonSecret> {
     let pairs = string_pairs(object, &shown)?;
     if !pairs.is_empty() && pairs.iter().all(|(_, v)| v == "***") {
         return Err(Error::invalid(format!(
-            "{shown} holds masked values (`***`); write it with `secret get --reveal --output json`"
+            "{shown} holds masked values (`***`); write it with `secret get --reveal --output json` (or yaml)"
         )));
     }
     check_input(&pairs)?;
-    Ok(JsonSecret { pairs, schema })
+    Ok(SecretFile { pairs, schema })
 }
 
 /// The members of a JSON object, which must all be strings.

@@ -7,6 +7,7 @@
 //! argument parsing included: clap's multi-line reports are folded into one
 //! line that ends with where to find help.
 
+mod bounded_yaml;
 mod docs;
 mod encrypted;
 mod environment;

@@ -34,7 +34,7 @@ pub enum GetFormat {
     Table,
     /// {"name", "schema", "values"}: what --from-json reads back
     Json,
-    /// The same fields as YAML
+    /// The same fields as YAML, which --from-json reads back too
     Yaml,
     /// KEY='value' lines for a POSIX shell (keys upper-cased); a key that
     /// would set a variable changing how programs load or start (PATH,
@@ -60,8 +60,9 @@ pub(super) enum SecretCommand {
         /// Prompt for the schema's keys with hidden input
         #[arg(short, long, conflicts_with_all = ["values", "from_json"])]
         interactive: bool,
-        /// Read the key-values from a JSON object of strings, or from what
-        /// `secret get --reveal --output json` prints (`-` for stdin)
+        /// Read the key-values from a JSON or YAML mapping of strings, or
+        /// from what `secret get --reveal --output json` (or yaml) prints
+        /// (`-` for stdin)
         #[arg(long, value_name = "FILE", conflicts_with = "values")]
         from_json: Option<PathBuf>,
     },
@@ -108,7 +109,8 @@ pub(super) enum SecretCommand {
         /// Prompt for each key with hidden input; Enter keeps the current value
         #[arg(short, long, conflicts_with_all = ["values", "from_json"])]
         interactive: bool,
-        /// Merge the key-values of a JSON file (as for register; `-` for stdin)
+        /// Merge the key-values of a JSON or YAML file (as for register; `-`
+        /// for stdin)
         #[arg(long, value_name = "FILE", conflicts_with = "values")]
         from_json: Option<PathBuf>,
     },
@@ -216,7 +218,7 @@ pub fn run(api: &dyn SecretsApi, command: SecretCommand) -> Result<()> {
                 let schema = schema.unwrap_or_else(|| "arbitrary".to_string());
                 (input::prompt(&api.schema(&schema)?)?, schema)
             } else if let Some(path) = from_json {
-                let read = input::json_pairs(&path)?;
+                let read = input::secret_file(&path)?;
                 let schema = schema
                     .or(read.schema)
                     .unwrap_or_else(|| "arbitrary".to_string());
@@ -276,7 +278,7 @@ pub fn run(api: &dyn SecretsApi, command: SecretCommand) -> Result<()> {
                 let schema_name = schema.clone().unwrap_or(current.schema().to_string());
                 input::prompt_update(&api.schema(&schema_name)?, current.values())?
             } else if let Some(path) = from_json {
-                let read = input::json_pairs(&path)?;
+                let read = input::secret_file(&path)?;
                 schema = schema.or(read.schema);
                 read.pairs
             } else {

@@ -2,10 +2,13 @@
 //! kept in the one-line usage error, the aliases and short flags peers
 //! have, one set of `--output` formats on every listing and description,
 //! `--output env` that never prints masked values or lets one variable be
-//! set twice, not found as exit 1 everywhere, and a home created only on
-//! purpose.
+//! set twice, not found as exit 1 everywhere, a home created only on
+//! purpose, and `--from-json` reading back the YAML `secret get` prints
+//! (and refusing hostile YAML in one line, storing nothing).
 
 use flavorbox_tests::{CliHome, run_cli};
+
+use crate::write;
 
 #[test]
 fn a_typo_gets_the_suggestion_on_its_one_line() {
@@ -197,4 +200,81 @@ fn only_the_default_home_or_init_creates_a_home() {
     );
     assert_eq!(std::fs::read(typo.join("master.key")).unwrap(), key);
     assert_eq!(run_cli(Some(&typo), &["secret", "list"], None).ok(), "db\n");
+}
+
+#[test]
+fn from_json_reads_back_what_get_prints_as_yaml() {
+    let home = CliHome::new();
+    let values = serde_json::json!({
+        "username": "007",
+        "password": "yes: no # 'single' \"double\"\n  indented\ttab\n",
+    });
+    let json = write(
+        &home,
+        "db.json",
+        &serde_json::json!({"schema": "basic_auth", "values": values}).to_string(),
+    );
+    home.register_secret("db", &["--from-json", &json]);
+    let yaml = home.cli(&["secret", "get", "db", "--reveal", "--output", "yaml"]);
+    let copied = home.cli_with_stdin(
+        &["secret", "register", "copy", "--from-json", "-"],
+        Some(yaml.ok().as_bytes()),
+    );
+    assert!(copied.ok().contains("schema basic_auth"), "{copied:?}");
+    let copy = home.revealed("copy", None);
+    assert_eq!(copy["values"], values);
+    assert_eq!(copy["schema"], "basic_auth");
+
+    // A hand-written flat mapping: a scalar's text is the value.
+    let flat = write(&home, "flat.yaml", "password: 5432\n");
+    home.cli(&["secret", "update", "copy", "--from-json", &flat])
+        .ok();
+    assert_eq!(home.revealed("copy", None)["values"]["password"], "5432");
+}
+
+#[test]
+fn hostile_yaml_for_from_json_is_refused_in_one_line_storing_nothing() {
+    let home = CliHome::new();
+    home.cli(&["secret", "register", "db", "k=v"]).ok();
+    // 600 aliases of a 32 KiB value: a 40 KiB file replaying 19 MiB.
+    let alias_bomb = format!(
+        "k0: &v {}\n{}",
+        "v".repeat(32 << 10),
+        (1..600).map(|i| format!("k{i}: *v\n")).collect::<String>()
+    );
+    let deep = format!("k: {}", "[".repeat(60_000));
+    let too_large = format!("k: {}\n", "v".repeat(70 << 10));
+    let cases = [
+        (alias_bomb.as_str(), "aliases replay more than"),
+        (&deep, "line 1: the value of `k` is not a string"),
+        (
+            "values:\n  k:\n    deeper: x\n",
+            "the value of `k` is not a string",
+        ),
+        ("values:\n  k: [a, b]\n", "the value of `k` is not a string"),
+        ("k: ~\n", "the value of `k` is empty"),
+        ("k: !!python/object:os.system x\n", "a YAML tag"),
+        ("k: a\nk: b\n", "key `k` is given more than once"),
+        ("values:\n  k: '***'\n", "holds masked values"),
+        (&too_large, "larger than the 65536-byte limit"),
+    ];
+    for (text, needle) in cases {
+        let file = write(&home, "hostile.yaml", text);
+        for args in [
+            &["secret", "register", "x", "--from-json", &file][..],
+            &["secret", "update", "db", "--from-json", &file],
+        ] {
+            home.cli(args).fails(2, needle);
+        }
+        home.cli_with_stdin(
+            &["secret", "register", "x", "--from-json", "-"],
+            Some(text.as_bytes()),
+        )
+        .fails(2, needle);
+    }
+    assert_eq!(home.secret_names(None), ["db"]);
+    assert_eq!(
+        home.revealed("db", None)["values"],
+        serde_json::json!({"k": "v"})
+    );
 }

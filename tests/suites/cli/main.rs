@@ -11,7 +11,7 @@
 //! - `rules.rs`: the same input rules on every path, confirmations, usage
 //!   errors, completions and man pages;
 //! - `forgiving.rs`: typos, aliases, short flags, output formats, exit
-//!   codes and homes made only on purpose;
+//!   codes, homes made only on purpose and `--from-json` reading YAML;
 //! - `transfer.rs`: imports that name every conflict, dry runs, skip and
 //!   overwrite, quotas held before writing, private export files, progress;
 //! - `run_env.rs`: what a secret may not do to the process `run` starts
@@ -29,10 +29,10 @@ mod run_env;
 mod transfer;
 mod values;
 
-use flavorbox_tests::TestHome;
+use flavorbox_tests::CliHome;
 
 /// Writes `text` to `file` in `home`; the file's path.
-fn write(home: &TestHome, file: &str, text: &str) -> String {
+fn write(home: &CliHome, file: &str, text: &str) -> String {
     let path = home.path().join(file);
     std::fs::write(&path, text).unwrap();
     path.to_str().unwrap().to_string()
