@@ -10,7 +10,8 @@ use flavorbox::policy::Capability;
 use flavorbox::registry::RegisterOptions;
 use flavorbox::{Error, Result};
 
-use super::output::{err_line, out};
+use super::output::out;
+use super::transfer::ProgressLine;
 use super::{OutputFormat, input};
 use flavorbox::text::escape;
 
@@ -65,7 +66,7 @@ fn seconds(what: &str, secs: f64) -> Result<std::time::Duration> {
 }
 
 /// Runs the evaluation; the process fails unless the verdict is a pass.
-/// What it does goes to stderr as it goes.
+/// What it does is shown as it goes on a terminal (stderr).
 pub fn run(args: EvaluateArgs) -> Result<()> {
     let budget = seconds("--budget", args.budget)?;
     let slow = seconds("--slow", args.slow)?;
@@ -86,9 +87,13 @@ pub fn run(args: EvaluateArgs) -> Result<()> {
         slow,
         sandbox: super::sandbox_config(flavorbox::sandbox::Profile::Service),
     };
-    let evaluation = evaluate_with_progress(&args.path, &options, &mut |line| {
-        err_line(format_args!("evaluate: {}", escape(line)));
-    })?;
+    // Each step as a live line on a terminal; nothing in a pipe or a log,
+    // where the report below lists every check already.
+    let line = ProgressLine::new("evaluate");
+    let evaluation =
+        evaluate_with_progress(&args.path, &options, &mut |now| line.say(&escape(now)));
+    drop(line);
+    let evaluation = evaluation?;
     match super::output::structured(args.output, &evaluation) {
         Some(printed) => printed?,
         None => print_text(&evaluation),

@@ -266,14 +266,7 @@ fn compile_progress(event: &flavorbox::sandbox::cache::CompileEvent) {
                 "compiling {:.1} MB component (once: the compiled code is cached)…",
                 wasm_bytes as f64 / 1e6
             ));
-            let bar = indicatif::ProgressBar::with_draw_target(
-                None,
-                indicatif::ProgressDrawTarget::stderr(),
-            );
-            bar.set_style(
-                indicatif::ProgressStyle::with_template("{spinner} compiling ({elapsed})")
-                    .expect("a valid template"),
-            );
+            let bar = output::live_line(None, "{spinner} compiling ({elapsed})");
             bar.enable_steady_tick(std::time::Duration::from_millis(200));
             *spinner = Some(bar);
         }

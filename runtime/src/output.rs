@@ -1,5 +1,7 @@
 //! Printing: aligned text tables for people, JSON and YAML for
-//! scripts (which carry values exactly), and everything on stdout through
+//! scripts (which carry values exactly), live lines on stderr for people
+//! only (drawn on a terminal, never in a pipe or a log), and everything on
+//! stdout through
 //! [`out!`] or [`raw`], so a reader that goes away (`flavorbox flavor list |
 //! head -1`, `flavorbox man | head`) ends the process quietly: exit 0, no
 //! panic and no message (what was asked for was delivered to whoever still
@@ -49,9 +51,26 @@ pub fn raw(bytes: &[u8]) {
 }
 
 /// Writes to stderr, ignoring a closed one (there is nowhere left to say
-/// anything).
+/// anything), above the live lines drawn there.
 pub fn err_line(args: std::fmt::Arguments<'_>) {
-    let _ = writeln!(std::io::stderr().lock(), "{args}");
+    LIVE.suspend(|| {
+        let _ = writeln!(std::io::stderr().lock(), "{args}");
+    });
+}
+
+/// The live lines on stderr (progress bars, spinners), drawn together so
+/// that one never writes over another, and only on a terminal.
+static LIVE: std::sync::LazyLock<indicatif::MultiProgress> = std::sync::LazyLock::new(|| {
+    indicatif::MultiProgress::with_draw_target(indicatif::ProgressDrawTarget::stderr())
+});
+
+/// A new live line on stderr (drawn only on a terminal) of `len` steps, or
+/// none, in indicatif's `template`; it is cleared by `finish_and_clear`.
+pub fn live_line(len: Option<u64>, template: &str) -> indicatif::ProgressBar {
+    let bar =
+        indicatif::ProgressBar::with_draw_target(len, indicatif::ProgressDrawTarget::hidden());
+    bar.set_style(indicatif::ProgressStyle::with_template(template).expect("a valid template"));
+    LIVE.add(bar)
 }
 
 /// Ends the process after stdout failed: with exit 0 when the reader went

@@ -134,9 +134,10 @@ impl ImportArgs {
 /// Operations over this many secrets show a progress bar (on a terminal).
 const PROGRESS_FROM: usize = 100;
 
-/// A progress bar on stderr, made when first told of an operation of
-/// [`PROGRESS_FROM`] steps or more, drawn only on a terminal, and cleared
-/// when dropped.
+/// A live line on stderr, drawn only on a terminal and cleared when
+/// dropped: a progress bar, made when first told of an operation of
+/// [`PROGRESS_FROM`] steps or more, or (told what is being done) that
+/// step's text in place of the one before.
 pub struct ProgressLine {
     what: &'static str,
     bar: std::cell::OnceCell<indicatif::ProgressBar>,
@@ -156,19 +157,24 @@ impl ProgressLine {
             return;
         }
         let bar = self.bar.get_or_init(|| {
-            let bar = indicatif::ProgressBar::with_draw_target(
-                Some(total as u64),
-                indicatif::ProgressDrawTarget::stderr(),
-            );
-            bar.set_style(
-                indicatif::ProgressStyle::with_template("{msg} {bar:30} {pos}/{len} ({eta})")
-                    .expect("a valid template"),
-            );
+            let bar =
+                crate::output::live_line(Some(total as u64), "{msg} {bar:30} {pos}/{len} ({eta})");
             bar.set_message(self.what);
             bar
         });
         bar.set_length(total as u64);
         bar.set_position(done as u64);
+    }
+
+    /// `now` is being done (text already escaped), in place of what was
+    /// said before; cut to the terminal's width.
+    pub fn say(&self, now: &str) {
+        let bar = self.bar.get_or_init(|| {
+            let bar = crate::output::live_line(None, "{prefix}: {wide_msg}");
+            bar.set_prefix(self.what);
+            bar
+        });
+        bar.set_message(now.to_string());
     }
 }
 

@@ -2,7 +2,8 @@
 //! every listing, completion script and man page quietly with exit 0; the
 //! manual and `--help` teach (examples, every variable, every exit code);
 //! `flavor new` refuses a name a flavor has already; `evaluate` names the
-//! component it judged.
+//! component it judged and lists each check once (its progress is a live
+//! line on a terminal only).
 
 use std::path::Path;
 use std::process::Command;
@@ -294,4 +295,44 @@ fn evaluate_names_the_component_it_judged() {
     let report: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
     assert_eq!(report["digest"], digest.as_str());
     assert_eq!(report["contract"], serde_json::Value::Null);
+}
+
+#[test]
+fn evaluate_lists_each_check_once_and_shows_progress_only_on_a_terminal() {
+    let wasm = guests::KV_JSON.arg();
+    let args = [
+        "evaluate",
+        wasm.as_str(),
+        "--samples",
+        "1",
+        "--budget",
+        "30",
+    ];
+    // stderr a pipe, as in `evaluate X 2>&1 | tee log`: the report alone.
+    let piped = run_cli(None, &args, None);
+    let report = piped.ok();
+    assert_eq!(piped.stderr, "", "{piped:?}");
+    let checks: Vec<&str> = report
+        .lines()
+        .filter_map(|l| l.strip_prefix("  pass  "))
+        .collect();
+    assert!(checks.len() > 5, "{report}");
+    for check in checks {
+        assert_eq!(report.matches(check).count(), 1, "{check}: {report}");
+    }
+
+    // On a terminal, each step as it runs, on one live line.
+    let mut cmd = Command::new(flavorbox_tests::cli::flavorbox_bin());
+    cmd.args(args)
+        .env("FLAVORBOX_CACHE_DIR", flavorbox_tests::cli::cache_dir())
+        .env_remove("FLAVORBOX_HOME")
+        .env_remove("FLAVORBOX_LOG");
+    let mut session = expectrl::Session::spawn(cmd).expect("spawn under a pty");
+    session.set_expect_timeout(Some(std::time::Duration::from_secs(120)));
+    session
+        .expect("evaluate: check pass")
+        .expect("a live line on the terminal");
+    session
+        .expect("verdict: PASS")
+        .expect("the evaluation finishes");
 }
