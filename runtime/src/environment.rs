@@ -108,6 +108,12 @@ pub fn cache_dir() -> Option<PathBuf> {
     var(CACHE_DIR).map(PathBuf::from)
 }
 
+/// The server from [`SERVER`], if set: read here for the commands that
+/// refuse it (`secret` commands read it as `--server`'s default).
+pub fn server() -> Option<std::ffi::OsString> {
+    var(SERVER)
+}
+
 /// The CA file from [`SERVER_CA`], if set.
 pub fn server_ca() -> Option<PathBuf> {
     var(SERVER_CA).map(PathBuf::from)

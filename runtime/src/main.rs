@@ -63,15 +63,6 @@ struct Cli {
     )]
     store: Option<String>,
 
-    /// Run `secret` commands on this `flavorbox serve` node (http://HOST:PORT),
-    /// with the token from FLAVORBOX_TOKEN or --token-file
-    #[arg(long, global = true, env = environment::SERVER, value_name = "URL")]
-    server: Option<String>,
-
-    /// File holding the token for --server
-    #[arg(long, global = true, value_name = "FILE")]
-    token_file: Option<PathBuf>,
-
     #[command(subcommand)]
     command: Command,
 }
@@ -192,12 +183,26 @@ fn usage_error(err: clap::Error) -> ExitCode {
     let first = first.trim_start_matches("error: ");
     // clap's tips ("a similar subcommand exists: 'secret'") stay, on the
     // same line.
-    let tips: Vec<String> = rendered
+    let mut tips: Vec<String> = rendered
         .split("\n\n")
         .map(str::trim)
         .filter_map(|paragraph| paragraph.strip_prefix("tip: "))
         .map(|tip| tip.lines().map(str::trim).collect::<Vec<_>>().join(" "))
         .collect();
+    // `--server` elsewhere: where it goes, instead of a similar flag.
+    if err.kind() == ErrorKind::UnknownArgument
+        && let Some(clap::error::ContextValue::String(arg)) =
+            err.get(clap::error::ContextKind::InvalidArg)
+        && ["--server", "--token-file"]
+            .iter()
+            .any(|flag| arg.split('=').next() == Some(flag))
+    {
+        tips = vec![
+            "--server and --token-file go with `secret` commands only \
+             (`flavorbox secret --server URL ...`)"
+                .to_string(),
+        ];
+    }
     let message = match err.kind() {
         ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand | ErrorKind::MissingSubcommand => {
             format!("`{path}` needs a subcommand")
@@ -321,6 +326,9 @@ fn open_home(
     profile: Profile,
     create: Create,
 ) -> Result<Home> {
+    // A server in the environment is for `secret` commands, which never
+    // open a home with one; any other command refuses it here.
+    remote::refuse_server_from_environment()?;
     let create_missing = create == Create::Always || dir.is_none();
     let dir = match dir {
         Some(dir) => dir,
@@ -356,17 +364,6 @@ fn run(cli: Cli) -> Result<ExitCode> {
         )
     };
     let done = |r: Result<()>| r.map(|()| ExitCode::SUCCESS);
-    if let Some(server) = cli.server.as_deref() {
-        return match cli.command {
-            Command::Secret(args) => {
-                let remote = remote::connect(server, cli.token_file.as_deref(), args.manager)?;
-                done(secret::run(&remote, args.command))
-            }
-            _ => Err(Error::invalid(
-                "--server works with `secret` commands only; other commands run where the store is",
-            )),
-        };
-    }
     match cli.command {
         Command::Init { dir } => {
             let dir = dir.or(home_dir);
@@ -391,15 +388,19 @@ fn run(cli: Cli) -> Result<ExitCode> {
         )),
         Command::Token(cmd) => done(serve::token(&home()?, cmd)),
         Command::Audit(args) => serve::audit(&home()?, args),
-        Command::Key(cmd) => done(key::run(
-            &match home_dir {
-                Some(dir) => dir,
-                None => default_home()?,
-            },
-            store.as_deref(),
-            cmd,
-        )),
-        // These never touch the user's home.
+        Command::Key(cmd) => {
+            remote::refuse_server_from_environment()?;
+            done(key::run(
+                &match home_dir {
+                    Some(dir) => dir,
+                    None => default_home()?,
+                },
+                store.as_deref(),
+                cmd,
+            ))
+        }
+        // These never touch the user's home: FLAVORBOX_SERVER, for
+        // `secret` commands, is no concern of theirs.
         Command::Evaluate(args) => done(evaluate::run(args)),
         Command::Completions(args) => done(docs::completions(args, Cli::command())),
         Command::Man(args) => done(docs::man(args, Cli::command())),
@@ -409,13 +410,20 @@ fn run(cli: Cli) -> Result<ExitCode> {
             Err(cmd) => flavor::run(&home()?, *cmd),
         }),
         Command::SecretsManager(cmd) => done(manager::run(&home()?, cmd)),
-        Command::Secret(args) => {
-            let home = home()?;
-            done(secret::run(
-                &home.manager(args.manager.as_deref())?,
-                args.command,
-            ))
-        }
+        Command::Secret(args) => match args.remote.server.as_deref() {
+            Some(server) => {
+                let remote =
+                    remote::connect(server, args.remote.token_file.as_deref(), args.manager)?;
+                done(secret::run(&remote, args.command))
+            }
+            None => {
+                let home = home()?;
+                done(secret::run(
+                    &home.manager(args.manager.as_deref())?,
+                    args.command,
+                ))
+            }
+        },
         Command::Schema(cmd) => done(schema::run(&home()?, cmd)),
         Command::Run(args) => exec::run(&home()?, args),
         Command::Resolve(args) => done(exec::resolve(&home()?, args)),

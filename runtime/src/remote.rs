@@ -1,14 +1,48 @@
-//! `flavorbox --server URL secret ...`: connecting to a `flavorbox serve`
+//! `flavorbox secret --server URL ...`: connecting to a `flavorbox serve`
 //! node, on which `secret::run` runs the same commands it runs on a local
 //! manager. The token comes from `FLAVORBOX_TOKEN` or `--token-file` (never
 //! the command line, where other users can read it).
+//!
+//! `--server` and `--token-file` are arguments of `secret` (and its
+//! subcommands) only: no other command shows or takes them. Set in
+//! `FLAVORBOX_SERVER`, a server is refused by the commands that run where
+//! the store is ([`refuse_server_from_environment`]) with one line saying
+//! why, rather than ignored while they act on the local store.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
+use clap::Args;
 use flavorbox::serve::client::Remote;
 use flavorbox::{Error, Result};
 
 use super::environment;
+
+/// Where `secret` commands run instead of the home: a `flavorbox serve`
+/// node.
+#[derive(Args)]
+pub struct RemoteArgs {
+    /// Run on this `flavorbox serve` node (http://HOST:PORT) instead of the
+    /// home, with the token from FLAVORBOX_TOKEN or --token-file
+    #[arg(long, global = true, env = environment::SERVER, value_name = "URL")]
+    pub server: Option<String>,
+
+    /// File holding the token for --server
+    #[arg(long, global = true, value_name = "FILE")]
+    pub token_file: Option<PathBuf>,
+}
+
+/// Refuses a command that runs where the store is while `FLAVORBOX_SERVER`
+/// names a server (which only `secret` commands use).
+pub fn refuse_server_from_environment() -> Result<()> {
+    if environment::server().is_some() {
+        return Err(Error::invalid(format!(
+            "{} is set: --server works with `secret` commands only; other commands run \
+             where the store is (unset it for them)",
+            environment::SERVER
+        )));
+    }
+    Ok(())
+}
 
 /// The longest token file read.
 const TOKEN_FILE_BYTES: u64 = 4096;

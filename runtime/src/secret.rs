@@ -21,6 +21,9 @@ pub struct SecretArgs {
     #[arg(short, long, global = true, value_name = "NAME")]
     pub(super) manager: Option<String>,
 
+    #[command(flatten)]
+    pub(super) remote: super::remote::RemoteArgs,
+
     #[command(subcommand)]
     pub(super) command: SecretCommand,
 }

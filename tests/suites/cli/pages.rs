@@ -1,9 +1,10 @@
 //! What the CLI is like to read and to pipe: a reader that goes away ends
 //! every listing, completion script and man page quietly with exit 0; the
 //! manual and `--help` teach (examples, every variable, every exit code);
-//! `flavor new` refuses a name a flavor has already; `evaluate` names the
-//! component it judged and lists each check once (its progress is a live
-//! line on a terminal only).
+//! `--server` and `--token-file` shown (help, man pages, completions) and
+//! taken by `secret` commands only; `flavor new` refuses a name a flavor
+//! has already; `evaluate` names the component it judged and lists each
+//! check once (its progress is a live line on a terminal only).
 
 use std::path::Path;
 use std::process::Command;
@@ -170,6 +171,81 @@ fn the_manual_teaches_examples_environment_and_exit_status() {
     assert!(!token.contains(".SH EXAMPLES"), "{token}");
     assert!(section(&token, "ENVIRONMENT").contains("FLAVORBOX_TOKEN"));
     assert!(section(&token, "\"EXIT STATUS\"").contains("\\fB3\\fR"));
+}
+
+#[test]
+fn server_flags_are_shown_and_taken_by_secret_commands_only() {
+    let home = CliHome::new();
+    let shows = |args: &[&str]| {
+        let help = home.cli(args).ok().to_string();
+        let (server, token_file) = (help.contains("--server"), help.contains("--token-file"));
+        assert_eq!(server, token_file, "{args:?}: {help}");
+        server
+    };
+    for args in [
+        &["--help"][..],
+        &["flavor", "list", "--help"],
+        &["serve", "--help"],
+        &["token", "create", "--help"],
+    ] {
+        assert!(!shows(args), "{args:?}");
+    }
+    for args in [
+        &["secret", "--help"][..],
+        &["secret", "list", "--help"],
+        &["secret", "register", "--help"],
+    ] {
+        assert!(shows(args), "{args:?}");
+    }
+    let dir = home.path().join("man");
+    home.cli(&["man", dir.to_str().unwrap()]).ok();
+    let options = |page: &str| {
+        let page = std::fs::read_to_string(dir.join(page)).unwrap();
+        section(&page, "OPTIONS").contains("\\-\\-server")
+    };
+    assert!(!options("flavorbox.1"));
+    assert!(!options("flavorbox-flavor-list.1"));
+    assert!(options("flavorbox-secret-list.1"));
+    let fish = home.cli(&["completions", "fish"]);
+    let offered: Vec<&str> = fish
+        .ok()
+        .lines()
+        .filter(|l| l.contains("-l server") || l.contains("-l token-file"))
+        .collect();
+    assert!(offered.len() > 10, "{offered:#?}");
+    for line in offered {
+        assert!(line.contains("using_subcommand secret;"), "{line}");
+    }
+
+    // Elsewhere, clap's one line, saying where they go.
+    for args in [
+        &["flavor", "list", "--server", "http://x"][..],
+        &["--server", "http://x", "secret", "list"],
+        &["schema", "list", "--token-file", "t"],
+    ] {
+        let err = home
+            .cli(args)
+            .fails(2, "unexpected argument '--")
+            .to_string();
+        assert!(err.contains("go with `secret` commands only"), "{err}");
+        assert!(!err.contains("--store"), "no other flag suggested: {err}");
+    }
+    // Set in the environment (a CI job's), it is refused by the commands
+    // that run where the store is, and no concern of those that never do.
+    let env = [("FLAVORBOX_SERVER", "http://127.0.0.1:9")];
+    for args in [&["flavor", "list"][..], &["init"], &["key", "rotate"]] {
+        home.cli_env(args, &env).fails(
+            2,
+            "FLAVORBOX_SERVER is set: --server works with `secret` commands only",
+        );
+    }
+    home.cli_env(&["completions", "bash"], &env).ok();
+    // The secret commands take it as --server (and need a token for it).
+    let mut cmd = cli_command(Some(home.path()));
+    cmd.args(["secret", "list"])
+        .envs(env)
+        .env_remove("FLAVORBOX_TOKEN");
+    run(cmd, None).fails(2, "--server needs a token");
 }
 
 #[test]

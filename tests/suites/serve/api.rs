@@ -94,7 +94,7 @@ fn two_nodes_serve_one_database_over_http_and_the_cli() {
     let env = [("FLAVORBOX_TOKEN", write.as_str())];
     let server = b.url();
     let cli = |args: &[&str]| {
-        let mut all = vec!["--server", server.as_str(), "secret"];
+        let mut all = vec!["secret", "--server", server.as_str()];
         all.extend_from_slice(args);
         run_cli_env(None, &all, None, &env)
     };
@@ -129,6 +129,16 @@ fn two_nodes_serve_one_database_over_http_and_the_cli() {
     }
     cli(&["get", "missing"]).fails(1, "not found");
     cli(&["delete", "api", "--yes"]).ok();
+    // The server and token from the environment alone, as a CI job sets
+    // them.
+    let from_env = [
+        ("FLAVORBOX_SERVER", server.as_str()),
+        ("FLAVORBOX_TOKEN", write.as_str()),
+    ];
+    assert_eq!(
+        run_cli_env(None, &["secret", "list"], None, &from_env).ok(),
+        "db\n"
+    );
     let gone = a.call(
         "GET",
         "/v1/managers/default/secrets/api",
@@ -137,14 +147,14 @@ fn two_nodes_serve_one_database_over_http_and_the_cli() {
     );
     assert_eq!(gone.status, 404);
     // Without a token, or with a wrong one: one line, exit 1, nothing else.
-    run_cli_env(None, &["--server", &server, "secret", "list"], None, &[])
+    run_cli_env(None, &["secret", "list", "--server", &server], None, &[])
         .fails(2, "needs a token");
     run_cli_env(
         None,
         &[
+            "secret",
             "--server",
             &server,
-            "secret",
             "--manager",
             "default",
             "get",

@@ -212,7 +212,7 @@ fn a_node_serves_https_and_the_client_checks_its_certificate() {
         if let Some(ca) = ca {
             env.push(("FLAVORBOX_SERVER_CA", ca));
         }
-        let mut all = vec!["--server", server.as_str(), "secret"];
+        let mut all = vec!["secret", "--server", server.as_str()];
         all.extend_from_slice(args);
         run_cli_env(None, &all, None, &env)
     };
