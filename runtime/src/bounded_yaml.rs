@@ -295,6 +295,39 @@ fn is_null(text: &str) -> bool {
     matches!(text, "" | "~" | "null" | "Null" | "NULL")
 }
 
+/// What the tests of every reader built on this module check alike.
+#[cfg(test)]
+pub mod checks {
+    use std::time::{Duration, Instant};
+
+    /// The texts "any text" property tests draw from: YAML's punctuation.
+    pub const ANY_TEXT: &str = "[a-z:{}\\[\\],&*!'\" \n\t#-]{0,200}";
+
+    /// Whether `read` answered: a value, or a refusal of one line.
+    pub fn answered<T>(read: flavorbox::Result<T>) -> bool {
+        read.map_or_else(|err| !err.to_string().contains('\n'), |_| true)
+    }
+
+    /// Asserts that `read` refuses each text with a line holding its
+    /// `why`, in time linear in the text: not a timing assertion on the
+    /// machine (a quadratic reader takes minutes on 100,000 brackets, a
+    /// linear one a millisecond).
+    #[track_caller]
+    pub fn refused_quickly<T>(
+        read: impl Fn(&str) -> flavorbox::Result<T>,
+        texts: impl IntoIterator<Item = (String, &'static str)>,
+    ) {
+        for (text, why) in texts {
+            let started = Instant::now();
+            let Err(err) = read(&text) else {
+                panic!("{:?}… was read", &text[..40.min(text.len())]);
+            };
+            assert!(err.to_string().contains(why), "{err}");
+            assert!(started.elapsed() < Duration::from_secs(20));
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeMap;
@@ -377,21 +410,17 @@ mod tests {
     /// Nesting is refused at the first level the shape does not have.
     #[test]
     fn deep_nesting_is_refused_at_the_first_level_too_deep() {
-        for (deep, why) in [
-            ("[".repeat(100_000), "not"),
-            (format!("k: {}", "[".repeat(100_000)), "not"),
-            (
-                format!("k:\n  a: {}", "{a: ".repeat(100_000)),
-                "is not a string",
-            ),
-        ] {
-            let started = std::time::Instant::now();
-            let err = refused(&deep);
-            assert!(err.contains(why), "{err}");
-            // A quadratic reader takes minutes here, a linear one a
-            // millisecond.
-            assert!(started.elapsed() < std::time::Duration::from_secs(20));
-        }
+        checks::refused_quickly(
+            |text| object(text, "f"),
+            [
+                ("[".repeat(100_000), "not"),
+                (format!("k: {}", "[".repeat(100_000)), "not"),
+                (
+                    format!("k:\n  a: {}", "{a: ".repeat(100_000)),
+                    "is not a string",
+                ),
+            ],
+        );
     }
 
     proptest! {
@@ -399,10 +428,8 @@ mod tests {
 
         /// Whatever the text, one line of refusal or an object; no panic.
         #[test]
-        fn any_text_gets_an_answer(text in "[a-z:{}\\[\\],&*!'\" \n\t#-]{0,200}") {
-            if let Err(err) = object(&text, "f") {
-                prop_assert!(!err.to_string().contains('\n'));
-            }
+        fn any_text_gets_an_answer(text in checks::ANY_TEXT) {
+            prop_assert!(checks::answered(object(&text, "f")));
         }
 
         /// What `secret get --output yaml` writes (serde_norway) reads back

@@ -37,3 +37,20 @@ fn write(home: &CliHome, file: &str, text: &str) -> String {
     std::fs::write(&path, text).unwrap();
     path.to_str().unwrap().to_string()
 }
+
+/// `flavorbox ARGS` (on `home`, if given) with its own stdio on a
+/// pseudo-terminal, not the pipes a `cli_command` gets; each expectation
+/// waits at most two minutes.
+fn on_a_terminal(home: Option<&CliHome>, args: &[&str]) -> expectrl::Session {
+    let mut cmd = std::process::Command::new(flavorbox_tests::cli::flavorbox_bin());
+    if let Some(home) = home {
+        cmd.arg("--home").arg(home.path());
+    }
+    cmd.args(args)
+        .env("FLAVORBOX_CACHE_DIR", flavorbox_tests::cli::cache_dir())
+        .env_remove("FLAVORBOX_HOME")
+        .env_remove("FLAVORBOX_LOG");
+    let mut session = expectrl::Session::spawn(cmd).expect("spawn under a pty");
+    session.set_expect_timeout(Some(std::time::Duration::from_secs(120)));
+    session
+}

@@ -318,17 +318,15 @@ fn sha256sum(path: &Path) -> String {
     format!("sha256:{}", text.split_whitespace().next().unwrap())
 }
 
+/// `evaluate WASM` with one latency sample.
+fn evaluate_args(wasm: &str) -> [&str; 6] {
+    ["evaluate", wasm, "--samples", "1", "--budget", "30"]
+}
+
 /// `evaluate` of `guest` (one latency sample), in text and JSON.
 fn evaluate(guest: Guest) -> (Run, Run) {
     let wasm = guest.arg();
-    let args = [
-        "evaluate",
-        wasm.as_str(),
-        "--samples",
-        "1",
-        "--budget",
-        "30",
-    ];
+    let args = evaluate_args(&wasm);
     let text = run_cli(None, &args, None);
     let mut json_args = args.to_vec();
     json_args.extend(["--output", "json"]);
@@ -376,14 +374,7 @@ fn evaluate_names_the_component_it_judged() {
 #[test]
 fn evaluate_lists_each_check_once_and_shows_progress_only_on_a_terminal() {
     let wasm = guests::KV_JSON.arg();
-    let args = [
-        "evaluate",
-        wasm.as_str(),
-        "--samples",
-        "1",
-        "--budget",
-        "30",
-    ];
+    let args = evaluate_args(&wasm);
     // stderr a pipe, as in `evaluate X 2>&1 | tee log`: the report alone.
     let piped = run_cli(None, &args, None);
     let report = piped.ok();
@@ -398,13 +389,7 @@ fn evaluate_lists_each_check_once_and_shows_progress_only_on_a_terminal() {
     }
 
     // On a terminal, each step as it runs, on one live line.
-    let mut cmd = Command::new(flavorbox_tests::cli::flavorbox_bin());
-    cmd.args(args)
-        .env("FLAVORBOX_CACHE_DIR", flavorbox_tests::cli::cache_dir())
-        .env_remove("FLAVORBOX_HOME")
-        .env_remove("FLAVORBOX_LOG");
-    let mut session = expectrl::Session::spawn(cmd).expect("spawn under a pty");
-    session.set_expect_timeout(Some(std::time::Duration::from_secs(120)));
+    let mut session = crate::on_a_terminal(None, &args);
     session
         .expect("evaluate: check pass")
         .expect("a live line on the terminal");

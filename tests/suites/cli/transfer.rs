@@ -191,17 +191,7 @@ fn an_import_of_hundreds_shows_progress_on_a_terminal() {
         .map(|(n, p)| (n.as_str(), p.as_str()))
         .collect();
     let file = export_file(&home, "in.json", &refs);
-    // The CLI's own stdio on the pseudo-terminal (not the pipes a
-    // `cli_command` gets).
-    let mut cmd = std::process::Command::new(flavorbox_tests::cli::flavorbox_bin());
-    cmd.arg("--home")
-        .arg(home.path())
-        .args(["secret", "import", &file])
-        .env("FLAVORBOX_CACHE_DIR", flavorbox_tests::cli::cache_dir())
-        .env_remove("FLAVORBOX_HOME")
-        .env_remove("FLAVORBOX_LOG");
-    let mut session = expectrl::Session::spawn(cmd).expect("spawn under a pty");
-    session.set_expect_timeout(Some(std::time::Duration::from_secs(120)));
+    let mut session = crate::on_a_terminal(Some(&home), &["secret", "import", &file]);
     session
         .expect("importing")
         .expect("a progress line on the terminal");
