@@ -65,7 +65,7 @@ static LIVE: std::sync::LazyLock<indicatif::MultiProgress> = std::sync::LazyLock
 });
 
 /// A new live line on stderr (drawn only on a terminal) of `len` steps, or
-/// none, in indicatif's `template`; it is cleared by `finish_and_clear`.
+/// none, in indicatif's `template`; its owner clears it when done.
 pub fn live_line(len: Option<u64>, template: &str) -> indicatif::ProgressBar {
     let bar =
         indicatif::ProgressBar::with_draw_target(len, indicatif::ProgressDrawTarget::hidden());
