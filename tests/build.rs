@@ -3,8 +3,9 @@
 //! includes as `flavorbox_tests::guests` (e.g. `guests::HOSTILE_LOOP`, named
 //! after the guest's crate name), as wasmtime's `crates/test-programs`
 //! artifacts do. A test that names a guest that does not exist does not
-//! compile. `local` is left to the host library's build, which embeds it;
-//! `guests::LOCAL` is written by hand.
+//! compile. The flavors the host library embeds (`local` and the bundled
+//! ones) are left to its build; their constants (`guests::LOCAL`,
+//! `guests::AWS`, ...) are written by hand.
 //!
 //! Every test guest (a crate in `guests/testing` that builds a component)
 //! must be used by a test: the build fails unless its constant appears, as
@@ -19,7 +20,7 @@ const TEST_SOURCES: &[&str] = &["suites", "benches", "src"];
 
 fn main() {
     let root = flavorbox_guest_build::workspace_root();
-    let built = flavorbox_guest_build::build_guests(&[], &["local"]);
+    let built = flavorbox_guest_build::build_guests(&[], flavorbox_guest_build::EMBEDDED_FLAVORS);
 
     let tests = root.join("tests");
     let mut sources = Vec::new();

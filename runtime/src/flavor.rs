@@ -67,7 +67,8 @@ impl PolicyArgs {
 
 #[derive(Subcommand)]
 pub enum FlavorCommand {
-    /// List the built-in and registered flavors
+    /// List the flavors: built in, bundled with flavorbox (registered the
+    /// first time a secrets manager or a grant needs them), and registered
     #[command(visible_alias = "ls")]
     List {
         /// Output format
@@ -159,6 +160,48 @@ fn warn_ungranted(name: &str, ungranted: &[Capability]) {
     }
 }
 
+/// Brings the flavors `home` registered from a bundle up to this binary's
+/// (see `Flavors::upgrade_bundled`), saying on stderr what was replaced,
+/// digests before and after, or why it was kept. A failure is told and
+/// leaves the registered flavors as they were; the command goes on.
+pub fn upgrade_bundled(home: &Home) {
+    let upgrades = match home.flavors().upgrade_bundled() {
+        Ok(upgrades) => upgrades,
+        Err(err) => {
+            err_line(format_args!(
+                "flavorbox: warning: the bundled flavors could not be upgraded: {err}"
+            ));
+            return;
+        }
+    };
+    for upgrade in upgrades {
+        let (before, after) = (&upgrade.before, &upgrade.after);
+        let versions = format!(
+            "{} ({}) -> {} ({})",
+            escape(&before.0),
+            before.1,
+            escape(&after.0),
+            after.1
+        );
+        match &upgrade.kept {
+            None => {
+                err_line(format_args!(
+                    "flavorbox: upgraded bundled flavor `{}`: {versions}; grants, limits, \
+                     secrets managers and secrets are kept",
+                    upgrade.name
+                ));
+                for line in &upgrade.changes {
+                    err_line(format_args!("flavorbox:   {line}"));
+                }
+            }
+            Some(why) => err_line(format_args!(
+                "flavorbox: warning: bundled flavor `{}` was not upgraded ({versions}): {why}",
+                upgrade.name
+            )),
+        }
+    }
+}
+
 pub fn run(home: &Home, command: FlavorCommand) -> Result<()> {
     match command {
         FlavorCommand::List { output } => {
@@ -172,12 +215,16 @@ pub fn run(home: &Home, command: FlavorCommand) -> Result<()> {
                     vec![
                         f.description.name.clone(),
                         f.description.version.clone(),
-                        if f.builtin { "built-in" } else { "registered" }.to_string(),
+                        source(f).to_string(),
+                        short_digest(&f.digest).to_string(),
                         f.description.description.clone(),
                     ]
                 })
                 .collect::<Vec<_>>();
-            table(&["FLAVOR", "VERSION", "SOURCE", "DESCRIPTION"], &rows);
+            table(
+                &["FLAVOR", "VERSION", "SOURCE", "DIGEST", "DESCRIPTION"],
+                &rows,
+            );
             Ok(())
         }
         FlavorCommand::Register {
@@ -288,19 +335,28 @@ fn grant_flag(capability: Capability) -> String {
     }
 }
 
+/// Where a flavor comes from, as listed.
+fn source(entry: &FlavorEntry) -> &'static str {
+    match (entry.builtin, entry.bundled, entry.registered) {
+        (true, _, _) => "built-in",
+        (false, true, true) => "bundled",
+        (false, true, false) => "bundled, not registered",
+        (false, false, _) => "registered",
+    }
+}
+
+/// A digest as a table shows it: `sha256:` and its first 12 hex digits
+/// (`flavor describe` and `-o json` show it whole).
+fn short_digest(digest: &str) -> &str {
+    digest.get(..19).unwrap_or(digest)
+}
+
 fn describe(entry: &FlavorEntry) {
     let d = &entry.description;
     let limits = &entry.policy.limits;
     let grants = &entry.policy.grants;
     out!("flavor:       {} {}", d.name, escape(&d.version));
-    out!(
-        "source:       {}",
-        if entry.builtin {
-            "built-in"
-        } else {
-            "registered"
-        }
-    );
+    out!("source:       {}", source(entry));
     out!("digest:       {}", entry.digest);
     out!("description:  {}", escape(&d.description));
     let declared: Vec<&str> = d.capabilities.iter().map(|c| c.as_str()).collect();

@@ -319,7 +319,8 @@ enum Create {
 
 /// The home a command runs on: a one-shot sandbox, except for `serve`,
 /// which takes calls until it is stopped. A home named by --home or
-/// FLAVORBOX_HOME must exist unless `create` says otherwise.
+/// FLAVORBOX_HOME must exist unless `create` says otherwise. Its bundled
+/// flavors are brought up to this binary's first.
 fn open_home(
     dir: Option<PathBuf>,
     store: Option<&str>,
@@ -349,7 +350,9 @@ fn open_home(
     if let Some(key) = key {
         builder = builder.master_key(key);
     }
-    builder.open()
+    let home = builder.open()?;
+    flavor::upgrade_bundled(&home);
+    Ok(home)
 }
 
 fn run(cli: Cli) -> Result<ExitCode> {

@@ -3,14 +3,16 @@
 use std::collections::BTreeMap;
 
 use clap::{Args, Subcommand};
+use flavorbox::managers::MissingGrant;
 use flavorbox::policy::ManagerLimits;
 use flavorbox::store::ManagerRecord;
+use flavorbox::text::escape;
 use flavorbox::{Home, Result};
 use serde::Serialize;
 
 use super::OutputFormat;
 use super::input;
-use super::output::{out, structured, table};
+use super::output::{err_line, out, structured, table};
 use super::terminal::confirm;
 
 #[derive(Subcommand)]
@@ -136,6 +138,20 @@ fn view(home: &Home, record: ManagerRecord) -> ManagerView {
     }
 }
 
+/// Tells the operator (on stderr) the one command that grants what a
+/// manager's flavor needs for its config, if it needs one.
+fn tell_missing_grant(missing: Option<&MissingGrant>) {
+    if let Some(missing) = missing {
+        err_line(format_args!(
+            "flavorbox: flavor `{}` needs {} for this config, which is not granted; grant it \
+             with: {}",
+            missing.flavor,
+            escape(&missing.origin.to_string()),
+            escape(&missing.command())
+        ));
+    }
+}
+
 pub fn run(home: &Home, command: ManagerCommand) -> Result<()> {
     match command {
         ManagerCommand::Register {
@@ -147,13 +163,23 @@ pub fn run(home: &Home, command: ManagerCommand) -> Result<()> {
         } => {
             let values = input::config(&config)?;
             let limits = ManagerLimits { http_requests };
-            home.managers()
+            let unregistered = home.flavors().get(&flavor).ok().filter(|f| !f.registered);
+            let missing = home
+                .managers()
                 .register_limited(&name, &flavor, values, limits, set_active)?;
+            if let Some(bundled) = unregistered {
+                out!(
+                    "registered bundled flavor `{flavor}` {} ({}), nothing granted",
+                    escape(&bundled.description.version),
+                    bundled.digest
+                );
+            }
             let active = home.managers().record(None).is_ok_and(|m| m.name == name);
             out!(
                 "registered secrets manager `{name}` on flavor `{flavor}`{}",
                 if active { " (active)" } else { "" }
             );
+            tell_missing_grant(missing.as_ref());
             Ok(())
         }
         ManagerCommand::List { output } => {
@@ -221,13 +247,15 @@ pub fn run(home: &Home, command: ManagerCommand) -> Result<()> {
         ManagerCommand::Update(args) => {
             let set = input::config(&args.config)?;
             let keys: Vec<String> = set.keys().chain(&args.unset).cloned().collect();
-            home.managers()
+            let (_, missing) = home
+                .managers()
                 .update_config(&args.name, set, &args.unset)?;
             out!(
                 "updated secrets manager `{}` (config {})",
                 args.name,
                 keys.join(", ")
             );
+            tell_missing_grant(missing.as_ref());
             Ok(())
         }
         ManagerCommand::SetActive { name } => {

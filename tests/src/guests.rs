@@ -4,19 +4,31 @@
 //! that does not exist is a compile error, not a panic at run time, and a
 //! test guest whose constant no suite or bench uses fails the build.
 //!
-//! `guests::LOCAL` is the exception: `local` is embedded in the host
-//! library, and its path is that component written out once per run.
+//! The flavors the host library embeds are the exception: `guests::LOCAL`
+//! (built in) and `guests::AWS`, `guests::GCP_SECRETS_MANAGER` and
+//! `guests::VAULT` (bundled) are the components the library carries,
+//! written out once per run.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::sync::Mutex;
+
+use flavorbox::registry::{BUNDLED, EmbeddedFlavor};
 
 /// A guest component: the crate it was built from and where it is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Guest {
     name: &'static str,
-    /// The built `.wasm`; `None` for the `local` flavor embedded in the
-    /// host library.
-    wasm: Option<&'static str>,
+    place: Place,
+}
+
+/// Where a guest component is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Place {
+    /// A `.wasm` the guest build wrote.
+    Built(&'static str),
+    /// Embedded in the host library (built in or bundled).
+    Embedded(EmbeddedFlavor),
 }
 
 impl Guest {
@@ -25,7 +37,15 @@ impl Guest {
     pub const fn built(name: &'static str, wasm: &'static str) -> Guest {
         Guest {
             name,
-            wasm: Some(wasm),
+            place: Place::Built(wasm),
+        }
+    }
+
+    /// A flavor the host library embeds.
+    const fn embedded(flavor: EmbeddedFlavor) -> Guest {
+        Guest {
+            name: flavor.name,
+            place: Place::Embedded(flavor),
         }
     }
 
@@ -37,9 +57,9 @@ impl Guest {
 
     /// The component's file.
     pub fn path(&self) -> PathBuf {
-        match self.wasm {
-            Some(wasm) => PathBuf::from(wasm),
-            None => embedded_local(),
+        match self.place {
+            Place::Built(wasm) => PathBuf::from(wasm),
+            Place::Embedded(flavor) => written_out(flavor),
         }
     }
 
@@ -59,36 +79,57 @@ impl Guest {
 }
 
 /// The built-in `local` flavor, as the host library embeds it.
-pub const LOCAL: Guest = Guest {
-    name: "local",
-    wasm: None,
-};
+pub const LOCAL: Guest = Guest::embedded(EmbeddedFlavor {
+    name: flavorbox::registry::LOCAL,
+    wasm: flavorbox::registry::LOCAL_WASM,
+    digest: flavorbox::registry::LOCAL_DIGEST,
+});
+/// The bundled `aws` flavor, as the host library embeds it.
+pub const AWS: Guest = Guest::embedded(BUNDLED[0]);
+/// The bundled `gcp_secrets_manager` flavor, as the host library embeds it.
+pub const GCP_SECRETS_MANAGER: Guest = Guest::embedded(BUNDLED[1]);
+/// The bundled `vault` flavor, as the host library embeds it.
+pub const VAULT: Guest = Guest::embedded(BUNDLED[2]);
 
 include!(concat!(env!("OUT_DIR"), "/guests.rs"));
 
-/// The embedded `local` component, written once per run into
-/// `target/test-artifacts`, named by its digest.
-fn embedded_local() -> PathBuf {
-    static PATH: OnceLock<PathBuf> = OnceLock::new();
-    PATH.get_or_init(|| {
-        let dir = crate::target_dir().join("test-artifacts");
-        std::fs::create_dir_all(&dir).expect("create test-artifacts");
-        let path = dir.join(format!(
-            "local-{}.wasm",
-            &flavorbox::registry::LOCAL_DIGEST[7..19]
-        ));
-        if !path.is_file() {
-            write_atomically(&dir, &path, flavorbox::registry::LOCAL_WASM);
-        }
-        path
-    })
-    .clone()
+/// An embedded component, written once per run into
+/// `target/test-artifacts`, named by its flavor and digest.
+fn written_out(flavor: EmbeddedFlavor) -> PathBuf {
+    static PATHS: Mutex<BTreeMap<&'static str, PathBuf>> = Mutex::new(BTreeMap::new());
+    let mut paths = PATHS.lock().unwrap_or_else(|p| p.into_inner());
+    paths
+        .entry(flavor.digest)
+        .or_insert_with(|| {
+            let dir = crate::target_dir().join("test-artifacts");
+            std::fs::create_dir_all(&dir).expect("create test-artifacts");
+            let path = dir.join(format!("{}-{}.wasm", flavor.name, &flavor.digest[7..19]));
+            if !path.is_file() {
+                write_atomically(&dir, &path, flavor.wasm);
+            }
+            path
+        })
+        .clone()
 }
 
 /// Writes `bytes` to `path` through a temporary file in `dir`, so a test
 /// binary running at the same time never reads half a component.
 fn write_atomically(dir: &Path, path: &Path, bytes: &[u8]) {
-    let tmp = dir.join(format!(".local-{}.tmp", std::process::id()));
-    std::fs::write(&tmp, bytes).expect("write local.wasm");
-    std::fs::rename(&tmp, path).expect("move local.wasm into place");
+    let tmp = dir.join(format!(".embedded-{}.tmp", std::process::id()));
+    std::fs::write(&tmp, bytes).expect("write an embedded component");
+    std::fs::rename(&tmp, path).expect("move an embedded component into place");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The hand-written constants name the bundled flavors they say.
+    #[test]
+    fn the_bundled_constants_are_the_flavors_they_name() {
+        assert_eq!(AWS.name(), "aws");
+        assert_eq!(GCP_SECRETS_MANAGER.name(), "gcp_secrets_manager");
+        assert_eq!(VAULT.name(), "vault");
+        assert_eq!(BUNDLED.len(), 3);
+    }
 }

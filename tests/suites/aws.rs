@@ -5,7 +5,7 @@
 //!
 //! What is tested and why: the shared conformance suite (ZenML semantics,
 //! 64 KiB secrets, listing past one 100-secret page), the CLI flow a user
-//! runs, isolation between two managers' namespaces, how AWS and transport
+//! runs (on the bundled flavor: one register, the one grant it names), isolation between two managers' namespaces, how AWS and transport
 //! errors map onto exit codes, 1,000 secrets listed and deleted in one
 //! `delete-all` (seeded through moto's API), a per-manager request cap,
 //! and a latency figure for `secret get` through the CLI. Signatures are
@@ -103,10 +103,45 @@ fn the_aws_flavor_passes_the_conformance_suite_on_moto() {
     );
 }
 
+/// A fresh home set up as a new user would: one `secrets-manager register`
+/// on the bundled `aws` flavor (no `flavor register`), then the one grant
+/// it names, run as printed.
+fn bundled_aws_home(namespace: &str) -> TestHome {
+    let home = TestHome::new();
+    let origin = moto().origin();
+    let pairs: Vec<String> = manager_config(&origin, namespace)
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
+    let mut args = vec!["secrets-manager", "register", "aws", "--flavor", "aws"];
+    for pair in &pairs {
+        args.extend(["--config", pair.as_str()]);
+    }
+    args.push("--set-active");
+    let registered = home.cli(&args);
+    assert!(
+        registered
+            .ok()
+            .starts_with("registered bundled flavor `aws` "),
+        "{registered:?}"
+    );
+    let grant = format!("flavorbox flavor grant aws --allow-host {origin}");
+    assert!(
+        registered
+            .stderr
+            .trim_end()
+            .ends_with(&format!("grant it with: {grant}")),
+        "{registered:?}"
+    );
+    let words: Vec<&str> = grant.split_whitespace().skip(1).collect();
+    home.cli(&words).ok();
+    home
+}
+
 #[test]
 fn a_user_manages_secrets_on_aws_through_the_cli() {
     let _moto = shared_moto();
-    let home = aws_home(&namespace("cli-flow"));
+    let home = bundled_aws_home(&namespace("cli-flow"));
 
     home.register_login("db_creds");
 

@@ -168,11 +168,16 @@ fn http_is_denied_by_default() {
     );
     assert_denied_breach(&home, "ok", "capability `http`, which was not granted");
 
-    // A flavor that fails on the refusal: the same one line.
+    // A bundled flavor (trusted) is refused at its request instead, and
+    // names the origin it asked for: the same one line, the same grant.
     let aws = aws_home(&[], &server.origin());
     aws.cli(&["secret", "get", "anything"]).fails(
         1,
-        "denied: flavor `aws` declares capability `http`, which was not granted",
+        &format!(
+            "denied: flavor `aws` may not reach {0}: grant it with `flavorbox flavor grant aws \
+             --allow-host {0}`",
+            server.origin()
+        ),
     );
     assert!(server.hits().is_empty(), "{:?}", server.hits());
 }

@@ -35,6 +35,12 @@ const SCRUBBED_ENV: &[&str] = &[
 /// The target every guest is built for; its output already is a component.
 pub const GUEST_TARGET: &str = "wasm32-wasip2";
 
+/// The flavors the host library embeds: the built-in `local` and the
+/// flavors bundled with the binary. The host's build builds exactly these;
+/// every other build of the guests leaves them out, so no two builds write
+/// the same component (see [`build_guests`]).
+pub const EMBEDDED_FLAVORS: &[&str] = &["local", "aws", "gcp_secrets_manager", "vault"];
+
 /// The workspace root: the nearest ancestor of the calling build script's
 /// manifest directory that holds `guests/`.
 pub fn workspace_root() -> PathBuf {

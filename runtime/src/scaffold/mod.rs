@@ -152,7 +152,7 @@ fn check_name(name: &str) -> Result<()> {
     Ok(())
 }
 
-/// Refuses a name a flavor has already: one built in, one flavorbox ships,
+/// Refuses a name a flavor has already: one built in, one bundled,
 /// or one registered in the home in `home`, if a home is there (its own
 /// store: a `--store` elsewhere is not opened for this). Nothing is created.
 fn check_free(name: &str, home: Option<&Path>, store: Option<&str>) -> Result<()> {
@@ -163,9 +163,9 @@ fn check_free(name: &str, home: Option<&Path>, store: Option<&str>) -> Result<()
                 "flavor name `{name}` is the built-in flavor's; {pick}"
             )));
         }
-        Some(ReservedName::Shipped) => {
+        Some(ReservedName::Bundled) => {
             return Err(Error::invalid(format!(
-                "flavor name `{name}` is taken by a flavor flavorbox ships; {pick}"
+                "flavor name `{name}` is taken by a flavor bundled with flavorbox; {pick}"
             )));
         }
         None => {}

@@ -32,11 +32,21 @@ fn probe_error(home: &TestHome, manager: &str, url: &str) -> String {
     values["error"].as_str().unwrap().to_string()
 }
 
-/// A home with the `aws` flavor registered with `flags` and an active
-/// manager `aws` with `config` besides the test credentials.
-fn aws_home(flags: &[&str], config: &[(&str, &str)]) -> TestHome {
+/// A home with a copy of the `aws` flavor registered with `flags`, and an
+/// active manager `aws` with `config` besides the test credentials. The
+/// copy has a custom section appended: the same code under another digest,
+/// so a flavor this binary does not carry, judged like any other (the
+/// bundled one is trusted, see the test below).
+fn untrusted_aws_home(flags: &[&str], config: &[(&str, &str)]) -> TestHome {
     let home = TestHome::new();
-    home.register_flavor(guests::AWS, flags).ok();
+    let mut wasm = guests::AWS.bytes();
+    wasm.extend_from_slice(&[0, 2, 1, b'x']);
+    let path = home.path().join("aws-untrusted.wasm");
+    std::fs::write(&path, wasm).unwrap();
+    let mut args = vec!["flavor", "register", path.to_str().unwrap()];
+    args.extend_from_slice(flags);
+    let registered = home.cli(&args);
+    assert!(!registered.ok().contains("bundled"), "{registered:?}");
     let mut all = vec![
         ("region", "us-east-1"),
         ("aws_access_key_id", "testing"),
@@ -279,7 +289,7 @@ fn an_origin_the_manager_names_but_the_operator_did_not_grant_is_the_operators_t
     let endpoint = [("endpoint", origin.as_str())];
 
     // `http` declared, not granted at all.
-    let home = aws_home(&[], &endpoint);
+    let home = untrusted_aws_home(&[], &endpoint);
     let run = home.cli(&["secret", "get", "anything"]);
     let line = run.fails(1, "");
     assert_eq!(
@@ -292,7 +302,7 @@ fn an_origin_the_manager_names_but_the_operator_did_not_grant_is_the_operators_t
 
     // `http` granted, another origin.
     let other = format!("http://127.0.0.1:{}", free_port());
-    let home = aws_home(&["--allow-host", &other], &endpoint);
+    let home = untrusted_aws_home(&["--allow-host", &other], &endpoint);
     let line = home
         .cli(&["secret", "get", "anything"])
         .fails(1, "")
@@ -312,10 +322,76 @@ fn an_origin_the_manager_names_but_the_operator_did_not_grant_is_the_operators_t
 }
 
 #[test]
+fn a_bundled_flavor_names_the_origin_its_config_implies_and_the_grant_that_opens_it() {
+    // No `flavor register`: the manager's registration registers the
+    // bundled flavor, grants it nothing, and names the one grant it needs
+    // for this config (the regional endpoint no config value names).
+    let home = TestHome::new();
+    let origin = "https://secretsmanager.eu-west-1.amazonaws.com:443";
+    let grant = format!("flavorbox flavor grant aws --allow-host {origin}");
+    let registered = home.cli(&[
+        "secrets-manager",
+        "register",
+        "prod",
+        "--flavor",
+        "aws",
+        "--config",
+        "region=eu-west-1",
+        "--config",
+        "aws_access_key_id=testing",
+        "--config",
+        "aws_secret_access_key=testing",
+        "--set-active",
+    ]);
+    assert!(
+        registered
+            .ok()
+            .starts_with("registered bundled flavor `aws` "),
+        "{registered:?}"
+    );
+    assert!(
+        registered.stdout.contains(", nothing granted\n"),
+        "{registered:?}"
+    );
+    assert_eq!(
+        registered.stderr.trim_end(),
+        format!(
+            "flavorbox: flavor `aws` needs {origin} for this config, which is not granted; \
+             grant it with: {grant}"
+        )
+    );
+    let listed = home.cli(&["flavor", "describe", "aws"]);
+    assert!(
+        listed.ok().contains("source:       bundled\n"),
+        "{listed:?}"
+    );
+    assert!(listed.stdout.contains("granted:      -\n"), "{listed:?}");
+
+    // Every call says the same, as the operator's to grant (exit 1).
+    let line = home
+        .cli(&["secret", "get", "anything"])
+        .fails(1, "")
+        .to_string();
+    assert_eq!(
+        line,
+        format!("flavorbox: denied: flavor `aws` may not reach {origin}: grant it with `{grant}`")
+    );
+    run_ok(&home, &command_in(&line));
+    let described = home.cli(&["flavor", "describe", "aws"]);
+    assert!(
+        described
+            .ok()
+            .contains(&format!("http origins: {origin}\n")),
+        "{described:?}"
+    );
+}
+
+#[test]
 fn what_the_flavor_alone_chose_stays_its_breach_and_no_grant_is_offered() {
-    // An origin no config names (the aws default endpoint).
+    // An origin no config names (the aws default endpoint), asked for by a
+    // flavor this binary does not carry.
     let server = TestServer::start();
-    let home = aws_home(&["--allow-host", &server.origin()], &[]);
+    let home = untrusted_aws_home(&["--allow-host", &server.origin()], &[]);
     let run = home.cli(&["secret", "get", "anything"]);
     let line = run.fails(
         3,

@@ -17,9 +17,12 @@
 //! - `run_env.rs`: what a secret may not do to the process `run` starts
 //!   (or a shell evaluating `--output env`), flavorbox's own variables kept
 //!   from it, signals passed on and the command's life tied to flavorbox;
+//! - `bundled.rs`: the flavors bundled with the binary, listed, registered
+//!   on first use and upgraded with it;
 //! - `pages.rs`: closed pipes end quietly, the manual and `--help` teach,
 //!   `flavor new` refuses taken names, `evaluate` names what it judged.
 
+mod bundled;
 mod forgiving;
 mod grants;
 mod operating;

@@ -280,9 +280,9 @@ fn flavor_new_refuses_a_name_a_flavor_has_already() {
     let here = at.path();
     for (name, why) in [
         ("local", "built-in flavor's"),
-        ("aws", "a flavor flavorbox ships"),
-        ("vault", "a flavor flavorbox ships"),
-        ("gcp_secrets_manager", "a flavor flavorbox ships"),
+        ("aws", "a flavor bundled with flavorbox"),
+        ("vault", "a flavor bundled with flavorbox"),
+        ("gcp_secrets_manager", "a flavor bundled with flavorbox"),
     ] {
         flavor_new(None, name, here, &[]).fails(2, why);
     }

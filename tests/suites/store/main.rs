@@ -186,6 +186,7 @@ pub fn flavor(name: &str) -> FlavorRecord {
             capabilities: Default::default(),
         },
         policy: Policy::default(),
+        bundled: false,
     }
 }
 

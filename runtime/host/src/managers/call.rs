@@ -56,6 +56,7 @@ impl Manager<'_> {
             grantee: Some(Grantee {
                 flavor: &self.record.flavor,
                 declared: &self.runnable.declared,
+                trusted: self.runnable.trusted,
             }),
         };
         let outcome = self

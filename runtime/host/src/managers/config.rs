@@ -12,8 +12,9 @@ use std::collections::BTreeMap;
 
 use super::Managers;
 use super::references::refer_error;
+use crate::capabilities::Ungranted;
 use crate::error::{Error, ErrorKind, Result};
-use crate::policy::{Grants, Policy};
+use crate::policy::{Capability, Grants, Origin, Policy};
 use crate::reference::Reference;
 use crate::registry::FlavorEntry;
 use crate::sandbox::CallSetup;
@@ -104,22 +105,28 @@ impl Managers<'_> {
     /// refused with its reason. Any other outcome (typically the refused
     /// network) accepts the config: what only the backend can judge is
     /// judged at first use. Flavors that take no config are not called.
+    ///
+    /// A trusted flavor (one this binary carries) runs the check with
+    /// `wasi:http` linked but no origin granted, so the request it makes is
+    /// refused naming the origin its config implies: if the flavor is not
+    /// granted that origin, it is returned, for the operator to grant.
     pub(super) fn flavor_accepts_config(
         &self,
         entry: &FlavorEntry,
         checked: &CheckedConfig,
-    ) -> Result<()> {
+    ) -> Result<Option<MissingGrant>> {
         if entry.description.config.is_empty() {
-            return Ok(());
+            return Ok(None);
         }
         let flavor = &entry.description.name;
         let runnable = self.flavors.runnable(flavor)?;
         let mut limits = runnable.policy.limits;
         limits.timeout_ms = limits.timeout_ms.min(CONFIG_CHECK_TIMEOUT_MS);
-        let policy = Policy {
-            limits,
-            grants: Grants::default(),
-        };
+        let mut grants = Grants::default();
+        if runnable.trusted && runnable.declared.contains(&Capability::Http) {
+            grants.capabilities.insert(Capability::Http);
+        }
+        let policy = Policy { limits, grants };
         let secret_keys: Vec<&str> = entry.description.secret_config_keys().collect();
         // Mask credentials and every value a reference resolved to.
         let mask = checked
@@ -141,12 +148,44 @@ impl Managers<'_> {
             .sandbox
             .get()?
             .call(&runnable.loaded, setup, &GetAllSecretKeys);
-        match outcome.result {
-            Err(err) if err.is(ErrorKind::Invalid) => Err(Error::invalid(format!(
+        if let Err(err) = outcome.result
+            && err.is(ErrorKind::Invalid)
+        {
+            return Err(Error::invalid(format!(
                 "flavor `{flavor}` refuses this config: {}",
                 err.detail()
-            ))),
-            _ => Ok(()),
+            )));
         }
+        let granted = runnable.policy.grants.origins();
+        Ok(match outcome.report.ungranted {
+            Some(Ungranted::Origin(origin))
+                if runnable.trusted && !granted.iter().any(|grant| grant.matches(&origin)) =>
+            {
+                Some(MissingGrant {
+                    flavor: flavor.clone(),
+                    origin,
+                })
+            }
+            _ => None,
+        })
+    }
+}
+
+/// An origin a manager's flavor needs for its config and is not granted:
+/// what the operator grants next (with [`MissingGrant::command`]). Only
+/// a trusted flavor's is reported (see `sandbox::Grantee`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MissingGrant {
+    pub flavor: String,
+    pub origin: Origin,
+}
+
+impl MissingGrant {
+    /// The command that grants it.
+    pub fn command(&self) -> String {
+        format!(
+            "flavorbox flavor grant {} --allow-host {}",
+            self.flavor, self.origin
+        )
     }
 }

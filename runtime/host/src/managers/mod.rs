@@ -40,6 +40,7 @@ use crate::store::{Database, ManagerRecord};
 
 pub use api::{Feature, SecretSummary, SecretUpdate, SecretsApi};
 pub use bulk::BulkBound;
+pub use config::MissingGrant;
 pub use import::{ImportPlan, ImportReport, OnConflict, Progress};
 
 /// The secrets managers of one home.
@@ -78,14 +79,17 @@ impl<'h> Managers<'h> {
         flavor: &str,
         config: BTreeMap<String, String>,
         set_active: bool,
-    ) -> Result<()> {
+    ) -> Result<Option<MissingGrant>> {
         self.register_limited(name, flavor, config, ManagerLimits::default(), set_active)
     }
 
-    /// Registers a secrets manager on `flavor`, checking `config` against
-    /// the keys the flavor declares, resolving its references, and then
-    /// letting the flavor itself judge it (see `config.rs`); `limits`
-    /// override the flavor's.
+    /// Registers a secrets manager on `flavor` (a bundled flavor not
+    /// registered yet is registered first, with nothing granted), checking
+    /// `config` against the keys the flavor declares, resolving its
+    /// references, and then letting the flavor itself judge it (see
+    /// `config.rs`); `limits` override the flavor's. Returns the origin
+    /// the flavor needs for this config and is not granted, if it is one
+    /// this binary carries and said so.
     pub fn register_limited(
         &self,
         name: &str,
@@ -93,25 +97,28 @@ impl<'h> Managers<'h> {
         config: BTreeMap<String, String>,
         limits: ManagerLimits,
         set_active: bool,
-    ) -> Result<()> {
+    ) -> Result<Option<MissingGrant>> {
         check_name("secrets manager name", name)?;
         limits.check().map_err(Error::invalid)?;
-        let entry = self.flavors.get(flavor)?;
+        let entry = self.flavors.get_registering(flavor)?;
         let checked = self.checked_config(name, &entry, config)?;
-        self.flavor_accepts_config(&entry, &checked)?;
+        let missing = self.flavor_accepts_config(&entry, &checked)?;
         self.db
-            .insert_manager(name, flavor, &checked.stored, &limits, set_active)
+            .insert_manager(name, flavor, &checked.stored, &limits, set_active)?;
+        Ok(missing)
     }
 
     /// Changes a manager's config in place (credential rotation): `set`
     /// values are added or replaced, `unset` keys removed, and the result is
-    /// checked as at registration. Its secrets stay where they are.
+    /// checked as at registration (which may find an origin the new config
+    /// needs and the flavor is not granted). Its secrets stay where they
+    /// are.
     pub fn update_config(
         &self,
         name: &str,
         set: BTreeMap<String, String>,
         unset: &[String],
-    ) -> Result<ManagerRecord> {
+    ) -> Result<(ManagerRecord, Option<MissingGrant>)> {
         let record = self.record(Some(name))?;
         if set.is_empty() && unset.is_empty() {
             return Err(Error::invalid(
@@ -129,9 +136,9 @@ impl<'h> Managers<'h> {
         config.extend(set);
         let entry = self.flavors.get(&record.flavor)?;
         let checked = self.checked_config(name, &entry, config)?;
-        self.flavor_accepts_config(&entry, &checked)?;
+        let missing = self.flavor_accepts_config(&entry, &checked)?;
         self.db.update_manager_config(name, &checked.stored)?;
-        self.record(Some(name))
+        Ok((self.record(Some(name))?, missing))
     }
 
     /// The secrets (`manager/name`) in this home that use schema `schema`,
@@ -185,7 +192,7 @@ impl<'h> Managers<'h> {
         let runnable = self.flavors.runnable(&record.flavor)?;
         let policy = Policy {
             limits: record.limits.apply(runnable.policy.limits),
-            grants: runnable.policy.grants.clone(),
+            grants: runnable.call_grants(),
         };
         Ok(Manager {
             record,

@@ -1,6 +1,6 @@
-//! The flavor registry: the built-in `local` flavor plus every flavor an
-//! operator registered from a `.wasm` file, and what the operator grants
-//! each.
+//! The flavor registry: the built-in `local` flavor, the flavors bundled
+//! with the binary, and every flavor an operator registered from a `.wasm`
+//! file, and what the operator grants each.
 //!
 //! Guards against an operator's change leaving a flavor with more than was
 //! meant: the built-in flavor's grants and limits are fixed and it cannot
@@ -17,7 +17,7 @@ use std::sync::{Arc, Mutex};
 
 use serde::Serialize;
 
-use super::builtin::{LOCAL, LOCAL_DIGEST, local_policy, local_source};
+use super::builtin::{LOCAL, LOCAL_DIGEST, bundled, local_policy, local_source};
 use super::options::RegisterOptions;
 use crate::contract::FlavorDescription;
 use crate::error::{Error, Result};
@@ -32,6 +32,12 @@ pub struct FlavorEntry {
     pub description: FlavorDescription,
     pub digest: String,
     pub builtin: bool,
+    /// Carried by the binary: built in, or bundled (and so upgraded with
+    /// it) rather than registered from a file.
+    pub bundled: bool,
+    /// Registered in this home; a bundled flavor is registered the first
+    /// time a command needs it.
+    pub registered: bool,
     pub policy: Policy,
 }
 
@@ -60,25 +66,51 @@ impl Flavors {
             description,
             digest: LOCAL_DIGEST.to_string(),
             builtin: true,
+            bundled: true,
+            registered: true,
             policy: local_policy(),
         })
     }
 
-    /// Every flavor, the built-in first.
+    /// Every flavor: the built-in first, then the registered ones and the
+    /// bundled ones not registered yet, by name.
     pub fn list(&self) -> Result<Vec<FlavorEntry>> {
-        let mut entries = vec![self.local_entry()?];
-        entries.extend(self.db.flavors()?.into_iter().map(entry_from_record));
+        let mut entries: Vec<FlavorEntry> = self
+            .db
+            .flavors()?
+            .into_iter()
+            .map(entry_from_record)
+            .collect();
+        entries.extend(self.unregistered_bundled(&entries)?);
+        entries.sort_by(|a, b| a.description.name.cmp(&b.description.name));
+        entries.insert(0, self.local_entry()?);
         Ok(entries)
     }
 
+    /// The flavor `name`: built in, registered, or bundled and not
+    /// registered yet (which this does not register).
     pub fn get(&self, name: &str) -> Result<FlavorEntry> {
         if name == LOCAL {
             return self.local_entry();
         }
-        self.db
-            .flavor(name)?
-            .map(entry_from_record)
-            .ok_or_else(|| Error::not_found(format!("flavor `{name}` is not registered")))
+        if let Some(record) = self.db.flavor(name)? {
+            return Ok(entry_from_record(record));
+        }
+        match bundled(name) {
+            Some(flavor) => self.unregistered_entry(flavor),
+            None => Err(Error::not_found(format!(
+                "flavor `{name}` is not registered"
+            ))),
+        }
+    }
+
+    /// The flavor `name`, registered: a bundled flavor not registered yet
+    /// is registered now, with nothing granted (see `bundled.rs`).
+    pub fn get_registering(&self, name: &str) -> Result<FlavorEntry> {
+        if name == LOCAL {
+            return self.local_entry();
+        }
+        self.record_registering_bundled(name).map(entry_from_record)
     }
 
     /// Grants capabilities and origins and changes limits of a registered
@@ -147,16 +179,19 @@ impl Flavors {
         self.get(name)
     }
 
-    /// A registered (not built-in) flavor.
+    /// A registered (not built-in) flavor; a bundled one is registered
+    /// first.
     fn registered(&self, name: &str) -> Result<FlavorEntry> {
         if name == LOCAL {
             return Err(Error::denied(format!(
                 "flavor `{LOCAL}` is built in; its grants and limits are fixed"
             )));
         }
-        self.get(name)
+        self.get_registering(name)
     }
 
+    /// Removes a registered flavor; a bundled one stays listed, and is
+    /// registered again (with nothing granted) when next used.
     pub fn remove(&self, name: &str) -> Result<()> {
         if name == LOCAL {
             return Err(Error::denied(format!(
@@ -172,6 +207,8 @@ pub(super) fn entry_from_record(record: FlavorRecord) -> FlavorEntry {
         description: record.description,
         digest: record.digest,
         builtin: false,
+        bundled: record.bundled,
+        registered: true,
         policy: record.policy,
     }
 }

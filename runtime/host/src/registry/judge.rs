@@ -16,7 +16,7 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use super::builtin::{BUILTIN_NAMES, LOCAL_DIGEST};
+use super::builtin::{BUILTIN_NAMES, bundled, is_embedded};
 use super::change::FlavorChange;
 use super::flavors::{FlavorEntry, Flavors, entry_from_record};
 use super::options::RegisterOptions;
@@ -86,7 +86,7 @@ impl Flavors {
         let source = Source {
             digest: &digest,
             wasm: &wasm,
-            builtin: digest == LOCAL_DIGEST,
+            builtin: is_embedded(&digest),
             limits,
         };
         let description = self
@@ -169,7 +169,7 @@ impl Flavors {
     /// Refuses the version `description` describes unless every secrets
     /// manager of its flavor fits it: has no config key it no longer takes
     /// and every key it requires.
-    fn check_managers_fit(&self, description: &FlavorDescription) -> Result<()> {
+    pub(super) fn check_managers_fit(&self, description: &FlavorDescription) -> Result<()> {
         for manager in self.db.managers()? {
             if manager.flavor != description.name {
                 continue;
@@ -201,9 +201,11 @@ impl Flavors {
     }
 }
 
-/// What is stored of a judged component.
+/// What is stored of a judged component; the very component bundled under
+/// its name is recorded as bundled (and so upgraded with the binary).
 fn new_record(digest: String, description: FlavorDescription, policy: Policy) -> FlavorRecord {
     FlavorRecord {
+        bundled: bundled(&description.name).is_some_and(|b| b.digest == digest),
         name: description.name.clone(),
         digest,
         description,

@@ -1,11 +1,12 @@
-//! What a home has registered: flavors (the built-in `local` plus every
-//! component an operator registered) and user schemas beside the built-in
-//! ones.
+//! What a home has registered: flavors (the built-in `local`, the flavors
+//! bundled with the binary, and every component an operator registered) and
+//! user schemas beside the built-in ones.
 //!
 //! Registration is where untrusted input is judged before anything is
 //! stored; see each module.
 
 mod builtin;
+mod bundled;
 mod change;
 mod flavors;
 mod judge;
@@ -14,9 +15,10 @@ mod runnable;
 mod schemas;
 
 pub use builtin::{
-    BUILTIN_NAMES, LOCAL, LOCAL_DIGEST, LOCAL_WASM, ReservedName, SHIPPED_NAMES, local_policy,
-    local_source, reserved_name,
+    BUILTIN_NAMES, BUNDLED, EmbeddedFlavor, LOCAL, LOCAL_DIGEST, LOCAL_WASM, ReservedName, bundled,
+    is_embedded, local_policy, local_source, reserved_name,
 };
+pub use bundled::BundledUpgrade;
 pub use change::FlavorChange;
 pub use flavors::{FlavorEntry, Flavors};
 pub use judge::{Registered, Replaced};

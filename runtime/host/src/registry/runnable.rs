@@ -13,10 +13,10 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use super::builtin::{LOCAL, local_policy, local_source};
+use super::builtin::{LOCAL, bundled, local_policy, local_source};
 use super::flavors::Flavors;
 use crate::error::{Error, ErrorKind, Result, Violation};
-use crate::policy::{Capability, Policy};
+use crate::policy::{Capability, Grants, Policy};
 use crate::sandbox::cache::digest;
 use crate::sandbox::{LoadedFlavor, Sandbox, Source};
 use crate::store::FlavorRecord;
@@ -30,6 +30,23 @@ pub struct Runnable {
     /// The capabilities the flavor declares that the operator can grant
     /// (none for the built-in flavor, whose grants are fixed).
     pub declared: BTreeSet<Capability>,
+    /// The component is one this binary carries (see `sandbox::Grantee`).
+    pub trusted: bool,
+}
+
+impl Runnable {
+    /// The grants a call runs with: the policy's, and for a trusted flavor
+    /// that declares `http`, `wasi:http` linked even without an origin
+    /// granted, so that a request it makes is refused naming its origin
+    /// (which the operator is then told to grant) rather than trapping
+    /// before it has one. Nothing is reachable that was not granted.
+    pub fn call_grants(&self) -> Grants {
+        let mut grants = self.policy.grants.clone();
+        if self.trusted && self.declared.contains(&Capability::Http) {
+            grants.capabilities.insert(Capability::Http);
+        }
+        grants
+    }
 }
 
 impl Flavors {
@@ -44,12 +61,10 @@ impl Flavors {
                 policy: local_policy(),
                 secret_config_keys: BTreeSet::new(),
                 declared: BTreeSet::new(),
+                trusted: true,
             });
         }
-        let record = self
-            .db
-            .flavor(name)?
-            .ok_or_else(|| Error::not_found(format!("flavor `{name}` is not registered")))?;
+        let record = self.record_registering_bundled(name)?;
         // Loaded (and checked against its digest) earlier in this process:
         // not read again, which a server on a remote store would otherwise
         // do for every request.
@@ -65,6 +80,7 @@ impl Flavors {
                 .map(str::to_string)
                 .collect(),
             declared: record.description.capabilities.clone(),
+            trusted: bundled(name).is_some_and(|flavor| flavor.digest == record.digest),
             policy: record.policy,
         })
     }

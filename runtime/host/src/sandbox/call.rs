@@ -132,6 +132,7 @@ impl Sandbox {
             secret_bearing: telling.secret_bearing,
             attempts: 1,
             storage_version: state.storage.version_seen(),
+            ungranted: state.ungranted(),
         };
         if output.records.iter().any(|r| r.source != LogSource::Host) {
             report.used.insert(Capability::Log);

@@ -83,10 +83,15 @@ pub(super) fn decide<E: Export>(
 /// The operator's omission, when the call's only breach is a refusal for
 /// want of a grant the flavor declared: a capability it lists in `info()`,
 /// or (with `http` declared) an origin a value of the manager's config
-/// names. An origin nobody configured is the flavor's own choice, and
-/// stays its breach.
+/// names, or any origin a trusted flavor (one this binary carries) asks
+/// for. An origin nobody configured is an untrusted flavor's own choice,
+/// and stays its breach.
 fn omission(state: &CallState, setup: &CallSetup<'_>) -> Option<Error> {
-    let Grantee { flavor, declared } = setup.grantee?;
+    let Grantee {
+        flavor,
+        declared,
+        trusted,
+    } = setup.grantee?;
     let grant = |what: &str, flag: &str| {
         Error::denied(format!(
             "flavor `{flavor}` {what}: grant it with `flavorbox flavor grant {flavor} {flag}`"
@@ -114,7 +119,7 @@ fn omission(state: &CallState, setup: &CallSetup<'_>) -> Option<Error> {
         )),
         Ungranted::Origin(origin)
             if declared.contains(&Capability::Http)
-                && configured_origins(setup).contains(&origin) =>
+                && (trusted || configured_origins(setup).contains(&origin)) =>
         {
             Some(grant(
                 &format!("may not reach {origin}"),

@@ -51,6 +51,7 @@ pub use cache::Source;
 pub use exports::Export;
 pub use state::CallState;
 
+use crate::capabilities::Ungranted;
 use crate::capabilities::log::LogRecord;
 use crate::contract::FlavorDescription;
 use crate::contract::bindings::{FlavorPre, flavorbox::secrets};
@@ -120,6 +121,12 @@ pub struct CallSetup<'a> {
 pub struct Grantee<'a> {
     pub flavor: &'a str,
     pub declared: &'a BTreeSet<Capability>,
+    /// The component is one this binary carries (built by this project,
+    /// known by its digest): the origin it asks for is the one its config
+    /// implies (e.g. `aws`'s regional endpoint), named in the command that
+    /// grants it, where an untrusted flavor's choice of origin is never
+    /// offered for granting.
+    pub trusted: bool,
 }
 
 /// Facts about one call, for `evaluate` and diagnostics.
@@ -146,6 +153,9 @@ pub struct CallReport {
     /// storage and wrote nothing (what a later call can be pinned to, see
     /// `NamespaceAccess::pinned_at`).
     pub storage_version: Option<u64>,
+    /// What the operator did not grant, when that is all the call was
+    /// refused (see `CallState::ungranted`).
+    pub ungranted: Option<Ungranted>,
 }
 
 /// The result of one call, with the flavor's (masked) output.

@@ -51,6 +51,8 @@ pub struct FlavorRow {
     pub digest: String,
     pub description: String,
     pub policy: String,
+    /// Registered from the component bundled with a flavorbox binary.
+    pub bundled: bool,
 }
 
 /// A secrets manager as stored: config (its values sealed when the store

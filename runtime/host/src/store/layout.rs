@@ -37,6 +37,7 @@ pub const STEPS: &[Step] = &[
     TOKENS_BY_MANAGER_ID,
     AUDIT_CHAIN,
     WRITE_RECORDS,
+    BUNDLED_FLAVORS,
 ];
 
 /// The layout version this build writes.
@@ -390,4 +391,12 @@ CREATE TABLE IF NOT EXISTS namespace_writes (
 INSERT INTO meta (key, value) SELECT 'unrecorded', decode('01', 'hex')
 WHERE EXISTS (SELECT 1 FROM kv);
 ",
+};
+
+/// Layout 11: whether a registered flavor came from the component bundled
+/// with the binary (and so is upgraded with it) or from a file. Flavors
+/// registered before are from files.
+const BUNDLED_FLAVORS: Step = Step {
+    sqlite: "ALTER TABLE flavors ADD COLUMN bundled INTEGER NOT NULL DEFAULT 0;",
+    postgres: "ALTER TABLE flavors ADD COLUMN bundled BOOLEAN NOT NULL DEFAULT FALSE;",
 };

@@ -188,6 +188,9 @@ pub struct FlavorRecord {
     pub digest: String,
     pub description: FlavorDescription,
     pub policy: Policy,
+    /// Registered from the component bundled with a flavorbox binary
+    /// (upgraded with the binary), not from a file an operator gave.
+    pub bundled: bool,
 }
 
 /// A configured secrets manager.

@@ -93,6 +93,7 @@ fn flavor_row(record: &FlavorRecord) -> Result<FlavorRow> {
         digest: record.digest.clone(),
         description: to_json(&record.description)?,
         policy: to_json(&record.policy)?,
+        bundled: record.bundled,
     })
 }
 
@@ -102,6 +103,7 @@ fn flavor_record(row: FlavorRow) -> Result<FlavorRecord> {
         policy: from_json(&row.policy)?,
         name: row.name,
         digest: row.digest,
+        bundled: row.bundled,
     })
 }
 

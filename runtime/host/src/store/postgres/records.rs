@@ -16,6 +16,7 @@ fn flavor_row(row: &Row) -> FlavorRow {
         digest: row.get(1),
         description: row.get(2),
         policy: row.get(3),
+        bundled: row.get(4),
     }
 }
 
@@ -42,7 +43,7 @@ impl RecordRows for PostgresRows {
 
     fn flavors(&mut self) -> Result<Vec<FlavorRow>> {
         let rows = self.conn.query(
-            "SELECT name, digest, info, policy FROM flavors ORDER BY name",
+            "SELECT name, digest, info, policy, bundled FROM flavors ORDER BY name",
             &[],
         )?;
         Ok(rows.iter().map(flavor_row).collect())
@@ -50,7 +51,7 @@ impl RecordRows for PostgresRows {
 
     fn flavor(&mut self, name: &str) -> Result<Option<FlavorRow>> {
         let row = self.conn.row(
-            "SELECT name, digest, info, policy FROM flavors WHERE name = $1",
+            "SELECT name, digest, info, policy, bundled FROM flavors WHERE name = $1",
             &[&name],
         )?;
         Ok(row.as_ref().map(flavor_row))
@@ -65,14 +66,15 @@ impl RecordRows for PostgresRows {
 
     fn insert_flavor(&mut self, row: &FlavorRow, component: &[u8]) -> Result<bool> {
         let inserted = self.conn.execute(
-            "INSERT INTO flavors (name, digest, component, info, policy)
-             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (name) DO NOTHING",
+            "INSERT INTO flavors (name, digest, component, info, policy, bundled)
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (name) DO NOTHING",
             &[
                 &row.name,
                 &row.digest,
                 &component,
                 &row.description,
                 &row.policy,
+                &row.bundled,
             ],
         )?;
         Ok(inserted == 1)
@@ -80,7 +82,7 @@ impl RecordRows for PostgresRows {
 
     fn update_flavor(&mut self, row: &FlavorRow, component: &[u8]) -> Result<bool> {
         let updated = self.conn.execute(
-            "UPDATE flavors SET digest = $2, component = $3, info = $4, policy = $5
+            "UPDATE flavors SET digest = $2, component = $3, info = $4, policy = $5, bundled = $6
              WHERE name = $1",
             &[
                 &row.name,
@@ -88,6 +90,7 @@ impl RecordRows for PostgresRows {
                 &component,
                 &row.description,
                 &row.policy,
+                &row.bundled,
             ],
         )?;
         Ok(updated != 0)

@@ -17,6 +17,7 @@ fn flavor_row(row: &Row<'_>) -> rusqlite::Result<FlavorRow> {
         digest: row.get(1)?,
         description: row.get(2)?,
         policy: row.get(3)?,
+        bundled: row.get(4)?,
     })
 }
 
@@ -38,7 +39,7 @@ impl RecordRows for SqliteRows {
 
     fn flavors(&mut self) -> Result<Vec<FlavorRow>> {
         self.all(
-            "SELECT name, digest, info, policy FROM flavors ORDER BY name",
+            "SELECT name, digest, info, policy, bundled FROM flavors ORDER BY name",
             [],
             flavor_row,
         )
@@ -46,7 +47,7 @@ impl RecordRows for SqliteRows {
 
     fn flavor(&mut self, name: &str) -> Result<Option<FlavorRow>> {
         self.one(
-            "SELECT name, digest, info, policy FROM flavors WHERE name = ?1",
+            "SELECT name, digest, info, policy, bundled FROM flavors WHERE name = ?1",
             [name],
             flavor_row,
         )
@@ -69,18 +70,32 @@ impl RecordRows for SqliteRows {
 
     fn insert_flavor(&mut self, row: &FlavorRow, component: &[u8]) -> Result<bool> {
         let inserted = self.change(
-            "INSERT INTO flavors (name, digest, component, info, policy)
-             VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (name) DO NOTHING",
-            params![row.name, row.digest, component, row.description, row.policy],
+            "INSERT INTO flavors (name, digest, component, info, policy, bundled)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (name) DO NOTHING",
+            params![
+                row.name,
+                row.digest,
+                component,
+                row.description,
+                row.policy,
+                row.bundled
+            ],
         )?;
         Ok(inserted == 1)
     }
 
     fn update_flavor(&mut self, row: &FlavorRow, component: &[u8]) -> Result<bool> {
         let updated = self.change(
-            "UPDATE flavors SET digest = ?2, component = ?3, info = ?4, policy = ?5
+            "UPDATE flavors SET digest = ?2, component = ?3, info = ?4, policy = ?5, bundled = ?6
              WHERE name = ?1",
-            params![row.name, row.digest, component, row.description, row.policy],
+            params![
+                row.name,
+                row.digest,
+                component,
+                row.description,
+                row.policy,
+                row.bundled
+            ],
         )?;
         Ok(updated != 0)
     }
