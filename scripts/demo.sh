@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The main job: builds the CLI and three guests, then shows on a fresh home
+# The main job: builds the CLI and two test guests, then shows on a fresh home
 # what flavorbox is for, running someone else's secrets code:
 #  1. a secret walked through register -> get (masked) -> list -> update ->
 #     get (revealed) -> delete on the built-in `local` flavor, sandboxed;
@@ -9,10 +9,12 @@
 #  3. hostile_loop registered anyway and called through a secrets manager:
 #     stopped at its deadline (exit 3, one line), then still serving the
 #     calls it answers honestly; then removed;
-#  4. the bundled `gcp_secrets_manager` flavor against
+#  4. the `gcp_secrets_manager` flavor bundled with the binary against
 #     scripts/fake_gcp_secret_manager.py, a local stand-in for Google's
-#     Secret Manager (standard-library Python), allowed that origin only;
-#     then removed (the stand-in and its throwaway key end with the demo).
+#     Secret Manager (standard-library Python): one manager registration,
+#     which names the grant it needs, then that origin granted and nothing
+#     else; then removed (the stand-in and its throwaway key end with the
+#     demo).
 # Every command is printed before it runs; one that must fail is checked for
 # its exit code and message, so the demo fails if a hostile flavor passes.
 # After the build it takes about 10 seconds (2 cores).
@@ -24,12 +26,12 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 source scripts/setup.sh
 
-echo "==> cargo build -p flavorbox-cli (builds the local flavor component too)"
+echo "==> cargo build -p flavorbox-cli (builds the flavors it carries too: local, aws, gcp_secrets_manager, vault)"
 cargo build -p flavorbox-cli
 
 # The test build (tests/build.rs) builds these too, with the same flags, into
 # the same target directory: cargo reuses what either built.
-guests=(kv_json hostile_loop gcp_secrets_manager)
+guests=(kv_json hostile_loop)
 echo "==> cargo build: the guests ${guests[*]} (wasm32-wasip2, into target/guests)"
 packages=()
 for guest in "${guests[@]}"; do packages+=(-p "$guest"); done
@@ -117,10 +119,10 @@ if [[ -z $origin ]]; then
     exit 1
 fi
 echo "listening on $origin"
-step flavor register "$wasm/gcp_secrets_manager.wasm" --allow-host "$origin" --grant storage
 step secrets-manager register fake-gcp --flavor gcp_secrets_manager \
     --config project_id=flavorbox-fake --config "credentials=@$fake_dir/key.json" \
     --config "endpoint=$origin"
+step flavor grant gcp_secrets_manager --allow-host "$origin" --grant storage
 step secret register -m fake-gcp ci_token user=deploy token=example-token
 step secret get -m fake-gcp ci_token --reveal
 step secret list -m fake-gcp

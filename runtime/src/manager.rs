@@ -143,10 +143,9 @@ fn view(home: &Home, record: ManagerRecord) -> ManagerView {
 fn tell_missing_grant(missing: Option<&MissingGrant>) {
     if let Some(missing) = missing {
         err_line(format_args!(
-            "flavorbox: flavor `{}` needs {} for this config, which is not granted; grant it \
-             with: {}",
+            "flavorbox: flavor `{}` {}, which is not granted; grant it with: {}",
             missing.flavor,
-            escape(&missing.origin.to_string()),
+            escape(&missing.what()),
             escape(&missing.command())
         ));
     }

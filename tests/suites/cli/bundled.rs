@@ -165,3 +165,74 @@ fn a_flavor_from_a_file_or_from_a_newer_flavorbox_is_never_replaced() {
         ("aws".to_string(), true, true, older_digest)
     );
 }
+
+#[test]
+fn the_first_manager_registers_the_flavor_and_names_each_grant_it_needs() {
+    let home = TestHome::new();
+    let url = "https://vault.example.com:8200";
+    let register = |name: &str, auth: &[&str]| {
+        let mut args = vec![
+            "secrets-manager",
+            "register",
+            name,
+            "--flavor",
+            "vault",
+            "--config",
+        ];
+        let url_pair = format!("url={url}");
+        args.push(&url_pair);
+        for pair in auth {
+            args.extend(["--config", pair]);
+        }
+        let run = home.cli(&args);
+        run.ok();
+        run
+    };
+
+    // AppRole keeps its token in the manager's storage: that comes first.
+    let approle = register("approle", &["role_id=r", "secret_id=s"]);
+    assert!(
+        approle
+            .stdout
+            .starts_with("registered bundled flavor `vault` "),
+        "{approle:?}"
+    );
+    assert_eq!(
+        approle.stderr.trim_end(),
+        "flavorbox: flavor `vault` uses capability `storage` for this config, which is not \
+         granted; grant it with: flavorbox flavor grant vault --grant storage"
+    );
+    // A plain token goes straight to the server; registered once only.
+    let token = register("token", &["token=t"]);
+    assert!(!token.stdout.contains("bundled"), "{token:?}");
+    assert_eq!(
+        token.stderr.trim_end(),
+        format!(
+            "flavorbox: flavor `vault` needs {url} for this config, which is not granted; \
+             grant it with: flavorbox flavor grant vault --allow-host {url}"
+        )
+    );
+    home.cli(&["flavor", "grant", "vault", "--allow-host", url])
+        .ok();
+    let granted = register("again", &["token=t"]);
+    assert_eq!(granted.stderr, "", "nothing left to grant: {granted:?}");
+}
+
+#[test]
+fn a_config_the_bundled_flavor_refuses_registers_nothing() {
+    let home = TestHome::new();
+    home.cli(&[
+        "secrets-manager",
+        "register",
+        "g",
+        "--flavor",
+        "gcp_secrets_manager",
+        "--config",
+        "project_id=P!",
+        "--config",
+        "access_token=t",
+    ])
+    .fails(2, "flavor `gcp_secrets_manager` refuses this config");
+    assert_eq!(listed(&home)[2].0, "gcp_secrets_manager");
+    assert!(!listed(&home)[2].2, "not registered: {:?}", listed(&home));
+}

@@ -14,7 +14,7 @@ use super::Managers;
 use super::references::refer_error;
 use crate::capabilities::Ungranted;
 use crate::error::{Error, ErrorKind, Result};
-use crate::policy::{Capability, Grants, Origin, Policy};
+use crate::policy::{Capability, Grants, Policy};
 use crate::reference::Reference;
 use crate::registry::FlavorEntry;
 use crate::sandbox::CallSetup;
@@ -109,7 +109,9 @@ impl Managers<'_> {
     /// A trusted flavor (one this binary carries) runs the check with
     /// `wasi:http` linked but no origin granted, so the request it makes is
     /// refused naming the origin its config implies: if the flavor is not
-    /// granted that origin, it is returned, for the operator to grant.
+    /// granted that origin (or a capability it used before it got there,
+    /// e.g. `storage` for a cached token), it is returned, for the
+    /// operator to grant.
     pub(super) fn flavor_accepts_config(
         &self,
         entry: &FlavorEntry,
@@ -156,36 +158,51 @@ impl Managers<'_> {
                 err.detail()
             )));
         }
-        let granted = runnable.policy.grants.origins();
-        Ok(match outcome.report.ungranted {
-            Some(Ungranted::Origin(origin))
-                if runnable.trusted && !granted.iter().any(|grant| grant.matches(&origin)) =>
-            {
-                Some(MissingGrant {
-                    flavor: flavor.clone(),
-                    origin,
-                })
-            }
-            _ => None,
-        })
+        let granted = &runnable.policy.grants;
+        let missing = outcome.report.ungranted.filter(|wanted| {
+            runnable.trusted
+                && match wanted {
+                    Ungranted::Origin(origin) => {
+                        !granted.origins().iter().any(|grant| grant.matches(origin))
+                    }
+                    Ungranted::Capability(capability) => !granted.allows(*capability),
+                }
+        });
+        Ok(missing.map(|wanted| MissingGrant {
+            flavor: flavor.clone(),
+            wanted,
+        }))
     }
 }
 
-/// An origin a manager's flavor needs for its config and is not granted:
-/// what the operator grants next (with [`MissingGrant::command`]). Only
-/// a trusted flavor's is reported (see `sandbox::Grantee`).
+/// A grant a manager's flavor needs for its config and does not have (an
+/// origin, or a capability it declares): what the operator grants next.
+/// Only a trusted flavor's is reported (see `sandbox::Grantee`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MissingGrant {
     pub flavor: String,
-    pub origin: Origin,
+    pub wanted: Ungranted,
 }
 
 impl MissingGrant {
+    /// What is missing, as told: `needs <origin> for this config` or `uses
+    /// capability `storage` for this config`.
+    pub fn what(&self) -> String {
+        match &self.wanted {
+            Ungranted::Origin(origin) => format!("needs {origin} for this config"),
+            Ungranted::Capability(capability) => {
+                format!("uses capability `{capability}` for this config")
+            }
+        }
+    }
+
     /// The command that grants it.
     pub fn command(&self) -> String {
-        format!(
-            "flavorbox flavor grant {} --allow-host {}",
-            self.flavor, self.origin
-        )
+        let flag = match &self.wanted {
+            Ungranted::Origin(origin) => format!("--allow-host {origin}"),
+            Ungranted::Capability(Capability::Http) => "--allow-host ORIGIN".to_string(),
+            Ungranted::Capability(capability) => format!("--grant {capability}"),
+        };
+        format!("flavorbox flavor grant {} {flag}", self.flavor)
     }
 }

@@ -84,7 +84,8 @@ impl<'h> Managers<'h> {
     }
 
     /// Registers a secrets manager on `flavor` (a bundled flavor not
-    /// registered yet is registered first, with nothing granted), checking
+    /// registered yet is registered once the config passed, with nothing
+    /// granted), checking
     /// `config` against the keys the flavor declares, resolving its
     /// references, and then letting the flavor itself judge it (see
     /// `config.rs`); `limits` override the flavor's. Returns the origin
@@ -100,9 +101,12 @@ impl<'h> Managers<'h> {
     ) -> Result<Option<MissingGrant>> {
         check_name("secrets manager name", name)?;
         limits.check().map_err(Error::invalid)?;
-        let entry = self.flavors.get_registering(flavor)?;
+        let entry = self.flavors.get(flavor)?;
         let checked = self.checked_config(name, &entry, config)?;
         let missing = self.flavor_accepts_config(&entry, &checked)?;
+        if !entry.registered {
+            self.flavors.get_registering(flavor)?;
+        }
         self.db
             .insert_manager(name, flavor, &checked.stored, &limits, set_active)?;
         Ok(missing)

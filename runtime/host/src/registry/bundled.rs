@@ -3,8 +3,9 @@
 //!
 //! Guards against a bundled flavor being granted anything nobody asked
 //! for: it is registered the first time a command needs it (a secrets
-//! manager on it, a grant to it) with the default limits and nothing
-//! granted, exactly as `flavor register` without options would. Guards
+//! manager on it once its config passed, a grant to it) with the default
+//! limits and nothing granted, exactly as `flavor register` without
+//! options would; until then it runs (a config check) as it would then. Guards
 //! against a home running an old bundled component after the binary was
 //! upgraded: a flavor registered from a bundle is replaced by this binary's
 //! as `flavor register --replace` would (its grants, limits and managers
@@ -16,7 +17,7 @@
 
 use super::builtin::{BUNDLED, EmbeddedFlavor, bundled};
 use super::change::FlavorChange;
-use super::flavors::{FlavorEntry, Flavors};
+use super::flavors::{FlavorEntry, Flavors, entry_from_record};
 use super::options::RegisterOptions;
 use crate::contract::FlavorDescription;
 use crate::error::{Error, ErrorKind, Result};
@@ -51,19 +52,25 @@ impl Flavors {
                 "flavor `{name}` is not registered"
             )));
         };
-        let record = FlavorRecord {
-            name: flavor.name.to_string(),
-            digest: flavor.digest.to_string(),
-            description: self.describe_component(&flavor.source())?,
-            policy: RegisterOptions::default().policy()?,
-            bundled: true,
-        };
+        let record = self.bundled_record(flavor)?;
         match self.db.insert_flavor(&record, flavor.wasm) {
             Ok(()) => Ok(record),
             // Another process registered it first: use what it stored.
             Err(err) if err.is(ErrorKind::AlreadyExists) => self.db.flavor(name)?.ok_or(err),
             Err(err) => Err(err),
         }
+    }
+
+    /// The record the bundled `flavor` gets when it is registered: the
+    /// default limits, nothing granted.
+    pub(super) fn bundled_record(&self, flavor: &EmbeddedFlavor) -> Result<FlavorRecord> {
+        Ok(FlavorRecord {
+            name: flavor.name.to_string(),
+            digest: flavor.digest.to_string(),
+            description: self.describe_component(&flavor.source())?,
+            policy: RegisterOptions::default().policy()?,
+            bundled: true,
+        })
     }
 
     /// The bundled flavors this home has not registered, as listed.
@@ -80,13 +87,10 @@ impl Flavors {
 
     /// The bundled `flavor` as listed before it is registered.
     pub(super) fn unregistered_entry(&self, flavor: &EmbeddedFlavor) -> Result<FlavorEntry> {
+        let record = self.bundled_record(flavor)?;
         Ok(FlavorEntry {
-            description: self.describe_component(&flavor.source())?,
-            digest: flavor.digest.to_string(),
-            builtin: false,
-            bundled: true,
             registered: false,
-            policy: RegisterOptions::default().policy()?,
+            ..entry_from_record(record)
         })
     }
 

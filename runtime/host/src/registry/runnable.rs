@@ -64,13 +64,24 @@ impl Flavors {
                 trusted: true,
             });
         }
-        let record = self.record_registering_bundled(name)?;
+        // A bundled flavor not registered yet runs as it would once
+        // registered (nothing granted), from the binary's component.
+        let (record, unregistered) = match self.db.flavor(name)? {
+            Some(record) => (record, None),
+            None => {
+                let flavor = bundled(name).ok_or_else(|| {
+                    Error::not_found(format!("flavor `{name}` is not registered"))
+                })?;
+                (self.bundled_record(flavor)?, Some(flavor))
+            }
+        };
         // Loaded (and checked against its digest) earlier in this process:
         // not read again, which a server on a remote store would otherwise
         // do for every request.
-        let loaded = match sandbox.loaded(&record.digest) {
-            Some(loaded) => loaded,
-            None => self.load_stored(sandbox, name, &record)?,
+        let loaded = match (sandbox.loaded(&record.digest), unregistered) {
+            (Some(loaded), _) => loaded,
+            (None, Some(flavor)) => sandbox.load(&flavor.source(), self.db.as_ref())?,
+            (None, None) => self.load_stored(sandbox, name, &record)?,
         };
         Ok(Runnable {
             loaded,
