@@ -71,7 +71,7 @@ fn a_fresh_home_lists_the_four_flavors_with_version_and_digest() {
         assert_eq!(words[5], &flavor.digest[..19], "{line}");
     }
     // Listing registers nothing.
-    assert_eq!(listed(&home)[1].2, false);
+    assert!(!listed(&home)[1].2);
 }
 
 #[test]
