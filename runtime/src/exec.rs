@@ -16,7 +16,8 @@
 //! starts nothing, `secret get --output env` leaves such a key out with a
 //! warning. The child never inherits flavorbox's own `FLAVORBOX_*`
 //! variables, and its command is looked up in flavorbox's own `PATH`.
-//! Signals and the child's life: `src/exec/child.rs`.
+//! Signals and the child's life: `src/exec/child.rs`; what the child prints,
+//! masked: `src/exec/masked.rs`.
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
@@ -34,6 +35,7 @@ use super::output::{err_line, out};
 use super::secret::shell_quote;
 
 mod child;
+mod masked;
 
 /// What `run --help` adds after the options: the rules that keep a secret
 /// from taking over the command.
@@ -54,6 +56,15 @@ What a secret may not do:
   unless --replace names that variable (or --clean-env dropped it).
   The command never inherits a FLAVORBOX_* variable (master key, token,
   server, store, ...), and is looked up in flavorbox's own PATH.
+
+What the command prints:
+  Its stdout and stderr pass through flavorbox line by line, every value
+  of the secrets it was given replaced by `***` (a line over 1 MiB is shown
+  as `***`), so a command that echoes its password does not put it in a
+  log. Both are then pipes, not the terminal; --no-mask hands the command
+  flavorbox's own stdout and stderr (interactive programs, binary output).
+  Output a process the command left running writes more than a second
+  after the command exited is not shown.
 
 Signals and exit:
   TERM, INT, HUP, QUIT, USR1 and USR2 sent to flavorbox go to the command
@@ -92,6 +103,10 @@ pub struct RunArgs {
     /// FLAVORBOX_* one); repeatable
     #[arg(long = "pass", value_name = "VAR", requires = "clean_env")]
     passes: Vec<String>,
+    /// Hand the command flavorbox's own stdout and stderr instead of
+    /// masking the secrets' values in what it prints
+    #[arg(long)]
+    no_mask: bool,
     /// The command and its arguments (after `--`)
     #[arg(last = true, required = true, value_name = "CMD")]
     command: Vec<OsString>,
@@ -330,7 +345,23 @@ pub fn run(home: &Home, args: RunArgs) -> Result<ExitCode> {
         .env_clear()
         .envs(&inherited)
         .envs(env.iter().map(|(k, (v, _))| (k, v)));
-    let status = child::run(command).map_err(|e| cannot_run(&e))?;
+    // Every value of every secret read, not only the ones passed on: the
+    // command may have been handed one inside a --env template.
+    let masker = (!args.no_mask).then(|| {
+        let values = resolver.read.values().flat_map(|s| s.values().values());
+        std::sync::Arc::new(flavorbox::mask::Masker::new(values.map(String::as_str)))
+    });
+    if masker.is_some() {
+        masked::pipe(&mut command);
+    }
+    let mut streams = None;
+    let status = child::run(command, |child| {
+        streams = masker.map(|masker| masked::forward(child, masker));
+    })
+    .map_err(|e| cannot_run(&e))?;
+    if let Some(streams) = streams {
+        streams.finish();
+    }
     if let Some(code) = status.code() {
         return Ok(ExitCode::from(code.clamp(0, 255) as u8));
     }

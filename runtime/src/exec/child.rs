@@ -17,7 +17,7 @@
 //! command gets SIGKILL when flavorbox dies (`PR_SET_PDEATHSIG`), and a
 //! command whose flavorbox died before the mark was set does not start.
 
-use std::process::{Command, ExitStatus};
+use std::process::{Child, Command, ExitStatus};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use rustix::process::{Pid, Signal, WaitId, WaitIdOptions, kill_process, waitid};
@@ -29,14 +29,16 @@ use signal_hook::low_level::siginfo::Cause;
 /// The signals `run` passes on to its command.
 const FORWARDED: [i32; 6] = [SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2];
 
-/// Starts `command`, forwards [`FORWARDED`] signals to it until it ends,
-/// and returns how it ended.
-pub fn run(mut command: Command) -> std::io::Result<ExitStatus> {
+/// Starts `command`, hands it to `started` (which may take its pipes),
+/// forwards [`FORWARDED`] signals to it until it ends, and returns how it
+/// ended.
+pub fn run(mut command: Command, started: impl FnOnce(&mut Child)) -> std::io::Result<ExitStatus> {
     // Caught before the command starts: one sent in between is queued and
     // forwarded once the command runs.
     let mut signals = SignalsInfo::<WithOrigin>::new(FORWARDED)?;
     tie_to_this_process(&mut command);
     let mut child = command.spawn()?;
+    started(&mut child);
     let pid = Pid::from_child(&child);
     let reaped = Arc::new(Mutex::new(false));
     let handle = signals.handle();

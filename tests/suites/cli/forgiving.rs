@@ -67,7 +67,15 @@ fn aliases_and_short_flags_work_like_their_long_forms() {
     // `run` and `resolve` take -m too.
     home.cli(&["secret", "register", "db", "password=pw"]).ok();
     let run = home.cli(&[
-        "run", "-m", "default", "--secret", "db", "--", "printenv", "PASSWORD",
+        "run",
+        "-m",
+        "default",
+        "--no-mask",
+        "--secret",
+        "db",
+        "--",
+        "printenv",
+        "PASSWORD",
     ]);
     assert_eq!(run.ok(), "pw\n");
 }

@@ -242,6 +242,7 @@ fn the_operator_may_name_such_a_variable_with_env() {
 
     let run = setup.home.cli(&[
         "run",
+        "--no-mask",
         "--env",
         "PATH={{tools.path}}:/usr/bin:/bin",
         "--",
@@ -256,6 +257,7 @@ fn the_operator_may_name_such_a_variable_with_env() {
     // Named with --env, the loader's variables too.
     let run = setup.home.cli(&[
         "run",
+        "--no-mask",
         "--env",
         "BASH_ENV={{tools.path}}/none",
         "--",
@@ -276,7 +278,7 @@ fn a_key_replaces_an_inherited_variable_only_when_named() {
         .register_secret("app", &["app_token=from-the-secret"]);
     let script = format!("{}; echo \"$APP_TOKEN\"", setup.started_script());
     let args = |extra: &[&'static str]| {
-        let mut args = vec!["run", "--secret", "app"];
+        let mut args = vec!["run", "--no-mask", "--secret", "app"];
         args.extend_from_slice(extra);
         args.extend(["--", "bash", "-c", script.as_str()]);
         args.into_iter().map(String::from).collect::<Vec<_>>()
@@ -332,7 +334,7 @@ fn with_settings(setup: &Setup, args: &[&str]) -> Run {
 fn the_command_never_receives_flavorbox_credentials() {
     let setup = Setup::new();
     setup.home.register_secret("db", &["password=db-pw"]);
-    let run = with_settings(&setup, &["run", "--secret", "db", "--", "env"]);
+    let run = with_settings(&setup, &["run", "--no-mask", "--secret", "db", "--", "env"]);
     let env = run.ok();
     assert!(env.lines().any(|l| l == "PASSWORD=db-pw"), "{env}");
     assert!(env.lines().any(|l| l == "KEEP_ME=kept"), "{env}");
@@ -349,6 +351,7 @@ fn clean_env_gives_only_what_was_asked() {
         &setup,
         &[
             "run",
+            "--no-mask",
             "--clean-env",
             "--pass",
             "KEEP_ME",
@@ -495,4 +498,78 @@ fn the_command_dies_with_a_killed_flavorbox() {
         );
         std::thread::sleep(Duration::from_millis(20));
     }
+}
+
+#[test]
+fn what_the_command_prints_is_masked_unless_no_mask() {
+    let setup = Setup::new();
+    setup
+        .home
+        .register_secret("db", &["password=db-pw-0451", "username=deployer"]);
+    let script = "echo \"pw=$PASSWORD user=$USERNAME\"; echo \"err $PASSWORD\" >&2; \
+                  printf 'no break %s' \"$PASSWORD\"; exit 7";
+    let run = setup
+        .home
+        .cli(&["run", "--secret", "db", "--", "sh", "-c", script]);
+    assert_eq!(run.code, 7, "the command's exit code: {run:?}");
+    assert_eq!(run.stdout, "pw=*** user=***\nno break ***");
+    assert_eq!(run.stderr, "err ***\n");
+
+    // A value inside a --env template is masked too.
+    let run = setup.home.cli(&[
+        "run",
+        "--env",
+        "DSN=postgres://app:{{db.password}}@db",
+        "--",
+        "sh",
+        "-c",
+        "echo $DSN",
+    ]);
+    assert_eq!(run.ok(), "postgres://app:***@db\n");
+
+    let run = setup.home.cli(&[
+        "run",
+        "--no-mask",
+        "--secret",
+        "db",
+        "--",
+        "sh",
+        "-c",
+        script,
+    ]);
+    assert_eq!(run.code, 7, "{run:?}");
+    assert_eq!(
+        run.stdout,
+        "pw=db-pw-0451 user=deployer\nno break db-pw-0451"
+    );
+}
+
+#[test]
+fn masking_holds_one_bounded_line_and_never_outwaits_the_command() {
+    let setup = Setup::new();
+    setup.home.register_secret("db", &["password=db-pw-0451"]);
+    // A 2 MiB line (past the 1 MiB bound) is shown as `***`; the lines
+    // around it pass.
+    let script = "echo first; head -c 2097152 /dev/zero | tr '\\0' a; echo; echo last";
+    let run = setup
+        .home
+        .cli(&["run", "--secret", "db", "--", "sh", "-c", script]);
+    assert_eq!(run.ok(), "first\n***\nlast\n");
+
+    // A process the command leaves running holds its stdout: flavorbox
+    // returns once the command exits (and a short drain), not with it.
+    let run = setup.home.cli(&[
+        "run",
+        "--secret",
+        "db",
+        "--",
+        "sh",
+        "-c",
+        "sleep 60 & echo started",
+    ]);
+    assert_eq!(run.ok(), "started\n");
+    assert!(
+        run.elapsed < Duration::from_secs(30),
+        "flavorbox waited for the left-over process: {run:?}"
+    );
 }

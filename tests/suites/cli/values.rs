@@ -76,6 +76,7 @@ fn run_passes_secrets_as_environment_and_the_exit_code_back() {
                   tr '\\0' ' ' < /proc/$PPID/cmdline; echo; exit 42";
     let run = home.cli(&[
         "run",
+        "--no-mask",
         "--secret",
         "db=DB_",
         "--env",
