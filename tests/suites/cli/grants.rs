@@ -57,6 +57,15 @@ fn untrusted_aws_home(flags: &[&str], config: &[(&str, &str)]) -> TestHome {
     home
 }
 
+/// The one line a call through the active manager is refused with, as the
+/// operator's to fix (exit 1).
+#[track_caller]
+fn operators_refusal(home: &TestHome) -> String {
+    home.cli(&["secret", "get", "anything"])
+        .fails(1, "")
+        .to_string()
+}
+
 /// The command an error line tells the operator to run (between its last
 /// two backticks), without the leading `flavorbox`.
 fn command_in(line: &str) -> Vec<String> {
@@ -303,10 +312,7 @@ fn an_origin_the_manager_names_but_the_operator_did_not_grant_is_the_operators_t
     // `http` granted, another origin.
     let other = format!("http://127.0.0.1:{}", free_port());
     let home = untrusted_aws_home(&["--allow-host", &other], &endpoint);
-    let line = home
-        .cli(&["secret", "get", "anything"])
-        .fails(1, "")
-        .to_string();
+    let line = operators_refusal(&home);
     assert_eq!(
         line,
         format!(
@@ -368,10 +374,7 @@ fn a_bundled_flavor_names_the_origin_its_config_implies_and_the_grant_that_opens
     assert!(listed.stdout.contains("granted:      -\n"), "{listed:?}");
 
     // Every call says the same, as the operator's to grant (exit 1).
-    let line = home
-        .cli(&["secret", "get", "anything"])
-        .fails(1, "")
-        .to_string();
+    let line = operators_refusal(&home);
     assert_eq!(
         line,
         format!("flavorbox: denied: flavor `aws` may not reach {origin}: grant it with `{grant}`")

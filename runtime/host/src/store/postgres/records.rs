@@ -5,6 +5,7 @@
 //! spliced; the rules that decide what to run are `store::rules`'.
 
 use tokio_postgres::Row;
+use tokio_postgres::types::ToSql;
 
 use super::PostgresRows;
 use crate::error::Result;
@@ -18,6 +19,19 @@ fn flavor_row(row: &Row) -> FlavorRow {
         policy: row.get(3),
         bundled: row.get(4),
     }
+}
+
+/// A flavor's columns as the statements that write them number them
+/// (`$1` name ... `$6` bundled).
+fn flavor_columns<'a>(row: &'a FlavorRow, component: &'a &'a [u8]) -> [&'a (dyn ToSql + Sync); 6] {
+    [
+        &row.name,
+        &row.digest,
+        component,
+        &row.description,
+        &row.policy,
+        &row.bundled,
+    ]
 }
 
 fn manager_row(row: &Row) -> ManagerRow {
@@ -68,14 +82,7 @@ impl RecordRows for PostgresRows {
         let inserted = self.conn.execute(
             "INSERT INTO flavors (name, digest, component, info, policy, bundled)
              VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (name) DO NOTHING",
-            &[
-                &row.name,
-                &row.digest,
-                &component,
-                &row.description,
-                &row.policy,
-                &row.bundled,
-            ],
+            &flavor_columns(row, &component),
         )?;
         Ok(inserted == 1)
     }
@@ -84,14 +91,7 @@ impl RecordRows for PostgresRows {
         let updated = self.conn.execute(
             "UPDATE flavors SET digest = $2, component = $3, info = $4, policy = $5, bundled = $6
              WHERE name = $1",
-            &[
-                &row.name,
-                &row.digest,
-                &component,
-                &row.description,
-                &row.policy,
-                &row.bundled,
-            ],
+            &flavor_columns(row, &component),
         )?;
         Ok(updated != 0)
     }

@@ -4,7 +4,7 @@
 //! for `delete_namespace`), its values only ever bound, never spliced; the
 //! rules that decide what to run are `store::rules`'.
 
-use rusqlite::{OptionalExtension, Row, params};
+use rusqlite::{OptionalExtension, Row, ToSql, params};
 
 use super::SqliteRows;
 use crate::error::Result;
@@ -19,6 +19,19 @@ fn flavor_row(row: &Row<'_>) -> rusqlite::Result<FlavorRow> {
         policy: row.get(3)?,
         bundled: row.get(4)?,
     })
+}
+
+/// A flavor's columns as the statements that write them number them
+/// (`?1` name ... `?6` bundled).
+fn flavor_columns<'a>(row: &'a FlavorRow, component: &'a &'a [u8]) -> [&'a dyn ToSql; 6] {
+    [
+        &row.name,
+        &row.digest,
+        component,
+        &row.description,
+        &row.policy,
+        &row.bundled,
+    ]
 }
 
 fn manager_row(row: &Row<'_>) -> rusqlite::Result<ManagerRow> {
@@ -72,14 +85,7 @@ impl RecordRows for SqliteRows {
         let inserted = self.change(
             "INSERT INTO flavors (name, digest, component, info, policy, bundled)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (name) DO NOTHING",
-            params![
-                row.name,
-                row.digest,
-                component,
-                row.description,
-                row.policy,
-                row.bundled
-            ],
+            flavor_columns(row, &component).as_slice(),
         )?;
         Ok(inserted == 1)
     }
@@ -88,14 +94,7 @@ impl RecordRows for SqliteRows {
         let updated = self.change(
             "UPDATE flavors SET digest = ?2, component = ?3, info = ?4, policy = ?5, bundled = ?6
              WHERE name = ?1",
-            params![
-                row.name,
-                row.digest,
-                component,
-                row.description,
-                row.policy,
-                row.bundled
-            ],
+            flavor_columns(row, &component).as_slice(),
         )?;
         Ok(updated != 0)
     }
