@@ -111,6 +111,9 @@ enum Command {
     /// Create, list and revoke API tokens of `serve`
     #[command(subcommand)]
     Token(serve::TokenCommand),
+    /// Show what the token is on a `serve` node (--server): its id, name,
+    /// role, secrets manager and expiry
+    Whoami(remote::WhoamiArgs),
     /// Show the latest requests `serve` answered (never values), or verify
     /// the audit log's hash chain (`audit verify`)
     Audit(serve::AuditArgs),
@@ -368,8 +371,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 let remote = remote::connect(server, cli.token_file.as_deref(), args.manager)?;
                 done(secret::run(&remote, args.command))
             }
+            Command::Whoami(args) => done(remote::whoami(server, cli.token_file.as_deref(), args)),
             _ => Err(Error::invalid(
-                "--server works with `secret` commands only; other commands run where the store is",
+                "--server works with `secret` commands and `whoami` only; other commands run where the store is",
             )),
         };
     }
@@ -396,6 +400,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
             args,
         )),
         Command::Token(cmd) => done(serve::token(&home()?, cmd)),
+        Command::Whoami(_) => Err(Error::invalid(
+            "whoami asks a server what a token is: pass --server URL (or set FLAVORBOX_SERVER)",
+        )),
         Command::Audit(args) => serve::audit(&home()?, args),
         Command::Key(cmd) => done(key::run(
             &match home_dir {

@@ -17,8 +17,9 @@ use super::output::{err_line, out, structured, table};
 
 #[derive(Args)]
 pub struct ServeArgs {
-    /// Address to listen on, e.g. 127.0.0.1:8200 (port 0: any free port)
-    #[arg(long, value_name = "ADDR")]
+    /// Address to listen on (port 0: any free port); the default answers
+    /// this machine only: give e.g. 0.0.0.0:8200 to serve the network
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8200")]
     listen: SocketAddr,
     /// Also append every audit entry, with its link in the chain, to this
     /// JSON-lines file

@@ -6,7 +6,7 @@
 use flavorbox_tests::postgres::Postgres;
 use serde_json::{Value, json};
 
-use crate::{cli_on, start, token};
+use crate::{cli_on, database_with_manager, start, token};
 
 /// The token `text`'s id (`fbx_<id>_<secret>`).
 fn id_of(text: &str) -> &str {
@@ -94,12 +94,7 @@ fn a_token_dies_with_its_manager_and_opens_no_namesake() {
 
 #[test]
 fn a_forbidden_request_is_audited_with_its_token() {
-    let url = Postgres::shared().database();
-    cli_on(
-        &url,
-        &["secrets-manager", "register", "other", "--flavor", "local"],
-    )
-    .ok();
+    let url = database_with_manager("other");
     let read = token(&url, "default", "read", &[]);
     let node = start(&url);
     let too_small = node.call(

@@ -119,6 +119,9 @@ pub trait RecordRows {
     /// Whether there was such a schema.
     fn delete_schema(&mut self, name: &str) -> Result<bool>;
 
+    /// The layout the store records (see `layout`).
+    fn layout_version(&mut self) -> Result<i64>;
+
     fn meta(&mut self, key: &str) -> Result<Option<Vec<u8>>>;
     /// Whether it was inserted (not: `key` is set already).
     fn insert_meta(&mut self, key: &str, value: &[u8]) -> Result<bool>;

@@ -340,6 +340,10 @@ impl<B: Backend> Database for Store<B> {
         tx.commit()
     }
 
+    fn layout_version(&self) -> Result<i64> {
+        self.backend.rows()?.layout_version()
+    }
+
     fn meta(&self, key: &str) -> Result<Option<Vec<u8>>> {
         self.backend.rows()?.meta(key)
     }
