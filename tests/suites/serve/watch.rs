@@ -213,7 +213,7 @@ fn ready_needs_the_store_at_this_layout_and_health_needs_only_the_process() {
 #[test]
 fn whoami_shows_the_tokens_id_role_manager_and_expiry() {
     let url = Postgres::shared().database();
-    let lasting = token(&url, "default", "write", &[]);
+    let lasting = token(&url, "default", "write", &["--name", "ci-deploy"]);
     let expiring = token(&url, "default", "read", &["--ttl", "2d"]);
     let node = start(&url);
     let server = node.url();
@@ -225,12 +225,15 @@ fn whoami_shows_the_tokens_id_role_manager_and_expiry() {
     let id = lasting.split('_').nth(1).unwrap();
     assert_eq!(
         shown.ok(),
-        format!("token    {id}\nname     -\nrole     write\nmanager  default\nexpires  never\n")
+        format!(
+            "token    {id}\nname     ci-deploy\nrole     write\nmanager  default\nexpires  never\n"
+        )
     );
     let shown = whoami(&expiring);
     let expires = shown.ok().lines().last().unwrap().to_string();
     assert!(expires.starts_with("expires  20"), "{shown:?}");
     assert!(shown.ok().contains("role     read\n"), "{shown:?}");
+    assert!(shown.ok().contains("name     -\n"), "{shown:?}");
 
     // The token from a file, as JSON.
     let dir = tempfile::tempdir().unwrap();
@@ -248,8 +251,8 @@ fn whoami_shows_the_tokens_id_role_manager_and_expiry() {
     ];
     let json = run_cli(None, &args, None).json();
     assert_eq!(
-        (&json["token"], &json["role"]),
-        (&json!(id), &json!("write"))
+        (&json["token"], &json["name"], &json["role"]),
+        (&json!(id), &json!("ci-deploy"), &json!("write"))
     );
 
     // A wrong token is the server's 401; no server is a usage error.

@@ -211,13 +211,15 @@ async fn metrics(auth: Authorized<ReadMetrics>) -> Response {
     auth.respond(answer).await
 }
 
-/// The presented token's id, manager, role and expiry (any valid token).
+/// The presented token's id, name, manager, role and expiry (any valid
+/// token).
 async fn whoami(auth: Authorized<Whoami>) -> Response {
     let token = auth.token();
     let answer = Answer::ok(
         StatusCode::OK,
-        json!({ "token": token.id, "manager": token.manager, "manager_id": token.manager_id,
-                "role": token.role.as_str(), "expires_ms": token.expires_ms }),
+        json!({ "token": token.id, "name": token.name, "manager": token.manager,
+                "manager_id": token.manager_id, "role": token.role.as_str(),
+                "expires_ms": token.expires_ms }),
     );
     auth.respond(answer).await
 }

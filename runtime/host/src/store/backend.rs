@@ -141,6 +141,8 @@ pub trait AccessRows {
     fn tokens(&mut self) -> Result<Vec<TokenRecord>>;
     /// Sets the token's revocation time.
     fn set_token_revoked(&mut self, id: &str, at_ms: i64) -> Result<()>;
+    /// Sets the token's last use to `at_ms` unless it was later already.
+    fn set_token_used(&mut self, id: &str, at_ms: i64) -> Result<()>;
     /// Sets the revocation time of every token of the manager `manager_id`
     /// not revoked yet.
     fn revoke_tokens_of(&mut self, manager_id: i64, at_ms: i64) -> Result<()>;

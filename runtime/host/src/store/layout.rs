@@ -37,6 +37,7 @@ pub const STEPS: &[Step] = &[
     TOKENS_BY_MANAGER_ID,
     AUDIT_CHAIN,
     WRITE_RECORDS,
+    TOKEN_NAMES_AND_LAST_USE,
 ];
 
 /// The layout version this build writes.
@@ -389,5 +390,19 @@ CREATE TABLE IF NOT EXISTS namespace_writes (
 );
 INSERT INTO meta (key, value) SELECT 'unrecorded', decode('01', 'hex')
 WHERE EXISTS (SELECT 1 FROM kv);
+",
+};
+
+/// Tokens get the name `token create --name` gives them (none for older
+/// ones) and the time they were last used (recorded at most once a
+/// minute per token, see `serve::tokens`).
+const TOKEN_NAMES_AND_LAST_USE: Step = Step {
+    sqlite: "
+ALTER TABLE tokens ADD COLUMN name TEXT;
+ALTER TABLE tokens ADD COLUMN last_used_ms INTEGER;
+",
+    postgres: "
+ALTER TABLE tokens ADD COLUMN name TEXT;
+ALTER TABLE tokens ADD COLUMN last_used_ms BIGINT;
 ",
 };

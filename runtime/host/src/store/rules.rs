@@ -396,6 +396,10 @@ impl<B: Backend> AccessStore for Store<B> {
         self.backend.rows()?.tokens()
     }
 
+    fn token_used(&self, id: &str, now_ms: i64) -> Result<()> {
+        self.backend.rows()?.set_token_used(id, now_ms)
+    }
+
     fn revoke_token(&self, id: &str, now_ms: i64) -> Result<()> {
         let mut tx = self.backend.write()?;
         let Some(token) = tx.token(id)? else {
