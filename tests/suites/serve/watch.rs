@@ -115,7 +115,7 @@ fn metrics_count_requests_by_route_pattern_for_admin_tokens_only() {
 }
 
 #[test]
-fn unknown_routes_and_wrong_methods_answer_the_json_error_body() {
+fn unknown_routes_wrong_methods_and_bad_paths_answer_the_json_error_body() {
     let url = Postgres::shared().database();
     let node = start(&url);
     let unknown = node.call("GET", "/v2/anything", None, None);
@@ -131,6 +131,12 @@ fn unknown_routes_and_wrong_methods_answer_the_json_error_body() {
     assert_eq!(wrong.status, 405, "{wrong:?}");
     assert_eq!(wrong.body["error"], "method-not-allowed", "{wrong:?}");
     assert!(wrong.body["message"].as_str().is_some(), "{wrong:?}");
+    // A segment that does not decode to text is refused the same way, and
+    // not quoted.
+    let undecodable = node.call("GET", "/v1/managers/%FF%FE/secrets", None, None);
+    assert_eq!(undecodable.status, 400, "{undecodable:?}");
+    assert_eq!(undecodable.body["error"], "invalid", "{undecodable:?}");
+    assert!(!undecodable.raw.contains("FF"), "{undecodable:?}");
 }
 
 #[test]

@@ -88,7 +88,7 @@ impl<O: Operation> FromRequestParts<Arc<Node>> for Authorized<O> {
             .map_err(IntoResponse::into_response)?;
         let params = RawPathParams::from_request_parts(parts, node)
             .await
-            .map_err(IntoResponse::into_response)?;
+            .map_err(|_| Answer::bad_path().into_response())?;
         let param = |wanted: &str| {
             params
                 .iter()

@@ -211,6 +211,16 @@ impl Answer {
 }
 
 impl Answer {
+    /// `400`: a path segment that does not decode (percent-encoded UTF-8
+    /// text is expected); the segment is not quoted.
+    pub(super) fn bad_path() -> Answer {
+        Answer::fixed(
+            StatusCode::BAD_REQUEST,
+            "invalid",
+            "a segment of the request's path is not percent-encoded UTF-8 text",
+        )
+    }
+
     /// A `200` answer of `text`, of the media type `content_type`.
     pub(super) fn text(text: String, content_type: &'static str) -> Answer {
         let mut answer = Answer::ok(StatusCode::OK, serde_json::Value::Null);

@@ -14,14 +14,17 @@
 //! presented token was made for (named by the operator), never a path
 //! segment; flavors are those the operator registered. Managers and flavors
 //! get their own label for the first [`MAX_NAMED_LABELS`] names each; later
-//! ones are counted under `other`, so no number of them grows the scrape
-//! past a bound.
+//! ones are counted under `other`. The request counter keeps at most
+//! [`MAX_REQUEST_LABEL_SETS`] label sets; a request of a further one is
+//! counted under the set whose every label is `other` (status `0`). So the
+//! scrape stays within a bound whatever clients and operators do.
 //!
 //! Who may read it: an admin token of any secrets manager, as for listing
 //! the managers (`routes.rs`): the labels name every manager that served
 //! a request, which anyone on the network should not learn.
 
 use std::collections::HashSet;
+use std::hash::Hash;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -43,6 +46,9 @@ use crate::error::{Error, ErrorKind};
 pub const MAX_NAMED_LABELS: usize = 64;
 /// The route label of a request no route matched (its path is not kept).
 pub const UNMATCHED: &str = "unmatched";
+/// Label sets the request counter keeps (route × method × status ×
+/// manager); a request of a further one is counted under `other`.
+pub const MAX_REQUEST_LABEL_SETS: usize = 2_000;
 /// The label a name past [`MAX_NAMED_LABELS`] is counted under.
 const OTHER: &str = "other";
 
@@ -82,29 +88,38 @@ struct DuringLabels {
     during: &'static str,
 }
 
-/// Names that get a label of their own, up to a count.
-struct NamedLabels {
-    seen: Mutex<HashSet<String>>,
+/// Values that get a label (set) of their own, up to a count.
+struct Capped<T> {
+    seen: Mutex<HashSet<T>>,
+    cap: usize,
 }
 
-impl NamedLabels {
-    fn new() -> NamedLabels {
-        NamedLabels {
+impl<T: Hash + Eq + Clone> Capped<T> {
+    fn new(cap: usize) -> Capped<T> {
+        Capped {
             seen: Mutex::default(),
+            cap,
         }
     }
 
-    /// `name`'s label: itself if it has one or there is room, else `other`.
-    fn label(&self, name: &str) -> String {
+    /// `value` if it has its own label or there is room, else `overflow`.
+    fn admit(&self, value: T, overflow: T) -> T {
         let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
-        if seen.contains(name) {
-            return name.to_string();
+        if seen.contains(&value) {
+            return value;
         }
-        if seen.len() < MAX_NAMED_LABELS {
-            seen.insert(name.to_string());
-            return name.to_string();
+        if seen.len() < self.cap {
+            seen.insert(value.clone());
+            return value;
         }
-        OTHER.to_string()
+        overflow
+    }
+}
+
+impl Capped<String> {
+    /// `name`'s label: itself while there is room, else `other`.
+    fn label(&self, name: &str) -> String {
+        self.admit(name.to_string(), OTHER.to_string())
     }
 }
 
@@ -133,8 +148,9 @@ pub(super) struct Metrics {
     breaches: Family<BreachLabels, Counter>,
     auth_failures: Family<ReasonLabels, Counter>,
     store_errors: Family<DuringLabels, Counter>,
-    managers: NamedLabels,
-    flavors: NamedLabels,
+    managers: Capped<String>,
+    flavors: Capped<String>,
+    request_sets: Capped<RequestLabels>,
 }
 
 impl Metrics {
@@ -178,8 +194,9 @@ impl Metrics {
                 "Failures of the store (or of an audit write), by what the node was doing",
                 Family::default(),
             ),
-            managers: NamedLabels::new(),
-            flavors: NamedLabels::new(),
+            managers: Capped::new(MAX_NAMED_LABELS),
+            flavors: Capped::new(MAX_NAMED_LABELS),
+            request_sets: Capped::new(MAX_REQUEST_LABEL_SETS),
             registry,
         }
     }
@@ -255,28 +272,54 @@ pub(super) async fn track(State(node): State<Arc<Node>>, request: Request, next:
     let method = method_label(request.method());
     let started = Instant::now();
     let response = next.run(request).await;
-    let metrics = &node.metrics;
-    let manager = response
-        .extensions()
-        .get::<ManagerLabel>()
-        .map(|named| metrics.managers.label(&named.0))
-        .unwrap_or_default();
-    let timed = RouteLabels {
-        route: route.clone(),
-        method,
-    };
-    metrics
-        .latency
-        .get_or_create(&timed)
-        .observe(started.elapsed().as_secs_f64());
-    let counted = RequestLabels {
+    let manager = response.extensions().get::<ManagerLabel>();
+    let answered = Answered {
         route,
         method,
         status: response.status().as_u16(),
-        manager,
+        manager: manager.map(|named| named.0.as_str()),
     };
-    metrics.requests.get_or_create(&counted).inc();
+    node.metrics
+        .request(answered, started.elapsed().as_secs_f64());
     response
+}
+
+/// A request as the metrics count it.
+struct Answered<'a> {
+    /// Its route's pattern, or [`UNMATCHED`].
+    route: String,
+    method: &'static str,
+    status: u16,
+    /// The manager its token was made for, if it had a valid token.
+    manager: Option<&'a str>,
+}
+
+impl Metrics {
+    /// Counts the request `answered`, which took `seconds`.
+    fn request(&self, answered: Answered<'_>, seconds: f64) {
+        let timed = RouteLabels {
+            route: answered.route.clone(),
+            method: answered.method,
+        };
+        self.latency.get_or_create(&timed).observe(seconds);
+        let counted = RequestLabels {
+            route: answered.route,
+            method: answered.method,
+            status: answered.status,
+            manager: answered
+                .manager
+                .map(|name| self.managers.label(name))
+                .unwrap_or_default(),
+        };
+        let overflow = RequestLabels {
+            route: OTHER.to_string(),
+            method: OTHER,
+            status: 0,
+            manager: OTHER.to_string(),
+        };
+        let counted = self.request_sets.admit(counted, overflow);
+        self.requests.get_or_create(&counted).inc();
+    }
 }
 
 #[cfg(test)]
@@ -286,12 +329,37 @@ mod tests {
 
     #[test]
     fn names_past_the_cap_share_one_label() {
-        let named = NamedLabels::new();
+        let named = Capped::new(MAX_NAMED_LABELS);
         for n in 0..MAX_NAMED_LABELS {
             assert_eq!(named.label(&format!("m{n}")), format!("m{n}"));
         }
         assert_eq!(named.label("one-too-many"), OTHER);
         assert_eq!(named.label("m0"), "m0");
+    }
+
+    #[test]
+    fn request_label_sets_past_the_cap_are_counted_as_other() {
+        let metrics = Metrics::new();
+        for n in 0..=MAX_REQUEST_LABEL_SETS {
+            let answered = Answered {
+                route: format!("/r{n}"),
+                method: "GET",
+                status: 200,
+                manager: Some("default"),
+            };
+            metrics.request(answered, 0.001);
+        }
+        let text = metrics.encode().unwrap();
+        let sets = text
+            .lines()
+            .filter(|l| l.starts_with("flavorbox_http_requests_total{"))
+            .count();
+        assert_eq!(sets, MAX_REQUEST_LABEL_SETS + 1, "the cap and `other`");
+        let other = r#"flavorbox_http_requests_total{route="other",method="other",status="0",manager="other"} 1"#;
+        assert!(text.lines().any(|l| l == other), "{other} missing");
+        assert!(!text.contains(&format!(
+            "route=\"/r{MAX_REQUEST_LABEL_SETS}\",method=\"GET\",status"
+        )));
     }
 
     #[test]

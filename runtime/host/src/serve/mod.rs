@@ -65,7 +65,7 @@ use tenants::{CallSlots, InFlight};
 use tokens::FailureLimiter;
 
 pub use json::{MAX_BODY_BYTES, SecretBody, UpdateBody, ValuePairs};
-pub use metrics::MAX_NAMED_LABELS;
+pub use metrics::{MAX_NAMED_LABELS, MAX_REQUEST_LABEL_SETS};
 pub use routes::READY_TIMEOUT;
 pub use tenants::{
     DEFAULT_BODY_TIMEOUT, DEFAULT_CALL_WAIT, DEFAULT_MANAGER_CALL_SLOTS, DEFAULT_PEER_CONNECTIONS,

@@ -19,8 +19,9 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{FromRequestParts, Path, RawQuery, State};
 use axum::http::StatusCode;
+use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde_json::json;
@@ -105,10 +106,29 @@ operations! {
     DeleteAllSecrets = "delete-all-secrets", Admin;
 }
 
+/// The segments a route names (`{manager}`, `{name}`), as axum's [`Path`]
+/// reads them, a path that does not decode answered with the JSON error
+/// body.
+struct Segments<T>(T);
+
+impl<S: Send + Sync, T: serde::de::DeserializeOwned + Send> FromRequestParts<S> for Segments<T> {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &S,
+    ) -> std::result::Result<Self, Response> {
+        match Path::<T>::from_request_parts(parts, state).await {
+            Ok(Path(segments)) => Ok(Segments(segments)),
+            Err(_) => Err(Answer::bad_path().into_response()),
+        }
+    }
+}
+
 /// The path of a request on one manager: its name.
-type ManagerPath = Path<String>;
+type ManagerPath = Segments<String>;
 /// The path of a request on one secret: its manager's name and its own.
-type SecretPath = Path<(String, String)>;
+type SecretPath = Segments<(String, String)>;
 
 impl<O> Authorized<O> {
     /// Reads the request's JSON body, bounded in size and time (one that
@@ -241,18 +261,21 @@ async fn list_flavors(auth: Authorized<ListFlavors>) -> Response {
         .await
 }
 
-async fn list_secrets(Path(manager): ManagerPath, auth: Authorized<ListSecrets>) -> Response {
+async fn list_secrets(Segments(manager): ManagerPath, auth: Authorized<ListSecrets>) -> Response {
     let list = |bound: &Manager| Ok(json!({ "secrets": bound.list_secrets()? }));
     auth.answer_on(manager, list).await
 }
 
-async fn get_secret(Path((manager, name)): SecretPath, auth: Authorized<GetSecret>) -> Response {
+async fn get_secret(
+    Segments((manager, name)): SecretPath,
+    auth: Authorized<GetSecret>,
+) -> Response {
     let get = move |bound: &Manager| Ok(json!(SecretBody::of(&bound.get_secret(&name)?)));
     auth.answer_on(manager, get).await
 }
 
 async fn register(
-    Path(manager): ManagerPath,
+    Segments(manager): ManagerPath,
     auth: Authorized<RegisterSecret>,
     body: Body,
 ) -> Response {
@@ -271,7 +294,7 @@ async fn register(
 }
 
 async fn update(
-    Path((manager, name)): SecretPath,
+    Segments((manager, name)): SecretPath,
     auth: Authorized<UpdateSecret>,
     body: Body,
 ) -> Response {
@@ -305,7 +328,7 @@ async fn update(
 }
 
 async fn delete_secret(
-    Path((manager, name)): SecretPath,
+    Segments((manager, name)): SecretPath,
     auth: Authorized<DeleteSecret>,
 ) -> Response {
     let delete = move |bound: &Manager| {
@@ -316,7 +339,7 @@ async fn delete_secret(
 }
 
 async fn delete_all(
-    Path(manager): ManagerPath,
+    Segments(manager): ManagerPath,
     RawQuery(query): RawQuery,
     auth: Authorized<DeleteAllSecrets>,
 ) -> Response {
