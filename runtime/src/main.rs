@@ -103,6 +103,9 @@ enum Command {
     /// Create, list and revoke API tokens of `serve`
     #[command(subcommand)]
     Token(serve::TokenCommand),
+    /// Show what the token is on a `serve` node (--server): its id, name,
+    /// role, secrets manager and expiry
+    Whoami(remote::WhoamiArgs),
     /// Show the latest requests `serve` answered (never values), or verify
     /// the audit log's hash chain (`audit verify`)
     Audit(serve::AuditArgs),
@@ -198,7 +201,7 @@ fn usage_error(err: clap::Error) -> ExitCode {
             .any(|flag| arg.split('=').next() == Some(flag))
     {
         tips = vec![
-            "--server and --token-file go with `secret` commands only \
+            "--server and --token-file go with `secret` commands and `whoami` only \
              (`flavorbox secret --server URL ...`)"
                 .to_string(),
         ];
@@ -390,6 +393,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             args,
         )),
         Command::Token(cmd) => done(serve::token(&home()?, cmd)),
+        Command::Whoami(args) => done(remote::whoami(args)),
         Command::Audit(args) => serve::audit(&home()?, args),
         Command::Key(cmd) => {
             remote::refuse_server_from_environment()?;

@@ -1,21 +1,26 @@
 //! `flavorbox secret --server URL ...`: connecting to a `flavorbox serve`
 //! node, on which `secret::run` runs the same commands it runs on a local
-//! manager. The token comes from `FLAVORBOX_TOKEN` or `--token-file` (never
-//! the command line, where other users can read it).
+//! manager; and `flavorbox whoami --server URL`, what the token is there.
+//! The token comes from `FLAVORBOX_TOKEN` or `--token-file` (never the
+//! command line, where other users can read it).
 //!
 //! `--server` and `--token-file` are arguments of `secret` (and its
-//! subcommands) only: no other command shows or takes them. Set in
+//! subcommands) and `whoami` only: no other command shows or takes them. Set in
 //! `FLAVORBOX_SERVER`, a server is refused by the commands that run where
 //! the store is ([`refuse_server_from_environment`]) with one line saying
 //! why, rather than ignored while they act on the local store.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use clap::Args;
-use flavorbox::serve::client::Remote;
+use flavorbox::serve::audit::format_time;
+use flavorbox::serve::client::{self, Remote};
+use flavorbox::text::escape;
 use flavorbox::{Error, Result};
 
 use super::environment;
+use super::output::{out, structured};
 
 /// Where `secret` commands run instead of the home: a `flavorbox serve`
 /// node.
@@ -32,12 +37,12 @@ pub struct RemoteArgs {
 }
 
 /// Refuses a command that runs where the store is while `FLAVORBOX_SERVER`
-/// names a server (which only `secret` commands use).
+/// names a server (which only `secret` commands and `whoami` use).
 pub fn refuse_server_from_environment() -> Result<()> {
     if environment::server().is_some() {
         return Err(Error::invalid(format!(
-            "{} is set: --server works with `secret` commands only; other commands run \
-             where the store is (unset it for them)",
+            "{} is set: --server works with `secret` commands and `whoami` only; other \
+             commands run where the store is (unset it for them)",
             environment::SERVER
         )));
     }
@@ -72,4 +77,47 @@ fn token(file: Option<&Path>) -> Result<String> {
 pub fn connect(server: &str, token_file: Option<&Path>, manager: Option<String>) -> Result<Remote> {
     let ca_file = environment::server_ca();
     Remote::new(server, token(token_file)?, ca_file.as_deref(), manager)
+}
+
+#[derive(clap::Args)]
+pub struct WhoamiArgs {
+    #[command(flatten)]
+    remote: RemoteArgs,
+    /// Output format
+    #[arg(short, long, value_enum, default_value_t)]
+    output: super::OutputFormat,
+}
+
+/// `flavorbox whoami --server URL`: the token's id, name, role, manager and
+/// expiry, as the server knows them.
+pub fn whoami(args: WhoamiArgs) -> Result<()> {
+    let Some(server) = args.remote.server.as_deref() else {
+        return Err(Error::invalid(
+            "whoami asks a server what a token is: pass --server URL (or set FLAVORBOX_SERVER)",
+        ));
+    };
+    let ca_file = environment::server_ca();
+    let info = client::whoami(
+        server,
+        token(args.remote.token_file.as_deref())?,
+        ca_file.as_deref(),
+    )?;
+    let expires = info
+        .expires_ms
+        .map_or_else(|| "never".to_string(), format_time);
+    let name = info.name.unwrap_or_else(|| "-".to_string());
+    let fields = [
+        ("token", info.id),
+        ("name", name),
+        ("role", info.role.as_str().to_string()),
+        ("manager", info.manager),
+        ("expires", expires),
+    ];
+    if let Some(printed) = structured(args.output, &BTreeMap::from(fields.clone())) {
+        return printed;
+    }
+    for (field, value) in fields {
+        out!("{field:<8} {}", escape(&value));
+    }
+    Ok(())
 }

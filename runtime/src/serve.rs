@@ -17,8 +17,9 @@ use super::output::{err_line, out, structured, table};
 
 #[derive(Args)]
 pub struct ServeArgs {
-    /// Address to listen on, e.g. 127.0.0.1:8200 (port 0: any free port)
-    #[arg(long, value_name = "ADDR")]
+    /// Address to listen on (port 0: any free port); the default answers
+    /// this machine only: give e.g. 0.0.0.0:8200 to serve the network
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8200")]
     listen: SocketAddr,
     /// Also append every audit entry, with its link in the chain, to this
     /// JSON-lines file
@@ -95,6 +96,10 @@ pub enum TokenCommand {
         /// Lifetime, e.g. 90s, 12h, 30d [default: until revoked]
         #[arg(long, value_name = "DURATION")]
         ttl: Option<String>,
+        /// A name to tell the token by in lists and `whoami` (1-128
+        /// characters of A-Z a-z 0-9 _ . -, as a secret's name)
+        #[arg(long, value_name = "NAME")]
+        name: Option<String>,
     },
     /// List tokens (never their text)
     #[command(visible_alias = "ls")]
@@ -197,9 +202,19 @@ fn time(ms: Option<i64>) -> String {
     ms.map_or_else(|| "-".to_string(), format_time)
 }
 
+/// A time that may not have come: an expiry, a last use.
+fn time_or_never(ms: Option<i64>) -> String {
+    ms.map_or_else(|| "never".to_string(), format_time)
+}
+
 pub fn token(home: &Home, cmd: TokenCommand) -> Result<()> {
     match cmd {
-        TokenCommand::Create { manager, role, ttl } => {
+        TokenCommand::Create {
+            manager,
+            role,
+            ttl,
+            name,
+        } => {
             let role = Role::parse(&role)?;
             let ttl = ttl.as_deref().map(tokens::parse_ttl).transpose()?;
             let Some(record) = home.db().manager(&manager)? else {
@@ -207,14 +222,15 @@ pub fn token(home: &Home, cmd: TokenCommand) -> Result<()> {
                     "secrets manager `{manager}` does not exist"
                 )));
             };
-            let (token, record) = tokens::create(home.access(), &record, role, ttl)?;
+            let (token, record) =
+                tokens::create(home.access(), &record, role, ttl, name.as_deref())?;
             out!("{token}");
             err_line(format_args!(
                 "created token {} ({} on secrets manager `{}`, expires {}); it is shown only now",
                 record.id,
                 role.as_str(),
                 manager,
-                time(record.expires_ms)
+                time_or_never(record.expires_ms)
             ));
             Ok(())
         }
@@ -226,9 +242,10 @@ pub fn token(home: &Home, cmd: TokenCommand) -> Result<()> {
                     .iter()
                     .map(|t| {
                         serde_json::json!({
-                            "id": t.id, "manager": t.manager, "manager_id": t.manager_id,
-                            "role": t.role.as_str(), "state": t.state_at(now).as_str(),
-                            "created_ms": t.created_ms, "expires_ms": t.expires_ms,
+                            "id": t.id, "name": t.name, "manager": t.manager,
+                            "manager_id": t.manager_id, "role": t.role.as_str(),
+                            "state": t.state_at(now).as_str(), "created_ms": t.created_ms,
+                            "last_used_ms": t.last_used_ms, "expires_ms": t.expires_ms,
                             "revoked_ms": t.revoked_ms,
                         })
                     })
@@ -240,13 +257,15 @@ pub fn token(home: &Home, cmd: TokenCommand) -> Result<()> {
                 .map(|t| {
                     vec![
                         t.id.clone(),
+                        t.name.clone().unwrap_or_else(|| "-".to_string()),
                         t.manager.clone(),
                         t.manager_id
                             .map_or_else(|| "-".to_string(), |id| id.to_string()),
                         t.role.as_str().to_string(),
                         t.state_at(now).as_str().to_string(),
                         time(Some(t.created_ms)),
-                        time(t.expires_ms),
+                        time_or_never(t.last_used_ms),
+                        time_or_never(t.expires_ms),
                         time(t.revoked_ms),
                     ]
                 })
@@ -254,11 +273,13 @@ pub fn token(home: &Home, cmd: TokenCommand) -> Result<()> {
             table(
                 &[
                     "ID",
+                    "NAME",
                     "MANAGER",
                     "MANAGER ID",
                     "ROLE",
                     "STATE",
                     "CREATED",
+                    "LAST USED",
                     "EXPIRES",
                     "REVOKED",
                 ],

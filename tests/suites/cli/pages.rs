@@ -227,7 +227,10 @@ fn server_flags_are_shown_and_taken_by_secret_commands_only() {
             .cli(args)
             .fails(2, "unexpected argument '--")
             .to_string();
-        assert!(err.contains("go with `secret` commands only"), "{err}");
+        assert!(
+            err.contains("go with `secret` commands and `whoami` only"),
+            "{err}"
+        );
         assert!(!err.contains("--store"), "no other flag suggested: {err}");
     }
     // Set in the environment (a CI job's), it is refused by the commands
@@ -236,7 +239,7 @@ fn server_flags_are_shown_and_taken_by_secret_commands_only() {
     for args in [&["flavor", "list"][..], &["init"], &["key", "rotate"]] {
         home.cli_env(args, &env).fails(
             2,
-            "FLAVORBOX_SERVER is set: --server works with `secret` commands only",
+            "FLAVORBOX_SERVER is set: --server works with `secret` commands and `whoami` only",
         );
     }
     home.cli_env(&["completions", "bash"], &env).ok();

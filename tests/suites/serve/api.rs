@@ -10,7 +10,7 @@ use flavorbox_tests::run_cli_env;
 use flavorbox_tests::serve_node::call_port;
 use serde_json::{Value, json};
 
-use crate::{cli_on, start, start_with, token};
+use crate::{cli_on, database_with_manager, start, start_with, token};
 
 #[test]
 fn two_nodes_serve_one_database_over_http_and_the_cli() {
@@ -337,12 +337,7 @@ fn failed_attempts_are_rate_limited_per_peer() {
 
 #[test]
 fn managers_stay_apart_over_http_and_delete_all_empties_one() {
-    let url = Postgres::shared().database();
-    cli_on(
-        &url,
-        &["secrets-manager", "register", "other", "--flavor", "local"],
-    )
-    .ok();
+    let url = database_with_manager("other");
     let here = token(&url, "default", "admin", &[]);
     let there = token(&url, "other", "admin", &[]);
     let node = start(&url);

@@ -14,7 +14,9 @@
 //! address degrading no other (fair call slots, body timeout, connections
 //! per address); `audit.rs`: the audit log bounded against a client
 //! without a token (refusals counted per address), pruned, rotated, and
-//! its hash chain verified.
+//! its hash chain verified; `watch.rs`: what an operator watches
+//! (`/metrics`, `/v1/ready` apart from `/v1/health`, the JSON error body of
+//! every refusal, `whoami`).
 
 mod api;
 mod audit;
@@ -23,6 +25,7 @@ mod rules;
 mod store;
 mod tenants;
 mod tokens;
+mod watch;
 
 use flavorbox_tests::serve_node::Node;
 use flavorbox_tests::{Guest, Run, run_cli};
@@ -56,6 +59,15 @@ fn start(store: &str) -> Node {
 /// [`start`] with extra `serve` flags.
 fn start_with(store: &str, flags: &[&str]) -> Node {
     Node::start(keyed_home(), Some(store), flags)
+}
+
+/// A new database on the shared cluster with a second secrets manager,
+/// `manager`, on `local` besides `default`; its URL.
+fn database_with_manager(manager: &str) -> String {
+    let url = flavorbox_tests::postgres::Postgres::shared().database();
+    let register = ["secrets-manager", "register", manager, "--flavor", "local"];
+    cli_on(&url, &register).ok();
+    url
 }
 
 /// Creates a token with the CLI on `store`.

@@ -1,12 +1,14 @@
 //! Tokens over HTTP: a token opens the secrets manager it was made for and
 //! no other, not even a new manager that takes a removed one's name;
 //! removing a manager revokes its tokens, and `token list` says so; a `403`
-//! is audited with the token that got it.
+//! is audited with the token that got it; a token's name is checked as
+//! other names are, and `token list` shows it with its last use ("never"
+//! until it is used, as for an expiry it does not have).
 
 use flavorbox_tests::postgres::Postgres;
 use serde_json::{Value, json};
 
-use crate::{cli_on, start, token};
+use crate::{cli_on, database_with_manager, start, token};
 
 /// The token `text`'s id (`fbx_<id>_<secret>`).
 fn id_of(text: &str) -> &str {
@@ -94,12 +96,7 @@ fn a_token_dies_with_its_manager_and_opens_no_namesake() {
 
 #[test]
 fn a_forbidden_request_is_audited_with_its_token() {
-    let url = Postgres::shared().database();
-    cli_on(
-        &url,
-        &["secrets-manager", "register", "other", "--flavor", "local"],
-    )
-    .ok();
+    let url = database_with_manager("other");
     let read = token(&url, "default", "read", &[]);
     let node = start(&url);
     let too_small = node.call(
@@ -136,5 +133,75 @@ fn a_forbidden_request_is_audited_with_its_token() {
             ("get-all-secret-keys", "other", id),
             ("get-all-secret-keys", "nobody", id),
         ]
+    );
+}
+
+/// The row of `token list` (a table) for the token `id`, split on runs of
+/// spaces.
+fn table_row(url: &str, id: &str) -> Vec<String> {
+    let table = cli_on(url, &["token", "list"]).ok().to_string();
+    let header = table.lines().next().unwrap();
+    assert!(
+        header.contains(" NAME ") && header.contains(" LAST USED "),
+        "{table}"
+    );
+    let row = table
+        .lines()
+        .find(|line| line.starts_with(id))
+        .unwrap_or_else(|| panic!("token {id} not in {table}"));
+    row.split_whitespace().map(str::to_string).collect()
+}
+
+#[test]
+fn a_token_has_a_checked_name_and_is_listed_with_its_last_use() {
+    let url = Postgres::shared().database();
+    let named = token(&url, "default", "read", &["--name", "deploy-bot"]);
+    let create = ["token", "create", "--manager", "default", "--role", "read"];
+    let long = "n".repeat(129);
+    for (bad, why) in [
+        ("bad name!", "token name"),
+        (long.as_str(), "longer than 128"),
+    ] {
+        let mut args = create.to_vec();
+        args.extend(["--name", bad]);
+        cli_on(&url, &args).fails(2, why);
+    }
+    let id = id_of(&named);
+    // ID NAME MANAGER MANAGER-ID ROLE STATE CREATED LAST-USED EXPIRES REVOKED
+    let unused = table_row(&url, id);
+    let created = unused[6].clone();
+    assert_eq!(
+        unused[1..],
+        [
+            "deploy-bot",
+            "default",
+            "1",
+            "read",
+            "active",
+            &created,
+            "never",
+            "never",
+            "-"
+        ]
+    );
+
+    let node = start(&url);
+    let before = listed(&url, id);
+    assert_eq!(
+        (&before["name"], &before["last_used_ms"]),
+        (&json!("deploy-bot"), &Value::Null)
+    );
+    assert_eq!(
+        node.call("GET", "/v1/whoami", Some(&named), None).status,
+        200
+    );
+    let used = listed(&url, id);
+    let at = used["last_used_ms"].as_i64().expect("the use is recorded");
+    assert!(at >= used["created_ms"].as_i64().unwrap(), "{used}");
+    let row = table_row(&url, id);
+    let shown = flavorbox::serve::audit::format_time(at);
+    assert_eq!(
+        (row[7].as_str(), row[8].as_str()),
+        (shown.as_str(), "never")
     );
 }

@@ -164,6 +164,8 @@ fn kept_everything(place: &Place) {
         created_ms: 10,
         expires_ms: None,
         revoked_ms: None,
+        name: None,
+        last_used_ms: None,
     };
     assert_eq!(access.token_by_hash("h1").unwrap().as_ref(), Some(&tok));
     // A token naming no manager is bound to none, and revoked (now, or

@@ -160,7 +160,7 @@ fn database_of(url: &str) -> &str {
 }
 
 /// The layout this flavorbox writes.
-pub const LAYOUT: i64 = 11;
+pub const LAYOUT: i64 = 12;
 
 pub fn test_key() -> MasterKey {
     MasterKey::generate(KeySource::Given("test".to_string()))

@@ -1,7 +1,8 @@
 //! Tokens on both backends: found by hash, revoked once, made only for a
 //! secrets manager that exists, bound to that manager's id and revoked when
 //! it is removed, so a new manager that takes a removed one's name is not
-//! opened by the old manager's tokens.
+//! opened by the old manager's tokens; a token keeps its name, and its
+//! last use only moves forward.
 
 use flavorbox::ErrorKind;
 use flavorbox::store::{
@@ -16,6 +17,7 @@ on_both_backends!(
     removing_a_manager_revokes_its_tokens_and_a_namesake_is_not_theirs,
     a_refused_removal_revokes_nothing,
     a_token_is_active_expired_or_revoked,
+    a_token_keeps_its_name_and_its_last_use_only_moves_forward,
 );
 
 /// A token for `manager` with `role`, made at 1,000 and never expiring.
@@ -28,6 +30,8 @@ fn token_for(manager: &ManagerRecord, id: &str, role: Role) -> TokenRecord {
         created_ms: 1_000,
         expires_ms: None,
         revoked_ms: None,
+        name: None,
+        last_used_ms: None,
     }
 }
 
@@ -248,6 +252,28 @@ fn a_token_is_active_expired_or_revoked(place: &Place) {
         .map(|s| s.as_str())
         .collect();
     assert_eq!(names, ["active", "expired", "revoked"]);
+}
+
+fn a_token_keeps_its_name_and_its_last_use_only_moves_forward(place: &Place) {
+    let opened = place.open();
+    let access = opened.access;
+    let default = manager(&*opened.db, "default");
+    let named = TokenRecord {
+        name: Some("deploy-bot".to_string()),
+        ..token_for(&default, "n", Role::Write)
+    };
+    access.insert_token(&named, "h1").unwrap();
+    assert_eq!(stored(&*access, "h1"), named);
+    access.token_used("n", 3_000).unwrap();
+    // Another node's older use does not move it back.
+    access.token_used("n", 2_000).unwrap();
+    let used = stored(&*access, "h1");
+    assert_eq!(
+        (used.name.as_deref(), used.last_used_ms),
+        (Some("deploy-bot"), Some(3_000))
+    );
+    access.token_used("n", 4_000).unwrap();
+    assert_eq!(stored(&*access, "h1").last_used_ms, Some(4_000));
 }
 
 fn now_ms() -> i64 {

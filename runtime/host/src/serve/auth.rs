@@ -8,7 +8,8 @@
 //!   before the body is read or any secret looked at, and a missing, wrong,
 //!   expired or revoked token is one `401` whatever the request names; a
 //!   valid token on another manager or with too small a role is one `403`,
-//!   audited with the token's id;
+//!   audited with the token's id, that names the role and manager the
+//!   operation needs and those of the token (the caller's own);
 //! - refused authentications filling the audit log: a `401`, and the `429`
 //!   of an address past its failed attempts, are counted per address and
 //!   written as one entry per interval (see `audit`), never one per
@@ -38,6 +39,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use super::json::Answer;
+use super::metrics::{ManagerLabel, Metrics};
 use super::tenants::Held;
 use super::{Node, audit, blocking, tokens};
 use crate::error::{Error, Result};
@@ -86,7 +88,7 @@ impl<O: Operation> FromRequestParts<Arc<Node>> for Authorized<O> {
             .map_err(IntoResponse::into_response)?;
         let params = RawPathParams::from_request_parts(parts, node)
             .await
-            .map_err(IntoResponse::into_response)?;
+            .map_err(|_| Answer::bad_path().into_response())?;
         let param = |wanted: &str| {
             params
                 .iter()
@@ -112,7 +114,7 @@ impl<O: Operation> FromRequestParts<Arc<Node>> for Authorized<O> {
                     });
                 }
                 None => Refusal {
-                    token: Some(token.id),
+                    token: Some(token),
                     answer: Answer::token_busy(),
                     unauthenticated: false,
                 },
@@ -133,9 +135,11 @@ impl<O: Operation> FromRequestParts<Arc<Node>> for Authorized<O> {
                 &answer.outcome,
                 answer.status.as_u16(),
             );
-            return Err(respond(answer));
+            return Err(answer.into_response());
         }
-        Err(audited(node, peer, token, request, answer).await)
+        let manager = token.as_ref().map(|t| t.manager.clone());
+        let response = audited(node, peer, token.map(|t| t.id), request, answer).await;
+        Err(labelled(response, manager))
     }
 }
 
@@ -143,6 +147,11 @@ impl<O> Authorized<O> {
     /// The token presented.
     pub(super) fn token(&self) -> &TokenRecord {
         &self.token
+    }
+
+    /// The node's metrics.
+    pub(super) fn metrics(&self) -> Arc<Metrics> {
+        self.node.metrics.clone()
     }
 
     /// How long this request's body may take to arrive.
@@ -182,7 +191,8 @@ impl<O> Authorized<O> {
     /// Answers with `answer` once it is audited; withheld if it cannot be.
     pub(super) async fn respond(self, answer: Answer) -> Response {
         let token = Some(self.token.id);
-        audited(&self.node, self.peer, token, self.request, answer).await
+        let response = audited(&self.node, self.peer, token, self.request, answer).await;
+        labelled(response, Some(self.token.manager))
     }
 }
 
@@ -197,9 +207,30 @@ pub(super) fn bind_manager<'h>(
 ) -> Result<Manager<'h>> {
     let bound = home.manager(Some(name))?;
     if Some(bound.record().id) != token_manager {
-        return Err(Error::denied(FORBIDDEN));
+        return Err(Error::denied(format!(
+            "this token was not made for secrets manager `{}`",
+            shown(name)
+        )));
     }
     Ok(bound)
+}
+
+/// `response`, labelled for the metrics with the secrets manager its token
+/// was made for.
+fn labelled(mut response: Response, manager: Option<String>) -> Response {
+    if let Some(manager) = manager {
+        response.extensions_mut().insert(ManagerLabel(manager));
+    }
+    response
+}
+
+/// A name a request gave, as a message shows it: clipped and escaped.
+fn shown(name: &str) -> String {
+    crate::text::escape(&crate::text::clip(
+        name,
+        crate::store::access::AUDIT_NAME_CHARS,
+    ))
+    .into_owned()
 }
 
 fn bearer(headers: &HeaderMap) -> Option<&str> {
@@ -211,13 +242,24 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
         .map(str::trim)
 }
 
-/// What a refused `403` says.
-const FORBIDDEN: &str = "this token may not do that";
+/// What a refused `403` says: what `operation` needs (`role`, on the
+/// secrets manager the path names, if it names one) and what the token is.
+fn forbidden(operation: &str, role: Role, manager: Option<&str>, token: &TokenRecord) -> String {
+    let on = manager.map_or_else(String::new, |name| {
+        format!(" on secrets manager `{}`", shown(name))
+    });
+    format!(
+        "{operation} needs role {}{on}; this token has role {} on secrets manager `{}`",
+        role.as_str(),
+        token.role.as_str(),
+        token.manager
+    )
+}
 
-/// A refused request: the answer, and the id of the token it presented
-/// when that token is valid (a `403`), for the audit log.
+/// A refused request: the answer, and the token it presented when that
+/// token is valid (a `403`), for the audit log and the metrics.
 struct Refusal {
-    token: Option<String>,
+    token: Option<TokenRecord>,
     answer: Answer,
     /// Refused for want of a valid token (`401`, or `429` to an address
     /// past its failed attempts): audited as a count per address.
@@ -244,6 +286,7 @@ async fn authorize(
     role: Role,
 ) -> std::result::Result<TokenRecord, Refusal> {
     if node.limiter.blocked(peer) {
+        node.metrics.auth_failure("rate-limited");
         return Err(Refusal::unauthenticated(Answer::fixed(
             StatusCode::TOO_MANY_REQUESTS,
             "rate-limited",
@@ -259,6 +302,7 @@ async fn authorize(
     };
     let Some(presented) = bearer(headers).map(str::to_string) else {
         node.limiter.failed(peer);
+        node.metrics.auth_failure("unauthorized");
         return Err(Refusal::unauthenticated(unauthorized()));
     };
     let checker = node.clone();
@@ -280,9 +324,11 @@ async fn authorize(
         Ok(Some(found)) => found,
         Ok(None) => {
             node.limiter.failed(peer);
+            node.metrics.auth_failure("unauthorized");
             return Err(Refusal::unauthenticated(unauthorized()));
         }
         Err(err) => {
+            node.metrics.store_error("token-lookup");
             return Err(Refusal {
                 token: None,
                 answer: Answer::error(&err),
@@ -295,9 +341,11 @@ async fn authorize(
     let on_manager =
         request.manager.is_none() || (named_id.is_some() && named_id == token.manager_id);
     if !on_manager || token.role < role {
+        node.metrics.auth_failure("forbidden");
+        let message = forbidden(request.operation, role, request.manager.as_deref(), &token);
         return Err(Refusal {
-            token: Some(token.id),
-            answer: Answer::fixed(StatusCode::FORBIDDEN, "forbidden", FORBIDDEN),
+            token: Some(token),
+            answer: Answer::fixed(StatusCode::FORBIDDEN, "forbidden", &message),
             unauthenticated: false,
         });
     }
@@ -330,6 +378,7 @@ async fn audited(
         // Fail closed: no answer (a value, above all) leaves unaudited. What
         // the request changed, it changed; the error says so.
         tracing::error!("audit entry not recorded: {err}");
+        node.metrics.store_error("audit");
         return (
             StatusCode::INTERNAL_SERVER_ERROR,
             axum::Json(json!({
@@ -340,9 +389,5 @@ async fn audited(
         )
             .into_response();
     }
-    respond(answer)
-}
-
-fn respond(answer: Answer) -> Response {
-    (answer.status, answer.headers, axum::Json(answer.body)).into_response()
+    answer.into_response()
 }

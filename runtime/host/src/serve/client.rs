@@ -28,11 +28,31 @@ use crate::managers::{
 };
 use crate::schema::Schema;
 use crate::secret::{Secret, check_name};
+use crate::store::Role;
 
 /// The largest answer read.
 pub const MAX_ANSWER_BYTES: usize = 16 * 1024 * 1024;
 /// The longest a request may take, connection included.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// What a server says of the token a client presents.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenInfo {
+    /// Its public id.
+    pub id: String,
+    /// The name it was given when made, if any.
+    pub name: Option<String>,
+    /// The secrets manager it opens.
+    pub manager: String,
+    pub role: Role,
+    /// Milliseconds since the Unix epoch; `None`: until revoked.
+    pub expires_ms: Option<i64>,
+}
+
+/// Asks the server at `url` (see [`Remote::new`]) what `token` is.
+pub fn whoami(url: &str, token: String, ca_file: Option<&std::path::Path>) -> Result<TokenInfo> {
+    Remote::unbound(url, token, ca_file)?.whoami()
+}
 
 /// A server, the token to present, and the secrets manager the requests
 /// go to.
@@ -71,6 +91,18 @@ impl Remote {
         ca_file: Option<&std::path::Path>,
         manager: Option<String>,
     ) -> Result<Remote> {
+        let mut remote = Remote::unbound(url, token, ca_file)?;
+        remote.manager = match manager {
+            Some(manager) => manager,
+            // A token belongs to one manager, the default for --manager.
+            None => remote.whoami()?.manager,
+        };
+        Ok(remote)
+    }
+
+    /// A client of the server at `url` not yet bound to a manager (only
+    /// [`Remote::whoami`] may be asked of it).
+    fn unbound(url: &str, token: String, ca_file: Option<&std::path::Path>) -> Result<Remote> {
         let parsed = url::Url::parse(url)
             .map_err(|e| Error::invalid(format!("server URL `{url}` is not a URL: {e}")))?;
         let tls = match parsed.scheme() {
@@ -98,7 +130,7 @@ impl Remote {
             .enable_all()
             .build()
             .map_err(|e| Error::host(format!("cannot start the async runtime: {e}")))?;
-        let mut remote = Remote {
+        Ok(Remote {
             port: parsed.port_or_known_default().unwrap_or(80),
             host,
             tls,
@@ -106,13 +138,7 @@ impl Remote {
             token,
             manager: String::new(),
             runtime,
-        };
-        remote.manager = match manager {
-            Some(manager) => manager,
-            // A token belongs to one manager, the default for --manager.
-            None => remote.token_manager()?,
-        };
-        Ok(remote)
+        })
     }
 
     /// Sends one request; the answer's JSON, or the error it stands for.
@@ -204,15 +230,31 @@ impl Remote {
         Ok((status, value))
     }
 
-    /// The manager the token belongs to (a name the server gives is
-    /// checked as any manager name is: it is printed).
-    fn token_manager(&self) -> Result<String> {
+    /// What the server says of the token (`GET /v1/whoami`). Its manager's
+    /// name is checked as any manager name is (it is printed and put in
+    /// paths), and its role must be one of the roles.
+    fn whoami(&self) -> Result<TokenInfo> {
         let value = self.request("GET", "/v1/whoami", None)?;
-        value["manager"]
-            .as_str()
+        let malformed = || Error::backend("the server's answer is malformed".to_string());
+        let text = |field: &str| value[field].as_str().map(str::to_string);
+        let manager = text("manager")
             .filter(|name| check_name("secrets manager name", name).is_ok())
-            .map(str::to_string)
-            .ok_or_else(|| Error::backend("the server's answer is malformed".to_string()))
+            .ok_or_else(malformed)?;
+        let role = text("role")
+            .and_then(|role| Role::parse(&role).ok())
+            .ok_or_else(malformed)?;
+        let id = text("token").ok_or_else(malformed)?;
+        let expires_ms = match &value["expires_ms"] {
+            Value::Null => None,
+            ms => Some(ms.as_i64().ok_or_else(malformed)?),
+        };
+        Ok(TokenInfo {
+            id: crate::text::clip(&id, 64),
+            name: text("name").map(|name| crate::text::clip(&name, 64)),
+            manager,
+            role,
+            expires_ms,
+        })
     }
 
     fn secrets_path(&self) -> String {

@@ -21,6 +21,7 @@ use std::fmt;
 
 use axum::body::Body;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -158,6 +159,9 @@ pub(super) struct Answer {
     pub(super) named: Option<String>,
     /// Headers besides the body's (`Retry-After`, `Connection`).
     pub(super) headers: HeaderMap,
+    /// A text body sent instead of `body` (`/metrics`), its type in
+    /// `headers`.
+    pub(super) text: Option<String>,
 }
 
 impl Answer {
@@ -168,6 +172,7 @@ impl Answer {
             outcome: "ok".to_string(),
             named: None,
             headers: HeaderMap::new(),
+            text: None,
         }
     }
 
@@ -179,6 +184,7 @@ impl Answer {
             outcome: kind.to_string(),
             named: None,
             headers: HeaderMap::new(),
+            text: None,
         }
     }
 
@@ -199,11 +205,32 @@ impl Answer {
             outcome: err.kind().as_str().to_string(),
             named: None,
             headers: HeaderMap::new(),
+            text: None,
         }
     }
 }
 
 impl Answer {
+    /// `400`: a path segment that does not decode (percent-encoded UTF-8
+    /// text is expected); the segment is not quoted.
+    pub(super) fn bad_path() -> Answer {
+        Answer::fixed(
+            StatusCode::BAD_REQUEST,
+            "invalid",
+            "a segment of the request's path is not percent-encoded UTF-8 text",
+        )
+    }
+
+    /// A `200` answer of `text`, of the media type `content_type`.
+    pub(super) fn text(text: String, content_type: &'static str) -> Answer {
+        let mut answer = Answer::ok(StatusCode::OK, serde_json::Value::Null);
+        answer
+            .headers
+            .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+        answer.text = Some(text);
+        answer
+    }
+
     /// `503`: no call slot came free in time; try again in a second.
     pub(super) fn busy() -> Answer {
         Answer::fixed(
@@ -229,6 +256,15 @@ impl Answer {
         self.headers
             .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         self
+    }
+}
+
+impl IntoResponse for Answer {
+    fn into_response(self) -> Response {
+        match self.text {
+            Some(text) => (self.status, self.headers, text).into_response(),
+            None => (self.status, self.headers, axum::Json(self.body)).into_response(),
+        }
     }
 }
 

@@ -38,7 +38,8 @@
 //! slots), `auth.rs` (the token a handler receives, or the refusal,
 //! audited), `audit.rs` (the audit writer: batches, refusal counts,
 //! pruning) and `audit_file.rs` (its rotated file), `routes.rs` (one
-//! handler per operation), `json.rs` (what the API reads and writes), and
+//! handler per operation), `json.rs` (what the API reads and writes),
+//! `metrics.rs` (what `/metrics` counts, with bounded labels), and
 //! for the CLI `client.rs`, `tokens.rs` and `audit.rs`.
 
 pub mod audit;
@@ -48,6 +49,7 @@ pub mod tokens;
 mod audit_file;
 mod auth;
 mod json;
+mod metrics;
 mod routes;
 mod tenants;
 mod transport;
@@ -63,6 +65,8 @@ use tenants::{CallSlots, InFlight};
 use tokens::FailureLimiter;
 
 pub use json::{MAX_BODY_BYTES, SecretBody, UpdateBody, ValuePairs};
+pub use metrics::{MAX_NAMED_LABELS, MAX_REQUEST_LABEL_SETS};
+pub use routes::READY_TIMEOUT;
 pub use tenants::{
     DEFAULT_BODY_TIMEOUT, DEFAULT_CALL_WAIT, DEFAULT_MANAGER_CALL_SLOTS, DEFAULT_PEER_CONNECTIONS,
     DEFAULT_TOKEN_REQUESTS, ServeLimits,
@@ -95,6 +99,7 @@ struct Node {
     /// Requests in flight per token id.
     token_requests: InFlight<String>,
     calls: CallSlots,
+    metrics: Arc<metrics::Metrics>,
 }
 
 /// Binds `options.listen` and serves `home` (over TLS if configured) until
@@ -122,6 +127,7 @@ pub fn run(home: Home, options: ServeOptions, ready: impl FnOnce(SocketAddr)) ->
         limits,
         token_requests: InFlight::new(limits.token_requests),
         calls: CallSlots::new(&limits),
+        metrics: Arc::new(metrics::Metrics::new()),
     });
     // The node (its sandbox owns a runtime of its own) is dropped last,
     // outside any runtime: dropping a runtime inside one panics.

@@ -8,29 +8,45 @@
 //! sandbox limits; an
 //! update's read-merge-write holds the store's lock on that secret, so two
 //! merges of one secret, on any node, take turns.
+//!
+//! Guards against a client learning the node's state without a token:
+//! `/v1/health` says only that the process answers, `/v1/ready` only
+//! whether the store answers at this build's layout, and a path or method
+//! no route knows is the documented JSON error (`404`, `405`) without
+//! touching the store; `/metrics` needs an admin token (see `metrics`).
 
 use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{FromRequestParts, Path, RawQuery, State};
 use axum::http::StatusCode;
+use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde_json::json;
 
 use super::auth::{Authorized, Operation, bind_manager};
 use super::json::{Answer, RequestBody, SecretBody, UpdateBody, read_json};
+use super::metrics::{Metrics, track};
 use super::{Node, blocking};
 use crate::error::{Error, Result};
 use crate::home::Home;
 use crate::managers::{BulkBound, Manager, SecretSummary, SecretUpdate};
 use crate::registry::FlavorEntry;
-use crate::store::{ManagerRecord, Role};
+use crate::store::{LAYOUT_VERSION, ManagerRecord, Role};
+
+/// The longest `/v1/ready` waits for the store before it answers `503`.
+pub const READY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// The media type of `/metrics`.
+const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
 pub(super) fn router(node: Arc<Node>) -> Router {
     Router::new()
         .route("/v1/health", get(health))
+        .route("/v1/ready", get(ready))
+        .route("/metrics", get(metrics))
         .route("/v1/whoami", get(whoami))
         .route("/v1/managers", get(list_managers))
         .route("/v1/flavors", get(list_flavors))
@@ -42,7 +58,27 @@ pub(super) fn router(node: Arc<Node>) -> Router {
             "/v1/managers/{manager}/secrets/{name}",
             get(get_secret).patch(update).delete(delete_secret),
         )
+        .method_not_allowed_fallback(wrong_method)
+        .fallback(unknown_route)
+        .layer(axum::middleware::from_fn_with_state(node.clone(), track))
         .with_state(node)
+}
+
+/// `404` for a path no route matches.
+async fn unknown_route() -> Response {
+    let refused = "no such route; see the API's routes in the README";
+    Answer::fixed(StatusCode::NOT_FOUND, "not-found", refused).into_response()
+}
+
+/// `405` for a route asked with a method it does not take.
+async fn wrong_method() -> Response {
+    let refused = "this route does not take that method";
+    Answer::fixed(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method-not-allowed",
+        refused,
+    )
+    .into_response()
 }
 
 /// Declares each operation: its name in the audit log and the least role a
@@ -59,6 +95,7 @@ macro_rules! operations {
 
 operations! {
     Whoami = "whoami", Read;
+    ReadMetrics = "metrics", Admin;
     ListManagers = "list-managers", Admin;
     ListFlavors = "list-flavors", Admin;
     ListSecrets = "get-all-secret-keys", Read;
@@ -69,10 +106,29 @@ operations! {
     DeleteAllSecrets = "delete-all-secrets", Admin;
 }
 
+/// The segments a route names (`{manager}`, `{name}`), as axum's [`Path`]
+/// reads them, a path that does not decode answered with the JSON error
+/// body.
+struct Segments<T>(T);
+
+impl<S: Send + Sync, T: serde::de::DeserializeOwned + Send> FromRequestParts<S> for Segments<T> {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &S,
+    ) -> std::result::Result<Self, Response> {
+        match Path::<T>::from_request_parts(parts, state).await {
+            Ok(Path(segments)) => Ok(Segments(segments)),
+            Err(_) => Err(Answer::bad_path().into_response()),
+        }
+    }
+}
+
 /// The path of a request on one manager: its name.
-type ManagerPath = Path<String>;
+type ManagerPath = Segments<String>;
 /// The path of a request on one secret: its manager's name and its own.
-type SecretPath = Path<(String, String)>;
+type SecretPath = Segments<(String, String)>;
 
 impl<O> Authorized<O> {
     /// Reads the request's JSON body, bounded in size and time (one that
@@ -102,12 +158,29 @@ impl<O> Authorized<O> {
         work: impl FnOnce(&Manager) -> Result<serde_json::Value> + Send + 'static,
     ) -> Response {
         let owner = self.token().manager_id;
+        let metrics = self.metrics();
         self.answer_with(move |home| {
-            let body = work(&bind_manager(home, &manager, owner)?)?;
+            let body = call_on(home, &metrics, &manager, owner, work)?;
             Ok(Answer::ok(StatusCode::OK, body))
         })
         .await
     }
+}
+
+/// Binds secrets manager `name` for a token of the manager `owner` (see
+/// [`bind_manager`]) and runs the call `work` on it, counted in `metrics`
+/// under the manager's flavor.
+fn call_on<T>(
+    home: &Home,
+    metrics: &Metrics,
+    name: &str,
+    owner: Option<i64>,
+    work: impl FnOnce(&Manager) -> Result<T>,
+) -> Result<T> {
+    let bound = bind_manager(home, name, owner)?;
+    let outcome = work(&bound);
+    metrics.call(&bound.record().flavor, &outcome);
+    outcome
 }
 
 /// A `200` answer listing `items` under `field`, each shown by `view`.
@@ -116,27 +189,57 @@ fn listed<T>(field: &str, items: Vec<T>, view: impl Fn(T) -> serde_json::Value) 
     Answer::ok(StatusCode::OK, json!({ field: shown }))
 }
 
-/// Whether the store answers; no token needed, nothing audited, and
-/// outside every per-tenant limit (no token or call slot is taken).
-async fn health(State(node): State<Arc<Node>>) -> Response {
-    let checked = blocking(move || node.home.db().managers().map(|_| ())).await;
-    match checked {
-        Ok(()) => (StatusCode::OK, axum::Json(json!({ "status": "ok" }))).into_response(),
-        Err(_) => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            axum::Json(json!({ "status": "store unreachable" })),
-        )
-            .into_response(),
-    }
+/// That the process answers; it asks the store nothing. No token needed,
+/// nothing audited, and outside every per-tenant limit (no token or call
+/// slot is taken).
+async fn health() -> Response {
+    (StatusCode::OK, axum::Json(json!({ "status": "ok" }))).into_response()
 }
 
-/// The presented token's id, manager and role (any valid token).
+/// Whether the node can serve: the store answers within
+/// [`READY_TIMEOUT`] and is at the layout this build writes (another node
+/// of a newer flavorbox may have moved it on). `503` with the JSON error
+/// body otherwise. No token needed, nothing audited, no slot taken.
+async fn ready(State(node): State<Arc<Node>>) -> Response {
+    let store = node.clone();
+    let asked = blocking(move || store.home.db().layout_version());
+    let refusal = match tokio::time::timeout(READY_TIMEOUT, asked).await {
+        Ok(Ok(LAYOUT_VERSION)) => {
+            return (StatusCode::OK, axum::Json(json!({ "status": "ready" }))).into_response();
+        }
+        Ok(Ok(version)) => {
+            format!("the store is at layout {version}; this node serves layout {LAYOUT_VERSION}")
+        }
+        Ok(Err(_)) | Err(_) => {
+            node.metrics.store_error("ready");
+            format!(
+                "the store did not answer within {} s",
+                READY_TIMEOUT.as_secs()
+            )
+        }
+    };
+    Answer::fixed(StatusCode::SERVICE_UNAVAILABLE, "not-ready", &refusal).into_response()
+}
+
+/// The node's metrics, in the OpenMetrics text format (admin tokens only:
+/// the labels name secrets managers).
+async fn metrics(auth: Authorized<ReadMetrics>) -> Response {
+    let answer = match auth.metrics().encode() {
+        Ok(text) => Answer::text(text, OPENMETRICS),
+        Err(err) => Answer::error(&err),
+    };
+    auth.respond(answer).await
+}
+
+/// The presented token's id, name, manager, role and expiry (any valid
+/// token).
 async fn whoami(auth: Authorized<Whoami>) -> Response {
     let token = auth.token();
     let answer = Answer::ok(
         StatusCode::OK,
-        json!({ "token": token.id, "manager": token.manager, "manager_id": token.manager_id,
-                "role": token.role.as_str() }),
+        json!({ "token": token.id, "name": token.name, "manager": token.manager,
+                "manager_id": token.manager_id, "role": token.role.as_str(),
+                "expires_ms": token.expires_ms }),
     );
     auth.respond(answer).await
 }
@@ -158,26 +261,32 @@ async fn list_flavors(auth: Authorized<ListFlavors>) -> Response {
         .await
 }
 
-async fn list_secrets(Path(manager): ManagerPath, auth: Authorized<ListSecrets>) -> Response {
+async fn list_secrets(Segments(manager): ManagerPath, auth: Authorized<ListSecrets>) -> Response {
     let list = |bound: &Manager| Ok(json!({ "secrets": bound.list_secrets()? }));
     auth.answer_on(manager, list).await
 }
 
-async fn get_secret(Path((manager, name)): SecretPath, auth: Authorized<GetSecret>) -> Response {
+async fn get_secret(
+    Segments((manager, name)): SecretPath,
+    auth: Authorized<GetSecret>,
+) -> Response {
     let get = move |bound: &Manager| Ok(json!(SecretBody::of(&bound.get_secret(&name)?)));
     auth.answer_on(manager, get).await
 }
 
 async fn register(
-    Path(manager): ManagerPath,
+    Segments(manager): ManagerPath,
     auth: Authorized<RegisterSecret>,
     body: Body,
 ) -> Response {
     let owner = auth.token().manager_id;
+    let metrics = auth.metrics();
     auth.answer_json(body, move |home, body: SecretBody| {
         // The CLI's input rules, then the manager's (schemas) as from the CLI.
         let secret = body.into_given_secret()?;
-        bind_manager(home, &manager, owner)?.register_secret(&secret)?;
+        call_on(home, &metrics, &manager, owner, |bound| {
+            bound.register_secret(&secret)
+        })?;
         let written = json!(SecretSummary::of(&secret));
         Ok(Answer::ok(StatusCode::CREATED, written))
     })
@@ -185,11 +294,12 @@ async fn register(
 }
 
 async fn update(
-    Path((manager, name)): SecretPath,
+    Segments((manager, name)): SecretPath,
     auth: Authorized<UpdateSecret>,
     body: Body,
 ) -> Response {
     let owner = auth.token().manager_id;
+    let metrics = auth.metrics();
     auth.answer_json(body, move |home, body: UpdateBody| {
         // Every pair as given, a key given twice too: `update_secret`
         // checks them by the CLI's input rules.
@@ -200,14 +310,15 @@ async fn update(
         };
         // The merge reads the secret in one call and writes it in
         // another: two merges of one secret, on any node, take turns.
-        let bound = bind_manager(home, &manager, owner)?;
-        let key = format!("update-secret/{}/{}", bound.record().id, name);
-        let mut merged = None;
-        home.access().with_lock(&key, bound.timeout(), &mut || {
-            merged = Some(bound.update_secret(&name, &update)?);
-            Ok(())
+        let updated = call_on(home, &metrics, &manager, owner, |bound| {
+            let key = format!("update-secret/{}/{}", bound.record().id, name);
+            let mut merged = None;
+            home.access().with_lock(&key, bound.timeout(), &mut || {
+                merged = Some(bound.update_secret(&name, &update)?);
+                Ok(())
+            })?;
+            Ok(merged.expect("set when with_lock succeeds"))
         })?;
-        let updated = merged.expect("set when with_lock succeeds");
         Ok(Answer::ok(
             StatusCode::OK,
             json!(SecretSummary::of(&updated)),
@@ -217,7 +328,7 @@ async fn update(
 }
 
 async fn delete_secret(
-    Path((manager, name)): SecretPath,
+    Segments((manager, name)): SecretPath,
     auth: Authorized<DeleteSecret>,
 ) -> Response {
     let delete = move |bound: &Manager| {
@@ -228,7 +339,7 @@ async fn delete_secret(
 }
 
 async fn delete_all(
-    Path(manager): ManagerPath,
+    Segments(manager): ManagerPath,
     RawQuery(query): RawQuery,
     auth: Authorized<DeleteAllSecrets>,
 ) -> Response {

@@ -11,6 +11,11 @@
 //! which is never reused: removing the manager revokes it, and a new
 //! manager of the same name is not opened by it (see `store::access`).
 //!
+//! A token may be given a name when made (checked as a secret's name is:
+//! 1-128 characters of `[A-Za-z0-9_.-]`), and its last use is recorded at
+//! most once per [`LAST_USE_RESOLUTION`], so a busy token costs the store
+//! one write a minute, not one per request.
+//!
 //! Failed attempts are counted per peer address: past a limit per
 //! [`FAILURE_WINDOW`] ([`FAILURES_PER_WINDOW`] unless the operator sets
 //! another), a peer is refused before its token is even looked at, until the
@@ -24,6 +29,7 @@ use std::time::{Duration, Instant};
 use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
+use crate::secret::check_name;
 use crate::store::{AccessStore, ManagerRecord, Role, TokenRecord};
 
 /// Failed attempts a peer may make per window, by default.
@@ -34,6 +40,8 @@ pub const FAILURE_WINDOW: Duration = Duration::from_secs(60);
 const TRACKED_PEERS: usize = 10_000;
 /// Longest token text looked at.
 const MAX_TOKEN_LEN: usize = 128;
+/// A token's last use is written when the one recorded is this much older.
+pub const LAST_USE_RESOLUTION: Duration = Duration::from_secs(60);
 
 /// Milliseconds since the Unix epoch.
 pub fn now_ms() -> i64 {
@@ -59,7 +67,8 @@ pub fn hash(token: &str) -> String {
 }
 
 /// Creates a token for the secrets manager `manager` with `role`, valid for
-/// `ttl` (or until revoked or the manager is removed); returns its text,
+/// `ttl` (or until revoked or the manager is removed), called `name` if
+/// given (a name as a secret's is, else `Invalid`); returns its text,
 /// which exists nowhere else, and its record. `NotFound` if the manager was
 /// removed meanwhile.
 pub fn create(
@@ -67,7 +76,11 @@ pub fn create(
     manager: &ManagerRecord,
     role: Role,
     ttl: Option<Duration>,
+    name: Option<&str>,
 ) -> Result<(String, TokenRecord)> {
+    if let Some(name) = name {
+        check_name("token name", name)?;
+    }
     let id = random_hex(6)?;
     let token = format!("fbx_{id}_{}", random_hex(32)?);
     let created_ms = now_ms();
@@ -79,19 +92,32 @@ pub fn create(
         created_ms,
         expires_ms: ttl.map(|ttl| created_ms.saturating_add(ttl.as_millis() as i64)),
         revoked_ms: None,
+        name: name.map(str::to_string),
+        last_used_ms: None,
     };
     access.insert_token(&record, &hash(&token))?;
     Ok((token, record))
 }
 
-/// The valid token whose text is `presented`, if any.
+/// The valid token whose text is `presented`, if any; its use now is
+/// recorded when the last one recorded is [`LAST_USE_RESOLUTION`] old.
 pub fn verify(access: &dyn AccessStore, presented: &str) -> Result<Option<TokenRecord>> {
     if presented.is_empty() || presented.len() > MAX_TOKEN_LEN {
         return Ok(None);
     }
-    Ok(access
+    let now = now_ms();
+    let Some(mut token) = access
         .token_by_hash(&hash(presented))?
-        .filter(|t| t.valid_at(now_ms())))
+        .filter(|t| t.valid_at(now))
+    else {
+        return Ok(None);
+    };
+    let resolution = LAST_USE_RESOLUTION.as_millis() as i64;
+    if token.last_used_ms.is_none_or(|at| now - at >= resolution) {
+        access.token_used(&token.id, now)?;
+        token.last_used_ms = Some(now);
+    }
+    Ok(Some(token))
 }
 
 /// Parses a duration: a number followed by `s`, `m`, `h` or `d`.
@@ -197,12 +223,39 @@ mod tests {
         let default = crate::store::Database::manager(&db, "default")
             .unwrap()
             .unwrap();
-        let (token, record) = create(&db, &default, Role::Write, None).unwrap();
+        let (token, record) = create(&db, &default, Role::Write, None, Some("ci")).unwrap();
         assert!(token.starts_with(&format!("fbx_{}_", record.id)));
         assert_eq!(token.len(), 4 + 12 + 1 + 64);
         let stored = db.token_by_hash(&hash(&token)).unwrap().unwrap();
         assert_eq!(stored, record);
-        assert_eq!(verify(&db, &token).unwrap(), Some(record.clone()));
+        assert_eq!(stored.name.as_deref(), Some("ci"));
+        // The first use is recorded; one within the resolution is not
+        // written again.
+        let used = verify(&db, &token).unwrap().unwrap();
+        let first = used.last_used_ms.expect("the use is recorded");
+        assert_eq!(
+            used,
+            TokenRecord {
+                last_used_ms: Some(first),
+                ..record.clone()
+            }
+        );
+        let again = verify(&db, &token).unwrap().unwrap();
+        assert_eq!(again.last_used_ms, Some(first));
+        assert_eq!(
+            db.token_by_hash(&hash(&token))
+                .unwrap()
+                .unwrap()
+                .last_used_ms,
+            Some(first)
+        );
+        for bad in ["", "no spaces", "-dash-first", &"n".repeat(129)] {
+            let refused = create(&db, &default, Role::Read, None, Some(bad)).unwrap_err();
+            assert!(
+                refused.is(crate::error::ErrorKind::Invalid),
+                "{bad}: {refused}"
+            );
+        }
         assert_eq!(verify(&db, &token[..token.len() - 1]).unwrap(), None);
         assert_eq!(verify(&db, "").unwrap(), None);
         db.revoke_token(&record.id, now_ms()).unwrap();

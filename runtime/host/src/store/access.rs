@@ -91,6 +91,11 @@ pub struct TokenRecord {
     pub created_ms: i64,
     pub expires_ms: Option<i64>,
     pub revoked_ms: Option<i64>,
+    /// What its maker called it (`token create --name`), if anything.
+    pub name: Option<String>,
+    /// When it last opened a request, to the minute (see
+    /// [`AccessStore::token_used`]); `None`: never.
+    pub last_used_ms: Option<i64>,
 }
 
 impl TokenRecord {
@@ -246,6 +251,9 @@ pub trait AccessStore: Send + Sync {
     /// Marks the token revoked at `now_ms`; `NotFound` if there is no such
     /// token, and revoking twice keeps the first time.
     fn revoke_token(&self, id: &str, now_ms: i64) -> Result<()>;
+    /// Records that the token `id` was used at `now_ms`; a later use
+    /// recorded already (by another node) stays.
+    fn token_used(&self, id: &str, now_ms: i64) -> Result<()>;
     /// Appends `entries` to the audit chain in one transaction (one sync
     /// to disk for many requests), each linked to the one before it;
     /// returns their links.

@@ -121,6 +121,9 @@ pub trait RecordRows {
     /// Whether there was such a schema.
     fn delete_schema(&mut self, name: &str) -> Result<bool>;
 
+    /// The layout the store records (see `layout`).
+    fn layout_version(&mut self) -> Result<i64>;
+
     fn meta(&mut self, key: &str) -> Result<Option<Vec<u8>>>;
     /// Whether it was inserted (not: `key` is set already).
     fn insert_meta(&mut self, key: &str, value: &[u8]) -> Result<bool>;
@@ -140,6 +143,8 @@ pub trait AccessRows {
     fn tokens(&mut self) -> Result<Vec<TokenRecord>>;
     /// Sets the token's revocation time.
     fn set_token_revoked(&mut self, id: &str, at_ms: i64) -> Result<()>;
+    /// Sets the token's last use to `at_ms` unless it was later already.
+    fn set_token_used(&mut self, id: &str, at_ms: i64) -> Result<()>;
     /// Sets the revocation time of every token of the manager `manager_id`
     /// not revoked yet.
     fn revoke_tokens_of(&mut self, manager_id: i64, at_ms: i64) -> Result<()>;

@@ -38,6 +38,7 @@ pub const STEPS: &[Step] = &[
     AUDIT_CHAIN,
     WRITE_RECORDS,
     BUNDLED_FLAVORS,
+    TOKEN_NAMES_AND_LAST_USE,
 ];
 
 /// The layout version this build writes.
@@ -399,4 +400,18 @@ WHERE EXISTS (SELECT 1 FROM kv);
 const BUNDLED_FLAVORS: Step = Step {
     sqlite: "ALTER TABLE flavors ADD COLUMN bundled INTEGER NOT NULL DEFAULT 0;",
     postgres: "ALTER TABLE flavors ADD COLUMN bundled BOOLEAN NOT NULL DEFAULT FALSE;",
+};
+
+/// Layout 12: tokens get the name `token create --name` gives them (none for older
+/// ones) and the time they were last used (recorded at most once a
+/// minute per token, see `serve::tokens`).
+const TOKEN_NAMES_AND_LAST_USE: Step = Step {
+    sqlite: "
+ALTER TABLE tokens ADD COLUMN name TEXT;
+ALTER TABLE tokens ADD COLUMN last_used_ms INTEGER;
+",
+    postgres: "
+ALTER TABLE tokens ADD COLUMN name TEXT;
+ALTER TABLE tokens ADD COLUMN last_used_ms BIGINT;
+",
 };

@@ -116,6 +116,9 @@ pub trait Database: Send + Sync {
     fn remove_schema(&self, name: &str) -> Result<()>;
 
     // The store's own metadata (the master key check, migration marks).
+    /// The layout the store records now (another node of a newer
+    /// flavorbox may have moved it past [`LAYOUT_VERSION`]).
+    fn layout_version(&self) -> Result<i64>;
     fn meta(&self, key: &str) -> Result<Option<Vec<u8>>>;
     /// Records `value` unless `key` is set already; whether it was recorded.
     fn insert_meta(&self, key: &str, value: &[u8]) -> Result<bool>;

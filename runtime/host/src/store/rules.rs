@@ -342,6 +342,10 @@ impl<B: Backend> Database for Store<B> {
         tx.commit()
     }
 
+    fn layout_version(&self) -> Result<i64> {
+        self.backend.rows()?.layout_version()
+    }
+
     fn meta(&self, key: &str) -> Result<Option<Vec<u8>>> {
         self.backend.rows()?.meta(key)
     }
@@ -392,6 +396,10 @@ impl<B: Backend> AccessStore for Store<B> {
 
     fn tokens(&self) -> Result<Vec<TokenRecord>> {
         self.backend.rows()?.tokens()
+    }
+
+    fn token_used(&self, id: &str, now_ms: i64) -> Result<()> {
+        self.backend.rows()?.set_token_used(id, now_ms)
     }
 
     fn revoke_token(&self, id: &str, now_ms: i64) -> Result<()> {

@@ -69,14 +69,17 @@ fn token_from_row(row: &Row) -> Result<TokenRecord> {
         expires_ms: row.get(4),
         revoked_ms: row.get(5),
         manager_id: row.get(6),
+        name: row.get(7),
+        last_used_ms: row.get(8),
     })
 }
 
 impl AccessRows for PostgresRows {
     fn insert_token(&mut self, record: &TokenRecord, sha256: &str) -> Result<()> {
         self.conn.execute(
-            "INSERT INTO tokens (id, sha256, manager, role, created_ms, expires_ms, manager_id)
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            "INSERT INTO tokens (id, sha256, manager, role, created_ms, expires_ms, manager_id,
+                                 name)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
             &[
                 &record.id,
                 &sha256,
@@ -85,6 +88,7 @@ impl AccessRows for PostgresRows {
                 &record.created_ms,
                 &record.expires_ms,
                 &record.manager_id,
+                &record.name,
             ],
         )?;
         Ok(())
@@ -93,7 +97,8 @@ impl AccessRows for PostgresRows {
     fn token(&mut self, id: &str) -> Result<Option<TokenRecord>> {
         self.conn
             .row(
-                "SELECT id, manager, role, created_ms, expires_ms, revoked_ms, manager_id FROM tokens
+                "SELECT id, manager, role, created_ms, expires_ms, revoked_ms, manager_id, name,
+                    last_used_ms FROM tokens
                  WHERE id = $1",
                 &[&id],
             )?
@@ -105,7 +110,8 @@ impl AccessRows for PostgresRows {
     fn token_by_hash(&mut self, sha256: &str) -> Result<Option<TokenRecord>> {
         self.conn
             .row(
-                "SELECT id, manager, role, created_ms, expires_ms, revoked_ms, manager_id FROM tokens
+                "SELECT id, manager, role, created_ms, expires_ms, revoked_ms, manager_id, name,
+                    last_used_ms FROM tokens
                  WHERE sha256 = $1",
                 &[&sha256],
             )?
@@ -116,7 +122,8 @@ impl AccessRows for PostgresRows {
 
     fn tokens(&mut self) -> Result<Vec<TokenRecord>> {
         let rows = self.conn.query(
-            "SELECT id, manager, role, created_ms, expires_ms, revoked_ms, manager_id FROM tokens
+            "SELECT id, manager, role, created_ms, expires_ms, revoked_ms, manager_id, name,
+                    last_used_ms FROM tokens
              ORDER BY created_ms, id",
             &[],
         )?;
@@ -126,6 +133,15 @@ impl AccessRows for PostgresRows {
     fn set_token_revoked(&mut self, id: &str, at_ms: i64) -> Result<()> {
         self.conn.execute(
             "UPDATE tokens SET revoked_ms = $2 WHERE id = $1",
+            &[&id, &at_ms],
+        )?;
+        Ok(())
+    }
+
+    fn set_token_used(&mut self, id: &str, at_ms: i64) -> Result<()> {
+        self.conn.execute(
+            "UPDATE tokens SET last_used_ms = $2
+             WHERE id = $1 AND (last_used_ms IS NULL OR last_used_ms < $2)",
             &[&id, &at_ms],
         )?;
         Ok(())

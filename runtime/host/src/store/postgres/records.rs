@@ -232,6 +232,13 @@ impl RecordRows for PostgresRows {
         Ok(deleted != 0)
     }
 
+    fn layout_version(&mut self) -> Result<i64> {
+        let row = self
+            .conn
+            .row("SELECT max(version) FROM flavorbox_layout", &[])?;
+        Ok(row.and_then(|r| r.get::<_, Option<i64>>(0)).unwrap_or(0))
+    }
+
     fn meta(&mut self, key: &str) -> Result<Option<Vec<u8>>> {
         let row = self
             .conn

@@ -71,6 +71,8 @@ fn token_row(row: &Row<'_>) -> rusqlite::Result<Result<TokenRecord>> {
         expires_ms: row.get(4)?,
         revoked_ms: row.get(5)?,
         manager_id: row.get(6)?,
+        name: row.get(7)?,
+        last_used_ms: row.get(8)?,
     }))
 }
 
@@ -78,8 +80,9 @@ impl AccessRows for SqliteRows {
     fn insert_token(&mut self, record: &TokenRecord, sha256: &str) -> Result<()> {
         self.0
             .prepare_cached(
-                "INSERT INTO tokens (id, sha256, manager, role, created_ms, expires_ms, manager_id)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                "INSERT INTO tokens (id, sha256, manager, role, created_ms, expires_ms, manager_id,
+                                     name)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
             )?
             .execute(params![
                 record.id,
@@ -88,14 +91,16 @@ impl AccessRows for SqliteRows {
                 record.role.as_str(),
                 record.created_ms,
                 record.expires_ms,
-                record.manager_id
+                record.manager_id,
+                record.name
             ])?;
         Ok(())
     }
 
     fn token(&mut self, id: &str) -> Result<Option<TokenRecord>> {
         self.one(
-            "SELECT id, manager, role, created_ms, expires_ms, revoked_ms, manager_id FROM tokens
+            "SELECT id, manager, role, created_ms, expires_ms, revoked_ms, manager_id, name,
+                    last_used_ms FROM tokens
              WHERE id = ?1",
             [id],
             token_row,
@@ -105,7 +110,8 @@ impl AccessRows for SqliteRows {
 
     fn token_by_hash(&mut self, sha256: &str) -> Result<Option<TokenRecord>> {
         self.one(
-            "SELECT id, manager, role, created_ms, expires_ms, revoked_ms, manager_id FROM tokens
+            "SELECT id, manager, role, created_ms, expires_ms, revoked_ms, manager_id, name,
+                    last_used_ms FROM tokens
              WHERE sha256 = ?1",
             [sha256],
             token_row,
@@ -115,7 +121,8 @@ impl AccessRows for SqliteRows {
 
     fn tokens(&mut self) -> Result<Vec<TokenRecord>> {
         self.all(
-            "SELECT id, manager, role, created_ms, expires_ms, revoked_ms, manager_id FROM tokens
+            "SELECT id, manager, role, created_ms, expires_ms, revoked_ms, manager_id, name,
+                    last_used_ms FROM tokens
              ORDER BY created_ms, id",
             [],
             token_row,
@@ -127,6 +134,15 @@ impl AccessRows for SqliteRows {
     fn set_token_revoked(&mut self, id: &str, at_ms: i64) -> Result<()> {
         self.change(
             "UPDATE tokens SET revoked_ms = ?2 WHERE id = ?1",
+            params![id, at_ms],
+        )?;
+        Ok(())
+    }
+
+    fn set_token_used(&mut self, id: &str, at_ms: i64) -> Result<()> {
+        self.change(
+            "UPDATE tokens SET last_used_ms = ?2
+             WHERE id = ?1 AND (last_used_ms IS NULL OR last_used_ms < ?2)",
             params![id, at_ms],
         )?;
         Ok(())

@@ -221,6 +221,10 @@ impl RecordRows for SqliteRows {
         Ok(self.change("DELETE FROM schemas WHERE name = ?1", [name])? != 0)
     }
 
+    fn layout_version(&mut self) -> Result<i64> {
+        Ok(super::migrations::layout_version(&self.0)?)
+    }
+
     fn meta(&mut self, key: &str) -> Result<Option<Vec<u8>>> {
         self.one("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
     }
