@@ -1,5 +1,7 @@
 //! `flavorbox run` and `flavorbox resolve`: secrets into a process's
-//! environment, and references rendered into text.
+//! environment, and references rendered into text, read from the home or,
+//! with `--server`, from a `flavorbox serve` node (a CI job holding only a
+//! token), with the same output and exit codes.
 //!
 //! Guards against values leaking where they are easy to see: `run` passes
 //! values only through the child's environment (never its command line, so
@@ -27,11 +29,13 @@ use std::process::ExitCode;
 
 use clap::Args;
 use flavorbox::environment_names::{family_of, is_flavorbox_own};
+use flavorbox::managers::SecretsApi;
 use flavorbox::reference::{self, Reference};
 use flavorbox::{Error, ErrorKind, Home, Result, Secret};
 
 use super::input;
 use super::output::{err_line, out};
+use super::remote::RemoteArgs;
 use super::secret::shell_quote;
 
 mod child;
@@ -107,6 +111,8 @@ pub struct RunArgs {
     /// masking the secrets' values in what it prints
     #[arg(long)]
     no_mask: bool,
+    #[command(flatten)]
+    remote: RemoteArgs,
     /// The command and its arguments (after `--`)
     #[arg(last = true, required = true, value_name = "CMD")]
     command: Vec<OsString>,
@@ -120,6 +126,64 @@ pub struct ResolveArgs {
     manager: Option<String>,
     /// The template to render (`-` or nothing for stdin)
     file: Option<PathBuf>,
+    #[command(flatten)]
+    remote: RemoteArgs,
+}
+
+/// Where `run` and `resolve` read secrets: the home's secrets managers, or
+/// a `flavorbox serve` node's (`--server`), through the one interface both
+/// offer, so the two say and do the same.
+pub enum Secrets<'h> {
+    Home(&'h Home),
+    Server {
+        url: String,
+        token_file: Option<PathBuf>,
+    },
+}
+
+impl Secrets<'_> {
+    /// The named secrets manager, or the default one (the home's active
+    /// manager; on a server, the token's own).
+    fn manager(&self, name: Option<&str>) -> Result<Box<dyn SecretsApi + '_>> {
+        Ok(match self {
+            Secrets::Home(home) => Box::new(home.manager(name)?),
+            Secrets::Server { url, token_file } => Box::new(super::remote::connect(
+                url,
+                token_file.as_deref(),
+                name.map(str::to_string),
+            )?),
+        })
+    }
+}
+
+/// Runs `command` (`run` or `resolve`) against `--server` if given, else
+/// against the home `open_home` opens.
+pub fn with_secrets<T>(
+    remote: &RemoteArgs,
+    open_home: impl FnOnce() -> Result<Home>,
+    command: impl FnOnce(&Secrets<'_>) -> Result<T>,
+) -> Result<T> {
+    match &remote.server {
+        Some(url) => command(&Secrets::Server {
+            url: url.clone(),
+            token_file: remote.token_file.clone(),
+        }),
+        None => command(&Secrets::Home(&open_home()?)),
+    }
+}
+
+impl RunArgs {
+    /// Where the secrets are read (see [`with_secrets`]).
+    pub fn remote(&self) -> &RemoteArgs {
+        &self.remote
+    }
+}
+
+impl ResolveArgs {
+    /// Where the secrets are read (see [`with_secrets`]).
+    pub fn remote(&self) -> &RemoteArgs {
+        &self.remote
+    }
 }
 
 /// An environment variable name for `key` after `prefix`: upper-cased, `.`
@@ -148,17 +212,17 @@ fn usable_name(name: &str) -> bool {
         && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
-/// Reads references through one home, each secret once.
-pub struct Resolver<'h> {
-    home: &'h Home,
+/// Reads references through one home or server, each secret once.
+pub struct Resolver<'s> {
+    secrets: &'s Secrets<'s>,
     manager: Option<String>,
     read: BTreeMap<(Option<String>, String), Secret>,
 }
 
-impl<'h> Resolver<'h> {
-    pub fn new(home: &'h Home, manager: Option<String>) -> Self {
+impl<'s> Resolver<'s> {
+    pub fn new(secrets: &'s Secrets<'s>, manager: Option<String>) -> Self {
         Resolver {
-            home,
+            secrets,
             manager,
             read: BTreeMap::new(),
         }
@@ -168,7 +232,7 @@ impl<'h> Resolver<'h> {
         let manager = manager.map(str::to_string).or(self.manager.clone());
         let key = (manager.clone(), name.to_string());
         if !self.read.contains_key(&key) {
-            let secret = self.home.manager(manager.as_deref())?.get_secret(name)?;
+            let secret = self.secrets.manager(manager.as_deref())?.get_secret(name)?;
             self.read.insert(key.clone(), secret);
         }
         Ok(&self.read[&key])
@@ -253,8 +317,8 @@ fn key_variable(secret: &str, prefix: &str, key: &str) -> Result<String> {
 
 /// Starts the command with the secrets in its environment and returns its
 /// exit code (128 + signal if a signal ended it).
-pub fn run(home: &Home, args: RunArgs) -> Result<ExitCode> {
-    let mut resolver = Resolver::new(home, args.manager.clone());
+pub fn run(secrets: &Secrets<'_>, args: RunArgs) -> Result<ExitCode> {
+    let mut resolver = Resolver::new(secrets, args.manager.clone());
     let inherited = inherited(args.clean_env, &args.passes)?;
     let replaces = args
         .replaces
@@ -408,12 +472,12 @@ pub fn print_env<'a>(
 }
 
 /// Renders a template to stdout, or fails without printing anything.
-pub fn resolve(home: &Home, args: ResolveArgs) -> Result<()> {
+pub fn resolve(secrets: &Secrets<'_>, args: ResolveArgs) -> Result<()> {
     let path = args.file.unwrap_or_else(|| PathBuf::from("-"));
     let template = input::read_text(&path, "template", MAX_TEMPLATE_BYTES)?;
     // Parse first: a malformed template fails before any secret is read.
     reference::find_all(&template)?;
-    let rendered = Resolver::new(home, args.manager).render(&template)?;
+    let rendered = Resolver::new(secrets, args.manager).render(&template)?;
     super::output::raw(rendered.as_bytes());
     Ok(())
 }

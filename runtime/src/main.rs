@@ -103,8 +103,8 @@ enum Command {
     /// Create, list and revoke API tokens of `serve`
     #[command(subcommand)]
     Token(serve::TokenCommand),
-    /// Show what the token is on a `serve` node (--server): its id, name,
-    /// role, secrets manager and expiry
+    /// Show what a token is on a `serve` node: its id, name, role, secrets
+    /// manager and expiry
     Whoami(remote::WhoamiArgs),
     /// Show the latest requests `serve` answered (never values), or verify
     /// the audit log's hash chain (`audit verify`)
@@ -201,7 +201,7 @@ fn usage_error(err: clap::Error) -> ExitCode {
             .any(|flag| arg.split('=').next() == Some(flag))
     {
         tips = vec![
-            "--server and --token-file go with `secret` commands and `whoami` only \
+            "--server and --token-file go with `secret`, `run`, `resolve` and `whoami` only \
              (`flavorbox secret --server URL ...`)"
                 .to_string(),
         ];
@@ -432,8 +432,12 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
         },
         Command::Schema(cmd) => done(schema::run(&home()?, cmd)),
-        Command::Run(args) => exec::run(&home()?, args),
-        Command::Resolve(args) => done(exec::resolve(&home()?, args)),
+        Command::Run(args) => {
+            exec::with_secrets(&args.remote().clone(), home, |s| exec::run(s, args))
+        }
+        Command::Resolve(args) => done(exec::with_secrets(&args.remote().clone(), home, |s| {
+            exec::resolve(s, args)
+        })),
         Command::ImportZenml(args) => done(transfer::import_zenml(&home()?, args)),
     }
 }

@@ -5,7 +5,8 @@
 //! command line, where other users can read it).
 //!
 //! `--server` and `--token-file` are arguments of `secret` (and its
-//! subcommands) and `whoami` only: no other command shows or takes them. Set in
+//! subcommands), `run`, `resolve` and `whoami` only: no other command shows
+//! or takes them. Set in
 //! `FLAVORBOX_SERVER`, a server is refused by the commands that run where
 //! the store is ([`refuse_server_from_environment`]) with one line saying
 //! why, rather than ignored while they act on the local store.
@@ -24,7 +25,7 @@ use super::output::{out, structured};
 
 /// Where `secret` commands run instead of the home: a `flavorbox serve`
 /// node.
-#[derive(Args)]
+#[derive(Args, Clone)]
 pub struct RemoteArgs {
     /// Run on this `flavorbox serve` node (http://HOST:PORT) instead of the
     /// home, with the token from FLAVORBOX_TOKEN or --token-file
@@ -37,12 +38,13 @@ pub struct RemoteArgs {
 }
 
 /// Refuses a command that runs where the store is while `FLAVORBOX_SERVER`
-/// names a server (which only `secret` commands and `whoami` use).
+/// names a server (which only `secret`, `run`, `resolve` and `whoami`
+/// use).
 pub fn refuse_server_from_environment() -> Result<()> {
     if environment::server().is_some() {
         return Err(Error::invalid(format!(
-            "{} is set: --server works with `secret` commands and `whoami` only; other \
-             commands run where the store is (unset it for them)",
+            "{} is set: --server works with `secret`, `run`, `resolve` and `whoami` only; \
+             other commands run where the store is (unset it for them)",
             environment::SERVER
         )));
     }

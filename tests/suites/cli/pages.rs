@@ -2,7 +2,8 @@
 //! every listing, completion script and man page quietly with exit 0; the
 //! manual and `--help` teach (examples, every variable, every exit code);
 //! `--server` and `--token-file` shown (help, man pages, completions) and
-//! taken by `secret` commands only; `flavor new` refuses a name a flavor
+//! taken by the commands that read secrets (`secret`, `run`, `resolve`) and
+//! `whoami` only; `flavor new` refuses a name a flavor
 //! has already; `evaluate` names the component it judged and lists each
 //! check once (its progress is a live line on a terminal only).
 
@@ -174,7 +175,7 @@ fn the_manual_teaches_examples_environment_and_exit_status() {
 }
 
 #[test]
-fn server_flags_are_shown_and_taken_by_secret_commands_only() {
+fn server_flags_are_shown_and_taken_by_the_commands_that_read_secrets_only() {
     let home = CliHome::new();
     let shows = |args: &[&str]| {
         let help = home.cli(args).ok().to_string();
@@ -194,6 +195,9 @@ fn server_flags_are_shown_and_taken_by_secret_commands_only() {
         &["secret", "--help"][..],
         &["secret", "list", "--help"],
         &["secret", "register", "--help"],
+        &["run", "--help"],
+        &["resolve", "--help"],
+        &["whoami", "--help"],
     ] {
         assert!(shows(args), "{args:?}");
     }
@@ -214,7 +218,12 @@ fn server_flags_are_shown_and_taken_by_secret_commands_only() {
         .collect();
     assert!(offered.len() > 10, "{offered:#?}");
     for line in offered {
-        assert!(line.contains("using_subcommand secret;"), "{line}");
+        assert!(
+            ["secret;", "run\"", "resolve\"", "whoami\""]
+                .iter()
+                .any(|command| line.contains(&format!("using_subcommand {command}"))),
+            "{line}"
+        );
     }
 
     // Elsewhere, clap's one line, saying where they go.
@@ -228,7 +237,7 @@ fn server_flags_are_shown_and_taken_by_secret_commands_only() {
             .fails(2, "unexpected argument '--")
             .to_string();
         assert!(
-            err.contains("go with `secret` commands and `whoami` only"),
+            err.contains("go with `secret`, `run`, `resolve` and `whoami` only"),
             "{err}"
         );
         assert!(!err.contains("--store"), "no other flag suggested: {err}");
@@ -239,7 +248,8 @@ fn server_flags_are_shown_and_taken_by_secret_commands_only() {
     for args in [&["flavor", "list"][..], &["init"], &["key", "rotate"]] {
         home.cli_env(args, &env).fails(
             2,
-            "FLAVORBOX_SERVER is set: --server works with `secret` commands and `whoami` only",
+            "FLAVORBOX_SERVER is set: --server works with `secret`, `run`, `resolve` and \
+             `whoami` only",
         );
     }
     home.cli_env(&["completions", "bash"], &env).ok();

@@ -422,3 +422,87 @@ fn an_answer_that_cannot_be_audited_is_withheld() {
         .collect();
     assert_eq!(ops, ["register-secret", "get-secret"]);
 }
+
+#[test]
+fn run_and_resolve_on_a_server_say_and_do_what_they_do_locally() {
+    let url = Postgres::shared().database();
+    let read = token(&url, "default", "read", &[]);
+    cli_on(
+        &url,
+        &[
+            "secret",
+            "register",
+            "db",
+            "login=svc",
+            "password=pw-over-http",
+        ],
+    )
+    .ok();
+    let node = start(&url);
+    let server = node.url();
+    // A CI job's machine: a token and a server, no home (none is opened or
+    // created: its HOME stays empty).
+    let nowhere = tempfile::tempdir().unwrap();
+    let job_home = nowhere.path().to_str().unwrap();
+    let env = [
+        ("FLAVORBOX_SERVER", server.as_str()),
+        ("FLAVORBOX_TOKEN", read.as_str()),
+        ("HOME", job_home),
+    ];
+    let remote = |args: &[&str]| run_cli_env(None, args, None, &env);
+    let same = |args: &[&str]| {
+        let (here, there) = (cli_on(&url, args), remote(args));
+        assert_eq!(
+            (here.code, &here.stdout, &here.stderr),
+            (there.code, &there.stdout, &there.stderr),
+            "{args:?}: locally {here:?}, over HTTP {there:?}"
+        );
+        there
+    };
+
+    // `run`: the secret in the environment, what the command prints
+    // masked, its exit code back.
+    let script = "echo \"$LOGIN:$PASSWORD\"; test \"$PASSWORD\" = pw-over-http && exit 3";
+    let run = same(&["run", "--secret", "db", "--", "sh", "-c", script]);
+    assert_eq!((run.code, run.stdout.as_str()), (3, "svc:***\n"));
+
+    // `resolve`: a template rendered whole.
+    let dir = tempfile::tempdir().unwrap();
+    let template = dir.path().join("app.conf.tmpl");
+    std::fs::write(
+        &template,
+        "dsn=postgres://{{db.login}}:{{db.password}}@db\n",
+    )
+    .unwrap();
+    let template = template.to_str().unwrap();
+    let rendered = same(&["resolve", template]);
+    assert_eq!(rendered.ok(), "dsn=postgres://svc:pw-over-http@db\n");
+
+    // The same refusals, the same words and exit codes.
+    same(&["run", "--secret", "ghost", "--", "true"]).fails(1, "ghost");
+    let broken = dir.path().join("broken.tmpl");
+    std::fs::write(&broken, "x={{db.nokey}}\n").unwrap();
+    same(&["resolve", broken.to_str().unwrap()]).fails(1, "has no key `nokey`");
+
+    // --server and --token-file on the command line, as for `secret`.
+    let token_file = dir.path().join("token");
+    std::fs::write(&token_file, &read).unwrap();
+    let given = run_cli_env(
+        None,
+        &[
+            "resolve",
+            "--server",
+            &server,
+            "--token-file",
+            token_file.to_str().unwrap(),
+            template,
+        ],
+        None,
+        &[("HOME", job_home)],
+    );
+    assert_eq!(given.ok(), "dsn=postgres://svc:pw-over-http@db\n");
+    assert!(
+        std::fs::read_dir(nowhere.path()).unwrap().next().is_none(),
+        "no home was created on the client"
+    );
+}
