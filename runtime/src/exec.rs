@@ -30,7 +30,7 @@ use std::process::ExitCode;
 use clap::Args;
 use flavorbox::environment_names::{family_of, is_flavorbox_own};
 use flavorbox::managers::SecretsApi;
-use flavorbox::reference::{self, Reference};
+use flavorbox::reference::{self, Braces, Reference};
 use flavorbox::{Error, ErrorKind, Home, Result, Secret};
 
 use super::input;
@@ -118,7 +118,18 @@ pub struct RunArgs {
     command: Vec<OsString>,
 }
 
+/// What `resolve --help` adds after the options: the template syntax.
+const RESOLVE_SYNTAX: &str = "\
+References:
+  {{name.key}} and {{manager/name.key}} are replaced by the key's value; a
+  secret whose name holds a `.` is written in quotes: {{\"db.prod\".password}}.
+  Whitespace inside the braces is ignored. Any other {{ ... }} (Helm's
+  {{ .Values.image }}, Jinja's {{ user | upper }}, GitHub Actions'
+  ${{ github.sha }}) is left as it is, or refused with --strict; \\{{ is a literal {{ either way. Nothing is printed
+  unless every reference resolved.";
+
 #[derive(Args)]
+#[command(after_help = RESOLVE_SYNTAX)]
 pub struct ResolveArgs {
     /// Resolve references without a manager in this secrets manager instead
     /// of the active one
@@ -126,6 +137,10 @@ pub struct ResolveArgs {
     manager: Option<String>,
     /// The template to render (`-` or nothing for stdin)
     file: Option<PathBuf>,
+    /// Refuse a `{{` that is not a reference (by default it is left as it
+    /// is, for the file's other templating: Helm, Jinja, GitHub Actions)
+    #[arg(long)]
+    strict: bool,
     #[command(flatten)]
     remote: RemoteArgs,
 }
@@ -260,9 +275,10 @@ impl<'s> Resolver<'s> {
         })
     }
 
-    /// `template` with every reference replaced.
-    pub fn render(&mut self, template: &str) -> Result<String> {
-        reference::render(template, |r| self.value(r))
+    /// `template` with every reference replaced; other `{{` taken as
+    /// `braces` says.
+    pub fn render(&mut self, template: &str, braces: Braces) -> Result<String> {
+        reference::render(template, braces, |r| self.value(r))
     }
 }
 
@@ -382,7 +398,7 @@ pub fn run(secrets: &Secrets<'_>, args: RunArgs) -> Result<ExitCode> {
     for spec in &args.envs {
         let (var, template) = super::split_pair(spec, "--env")?;
         let var = variable_name(&var, "--env")?;
-        let value = resolver.render(&template)?;
+        let value = resolver.render(&template, Braces::Others)?;
         set(var.clone(), value, format!("--env {var}"))?;
     }
     let (program, rest) = args
@@ -475,9 +491,13 @@ pub fn print_env<'a>(
 pub fn resolve(secrets: &Secrets<'_>, args: ResolveArgs) -> Result<()> {
     let path = args.file.unwrap_or_else(|| PathBuf::from("-"));
     let template = input::read_text(&path, "template", MAX_TEMPLATE_BYTES)?;
+    let braces = match args.strict {
+        true => Braces::Strict,
+        false => Braces::Others,
+    };
     // Parse first: a malformed template fails before any secret is read.
-    reference::find_all(&template)?;
-    let rendered = Resolver::new(secrets, args.manager).render(&template)?;
+    reference::find_all(&template, braces)?;
+    let rendered = Resolver::new(secrets, args.manager).render(&template, braces)?;
     super::output::raw(rendered.as_bytes());
     Ok(())
 }

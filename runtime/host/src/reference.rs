@@ -3,14 +3,21 @@
 //!
 //! References let a config value or a template name a secret instead of
 //! holding it, so a credential lives in one (sealed) place. Guards against a
-//! template being half-rendered or rendered with a guess: parsing is strict
-//! (an unclosed `{{`, a bad name or a missing key is an error naming the
-//! reference, never passed through), and [`render`] resolves every
-//! reference before it returns any text.
+//! template being half-rendered or rendered with a guess: [`render`]
+//! resolves every reference before it returns any text, and a reference
+//! that does not resolve (no such secret or key) is an error naming it.
+//!
+//! Guards also against breaking the other templating a file holds (Helm's
+//! `{{ .Values.image }}`, Jinja's `{{ user | upper }}`, GitHub Actions'
+//! `${{ secrets.X }}`): only a `{{ ... }}` whose inside parses as a
+//! reference (and that does not follow a `$`) is replaced; any other `{{` is left as it is ([`Braces::Others`]),
+//! or is an error naming its line with [`Braces::Strict`] (`--strict`).
+//! `\{{` is a literal `{{` either way, never read as a reference.
 //!
 //! As in ZenML, the secret name ends at the first `.`: what follows is the
-//! key (which may itself contain dots). Whitespace inside the braces is
-//! ignored.
+//! key (which may itself contain dots). A secret whose name holds a `.` is
+//! named in quotes: `{{"db.prod".password}}`, `{{prod/"db.prod".password}}`.
+//! Whitespace inside the braces is ignored.
 
 use std::fmt;
 
@@ -30,10 +37,38 @@ pub struct Reference {
 
 impl fmt::Display for Reference {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // A name with a `.` is quoted, as it must be written.
+        let secret = match self.secret.contains('.') {
+            true => format!("\"{}\"", self.secret),
+            false => self.secret.clone(),
+        };
         match &self.manager {
-            Some(m) => write!(f, "{{{{{m}/{}.{}}}}}", self.secret, self.key),
-            None => write!(f, "{{{{{}.{}}}}}", self.secret, self.key),
+            Some(m) => write!(f, "{{{{{m}/{secret}.{}}}}}", self.key),
+            None => write!(f, "{{{{{secret}.{}}}}}", self.key),
         }
+    }
+}
+
+/// How [`render`] and [`find_all`] take a `{{` that does not open a
+/// reference (an unclosed one, or one whose inside is not `NAME.KEY`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Braces {
+    /// Left as it is: the file holds other templating too.
+    Others,
+    /// An error naming its line (`resolve --strict`).
+    Strict,
+}
+
+/// The name at the start of `text` up to `end` (not included), quoted
+/// (`"db.prod"`, which may hold `.`) or not, and what follows `end`.
+fn split_name(text: &str, end: char) -> Option<(&str, &str)> {
+    match text.strip_prefix('"') {
+        Some(quoted) => {
+            let close = quoted.find('"')?;
+            let rest = quoted[close + 1..].strip_prefix(end)?;
+            Some((&quoted[..close], rest))
+        }
+        None => text.split_once(end),
     }
 }
 
@@ -50,12 +85,14 @@ impl Reference {
         if text.len() > MAX_REFERENCE_LEN {
             return Err(bad("is too long".to_string()));
         }
-        let (manager, rest) = match text.split_once('/') {
+        let (manager, rest) = match split_name(text, '/') {
             Some((m, rest)) => (Some(m), rest),
             None => (None, text),
         };
-        let Some((secret, key)) = rest.split_once('.') else {
-            return Err(bad("is not NAME.KEY or MANAGER/NAME.KEY".to_string()));
+        let Some((secret, key)) = split_name(rest, '.') else {
+            return Err(bad(
+                "is not NAME.KEY or MANAGER/NAME.KEY (a NAME holding `.` in quotes)".to_string(),
+            ));
         };
         if let Some(m) = manager {
             check_name("secrets manager name", m).map_err(|e| bad(format!("has a bad {e}")))?;
@@ -86,10 +123,11 @@ impl Reference {
     }
 }
 
-/// Every reference in `template`, in order of appearance.
-pub fn find_all(template: &str) -> Result<Vec<Reference>> {
+/// Every reference in `template`, in order of appearance; the other `{{`
+/// are taken as `braces` says.
+pub fn find_all(template: &str, braces: Braces) -> Result<Vec<Reference>> {
     let mut found = Vec::new();
-    walk(template, |piece| {
+    walk(template, braces, |piece| {
         if let Piece::Reference(r) = piece {
             found.push(r);
         }
@@ -98,14 +136,16 @@ pub fn find_all(template: &str) -> Result<Vec<Reference>> {
     Ok(found)
 }
 
-/// Renders `template`, replacing each reference by `resolve(reference)`.
-/// Nothing is returned unless every reference resolved.
+/// Renders `template`, replacing each reference by `resolve(reference)`;
+/// the other `{{` are taken as `braces` says. Nothing is returned unless
+/// every reference resolved.
 pub fn render(
     template: &str,
+    braces: Braces,
     mut resolve: impl FnMut(&Reference) -> Result<String>,
 ) -> Result<String> {
     let mut out = String::with_capacity(template.len());
-    walk(template, |piece| {
+    walk(template, braces, |piece| {
         match piece {
             Piece::Text(t) => out.push_str(t),
             Piece::Reference(r) => out.push_str(&resolve(&r)?),
@@ -120,22 +160,63 @@ enum Piece<'a> {
     Reference(Reference),
 }
 
-fn walk<'a>(template: &'a str, mut f: impl FnMut(Piece<'a>) -> Result<()>) -> Result<()> {
+/// Hands `f` the template's text and references in order. Linear in the
+/// template: each `{{` is looked at once, and after one that opens no
+/// reference the scan goes on right after it.
+fn walk<'a>(
+    template: &'a str,
+    braces: Braces,
+    mut f: impl FnMut(Piece<'a>) -> Result<()>,
+) -> Result<()> {
+    let line_of = |rest: &str, at: usize| {
+        template[..template.len() - rest.len() + at]
+            .matches('\n')
+            .count()
+            + 1
+    };
     let mut rest = template;
     while let Some(start) = rest.find("{{") {
-        f(Piece::Text(&rest[..start]))?;
         let after = &rest[start + 2..];
-        let Some(end) = after.find("}}") else {
-            let line = template[..template.len() - rest.len() + start]
-                .matches('\n')
-                .count()
-                + 1;
-            return Err(Error::invalid(format!(
-                "`{{{{` on line {line} is never closed with `}}}}`"
-            )));
+        // `\{{`: a literal `{{`, the backslash dropped.
+        if rest[..start].ends_with('\\') {
+            f(Piece::Text(&rest[..start - 1]))?;
+            f(Piece::Text("{{"))?;
+            rest = after;
+            continue;
+        }
+        f(Piece::Text(&rest[..start]))?;
+        let parsed = match after.find("}}") {
+            // `${{ ... }}` is GitHub Actions' (and shell-like templating's),
+            // never a reference.
+            Some(_) if rest[..start].ends_with('$') => Err(Error::invalid(
+                "`${{` opens GitHub Actions' expressions, not a reference",
+            )),
+            Some(end) => Reference::parse_inner(&after[..end]).map(|r| (r, end)),
+            None => Err(Error::invalid(format!(
+                "`{{{{` on line {} is never closed with `}}}}`",
+                line_of(rest, start)
+            ))),
         };
-        f(Piece::Reference(Reference::parse_inner(&after[..end])?))?;
-        rest = &after[end + 2..];
+        match (parsed, braces) {
+            (Ok((reference, end)), _) => {
+                f(Piece::Reference(reference))?;
+                rest = &after[end + 2..];
+            }
+            (Err(err), Braces::Strict) => {
+                let line = line_of(rest, start);
+                return Err(err.map_detail(|why| {
+                    if why.contains(" on line ") {
+                        why
+                    } else {
+                        format!("{why} (line {line}; write `\\{{{{` for a literal `{{{{`)")
+                    }
+                }));
+            }
+            (Err(_), Braces::Others) => {
+                f(Piece::Text("{{"))?;
+                rest = after;
+            }
+        }
     }
     f(Piece::Text(rest))
 }
@@ -174,12 +255,12 @@ mod tests {
 
     #[test]
     fn renders_all_or_nothing() {
-        let out = render("u={{db.user}} p={{m/db.pw}}\n", |r| {
+        let out = render("u={{db.user}} p={{m/db.pw}}\n", Braces::Strict, |r| {
             Ok(format!("<{}>", r.key))
         })
         .unwrap();
         assert_eq!(out, "u=<user> p=<pw>\n");
-        let err = render("a {{x.y}} b {{ghost.k}}", |r| {
+        let err = render("a {{x.y}} b {{ghost.k}}", Braces::Others, |r| {
             if r.secret == "ghost" {
                 Err(Error::not_found(format!("{r}")))
             } else {
@@ -189,12 +270,72 @@ mod tests {
         .unwrap_err();
         assert!(err.to_string().contains("{{ghost.k}}"));
         assert!(
-            render("line\n{{open", |_| Ok(String::new()))
+            render("line\n{{open", Braces::Strict, |_| Ok(String::new()))
                 .unwrap_err()
                 .to_string()
                 .contains("line 2")
         );
-        assert_eq!(find_all("{{a.b}}{{c/d.e}}").unwrap().len(), 2);
+        assert_eq!(
+            find_all("{{a.b}}{{c/d.e}}", Braces::Strict).unwrap().len(),
+            2
+        );
+    }
+
+    #[test]
+    fn other_templating_is_left_alone_unless_strict() {
+        let template = "image: {{ .Values.image }}\nname: {{ user | upper }}\n\
+                        run: ${{ github.sha }}x\npw: {{db.password}}\nopen: {{ never";
+        let out = render(template, Braces::Others, |r| Ok(format!("<{}>", r.key))).unwrap();
+        assert_eq!(
+            out,
+            "image: {{ .Values.image }}\nname: {{ user | upper }}\n\
+             run: ${{ github.sha }}x\npw: <password>\nopen: {{ never"
+        );
+        let err = render(template, Braces::Strict, |_| Ok(String::new())).unwrap_err();
+        assert!(err.detail().contains("(line 1;"), "{err}");
+        assert!(err.detail().contains("`\\{{`"), "{err}");
+        assert_eq!(find_all(template, Braces::Others).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn a_backslash_makes_a_literal_pair_of_braces() {
+        for braces in [Braces::Others, Braces::Strict] {
+            let out = render(r"\{{db.password}} {{db.password}} \{{ x", braces, |_| {
+                Ok("V".into())
+            })
+            .unwrap();
+            assert_eq!(out, "{{db.password}} V {{ x");
+        }
+    }
+
+    #[test]
+    fn a_dotted_secret_name_is_referred_to_in_quotes() {
+        let quoted = r(None, "db.prod", "password");
+        assert_eq!(quoted.to_string(), "{{\"db.prod\".password}}");
+        for text in ["{{\"db.prod\".password}}", "{{ \"db.prod\".password }}"] {
+            assert_eq!(Reference::parse_whole(text).unwrap().unwrap(), quoted);
+        }
+        assert_eq!(
+            Reference::parse_whole("{{prod/\"db.prod\".tls.key}}")
+                .unwrap()
+                .unwrap(),
+            r(Some("prod"), "db.prod", "tls.key")
+        );
+        assert_eq!(
+            Reference::parse_whole("{{\"team.a\"/db.k}}")
+                .unwrap()
+                .unwrap(),
+            r(Some("team.a"), "db", "k")
+        );
+        // What it shows parses back to itself.
+        let shown = r(Some("m"), "a.b", "c.d").to_string();
+        assert_eq!(
+            Reference::parse_whole(&shown).unwrap().unwrap(),
+            r(Some("m"), "a.b", "c.d")
+        );
+        for bad in ["{{\"db.prod.password}}", "{{\"\".k}}", "{{\"d b\".k}}"] {
+            assert!(Reference::parse_whole(bad).unwrap().is_err(), "{bad}");
+        }
     }
 
     proptest::proptest! {
@@ -205,22 +346,40 @@ mod tests {
         /// template, and each reference is resolved exactly once.
         #[test]
         fn a_template_is_rendered_whole_or_not_at_all(
-            template in "([a-z./ ]{0,6}(\\{\\{|\\}\\}|\\{|\\})?){0,12}"
+            template in "([a-z./ \"\\\\]{0,6}(\\{\\{|\\}\\}|\\{|\\})?){0,12}"
         ) {
             let mut resolved = 0;
-            match render(&template, |_| {
+            match render(&template, Braces::Strict, |_| {
                 resolved += 1;
                 Ok("V".into())
             }) {
                 Ok(out) => {
-                    proptest::prop_assert!(!out.contains("{{"), "{out:?}");
-                    proptest::prop_assert_eq!(resolved, find_all(&template).unwrap().len());
+                    let found = find_all(&template, Braces::Strict).unwrap().len();
+                    proptest::prop_assert_eq!(resolved, found);
+                    // Only an escaped pair of braces is left.
+                    proptest::prop_assert_eq!(
+                        out.matches("{{").count(),
+                        template.matches("\\{{").count(),
+                        "{:?}", out
+                    );
                 }
                 Err(err) => {
-                    proptest::prop_assert!(find_all(&template).is_err());
+                    proptest::prop_assert!(find_all(&template, Braces::Strict).is_err());
                     proptest::prop_assert!(!err.to_string().contains('\n'));
                 }
             }
+            // Leaving other braces alone, rendering never fails and
+            // resolves exactly the references it finds.
+            let mut resolved = 0;
+            let out = render(&template, Braces::Others, |_| {
+                resolved += 1;
+                Ok("V".into())
+            });
+            proptest::prop_assert!(out.is_ok());
+            proptest::prop_assert_eq!(
+                resolved,
+                find_all(&template, Braces::Others).unwrap().len()
+            );
         }
     }
 }

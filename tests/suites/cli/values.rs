@@ -143,10 +143,82 @@ fn resolve_renders_every_reference_or_prints_nothing() {
     assert!(ghost.stdout.is_empty());
     home.cli_with_stdin(&["resolve"], Some(b"a {{ghost.k}}"))
         .fails(1, "reference {{ghost.k}}: secret `ghost` does not exist");
-    home.cli_with_stdin(&["resolve"], Some(b"x\n{{db.username"))
-        .fails(2, "never closed");
-    home.cli_with_stdin(&["resolve"], Some(b"{{nokey}}"))
+    // With --strict, a `{{` that is not a reference is refused, naming it.
+    home.cli_with_stdin(&["resolve", "--strict"], Some(b"x\n{{db.username"))
+        .fails(2, "on line 2 is never closed");
+    home.cli_with_stdin(&["resolve", "--strict"], Some(b"{{nokey}}"))
         .fails(2, "is not NAME.KEY");
+}
+
+#[test]
+fn resolve_leaves_other_templating_alone_and_reaches_dotted_names() {
+    let home = TestHome::new();
+    home.register_secret("db", &["username=admin", "password=hunter2-pw"]);
+    home.register_secret("db.prod", &["password=prod-pw"]);
+    // A Helm values file, a Jinja line and a GitHub Actions step around
+    // three references, one to a secret whose name holds a `.`.
+    let template = "\
+image: {{ .Values.image.repository }}:{{ .Chart.AppVersion }}
+greeting: {{ user.name | title }}
+run: echo ${{ github.sha }}
+user: {{db.username}}
+pass: {{ db.password }}
+prod: {{\"db.prod\".password}}
+literal: \\{{db.password}}
+";
+    let rendered = home.cli_with_stdin(&["resolve"], Some(template.as_bytes()));
+    assert_eq!(
+        rendered.ok(),
+        "\
+image: {{ .Values.image.repository }}:{{ .Chart.AppVersion }}
+greeting: {{ user.name | title }}
+run: echo ${{ github.sha }}
+user: admin
+pass: hunter2-pw
+prod: prod-pw
+literal: {{db.password}}
+"
+    );
+    // Strict, the first `{{` that is not a reference is refused with its
+    // line and how to write a literal one; nothing is printed.
+    let strict = home.cli_with_stdin(&["resolve", "--strict"], Some(template.as_bytes()));
+    let line = strict.fails(2, "(line 1; write `\\{{` for a literal `{{`)");
+    assert!(line.contains("{{.Values.image.repository}}"), "{line}");
+    assert!(strict.stdout.is_empty(), "{strict:?}");
+
+    // The quoted name works on every path that takes a reference: `run
+    // --env` and a manager's config.
+    let run = home.cli(&[
+        "run",
+        "--no-mask",
+        "--env",
+        "P={{\"db.prod\".password}}",
+        "--",
+        "printenv",
+        "P",
+    ]);
+    assert_eq!(run.ok(), "prod-pw\n");
+    home.cli(&[
+        "secrets-manager",
+        "register",
+        "prod",
+        "--flavor",
+        "aws",
+        "--config",
+        "region=us-east-1",
+        "--config",
+        "aws_access_key_id=AKIAEXAMPLE",
+        "--config",
+        "aws_secret_access_key={{\"db.prod\".password}}",
+        "--config",
+        "endpoint=http://127.0.0.1:9",
+    ])
+    .ok();
+    let described = home.cli(&["secrets-manager", "describe", "prod"]);
+    assert!(
+        described.ok().contains("{{default/\"db.prod\".password}}"),
+        "the reference is kept, pinned and quoted: {described:?}"
+    );
 }
 
 #[test]
