@@ -100,7 +100,13 @@ impl Manager<'_> {
         action: &str,
         on: OnReferences,
     ) -> Result<Vec<Referrer>> {
-        let referrers = self.managers.referrers(self.name(), secret)?;
+        let mut referrers = self.managers.referrers(self.name(), secret)?;
+        if secret.is_none() && !referrers.is_empty() {
+            // Only the secrets there are: a reference already broken
+            // holds nothing back.
+            let names = self.list_secrets()?;
+            referrers.retain(|r| names.contains(&r.reference.secret));
+        }
         if referrers.is_empty() || on == OnReferences::Break {
             return Ok(referrers);
         }
