@@ -400,25 +400,17 @@ fn a_secret_a_config_refers_to_is_deleted_over_http_only_when_forced() {
     let keys = ["aws_access_key_id=A", "aws_secret_access_key=S"];
     cli_on(&url, &["secret", "register", "aws_creds", keys[0], keys[1]]).ok();
     let reference = "aws_secret_access_key={{aws_creds.aws_secret_access_key}}";
-    cli_on(
-        &url,
-        &[
-            "secrets-manager",
-            "register",
-            "prod",
-            "--flavor",
-            "aws",
-            "--config",
-            "region=us-east-1",
-            "--config",
-            "aws_access_key_id=x",
-            "--config",
-            reference,
-            "--config",
-            "endpoint=http://127.0.0.1:9",
-        ],
-    )
-    .ok();
+    let mut register = vec!["secrets-manager", "register", "prod", "--flavor", "aws"];
+    let endpoint = "endpoint=http://127.0.0.1:9";
+    for config in [
+        "region=us-east-1",
+        "aws_access_key_id=x",
+        reference,
+        endpoint,
+    ] {
+        register.extend(["--config", config]);
+    }
+    cli_on(&url, &register).ok();
     let read = token(&url, "default", "read", &[]);
     let write = token(&url, "default", "write", &[]);
     let admin = token(&url, "default", "admin", &[]);
