@@ -42,7 +42,7 @@ pub use api::{Feature, SecretSummary, SecretUpdate, SecretsApi};
 pub use bulk::BulkBound;
 pub use config::MissingGrant;
 pub use import::{ImportPlan, ImportReport, OnConflict, Progress};
-pub use references::{Referrer, describe_referrers};
+pub use references::Referrer;
 
 /// The secrets managers of one home.
 #[derive(Clone, Copy)]

@@ -33,7 +33,8 @@ pub struct Referrer {
 }
 
 impl fmt::Display for Referrer {
-    /// `config `KEY` of secrets manager `M` ({{m/name.key}})`.
+    /// The config key and manager named, then the reference, e.g.
+    /// ``config `token` of secrets manager `kv` ({{default/creds.token}})``.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
@@ -44,7 +45,7 @@ impl fmt::Display for Referrer {
 }
 
 /// The referrers, joined for one line.
-pub fn describe_referrers(referrers: &[Referrer]) -> String {
+fn describe_referrers(referrers: &[Referrer]) -> String {
     let named: Vec<String> = referrers.iter().map(Referrer::to_string).collect();
     named.join(", ")
 }
