@@ -6,12 +6,12 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand, ValueEnum};
-use flavorbox::managers::{BulkBound, Feature, SecretSummary, SecretUpdate, SecretsApi};
+use flavorbox::managers::{BulkBound, Feature, Referrer, SecretSummary, SecretUpdate, SecretsApi};
 use flavorbox::text::escape;
 use flavorbox::{Error, Result, Secret};
 use serde::Serialize;
 
-use super::output::{json, out, structured, table, yaml};
+use super::output::{err_line, json, out, structured, table, yaml};
 use super::terminal::confirm;
 use super::{OutputFormat, exec, input, transfer};
 
@@ -123,6 +123,11 @@ pub(super) enum SecretCommand {
         old: String,
         /// Its new name
         new: String,
+        /// Rename it even though a secrets manager's config refers to it
+        /// (`{{name.key}}`); those references are left pointing at the old
+        /// name, so broken, and named on stderr
+        #[arg(long)]
+        force: bool,
     },
     /// Delete a secret
     #[command(visible_alias = "rm")]
@@ -132,10 +137,17 @@ pub(super) enum SecretCommand {
         /// Do not ask for confirmation
         #[arg(long, short)]
         yes: bool,
+        /// Delete it even though a secrets manager's config refers to it
+        /// (`{{name.key}}`); those references are broken, and named on
+        /// stderr. Implies --yes
+        #[arg(long)]
+        force: bool,
     },
-    /// Delete every secret of the secrets manager
+    /// Delete every secret of the secrets manager (refused while a secrets
+    /// manager's config refers to one of them: delete those one by one)
     DeleteAll {
-        /// Do not ask for confirmation (required when not on a terminal)
+        /// Do not ask for confirmation (required when not on a terminal);
+        /// it does not delete secrets that configs refer to
         #[arg(long, visible_alias = "yes")]
         force: bool,
         /// Most delete calls a flavor granted `http` is driven through, one
@@ -300,24 +312,34 @@ pub fn run(api: &dyn SecretsApi, command: SecretCommand) -> Result<()> {
             out!("updated secret {}", summary(&updated));
             Ok(())
         }
-        SecretCommand::Rename { old, new } => {
-            api.rename_secret(&old, &new)?;
+        SecretCommand::Rename { old, new, force } => {
+            if force {
+                let (_, broken) = api.rename_secret_breaking(&old, &new)?;
+                tell_broken(&broken, &format!("renamed secret `{old}`"));
+            } else {
+                api.rename_secret(&old, &new)?;
+            }
             out!(
                 "renamed secret `{old}` to `{new}` in secrets manager `{}`",
                 api.manager_name()
             );
             Ok(())
         }
-        SecretCommand::Delete { name, yes } => {
+        SecretCommand::Delete { name, yes, force } => {
             confirm(
                 &format!(
                     "delete secret `{name}` of secrets manager `{}`?",
                     api.manager_name()
                 ),
-                yes,
+                yes || force,
                 "--yes",
             )?;
-            api.delete_secret(&name)?;
+            if force {
+                let broken = api.delete_secret_breaking(&name)?;
+                tell_broken(&broken, &format!("deleted secret `{name}`"));
+            } else {
+                api.delete_secret(&name)?;
+            }
             out!("deleted secret `{name}`");
             Ok(())
         }
@@ -367,6 +389,20 @@ pub fn run(api: &dyn SecretsApi, command: SecretCommand) -> Result<()> {
             api.require(Feature::Import)?;
             transfer::import(api, &file, how, &decrypt)
         }
+    }
+}
+
+/// Says on stderr which config references `what` (a forced delete or
+/// rename) left broken, and how to mend each.
+fn tell_broken(broken: &[Referrer], what: &str) {
+    for referrer in broken {
+        err_line(format_args!(
+            "flavorbox: warning: {what} broke {}; mend it with `flavorbox secrets-manager \
+             update {} --config {}=...`",
+            escape(&referrer.to_string()),
+            escape(&referrer.manager),
+            escape(&referrer.key)
+        ));
     }
 }
 

@@ -1,5 +1,7 @@
 //! Operating over time: a flavor upgraded and regranted in place, config
-//! references resolved at call time and rotated, secret config masked
+//! references resolved at call time and rotated (the README's rotation
+//! example, its manager active or not) and kept whole (a secret they refer
+//! to is deleted or renamed only with --force), secret config masked
 //! wherever it is shown, updates that remove keys or switch schema, renames,
 //! and two processes updating one secret at once.
 
@@ -180,6 +182,131 @@ fn config_references_resolve_at_call_time_and_rotate() {
         .fails(2, "nothing to update");
     home.cli(&["secrets-manager", "update", "ghost", "--config", "label=x"])
         .fails(1, "secrets manager `ghost` does not exist");
+}
+
+/// The README's rotation example: `prod`'s secret key becomes a reference
+/// to `aws_creds` in `default`, whether `default` or `prod` is active.
+#[test]
+fn the_readme_rotation_example_works_with_its_manager_active_or_not() {
+    let home = TestHome::new();
+    let keys = [
+        "aws_access_key_id=AKIAEXAMPLE",
+        "aws_secret_access_key=rotated-key",
+    ];
+    home.register_secret("aws_creds", &["--schema", "aws", keys[0], keys[1]]);
+    home.register_manager(
+        "prod",
+        "aws",
+        &[
+            ("region", "us-east-1"),
+            ("aws_access_key_id", "x"),
+            ("aws_secret_access_key", "y"),
+            ("endpoint", "http://127.0.0.1:9"),
+        ],
+        &[],
+    );
+    let rotate = [
+        "secrets-manager",
+        "update",
+        "prod",
+        "--config",
+        "aws_secret_access_key={{aws_creds.aws_secret_access_key}}",
+    ];
+    let pinned = "{{default/aws_creds.aws_secret_access_key}}";
+    for active in ["default", "prod"] {
+        home.cli(&["secrets-manager", "set-active", active]).ok();
+        home.cli(&rotate).ok();
+        let described = home.cli(&["secrets-manager", "describe", "prod"]);
+        assert!(described.ok().contains(pinned), "{active}: {described:?}");
+        assert!(!described.stdout.contains("rotated-key"), "{described:?}");
+    }
+    // With `prod` active, a reference naming no manager must say which
+    // other one holds the secret: two do, so it is refused naming both.
+    home.cli(&["secrets-manager", "register", "spare", "--flavor", "local"])
+        .ok();
+    home.register_secret(
+        "aws_creds",
+        &["-m", "spare", "--schema", "aws", keys[0], keys[1]],
+    );
+    home.cli(&rotate).fails(
+        2,
+        "it is held by `default`, `spare`: write {{MANAGER/aws_creds",
+    );
+    home.cli(&["secret", "delete", "aws_creds", "-m", "spare", "--yes"])
+        .ok();
+    home.cli(&["secret", "delete", "aws_creds", "-m", "default", "--force"])
+        .ok();
+    home.cli(&rotate).fails(2, "no other manager holds it");
+}
+
+/// A secret a manager's config refers to is not deleted, renamed or
+/// deleted with all the others unless forced; the refusal names every
+/// referring manager and key, and a forced change says what it broke.
+#[test]
+fn a_secret_a_config_refers_to_is_deleted_or_renamed_only_when_forced() {
+    let home = TestHome::new();
+    home.register_secret("creds", &["token=t-1"]);
+    home.register_secret("other", &["k=v"]);
+    home.register_flavor(guests::KV_JSON, &["--grant", "storage"])
+        .ok();
+    for manager in ["kv", "kv2"] {
+        home.register_manager(manager, "kv_json", &[("label", "{{creds.token}}")], &[]);
+    }
+    let both = "config `label` of secrets manager `kv` ({{default/creds.token}}), config \
+                `label` of secrets manager `kv2` ({{default/creds.token}})";
+    home.cli(&["secret", "delete", "creds", "--yes"])
+        .fails(1, both);
+    home.cli(&["secret", "rename", "creds", "renamed"])
+        .fails(1, both);
+    home.cli(&["secret", "delete-all", "--force"])
+        .fails(1, both);
+    let listed = home.cli(&["secret", "list"]);
+    assert_eq!(listed.ok(), "creds\nother\n", "nothing changed: {listed:?}");
+    home.cli(&["secret", "list", "-m", "kv"]).ok();
+
+    // Renamed anyway: the references still name `creds`, so `kv` breaks
+    // until the secret is back under its old name.
+    let renamed = home.cli(&["secret", "rename", "creds", "renamed", "--force"]);
+    renamed.ok();
+    for manager in ["kv", "kv2"] {
+        let told = format!(
+            "renamed secret `creds` broke config `label` of secrets manager `{manager}` \
+             ({{{{default/creds.token}}}}); mend it with `flavorbox secrets-manager update \
+             {manager} --config label=...`"
+        );
+        assert!(renamed.stderr.contains(&told), "{renamed:?}");
+    }
+    home.cli(&["secret", "list", "-m", "kv"])
+        .fails(1, "refers to {{default/creds.token}}, which cannot be read");
+    home.cli(&["secret", "rename", "renamed", "creds"]).ok();
+    home.cli(&["secret", "list", "-m", "kv"]).ok();
+
+    // A reference pointed elsewhere no longer holds the secret.
+    home.cli(&[
+        "secrets-manager",
+        "update",
+        "kv2",
+        "--config",
+        "label=plain",
+    ])
+    .ok();
+    let deleted = home.cli(&["secret", "delete", "creds", "--force"]);
+    deleted.ok();
+    assert!(
+        deleted
+            .stderr
+            .contains("deleted secret `creds` broke config `label` of secrets manager `kv` "),
+        "{deleted:?}"
+    );
+    assert!(!deleted.stderr.contains("`kv2`"), "{deleted:?}");
+    home.cli(&["secret", "get", "creds"])
+        .fails(1, "does not exist");
+    home.cli(&["secret", "list", "-m", "kv"])
+        .fails(1, "cannot be read");
+    home.cli(&["secret", "list", "-m", "kv2"]).ok();
+    // Nothing refers to `other` now that `creds` is gone: delete-all goes.
+    home.cli(&["secret", "delete-all", "--force"]).ok();
+    assert_eq!(home.cli(&["secret", "list"]).ok(), "");
 }
 
 #[test]

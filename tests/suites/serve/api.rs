@@ -1,7 +1,7 @@
 //! The HTTP API and the CLI's client mode: two nodes on one database,
 //! every role against every operation, failed attempts rate-limited per
-//! peer, managers kept apart, and an answer that cannot be audited
-//! withheld.
+//! peer, managers kept apart, a secret a manager's config refers to kept
+//! unless forced, and an answer that cannot be audited withheld.
 
 use std::time::Duration;
 
@@ -388,6 +388,68 @@ fn managers_stay_apart_over_http_and_delete_all_empties_one() {
         json!(["a"]),
         "the other manager keeps its own"
     );
+}
+
+/// A secret `prod`'s config refers to: DELETE is 409 naming the manager
+/// and key, nothing deleted (delete-all too, its `?force=true` confirming
+/// the deletion only); `?force=true` on the secret (the write role, as the
+/// DELETE) deletes it and lists the references it broke.
+#[test]
+fn a_secret_a_config_refers_to_is_deleted_over_http_only_when_forced() {
+    let url = Postgres::shared().database();
+    let keys = ["aws_access_key_id=A", "aws_secret_access_key=S"];
+    cli_on(&url, &["secret", "register", "aws_creds", keys[0], keys[1]]).ok();
+    let reference = "aws_secret_access_key={{aws_creds.aws_secret_access_key}}";
+    let mut register = vec!["secrets-manager", "register", "prod", "--flavor", "aws"];
+    let endpoint = "endpoint=http://127.0.0.1:9";
+    for config in [
+        "region=us-east-1",
+        "aws_access_key_id=x",
+        reference,
+        endpoint,
+    ] {
+        register.extend(["--config", config]);
+    }
+    cli_on(&url, &register).ok();
+    let read = token(&url, "default", "read", &[]);
+    let write = token(&url, "default", "write", &[]);
+    let admin = token(&url, "default", "admin", &[]);
+    let node = start(&url);
+    let secret = "/v1/managers/default/secrets/aws_creds";
+    let referrer = "config `aws_secret_access_key` of secrets manager `prod` \
+                    ({{default/aws_creds.aws_secret_access_key}})";
+    for path in [secret, "/v1/managers/default/secrets?force=true"] {
+        let token = if path == secret { &write } else { &admin };
+        let refused = node.call("DELETE", path, Some(token), None);
+        assert_eq!(refused.status, 409, "{refused:?}");
+        assert_eq!(refused.body["error"], "conflict", "{refused:?}");
+        let message = refused.body["message"].as_str().unwrap_or_default();
+        assert!(message.contains(referrer), "{refused:?}");
+    }
+    // The CLI's client mode gets the same refusal, exit 1; breaking the
+    // reference from it is not offered.
+    let env = [("FLAVORBOX_TOKEN", write.as_str())];
+    let server = node.url();
+    let cli = |args: &[&str]| {
+        let mut all = vec!["secret", "--server", server.as_str(), "delete", "aws_creds"];
+        all.extend_from_slice(args);
+        run_cli_env(None, &all, None, &env)
+    };
+    cli(&["--yes"]).fails(1, referrer);
+    cli(&["--force"]).fails(2, "not available");
+    let kept = node.call("GET", secret, Some(&read), None);
+    assert_eq!(kept.status, 200, "nothing was deleted: {kept:?}");
+
+    let forced = format!("{secret}?force=true");
+    let denied = node.call("DELETE", &forced, Some(&read), None);
+    assert_eq!(denied.status, 403, "{denied:?}");
+    let deleted = node.call("DELETE", &forced, Some(&write), None);
+    assert_eq!(deleted.status, 200, "{deleted:?}");
+    let broken = json!([{ "manager": "prod", "key": "aws_secret_access_key",
+                          "reference": "{{default/aws_creds.aws_secret_access_key}}" }]);
+    assert_eq!(deleted.body["broken"], broken, "{deleted:?}");
+    let gone = node.call("GET", secret, Some(&read), None);
+    assert_eq!(gone.status, 404, "{gone:?}");
 }
 
 #[test]

@@ -13,7 +13,8 @@ use serde::{Deserialize, Serialize};
 use super::Manager;
 use super::bulk::BulkBound;
 use super::import::{ImportPlan, ImportReport, Progress};
-use crate::error::Result;
+use super::references::Referrer;
+use crate::error::{Error, Result};
 use crate::schema::Schema;
 use crate::secret::Secret;
 
@@ -92,10 +93,27 @@ pub trait SecretsApi {
     /// Applies `update` to secret `name`, re-validated against its schema.
     fn update_secret(&self, name: &str, update: &SecretUpdate) -> Result<SecretSummary>;
 
-    /// Renames a secret ([`Feature::Rename`]).
+    /// Renames a secret ([`Feature::Rename`]); refused while a manager's
+    /// config refers to it.
     fn rename_secret(&self, old: &str, new: &str) -> Result<Secret>;
 
+    /// Renames a secret although managers' configs refer to it, leaving
+    /// those references broken; returns them. A side that does not offer
+    /// it refuses, as it does a rename.
+    fn rename_secret_breaking(&self, _old: &str, _new: &str) -> Result<(Secret, Vec<Referrer>)> {
+        self.require(Feature::Rename)?;
+        Err(cannot_break(self.manager_name()))
+    }
+
+    /// Deletes a secret; refused while a manager's config refers to it.
     fn delete_secret(&self, name: &str) -> Result<()>;
+
+    /// Deletes a secret although managers' configs refer to it; returns
+    /// the references it broke. A side that does not offer it refuses
+    /// before any request.
+    fn delete_secret_breaking(&self, _name: &str) -> Result<Vec<Referrer>> {
+        Err(cannot_break(self.manager_name()))
+    }
 
     /// Deletes every secret (the caller has made sure this is meant) within
     /// `bound` where the deletion is driven one secret at a time; how many,
@@ -116,6 +134,15 @@ pub trait SecretsApi {
         plan: ImportPlan,
         progress: Progress<'_>,
     ) -> Result<ImportReport>;
+}
+
+/// The refusal of a side that cannot delete or rename a secret other
+/// managers' configs refer to.
+fn cannot_break(manager: &str) -> Error {
+    Error::invalid(format!(
+        "breaking config references (--force) is not available on secrets manager \
+         `{manager}` here; run it where the store is"
+    ))
 }
 
 /// A manager of this home offers every operation.
@@ -152,8 +179,16 @@ impl SecretsApi for Manager<'_> {
         Manager::rename_secret(self, old, new)
     }
 
+    fn rename_secret_breaking(&self, old: &str, new: &str) -> Result<(Secret, Vec<Referrer>)> {
+        Manager::rename_secret_breaking(self, old, new)
+    }
+
     fn delete_secret(&self, name: &str) -> Result<()> {
         Manager::delete_secret(self, name)
+    }
+
+    fn delete_secret_breaking(&self, name: &str) -> Result<Vec<Referrer>> {
+        Manager::delete_secret_breaking(self, name)
     }
 
     fn delete_all_secrets(

@@ -12,11 +12,16 @@
 //! that lists more names than the bound's calls is refused before anything
 //! is deleted, and one whose deletions are slow is stopped at the bound's
 //! time, with the same report of what was and was not deleted.
+//!
+//! A delete-all is refused before anything is deleted while any manager's
+//! config refers to a secret of this manager (it names every referrer);
+//! such secrets are deleted one by one, on purpose (see `references`).
 
 use std::time::{Duration, Instant};
 
 use super::Manager;
 use super::import::Progress;
+use super::references::OnReferences;
 use crate::error::{Error, ErrorKind, Result};
 use crate::policy::Capability;
 use crate::sandbox::exports::{DeleteAllSecrets, DeleteSecret};
@@ -50,12 +55,14 @@ impl Manager<'_> {
     /// module comment) and the number deleted is returned; any other flavor
     /// gets one `delete-all-secrets(force = true)` call, which commits its
     /// storage writes all at once or not at all, and `None` is returned.
-    /// `progress` is told after each driven deletion.
+    /// `progress` is told after each driven deletion. Refused (a conflict)
+    /// while a manager's config refers to any secret of this manager.
     pub fn delete_all_secrets(
         &self,
         bound: BulkBound,
         progress: Progress<'_>,
     ) -> Result<Option<usize>> {
+        self.references_allow(None, "deleting them", OnReferences::Refuse)?;
         if !self.policy.grants.allows(Capability::Http) {
             return self
                 .answer(&DeleteAllSecrets { force: true })

@@ -4,7 +4,9 @@
 //! Guards against: a config key the flavor does not declare (a typo would
 //! otherwise be stored and silently ignored), a required key left out, a
 //! reference (`{{name.key}}`) that does not resolve now or that points at
-//! the manager's own secrets (which need its config to be read), and a
+//! the manager's own secrets (which need its config to be read; a
+//! reference naming no manager in the active manager's own config is
+//! pinned to the one other manager holding the secret), and a
 //! config the flavor itself would refuse, judged in a call that can reach
 //! nothing and whose output hides every credential and resolved value.
 
@@ -34,8 +36,8 @@ pub(super) struct CheckedConfig {
 impl Managers<'_> {
     /// Checks `config` for a manager `name` on `flavor`: every key is one the
     /// flavor declares, every required key is there, and every reference
-    /// (`{{name.key}}`, pinned to the active manager when it names none)
-    /// resolves now, through another manager.
+    /// (`{{name.key}}`, pinned when it names no manager: see
+    /// [`Managers::pin_target`]) resolves now, through another manager.
     pub(super) fn checked_config(
         &self,
         name: &str,
@@ -74,7 +76,8 @@ impl Managers<'_> {
                     let mut reference =
                         reference.map_err(|e| Error::invalid(format!("config `{key}`: {e}")))?;
                     if reference.manager.is_none() {
-                        reference = reference.pinned(&self.record(None)?.name);
+                        let target = self.pin_target(name, &key, &reference)?;
+                        reference = reference.pinned(&target);
                     }
                     let target = reference.manager.as_deref().unwrap_or_default();
                     if target == name {
@@ -95,6 +98,57 @@ impl Managers<'_> {
             checked.resolved.insert(key, resolved);
         }
         Ok(checked)
+    }
+
+    /// The manager a reference naming none, in the config of manager
+    /// `name`, is pinned to: the active one; or, when that is `name`
+    /// itself (whose config cannot come from its own secrets), the one
+    /// other manager that holds the secret. Refused, asking for
+    /// `{{manager/name.key}}`, when none or several hold it or a manager
+    /// cannot be read to tell.
+    fn pin_target(&self, name: &str, key: &str, reference: &Reference) -> Result<String> {
+        let active = self.record(None)?.name;
+        if active != name {
+            return Ok(active);
+        }
+        let (mut holders, mut unreadable) = (Vec::new(), Vec::new());
+        for record in self.list()? {
+            if record.name == name {
+                continue;
+            }
+            match self
+                .bind(Some(&record.name))
+                .and_then(|m| m.get_secret(&reference.secret))
+            {
+                Ok(_) => holders.push(record.name),
+                Err(err) if err.is(ErrorKind::NotFound) => {}
+                Err(_) => unreadable.push(format!("`{}`", record.name)),
+            }
+        }
+        if let ([holder], []) = (holders.as_slice(), unreadable.as_slice()) {
+            return Ok(holder.clone());
+        }
+        let found = match holders.len() {
+            0 => "no other manager holds it".to_string(),
+            _ => format!(
+                "it is held by {}",
+                holders
+                    .iter()
+                    .map(|h| format!("`{h}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        };
+        let unread = if unreadable.is_empty() {
+            String::new()
+        } else {
+            format!(" and {} could not be read", unreadable.join(", "))
+        };
+        Err(Error::invalid(format!(
+            "config `{key}` refers to {reference}, which names no manager; the active one is \
+             `{name}` itself, and {found}{unread}: write {{{{MANAGER/{}.{}}}}}",
+            reference.secret, reference.key
+        )))
     }
 
     /// Lets the flavor judge `config` before it is stored, in a call that

@@ -14,7 +14,7 @@
 //! | file | what it holds |
 //! |---|---|
 //! | `config.rs` | the checks a manager's config passes before it is stored |
-//! | `references.rs` | `{{name.key}}` references in a config, and their resolution |
+//! | `references.rs` | `{{name.key}}` references in a config, their resolution, and who refers to a secret |
 //! | `call.rs` | how one call on a manager is made |
 //! | `secrets.rs` | the secret operations: register, get, list, update, rename, delete |
 //! | `bulk.rs` | import (all or nothing) and delete-all (one call per secret) |
@@ -42,6 +42,7 @@ pub use api::{Feature, SecretSummary, SecretUpdate, SecretsApi};
 pub use bulk::BulkBound;
 pub use config::MissingGrant;
 pub use import::{ImportPlan, ImportReport, OnConflict, Progress};
+pub use references::Referrer;
 
 /// The secrets managers of one home.
 #[derive(Clone, Copy)]

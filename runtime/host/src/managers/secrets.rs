@@ -7,8 +7,11 @@
 //! and its write (the write is pinned to the version its read saw and the
 //! merge is redone, at most [`MAX_UPDATE_ATTEMPTS`] times), and a rename
 //! that leaves two copies when its second half fails (the copy is removed
-//! again, or the error says both exist).
+//! again, or the error says both exist). A delete or rename of a secret
+//! that a manager's config refers to is refused unless the caller breaks
+//! the reference on purpose (see `references`).
 
+use super::references::{OnReferences, Referrer};
 use super::{Manager, SecretUpdate};
 use crate::error::{Error, ErrorKind, Result};
 use crate::sandbox::exports::{
@@ -127,7 +130,21 @@ impl Manager<'_> {
     /// the delete fails, the new copy is deleted again, so either the
     /// secret has moved or nothing changed (as far as the flavor's own
     /// operations allow: the contract has no transaction across calls).
+    /// Refused (a conflict, nothing changed) while a manager's config
+    /// refers to `old`; see [`Manager::rename_secret_breaking`].
     pub fn rename_secret(&self, old: &str, new: &str) -> Result<Secret> {
+        self.renamed(old, new, OnReferences::Refuse)
+            .map(|(renamed, _)| renamed)
+    }
+
+    /// Renames a secret although managers' configs refer to it: the
+    /// references are left as they are (pointing at `old`, so broken) and
+    /// returned, for the caller to say so.
+    pub fn rename_secret_breaking(&self, old: &str, new: &str) -> Result<(Secret, Vec<Referrer>)> {
+        self.renamed(old, new, OnReferences::Break)
+    }
+
+    fn renamed(&self, old: &str, new: &str, on: OnReferences) -> Result<(Secret, Vec<Referrer>)> {
         check_name("secret name", old)?;
         check_name("secret name", new)?;
         if old == new {
@@ -135,6 +152,7 @@ impl Manager<'_> {
                 "secret `{old}` already has that name"
             )));
         }
+        let broken = self.references_allow(Some(old), "renaming it", on)?;
         let current = self.answer(&GetSecret(old))?;
         let renamed = Secret::new(new, current.schema(), current.pairs())?;
         self.answer(&RegisterSecret(&renamed))?;
@@ -150,11 +168,26 @@ impl Manager<'_> {
                 )),
             });
         }
-        Ok(renamed)
+        Ok((renamed, broken))
     }
 
+    /// Deletes a secret; refused (a conflict, nothing deleted) while a
+    /// manager's config refers to it; see
+    /// [`Manager::delete_secret_breaking`].
     pub fn delete_secret(&self, name: &str) -> Result<()> {
+        self.deleted(name, OnReferences::Refuse).map(drop)
+    }
+
+    /// Deletes a secret although managers' configs refer to it: the
+    /// references it broke are returned, for the caller to say so.
+    pub fn delete_secret_breaking(&self, name: &str) -> Result<Vec<Referrer>> {
+        self.deleted(name, OnReferences::Break)
+    }
+
+    fn deleted(&self, name: &str, on: OnReferences) -> Result<Vec<Referrer>> {
         check_name("secret name", name)?;
-        self.answer(&DeleteSecret(name))
+        let broken = self.references_allow(Some(name), "deleting it", on)?;
+        self.answer(&DeleteSecret(name))?;
+        Ok(broken)
     }
 }

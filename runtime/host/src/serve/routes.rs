@@ -327,26 +327,44 @@ async fn update(
     .await
 }
 
+/// Deletes a secret; refused `409` while a manager's config refers to it,
+/// unless `?force=true`: then the references it broke are listed under
+/// `broken` (each `{manager, key, reference}`).
 async fn delete_secret(
     Segments((manager, name)): SecretPath,
+    RawQuery(query): RawQuery,
     auth: Authorized<DeleteSecret>,
 ) -> Response {
+    let force = forced(query.as_deref());
     let delete = move |bound: &Manager| {
-        bound.delete_secret(&name)?;
-        Ok(json!({ "deleted": name }))
+        if !force {
+            bound.delete_secret(&name)?;
+            return Ok(json!({ "deleted": name }));
+        }
+        let broken: Vec<_> = bound
+            .delete_secret_breaking(&name)?
+            .into_iter()
+            .map(|r| json!({ "manager": r.manager, "key": r.key, "reference": r.reference.to_string() }))
+            .collect();
+        Ok(json!({ "deleted": name, "broken": broken }))
     };
     auth.answer_on(manager, delete).await
 }
 
+/// Whether a request's query holds `force=true`.
+fn forced(query: Option<&str>) -> bool {
+    query.is_some_and(|q| q.split('&').any(|pair| pair == "force=true"))
+}
+
+/// Deletes every secret of a manager, confirmed by `?force=true`; refused
+/// `409` while a manager's config refers to one of them (`force` confirms
+/// the deletion, it does not break references).
 async fn delete_all(
     Segments(manager): ManagerPath,
     RawQuery(query): RawQuery,
     auth: Authorized<DeleteAllSecrets>,
 ) -> Response {
-    let force = query
-        .as_deref()
-        .is_some_and(|q| q.split('&').any(|pair| pair == "force=true"));
-    if !force {
+    if !forced(query.as_deref()) {
         let refused = Error::invalid(
             "delete-all removes every secret of the secrets manager; pass ?force=true",
         );
