@@ -426,8 +426,7 @@ fn a_secret_a_config_refers_to_is_deleted_over_http_only_when_forced() {
         let message = refused.body["message"].as_str().unwrap_or_default();
         assert!(message.contains(referrer), "{refused:?}");
     }
-    // The CLI's client mode gets the same refusal, exit 1; breaking the
-    // reference from it is not offered.
+    // The CLI's client mode gets the same refusal, exit 1.
     let env = [("FLAVORBOX_TOKEN", write.as_str())];
     let server = node.url();
     let cli = |args: &[&str]| {
@@ -436,9 +435,29 @@ fn a_secret_a_config_refers_to_is_deleted_over_http_only_when_forced() {
         run_cli_env(None, &all, None, &env)
     };
     cli(&["--yes"]).fails(1, referrer);
-    cli(&["--force"]).fails(2, "not available");
     let kept = node.call("GET", secret, Some(&read), None);
     assert_eq!(kept.status, 200, "nothing was deleted: {kept:?}");
+
+    // Forced from the client, it is deleted and says what broke, as a
+    // local forced delete does.
+    let forced_cli = cli(&["--force"]);
+    forced_cli.ok();
+    assert!(
+        forced_cli.stderr.contains(&format!(
+            "broke {referrer}; mend it with `flavorbox secrets-manager update prod --config \
+             aws_secret_access_key=...`"
+        )),
+        "{forced_cli:?}"
+    );
+    let gone = node.call("GET", secret, Some(&read), None);
+    assert_eq!(gone.status, 404, "{gone:?}");
+    let again = node.call(
+        "POST",
+        "/v1/managers/default/secrets",
+        Some(&write),
+        Some(json!({ "name": "aws_creds", "values": { "aws_secret_access_key": "again" } })),
+    );
+    assert_eq!(again.status, 201, "{again:?}");
 
     let forced = format!("{secret}?force=true");
     let denied = node.call("DELETE", &forced, Some(&read), None);

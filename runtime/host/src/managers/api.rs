@@ -109,11 +109,8 @@ pub trait SecretsApi {
     fn delete_secret(&self, name: &str) -> Result<()>;
 
     /// Deletes a secret although managers' configs refer to it; returns
-    /// the references it broke. A side that does not offer it refuses
-    /// before any request.
-    fn delete_secret_breaking(&self, _name: &str) -> Result<Vec<Referrer>> {
-        Err(cannot_break(self.manager_name()))
-    }
+    /// the references it broke.
+    fn delete_secret_breaking(&self, name: &str) -> Result<Vec<Referrer>>;
 
     /// Deletes every secret (the caller has made sure this is meant) within
     /// `bound` where the deletion is driven one secret at a time; how many,

@@ -24,10 +24,12 @@ use super::Stream;
 use super::json::{SecretBody, UpdateBody};
 use crate::error::{Error, Result};
 use crate::managers::{
-    BulkBound, Feature, ImportPlan, ImportReport, Progress, SecretSummary, SecretUpdate, SecretsApi,
+    BulkBound, Feature, ImportPlan, ImportReport, Progress, Referrer, SecretSummary, SecretUpdate,
+    SecretsApi,
 };
+use crate::reference::Reference;
 use crate::schema::Schema;
-use crate::secret::{Secret, check_name};
+use crate::secret::{Secret, check_key, check_name};
 use crate::store::Role;
 
 /// The largest answer read.
@@ -352,6 +354,32 @@ impl SecretsApi for Remote {
     fn delete_secret(&self, name: &str) -> Result<()> {
         self.request("DELETE", &self.secret_path(name), None)?;
         Ok(())
+    }
+
+    fn delete_secret_breaking(&self, name: &str) -> Result<Vec<Referrer>> {
+        let path = format!("{}?force=true", self.secret_path(name));
+        let value = self.request("DELETE", &path, None)?;
+        let broken = value["broken"].as_array().cloned().unwrap_or_default();
+        // What the server says broke is checked like any answer: a name,
+        // key or reference that does not parse is the server's fault.
+        let garbled = || Error::backend("the server listed a broken reference that does not parse");
+        broken
+            .iter()
+            .map(|entry| {
+                let text = |field: &str| entry[field].as_str().unwrap_or_default().to_string();
+                let reference = Reference::parse_whole(&text("reference"))
+                    .and_then(|parsed| parsed.ok())
+                    .ok_or_else(garbled)?;
+                let (manager, key) = (text("manager"), text("key"));
+                check_name("secrets manager name", &manager).map_err(|_| garbled())?;
+                check_key(&key).map_err(|_| garbled())?;
+                Ok(Referrer {
+                    manager,
+                    key,
+                    reference,
+                })
+            })
+            .collect()
     }
 
     fn delete_all_secrets(&self, bound: BulkBound, _: Progress<'_>) -> Result<Option<usize>> {
