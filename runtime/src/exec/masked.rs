@@ -6,7 +6,8 @@
 //! CI log: every line is masked with the masker flavor logs go through
 //! ([`flavorbox::mask::LineMasker`]), linear in the output, holding at
 //! most one line of [`MAX_LINE_BYTES`] per stream (a longer line is shown
-//! as `***`: cut anywhere it could show part of a value). Guards against
+//! as `***`: cut anywhere it could show part of a value) besides the lines
+//! one 64 KiB read completes, written out together. Guards against
 //! the masking changing what the command sees: a closed stdout of
 //! flavorbox closes the command's pipe too (it gets `EPIPE`/`SIGPIPE` as
 //! it would have), and against it holding flavorbox after the command
@@ -77,29 +78,37 @@ impl MaskedStreams {
     }
 }
 
-/// Reads `from` to its end, writing each line to `to` masked, flushed per
-/// read. Stops reading (which closes the command's end) when `to` fails.
+/// Reads `from` to its end, writing each line to `to` masked: what one
+/// read completes is written (and flushed) at once, so the command's lines
+/// appear as they come, at one write per read rather than per line. Stops
+/// reading (which closes the command's end) when `to` fails.
 fn pass_on(mut from: impl Read, mut to: impl Write, masker: &Masker) {
     let mut lines = masker.lines(MAX_LINE_BYTES);
-    let failed = std::cell::Cell::new(false);
-    let mut emit = |line: &[u8]| {
-        if !failed.get() && to.write_all(line).and_then(|()| to.flush()).is_err() {
-            failed.set(true);
-        }
-    };
+    let mut masked = Vec::new();
     let mut buffer = vec![0u8; 64 * 1024];
     loop {
         match from.read(&mut buffer) {
             Ok(0) => break,
-            Ok(n) => lines.push(&buffer[..n], &mut emit),
+            Ok(n) => lines.push(&buffer[..n], &mut |line| masked.extend_from_slice(line)),
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
             Err(_) => break,
         }
-        if failed.get() {
+        if !write_out(&mut to, &mut masked) {
             return;
         }
     }
-    lines.finish(&mut emit);
+    lines.finish(&mut |line| masked.extend_from_slice(line));
+    write_out(&mut to, &mut masked);
+}
+
+/// Writes and flushes `masked`, then empties it; whether `to` took it.
+fn write_out(to: &mut impl Write, masked: &mut Vec<u8>) -> bool {
+    if masked.is_empty() {
+        return true;
+    }
+    let written = to.write_all(masked).and_then(|()| to.flush()).is_ok();
+    masked.clear();
+    written
 }
 
 #[cfg(test)]
