@@ -176,10 +176,12 @@ pub fn upgrade_bundled(home: &Home) {
     };
     for upgrade in upgrades {
         let (before, after) = (&upgrade.before, &upgrade.after);
+        // The digest registered before comes from the store: escaped like
+        // every stored text.
         let versions = format!(
             "{} ({}) -> {} ({})",
             escape(&before.0),
-            before.1,
+            escape(&before.1),
             escape(&after.0),
             after.1
         );
