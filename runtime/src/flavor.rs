@@ -331,10 +331,7 @@ pub fn run(home: &Home, command: FlavorCommand) -> Result<()> {
 }
 
 fn grant_flag(capability: Capability) -> String {
-    match capability {
-        Capability::Http => "--allow-host ORIGIN".to_string(),
-        other => format!("--grant {other}"),
-    }
+    flavorbox::capabilities::Ungranted::Capability(capability).grant_flag()
 }
 
 /// Where a flavor comes from, as listed.

@@ -27,6 +27,18 @@ pub enum Ungranted {
     Origin(Origin),
 }
 
+impl Ungranted {
+    /// The `flavorbox flavor grant` flag that grants it (`--grant storage`,
+    /// `--allow-host ORIGIN`; `http` alone names no origin).
+    pub fn grant_flag(&self) -> String {
+        match self {
+            Ungranted::Origin(origin) => format!("--allow-host {origin}"),
+            Ungranted::Capability(Capability::Http) => "--allow-host ORIGIN".to_string(),
+            Ungranted::Capability(capability) => format!("--grant {capability}"),
+        }
+    }
+}
+
 /// What one capability observed during a call: whether the flavor used it,
 /// and the first way the flavor broke its policy, if any.
 #[derive(Debug, Default, Clone)]

@@ -252,11 +252,10 @@ impl MissingGrant {
 
     /// The command that grants it.
     pub fn command(&self) -> String {
-        let flag = match &self.wanted {
-            Ungranted::Origin(origin) => format!("--allow-host {origin}"),
-            Ungranted::Capability(Capability::Http) => "--allow-host ORIGIN".to_string(),
-            Ungranted::Capability(capability) => format!("--grant {capability}"),
-        };
-        format!("flavorbox flavor grant {} {flag}", self.flavor)
+        format!(
+            "flavorbox flavor grant {} {}",
+            self.flavor,
+            self.wanted.grant_flag()
+        )
     }
 }

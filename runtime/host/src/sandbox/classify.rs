@@ -101,10 +101,10 @@ fn omission(state: &CallState, setup: &CallSetup<'_>) -> Option<Error> {
         Ungranted::Capability(Capability::Http) if declared.contains(&Capability::Http) => {
             let configured = configured_origins(setup);
             let flags = match configured.is_empty() {
-                true => "--allow-host ORIGIN".to_string(),
+                true => Ungranted::Capability(Capability::Http).grant_flag(),
                 false => configured
                     .iter()
-                    .map(|o| format!("--allow-host {o}"))
+                    .map(|o| Ungranted::Origin(o.clone()).grant_flag())
                     .collect::<Vec<_>>()
                     .join(" "),
             };
@@ -113,17 +113,19 @@ fn omission(state: &CallState, setup: &CallSetup<'_>) -> Option<Error> {
                 &flags,
             ))
         }
-        Ungranted::Capability(capability) if declared.contains(&capability) => Some(grant(
-            &format!("declares capability `{capability}`, which was not granted"),
-            &format!("--grant {capability}"),
-        )),
+        wanted @ Ungranted::Capability(capability) if declared.contains(&capability) => {
+            Some(grant(
+                &format!("declares capability `{capability}`, which was not granted"),
+                &wanted.grant_flag(),
+            ))
+        }
         Ungranted::Origin(origin)
             if declared.contains(&Capability::Http)
                 && (trusted || configured_origins(setup).contains(&origin)) =>
         {
             Some(grant(
                 &format!("may not reach {origin}"),
-                &format!("--allow-host {origin}"),
+                &Ungranted::Origin(origin.clone()).grant_flag(),
             ))
         }
         _ => None,
