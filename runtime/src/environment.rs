@@ -30,6 +30,8 @@ pub const SERVER_CA: &str = "FLAVORBOX_SERVER_CA";
 pub const MASTER_KEY: &str = "FLAVORBOX_MASTER_KEY";
 /// Where compiled components are cached, instead of the home's `cache/`.
 pub const CACHE_DIR: &str = "FLAVORBOX_CACHE_DIR";
+/// The offline cache's maximum age (`--cache`).
+pub const CACHE_TTL: &str = "FLAVORBOX_CACHE_TTL";
 /// What is logged to stderr (a `tracing` filter, e.g. `flavor=info`).
 pub const LOG: &str = "FLAVORBOX_LOG";
 /// The `componentize-py` program `flavor build` runs for a Python project.
@@ -75,6 +77,12 @@ pub const ALL: &[(&str, &str)] = &[
         "Where compiled components are cached, instead of the home's cache/ directory.",
     ),
     (
+        CACHE_TTL,
+        "With --server: keep the secrets read, sealed, in $XDG_CACHE_HOME/flavorbox/offline \
+         and use them while the server cannot be reached, for at most this long after they \
+         were read (as --cache, e.g. 12h).",
+    ),
+    (
         LOG,
         "What is logged to stderr, a tracing filter (default: flavorbox's own warnings; \
          flavor=info shows flavors' log lines).",
@@ -106,6 +114,12 @@ pub fn master_key() -> Result<Option<MasterKey>> {
 /// The compile cache directory from [`CACHE_DIR`], if set.
 pub fn cache_dir() -> Option<PathBuf> {
     var(CACHE_DIR).map(PathBuf::from)
+}
+
+/// Where the offline cache (`--cache`) lives: `flavorbox/offline` in the
+/// user's cache directory (`$XDG_CACHE_HOME`, else `~/.cache`).
+pub fn offline_cache_dir() -> Option<PathBuf> {
+    dirs::cache_dir().map(|dir| dir.join("flavorbox").join("offline"))
 }
 
 /// The server from [`SERVER`], if set: read here for the commands that

@@ -40,6 +40,7 @@ use super::secret::shell_quote;
 
 mod child;
 mod masked;
+mod watch;
 
 /// What `run --help` adds after the options: the rules that keep a secret
 /// from taking over the command.
@@ -112,6 +113,8 @@ pub struct RunArgs {
     #[arg(long)]
     no_mask: bool,
     #[command(flatten)]
+    watch: watch::WatchArgs,
+    #[command(flatten)]
     remote: RemoteArgs,
     /// The command and its arguments (after `--`)
     #[arg(last = true, required = true, value_name = "CMD")]
@@ -141,6 +144,18 @@ pub struct ResolveArgs {
     /// is, for the file's other templating: Helm, Jinja, GitHub Actions)
     #[arg(long)]
     strict: bool,
+    /// Write the rendered text to FILE (created 0600, replaced whole)
+    /// instead of stdout
+    #[arg(short, long, value_name = "FILE")]
+    out: Option<PathBuf>,
+    /// Keep running: render FILE again whenever a secret the template uses
+    /// changes (then run the reload command given after `--`, if any)
+    #[arg(long, requires = "out")]
+    watch: bool,
+    /// With --watch: a command to run after each render, e.g. `-- nginx -s
+    /// reload` (found in flavorbox's PATH; it gets no secret)
+    #[arg(last = true, value_name = "RELOAD", requires = "watch")]
+    reload: Vec<OsString>,
     #[command(flatten)]
     remote: RemoteArgs,
 }
@@ -150,10 +165,7 @@ pub struct ResolveArgs {
 /// offer, so the two say and do the same.
 pub enum Secrets<'h> {
     Home(&'h Home),
-    Server {
-        url: String,
-        token_file: Option<PathBuf>,
-    },
+    Server { url: String, remote: RemoteArgs },
 }
 
 impl Secrets<'_> {
@@ -162,9 +174,9 @@ impl Secrets<'_> {
     fn manager(&self, name: Option<&str>) -> Result<Box<dyn SecretsApi + '_>> {
         Ok(match self {
             Secrets::Home(home) => Box::new(home.manager(name)?),
-            Secrets::Server { url, token_file } => Box::new(super::remote::connect(
+            Secrets::Server { url, remote } => Box::new(super::remote::connect(
                 url,
-                token_file.as_deref(),
+                remote,
                 name.map(str::to_string),
             )?),
         })
@@ -181,7 +193,7 @@ pub fn with_secrets<T>(
     match &remote.server {
         Some(url) => command(&Secrets::Server {
             url: url.clone(),
-            token_file: remote.token_file.clone(),
+            remote: remote.clone(),
         }),
         None => command(&Secrets::Home(&open_home()?)),
     }
@@ -331,17 +343,78 @@ fn key_variable(secret: &str, prefix: &str, key: &str) -> Result<String> {
     }
 }
 
-/// Starts the command with the secrets in its environment and returns its
-/// exit code (128 + signal if a signal ended it).
-pub fn run(secrets: &Secrets<'_>, args: RunArgs) -> Result<ExitCode> {
-    let mut resolver = Resolver::new(secrets, args.manager.clone());
-    let inherited = inherited(args.clean_env, &args.passes)?;
+/// What `run` starts: the program (found in flavorbox's own `PATH`), its
+/// arguments, what it inherits, and what the secrets set.
+pub struct Launch {
+    program: OsString,
+    resolved: PathBuf,
+    rest: Vec<OsString>,
+    inherited: BTreeMap<OsString, OsString>,
+}
+
+/// The variables the secrets set: name, then value and where it came from
+/// (for messages, never the value).
+pub type SecretEnv = BTreeMap<String, (String, String)>;
+
+impl Launch {
+    fn new(args: &RunArgs, inherited: BTreeMap<OsString, OsString>) -> Result<Launch> {
+        let (program, rest) = args
+            .command
+            .split_first()
+            .ok_or_else(|| Error::invalid("no command given after `--`"))?;
+        // Looked up in flavorbox's own PATH: the program that runs is the
+        // one the operator's shell would find, whatever PATH the command is
+        // given.
+        let resolved = if program.as_encoded_bytes().contains(&b'/') {
+            PathBuf::from(program)
+        } else {
+            which::which(program).map_err(|e| cannot_run(program, &e))?
+        };
+        Ok(Launch {
+            program: program.clone(),
+            resolved,
+            rest: rest.to_vec(),
+            inherited,
+        })
+    }
+
+    /// The command, its environment set from `env`.
+    fn command(&self, env: &SecretEnv) -> std::process::Command {
+        let mut command = std::process::Command::new(&self.resolved);
+        command
+            .arg0(&self.program)
+            .args(&self.rest)
+            .env_clear()
+            .envs(&self.inherited)
+            .envs(env.iter().map(|(k, (v, _))| (k, v)));
+        command
+    }
+
+    fn cannot_run(&self, e: &dyn std::fmt::Display) -> Error {
+        cannot_run(&self.program, e)
+    }
+}
+
+fn cannot_run(program: &std::ffi::OsStr, e: &dyn std::fmt::Display) -> Error {
+    Error::invalid(format!(
+        "cannot run `{}`: {e}",
+        flavorbox::text::clip(&program.to_string_lossy(), 80)
+    ))
+}
+
+/// The variables `args` asks for, read through `resolver`; every rule
+/// checked before anything starts.
+fn secret_env(
+    resolver: &mut Resolver<'_>,
+    args: &RunArgs,
+    inherited: &BTreeMap<OsString, OsString>,
+) -> Result<SecretEnv> {
     let replaces = args
         .replaces
         .iter()
         .map(|name| variable_name(name, "--replace"))
         .collect::<Result<Vec<_>>>()?;
-    let mut env: BTreeMap<String, (String, String)> = BTreeMap::new();
+    let mut env: SecretEnv = BTreeMap::new();
     let mut set = |name: String, value: String, from: String| {
         if let Some((_, earlier)) = env.get(&name) {
             return Err(Error::invalid(format!(
@@ -401,36 +474,47 @@ pub fn run(secrets: &Secrets<'_>, args: RunArgs) -> Result<ExitCode> {
         let value = resolver.render(&template, Braces::Others)?;
         set(var.clone(), value, format!("--env {var}"))?;
     }
-    let (program, rest) = args
-        .command
-        .split_first()
-        .ok_or_else(|| Error::invalid("no command given after `--`"))?;
-    let cannot_run = |e: &dyn std::fmt::Display| {
-        Error::invalid(format!(
-            "cannot run `{}`: {e}",
-            flavorbox::text::clip(&program.to_string_lossy(), 80)
-        ))
-    };
-    // Looked up in flavorbox's own PATH: the program that runs is the one
-    // the operator's shell would find, whatever PATH the command is given.
-    let resolved = if program.as_encoded_bytes().contains(&b'/') {
-        PathBuf::from(program)
-    } else {
-        which::which(program).map_err(|e| cannot_run(&e))?
-    };
-    let mut command = std::process::Command::new(resolved);
-    command
-        .arg0(program)
-        .args(rest)
-        .env_clear()
-        .envs(&inherited)
-        .envs(env.iter().map(|(k, (v, _))| (k, v)));
-    // Every value of every secret read, not only the ones passed on: the
-    // command may have been handed one inside a --env template.
-    let masker = (!args.no_mask).then(|| {
+    Ok(env)
+}
+
+/// What masks the command's output: every value of every secret read, not
+/// only the ones passed on (the command may have been handed one inside a
+/// --env template); `None` with `--no-mask`.
+fn masker(
+    resolver: &Resolver<'_>,
+    no_mask: bool,
+) -> Option<std::sync::Arc<flavorbox::mask::Masker>> {
+    (!no_mask).then(|| {
         let values = resolver.read.values().flat_map(|s| s.values().values());
         std::sync::Arc::new(flavorbox::mask::Masker::new(values.map(String::as_str)))
-    });
+    })
+}
+
+/// The exit code that reports `status`: the command's own, or 128 + the
+/// signal that ended it.
+fn exit_code(status: std::process::ExitStatus) -> ExitCode {
+    if let Some(code) = status.code() {
+        return ExitCode::from(code.clamp(0, 255) as u8);
+    }
+    if let Some(signal) = std::os::unix::process::ExitStatusExt::signal(&status) {
+        return ExitCode::from((128 + signal).clamp(0, 255) as u8);
+    }
+    ExitCode::FAILURE
+}
+
+/// Starts the command with the secrets in its environment and returns its
+/// exit code (128 + signal if a signal ended it); with `--watch`, restarts
+/// it whenever a secret it was given changes (see `exec/watch.rs`).
+pub fn run(secrets: &Secrets<'_>, args: RunArgs) -> Result<ExitCode> {
+    let mut resolver = Resolver::new(secrets, args.manager.clone());
+    let inherited = inherited(args.clean_env, &args.passes)?;
+    let env = secret_env(&mut resolver, &args, &inherited)?;
+    let launch = Launch::new(&args, inherited)?;
+    if args.watch.watch {
+        return watch::run_watching(secrets, &args, &launch, resolver, env);
+    }
+    let masker = masker(&resolver, args.no_mask);
+    let mut command = launch.command(&env);
     if masker.is_some() {
         masked::pipe(&mut command);
     }
@@ -438,17 +522,11 @@ pub fn run(secrets: &Secrets<'_>, args: RunArgs) -> Result<ExitCode> {
     let status = child::run(command, |child| {
         streams = masker.map(|masker| masked::forward(child, masker));
     })
-    .map_err(|e| cannot_run(&e))?;
+    .map_err(|e| launch.cannot_run(&e))?;
     if let Some(streams) = streams {
         streams.finish();
     }
-    if let Some(code) = status.code() {
-        return Ok(ExitCode::from(code.clamp(0, 255) as u8));
-    }
-    if let Some(signal) = std::os::unix::process::ExitStatusExt::signal(&status) {
-        return Ok(ExitCode::from((128 + signal).clamp(0, 255) as u8));
-    }
-    Ok(ExitCode::FAILURE)
+    Ok(exit_code(status))
 }
 
 /// `secret get --output env`: `KEY='value'` lines for a POSIX shell. A key
@@ -497,7 +575,17 @@ pub fn resolve(secrets: &Secrets<'_>, args: ResolveArgs) -> Result<()> {
     };
     // Parse first: a malformed template fails before any secret is read.
     reference::find_all(&template, braces)?;
+    if let (true, Some(out)) = (args.watch, &args.out) {
+        let never =
+            watch::resolve_watching(secrets, args.manager, &template, braces, out, &args.reload)?;
+        match never {}
+    }
     let rendered = Resolver::new(secrets, args.manager).render(&template, braces)?;
-    super::output::raw(rendered.as_bytes());
-    Ok(())
+    match &args.out {
+        Some(out) => watch::write_atomically(out, &rendered),
+        None => {
+            super::output::raw(rendered.as_bytes());
+            Ok(())
+        }
+    }
 }

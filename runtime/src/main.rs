@@ -419,8 +419,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::SecretsManager(cmd) => done(manager::run(&home()?, cmd)),
         Command::Secret(args) => match args.remote.server.as_deref() {
             Some(server) => {
-                let remote =
-                    remote::connect(server, args.remote.token_file.as_deref(), args.manager)?;
+                let remote = remote::connect(server, &args.remote, args.manager)?;
                 done(secret::run(&remote, args.command))
             }
             None => {

@@ -13,15 +13,19 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
 
 use clap::Args;
 use flavorbox::serve::audit::format_time;
 use flavorbox::serve::client::{self, Remote};
+use flavorbox::serve::offline::OfflineCache;
+use flavorbox::serve::tokens;
 use flavorbox::text::escape;
 use flavorbox::{Error, Result};
 
 use super::environment;
-use super::output::{out, structured};
+use super::output::{err_line, out, structured};
 
 /// Where `secret` commands run instead of the home: a `flavorbox serve`
 /// node.
@@ -35,6 +39,12 @@ pub struct RemoteArgs {
     /// File holding the token for --server
     #[arg(long, global = true, value_name = "FILE")]
     pub token_file: Option<PathBuf>,
+
+    /// With --server: keep the secrets read (sealed, in the user's cache
+    /// directory) and use them while the server cannot be reached, for at
+    /// most MAX_AGE after they were read (e.g. 15m, 12h, 7d)
+    #[arg(long, global = true, env = environment::CACHE_TTL, value_name = "MAX_AGE")]
+    pub cache: Option<String>,
 }
 
 /// Refuses a command that runs where the store is while `FLAVORBOX_SERVER`
@@ -75,10 +85,47 @@ fn token(file: Option<&Path>) -> Result<String> {
 }
 
 /// The secrets manager `manager` (the token's own if `None`) on the server
-/// at `server`.
-pub fn connect(server: &str, token_file: Option<&Path>, manager: Option<String>) -> Result<Remote> {
+/// `remote.server` names, with the offline cache if `--cache` asks for it.
+pub fn connect(server: &str, remote: &RemoteArgs, manager: Option<String>) -> Result<Remote> {
     let ca_file = environment::server_ca();
-    Remote::new(server, token(token_file)?, ca_file.as_deref(), manager)
+    let token = token(remote.token_file.as_deref())?;
+    let offline = remote.cache.as_deref().map(offline_cache).transpose()?;
+    Remote::with_offline_cache(server, token, ca_file.as_deref(), manager, offline)
+}
+
+/// The offline cache in the user's cache directory, its entries used for
+/// at most `max_age`; each use said on stderr.
+fn offline_cache(max_age: &str) -> Result<Arc<OfflineCache>> {
+    let max_age = tokens::parse_ttl(max_age).map_err(|_| {
+        Error::invalid(format!(
+            "--cache {}: not a maximum age (a number followed by s, m, h or d, e.g. 12h)",
+            escape(&flavorbox::text::clip(max_age, 32))
+        ))
+    })?;
+    let dir = environment::offline_cache_dir().ok_or_else(|| {
+        Error::invalid("--cache: no cache directory (set XDG_CACHE_HOME or HOME)")
+    })?;
+    let said = move |name: &str, age: Duration| {
+        err_line(format_args!(
+            "flavorbox: the server cannot be reached; using secret `{}` as read {} ago \
+             (--cache keeps it {})",
+            escape(name),
+            shown_age(age),
+            shown_age(max_age)
+        ));
+    };
+    Ok(Arc::new(OfflineCache::open(&dir, max_age, Box::new(said))?))
+}
+
+/// A duration in its largest whole unit: `42s`, `5m`, `3h`, `2d`.
+fn shown_age(age: Duration) -> String {
+    let secs = age.as_secs();
+    match secs {
+        0..60 => format!("{secs}s"),
+        60..3_600 => format!("{}m", secs / 60),
+        3_600..86_400 => format!("{}h", secs / 3_600),
+        _ => format!("{}d", secs / 86_400),
+    }
 }
 
 #[derive(clap::Args)]

@@ -8,6 +8,9 @@
 //! runs (on the bundled flavor: one register, the one grant it names), isolation between two managers' namespaces, how AWS and transport
 //! errors map onto exit codes, 1,000 secrets listed and deleted in one
 //! `delete-all` (seeded through moto's API), a per-manager request cap,
+//! `run --watch` restarting on a change made through flavorbox (which
+//! moves the manager's change version though `aws` keeps nothing in its
+//! storage) and, with `--recheck`, on one made on AWS directly,
 //! and a latency figure for `secret get` through the CLI. Signatures are
 //! not checked here: moto does not verify them by default, and the sigv4
 //! crate has its own test vectors.
@@ -425,4 +428,74 @@ fn credentials_come_from_a_reference_rotate_in_place_and_the_flavor_upgrades() {
     );
     home.cli(&["secret", "delete", "db", "--yes", "--manager", "prod"])
         .ok();
+}
+
+/// The lines of `path` once it holds `count` of them (at most 60 s).
+#[track_caller]
+fn lines_once(path: &std::path::Path, count: usize) -> Vec<String> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        let lines: Vec<String> = text.lines().map(str::to_string).collect();
+        if lines.len() >= count {
+            return lines;
+        }
+        assert!(std::time::Instant::now() < deadline, "{lines:?}");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+/// `run --watch` on `aws` with `flags`, recording each start's
+/// `DB_PASSWORD` in `seen`.
+fn watching(home: &TestHome, seen: &std::path::Path, flags: &[&str]) -> std::process::Child {
+    let script = format!(
+        "trap 'exit 0' TERM; echo \"$DB_PASSWORD\" >> '{}'; while :; do sleep 0.05; done",
+        seen.display()
+    );
+    flavorbox_tests::cli_command(Some(home.path()))
+        .args(["run", "--watch", "--secret", "db=DB_"])
+        .args(flags)
+        .args(["--", "bash", "-c", &script])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+/// Ends a `run` with SIGTERM (the command exits 0 on it).
+fn stop(mut run: std::process::Child) {
+    // SAFETY: kill only sends a signal, to a child this test started.
+    unsafe { libc::kill(run.id() as libc::pid_t, libc::SIGTERM) };
+    assert_eq!(run.wait().unwrap().code(), Some(0));
+}
+
+/// The secrets of `aws` live in AWS, not in the flavor's storage: an update
+/// through flavorbox still moves the manager's change version, so a
+/// watching command restarts (no timer involved); one made on AWS directly
+/// is seen by `--recheck`.
+#[test]
+fn a_watched_command_restarts_when_its_secret_on_aws_changes() {
+    let _moto = shared_moto();
+    let namespace = namespace("watch");
+    let home = bundled_aws_home(&namespace);
+    home.register_secret("db", &["password=first-value"]);
+    let seen = home.path().join("seen");
+    let run = watching(&home, &seen, &[]);
+    assert_eq!(lines_once(&seen, 1), ["first-value"]);
+    home.cli(&["secret", "update", "db", "password=second-value"])
+        .ok();
+    assert_eq!(lines_once(&seen, 2)[1], "second-value");
+    stop(run);
+
+    let run = watching(&home, &seen, &["--recheck", "1"]);
+    assert_eq!(lines_once(&seen, 3)[2], "second-value");
+    moto().call(
+        "PutSecretValue",
+        &json!({
+            "SecretId": format!("{namespace}/db"),
+            "SecretString": r#"{"values":{"password":"third-value"},"zenml_schema_name":"arbitrary"}"#,
+        }),
+    );
+    assert_eq!(lines_once(&seen, 4)[3], "third-value");
+    stop(run);
 }

@@ -19,6 +19,8 @@
 //!   from it, signals passed on and the command's life tied to flavorbox;
 //! - `bundled.rs`: the flavors bundled with the binary, listed, registered
 //!   on first use and upgraded with it;
+//! - `watch.rs`: `run --watch` restarting the command when a secret it
+//!   uses changes, `resolve --watch` rendering its file again;
 //! - `pages.rs`: closed pipes end quietly, the manual and `--help` teach,
 //!   `flavor new` refuses taken names, `evaluate` names what it judged.
 
@@ -31,6 +33,7 @@ mod rules;
 mod run_env;
 mod transfer;
 mod values;
+mod watch;
 
 use flavorbox_tests::CliHome;
 

@@ -16,10 +16,12 @@
 //! without a token (refusals counted per address), pruned, rotated, and
 //! its hash chain verified; `watch.rs`: what an operator watches
 //! (`/metrics`, `/v1/ready` apart from `/v1/health`, the JSON error body of
-//! every refusal, `whoami`).
+//! every refusal, `whoami`); `follow.rs`: the change feed, `run --watch`
+//! across nodes and the client's offline cache.
 
 mod api;
 mod audit;
+mod follow;
 mod nodes;
 mod rules;
 mod store;

@@ -76,6 +76,11 @@ impl StorageCapability {
         self.staged.as_ref().and_then(Staged::version_seen)
     }
 
+    /// Whether the call staged any write.
+    pub fn wrote(&self) -> bool {
+        self.staged.as_ref().is_some_and(Staged::wrote)
+    }
+
     /// The staged writes, to commit once the call has succeeded.
     pub fn into_staged(self) -> Option<Staged> {
         self.staged

@@ -131,6 +131,11 @@ pub trait SecretsApi {
         plan: ImportPlan,
         progress: Progress<'_>,
     ) -> Result<ImportReport>;
+
+    /// The feed of this manager's change version, which moves when one of
+    /// its secrets changes (see [`super::ChangeFeed`]); it borrows nothing,
+    /// so a watcher can follow it on a thread of its own.
+    fn change_feed(&self) -> Result<Box<dyn super::ChangeFeed>>;
 }
 
 /// The refusal of a side that cannot delete or rename a secret other
@@ -146,6 +151,10 @@ fn cannot_break(manager: &str) -> Error {
 impl SecretsApi for Manager<'_> {
     fn manager_name(&self) -> &str {
         self.name()
+    }
+
+    fn change_feed(&self) -> Result<Box<dyn super::ChangeFeed>> {
+        Ok(Box::new(Manager::change_feed(self)))
     }
 
     fn require(&self, _: Feature) -> Result<()> {

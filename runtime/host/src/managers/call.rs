@@ -48,8 +48,8 @@ impl Manager<'_> {
         let setup = CallSetup {
             policy: &self.policy,
             storage: Some(match pinned_version {
-                Some(version) => storage.pinned_at(version),
-                None => storage,
+                Some(version) => storage.clone().pinned_at(version),
+                None => storage.clone(),
             }),
             config,
             mask,
@@ -65,6 +65,9 @@ impl Manager<'_> {
             .get()?
             .call(&self.runnable.loaded, setup, export);
         log::forward(&outcome.logs, outcome.report.secret_bearing);
+        if E::OPERATION.writes() && outcome.result.is_ok() && !outcome.report.stored {
+            self.changed_outside_storage(&storage);
+        }
         Ok(outcome)
     }
 

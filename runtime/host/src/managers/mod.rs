@@ -19,10 +19,12 @@
 //! | `secrets.rs` | the secret operations: register, get, list, update, rename, delete |
 //! | `bulk.rs` | import (all or nothing) and delete-all (one call per secret) |
 //! | `api.rs` | [`SecretsApi`]: the secret operations as one interface, local or remote |
+//! | `changes.rs` | [`ChangeFeed`]: the change version watchers of a manager's secrets follow |
 
 mod api;
 mod bulk;
 mod call;
+mod changes;
 mod config;
 mod import;
 mod references;
@@ -40,6 +42,7 @@ use crate::store::{Database, ManagerRecord};
 
 pub use api::{Feature, SecretSummary, SecretUpdate, SecretsApi};
 pub use bulk::BulkBound;
+pub use changes::{ChangeFeed, LOCAL_POLL, LocalFeed, MAX_CHANGE_WAIT};
 pub use config::MissingGrant;
 pub use import::{ImportPlan, ImportReport, OnConflict, Progress};
 pub use references::Referrer;

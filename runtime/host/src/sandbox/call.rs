@@ -132,6 +132,7 @@ impl Sandbox {
             secret_bearing: telling.secret_bearing,
             attempts: 1,
             storage_version: state.storage.version_seen(),
+            stored: false,
             ungranted: state.ungranted(),
         };
         if output.records.iter().any(|r| r.source != LogSource::Host) {
@@ -140,10 +141,14 @@ impl Sandbox {
         let mut logs = output.records;
         let reached_network = report.used.contains(&Capability::Http);
         let storage_failure = state.storage.host_failure.is_some();
+        let wrote = state.storage.wrote();
 
         let (result, changed): (Result<E::Answer>, bool) = match outcome {
             Ok(answer) => match commit::commit(answer, state.storage) {
-                Ok(Committed::Applied(answer)) => (Ok(answer), false),
+                Ok(Committed::Applied(answer)) => {
+                    report.stored = wrote;
+                    (Ok(answer), false)
+                }
                 Ok(Committed::Changed) => (Err(Error::conflict(String::new())), true),
                 Err(err) => (Err(err), false),
             },

@@ -153,6 +153,9 @@ pub struct CallReport {
     /// storage and wrote nothing (what a later call can be pinned to, see
     /// `NamespaceAccess::pinned_at`).
     pub storage_version: Option<u64>,
+    /// Whether the call's storage writes were committed (a successful call
+    /// that staged writes).
+    pub stored: bool,
     /// What the operator did not grant, when that is all the call was
     /// refused (see `CallState::ungranted`).
     pub ungranted: Option<Ungranted>,

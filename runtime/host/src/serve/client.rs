@@ -14,6 +14,8 @@
 //! names (a private CA, a self-signed server certificate); over plain
 //! `http://` the token travels in clear.
 
+use std::cell::Cell;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -22,10 +24,11 @@ use serde_json::Value;
 
 use super::Stream;
 use super::json::{SecretBody, UpdateBody};
+use super::offline::{OfflineCache, Scope};
 use crate::error::{Error, Result};
 use crate::managers::{
-    BulkBound, Feature, ImportPlan, ImportReport, Progress, Referrer, SecretSummary, SecretUpdate,
-    SecretsApi,
+    BulkBound, ChangeFeed, Feature, ImportPlan, ImportReport, MAX_CHANGE_WAIT, Progress, Referrer,
+    SecretSummary, SecretUpdate, SecretsApi,
 };
 use crate::reference::Reference;
 use crate::schema::Schema;
@@ -36,6 +39,9 @@ use crate::store::Role;
 pub const MAX_ANSWER_BYTES: usize = 16 * 1024 * 1024;
 /// The longest a request may take, connection included.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(120);
+/// The longest the connection (TCP and TLS) may take: past it the server
+/// is unreachable, and an offline cache may answer.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// What a server says of the token a client presents.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -63,9 +69,21 @@ pub struct Remote {
     port: u16,
     tls: Option<tokio_rustls::TlsConnector>,
     base_path: String,
+    /// The server as the offline cache tells servers apart:
+    /// `scheme://host:port/path`.
+    origin: String,
     token: String,
     manager: String,
     runtime: tokio::runtime::Runtime,
+    /// Where the last values read are kept for when the server cannot be
+    /// reached (see `offline.rs`), if the caller asked for it.
+    offline: Option<Arc<OfflineCache>>,
+    /// Whether the client asked the server for the token's own manager
+    /// (the cache keeps its reads apart from one named).
+    own_manager: bool,
+    /// Whether the last request failed because the server could not be
+    /// reached (not connected, or no answer in time).
+    unreachable: Cell<bool>,
 }
 
 /// Percent-encodes a path segment (names are `[A-Za-z0-9_.-]` once checked;
@@ -93,13 +111,73 @@ impl Remote {
         ca_file: Option<&std::path::Path>,
         manager: Option<String>,
     ) -> Result<Remote> {
+        Remote::with_offline_cache(url, token, ca_file, manager, None)
+    }
+
+    /// [`Remote::new`], answering reads from `offline` while the server
+    /// cannot be reached (and keeping what it reads there).
+    pub fn with_offline_cache(
+        url: &str,
+        token: String,
+        ca_file: Option<&std::path::Path>,
+        manager: Option<String>,
+        offline: Option<Arc<OfflineCache>>,
+    ) -> Result<Remote> {
         let mut remote = Remote::unbound(url, token, ca_file)?;
+        remote.offline = offline;
+        remote.own_manager = manager.is_none();
         remote.manager = match manager {
             Some(manager) => manager,
             // A token belongs to one manager, the default for --manager.
-            None => remote.whoami()?.manager,
+            None => remote.own_manager_name()?,
         };
         Ok(remote)
+    }
+
+    /// The token's own manager, as the server says (kept in the offline
+    /// cache), or as the cache last heard it while the server cannot be
+    /// reached.
+    fn own_manager_name(&self) -> Result<String> {
+        match self.whoami() {
+            Ok(info) => {
+                if let Some(cache) = &self.offline {
+                    cache.put_own_manager(self.scope(), &info.manager)?;
+                }
+                Ok(info.manager)
+            }
+            Err(err) => match (&self.offline, self.unreachable.get()) {
+                (Some(cache), true) => cache.own_manager(self.scope()).ok_or(err),
+                _ => Err(err),
+            },
+        }
+    }
+
+    /// Whose reads the offline cache keeps apart: this server, token and
+    /// manager (as asked: the token's own, or one named).
+    fn scope(&self) -> Scope<'_> {
+        Scope {
+            server: &self.origin,
+            token: &self.token,
+            manager: (!self.own_manager).then_some(self.manager.as_str()),
+        }
+    }
+
+    /// Another client of the same server, token and manager (for a thread
+    /// of its own), without the offline cache.
+    fn fresh(&self) -> Result<Remote> {
+        Ok(Remote {
+            host: self.host.clone(),
+            port: self.port,
+            tls: self.tls.clone(),
+            base_path: self.base_path.clone(),
+            origin: self.origin.clone(),
+            token: self.token.clone(),
+            manager: self.manager.clone(),
+            runtime: current_thread_runtime()?,
+            offline: None,
+            own_manager: self.own_manager,
+            unreachable: Cell::new(false),
+        })
     }
 
     /// A client of the server at `url` not yet bound to a manager (only
@@ -128,28 +206,37 @@ impl Remote {
                 "the token is empty or not a flavorbox token (FLAVORBOX_TOKEN or --token-file)",
             ));
         }
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| Error::host(format!("cannot start the async runtime: {e}")))?;
+        let runtime = current_thread_runtime()?;
+        let origin = format!(
+            "{}://{host}:{}{}",
+            parsed.scheme(),
+            parsed.port_or_known_default().unwrap_or(80),
+            parsed.path().trim_end_matches('/')
+        );
         Ok(Remote {
             port: parsed.port_or_known_default().unwrap_or(80),
             host,
             tls,
             base_path: parsed.path().trim_end_matches('/').to_string(),
+            origin,
             token,
             manager: String::new(),
             runtime,
+            offline: None,
+            own_manager: false,
+            unreachable: Cell::new(false),
         })
     }
 
     /// Sends one request; the answer's JSON, or the error it stands for.
     fn request(&self, method: &str, path: &str, body: Option<Value>) -> Result<Value> {
+        self.unreachable.set(false);
         let future = self.send(method, path, body);
         let answer = self
             .runtime
             .block_on(async { tokio::time::timeout(REQUEST_TIMEOUT, future).await })
             .map_err(|_| {
+                self.unreachable.set(true);
                 Error::backend(format!(
                     "the server did not answer within {} s",
                     REQUEST_TIMEOUT.as_secs()
@@ -164,27 +251,38 @@ impl Remote {
 
     async fn send(&self, method: &str, path: &str, body: Option<Value>) -> Result<(u16, Value)> {
         let unreachable = |e: &dyn std::fmt::Display| {
+            self.unreachable.set(true);
             Error::backend(format!(
                 "cannot reach the server {}:{}: {e}",
                 self.host, self.port
             ))
         };
-        let tcp = tokio::net::TcpStream::connect((self.host.as_str(), self.port))
-            .await
-            .map_err(|e| unreachable(&e))?;
-        let io: Box<dyn Stream> = match &self.tls {
-            Some(connector) => {
-                let name = rustls::pki_types::ServerName::try_from(self.host.clone())
-                    .map_err(|e| Error::invalid(format!("server name: {e}")))?;
-                Box::new(
-                    connector
-                        .connect(name, tcp)
-                        .await
-                        .map_err(|e| unreachable(&format!("TLS: {e}")))?,
-                )
-            }
-            None => Box::new(tcp),
+        let connecting = async {
+            let tcp = tokio::net::TcpStream::connect((self.host.as_str(), self.port))
+                .await
+                .map_err(|e| unreachable(&e))?;
+            Ok::<Box<dyn Stream>, Error>(match &self.tls {
+                Some(connector) => {
+                    let name = rustls::pki_types::ServerName::try_from(self.host.clone())
+                        .map_err(|e| Error::invalid(format!("server name: {e}")))?;
+                    Box::new(
+                        connector
+                            .connect(name, tcp)
+                            .await
+                            .map_err(|e| unreachable(&format!("TLS: {e}")))?,
+                    )
+                }
+                None => Box::new(tcp),
+            })
         };
+        let io = tokio::time::timeout(CONNECT_TIMEOUT, connecting)
+            .await
+            .map_err(|_| {
+                unreachable(&format!(
+                    "no connection within {} s",
+                    CONNECT_TIMEOUT.as_secs()
+                ))
+            })??;
         let (mut sender, connection) =
             hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(io))
                 .await
@@ -311,11 +409,32 @@ impl SecretsApi for Remote {
         Ok(())
     }
 
+    /// The secret as the server has it, kept in the offline cache if there
+    /// is one; while the server cannot be reached, the cached one within
+    /// its age.
     fn get_secret(&self, name: &str) -> Result<Secret> {
-        let value = self.request("GET", &self.secret_path(name), None)?;
+        let value = match self.request("GET", &self.secret_path(name), None) {
+            Ok(value) => value,
+            Err(err) => {
+                return match (&self.offline, self.unreachable.get()) {
+                    (Some(cache), true) => cache.secret(self.scope(), name).ok_or(err),
+                    _ => Err(err),
+                };
+            }
+        };
         let body: SecretBody = serde_json::from_value(value)
             .map_err(|_| Error::backend("the server's secret is malformed".to_string()))?;
-        body.into_secret()
+        let secret = body.into_secret()?;
+        if let Some(cache) = &self.offline {
+            cache.put_secret(self.scope(), &secret)?;
+        }
+        Ok(secret)
+    }
+
+    fn change_feed(&self) -> Result<Box<dyn ChangeFeed>> {
+        Ok(Box::new(RemoteFeed {
+            remote: self.fresh()?,
+        }))
     }
 
     fn list_secrets(&self) -> Result<Vec<String>> {
@@ -398,6 +517,37 @@ impl SecretsApi for Remote {
     fn import_secrets(&self, _: &[Secret], _: ImportPlan, _: Progress<'_>) -> Result<ImportReport> {
         Err(unavailable(Feature::Import))
     }
+}
+
+/// A manager's change feed on a server: long polls of `GET
+/// /v1/managers/{manager}/changes` (see `serve/changes.rs`).
+struct RemoteFeed {
+    remote: Remote,
+}
+
+impl ChangeFeed for RemoteFeed {
+    fn next(&mut self, since: Option<u64>, wait: Duration) -> Result<u64> {
+        let wait = wait.min(MAX_CHANGE_WAIT).as_secs();
+        let mut path = format!(
+            "/v1/managers/{}/changes?wait={wait}",
+            segment(&self.remote.manager)
+        );
+        if let Some(since) = since {
+            path.push_str(&format!("&since={since}"));
+        }
+        let value = self.remote.request("GET", &path, None)?;
+        value["version"]
+            .as_u64()
+            .ok_or_else(|| Error::backend("the server's change feed answer is malformed"))
+    }
+}
+
+/// The runtime a client's requests run on, on the calling thread.
+fn current_thread_runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::host(format!("cannot start the async runtime: {e}")))
 }
 
 /// The public roots, plus the CAs in `ca_file`.

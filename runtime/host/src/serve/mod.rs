@@ -38,16 +38,20 @@
 //! slots), `auth.rs` (the token a handler receives, or the refusal,
 //! audited), `audit.rs` (the audit writer: batches, refusal counts,
 //! pruning) and `audit_file.rs` (its rotated file), `routes.rs` (one
-//! handler per operation), `json.rs` (what the API reads and writes),
+//! handler per operation), `changes.rs` (the change feed's long poll),
+//! `json.rs` (what the API reads and writes),
 //! `metrics.rs` (what `/metrics` counts, with bounded labels), and
-//! for the CLI `client.rs`, `tokens.rs` and `audit.rs`.
+//! for the CLI `client.rs` (with `offline.rs`, its offline cache),
+//! `tokens.rs` and `audit.rs`.
 
 pub mod audit;
 pub mod client;
+pub mod offline;
 pub mod tokens;
 
 mod audit_file;
 mod auth;
+mod changes;
 mod json;
 mod metrics;
 mod routes;

@@ -58,6 +58,10 @@ pub(super) fn router(node: Arc<Node>) -> Router {
             "/v1/managers/{manager}/secrets/{name}",
             get(get_secret).patch(update).delete(delete_secret),
         )
+        .route(
+            "/v1/managers/{manager}/changes",
+            get(super::changes::changes),
+        )
         .method_not_allowed_fallback(wrong_method)
         .fallback(unknown_route)
         .layer(axum::middleware::from_fn_with_state(node.clone(), track))
@@ -104,12 +108,13 @@ operations! {
     UpdateSecret = "update-secret", Write;
     DeleteSecret = "delete-secret", Write;
     DeleteAllSecrets = "delete-all-secrets", Admin;
+    WatchChanges = "changes", Read;
 }
 
 /// The segments a route names (`{manager}`, `{name}`), as axum's [`Path`]
 /// reads them, a path that does not decode answered with the JSON error
 /// body.
-struct Segments<T>(T);
+pub(super) struct Segments<T>(pub(super) T);
 
 impl<S: Send + Sync, T: serde::de::DeserializeOwned + Send> FromRequestParts<S> for Segments<T> {
     type Rejection = Response;
@@ -126,7 +131,7 @@ impl<S: Send + Sync, T: serde::de::DeserializeOwned + Send> FromRequestParts<S> 
 }
 
 /// The path of a request on one manager: its name.
-type ManagerPath = Segments<String>;
+pub(super) type ManagerPath = Segments<String>;
 /// The path of a request on one secret: its manager's name and its own.
 type SecretPath = Segments<(String, String)>;
 

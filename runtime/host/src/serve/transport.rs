@@ -63,6 +63,11 @@ pub(super) fn tls_config(cert: &Path, key: &Path) -> Result<Arc<rustls::ServerCo
     Ok(Arc::new(config))
 }
 
+/// Whether the node is stopping: what a request that waits (the change
+/// feed) ends its wait on.
+#[derive(Clone)]
+pub(super) struct Stopping(pub(super) tokio::sync::watch::Receiver<bool>);
+
 /// Resolves at the first SIGTERM or SIGINT.
 async fn stop_signal() {
     use tokio::signal::unix::{SignalKind, signal};
@@ -130,7 +135,9 @@ pub(super) async fn serve_connections(
         let mut stop_seen = stop_seen.clone();
         tokio::spawn(async move {
             let _slots = (slot, peer_slot);
-            let app = app.layer(axum::Extension(ConnectInfo(peer)));
+            let app = app
+                .layer(axum::Extension(ConnectInfo(peer)))
+                .layer(axum::Extension(Stopping(stop_seen.clone())));
             let service = hyper_util::service::TowerToHyperService::new(app);
             let mut http = hyper::server::conn::http1::Builder::new();
             http.timer(hyper_util::rt::TokioTimer::new())

@@ -179,6 +179,11 @@ pub trait NamespaceTxn: Send {
     /// Keys starting with `prefix`, sorted bytewise.
     fn list_keys(&mut self, prefix: &str) -> Result<Vec<String>>;
     fn usage(&mut self) -> Result<Usage>;
+    /// Makes the commit bump the namespace's version though nothing in it
+    /// was written: a manager's secrets changed outside its storage (a
+    /// flavor on an outside backend wrote there), which is what a watcher
+    /// of the version must learn.
+    fn mark_changed(&mut self);
     /// Commits; a transaction that wrote also bumps the namespace's version.
     fn commit(self: Box<Self>) -> Result<()>;
 }

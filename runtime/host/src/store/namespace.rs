@@ -116,6 +116,10 @@ impl<N: NamespaceRows> NamespaceTxn for StoreNamespace<N> {
         })
     }
 
+    fn mark_changed(&mut self) {
+        self.wrote = true;
+    }
+
     fn commit(mut self: Box<Self>) -> Result<()> {
         if self.wrote {
             if let Some(seal) = self.seal.clone() {

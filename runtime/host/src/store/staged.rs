@@ -59,6 +59,22 @@ impl NamespaceAccess {
         self
     }
 
+    /// The namespace's version now: what a watcher of the manager's
+    /// secrets compares (see [`crate::managers::ChangeFeed`]).
+    pub fn version(&self) -> Result<u64> {
+        self.db.namespace(self.id, TxnMode::Read)?.version()
+    }
+
+    /// Bumps the namespace's version without writing to it: the manager's
+    /// secrets changed where its storage does not see (see
+    /// [`super::NamespaceTxn::mark_changed`]). No wait outlasts `deadline`.
+    pub fn mark_changed(&self, deadline: Instant) -> Result<()> {
+        let mut txn = self.db.namespace(self.id, TxnMode::Write)?;
+        txn.set_deadline(deadline);
+        txn.mark_changed();
+        txn.commit()
+    }
+
     /// A fresh staged view for one run of a call that must end by
     /// `deadline`. Nothing is opened until the flavor first touches storage.
     pub fn stage(&self, deadline: Instant) -> Staged {
