@@ -35,7 +35,8 @@ use flavorbox::managers::ChangeFeed;
 use flavorbox::{Error, Result};
 use rustix::process::Signal;
 
-use super::{Launch, Resolver, RunArgs, SecretEnv, Secrets, child, masked};
+use super::launch::{self, Launch, SecretEnv};
+use super::{Resolver, RunArgs, Secrets, child, masked};
 use crate::output::err_line;
 
 /// How long one wait on a change feed lasts before it is asked again.
@@ -177,7 +178,7 @@ pub fn run_watching(
     let watch = &args.watch;
     let (sender, events) = follow_all(secrets, &resolver, watch.recheck)?;
     let supervisor = child::Supervisor::new().map_err(|e| launch.cannot_run(&e))?;
-    let (mut env, mut masker) = (env, super::masker(&resolver, args.no_mask));
+    let (mut env, mut masker) = (env, launch::masker(&resolver, args.no_mask));
     let exited = loop {
         let mut command = launch.command(&env);
         if masker.is_some() {
@@ -201,10 +202,10 @@ pub fn run_watching(
                 Ok(Event::Said(line)) => err_line(format_args!("{line}")),
                 Ok(Event::Changed) => {
                     let mut resolver = Resolver::new(secrets, args.manager.clone());
-                    match super::secret_env(&mut resolver, args, &launch.inherited) {
+                    match launch::secret_env(&mut resolver, args, &launch.inherited) {
                         Ok(new) if new == env => {}
                         Ok(new) => {
-                            break Next::Restart(new, super::masker(&resolver, args.no_mask));
+                            break Next::Restart(new, launch::masker(&resolver, args.no_mask));
                         }
                         Err(err) => err_line(format_args!(
                             "flavorbox: watch: a secret the command uses changed, but {}; \
@@ -240,7 +241,7 @@ pub fn run_watching(
     };
     supervisor.finish();
     let status = exited.map_err(|e: std::io::Error| launch.cannot_run(&e))?;
-    Ok(super::exit_code(status))
+    Ok(launch::exit_code(status))
 }
 
 /// Asks the command to stop (`--restart-signal`), kills it after
@@ -353,7 +354,7 @@ fn run_reload(reload: &[OsString]) {
     let Some((program, rest)) = reload.split_first() else {
         return;
     };
-    let ran = super::inherited(false, &[])
+    let ran = launch::inherited(false, &[])
         .map_err(|e| e.to_string())
         .and_then(|env| {
             let resolved = which::which(program).map_err(|e| e.to_string())?;

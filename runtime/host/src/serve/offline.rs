@@ -105,11 +105,7 @@ impl OfflineCache {
     /// The cache in `dir` (created 0700 if missing), its key file read or
     /// created; entries older than `max_age` are never used. A key file
     /// others may read is refused, as the store's key file is.
-    pub fn open(
-        dir: &Path,
-        max_age: Duration,
-        on_use: OnUse,
-    ) -> Result<OfflineCache> {
+    pub fn open(dir: &Path, max_age: Duration, on_use: OnUse) -> Result<OfflineCache> {
         let cannot = |what: &str, e: &dyn std::fmt::Display| {
             Error::host(format!(
                 "offline cache {}: cannot {what}: {e}",
