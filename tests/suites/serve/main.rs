@@ -16,10 +16,13 @@
 //! without a token (refusals counted per address), pruned, rotated, and
 //! its hash chain verified; `watch.rs`: what an operator watches
 //! (`/metrics`, `/v1/ready` apart from `/v1/health`, the JSON error body of
-//! every refusal, `whoami`).
+//! every refusal, `whoami`); `kubernetes.rs`: the manifests of
+//! `docs/kubernetes.md` (External Secrets Operator's webhook exchange, the
+//! node's Deployment and the `flavorbox run` entry point) against nodes.
 
 mod api;
 mod audit;
+mod kubernetes;
 mod nodes;
 mod rules;
 mod store;
