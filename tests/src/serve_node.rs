@@ -7,7 +7,7 @@
 //! read from the line it prints once it listens).
 
 use std::io::{BufRead, BufReader};
-use std::process::{Child, Stdio};
+use std::process::{Child, Command, Stdio};
 
 use serde_json::Value;
 
@@ -29,9 +29,17 @@ impl Node {
         if let Some(store) = store {
             command.args(["--store", store]);
         }
-        let mut child = command
+        command
             .args(["serve", "--listen", "127.0.0.1:0"])
-            .args(flags)
+            .args(flags);
+        Node::spawn(command, home)
+    }
+
+    /// Starts `command`, a `flavorbox serve` a test put together itself
+    /// (made by [`cli_command`], listening on port 0 of 127.0.0.1); the
+    /// node owns `home` (deleted with it), whatever `command` uses it for.
+    pub fn spawn(mut command: Command, home: tempfile::TempDir) -> Node {
+        let mut child = command
             .stdout(Stdio::null())
             .spawn()
             .expect("start flavorbox serve");

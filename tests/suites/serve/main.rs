@@ -17,11 +17,15 @@
 //! its hash chain verified; `watch.rs`: what an operator watches
 //! (`/metrics`, `/v1/ready` apart from `/v1/health`, the JSON error body of
 //! every refusal, `whoami`); `follow.rs`: the change feed, `run --watch`
-//! across nodes and the client's offline cache.
+//! across nodes and the client's offline cache; `kubernetes.rs`: the
+//! manifests of `docs/kubernetes.md` (External Secrets Operator's webhook
+//! exchange, the node's Deployment and the `flavorbox run` entry point)
+//! against nodes.
 
 mod api;
 mod audit;
 mod follow;
+mod kubernetes;
 mod nodes;
 mod rules;
 mod store;

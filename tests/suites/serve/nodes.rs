@@ -5,6 +5,7 @@
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -180,21 +181,27 @@ openssl x509 -req -in req.pem -CA ca.pem -CAkey ca-key.pem -CAcreateserial \
     -days 1 -extfile ext.cnf -out cert.pem 2>/dev/null
 ";
 
-#[test]
-fn a_node_serves_https_and_the_client_checks_its_certificate() {
-    let dir = tempfile::tempdir().unwrap();
-    let (ca, cert, key) = (
-        dir.path().join("ca.pem"),
-        dir.path().join("cert.pem"),
-        dir.path().join("key.pem"),
-    );
-    // A private CA and a server certificate for 127.0.0.1 it signed.
+/// A private CA and a server certificate for 127.0.0.1 it signed, made in
+/// `dir`: the paths of the CA's certificate, the server's certificate and
+/// its key.
+pub(crate) fn private_ca_and_certificate(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
     let made = Command::new("sh")
-        .current_dir(dir.path())
+        .current_dir(dir)
         .args(["-ec", MAKE_CERTS])
         .output()
         .expect("run openssl");
     assert!(made.status.success(), "{made:?}");
+    (
+        dir.join("ca.pem"),
+        dir.join("cert.pem"),
+        dir.join("key.pem"),
+    )
+}
+
+#[test]
+fn a_node_serves_https_and_the_client_checks_its_certificate() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ca, cert, key) = private_ca_and_certificate(dir.path());
     let url = Postgres::shared().database();
     let write = token(&url, "default", "write", &[]);
     let node = start_with(

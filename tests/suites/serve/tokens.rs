@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use crate::{cli_on, database_with_manager, start, token};
 
 /// The token `text`'s id (`fbx_<id>_<secret>`).
-fn id_of(text: &str) -> &str {
+pub(crate) fn id_of(text: &str) -> &str {
     text.split('_').nth(1).unwrap()
 }
 
