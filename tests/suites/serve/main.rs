@@ -20,6 +20,8 @@
 
 mod api;
 mod audit;
+mod client_ops;
+mod client_transfer;
 mod nodes;
 mod rules;
 mod store;
