@@ -6,8 +6,6 @@
 //! into another manager, exports of hundreds of secrets paged (100 names a
 //! request) with their progress shown on a terminal as locally.
 
-use std::os::unix::fs::PermissionsExt;
-
 use serde_json::{Value, json};
 
 use crate::client_ops::{Twins, client_terminal, rest};
@@ -15,21 +13,14 @@ use crate::{cli_on, token};
 
 /// An export file of `secrets` (name, password) in `dir`; its path.
 fn export_file(dir: &tempfile::TempDir, file: &str, secrets: &[(String, String)]) -> String {
-    let doc = json!({
-        "flavorbox_export": 1,
-        "manager": "elsewhere",
-        "secrets": secrets
-            .iter()
-            .map(|(name, password)| json!({
-                "name": name, "schema": "arbitrary", "values": { "password": password }
-            }))
-            .collect::<Vec<_>>(),
-    });
-    let path = dir.path().join(file);
-    std::fs::write(&path, doc.to_string()).unwrap();
-    path.to_str().unwrap().to_string()
+    let refs: Vec<(&str, &str)> = secrets
+        .iter()
+        .map(|(n, p)| (n.as_str(), p.as_str()))
+        .collect();
+    flavorbox_tests::cli::export_file(dir.path(), file, &refs)
 }
 
+/// Each of `names` with the password `PREFIX-NAME`.
 fn pairs(names: &[&str], prefix: &str) -> Vec<(String, String)> {
     names
         .iter()
@@ -91,14 +82,6 @@ fn every_import_plan_says_and_does_over_a_server_what_it_does_locally() {
     assert_eq!(cli_on(&twins.there, &["secret", "list"]).ok(), "a\nb\nc\n");
 }
 
-/// Writes `text` to `file` in `dir` (0600); its path.
-fn key_file(dir: &tempfile::TempDir, file: &str, text: &str) -> String {
-    let path = dir.path().join(file);
-    std::fs::write(&path, text).unwrap();
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
-    path.to_str().unwrap().to_string()
-}
-
 #[test]
 fn an_age_encrypted_export_from_a_server_imports_into_another_manager() {
     use age::secrecy::ExposeSecret;
@@ -119,7 +102,11 @@ fn an_age_encrypted_export_from_a_server_imports_into_another_manager() {
     let dir = tempfile::tempdir().unwrap();
     let identity = age::x25519::Identity::generate();
     let recipient = identity.to_public().to_string();
-    let identity_file = key_file(&dir, "id.txt", identity.to_string().expose_secret());
+    let identity_file = flavorbox_tests::cli::private_file(
+        dir.path(),
+        "id.txt",
+        identity.to_string().expose_secret(),
+    );
     let sealed = dir.path().join("backup.age");
     let sealed_arg = sealed.to_str().unwrap();
     let exported = twins.remote(&[

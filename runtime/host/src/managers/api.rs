@@ -136,6 +136,19 @@ pub trait SecretsApi {
     ) -> Result<ImportReport>;
 }
 
+/// The secrets an export of `names` reads: those, or every secret (as
+/// `list` names them) when none are given.
+pub(crate) fn exported_names(
+    names: &[String],
+    list: impl FnOnce() -> Result<Vec<String>>,
+) -> Result<std::borrow::Cow<'_, [String]>> {
+    Ok(if names.is_empty() {
+        std::borrow::Cow::Owned(list()?)
+    } else {
+        std::borrow::Cow::Borrowed(names)
+    })
+}
+
 /// A manager of this home offers every operation.
 impl SecretsApi for Manager<'_> {
     fn manager_name(&self) -> &str {
@@ -196,13 +209,7 @@ impl SecretsApi for Manager<'_> {
     }
 
     fn export_secrets(&self, names: &[String], progress: Progress<'_>) -> Result<Vec<Secret>> {
-        let all;
-        let names = if names.is_empty() {
-            all = Manager::list_secrets(self)?;
-            &all
-        } else {
-            names
-        };
+        let names = exported_names(names, || Manager::list_secrets(self))?;
         names
             .iter()
             .enumerate()

@@ -210,13 +210,7 @@ impl SecretsApi for Remote {
     /// then asks for the secrets page by page, telling `progress` after
     /// each.
     fn export_secrets(&self, names: &[String], progress: Progress<'_>) -> Result<Vec<Secret>> {
-        let all;
-        let names = if names.is_empty() {
-            all = self.list_secrets()?;
-            &all
-        } else {
-            names
-        };
+        let names = crate::managers::exported_names(names, || self.list_secrets())?;
         let path = self.manager_path("export");
         let mut secrets = Vec::with_capacity(names.len());
         while secrets.len() < names.len() {
