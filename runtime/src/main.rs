@@ -200,11 +200,13 @@ fn usage_error(err: clap::Error) -> ExitCode {
             .iter()
             .any(|flag| arg.split('=').next() == Some(flag))
     {
-        tips = vec![
-            "--server and --token-file go with `secret`, `run`, `resolve` and `whoami` only \
-             (`flavorbox secret --server URL ...`)"
-                .to_string(),
-        ];
+        tips = vec![match remote::where_it_runs(&path, "--server") {
+            Some(runs) => format!("{runs}; {}", remote::SERVER_COMMANDS),
+            None => format!(
+                "{} (`flavorbox secret --server URL ...`)",
+                remote::SERVER_COMMANDS
+            ),
+        }];
     }
     let message = match err.kind() {
         ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand | ErrorKind::MissingSubcommand => {
@@ -226,7 +228,7 @@ fn command_path() -> String {
     let mut path = vec!["flavorbox".to_string()];
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
-        if arg == "--home" {
+        if arg == "--home" || arg == "--store" {
             args.next();
             continue;
         }
@@ -330,9 +332,9 @@ fn open_home(
     profile: Profile,
     create: Create,
 ) -> Result<Home> {
-    // A server in the environment is for `secret` commands, which never
-    // open a home with one; any other command refuses it here.
-    remote::refuse_server_from_environment()?;
+    // A server in the environment is for `secret`, `run` and `resolve`,
+    // which never open a home with one; any other command refuses it here.
+    remote::refuse_server_from_environment(&command_path())?;
     let create_missing = create == Create::Always || dir.is_none();
     let dir = match dir {
         Some(dir) => dir,
@@ -396,7 +398,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Whoami(args) => done(remote::whoami(args)),
         Command::Audit(args) => serve::audit(&home()?, args),
         Command::Key(cmd) => {
-            remote::refuse_server_from_environment()?;
+            remote::refuse_server_from_environment(&command_path())?;
             done(key::run(
                 &match home_dir {
                     Some(dir) => dir,

@@ -4,12 +4,15 @@
 //! The token comes from `FLAVORBOX_TOKEN` or `--token-file` (never the
 //! command line, where other users can read it).
 //!
-//! `--server` and `--token-file` are arguments of `secret` (and its
-//! subcommands), `run`, `resolve` and `whoami` only: no other command shows
-//! or takes them. Set in
-//! `FLAVORBOX_SERVER`, a server is refused by the commands that run where
-//! the store is ([`refuse_server_from_environment`]) with one line saying
-//! why, rather than ignored while they act on the local store.
+//! `--server` and `--token-file` are arguments of `secret` (every
+//! subcommand: register, get, list, update (`-i`, `--remove-key`), rename,
+//! delete, delete-all, export, import), `run`, `resolve` and `whoami` only:
+//! no other command shows or takes them. The commands that run where the
+//! store is (`serve`, `token`, `audit`, `flavor`, `secrets-manager`,
+//! `schema`, `key`, `init`, `import-zenml`) refuse a server, given on the
+//! command line or in `FLAVORBOX_SERVER` ([`refuse_server_from_environment`]),
+//! with one line saying where to run them ([`where_it_runs`]), rather than
+//! ignore it while they act on the local store.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -47,14 +50,45 @@ pub struct RemoteArgs {
     pub cache: Option<String>,
 }
 
-/// Refuses a command that runs where the store is while `FLAVORBOX_SERVER`
-/// names a server (which only `secret`, `run`, `resolve` and `whoami`
-/// use).
-pub fn refuse_server_from_environment() -> Result<()> {
+/// The commands that run where the store is, by their first word.
+const STORE_COMMANDS: &[&str] = &[
+    "serve",
+    "token",
+    "audit",
+    "flavor",
+    "secrets-manager",
+    "schema",
+    "key",
+    "init",
+    "import-zenml",
+];
+
+/// What the commands that take a server are, for a refusal's end.
+pub const SERVER_COMMANDS: &str =
+    "--server and --token-file go with `secret`, `run`, `resolve` and `whoami` only";
+
+/// Where the command `path` (`flavorbox token create`) runs, told when it
+/// is given a server through `given` (`--server`, `FLAVORBOX_SERVER`);
+/// `None` for a command that never opens a store (`completions`, `flavor
+/// new`, ...).
+pub fn where_it_runs(path: &str, given: &str) -> Option<String> {
+    let mut words = path.split(' ').skip(1);
+    let first = words.next()?;
+    let project_only = first == "flavor" && matches!(words.next(), Some("new" | "build"));
+    (STORE_COMMANDS.contains(&first) && !project_only).then(|| {
+        format!("`{path}` runs where the store is: on the server's machine, without {given}")
+    })
+}
+
+/// Refuses the command `path`, which runs where the store is, while
+/// `FLAVORBOX_SERVER` names a server: one line saying where to run it.
+pub fn refuse_server_from_environment(path: &str) -> Result<()> {
     if environment::server().is_some() {
+        let given = format!("{} (unset it)", environment::SERVER);
+        let runs = where_it_runs(path, &given)
+            .unwrap_or_else(|| format!("`{path}` does not take a server"));
         return Err(Error::invalid(format!(
-            "{} is set: --server works with `secret`, `run`, `resolve` and `whoami` only; \
-             other commands run where the store is (unset it for them)",
+            "{} is set, but {runs}; {SERVER_COMMANDS}",
             environment::SERVER
         )));
     }

@@ -216,9 +216,9 @@ fn summary(written: &SecretSummary) -> String {
 }
 
 /// Runs a `secret` command on `api`: a manager of the home, or one on a
-/// `flavorbox serve` node (`--server`), printing the same either way. What
-/// a side lacks is refused by that side ([`SecretsApi::require`]) before
-/// any input is read.
+/// `flavorbox serve` node (`--server`), printing the same either way. An
+/// option a side lacks (`delete-all`'s bound on a server) is refused by
+/// that side ([`SecretsApi::require`]) before any input is read.
 pub fn run(api: &dyn SecretsApi, command: SecretCommand) -> Result<()> {
     match command {
         SecretCommand::Register {
@@ -229,7 +229,6 @@ pub fn run(api: &dyn SecretsApi, command: SecretCommand) -> Result<()> {
             from_json,
         } => {
             let (pairs, schema) = if interactive {
-                api.require(Feature::Prompt)?;
                 let schema = schema.unwrap_or_else(|| "arbitrary".to_string());
                 (input::prompt(&api.schema(&schema)?)?, schema)
             } else if let Some(path) = from_json {
@@ -281,12 +280,6 @@ pub fn run(api: &dyn SecretsApi, command: SecretCommand) -> Result<()> {
             interactive,
             from_json,
         } => {
-            if interactive {
-                api.require(Feature::Prompt)?;
-            }
-            if !remove_keys.is_empty() {
-                api.require(Feature::RemoveKey)?;
-            }
             let mut schema = schema;
             let changes = if interactive {
                 let current = api.get_secret(&name)?;
@@ -381,14 +374,8 @@ pub fn run(api: &dyn SecretsApi, command: SecretCommand) -> Result<()> {
             reveal,
             output,
             encrypt,
-        } => {
-            api.require(Feature::Export)?;
-            transfer::export(api, &names, reveal, &encrypt, output.as_deref())
-        }
-        SecretCommand::Import { file, how, decrypt } => {
-            api.require(Feature::Import)?;
-            transfer::import(api, &file, how, &decrypt)
-        }
+        } => transfer::export(api, &names, reveal, &encrypt, output.as_deref()),
+        SecretCommand::Import { file, how, decrypt } => transfer::import(api, &file, how, &decrypt),
     }
 }
 

@@ -284,3 +284,31 @@ pub fn tempdir_for(user: Option<User>, prefix: &str) -> tempfile::TempDir {
     }
     dir
 }
+
+/// Writes an export file (what `secret export` writes) of `secrets`, each
+/// a name and its `password`, as `file` in `dir`; its path.
+pub fn export_file(dir: &Path, file: &str, secrets: &[(&str, &str)]) -> String {
+    let doc = serde_json::json!({
+        "flavorbox_export": 1,
+        "manager": "elsewhere",
+        "secrets": secrets
+            .iter()
+            .map(|(name, password)| serde_json::json!({
+                "name": name, "schema": "arbitrary", "values": {"password": password}
+            }))
+            .collect::<Vec<_>>(),
+    });
+    let path = dir.join(file);
+    std::fs::write(&path, doc.to_string()).unwrap();
+    path.to_str().unwrap().to_string()
+}
+
+/// Writes `text` as `file` in `dir`, readable by its owner only (as a key
+/// or passphrase file must be); its path.
+pub fn private_file(dir: &Path, file: &str, text: &str) -> String {
+    use std::os::unix::fs::PermissionsExt;
+    let path = dir.join(file);
+    std::fs::write(&path, text).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    path.to_str().unwrap().to_string()
+}

@@ -245,11 +245,18 @@ fn server_flags_are_shown_and_taken_by_the_commands_that_read_secrets_only() {
     // Set in the environment (a CI job's), it is refused by the commands
     // that run where the store is, and no concern of those that never do.
     let env = [("FLAVORBOX_SERVER", "http://127.0.0.1:9")];
-    for args in [&["flavor", "list"][..], &["init"], &["key", "rotate"]] {
+    for (args, path) in [
+        (&["flavor", "list"][..], "flavor list"),
+        (&["init"], "init"),
+        (&["key", "rotate"], "key rotate"),
+    ] {
         home.cli_env(args, &env).fails(
             2,
-            "FLAVORBOX_SERVER is set: --server works with `secret`, `run`, `resolve` and \
-             `whoami` only",
+            &format!(
+                "FLAVORBOX_SERVER is set, but `flavorbox {path}` runs where the store is: on \
+                 the server's machine, without FLAVORBOX_SERVER (unset it); --server and \
+                 --token-file go with `secret`, `run`, `resolve` and `whoami` only"
+            ),
         );
     }
     home.cli_env(&["completions", "bash"], &env).ok();

@@ -9,23 +9,11 @@
 use std::os::unix::fs::PermissionsExt;
 
 use flavorbox_tests::{CliHome, guests};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 /// An export file of `secrets` (name, password), written in `home`.
 fn export_file(home: &CliHome, file: &str, secrets: &[(&str, &str)]) -> String {
-    let doc = json!({
-        "flavorbox_export": 1,
-        "manager": "elsewhere",
-        "secrets": secrets
-            .iter()
-            .map(|(name, password)| json!({
-                "name": name, "schema": "arbitrary", "values": {"password": password}
-            }))
-            .collect::<Vec<_>>(),
-    });
-    let path = home.path().join(file);
-    std::fs::write(&path, doc.to_string()).unwrap();
-    path.to_str().unwrap().to_string()
+    flavorbox_tests::cli::export_file(home.path(), file, secrets)
 }
 
 /// Secrets `a` and `b` with the passwords `old-a` and `old-b`.
@@ -205,10 +193,7 @@ fn an_import_of_hundreds_shows_progress_on_a_terminal() {
 
 /// Writes `text` to `file` in `home` (0600); its path.
 fn key_file(home: &CliHome, file: &str, text: &str) -> String {
-    let path = home.path().join(file);
-    std::fs::write(&path, text).unwrap();
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
-    path.to_str().unwrap().to_string()
+    flavorbox_tests::cli::private_file(home.path(), file, text)
 }
 
 #[test]

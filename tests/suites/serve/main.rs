@@ -24,6 +24,8 @@
 
 mod api;
 mod audit;
+mod client_ops;
+mod client_transfer;
 mod follow;
 mod kubernetes;
 mod nodes;

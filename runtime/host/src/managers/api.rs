@@ -4,9 +4,10 @@
 //! CLI's `secret` commands) is written once for both.
 //!
 //! Guards against the two sides drifting apart: both take the same input,
-//! answer with the same library types and errors, and an operation one side
-//! lacks is refused by that side, through [`SecretsApi::require`], before
-//! any input for it is read or any request is made.
+//! answer with the same library types and errors, and an option one side
+//! lacks ([`Feature`]) is refused by that side, through
+//! [`SecretsApi::require`], before any input for it is read or any request
+//! is made.
 
 use serde::{Deserialize, Serialize};
 
@@ -21,17 +22,8 @@ use crate::secret::Secret;
 /// A part of the secret operations that not every side offers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Feature {
-    /// Prompting for a secret's values (it needs the schema's keys).
-    Prompt,
-    /// Removing keys in an update.
-    RemoveKey,
-    /// Renaming a secret.
-    Rename,
-    /// Exporting secrets with their values.
-    Export,
-    /// Importing a set of secrets, all or nothing.
-    Import,
-    /// Choosing how far a `delete-all` may go ([`BulkBound`]).
+    /// Choosing how far a `delete-all` may go ([`BulkBound`]); a server
+    /// applies its own bound.
     BulkBound,
 }
 
@@ -40,7 +32,7 @@ pub enum Feature {
 pub struct SecretUpdate {
     /// Keys to set: added, or their values replaced.
     pub set: Vec<(String, String)>,
-    /// Keys to remove ([`Feature::RemoveKey`]).
+    /// Keys to remove.
     pub remove: Vec<String>,
     /// The schema to switch the secret to.
     pub schema: Option<String>,
@@ -50,6 +42,16 @@ impl SecretUpdate {
     /// Whether it changes nothing.
     pub fn is_empty(&self) -> bool {
         self.set.is_empty() && self.remove.is_empty() && self.schema.is_none()
+    }
+
+    /// `invalid` if it changes nothing, in the words both sides use.
+    pub fn require_changes(&self) -> Result<()> {
+        if self.is_empty() {
+            return Err(Error::invalid(
+                "nothing to update: give KEY=VALUE pairs, --remove-key or --schema",
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -79,7 +81,7 @@ pub trait SecretsApi {
     /// `Ok` if this side offers `feature`; else the error that says so.
     fn require(&self, feature: Feature) -> Result<()>;
 
-    /// The schema `name`, whose keys a prompt asks for ([`Feature::Prompt`]).
+    /// The schema `name`, whose keys a prompt asks for.
     fn schema(&self, name: &str) -> Result<Schema>;
 
     /// Creates a secret after checking it against its schema.
@@ -93,17 +95,16 @@ pub trait SecretsApi {
     /// Applies `update` to secret `name`, re-validated against its schema.
     fn update_secret(&self, name: &str, update: &SecretUpdate) -> Result<SecretSummary>;
 
-    /// Renames a secret ([`Feature::Rename`]); refused while a manager's
-    /// config refers to it.
-    fn rename_secret(&self, old: &str, new: &str) -> Result<Secret>;
+    /// Renames a secret; refused while a manager's config refers to it.
+    fn rename_secret(&self, old: &str, new: &str) -> Result<SecretSummary>;
 
     /// Renames a secret although managers' configs refer to it, leaving
-    /// those references broken; returns them. A side that does not offer
-    /// it refuses, as it does a rename.
-    fn rename_secret_breaking(&self, _old: &str, _new: &str) -> Result<(Secret, Vec<Referrer>)> {
-        self.require(Feature::Rename)?;
-        Err(cannot_break(self.manager_name()))
-    }
+    /// those references broken; returns them.
+    fn rename_secret_breaking(
+        &self,
+        old: &str,
+        new: &str,
+    ) -> Result<(SecretSummary, Vec<Referrer>)>;
 
     /// Deletes a secret; refused while a manager's config refers to it.
     fn delete_secret(&self, name: &str) -> Result<()>;
@@ -120,11 +121,13 @@ pub trait SecretsApi {
     -> Result<Option<usize>>;
 
     /// The secrets `names` with their values, or every secret if `names` is
-    /// empty ([`Feature::Export`]); `progress` is told after each read.
+    /// empty; `progress` is told after each read (a server's, after each
+    /// page it answers).
     fn export_secrets(&self, names: &[String], progress: Progress<'_>) -> Result<Vec<Secret>>;
 
     /// Registers every secret of `secrets` as `plan` says, all or nothing
-    /// ([`Feature::Import`]).
+    /// (on a server, in one request: its progress is shown from the start
+    /// and filled when the server answers).
     fn import_secrets(
         &self,
         secrets: &[Secret],
@@ -138,13 +141,17 @@ pub trait SecretsApi {
     fn change_feed(&self) -> Result<Box<dyn super::ChangeFeed>>;
 }
 
-/// The refusal of a side that cannot delete or rename a secret other
-/// managers' configs refer to.
-fn cannot_break(manager: &str) -> Error {
-    Error::invalid(format!(
-        "breaking config references (--force) is not available on secrets manager \
-         `{manager}` here; run it where the store is"
-    ))
+/// The secrets an export of `names` reads: those, or every secret (as
+/// `list` names them) when none are given.
+pub(crate) fn exported_names(
+    names: &[String],
+    list: impl FnOnce() -> Result<Vec<String>>,
+) -> Result<std::borrow::Cow<'_, [String]>> {
+    Ok(if names.is_empty() {
+        std::borrow::Cow::Owned(list()?)
+    } else {
+        std::borrow::Cow::Borrowed(names)
+    })
 }
 
 /// A manager of this home offers every operation.
@@ -181,12 +188,17 @@ impl SecretsApi for Manager<'_> {
         Manager::update_secret(self, name, update).map(|updated| SecretSummary::of(&updated))
     }
 
-    fn rename_secret(&self, old: &str, new: &str) -> Result<Secret> {
-        Manager::rename_secret(self, old, new)
+    fn rename_secret(&self, old: &str, new: &str) -> Result<SecretSummary> {
+        Manager::rename_secret(self, old, new).map(|renamed| SecretSummary::of(&renamed))
     }
 
-    fn rename_secret_breaking(&self, old: &str, new: &str) -> Result<(Secret, Vec<Referrer>)> {
+    fn rename_secret_breaking(
+        &self,
+        old: &str,
+        new: &str,
+    ) -> Result<(SecretSummary, Vec<Referrer>)> {
         Manager::rename_secret_breaking(self, old, new)
+            .map(|(renamed, broken)| (SecretSummary::of(&renamed), broken))
     }
 
     fn delete_secret(&self, name: &str) -> Result<()> {
@@ -206,13 +218,7 @@ impl SecretsApi for Manager<'_> {
     }
 
     fn export_secrets(&self, names: &[String], progress: Progress<'_>) -> Result<Vec<Secret>> {
-        let all;
-        let names = if names.is_empty() {
-            all = Manager::list_secrets(self)?;
-            &all
-        } else {
-            names
-        };
+        let names = exported_names(names, || Manager::list_secrets(self))?;
         names
             .iter()
             .enumerate()

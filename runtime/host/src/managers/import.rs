@@ -12,6 +12,8 @@
 
 use std::collections::BTreeSet;
 
+use serde::{Deserialize, Serialize};
+
 use super::Manager;
 use crate::error::{Error, Result};
 use crate::policy::Capability;
@@ -19,8 +21,10 @@ use crate::registry::LOCAL;
 use crate::sandbox::exports::{DeleteSecret, RegisterSecret};
 use crate::secret::{Secret, check_input};
 
-/// What an import does with a secret whose name the manager holds already.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+/// What an import does with a secret whose name the manager holds already
+/// (in the API: `"refuse"`, `"skip"`, `"overwrite"`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum OnConflict {
     /// Nothing is imported; every taken name is named.
     #[default]
@@ -41,7 +45,7 @@ pub struct ImportPlan {
 }
 
 /// What an import did (or, dry, would do), by secret name.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ImportReport {
     pub created: Vec<String>,
     pub overwritten: Vec<String>,

@@ -40,6 +40,7 @@ use crate::sandbox::LazySandbox;
 use crate::secret::check_name;
 use crate::store::{Database, ManagerRecord};
 
+pub(crate) use api::exported_names;
 pub use api::{Feature, SecretSummary, SecretUpdate, SecretsApi};
 pub use bulk::BulkBound;
 pub use changes::{ChangeFeed, LOCAL_POLL, LocalFeed, MAX_CHANGE_WAIT};

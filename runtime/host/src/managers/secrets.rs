@@ -53,11 +53,7 @@ impl Manager<'_> {
         // Check the changes on their own first, so a bad key or a repeated
         // key is reported as such and not as a merge artefact.
         check_input(&update.set)?;
-        if update.is_empty() {
-            return Err(Error::invalid(
-                "nothing to update: give KEY=VALUE pairs, --remove-key or --schema",
-            ));
-        }
+        update.require_changes()?;
         if let Some(schema) = &update.schema {
             self.managers.schemas.get(schema)?;
         }

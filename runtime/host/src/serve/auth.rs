@@ -159,6 +159,16 @@ impl<O> Authorized<O> {
         self.node.limits.body_timeout
     }
 
+    /// A turn to read and run an import (at most `LARGE_BODIES` at once
+    /// per node), waited for no longer than the node's call wait.
+    pub(super) async fn large_body_turn(&self) -> Option<tokio::sync::OwnedSemaphorePermit> {
+        let turn = self.node.large_bodies.clone().acquire_owned();
+        tokio::time::timeout(self.node.limits.call_wait, turn)
+            .await
+            .ok()?
+            .ok()
+    }
+
     /// Runs `work` on the node's home on a blocking thread (calls block
     /// while their flavor runs), in a call slot of the token's manager
     /// held until `work` ends; an error is answered with its status, and

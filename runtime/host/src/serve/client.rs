@@ -1,15 +1,22 @@
 //! The client side of `flavorbox serve`: a [`Remote`] is the secret
-//! operations of one manager on a server ([`SecretsApi`], as a local
-//! manager offers them), for the CLI's `--server URL`, with the server's
-//! refusals turned back into the library's errors (so exit codes match a
-//! local run). What the API lacks today (rename, export, import, removing
-//! keys, prompting against a schema) is refused with one clear error before
-//! any request is made.
+//! operations of one manager on a server (`SecretsApi`, as a local
+//! manager offers them, every one of them: see `secrets.rs`), for the
+//! CLI's `--server URL`, with the server's refusals turned back into the
+//! library's errors (so output and exit codes match a local run). Only
+//! `delete-all --max-calls/--max-time` is refused, before any request
+//! (the server applies its own bound). A `Remote` also follows its
+//! manager's change feed and, if asked, answers reads from the offline
+//! cache while the server cannot be reached (see `changes.rs`).
 //!
 //! Guards against a hostile or broken server: an answer is read no further
-//! than [`MAX_ANSWER_BYTES`], a request waits no longer than
-//! [`REQUEST_TIMEOUT`], and the server's messages are clipped (the CLI
-//! escapes every error it prints). `https://` servers are checked against
+//! than [`MAX_ANSWER_BYTES`] (an export comes page by page, each well under
+//! it), a request waits no longer than [`REQUEST_TIMEOUT`], what an answer
+//! holds is checked as any input is (names, keys, secrets, schemas; a
+//! malformed answer is a `backend` error), and the server's messages are
+//! clipped (the CLI escapes every error it prints). Guards against sending
+//! what the server would refuse unread: a body over what its route reads
+//! (`MAX_BODY_BYTES`, an import's `MAX_IMPORT_BODY_BYTES`) is refused
+//! here, nothing sent. `https://` servers are checked against
 //! the public roots, plus the CA certificates of a PEM file the caller
 //! names (a private CA, a self-signed server certificate); over plain
 //! `http://` the token travels in clear.
@@ -23,17 +30,14 @@ use http_body_util::{BodyExt, Full, Limited};
 use serde_json::Value;
 
 use super::Stream;
-use super::json::{SecretBody, UpdateBody};
+use super::json::MAX_BODY_BYTES;
 use super::offline::{OfflineCache, Scope};
 use crate::error::{Error, Result};
-use crate::managers::{
-    BulkBound, ChangeFeed, Feature, ImportPlan, ImportReport, MAX_CHANGE_WAIT, Progress, Referrer,
-    SecretSummary, SecretUpdate, SecretsApi,
-};
-use crate::reference::Reference;
-use crate::schema::Schema;
-use crate::secret::{Secret, check_key, check_name};
+use crate::secret::check_name;
 use crate::store::Role;
+
+mod changes;
+mod secrets;
 
 /// The largest answer read.
 pub const MAX_ANSWER_BYTES: usize = 16 * 1024 * 1024;
@@ -230,8 +234,32 @@ impl Remote {
 
     /// Sends one request; the answer's JSON, or the error it stands for.
     fn request(&self, method: &str, path: &str, body: Option<Value>) -> Result<Value> {
+        self.request_within(method, path, body, MAX_BODY_BYTES)
+    }
+
+    /// [`Remote::request`] for a route that reads a body of at most
+    /// `limit` bytes: a larger one is refused here, unsent.
+    fn request_within(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+        limit: usize,
+    ) -> Result<Value> {
+        let bytes = match &body {
+            Some(value) => Bytes::from(serde_json::to_vec(value).map_err(Error::host)?),
+            None => Bytes::new(),
+        };
+        drop(body);
+        if bytes.len() > limit {
+            return Err(Error::invalid(format!(
+                "the request is {} bytes, more than the {limit} bytes the server reads of it; \
+                 nothing was sent",
+                bytes.len()
+            )));
+        }
         self.unreachable.set(false);
-        let future = self.send(method, path, body);
+        let future = self.send(method, path, bytes);
         let answer = self
             .runtime
             .block_on(async { tokio::time::timeout(REQUEST_TIMEOUT, future).await })
@@ -249,7 +277,7 @@ impl Remote {
         Err(error_from(status, &value))
     }
 
-    async fn send(&self, method: &str, path: &str, body: Option<Value>) -> Result<(u16, Value)> {
+    async fn send(&self, method: &str, path: &str, bytes: Bytes) -> Result<(u16, Value)> {
         let unreachable = |e: &dyn std::fmt::Display| {
             self.unreachable.set(true);
             Error::backend(format!(
@@ -288,10 +316,6 @@ impl Remote {
                 .await
                 .map_err(|e| unreachable(&e))?;
         let driver = tokio::spawn(connection);
-        let bytes = match &body {
-            Some(value) => Bytes::from(serde_json::to_vec(value).map_err(Error::host)?),
-            None => Bytes::new(),
-        };
         let request = http::Request::builder()
             .method(method)
             .uri(format!("{}{path}", self.base_path))
@@ -357,188 +381,17 @@ impl Remote {
         })
     }
 
+    /// `/v1/managers/M/{rest}`, on this client's manager.
+    fn manager_path(&self, rest: &str) -> String {
+        format!("/v1/managers/{}/{rest}", segment(&self.manager))
+    }
+
     fn secrets_path(&self) -> String {
-        format!("/v1/managers/{}/secrets", segment(&self.manager))
+        self.manager_path("secrets")
     }
 
     fn secret_path(&self, name: &str) -> String {
         format!("{}/{}", self.secrets_path(), segment(name))
-    }
-}
-
-/// What the server's API lacks today, refused before any input for it is
-/// read or any request is made.
-fn unavailable(feature: Feature) -> Error {
-    Error::invalid(match feature {
-        Feature::Prompt => {
-            "--interactive is not available with --server; pass KEY=- to read a value from stdin"
-        }
-        Feature::RemoveKey => {
-            "--remove-key is not available with --server (the API merges values); run it \
-             where the store is"
-        }
-        Feature::Rename | Feature::Export | Feature::Import => {
-            "rename, export and import are not available with --server; run them where the \
-             store is"
-        }
-        Feature::BulkBound => {
-            "--max-calls and --max-time are not available with --server (the server applies \
-             its own bound); run them where the store is"
-        }
-    })
-}
-
-/// The secret operations of the manager this client is on, over the
-/// server's API.
-impl SecretsApi for Remote {
-    fn manager_name(&self) -> &str {
-        &self.manager
-    }
-
-    fn require(&self, feature: Feature) -> Result<()> {
-        Err(unavailable(feature))
-    }
-
-    fn schema(&self, _: &str) -> Result<Schema> {
-        Err(unavailable(Feature::Prompt))
-    }
-
-    fn register_secret(&self, secret: &Secret) -> Result<()> {
-        let body = serde_json::to_value(SecretBody::of(secret)).map_err(Error::host)?;
-        self.request("POST", &self.secrets_path(), Some(body))?;
-        Ok(())
-    }
-
-    /// The secret as the server has it, kept in the offline cache if there
-    /// is one; while the server cannot be reached, the cached one within
-    /// its age.
-    fn get_secret(&self, name: &str) -> Result<Secret> {
-        let value = match self.request("GET", &self.secret_path(name), None) {
-            Ok(value) => value,
-            Err(err) => {
-                return match (&self.offline, self.unreachable.get()) {
-                    (Some(cache), true) => cache.secret(self.scope(), name).ok_or(err),
-                    _ => Err(err),
-                };
-            }
-        };
-        let body: SecretBody = serde_json::from_value(value)
-            .map_err(|_| Error::backend("the server's secret is malformed".to_string()))?;
-        let secret = body.into_secret()?;
-        if let Some(cache) = &self.offline {
-            cache.put_secret(self.scope(), &secret)?;
-        }
-        Ok(secret)
-    }
-
-    fn change_feed(&self) -> Result<Box<dyn ChangeFeed>> {
-        Ok(Box::new(RemoteFeed {
-            remote: self.fresh()?,
-        }))
-    }
-
-    fn list_secrets(&self) -> Result<Vec<String>> {
-        let value = self.request("GET", &self.secrets_path(), None)?;
-        let mut names: Vec<String> = serde_json::from_value(value["secrets"].clone())
-            .map_err(|_| Error::backend("the server's list is malformed".to_string()))?;
-        names.sort();
-        Ok(names)
-    }
-
-    /// Merges the keys `update` sets (and a new schema) into the secret;
-    /// removing keys is refused (the API merges values).
-    fn update_secret(&self, name: &str, update: &SecretUpdate) -> Result<SecretSummary> {
-        if !update.remove.is_empty() {
-            return Err(unavailable(Feature::RemoveKey));
-        }
-        if update.is_empty() {
-            return Err(Error::invalid(
-                "nothing to update: give KEY=VALUE pairs or --schema",
-            ));
-        }
-        let body = UpdateBody {
-            values: update.set.iter().cloned().collect(),
-            schema: update.schema.clone(),
-        };
-        let body = serde_json::to_value(body).map_err(Error::host)?;
-        let value = self.request("PATCH", &self.secret_path(name), Some(body))?;
-        serde_json::from_value(value)
-            .map_err(|_| Error::backend("the server's answer is malformed".to_string()))
-    }
-
-    fn rename_secret(&self, _: &str, _: &str) -> Result<Secret> {
-        Err(unavailable(Feature::Rename))
-    }
-
-    fn delete_secret(&self, name: &str) -> Result<()> {
-        self.request("DELETE", &self.secret_path(name), None)?;
-        Ok(())
-    }
-
-    fn delete_secret_breaking(&self, name: &str) -> Result<Vec<Referrer>> {
-        let path = format!("{}?force=true", self.secret_path(name));
-        let value = self.request("DELETE", &path, None)?;
-        let broken = value["broken"].as_array().cloned().unwrap_or_default();
-        // What the server says broke is checked like any answer: a name,
-        // key or reference that does not parse is the server's fault.
-        let garbled = || Error::backend("the server listed a broken reference that does not parse");
-        broken
-            .iter()
-            .map(|entry| {
-                let text = |field: &str| entry[field].as_str().unwrap_or_default().to_string();
-                let reference = Reference::parse_whole(&text("reference"))
-                    .and_then(|parsed| parsed.ok())
-                    .ok_or_else(garbled)?;
-                let (manager, key) = (text("manager"), text("key"));
-                check_name("secrets manager name", &manager).map_err(|_| garbled())?;
-                check_key(&key).map_err(|_| garbled())?;
-                Ok(Referrer {
-                    manager,
-                    key,
-                    reference,
-                })
-            })
-            .collect()
-    }
-
-    fn delete_all_secrets(&self, bound: BulkBound, _: Progress<'_>) -> Result<Option<usize>> {
-        if bound != BulkBound::default() {
-            return Err(unavailable(Feature::BulkBound));
-        }
-        let path = format!("{}?force=true", self.secrets_path());
-        let value = self.request("DELETE", &path, None)?;
-        Ok(value["deleted"].as_u64().map(|n| n as usize))
-    }
-
-    fn export_secrets(&self, _: &[String], _: Progress<'_>) -> Result<Vec<Secret>> {
-        Err(unavailable(Feature::Export))
-    }
-
-    fn import_secrets(&self, _: &[Secret], _: ImportPlan, _: Progress<'_>) -> Result<ImportReport> {
-        Err(unavailable(Feature::Import))
-    }
-}
-
-/// A manager's change feed on a server: long polls of `GET
-/// /v1/managers/{manager}/changes` (see `serve/changes.rs`).
-struct RemoteFeed {
-    remote: Remote,
-}
-
-impl ChangeFeed for RemoteFeed {
-    fn next(&mut self, since: Option<u64>, wait: Duration) -> Result<u64> {
-        let wait = wait.min(MAX_CHANGE_WAIT).as_secs();
-        let mut path = format!(
-            "/v1/managers/{}/changes?wait={wait}",
-            segment(&self.remote.manager)
-        );
-        if let Some(since) = since {
-            path.push_str(&format!("&since={since}"));
-        }
-        let value = self.remote.request("GET", &path, None)?;
-        value["version"]
-            .as_u64()
-            .ok_or_else(|| Error::backend("the server's change feed answer is malformed"))
     }
 }
 
@@ -590,6 +443,7 @@ fn error_from(status: u16, value: &Value) -> Error {
         .map_or(message.clone(), |(_, d)| d.to_string());
     match (status, value["error"].as_str().unwrap_or("")) {
         (401, _) => Error::denied(format!("the server refused the token: {message}")),
+        (413, _) => Error::invalid(format!("the server refused: {message}")),
         (403, _) => Error::denied(format!("the server refused: {message}")),
         (429, _) => Error::denied(format!("the server refused: {message}")),
         (_, "invalid") => Error::invalid(detail),
@@ -612,11 +466,12 @@ fn error_from(status: u16, value: &Value) -> Error {
 mod tests {
     use super::*;
     use crate::error::ErrorKind;
+    use crate::managers::{BulkBound, SecretUpdate, SecretsApi};
 
     /// The server named here does not listen, so a request would fail as
     /// `backend`: every refusal below comes before any request.
     #[test]
-    fn what_the_api_lacks_is_refused_before_any_request() {
+    fn what_a_server_would_refuse_is_refused_before_any_request() {
         let remote = Remote::new(
             "http://127.0.0.1:9",
             "fbx_token".to_string(),
@@ -625,24 +480,17 @@ mod tests {
         )
         .unwrap();
         assert_eq!(remote.manager_name(), "m");
-        let secret = Secret::new("s", "arbitrary", [("k".to_string(), "v".to_string())]).unwrap();
-        let removing = SecretUpdate {
-            set: vec![("k".to_string(), "w".to_string())],
-            remove: vec!["j".to_string()],
-            schema: None,
+        let bounded = BulkBound {
+            calls: 1,
+            ..BulkBound::default()
         };
+        let huge = serde_json::json!({ "values": { "k": "v".repeat(MAX_BODY_BYTES) } });
         let refusals = [
-            remote.require(Feature::Prompt),
-            remote.schema("arbitrary").map(drop),
-            remote.rename_secret("s", "t").map(drop),
-            remote.export_secrets(&[], &|_, _| {}).map(drop),
-            remote
-                .import_secrets(&[secret], ImportPlan::default(), &|_, _| {})
-                .map(drop),
-            remote.update_secret("s", &removing).map(drop),
+            remote.delete_all_secrets(bounded, &|_, _| {}).map(drop),
             remote
                 .update_secret("s", &SecretUpdate::default())
                 .map(drop),
+            remote.request("PATCH", "/v1/x", Some(huge)).map(drop),
         ];
         for refused in refusals {
             let err = refused.unwrap_err();

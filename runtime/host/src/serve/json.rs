@@ -2,7 +2,9 @@
 //! and the HTTP status and error body each library error is answered with.
 //!
 //! Guards against a body exhausting or leaking through the node: a request
-//! body is read no further than [`MAX_BODY_BYTES`] and only for as long as
+//! body is read no further than [`MAX_BODY_BYTES`] (an import's, which
+//! carries many secrets, [`MAX_IMPORT_BODY_BYTES`]; past it `413`, the
+//! connection closed, nothing written) and only for as long as
 //! the node's body timeout (a client dribbling it is answered `408` and its
 //! connection closed), one that does not parse
 //! is reported by position only (never quoted, it may hold a value), and an
@@ -26,18 +28,39 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::error::{Error, ErrorKind, Result};
+use crate::managers::OnConflict;
 use crate::secret::{Secret, check_input};
 
 /// The largest request body read (a secret's values are at most
 /// `secret::MAX_VALUES_BYTES`; JSON escaping may grow them).
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+/// The largest import body read: the CLI reads an export file of at most
+/// 16 MiB, and its secrets written again as JSON take no more, framing
+/// aside.
+pub const MAX_IMPORT_BODY_BYTES: usize = 20 * 1024 * 1024;
+/// The most secrets one export request names (the client asks page by
+/// page).
+pub const EXPORT_PAGE_NAMES: usize = 100;
+/// The most bytes of secrets one export answer holds (always at least one
+/// secret): well under what a client reads of an answer, one secret's JSON
+/// more included.
+pub const EXPORT_PAGE_BYTES: usize = 8 * 1024 * 1024;
 
 /// A body a request carries.
 pub(super) trait RequestBody: serde::de::DeserializeOwned + Send + 'static {
+    /// The largest such body read.
+    const MAX_BYTES: usize = MAX_BODY_BYTES;
+
     /// The secret it names, for the audit log (when the path does not).
     fn names_secret(&self) -> Option<String> {
         None
     }
+}
+
+/// Names as one audit entry records them (clipped there).
+fn audited_names<'a>(names: impl Iterator<Item = &'a str>) -> Option<String> {
+    let joined = names.collect::<Vec<_>>().join(",");
+    (!joined.is_empty()).then_some(joined)
 }
 
 /// Key-values as a body carries them: a JSON object of strings, read as
@@ -139,16 +162,62 @@ impl RequestBody for SecretBody {
     }
 }
 
-/// What `PATCH` takes: values to merge, and optionally a new schema.
+/// What `PATCH` takes: values to merge, keys to remove, and optionally a
+/// new schema.
 #[derive(Debug, Default, Serialize, Deserialize)]
 pub struct UpdateBody {
     #[serde(default)]
     pub values: ValuePairs,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub remove: Vec<String>,
     #[serde(default)]
     pub schema: Option<String>,
 }
 
 impl RequestBody for UpdateBody {}
+
+/// What `POST .../secrets/NAME/rename` takes: the new name, and whether
+/// config references to the secret may be left broken.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct RenameBody {
+    pub new: String,
+    #[serde(default)]
+    pub force: bool,
+}
+
+impl RequestBody for RenameBody {}
+
+/// What `POST .../export` takes: the secrets to answer, in order (at most
+/// [`EXPORT_PAGE_NAMES`]).
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ExportBody {
+    pub names: Vec<String>,
+}
+
+impl RequestBody for ExportBody {
+    fn names_secret(&self) -> Option<String> {
+        audited_names(self.names.iter().map(String::as_str))
+    }
+}
+
+/// What `POST .../import` takes: the secrets, and what to do with names
+/// taken already; imported all or nothing.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ImportBody {
+    pub secrets: Vec<SecretBody>,
+    #[serde(default)]
+    pub on_conflict: OnConflict,
+    #[serde(default)]
+    pub dry_run: bool,
+}
+
+impl RequestBody for ImportBody {
+    const MAX_BYTES: usize = MAX_IMPORT_BODY_BYTES;
+
+    fn names_secret(&self) -> Option<String> {
+        audited_names(self.secrets.iter().map(|s| s.name.as_str()))
+    }
+}
 
 /// An answer, and what the audit log records of it.
 pub(super) struct Answer {
@@ -241,6 +310,16 @@ impl Answer {
         .retry_after(1)
     }
 
+    /// `503`: the node reads its most import bodies at once already.
+    pub(super) fn imports_busy() -> Answer {
+        Answer::fixed(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "busy",
+            "the node is taking its most imports at once; try again later",
+        )
+        .retry_after(1)
+    }
+
     /// `429`: the token has its most requests in flight already.
     pub(super) fn token_busy() -> Answer {
         Answer::fixed(
@@ -274,21 +353,39 @@ impl From<Result<Answer>> for Answer {
     }
 }
 
-/// Reads a JSON body after authentication, bounded in size and, from now,
-/// to `timeout`; a body that does not parse is reported by position, never
-/// quoted. A body still arriving after `timeout` is answered `408`, the
-/// connection closed after it (the rest of the body is never read).
-pub(super) async fn read_json<T: serde::de::DeserializeOwned>(
+/// Reads a JSON body after authentication, bounded in size
+/// ([`RequestBody::MAX_BYTES`]: past it `413`) and, from now, to `timeout`;
+/// a body that does not parse is reported by position, never quoted. A
+/// body too large, or still arriving after `timeout` (`408`), is answered
+/// with the connection closed after it (the rest of the body is never
+/// read).
+pub(super) async fn read_json<T: RequestBody>(
     body: Body,
     timeout: std::time::Duration,
 ) -> std::result::Result<T, Answer> {
-    let read = axum::body::to_bytes(body, MAX_BODY_BYTES);
+    use http_body_util::BodyExt;
+    let read = http_body_util::Limited::new(body, T::MAX_BYTES).collect();
     let bytes = match tokio::time::timeout(timeout, read).await {
-        Ok(Ok(bytes)) => bytes,
+        Ok(Ok(collected)) => collected.to_bytes(),
+        Ok(Err(err)) if err.is::<http_body_util::LengthLimitError>() => {
+            let mut refused = Answer::fixed(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "too-large",
+                &format!(
+                    "the request body is larger than the {} bytes this route reads; nothing \
+                     was written",
+                    T::MAX_BYTES
+                ),
+            );
+            refused
+                .headers
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+            return Err(refused);
+        }
         Ok(Err(_)) => {
-            return Err(Answer::error(&Error::invalid(format!(
-                "the request body is unreadable or larger than {MAX_BODY_BYTES} bytes"
-            ))));
+            return Err(Answer::error(&Error::invalid(
+                "the request body is unreadable",
+            )));
         }
         Err(_) => {
             let mut late = Answer::fixed(

@@ -9,8 +9,9 @@
 //!   `403`; a peer past its failed attempts is refused (`429`) before its
 //!   token is even hashed (see `tokens`);
 //! - a caller exhausting the node: bodies are read only after
-//!   authentication, no further than [`MAX_BODY_BYTES`] and within the
-//!   body timeout; each call runs under its manager's sandbox limits
+//!   authentication, no further than [`MAX_BODY_BYTES`] (an import's
+//!   [`MAX_IMPORT_BODY_BYTES`], at most [`LARGE_BODIES`] of them at once)
+//!   and within the body timeout; each call runs under its manager's sandbox limits
 //!   (deadline, memory, storage quota) exactly as from the CLI, on a
 //!   bounded pool of blocking threads; a client has [`HEADER_TIMEOUT`] to
 //!   send its headers, and at most [`MAX_CONNECTIONS`] are served at once;
@@ -68,7 +69,10 @@ use audit::{Audit, AuditOptions};
 use tenants::{CallSlots, InFlight};
 use tokens::FailureLimiter;
 
-pub use json::{MAX_BODY_BYTES, SecretBody, UpdateBody, ValuePairs};
+pub use json::{
+    EXPORT_PAGE_BYTES, EXPORT_PAGE_NAMES, ExportBody, ImportBody, MAX_BODY_BYTES,
+    MAX_IMPORT_BODY_BYTES, RenameBody, SecretBody, UpdateBody, ValuePairs,
+};
 pub use metrics::{MAX_NAMED_LABELS, MAX_REQUEST_LABEL_SETS};
 pub use routes::READY_TIMEOUT;
 pub use tenants::{
@@ -80,6 +84,11 @@ pub use transport::{DRAIN_TIMEOUT, HEADER_TIMEOUT, MAX_CONNECTIONS};
 /// Threads that run calls (each blocks while its flavor runs) and the
 /// store's queries; calls take at most `ServeLimits::call_slots` of them.
 const CALL_THREADS: usize = 64;
+
+/// Import requests a node reads and runs at once (each body up to
+/// [`MAX_IMPORT_BODY_BYTES`]); a further one waits for a turn no longer
+/// than the call wait, then is answered `503`.
+pub const LARGE_BODIES: usize = 2;
 
 /// How a node is started.
 pub struct ServeOptions {
@@ -103,6 +112,8 @@ struct Node {
     /// Requests in flight per token id.
     token_requests: InFlight<String>,
     calls: CallSlots,
+    /// Turns to read and run an import ([`LARGE_BODIES`]).
+    large_bodies: Arc<tokio::sync::Semaphore>,
     metrics: Arc<metrics::Metrics>,
 }
 
@@ -131,6 +142,7 @@ pub fn run(home: Home, options: ServeOptions, ready: impl FnOnce(SocketAddr)) ->
         limits,
         token_requests: InFlight::new(limits.token_requests),
         calls: CallSlots::new(&limits),
+        large_bodies: Arc::new(tokio::sync::Semaphore::new(LARGE_BODIES)),
         metrics: Arc::new(metrics::Metrics::new()),
     });
     // The node (its sandbox owns a runtime of its own) is dropped last,

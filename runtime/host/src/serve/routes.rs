@@ -14,6 +14,9 @@
 //! whether the store answers at this build's layout, and a path or method
 //! no route knows is the documented JSON error (`404`, `405`) without
 //! touching the store; `/metrics` needs an admin token (see `metrics`).
+//!
+//! `client_ops.rs` holds the routes of the CLI's client mode beyond one
+//! secret at a time (a schema, rename, export, import).
 
 use std::sync::Arc;
 
@@ -23,7 +26,7 @@ use axum::extract::{FromRequestParts, Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use serde_json::json;
 
 use super::auth::{Authorized, Operation, bind_manager};
@@ -38,6 +41,8 @@ use crate::store::{LAYOUT_VERSION, ManagerRecord, Role};
 
 /// The longest `/v1/ready` waits for the store before it answers `503`.
 pub const READY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+mod client_ops;
 
 /// The media type of `/metrics`.
 const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
@@ -62,6 +67,16 @@ pub(super) fn router(node: Arc<Node>) -> Router {
             "/v1/managers/{manager}/changes",
             get(super::changes::changes),
         )
+        .route(
+            "/v1/managers/{manager}/secrets/{name}/rename",
+            post(client_ops::rename),
+        )
+        .route(
+            "/v1/managers/{manager}/schemas/{schema}",
+            get(client_ops::schema),
+        )
+        .route("/v1/managers/{manager}/export", post(client_ops::export))
+        .route("/v1/managers/{manager}/import", post(client_ops::import))
         .method_not_allowed_fallback(wrong_method)
         .fallback(unknown_route)
         .layer(axum::middleware::from_fn_with_state(node.clone(), track))
@@ -109,6 +124,10 @@ operations! {
     DeleteSecret = "delete-secret", Write;
     DeleteAllSecrets = "delete-all-secrets", Admin;
     WatchChanges = "changes", Read;
+    GetSchema = "get-schema", Read;
+    RenameSecret = "rename-secret", Write;
+    ExportSecrets = "export-secrets", Read;
+    ImportSecrets = "import-secrets", Write;
 }
 
 /// The segments a route names (`{manager}`, `{name}`), as axum's [`Path`]
@@ -310,7 +329,7 @@ async fn update(
         // checks them by the CLI's input rules.
         let update = SecretUpdate {
             set: body.values.into_iter().collect(),
-            remove: Vec::new(),
+            remove: body.remove,
             schema: body.schema,
         };
         // The merge reads the secret in one call and writes it in
@@ -346,14 +365,16 @@ async fn delete_secret(
             bound.delete_secret(&name)?;
             return Ok(json!({ "deleted": name }));
         }
-        let broken: Vec<_> = bound
-            .delete_secret_breaking(&name)?
-            .into_iter()
-            .map(|r| json!({ "manager": r.manager, "key": r.key, "reference": r.reference.to_string() }))
-            .collect();
+        let broken = shown_broken(bound.delete_secret_breaking(&name)?);
         Ok(json!({ "deleted": name, "broken": broken }))
     };
     auth.answer_on(manager, delete).await
+}
+
+/// The config references a forced delete or rename broke, as answered.
+fn shown_broken(broken: Vec<crate::managers::Referrer>) -> serde_json::Value {
+    let shown = |r: crate::managers::Referrer| json!({ "manager": r.manager, "key": r.key, "reference": r.reference.to_string() });
+    broken.into_iter().map(shown).collect()
 }
 
 /// Whether a request's query holds `force=true`.
