@@ -255,6 +255,30 @@ fn the_offline_cache_answers_while_the_server_is_down_within_its_age_only() {
         &env,
     );
     assert_eq!(ran.ok(), "cached-pw-7f3a\n");
+    // And `resolve` renders a Helm-style file from it.
+    let template = cache.path().join("values.yaml.tmpl");
+    std::fs::write(
+        &template,
+        "password: {{db.password}}\nimage: {{ .Values.image }}\n",
+    )
+    .unwrap();
+    let rendered = run_cli_env(
+        None,
+        &[
+            "resolve",
+            "--server",
+            &server,
+            "--cache",
+            "1h",
+            template.to_str().unwrap(),
+        ],
+        None,
+        &env,
+    );
+    assert_eq!(
+        rendered.ok(),
+        "password: cached-pw-7f3a\nimage: {{ .Values.image }}\n"
+    );
     // Without --cache, another token, or past the age: the error.
     get(&read, None).fails(1, "cannot reach the server");
     get(&other_read, Some("1h")).fails(1, "cannot reach the server");
