@@ -60,7 +60,7 @@ impl NamespaceAccess {
     }
 
     /// The namespace's version now: what a watcher of the manager's
-    /// secrets compares (see [`crate::managers::ChangeFeed`]).
+    /// secrets compares (the managers' change feed).
     pub fn version(&self) -> Result<u64> {
         self.db.namespace(self.id, TxnMode::Read)?.version()
     }
