@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use crate::conformance::{Check, Suite, SuiteOptions};
-use crate::contract::{FlavorDescription, Operation, PACKAGE};
+use crate::contract::{FlavorDescription, Operation};
 use crate::error::{Error, Result};
 use crate::home::Home;
 use crate::policy::Capability;
@@ -84,9 +84,9 @@ pub struct Evaluation {
     pub digest: String,
     /// The component's size, in bytes.
     pub size_bytes: u64,
-    /// The contract the component was built against
-    /// ([`crate::contract::PACKAGE`]): known once it loaded as a flavor,
-    /// `None` when it was refused before.
+    /// The contract the component was built against (the package of its
+    /// [`crate::contract::ContractVersion`]): known once it loaded as a
+    /// flavor, `None` when it was refused before.
     pub contract: Option<&'static str>,
     pub flavor: Option<FlavorDescription>,
     pub checks: Vec<Check>,
@@ -301,7 +301,7 @@ pub fn evaluate_with_progress(
         path: path.display().to_string(),
         digest: digest(&wasm),
         size_bytes: wasm.len() as u64,
-        contract: Some(PACKAGE),
+        contract: Some(flavor.contract.package()),
         declared: flavor.capabilities.clone(),
         flavor: Some(flavor),
         checks: std::mem::take(&mut suite.checks),

@@ -39,7 +39,10 @@ const GENERATED_WORLD: &str = "http-flavor";
 /// Files of the contract, as this flavorbox was built with them: version 0.1
 /// (the one the SDKs speak), laid out flat as a project's `wit/`.
 const WIT: &[(&str, &str)] = &[
-    ("wit/flavor.wit", include_str!("../../../wit/0.1/flavor.wit")),
+    (
+        "wit/flavor.wit",
+        include_str!("../../../wit/0.1/flavor.wit"),
+    ),
     (
         "wit/deps/cli.wit",
         include_str!("../../../wit/deps/cli.wit"),

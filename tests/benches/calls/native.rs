@@ -9,8 +9,8 @@ use std::time::Duration;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use flavorbox::Secret;
-use flavorbox::contract::FlavorDescription;
-use flavorbox::contract::bindings::{ConfigField, FlavorInfo};
+use flavorbox::contract::v0_1::{ConfigField, FlavorInfo};
+use flavorbox::contract::{ContractVersion, FlavorDescription};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::PREFIX;
@@ -145,5 +145,5 @@ pub(crate) fn wit_info(described: &FlavorDescription) -> FlavorInfo {
 /// What the host does with an `info()` answer, without the sandbox: take a
 /// copy of the answer and check it.
 pub(crate) fn native_info(answer: &FlavorInfo) -> FlavorDescription {
-    FlavorDescription::from_wit(answer.clone()).expect("a valid description")
+    FlavorDescription::from_wit(answer.clone(), ContractVersion::V0_1).expect("a valid description")
 }

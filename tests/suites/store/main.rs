@@ -179,6 +179,7 @@ pub fn flavor(name: &str) -> FlavorRecord {
         name: name.to_string(),
         digest: format!("sha256:{}", "ab".repeat(32)),
         description: FlavorDescription {
+            contract: Default::default(),
             name: name.to_string(),
             version: "1.0.0".to_string(),
             description: "a test flavor".to_string(),

@@ -17,7 +17,7 @@ use bytes::Bytes;
 use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
 use wasmtime_wasi::p2::{OutputStream, Pollable, StreamResult};
 
-use crate::contract::bindings::flavorbox::secrets::log as wit;
+use crate::contract::{v0_1, v0_2};
 
 /// The masker moved to its own module (`crate::mask`); kept here for the
 /// callers that know it by this path.
@@ -34,17 +34,24 @@ pub enum Level {
     Error,
 }
 
-impl From<wit::Level> for Level {
-    fn from(level: wit::Level) -> Self {
-        match level {
-            wit::Level::Trace => Level::Trace,
-            wit::Level::Debug => Level::Debug,
-            wit::Level::Info => Level::Info,
-            wit::Level::Warn => Level::Warn,
-            wit::Level::Error => Level::Error,
+/// Both contract versions' `log.level`, onto the host's.
+macro_rules! level_from {
+    ($($version:ident),*) => {$(
+        impl From<$version::flavorbox::secrets::log::Level> for Level {
+            fn from(level: $version::flavorbox::secrets::log::Level) -> Self {
+                use $version::flavorbox::secrets::log::Level as Wit;
+                match level {
+                    Wit::Trace => Level::Trace,
+                    Wit::Debug => Level::Debug,
+                    Wit::Info => Level::Info,
+                    Wit::Warn => Level::Warn,
+                    Wit::Error => Level::Error,
+                }
+            }
         }
-    }
+    )*};
 }
+level_from!(v0_1, v0_2);
 
 /// Where a line came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -227,12 +234,6 @@ impl LogSink {
             sink: self.clone(),
             source,
         }
-    }
-}
-
-impl wit::Host for LogSink {
-    fn log(&mut self, level: wit::Level, message: String) {
-        LogSink::log(self, level.into(), message);
     }
 }
 

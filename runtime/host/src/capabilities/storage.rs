@@ -12,8 +12,7 @@
 //! rolled back.
 
 use super::{Findings, Ungranted};
-use crate::contract::bindings::WitError;
-use crate::contract::bindings::flavorbox::secrets::storage as wit;
+use crate::contract::FlavorError as WitError;
 use crate::error::{Error, Violation};
 use crate::policy::{Capability, Quota, caps};
 use crate::store::Staged;
@@ -143,8 +142,10 @@ fn entry_bytes(key: &str, value_len: u64) -> u64 {
     key.len() as u64 + value_len
 }
 
-impl wit::Host for StorageCapability {
-    fn get(&mut self, key: String) -> HostResult<Option<Vec<u8>>> {
+/// The `storage` interface, once for every contract version (each
+/// version's generated trait delegates here, see `sandbox/imports.rs`).
+impl StorageCapability {
+    pub fn get(&mut self, key: String) -> HostResult<Option<Vec<u8>>> {
         let got = self.run(&key, |staged| staged.get(&key))?;
         // Even an empty value tells the flavor a key exists: keys it wrote
         // in an earlier call can spell out a value one existence at a time.
@@ -154,7 +155,7 @@ impl wit::Host for StorageCapability {
         Ok(got)
     }
 
-    fn set(&mut self, key: String, value: Vec<u8>) -> HostResult<()> {
+    pub fn set(&mut self, key: String, value: Vec<u8>) -> HostResult<()> {
         let quota = self.quota;
         let checked = self.run(&key, |staged| {
             let usage = staged.usage()?;
@@ -193,7 +194,7 @@ impl wit::Host for StorageCapability {
         }
     }
 
-    fn delete(&mut self, key: String) -> HostResult<bool> {
+    pub fn delete(&mut self, key: String) -> HostResult<bool> {
         if let Err(refused) = self.key(&key) {
             return Ok(Err(refused));
         }
@@ -221,7 +222,7 @@ impl wit::Host for StorageCapability {
         }
     }
 
-    fn list_keys(&mut self, prefix: String) -> HostResult<Vec<String>> {
+    pub fn list_keys(&mut self, prefix: String) -> HostResult<Vec<String>> {
         if prefix.len() > MAX_KEY_BYTES || prefix.chars().any(|c| !c.is_ascii_graphic()) {
             let why = "storage prefix must be at most 512 bytes of printable ASCII".to_string();
             self.findings.breach(
@@ -253,7 +254,6 @@ mod tests {
     use crate::store::{Database, MasterKey, NamespaceAccess, SqliteDatabase};
     use std::sync::Arc;
     use std::time::{Duration, Instant};
-    use wit::Host as _;
 
     fn capability(quota: Quota) -> (tempfile::TempDir, Arc<dyn Database>, StorageCapability) {
         let dir = tempfile::tempdir().unwrap();

@@ -8,7 +8,14 @@
 //! valid, distinct names; `info()` must describe a flavor we can register.
 //! A flavor that lies produces a `sandbox: garbage` error, never a value.
 
-pub mod bindings;
+mod convert;
+pub mod history;
+pub mod v0_1;
+pub mod v0_2;
+
+pub use convert::{
+    ContractVersion, FlavorError, info_from_v0_2, secret_from_v0_2, to_v0_1, to_v0_2,
+};
 
 use std::collections::BTreeSet;
 
@@ -18,13 +25,8 @@ use crate::error::{Error, Violation};
 use crate::policy::{Capability, caps};
 use crate::secret::{Secret, check_key, check_name};
 #[cfg(test)]
-use bindings::ConfigField as WitConfigField;
-use bindings::{FlavorInfo, WitSecret};
-
-/// The contract's WIT package, as `wit/0.1/flavor.wit` names it: every
-/// component this host loads as a flavor was built against it (one version
-/// exists; a component of another does not link).
-pub const PACKAGE: &str = "flavorbox:secrets@0.1.0";
+use v0_1::ConfigField as WitConfigField;
+use v0_1::{FlavorInfo, WitSecret};
 
 /// An export of the `flavor` world.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -37,6 +39,14 @@ pub enum Operation {
     DeleteSecret,
     DeleteAllSecrets,
     Info,
+    // Contract 0.2 only.
+    ListSecrets,
+    GetMetadata,
+    ListVersions,
+    RestoreSecret,
+    DestroyVersions,
+    SetLabels,
+    ValidateConfig,
 }
 
 impl Operation {
@@ -50,6 +60,13 @@ impl Operation {
             Operation::DeleteSecret => "delete-secret",
             Operation::DeleteAllSecrets => "delete-all-secrets",
             Operation::Info => "info",
+            Operation::ListSecrets => "list-secrets",
+            Operation::GetMetadata => "get-metadata",
+            Operation::ListVersions => "list-versions",
+            Operation::RestoreSecret => "restore-secret",
+            Operation::DestroyVersions => "destroy-versions",
+            Operation::SetLabels => "set-labels",
+            Operation::ValidateConfig => "validate-config",
         }
     }
 
@@ -61,7 +78,30 @@ impl Operation {
                 | Operation::UpdateSecret
                 | Operation::DeleteSecret
                 | Operation::DeleteAllSecrets
+                | Operation::RestoreSecret
+                | Operation::DestroyVersions
+                | Operation::SetLabels
         )
+    }
+
+    /// The first contract version that has this export.
+    pub fn since(self) -> ContractVersion {
+        match self {
+            Operation::RegisterSecret
+            | Operation::GetSecret
+            | Operation::GetAllSecretKeys
+            | Operation::UpdateSecret
+            | Operation::DeleteSecret
+            | Operation::DeleteAllSecrets
+            | Operation::Info => ContractVersion::V0_1,
+            Operation::ListSecrets
+            | Operation::GetMetadata
+            | Operation::ListVersions
+            | Operation::RestoreSecret
+            | Operation::DestroyVersions
+            | Operation::SetLabels
+            | Operation::ValidateConfig => ContractVersion::V0_2,
+        }
     }
 }
 
@@ -84,6 +124,10 @@ pub struct ConfigField {
 /// What a flavor says about itself, checked.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FlavorDescription {
+    /// The contract version the component speaks; descriptions recorded
+    /// before 0.2 existed are of 0.1.
+    #[serde(default)]
+    pub contract: ContractVersion,
     pub name: String,
     pub version: String,
     pub description: String,
@@ -137,7 +181,7 @@ impl FlavorDescription {
     /// Checks a flavor's `info()`; the error says what is wrong with it.
     /// Every text is capped (`policy::caps`) and kept escaped, so it prints
     /// as one line that reads as what it is.
-    pub fn from_wit(info: FlavorInfo) -> Result<Self, String> {
+    pub fn from_wit(info: FlavorInfo, contract: ContractVersion) -> Result<Self, String> {
         check_flavor_name(&info.name)?;
         if info.version.is_empty() {
             return Err("the version is empty".to_string());
@@ -190,6 +234,7 @@ impl FlavorDescription {
             .map(|c| c.parse::<Capability>())
             .collect::<Result<_, String>>()?;
         Ok(FlavorDescription {
+            contract,
             name: info.name,
             version: crate::text::escape(&info.version).into_owned(),
             description: crate::text::escape(&info.description).into_owned(),
@@ -252,18 +297,9 @@ pub fn check_listing(names: Vec<String>) -> Result<Vec<String>, Error> {
 }
 
 /// Checks the answer to `info()`.
-pub fn check_info(info: FlavorInfo) -> Result<FlavorDescription, Error> {
-    FlavorDescription::from_wit(info)
+pub fn check_info(info: FlavorInfo, contract: ContractVersion) -> Result<FlavorDescription, Error> {
+    FlavorDescription::from_wit(info, contract)
         .map_err(|e| garbage(Operation::Info, format!("an unusable description: {e}")))
-}
-
-/// The contract's form of a secret.
-pub fn to_wit(secret: &Secret) -> WitSecret {
-    WitSecret {
-        name: secret.name().to_string(),
-        schema: secret.schema().to_string(),
-        values: secret.pairs(),
-    }
 }
 
 /// Text from a flavor, made fit for a one-line message: unsafe characters
@@ -314,13 +350,31 @@ mod tests {
     }
 
     #[test]
-    fn the_package_is_the_one_the_bindings_are_generated_from() {
-        let wit = include_str!("../../../../wit/0.1/flavor.wit");
-        assert!(
-            wit.lines()
-                .any(|l| l.trim() == format!("package {PACKAGE};")),
-            "wit/0.1/flavor.wit names another package than {PACKAGE}"
-        );
+    fn each_package_is_the_one_its_bindings_are_generated_from() {
+        for (version, wit) in [
+            (
+                ContractVersion::V0_1,
+                include_str!("../../../../wit/0.1/flavor.wit"),
+            ),
+            (
+                ContractVersion::V0_2,
+                include_str!("../../../../wit/0.2/flavor.wit"),
+            ),
+        ] {
+            let package = version.package();
+            assert!(
+                wit.lines()
+                    .any(|l| l.trim() == format!("package {package};")),
+                "the WIT of {version:?} names another package than {package}"
+            );
+            let export = version.secrets_manager_export();
+            let (interface, at) = export.split_once('@').unwrap();
+            assert!(package.ends_with(at), "{export} is not of {package}");
+            assert!(wit.contains(&format!(
+                "export {}",
+                &interface["flavorbox:secrets/".len()..]
+            )));
+        }
     }
 
     #[test]
@@ -356,19 +410,21 @@ mod tests {
                 secret: false,
             })
             .collect();
-        let err = check_info(big).unwrap_err().to_string();
+        let err = check_info(big, ContractVersion::V0_1)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("65 config fields"), "{err}");
         let mut long = info("f");
         long.description = "x".repeat(caps::DESCRIPTION_BYTES + 1);
         assert!(
-            check_info(long)
+            check_info(long, ContractVersion::V0_1)
                 .unwrap_err()
                 .to_string()
                 .contains("2049 bytes")
         );
         let mut spoof = info("f");
         spoof.description = "safe\u{202e}txt.exe\nflavorbox: forged".to_string();
-        let described = check_info(spoof).unwrap();
+        let described = check_info(spoof, ContractVersion::V0_1).unwrap();
         assert!(!described.description.chars().any(crate::text::is_unsafe));
         assert!(described.description.contains("\\u{202e}"));
     }

@@ -126,6 +126,7 @@ mod tests {
 
     fn description(capabilities: &[Capability], config: &[(&str, bool)]) -> FlavorDescription {
         FlavorDescription {
+            contract: Default::default(),
             name: "f".into(),
             version: "1".into(),
             description: "d".into(),

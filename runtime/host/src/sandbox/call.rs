@@ -40,6 +40,9 @@ impl Sandbox {
         setup: CallSetup<'_>,
         export: &E,
     ) -> Outcome<E::Answer> {
+        if let Some(refused) = super::exports::unsupported(E::OPERATION, flavor.contract) {
+            return Outcome::failed(refused);
+        }
         let started = Instant::now();
         let limits = setup.policy.limits;
         let deadline = started + limits.timeout();

@@ -31,8 +31,8 @@ use super::run::RunEnd;
 use super::state::CallState;
 use super::{CallSetup, Grantee};
 use crate::capabilities::Ungranted;
+use crate::contract::FlavorError as WitError;
 use crate::contract::Operation;
-use crate::contract::bindings::WitError;
 use crate::error::{Error, ErrorKind, Violation};
 use crate::policy::{Capability, Limits, Origin, caps};
 

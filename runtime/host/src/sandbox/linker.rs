@@ -1,5 +1,6 @@
 //! The imports a flavor is linked against: WASI (empty, see `state`), our
-//! `storage`, `config` and `log`, and `wasi:http`, in two linkers.
+//! `storage`, `config` and `log` (of every contract version, `imports`),
+//! and `wasi:http`, in two linkers.
 //!
 //! Guards against a flavor making the host hold what it was not granted or
 //! more than a call may hold. A flavor without the `http` grant is linked
@@ -20,7 +21,7 @@
 
 use std::sync::OnceLock;
 
-use wasmtime::component::{HasSelf, Linker, Resource};
+use wasmtime::component::{Linker, Resource};
 use wasmtime::{Engine, StoreContextMut};
 use wasmtime_wasi::p2::bindings::sockets as wasi_sockets;
 use wasmtime_wasi::sockets::WasiSocketsView as _;
@@ -30,7 +31,6 @@ use wasmtime_wasi_http::{FieldMap, RequestOptions, WasiHttpView as _};
 
 use super::state::CallState;
 use crate::capabilities::Ungranted;
-use crate::contract::bindings::flavorbox::secrets;
 use crate::error::{Error, Result, Violation};
 use crate::policy::{Capability, caps};
 
@@ -59,17 +59,7 @@ impl Linkers {
         let mut base = Linker::new(engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut base).map_err(link)?;
         wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut base).map_err(link)?;
-        secrets::types::add_to_linker::<_, HasSelf<CallState>>(&mut base, |s| s).map_err(link)?;
-        secrets::storage::add_to_linker::<_, HasSelf<_>>(&mut base, |s: &mut CallState| {
-            &mut s.storage
-        })
-        .map_err(link)?;
-        secrets::config::add_to_linker::<_, HasSelf<_>>(&mut base, |s: &mut CallState| {
-            &mut s.config
-        })
-        .map_err(link)?;
-        secrets::log::add_to_linker::<_, HasSelf<_>>(&mut base, |s: &mut CallState| &mut s.log)
-            .map_err(link)?;
+        super::imports::link_all(&mut base).map_err(link)?;
         base.allow_shadowing(true);
         count_sockets(&mut base).map_err(link)?;
         Ok(Linkers {

@@ -34,6 +34,7 @@ mod commit;
 pub mod compile;
 pub mod engine;
 pub mod exports;
+mod imports;
 pub mod limiter;
 pub mod linker;
 mod run;
@@ -53,8 +54,7 @@ pub use state::CallState;
 
 use crate::capabilities::Ungranted;
 use crate::capabilities::log::LogRecord;
-use crate::contract::FlavorDescription;
-use crate::contract::bindings::{FlavorPre, flavorbox::secrets};
+use crate::contract::{ContractVersion, FlavorDescription, v0_1, v0_2};
 use crate::error::{Error, Result, Violation};
 use crate::policy::{Capability, Policy, caps};
 use crate::store::NamespaceAccess;
@@ -65,36 +65,87 @@ use cache::{CompileCache, one_line};
 /// (linked when a call granted `http` first needs it).
 pub struct LoadedFlavor {
     component: wasmtime::component::Component,
-    granted: OnceLock<FlavorPre<CallState>>,
-    ungranted: FlavorPre<CallState>,
+    granted: OnceLock<FlavorPre>,
+    ungranted: FlavorPre,
     pub digest: String,
+    /// The contract version the component's world belongs to.
+    pub contract: ContractVersion,
 }
 
 impl LoadedFlavor {
-    fn pre(&self, linkers: &linker::Linkers, policy: &Policy) -> Result<&FlavorPre<CallState>> {
+    fn pre(&self, linkers: &linker::Linkers, policy: &Policy) -> Result<&FlavorPre> {
         if !policy.grants.allows(Capability::Http) {
             return Ok(&self.ungranted);
         }
         get_or_try_init(&self.granted, || {
-            link_flavor(linkers.granted()?, &self.component)
+            link_flavor(linkers.granted()?, &self.component, self.contract)
         })
     }
 }
 
-/// Links `component` as a flavor; refusals are `invalid`.
+/// A flavor linked for its contract version.
+pub(crate) enum FlavorPre {
+    V0_1(v0_1::FlavorPre<CallState>),
+    V0_2(v0_2::FlavorPre<CallState>),
+}
+
+/// A flavor instance of either contract version; `exports` calls it.
+pub enum FlavorInstance {
+    V0_1(v0_1::Flavor),
+    V0_2(v0_2::Flavor),
+}
+
+impl FlavorPre {
+    async fn instantiate(
+        &self,
+        store: &mut wasmtime::Store<CallState>,
+    ) -> wasmtime::Result<FlavorInstance> {
+        Ok(match self {
+            FlavorPre::V0_1(pre) => FlavorInstance::V0_1(pre.instantiate_async(store).await?),
+            FlavorPre::V0_2(pre) => FlavorInstance::V0_2(pre.instantiate_async(store).await?),
+        })
+    }
+}
+
+/// The contract version `component` was built against, told by the
+/// `secrets-manager` interface it exports. A component exporting neither
+/// is taken for 0.1, whose linking then says what it lacks.
+fn contract_of(engine: &Engine, component: &wasmtime::component::Component) -> ContractVersion {
+    let ty = component.component_type();
+    let exported = |version: ContractVersion| {
+        ty.exports(engine)
+            .any(|(name, _)| name == version.secrets_manager_export())
+    };
+    ContractVersion::ALL
+        .into_iter()
+        .rev()
+        .find(|&v| exported(v))
+        .unwrap_or(ContractVersion::V0_1)
+}
+
+/// Links `component` as a flavor of `contract`; refusals are `invalid`.
 fn link_flavor(
     linker: &wasmtime::component::Linker<CallState>,
     component: &wasmtime::component::Component,
-) -> Result<FlavorPre<CallState>> {
+    contract: ContractVersion,
+) -> Result<FlavorPre> {
     // The outermost message names the import; its causes only restate it.
     let instance_pre = linker
         .instantiate_pre(component)
         .map_err(|e| Error::invalid(format!("the host cannot run this component: {e}")))?;
-    FlavorPre::new(instance_pre).map_err(|e| {
+    let not_a_flavor = |e: wasmtime::Error| {
         Error::invalid(format!(
-            "this component is not a flavor (world flavorbox:secrets/flavor): {}",
+            "this component is not a flavor (world flavorbox:secrets/flavor of {contract}): {}",
             one_line(&e)
         ))
+    };
+    Ok(match contract {
+        ContractVersion::V0_1 => {
+            FlavorPre::V0_1(v0_1::FlavorPre::new(instance_pre).map_err(not_a_flavor)?)
+        }
+        ContractVersion::V0_2 => {
+            FlavorPre::V0_2(v0_2::FlavorPre::new(instance_pre).map_err(not_a_flavor)?)
+        }
     })
 }
 
@@ -188,9 +239,6 @@ fn get_or_try_init<T>(cell: &OnceLock<T>, init: impl FnOnce() -> Result<T>) -> R
     let value = init()?;
     Ok(cell.get_or_init(|| value))
 }
-
-/// `flavorbox:secrets/types` only defines types; its host trait is empty.
-impl secrets::types::Host for CallState {}
 
 pub struct Sandbox {
     engine: Engine,
@@ -308,8 +356,10 @@ impl Sandbox {
             return Err(Error::invalid("this is not a wasm component (bad header)"));
         }
         let component = self.cache.load(&self.engine, source, records)?;
+        let contract = contract_of(&self.engine, &component);
         let loaded = Arc::new(LoadedFlavor {
-            ungranted: link_flavor(self.linkers.ungranted()?, &component)?,
+            ungranted: link_flavor(self.linkers.ungranted()?, &component, contract)?,
+            contract,
             granted: OnceLock::new(),
             component,
             digest: source.digest.to_string(),

@@ -18,7 +18,7 @@ use wasmtime::{Engine, Store};
 use super::exports::Export;
 use super::state::CallState;
 use super::{CallSetup, LoadedFlavor, engine, linker::Linkers};
-use crate::contract::bindings::WitError;
+use crate::contract::FlavorError as WitError;
 use crate::error::Result;
 use crate::policy::caps;
 
@@ -63,7 +63,7 @@ pub(super) async fn run<E: Export>(
     let pre = flavor.pre(linkers, setup.policy)?;
     let run = async {
         let instance = pre
-            .instantiate_async(&mut store)
+            .instantiate(&mut store)
             .await
             .map_err(RunEnd::Instantiate)?;
         export

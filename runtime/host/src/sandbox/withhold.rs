@@ -15,7 +15,7 @@ use super::classify::Failure;
 use super::exports::Export;
 use super::state::CallState;
 use crate::capabilities::log::{Level, LogRecord, Source as LogSource};
-use crate::contract::bindings::WitError;
+use crate::contract::FlavorError as WitError;
 use crate::contract::{Operation, clip};
 use crate::error::{Error, Violation};
 use crate::mask::Masker;
@@ -35,7 +35,14 @@ pub(super) fn secret_bearing(operation: Operation, succeeded: bool, state: &Call
         Operation::GetAllSecretKeys
         | Operation::DeleteSecret
         | Operation::DeleteAllSecrets
-        | Operation::Info => false,
+        | Operation::Info
+        | Operation::ListSecrets
+        | Operation::GetMetadata
+        | Operation::ListVersions
+        | Operation::RestoreSecret
+        | Operation::DestroyVersions
+        | Operation::SetLabels
+        | Operation::ValidateConfig => false,
     };
     unknown_values && state.read_data()
 }
@@ -140,6 +147,7 @@ fn from_wit(err: WitError, masker: &Masker) -> Error {
         WitError::Invalid(m) => Error::invalid(fix(m)),
         WitError::Denied(m) => Error::denied(fix(m)),
         WitError::Backend(m) => Error::backend(fix(m)),
+        WitError::Conflict(m) => Error::conflict(fix(m)),
     }
 }
 
@@ -176,6 +184,7 @@ fn withhold_flavor<E: Export>(err: WitError, export: &E, masker: &Masker) -> (Er
         WitError::Invalid(m) => (m, "invalid"),
         WitError::Denied(m) => (m, "denied"),
         WitError::Backend(m) => (m, "backend"),
+        WitError::Conflict(m) => (m, "conflict"),
     };
     let said = LogRecord {
         level: Level::Error,
@@ -200,6 +209,7 @@ fn withhold_flavor<E: Export>(err: WitError, export: &E, masker: &Masker) -> (Er
         (WitError::Invalid(_), _) => Error::invalid(withheld("was refused as invalid")),
         (WitError::Denied(_), _) => Error::denied(withheld("was denied")),
         (WitError::Backend(_), _) => Error::backend(withheld("failed in the backend")),
+        (WitError::Conflict(_), _) => Error::conflict(withheld("found the secret moved on")),
     };
     (error, said)
 }

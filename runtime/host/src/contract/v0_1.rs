@@ -1,5 +1,7 @@
-//! Host bindings for the `flavorbox:secrets/flavor` world, generated from
-//! `wit/` (the single source of truth of the contract).
+//! Host bindings for contract 0.1 (`flavorbox:secrets@0.1.0`, the world
+//! `flavor` of `wit/0.1/`). `v0_2` is its sibling; `convert` maps both
+//! onto the host's own types, so nothing else depends on a version's
+//! generated types but the sandbox's dispatch (`sandbox/exports.rs`).
 //!
 //! Exports are called asynchronously, so a call that blocks inside a host
 //! function (a sleep, a slow HTTP peer) can still be cut off at its
