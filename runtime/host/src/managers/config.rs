@@ -15,12 +15,13 @@ use std::collections::BTreeMap;
 use super::Managers;
 use super::references::refer_error;
 use crate::capabilities::Ungranted;
+use crate::contract::ContractVersion;
 use crate::error::{Error, ErrorKind, Result};
 use crate::policy::{Capability, Grants, Policy};
 use crate::reference::Reference;
 use crate::registry::FlavorEntry;
 use crate::sandbox::CallSetup;
-use crate::sandbox::exports::GetAllSecretKeys;
+use crate::sandbox::exports::{GetAllSecretKeys, ValidateConfig};
 
 /// The longest flavor deadline a config check waits for, in milliseconds.
 const CONFIG_CHECK_TIMEOUT_MS: u64 = 5_000;
@@ -153,7 +154,11 @@ impl Managers<'_> {
 
     /// Lets the flavor judge `config` before it is stored, in a call that
     /// can reach nothing: no network, no storage, the flavor's deadline at
-    /// most 5 s. The call is `get-all-secret-keys`; a flavor that checks its
+    /// most 5 s. A flavor of contract 0.2 is asked `validate-config`, with
+    /// nothing granted at all: `ok` accepts the config, any failure (its
+    /// `invalid`, or reaching for storage or the network, which it was told
+    /// it may not) refuses it. A 0.1 flavor has no such export, so the call
+    /// is `get-all-secret-keys`; a flavor that checks its
     /// configuration first (as the shipped ones do: required keys, URL
     /// syntax, credential files) answers `invalid` and the registration is
     /// refused with its reason. Any other outcome (typically the refused
@@ -178,26 +183,19 @@ impl Managers<'_> {
         let runnable = self.flavors.runnable(flavor)?;
         let mut limits = runnable.policy.limits;
         limits.timeout_ms = limits.timeout_ms.min(CONFIG_CHECK_TIMEOUT_MS);
+        if runnable.loaded.contract >= ContractVersion::V0_2 {
+            return self.flavor_validates_config(entry, checked, limits);
+        }
         let mut grants = Grants::default();
         if runnable.trusted && runnable.declared.contains(&Capability::Http) {
             grants.capabilities.insert(Capability::Http);
         }
         let policy = Policy { limits, grants };
-        let secret_keys: Vec<&str> = entry.description.secret_config_keys().collect();
-        // Mask credentials and every value a reference resolved to.
-        let mask = checked
-            .resolved
-            .iter()
-            .filter(|(key, value)| {
-                secret_keys.contains(&key.as_str()) || checked.stored.get(*key) != Some(value)
-            })
-            .map(|(_, value)| value.clone())
-            .collect();
         let setup = CallSetup {
             policy: &policy,
             storage: None,
             config: checked.resolved.clone(),
-            mask,
+            mask: config_mask(entry, checked),
             grantee: None,
         };
         let outcome = self
@@ -227,6 +225,59 @@ impl Managers<'_> {
             wanted,
         }))
     }
+
+    /// `validate-config` of a 0.2 flavor: no grant, no storage, `config`
+    /// as the one the `config` import reads, every credential and
+    /// resolved value masked. Needs no grant afterwards: nothing it may
+    /// use is grantable.
+    fn flavor_validates_config(
+        &self,
+        entry: &FlavorEntry,
+        checked: &CheckedConfig,
+        limits: crate::policy::Limits,
+    ) -> Result<Option<MissingGrant>> {
+        let flavor = &entry.description.name;
+        let runnable = self.flavors.runnable(flavor)?;
+        let policy = Policy {
+            limits,
+            grants: Grants::default(),
+        };
+        let setup = CallSetup {
+            policy: &policy,
+            storage: None,
+            config: checked.resolved.clone(),
+            mask: config_mask(entry, checked),
+            grantee: None,
+        };
+        let outcome =
+            self.sandbox
+                .get()?
+                .call(&runnable.loaded, setup, &ValidateConfig(&checked.resolved));
+        match outcome.result {
+            Ok(()) => Ok(None),
+            Err(err) if err.is(ErrorKind::Invalid) => Err(Error::invalid(format!(
+                "flavor `{flavor}` refuses this config: {}",
+                err.detail()
+            ))),
+            Err(err) => Err(Error::invalid(format!(
+                "flavor `{flavor}` could not check this config (validate-config failed: {err})"
+            ))),
+        }
+    }
+}
+
+/// What a config check masks in the flavor's output: credentials and
+/// every value a reference resolved to.
+fn config_mask(entry: &FlavorEntry, checked: &CheckedConfig) -> Vec<String> {
+    let secret_keys: Vec<&str> = entry.description.secret_config_keys().collect();
+    checked
+        .resolved
+        .iter()
+        .filter(|(key, value)| {
+            secret_keys.contains(&key.as_str()) || checked.stored.get(*key) != Some(value)
+        })
+        .map(|(_, value)| value.clone())
+        .collect()
 }
 
 /// A grant a manager's flavor needs for its config and does not have (an
