@@ -251,9 +251,11 @@ fn history(asked: &str, raw: v0_2::SecretHistory) -> std::result::Result<SecretH
         last = info.version;
         let state = state(info.state);
         let is_head = info.version == metadata.current_version;
-        if is_head != (state == head)
-            || matches!(state, VersionState::Current | VersionState::Deleted) && state != head
-        {
+        // The head version, and only it, is in the head state; no other
+        // version is `current` or `deleted`.
+        let misplaced = is_head != (state == head)
+            || (matches!(state, VersionState::Current | VersionState::Deleted) && state != head);
+        if misplaced {
             return Err(format!(
                 "version {} of `{asked}` as {state:?} where its metadata says the secret is at \
                  version {}{}",
@@ -311,4 +313,116 @@ pub fn check_written(expected: Option<u64>, written: u64) -> Result<u64> {
         ));
     }
     Ok(written)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn meta(name: &str, current: u64, deleted: bool) -> v0_2::SecretMetadata {
+        v0_2::SecretMetadata {
+            name: name.to_string(),
+            schema: "arbitrary".to_string(),
+            created: 1,
+            updated: 2,
+            current_version: current,
+            deleted,
+            labels: Vec::new(),
+        }
+    }
+
+    fn version(version: u64, state: v0_2::VersionState) -> v0_2::VersionInfo {
+        v0_2::VersionInfo {
+            version,
+            created: version,
+            state,
+            author: None,
+        }
+    }
+
+    fn is_garbage(err: Error) -> String {
+        assert_eq!(err.kind().as_str(), "garbage", "{err}");
+        err.to_string()
+    }
+
+    #[test]
+    fn labels_follow_the_key_rules_and_caps() {
+        assert!(Labels::new(vec![("team".into(), "data".into())]).is_ok());
+        assert!(Labels::new(vec![("a b".into(), "x".into())]).is_err());
+        assert!(Labels::new(vec![("k".into(), "1".into()), ("k".into(), "2".into())]).is_err());
+        assert!(Labels::new(vec![("k".into(), "x".repeat(MAX_LABEL_VALUE + 1))]).is_err());
+        assert!(Labels::new(vec![("k".into(), "a\u{1b}[2J".into())]).is_err());
+        let many = (0..=MAX_LABELS)
+            .map(|i| (format!("k{i}"), String::new()))
+            .collect();
+        assert!(Labels::new(many).is_err());
+    }
+
+    #[test]
+    fn a_history_is_ordered_and_names_its_current_version_once() {
+        use v0_2::VersionState::{Current, Deleted, Destroyed, Previous};
+        let good = v0_2::SecretHistory {
+            metadata: meta("db", 3, false),
+            versions: vec![
+                version(1, Destroyed),
+                version(2, Previous),
+                version(3, Current),
+            ],
+        };
+        assert_eq!(check_history("db", good).unwrap().versions.len(), 3);
+        let deleted = v0_2::SecretHistory {
+            metadata: meta("db", 2, true),
+            versions: vec![version(1, Previous), version(2, Deleted)],
+        };
+        assert!(check_history("db", deleted).is_ok());
+        for (what, bad) in [
+            ("backwards", vec![version(2, Previous), version(1, Current)]),
+            ("twice", vec![version(1, Current), version(1, Current)]),
+            (
+                "two current",
+                vec![version(1, Current), version(2, Current)],
+            ),
+            ("current missing", vec![version(1, Previous)]),
+            (
+                "deleted on a live secret",
+                vec![version(1, Previous), version(2, Deleted)],
+            ),
+            ("empty", vec![]),
+        ] {
+            let history = v0_2::SecretHistory {
+                metadata: meta("db", 2, false),
+                versions: bad,
+            };
+            let err = check_history("db", history).expect_err(what);
+            is_garbage(err);
+        }
+        let other = v0_2::SecretHistory {
+            metadata: meta("other", 1, false),
+            versions: vec![version(1, Current)],
+        };
+        assert!(is_garbage(check_history("db", other).unwrap_err()).contains("asked for `db`"));
+    }
+
+    #[test]
+    fn metadata_times_versions_and_listings_are_checked() {
+        let mut backwards = meta("db", 1, false);
+        backwards.updated = 0;
+        assert!(is_garbage(check_metadata("db", backwards).unwrap_err()).contains("before"));
+        let mut future = meta("db", 1, false);
+        future.updated = MAX_TIMESTAMP + 1;
+        is_garbage(check_metadata("db", future).unwrap_err());
+        is_garbage(check_metadata("db", meta("db", 0, false)).unwrap_err());
+        let mut bad_label = meta("db", 1, false);
+        bad_label.labels = vec![("../x".into(), "v".into())];
+        is_garbage(check_metadata("db", bad_label).unwrap_err());
+        is_garbage(check_metadata_listing(false, vec![meta("a", 1, true)]).unwrap_err());
+        assert!(check_metadata_listing(true, vec![meta("a", 1, true)]).is_ok());
+        is_garbage(
+            check_metadata_listing(true, vec![meta("a", 1, false), meta("a", 1, false)])
+                .unwrap_err(),
+        );
+        assert_eq!(check_written(Some(2), 3).unwrap(), 3);
+        is_garbage(check_written(Some(2), 2).unwrap_err());
+        is_garbage(check_written(None, 1).unwrap_err());
+    }
 }
