@@ -135,7 +135,8 @@ fn link_flavor(
         .map_err(|e| Error::invalid(format!("the host cannot run this component: {e}")))?;
     let not_a_flavor = |e: wasmtime::Error| {
         Error::invalid(format!(
-            "this component is not a flavor (world flavorbox:secrets/flavor of {contract}): {}",
+            "this component is not a flavor (world flavorbox:secrets/flavor), taken for one \
+             of {contract}: {}",
             one_line(&e)
         ))
     };
