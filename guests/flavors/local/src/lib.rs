@@ -21,6 +21,13 @@ use exports::flavorbox::secrets::{metadata, secrets_manager};
 use flavorbox::secrets::storage;
 use flavorbox::secrets::types::{ConfigField, Error, FlavorInfo, Secret};
 
+mod codec;
+mod config;
+#[cfg(test)]
+mod memory;
+mod store;
+mod versions;
+
 /// Storage prefix of secret entries.
 const PREFIX: &str = "secrets/";
 /// The key ZenML's local secrets manager keeps the schema name under.
