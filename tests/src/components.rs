@@ -109,7 +109,13 @@ fn inputs(dir: &Path, lang: Lang) -> Vec<(String, Vec<u8>)> {
     };
     let mut fallback = Vec::new();
     if !has("wit/") {
-        collect(&workspace().join("wit"), &workspace(), &mut fallback);
+        // What `flavor build` embeds: a project's flat `wit/`, contract 0.1
+        // (the one the SDKs speak) beside the shared WASI `deps/`.
+        collect(&workspace().join("wit/deps"), &workspace(), &mut fallback);
+        fallback.push((
+            "wit/flavor.wit".into(),
+            std::fs::read(workspace().join("wit/0.1/flavor.wit")).unwrap(),
+        ));
     }
     match lang {
         Lang::Python if !has("flavorbox_sdk/") => collect(

@@ -129,11 +129,14 @@ fn generated_equals_example(
         std::fs::read_to_string(example.join(source)).unwrap(),
         "examples/{name}/{source} is not what `flavor new {name} --lang {lang}` generates"
     );
-    for file in ["wit/flavor.wit", "wit/deps/http.wit"] {
+    for (file, source) in [
+        ("wit/flavor.wit", "wit/0.1/flavor.wit"),
+        ("wit/deps/http.wit", "wit/deps/http.wit"),
+    ] {
         assert_eq!(
             std::fs::read(project.join(file)).unwrap(),
-            std::fs::read(workspace().join(file)).unwrap(),
-            "the project's {file} is not wit/'s"
+            std::fs::read(workspace().join(source)).unwrap(),
+            "the project's {file} is not {source}"
         );
     }
     assert_eq!(source_key(&project), source_key(&example));
@@ -179,7 +182,7 @@ fn a_rust_flavor_from_flavor_new_passes_evaluate_and_registers() {
     let project = parent.path().join("rskv");
     assert_eq!(
         std::fs::read(project.join("wit/flavor.wit")).unwrap(),
-        std::fs::read(workspace().join("wit/flavor.wit")).unwrap()
+        std::fs::read(workspace().join("wit/0.1/flavor.wit")).unwrap()
     );
     let wasm = component(&project);
     evaluate_passes(&wasm, &[], &[]);

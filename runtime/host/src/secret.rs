@@ -2,7 +2,7 @@
 //!
 //! A secret crosses the sandbox boundary twice: the user's input goes to a
 //! flavor, and a flavor's answer comes back. Both directions pass through
-//! [`Secret::new`], so a name, key or size the contract (`wit/flavor.wit`)
+//! [`Secret::new`], so a name, key or size the contract (`wit/0.1/flavor.wit`)
 //! forbids never reaches a flavor and never reaches the user. Messages name
 //! keys but never values, and `Debug` prints keys only.
 

@@ -36,9 +36,10 @@ use super::output::out;
 /// `wasi:http` client the host links for every flavor.
 const GENERATED_WORLD: &str = "http-flavor";
 
-/// Files of the contract, as this flavorbox was built with them.
+/// Files of the contract, as this flavorbox was built with them: version 0.1
+/// (the one the SDKs speak), laid out flat as a project's `wit/`.
 const WIT: &[(&str, &str)] = &[
-    ("wit/flavor.wit", include_str!("../../../wit/flavor.wit")),
+    ("wit/flavor.wit", include_str!("../../../wit/0.1/flavor.wit")),
     (
         "wit/deps/cli.wit",
         include_str!("../../../wit/deps/cli.wit"),

@@ -13,7 +13,7 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use serde_norway::{Mapping, Value};
 
 wit_bindgen::generate!({
-    path: "../../../wit",
+    path: "../../../wit/0.1",
     world: "flavor",
 });
 

@@ -44,7 +44,7 @@
 //! them and exports with [`export_flavor!`] instead.
 
 wit_bindgen::generate!({
-    path: "../../../wit",
+    path: "../../../wit/0.1",
     world: "flavor",
     pub_export_macro: true,
     export_macro_name: "export_flavor",

@@ -2,7 +2,7 @@
 //! `guests/testing`, and the bindings of the `flavor` world they export.
 //!
 //! The semantics are those of the built-in `local` flavor and of
-//! `wit/flavor.wit` (`already-exists`, `not-found`,
+//! `wit/0.1/flavor.wit` (`already-exists`, `not-found`,
 //! `delete-all-secrets(false)` refused with `invalid`), but each secret is
 //! stored as JSON, `{"schema": "...", "values": [[k, v], ...]}`, under the
 //! storage key `secrets/<name>`.
@@ -34,7 +34,7 @@
 use serde::{Deserialize, Serialize};
 
 wit_bindgen::generate!({
-    path: "../../../wit",
+    path: "../../../wit/0.1",
     world: "flavor",
     // The export glue is instantiated in the test flavor crates, through
     // `export_flavor!`; `honest::export_bindings!(T)` also works for a type

@@ -18,7 +18,7 @@
 use wasi_http_client::{Request, Url};
 
 wit_bindgen::generate!({
-    path: "../../../wit",
+    path: "../../../wit/0.1",
     world: "flavor",
 });
 

@@ -3,7 +3,7 @@
 //! Same semantics as `local`, but each secret is stored as JSON under
 //! `secrets/<name>` (the `honest` crate). Every operation logs, at info
 //! level, `kv_json <operation> <secret name>` (operations named as in
-//! `wit/flavor.wit`; the name is left out where the operation has none),
+//! `wit/0.1/flavor.wit`; the name is left out where the operation has none),
 //! followed by ` label=<label>` when the optional config field `label` is
 //! set, and ` calls=<n>`, the number of operations this instance has served.
 //!

@@ -9,7 +9,7 @@
 //! flavor can never swallow a host failure and carry on.
 
 wasmtime::component::bindgen!({
-    path: "../../wit",
+    path: "../../wit/0.1",
     world: "flavor",
     imports: { "flavorbox:secrets/storage": trappable },
     exports: { default: async },

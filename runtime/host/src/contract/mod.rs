@@ -21,7 +21,7 @@ use crate::secret::{Secret, check_key, check_name};
 use bindings::ConfigField as WitConfigField;
 use bindings::{FlavorInfo, WitSecret};
 
-/// The contract's WIT package, as `wit/flavor.wit` names it: every
+/// The contract's WIT package, as `wit/0.1/flavor.wit` names it: every
 /// component this host loads as a flavor was built against it (one version
 /// exists; a component of another does not link).
 pub const PACKAGE: &str = "flavorbox:secrets@0.1.0";
@@ -315,11 +315,11 @@ mod tests {
 
     #[test]
     fn the_package_is_the_one_the_bindings_are_generated_from() {
-        let wit = include_str!("../../../../wit/flavor.wit");
+        let wit = include_str!("../../../../wit/0.1/flavor.wit");
         assert!(
             wit.lines()
                 .any(|l| l.trim() == format!("package {PACKAGE};")),
-            "wit/flavor.wit names another package than {PACKAGE}"
+            "wit/0.1/flavor.wit names another package than {PACKAGE}"
         );
     }
 

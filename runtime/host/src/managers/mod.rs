@@ -2,7 +2,7 @@
 //! operations that run through them.
 //!
 //! This is where user input is judged before any flavor sees it: names and
-//! keys against the contract's rules (`wit/flavor.wit`), values against the
+//! keys against the contract's rules (`wit/0.1/flavor.wit`), values against the
 //! size limit, key sets against the schema, configuration against what the
 //! flavor declares. What comes back has already been checked by the sandbox
 //! (see `contract`).
