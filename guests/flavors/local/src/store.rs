@@ -161,7 +161,7 @@ fn check_keys(values: &[(String, String)]) -> Result<(), Error> {
     Ok(())
 }
 
-/// Creates version 1 of a secret; `already-exists` if the name is taken, by
+/// Creates a secret as its version 1; `already-exists` if the name is taken, by
 /// a soft-deleted secret too.
 pub fn register(
     ns: &mut dyn Namespace,
@@ -170,7 +170,7 @@ pub fn register(
     values: Values,
     labels: Labels,
     now: Timestamp,
-) -> Result<Version, Error> {
+) -> Result<(), Error> {
     check_keys(&values.0)?;
     for deleted in [false, true] {
         if ns.get(&record_key(name, deleted))?.is_some() {
@@ -189,15 +189,19 @@ pub fn register(
     writes.set(values_key(name, 1), codec::encode_values(&values)?, 0);
     writes.set(record_key(name, false), codec::encode_record(&record)?, 0);
     writes.apply(ns)?;
-    Ok(1)
+    Ok(())
 }
 
-/// The schema and values of the current version, or of `version`.
-pub fn get(
-    ns: &mut dyn Namespace,
-    name: &str,
-    version: Option<Version>,
-) -> Result<(String, Values), Error> {
+/// One version's values as read.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Read {
+    pub version: Version,
+    pub schema: String,
+    pub values: Values,
+}
+
+/// The current version, or `version`.
+pub fn get(ns: &mut dyn Namespace, name: &str, version: Option<Version>) -> Result<Read, Error> {
     let loaded = load_live(ns, name)?;
     let kept = loaded.record.readable(name, version)?;
     let values = match loaded.legacy_values {
@@ -212,7 +216,11 @@ pub fn get(
             codec::decode_values(name, &bytes)?
         }
     };
-    Ok((kept.schema.clone(), values))
+    Ok(Read {
+        version: kept.number,
+        schema: kept.schema.clone(),
+        values,
+    })
 }
 
 /// Stores `values` as the new current version, if the secret is at
@@ -286,8 +294,10 @@ pub fn list(
     Ok(listed)
 }
 
-pub fn list_versions(ns: &mut dyn Namespace, name: &str) -> Result<Vec<VersionInfo>, Error> {
-    Ok(load_any(ns, name)?.record.list_versions())
+/// A secret's metadata and kept versions, oldest first.
+pub fn history(ns: &mut dyn Namespace, name: &str) -> Result<(Metadata, Vec<VersionInfo>), Error> {
+    let record = load_any(ns, name)?.record;
+    Ok((record.metadata(), record.list_versions()))
 }
 
 /// A soft delete (`purge = false`) or the secret and all its versions gone.
@@ -316,20 +326,24 @@ pub fn delete(
 
 pub fn restore(ns: &mut dyn Namespace, name: &str, now: Timestamp) -> Result<(), Error> {
     if ns.get(&record_key(name, false))?.is_some() {
-        return Err(Error::NotFound(format!("secret `{name}` is not deleted")));
+        return Err(Error::Invalid(format!("secret `{name}` is not deleted")));
     }
-    let mut loaded = load_at(ns, name, true)?
-        .ok_or_else(|| Error::NotFound(format!("there is no deleted secret `{name}`")))?;
+    let mut loaded = load_at(ns, name, true)?.ok_or_else(|| missing(name))?;
     loaded.record.restore(name, now)?;
     let mut writes = Writes::default();
     writes.store(name, loaded, true)?;
     writes.apply(ns)
 }
 
-pub fn destroy(ns: &mut dyn Namespace, name: &str, versions: &[Version]) -> Result<(), Error> {
+pub fn destroy(
+    ns: &mut dyn Namespace,
+    name: &str,
+    versions: &[Version],
+    now: Timestamp,
+) -> Result<(), Error> {
     let mut loaded = load_any(ns, name)?;
     let was_deleted = loaded.record.deleted;
-    let destroyed = loaded.record.destroy(name, versions)?;
+    let destroyed = loaded.record.destroy(name, versions, now)?;
     if destroyed.is_empty() {
         return Ok(());
     }

@@ -44,8 +44,9 @@ fn put(ns: &mut Memory, name: &str, value: &str, now: Timestamp, max: usize) -> 
 }
 
 fn states(ns: &mut Memory, name: &str) -> Vec<(Version, State)> {
-    list_versions(ns, name)
+    history(ns, name)
         .unwrap()
+        .1
         .into_iter()
         .map(|info| (info.version, info.state))
         .collect()
@@ -56,17 +57,27 @@ fn a_get_reads_two_entries_and_an_update_writes_two() {
     let mut ns = registered("db");
     assert_eq!(keys(&ns), vec!["secrets/db", "versions/db/1"]);
     ns.reset_counts();
-    let (schema, got) = get(&mut ns, "db", None).unwrap();
-    assert_eq!((schema.as_str(), got), ("arbitrary", values(&[("v", "1")])));
+    let read = get(&mut ns, "db", None).unwrap();
+    assert_eq!(
+        read,
+        Read {
+            version: 1,
+            schema: "arbitrary".into(),
+            values: values(&[("v", "1")])
+        }
+    );
     assert_eq!(ns.gets, 2);
     ns.reset_counts();
     assert_eq!(put(&mut ns, "db", "2", 20, N), 2);
     assert_eq!((ns.gets, ns.sets), (1, 2));
     assert_eq!(
-        get(&mut ns, "db", Some(1)).unwrap().1,
+        get(&mut ns, "db", Some(1)).unwrap().values,
         values(&[("v", "1")])
     );
-    assert_eq!(get(&mut ns, "db", None).unwrap().1, values(&[("v", "2")]));
+    assert_eq!(
+        get(&mut ns, "db", None).unwrap().values,
+        values(&[("v", "2")])
+    );
     assert!(matches!(
         get(&mut ns, "db", Some(3)),
         Err(Error::NotFound(_))
@@ -139,7 +150,10 @@ fn an_update_that_fits_after_trimming_passes_a_full_quota() {
         put(&mut ns, "db", value, 20, 3);
     }
     assert_eq!(ns.usage().0, keys_used);
-    assert_eq!(get(&mut ns, "db", None).unwrap().1, values(&[("v", "6")]));
+    assert_eq!(
+        get(&mut ns, "db", None).unwrap().values,
+        values(&[("v", "6")])
+    );
 }
 
 #[test]
@@ -171,13 +185,14 @@ fn an_entry_of_the_0_1_flavor_reads_as_version_1_in_one_read() {
         encode_legacy("aws", &[("key", "v4lue")]),
     );
     ns.reset_counts();
+    let read = get(&mut ns, "old", None).unwrap();
     assert_eq!(
-        get(&mut ns, "old", None).unwrap(),
-        ("aws".to_string(), values(&[("key", "v4lue")]))
+        (read.version, read.schema.as_str(), read.values),
+        (1, "aws", values(&[("key", "v4lue")]))
     );
     assert_eq!(ns.gets, 1);
     assert_eq!(
-        get(&mut ns, "old", Some(1)).unwrap().1,
+        get(&mut ns, "old", Some(1)).unwrap().values,
         values(&[("key", "v4lue")])
     );
     assert!(matches!(
@@ -203,15 +218,17 @@ fn the_next_write_converts_an_entry_of_the_0_1_flavor() {
         vec!["secrets/old", "versions/old/1", "versions/old/2"]
     );
     assert_ne!(ns.entries["secrets/old"], legacy);
+    let read = get(&mut ns, "old", Some(1)).unwrap();
     assert_eq!(
-        get(&mut ns, "old", Some(1)).unwrap(),
-        ("aws".to_string(), values(&[("key", "v4lue")]))
+        (read.version, read.schema.as_str(), read.values),
+        (1, "aws", values(&[("key", "v4lue")]))
     );
     assert_eq!(
-        get(&mut ns, "old", None).unwrap().1,
+        get(&mut ns, "old", None).unwrap().values,
         values(&[("v", "new")])
     );
-    let versions = list_versions(&mut ns, "old").unwrap();
+    let (meta, versions) = history(&mut ns, "old").unwrap();
+    assert_eq!((meta.created, meta.updated, meta.current), (0, 50, 2));
     assert_eq!((versions[0].created, versions[1].created), (0, 50));
 
     // Kept to one version, the old values are never written.
@@ -230,7 +247,7 @@ fn the_next_write_converts_an_entry_of_the_0_1_flavor() {
     assert_eq!(keys(&ns), vec!["deleted/old", "versions/old/1"]);
     ns.call(|ns| restore(ns, "old", 7)).unwrap();
     assert_eq!(
-        get(&mut ns, "old", None).unwrap().1,
+        get(&mut ns, "old", None).unwrap().values,
         values(&[("key", "v4lue")])
     );
     assert_eq!(metadata(&mut ns, "old").unwrap().labels.len(), 1);
@@ -238,7 +255,7 @@ fn the_next_write_converts_an_entry_of_the_0_1_flavor() {
     // A purge removes the 0.1 entry; destroying its only version is refused.
     let mut ns = Memory::default();
     ns.entries.insert("secrets/old".into(), legacy);
-    let refused = ns.call(|ns| destroy(ns, "old", &[1]));
+    let refused = ns.call(|ns| destroy(ns, "old", &[1], 60));
     assert!(matches!(refused, Err(Error::Invalid(_))));
     ns.call(|ns| delete(ns, "old", true, 8)).unwrap();
     assert!(ns.entries.is_empty());
@@ -262,7 +279,7 @@ fn soft_delete_moves_the_record_and_restore_moves_it_back() {
     assert!(metadata(&mut ns, "db").unwrap().deleted);
     assert_eq!(
         states(&mut ns, "db"),
-        vec![(1, State::Deleted), (2, State::Deleted)]
+        vec![(1, State::Previous), (2, State::Deleted)]
     );
     for refused in [
         ns.call(|ns| delete(ns, "db", false, 31)),
@@ -275,11 +292,11 @@ fn soft_delete_moves_the_record_and_restore_moves_it_back() {
     ns.call(|ns| restore(ns, "db", 40)).unwrap();
     assert!(matches!(
         ns.call(|ns| restore(ns, "db", 41)),
-        Err(Error::NotFound(_))
+        Err(Error::Invalid(_))
     ));
     assert_eq!(names(&mut ns).unwrap(), vec!["db"]);
     assert_eq!(
-        get(&mut ns, "db", Some(1)).unwrap().1,
+        get(&mut ns, "db", Some(1)).unwrap().values,
         values(&[("v", "1")])
     );
     assert_eq!(metadata(&mut ns, "db").unwrap().updated, 40);
@@ -295,7 +312,7 @@ fn purge_removes_every_version_live_or_deleted() {
 
     let mut ns = registered("db");
     put(&mut ns, "db", "2", 20, N);
-    ns.call(|ns| destroy(ns, "db", &[1])).unwrap();
+    ns.call(|ns| destroy(ns, "db", &[1], 60)).unwrap();
     ns.call(|ns| delete(ns, "db", false, 30)).unwrap();
     ns.call(|ns| delete(ns, "db", true, 31)).unwrap();
     assert!(ns.entries.is_empty());
@@ -311,11 +328,16 @@ fn destroy_deletes_values_and_keeps_the_number() {
     put(&mut ns, "db", "2", 20, N);
     put(&mut ns, "db", "3", 30, N);
     let before = ns.entries.clone();
-    let refused = ns.call(|ns| destroy(ns, "db", &[1, 3]));
+    let refused = ns.call(|ns| destroy(ns, "db", &[1, 3], 60));
     assert!(matches!(refused, Err(Error::Invalid(_))));
     assert_eq!(ns.entries, before);
-    ns.call(|ns| destroy(ns, "db", &[1, 2])).unwrap();
+    ns.call(|ns| destroy(ns, "db", &[1, 2], 60)).unwrap();
     assert_eq!(keys(&ns), vec!["secrets/db", "versions/db/3"]);
+    assert_eq!(metadata(&mut ns, "db").unwrap().updated, 60);
+    assert!(matches!(
+        ns.call(|ns| destroy(ns, "nope", &[1], 61)),
+        Err(Error::NotFound(_))
+    ));
     assert_eq!(
         states(&mut ns, "db"),
         vec![
@@ -330,12 +352,12 @@ fn destroy_deletes_values_and_keeps_the_number() {
     ));
     // Nothing left to destroy: nothing written.
     ns.reset_counts();
-    ns.call(|ns| destroy(ns, "db", &[1])).unwrap();
+    ns.call(|ns| destroy(ns, "db", &[1], 60)).unwrap();
     assert_eq!(ns.sets, 0);
     // On a soft-deleted secret the record stays where it is.
     put(&mut ns, "db", "4", 40, N);
     ns.call(|ns| delete(ns, "db", false, 41)).unwrap();
-    ns.call(|ns| destroy(ns, "db", &[3])).unwrap();
+    ns.call(|ns| destroy(ns, "db", &[3], 60)).unwrap();
     assert_eq!(keys(&ns), vec!["deleted/db", "versions/db/4"]);
 }
 

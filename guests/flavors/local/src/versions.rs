@@ -39,8 +39,8 @@ pub enum Error {
 pub enum State {
     Current,
     Previous,
-    /// The secret is soft-deleted; its destroyed versions still read as
-    /// `Destroyed`, which stays true after a restore.
+    /// The version that was current when the secret was soft-deleted (the
+    /// others stay `Previous` or `Destroyed`).
     Deleted,
     Destroyed,
 }
@@ -225,7 +225,7 @@ impl Record {
 
     pub fn restore(&mut self, name: &str, now: Timestamp) -> Result<(), Error> {
         if !self.deleted {
-            return Err(Error::NotFound(format!("secret `{name}` is not deleted")));
+            return Err(Error::Invalid(format!("secret `{name}` is not deleted")));
         }
         self.deleted = false;
         self.updated = self.stamp(now);
@@ -241,12 +241,17 @@ impl Record {
     }
 
     /// Destroys the values of `versions`, all or none: `invalid` for the
-    /// current version or a number the secret never had. A version already
-    /// destroyed, or trimmed from the history, has no values left and is
-    /// passed over. Returns the versions whose values entries must go.
-    /// Allowed on a soft-deleted secret too (as Vault allows it); it changes
-    /// no time, as it changes neither the current version nor the labels.
-    pub fn destroy(&mut self, name: &str, versions: &[Version]) -> Result<Vec<Version>, Error> {
+    /// current (or, soft-deleted, the deleted) version or a number the
+    /// secret never had. A version already destroyed, or trimmed from the
+    /// history, has no values left and is passed over. Returns the versions
+    /// whose values entries must go; if there are any, the secret changed
+    /// `now`. Allowed on a soft-deleted secret too, as Vault allows it.
+    pub fn destroy(
+        &mut self,
+        name: &str,
+        versions: &[Version],
+        now: Timestamp,
+    ) -> Result<Vec<Version>, Error> {
         let current = self.current().number;
         for &number in versions {
             if number == current {
@@ -268,6 +273,9 @@ impl Record {
                 destroyed.push(kept.number);
             }
         }
+        if !destroyed.is_empty() {
+            self.updated = self.stamp(now);
+        }
         Ok(destroyed)
     }
 
@@ -281,9 +289,9 @@ impl Record {
                 created: kept.created,
                 state: match () {
                     _ if kept.destroyed => State::Destroyed,
+                    _ if kept.number != current => State::Previous,
                     _ if self.deleted => State::Deleted,
-                    _ if kept.number == current => State::Current,
-                    _ => State::Previous,
+                    _ => State::Current,
                 },
             })
             .collect()

@@ -117,7 +117,7 @@ fn the_oldest_versions_are_dropped_past_max_and_numbers_never_reused() {
 fn a_destroyed_version_trimmed_has_no_values_to_drop() {
     let mut record = Record::new("a", vec![], 1);
     record.add_version("s", "a", None, 2, 2).unwrap();
-    assert_eq!(record.destroy("s", &[1]).unwrap(), vec![1]);
+    assert_eq!(record.destroy("s", &[1], 2).unwrap(), vec![1]);
     let written = record.add_version("s", "a", None, 3, 2).unwrap();
     assert_eq!(written.dropped_values, Vec::<Version>::new());
     assert_eq!(numbers(&record), vec![2, 3]);
@@ -127,15 +127,22 @@ fn a_destroyed_version_trimmed_has_no_values_to_drop() {
 fn soft_delete_hides_everything_until_restore() {
     let mut record = Record::new("a", vec![("k".into(), "v".into())], 1);
     record.add_version("s", "a", None, 2, N).unwrap();
-    record.destroy("s", &[1]).unwrap();
+    record.add_version("s", "a", None, 2, N).unwrap();
+    record.destroy("s", &[1], 2).unwrap();
     record.soft_delete("s", 3).unwrap();
     assert!(record.metadata().deleted);
     assert_eq!(record.updated, 3);
+    // Only the version current at the delete reads as deleted.
     assert_eq!(
         states(&record),
-        vec![(1, State::Destroyed), (2, State::Deleted)]
+        vec![
+            (1, State::Destroyed),
+            (2, State::Previous),
+            (3, State::Deleted)
+        ]
     );
-    for version in [None, Some(2)] {
+    assert_eq!(record.metadata().current, 3);
+    for version in [None, Some(2), Some(3)] {
         assert!(matches!(
             record.readable("s", version),
             Err(Error::NotFound(d)) if d.contains("deleted")
@@ -159,11 +166,15 @@ fn soft_delete_hides_everything_until_restore() {
     assert_eq!(record.labels, vec![("k".to_string(), "v".to_string())]);
     assert_eq!(
         states(&record),
-        vec![(1, State::Destroyed), (2, State::Current)]
+        vec![
+            (1, State::Destroyed),
+            (2, State::Previous),
+            (3, State::Current)
+        ]
     );
-    assert!(matches!(record.restore("s", 6), Err(Error::NotFound(_))));
+    assert!(matches!(record.restore("s", 6), Err(Error::Invalid(_))));
     // Numbering goes on where it was.
-    assert_eq!(record.add_version("s", "a", None, 7, N).unwrap().number, 3);
+    assert_eq!(record.add_version("s", "a", None, 7, N).unwrap().number, 4);
 }
 
 #[test]
@@ -178,7 +189,7 @@ fn destroy_refuses_the_current_version_and_unknown_numbers_all_or_nothing() {
         (vec![2, 4], "never had a version 4"),
         (vec![0], "never had a version 0"),
     ] {
-        let err = record.destroy("s", &request).unwrap_err();
+        let err = record.destroy("s", &request, 9).unwrap_err();
         assert!(
             matches!(&err, Error::Invalid(d) if d.contains(fragment)),
             "{request:?}: {err:?}"
@@ -186,8 +197,10 @@ fn destroy_refuses_the_current_version_and_unknown_numbers_all_or_nothing() {
         assert_eq!(record, before, "{request:?} changed the record");
     }
     // A trimmed number, a repeat, and a version destroyed twice are fine.
-    assert_eq!(record.destroy("s", &[1, 2, 2]).unwrap(), vec![2]);
-    assert_eq!(record.destroy("s", &[2]).unwrap(), Vec::<Version>::new());
+    assert_eq!(record.destroy("s", &[1, 2, 2], 4).unwrap(), vec![2]);
+    assert_eq!(record.updated, 4);
+    assert_eq!(record.destroy("s", &[2], 5).unwrap(), Vec::<Version>::new());
+    assert_eq!(record.updated, 4, "destroying nothing is no change");
     assert!(matches!(
         record.readable("s", Some(2)),
         Err(Error::NotFound(d)) if d.contains("destroyed")
@@ -197,8 +210,19 @@ fn destroy_refuses_the_current_version_and_unknown_numbers_all_or_nothing() {
         (info.version, info.created, info.state),
         (2, 2, State::Destroyed)
     );
-    // Destroying changes no time.
-    assert_eq!(record.updated, 3);
+}
+
+#[test]
+fn a_soft_deleted_secret_keeps_its_deleted_version_from_destroy() {
+    let mut record = Record::new("a", vec![], 1);
+    record.add_version("s", "a", None, 2, N).unwrap();
+    record.soft_delete("s", 3).unwrap();
+    assert!(matches!(
+        record.destroy("s", &[2], 4),
+        Err(Error::Invalid(d)) if d.contains("current version")
+    ));
+    assert_eq!(record.destroy("s", &[1], 4).unwrap(), vec![1]);
+    assert_eq!(record.updated, 4);
 }
 
 #[test]
