@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Every test: the runtime's unit tests, the guest crates' native tests (the
-# SigV4 signer against AWS's published vectors; the aws, vault and gcp
-# flavors' layouts, name encodings and error mapping) and the end-to-end
+# SigV4 signer against AWS's published vectors; the local flavor's versioned
+# store; the aws, vault and gcp flavors' layouts, name encodings and error
+# mapping) and the end-to-end
 # suites (CLI, sandbox vs. hostile flavors, evaluate, HTTP, aws on a moto
 # server, vault on an OpenBao dev server, gcp on the fake Secret Manager
 # checked with Google's client, flavors in Python and JavaScript built with
@@ -36,7 +37,7 @@ fi
 echo "    $pg_bindir"
 
 echo "==> guest crates: native unit tests"
-(cd guests && cargo test --locked -p sigv4 -p redact -p flavor-kit -p aws -p vault -p gcp_secrets_manager \
+(cd guests && cargo test --locked -p sigv4 -p redact -p flavor-kit -p local -p aws -p vault -p gcp_secrets_manager \
     --target-dir ../target/guests-native)
 
 # The end-to-end suites run the CLI binary, which `cargo test` does not build

@@ -6,7 +6,9 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand, ValueEnum};
-use flavorbox::managers::{BulkBound, Feature, Referrer, SecretSummary, SecretUpdate, SecretsApi};
+use flavorbox::managers::{
+    BulkBound, Deletion, Feature, Referrer, SecretSummary, SecretUpdate, SecretsApi,
+};
 use flavorbox::text::escape;
 use flavorbox::{Error, Result, Secret};
 use serde::Serialize;
@@ -117,7 +119,8 @@ pub(super) enum SecretCommand {
         #[arg(long, value_name = "FILE", conflicts_with = "values")]
         from_json: Option<PathBuf>,
     },
-    /// Rename a secret (registers the new name, then deletes the old one)
+    /// Rename a secret (registers the new name, then purges the old one:
+    /// the old name's history does not follow, and the name is free again)
     Rename {
         /// The secret's current name
         old: String,
@@ -129,7 +132,9 @@ pub(super) enum SecretCommand {
         #[arg(long)]
         force: bool,
     },
-    /// Delete a secret
+    /// Delete a secret: soft where the flavor keeps history (`secret
+    /// restore NAME` brings it back; its name stays taken until then or a
+    /// purge), for good on a flavor that keeps none
     #[command(visible_alias = "rm")]
     Delete {
         /// The secret's name
@@ -137,6 +142,10 @@ pub(super) enum SecretCommand {
         /// Do not ask for confirmation
         #[arg(long, short)]
         yes: bool,
+        /// Delete it for good, with every version and label (a
+        /// soft-deleted secret too)
+        #[arg(long)]
+        purge: bool,
         /// Delete it even though a secrets manager's config refers to it
         /// (`{{name.key}}`); those references are broken, and named on
         /// stderr. Implies --yes
@@ -318,22 +327,35 @@ pub fn run(api: &dyn SecretsApi, command: SecretCommand) -> Result<()> {
             );
             Ok(())
         }
-        SecretCommand::Delete { name, yes, force } => {
+        SecretCommand::Delete {
+            name,
+            yes,
+            purge,
+            force,
+        } => {
+            let (how, what) = if purge {
+                (Deletion::Purge, "purge (delete for good)")
+            } else {
+                (Deletion::Soft, "delete")
+            };
             confirm(
                 &format!(
-                    "delete secret `{name}` of secrets manager `{}`?",
+                    "{what} secret `{name}` of secrets manager `{}`?",
                     api.manager_name()
                 ),
                 yes || force,
                 "--yes",
             )?;
             if force {
-                let broken = api.delete_secret_breaking(&name)?;
+                let broken = api.delete_secret_breaking(&name, how)?;
                 tell_broken(&broken, &format!("deleted secret `{name}`"));
             } else {
-                api.delete_secret(&name)?;
+                api.delete_secret(&name, how)?;
             }
-            out!("deleted secret `{name}`");
+            out!(
+                "{} secret `{name}`",
+                if purge { "purged" } else { "deleted" }
+            );
             Ok(())
         }
         SecretCommand::DeleteAll {

@@ -20,10 +20,11 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use flavorbox::managers::Deletion;
 use flavorbox::registry::local_policy;
 use flavorbox::sandbox::Export;
 use flavorbox::sandbox::exports::{
-    DeleteSecret, GetAllSecretKeys, GetSecret, RegisterSecret, UpdateSecret,
+    GetAllSecretKeys, GetSecret, PurgeSecret, RegisterSecret, UpdateSecret,
 };
 use flavorbox::store::TxnMode;
 use flavorbox::{Home, Secret};
@@ -141,7 +142,7 @@ fn scaling(home: &Home, rows: &mut Vec<Row>) {
         for i in 0..SAMPLES {
             let name = format!("s{}", i * 17 % size);
             let started = Instant::now();
-            ns.call(&DeleteSecret(&name));
+            ns.call(&PurgeSecret(&name));
             deletes.push(started.elapsed());
             ns.call(&RegisterSecret(&secret(&name)));
         }
@@ -311,7 +312,9 @@ fn main() {
         let t = Instant::now();
         manager.register_secret(&s).expect("register");
         registers.push(t.elapsed());
-        manager.delete_secret(s.name()).expect("delete");
+        manager
+            .delete_secret(s.name(), Deletion::Purge)
+            .expect("delete");
     }
     drop(manager);
     import(&home, &mut rows, median(registers));

@@ -207,8 +207,13 @@ fn an_older_or_deleted_value_put_back_is_refused() {
         1,
         "stored entry `secrets/gone` was never written there by flavorbox",
     );
-    // What is refused is deleted and written again through flavorbox.
-    cli(home, &["secret", "delete", "db", "--yes"], None).ok();
+    // What is refused cannot be soft-deleted (that reads it), but it is
+    // purged (which reads nothing) and written again through flavorbox.
+    cli(home, &["secret", "delete", "db", "--yes"], None).fails(
+        1,
+        "stored entry `secrets/db` is not the value last written there with the master key",
+    );
+    cli(home, &["secret", "delete", "db", "--yes", "--purge"], None).ok();
     cli(home, &["secret", "register", "db", "password=newest"], None).ok();
     assert_eq!(
         cli(home, &["secret", "get", "db", "--key", "password"], None).ok(),

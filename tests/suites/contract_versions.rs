@@ -41,7 +41,8 @@ fn each_flavor_is_recorded_and_evaluated_with_its_contract_version() {
     }
     for (guest, package) in [
         (guests::KV_VERSIONS, "flavorbox:secrets@0.2.0"),
-        (guests::LOCAL, "flavorbox:secrets@0.1.0"),
+        (guests::LOCAL, "flavorbox:secrets@0.2.0"),
+        (guests::KV_JSON, "flavorbox:secrets@0.1.0"),
     ] {
         let evaluation =
             flavorbox::evaluate::evaluate(&guest.path(), &EvaluateOptions::default()).unwrap();

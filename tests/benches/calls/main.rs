@@ -37,9 +37,10 @@ use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
 use criterion::{BatchSize, Criterion};
+use flavorbox::managers::Deletion;
 use flavorbox::registry::{RegisterOptions, local_policy, local_source};
 use flavorbox::sandbox::cache::CompileCache;
-use flavorbox::sandbox::exports::{DeleteSecret, GetSecret, RegisterSecret};
+use flavorbox::sandbox::exports::{GetSecret, PurgeSecret, RegisterSecret};
 use flavorbox::sandbox::{Sandbox, SandboxConfig};
 use flavorbox::{Home, Secret};
 use flavorbox_tests::bench::LocalNamespace;
@@ -163,7 +164,9 @@ fn bench_register_delete(c: &mut Criterion, fx: &Fixture) {
             manager
                 .register_secret(black_box(&secret))
                 .expect("register");
-            manager.delete_secret(RW_NAME).expect("delete");
+            manager
+                .delete_secret(RW_NAME, Deletion::Purge)
+                .expect("delete");
         })
     });
 
@@ -181,7 +184,7 @@ fn bench_register_delete(c: &mut Criterion, fx: &Fixture) {
     group.bench_function("flavorbox-sandbox-call", |b| {
         b.iter(|| {
             fx.ns.call(&RegisterSecret(&secret));
-            fx.ns.call(&DeleteSecret(RW_NAME));
+            fx.ns.call(&PurgeSecret(RW_NAME));
         })
     });
     group.finish();
@@ -207,7 +210,7 @@ fn bench_aws_get(c: &mut Criterion) -> Result<(), String> {
     home.register_in_library(guests::AWS, &options, &[("aws", config)]);
     let manager = home.home.manager(Some("aws")).map_err(|e| e.to_string())?;
     let secret = two_key_secret(GET_NAME);
-    let _ = manager.delete_secret(GET_NAME);
+    let _ = manager.delete_secret(GET_NAME, Deletion::Purge);
     manager
         .register_secret(&secret)
         .map_err(|e| format!("registering the bench secret on moto: {e}"))?;
@@ -226,7 +229,7 @@ fn bench_aws_get(c: &mut Criterion) -> Result<(), String> {
         })
     });
     group.finish();
-    let _ = manager.delete_secret(GET_NAME);
+    let _ = manager.delete_secret(GET_NAME, Deletion::Purge);
     Ok(())
 }
 

@@ -48,6 +48,12 @@ fn aliases_and_short_flags_work_like_their_long_forms() {
     home.cli(&["secret", "-m", "other", "rm", "db", "--yes"])
         .ok();
     assert_eq!(home.cli(&["secret", "-m", "other", "ls"]).ok(), "");
+    // Soft-deleted, it still holds storage: the manager is removed once it
+    // is purged.
+    home.cli(&["secrets-manager", "rm", "other"])
+        .fails(1, "soft-deleted ones too");
+    home.cli(&["secret", "-m", "other", "rm", "db", "-y", "--purge"])
+        .ok();
     for listing in [
         &["flavor", "ls"][..],
         &["secrets-manager", "ls"],

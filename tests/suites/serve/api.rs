@@ -442,12 +442,30 @@ fn a_secret_a_config_refers_to_is_deleted_over_http_only_when_forced() {
     );
     let gone = node.call("GET", secret, Some(&read), None);
     assert_eq!(gone.status, 404, "{gone:?}");
-    let again = node.call(
-        "POST",
-        "/v1/managers/default/secrets",
-        Some(&write),
-        Some(json!({ "name": "aws_creds", "values": { "aws_secret_access_key": "again" } })),
+    // `local` keeps history: the delete was soft, so the name is taken
+    // until the secret is restored or purged.
+    let register_again = || {
+        node.call(
+            "POST",
+            "/v1/managers/default/secrets",
+            Some(&write),
+            Some(json!({ "name": "aws_creds", "values": { "aws_secret_access_key": "again" } })),
+        )
+    };
+    let taken = register_again();
+    assert_eq!(taken.status, 409, "{taken:?}");
+    assert!(
+        taken.raw.contains("soft-deleted") && taken.raw.contains("--purge"),
+        "{taken:?}"
     );
+    let purged = node.call(
+        "DELETE",
+        &format!("{secret}?purge=true&force=true"),
+        Some(&write),
+        None,
+    );
+    assert_eq!(purged.status, 200, "{purged:?}");
+    let again = register_again();
     assert_eq!(again.status, 201, "{again:?}");
 
     let forced = format!("{secret}?force=true");

@@ -417,14 +417,16 @@ fn the_active_or_a_non_empty_manager_is_not_removed_by_accident(place: &Place) {
         db.remove_manager("full", false),
         ErrorKind::Denied,
         "secrets manager `full` still stores 1 entry in this home; \
-         delete its secrets first or pass --purge",
+         delete its secrets first (soft-deleted ones too: `secret delete NAME \
+         --purge`) or pass --purge",
     );
     write(&["secrets/b"]);
     fails(
         db.remove_manager("full", false),
         ErrorKind::Denied,
         "secrets manager `full` still stores 2 entries in this home; \
-         delete its secrets first or pass --purge",
+         delete its secrets first (soft-deleted ones too: `secret delete NAME \
+         --purge`) or pass --purge",
     );
     db.remove_manager("full", true).unwrap();
     assert_eq!(db.manager("full").unwrap(), None);

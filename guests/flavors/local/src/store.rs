@@ -309,13 +309,21 @@ pub fn delete(
 ) -> Result<(), Error> {
     let mut writes = Writes::default();
     if purge {
-        let loaded = load_any(ns, name)?;
-        if loaded.legacy_values.is_none() {
-            for number in loaded.record.stored_values() {
-                writes.deletes.push(values_key(name, number));
+        // Found by listing, never read: a secret whose entries cannot be
+        // read (corrupt, or refused by the host's store as tampered with)
+        // can still be purged.
+        for deleted in [false, true] {
+            let key = record_key(name, deleted);
+            if ns.list_keys(&key)?.contains(&key) {
+                writes.deletes.push(key);
             }
         }
-        writes.deletes.push(record_key(name, loaded.record.deleted));
+        if writes.deletes.is_empty() {
+            return Err(missing(name));
+        }
+        writes
+            .deletes
+            .extend(ns.list_keys(&format!("{VALUES}{name}/"))?);
     } else {
         let mut loaded = load_live(ns, name)?;
         loaded.record.soft_delete(name, now)?;

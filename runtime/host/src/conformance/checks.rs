@@ -2,13 +2,19 @@
 //! operation, for "conformant" to mean ZenML's semantics (see the module
 //! comment of `conformance` for how they are run).
 //!
+//! `delete-secret` is checked in its 0.1 meaning, which a soft delete of
+//! 0.2 keeps (the secret reads as missing); where a check means "gone"
+//! (cleaning up, freeing a name to register again) it purges, which is a
+//! 0.1 flavor's delete and a 0.2 flavor's `delete-secret(name, purge)`.
+//!
 //! Guards against a check that passes on a flavor that did nothing: every
 //! check compares what came back with what was stored, key by key, or
 //! expects a precise error kind, and a failure names keys, never values.
 
 use crate::error::{Error, Result};
 use crate::sandbox::exports::{
-    DeleteAllSecrets, DeleteSecret, GetAllSecretKeys, GetSecret, RegisterSecret, UpdateSecret,
+    DeleteAllSecrets, DeleteSecret, GetAllSecretKeys, GetSecret, PurgeSecret, RegisterSecret,
+    UpdateSecret,
 };
 use crate::secret::{MAX_VALUES_BYTES, Secret};
 
@@ -152,6 +158,8 @@ impl Suite<'_> {
             .map_err(describe)
             .and_then(|_| expect_error(self.call(false, &GetSecret(tricky.name())), "not-found"));
         self.record("delete-secret removes the secret", deleted);
+        // Soft-deleted on a 0.2 flavor: purged, so the run leaves nothing.
+        let _ = self.call(false, &PurgeSecret(tricky.name()));
         let delete_missing = self.call(false, &DeleteSecret(ghost.name()));
         self.record(
             "delete-secret of a missing secret is not-found",
@@ -195,7 +203,7 @@ impl Suite<'_> {
             );
         } else {
             for name in [creds.name(), aws.name()] {
-                let _ = self.call(false, &DeleteSecret(name));
+                let _ = self.call(false, &PurgeSecret(name));
             }
             self.skip(
                 "delete-all-secrets(force = true) deletes everything",
@@ -214,7 +222,7 @@ impl Suite<'_> {
         );
         let written = self.call(false, &RegisterSecret(&biggest));
         let round_trip = self.reads_back(written, &biggest);
-        let _ = self.call(false, &DeleteSecret(biggest.name()));
+        let _ = self.call(false, &PurgeSecret(biggest.name()));
         self.record("a secret of 64 KiB round-trips", round_trip);
 
         const MANY: usize = 150;
@@ -245,7 +253,7 @@ impl Suite<'_> {
                 }
             });
         for name in &names {
-            let _ = self.call(false, &DeleteSecret(name));
+            let _ = self.call(false, &PurgeSecret(name));
         }
         self.record("150 secrets are all listed", listed);
     }
@@ -268,7 +276,7 @@ impl Suite<'_> {
             let _ = self.call(false, &GetSecret(secret.name()));
             let _ = self.call(false, &GetAllSecretKeys);
             let _ = self.call(false, &UpdateSecret(&secret));
-            let _ = self.call(false, &DeleteSecret(secret.name()));
+            let _ = self.call(false, &PurgeSecret(secret.name()));
         }
     }
 }

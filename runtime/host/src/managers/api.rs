@@ -27,6 +27,19 @@ pub enum Feature {
     BulkBound,
 }
 
+/// How a secret is deleted.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Deletion {
+    /// Where the flavor keeps history (contract 0.2): hidden, its versions
+    /// and labels kept, until `restore` brings it back or a purge removes
+    /// it; the name stays taken meanwhile. On a 0.1 flavor: final.
+    #[default]
+    Soft,
+    /// Gone for good, with every version and label (soft-deleted or not).
+    Purge,
+}
+
 /// What an update changes in a secret.
 #[derive(Clone, Default)]
 pub struct SecretUpdate {
@@ -106,12 +119,13 @@ pub trait SecretsApi {
         new: &str,
     ) -> Result<(SecretSummary, Vec<Referrer>)>;
 
-    /// Deletes a secret; refused while a manager's config refers to it.
-    fn delete_secret(&self, name: &str) -> Result<()>;
+    /// Deletes a secret as `how` says; refused while a manager's config
+    /// refers to it.
+    fn delete_secret(&self, name: &str, how: Deletion) -> Result<()>;
 
-    /// Deletes a secret although managers' configs refer to it; returns
-    /// the references it broke.
-    fn delete_secret_breaking(&self, name: &str) -> Result<Vec<Referrer>>;
+    /// Deletes a secret as `how` says although managers' configs refer to
+    /// it; returns the references it broke.
+    fn delete_secret_breaking(&self, name: &str, how: Deletion) -> Result<Vec<Referrer>>;
 
     /// Deletes every secret (the caller has made sure this is meant) within
     /// `bound` where the deletion is driven one secret at a time; how many,
@@ -201,12 +215,12 @@ impl SecretsApi for Manager<'_> {
             .map(|(renamed, broken)| (SecretSummary::of(&renamed), broken))
     }
 
-    fn delete_secret(&self, name: &str) -> Result<()> {
-        Manager::delete_secret(self, name)
+    fn delete_secret(&self, name: &str, how: Deletion) -> Result<()> {
+        Manager::delete_secret(self, name, how)
     }
 
-    fn delete_secret_breaking(&self, name: &str) -> Result<Vec<Referrer>> {
-        Manager::delete_secret_breaking(self, name)
+    fn delete_secret_breaking(&self, name: &str, how: Deletion) -> Result<Vec<Referrer>> {
+        Manager::delete_secret_breaking(self, name, how)
     }
 
     fn delete_all_secrets(

@@ -1,5 +1,7 @@
 //! Deleting every secret of one manager (importing many is
-//! `managers::import`).
+//! `managers::import`). A delete-all is final on every flavor: a driven
+//! one purges each secret (a flavor keeping history would otherwise keep
+//! them soft-deleted), as `delete-all-secrets` does.
 //!
 //! Guards against a bulk deletion that an HTTP backend cannot finish in one call: on a
 //! flavor granted `http`, `delete-all-secrets` is a listing followed by one
@@ -24,7 +26,7 @@ use super::import::Progress;
 use super::references::OnReferences;
 use crate::error::{Error, ErrorKind, Result};
 use crate::policy::Capability;
-use crate::sandbox::exports::{DeleteAllSecrets, DeleteSecret};
+use crate::sandbox::exports::{DeleteAllSecrets, PurgeSecret};
 
 /// Secret names a report of a stopped bulk deletion spells out.
 const NAMES_SHOWN: usize = 5;
@@ -86,7 +88,7 @@ impl Manager<'_> {
                 ));
                 return Err(stopped(err, done, &names));
             }
-            match self.answer(&DeleteSecret(name)) {
+            match self.answer(&PurgeSecret(name)) {
                 // Deleted meanwhile by someone else: just as gone.
                 Ok(()) => {}
                 Err(err) if err.is(ErrorKind::NotFound) => {}

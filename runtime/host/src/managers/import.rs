@@ -6,9 +6,18 @@
 //! flavor the storage the import needs is held against the manager's quota,
 //! all before the first write; `dry_run` stops there. A name already taken
 //! is refused (the default), skipped, or overwritten, as the caller's
-//! [`ImportPlan`] says. If a write fails midway, what the import created is
-//! deleted again and what it overwrote is put back, and the error says how
-//! much of that worked.
+//! [`ImportPlan`] says; a name a soft-deleted secret holds is taken too.
+//! If a write fails midway, what the import created is purged again and
+//! what it overwrote is put back, and the error says how much of that
+//! worked.
+//!
+//! On a flavor that keeps history (contract 0.2) an overwrite is an
+//! update: the imported values are a new version, the earlier ones stay
+//! in the history (a soft-deleted secret is restored first), and putting
+//! one back is another update with the values it had (history is never
+//! rewritten), followed by the soft delete again where it was deleted. On
+//! a 0.1 flavor an overwrite deletes and registers, and putting back does
+//! the same with the old values.
 
 use std::collections::BTreeSet;
 
@@ -18,7 +27,9 @@ use super::Manager;
 use crate::error::{Error, Result};
 use crate::policy::Capability;
 use crate::registry::LOCAL;
-use crate::sandbox::exports::{DeleteSecret, RegisterSecret};
+use crate::sandbox::exports::{
+    DeleteSecret, GetSecret, ListSecrets, PurgeSecret, RegisterSecret, RestoreSecret, UpdateSecret,
+};
 use crate::secret::{Secret, check_input};
 
 /// What an import does with a secret whose name the manager holds already
@@ -70,15 +81,28 @@ fn named(names: &[&str]) -> String {
     shown.join(", ")
 }
 
-/// The least storage the built-in `local` flavor takes for `secret`: one
-/// entry, `secrets/NAME`, holding each key and its base64 value.
+/// The least storage the built-in `local` flavor takes for a new secret:
+/// two entries, its record `secrets/NAME` (a header of 2 bytes and more)
+/// and the values of version 1, `versions/NAME/1` (a header of 2 bytes and
+/// each key and value raw, with their lengths); a key's bytes count too.
+/// An overwrite writes a new version but may trim an older one, so it is
+/// counted as needing nothing: the estimate stays a lower bound.
+const LOCAL_KEYS_PER_SECRET: u64 = 2;
+
 fn local_storage(secret: &Secret) -> u64 {
-    let values: usize = secret
-        .values()
-        .iter()
-        .map(|(k, v)| k.len() + v.len().div_ceil(3) * 4)
-        .sum();
-    ("secrets/".len() + secret.name().len() + values) as u64
+    const HEADER: usize = 2;
+    let values: usize = secret.values().iter().map(|(k, v)| k.len() + v.len()).sum();
+    let record = "secrets/".len() + secret.name().len() + HEADER;
+    let version_1 = "versions/".len() + secret.name().len() + "/1".len() + HEADER + values;
+    (record + version_1) as u64
+}
+
+/// Where a name an import writes stood before it.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Before {
+    Free,
+    Live,
+    SoftDeleted,
 }
 
 impl Manager<'_> {
@@ -109,72 +133,130 @@ impl Manager<'_> {
             check_input(&secret.pairs())
                 .map_err(|e| Error::invalid(format!("secret `{}`: {e}", secret.name())))?;
         }
-        let existing: BTreeSet<String> = self.list_secrets()?.into_iter().collect();
+        let (live, soft_deleted) = self.taken_names()?;
+        let before = |name: &str| {
+            if live.contains(name) {
+                Before::Live
+            } else if soft_deleted.contains(name) {
+                Before::SoftDeleted
+            } else {
+                Before::Free
+            }
+        };
         let taken: Vec<&str> = secrets
             .iter()
             .map(Secret::name)
-            .filter(|name| existing.contains(*name))
+            .filter(|name| before(name) != Before::Free)
             .collect();
         if !taken.is_empty() && plan.on_conflict == OnConflict::Refuse {
+            let deleted = taken.iter().filter(|n| soft_deleted.contains(**n)).count();
             return Err(Error::already_exists(format!(
-                "{} of the {} secrets exist already in secrets manager `{}`: {}; nothing was \
+                "{} of the {} secrets exist already in secrets manager `{}`{}: {}; nothing was \
                  imported (skip them with --skip-existing, or replace them with --overwrite)",
                 taken.len(),
                 secrets.len(),
                 self.name(),
+                match deleted {
+                    0 => String::new(),
+                    n => format!(" ({n} of them soft-deleted)"),
+                },
                 named(&taken)
             )));
         }
         let mut report = ImportReport::default();
-        let mut writes: Vec<&Secret> = Vec::new();
+        let mut writes: Vec<(&Secret, Before)> = Vec::new();
         for secret in secrets {
             let name = secret.name().to_string();
-            match (existing.contains(&name), plan.on_conflict) {
-                (false, _) => report.created.push(name),
-                (true, OnConflict::Skip) => {
+            let was = before(&name);
+            match (was, plan.on_conflict) {
+                (Before::Free, _) => report.created.push(name),
+                (_, OnConflict::Skip) => {
                     report.skipped.push(name);
                     continue;
                 }
-                (true, _) => report.overwritten.push(name),
+                _ => report.overwritten.push(name),
             }
-            writes.push(secret);
+            writes.push((secret, was));
         }
-        self.check_room(&writes, &report.overwritten)?;
+        self.check_room(&writes)?;
         if plan.dry_run {
             return Ok(report);
         }
-        // What is overwritten is read first, to be put back on failure.
-        let previous: Vec<Secret> = report
-            .overwritten
-            .iter()
-            .map(|name| self.get_secret(name))
-            .collect::<Result<_>>()?;
-        let mut done: Vec<&Secret> = Vec::new();
-        for secret in &writes {
-            let overwrites = existing.contains(secret.name());
-            let written = if overwrites {
-                self.answer(&DeleteSecret(secret.name()))
-                    .and_then(|()| self.answer(&RegisterSecret(secret)))
-            } else {
-                self.answer(&RegisterSecret(secret))
+        let mut done: Vec<Written> = Vec::new();
+        for (secret, was) in &writes {
+            let mut written = Written {
+                name: secret.name(),
+                was: *was,
+                previous: None,
+                restored: false,
             };
-            if let Err(err) = written {
-                return Err(self.undo(secret.name(), err, &done, &previous, &existing));
+            let outcome = self.write_one(secret, &mut written);
+            // A registration that failed wrote nothing; an overwrite that
+            // failed may be half done, so it is put back too.
+            if outcome.is_ok() || *was != Before::Free {
+                done.push(written);
             }
-            done.push(secret);
+            if let Err(err) = outcome {
+                return Err(self.undo(secret.name(), err, &done));
+            }
             progress(done.len(), writes.len());
         }
         Ok(report)
     }
 
+    /// The names this manager holds: live, and soft-deleted (none on a
+    /// flavor that keeps no history).
+    fn taken_names(&self) -> Result<(BTreeSet<String>, BTreeSet<String>)> {
+        if !self.keeps_history() {
+            return Ok((self.list_secrets()?.into_iter().collect(), BTreeSet::new()));
+        }
+        let (mut live, mut deleted) = (BTreeSet::new(), BTreeSet::new());
+        for metadata in self.answer(&ListSecrets {
+            include_deleted: true,
+        })? {
+            if metadata.deleted {
+                deleted.insert(metadata.name);
+            } else {
+                live.insert(metadata.name);
+            }
+        }
+        Ok((live, deleted))
+    }
+
+    /// Writes `secret` as where it stood (`written.was`) asks, noting in
+    /// `written` what an undo needs: the values it replaced, whether it
+    /// restored a soft-deleted secret.
+    fn write_one(&self, secret: &Secret, written: &mut Written<'_>) -> Result<()> {
+        let name = secret.name();
+        if written.was == Before::Free {
+            return self.answer(&RegisterSecret(secret));
+        }
+        if written.was == Before::SoftDeleted {
+            self.answer(&RestoreSecret(name))?;
+            written.restored = true;
+        }
+        written.previous = Some(self.answer(&GetSecret(name))?);
+        if self.keeps_history() {
+            self.answer(&UpdateSecret(secret))
+        } else {
+            self.answer(&DeleteSecret(name))
+                .and_then(|()| self.answer(&RegisterSecret(secret)))
+        }
+    }
+
     /// Refuses an import that cannot fit the built-in `local` flavor's
     /// storage quota, before anything is written (another flavor's use of
     /// storage is its own; a quota it reaches midway is undone like any
-    /// failure).
-    fn check_room(&self, writes: &[&Secret], overwritten: &[String]) -> Result<()> {
+    /// failure). Only new secrets are counted (see [`local_storage`]).
+    fn check_room(&self, writes: &[(&Secret, Before)]) -> Result<()> {
+        let created: Vec<&Secret> = writes
+            .iter()
+            .filter(|(_, was)| *was == Before::Free)
+            .map(|(secret, _)| *secret)
+            .collect();
         if self.record.flavor != LOCAL
             || !self.policy.grants.allows(Capability::Storage)
-            || writes.is_empty()
+            || created.is_empty()
         {
             return Ok(());
         }
@@ -184,17 +266,16 @@ impl Manager<'_> {
             .namespace(self.record.id, crate::store::TxnMode::Read)?
             .usage()?;
         let quota = self.policy.limits.storage;
-        let new_keys = (writes.len() - overwritten.len()) as u64;
-        let least_bytes: u64 = writes.iter().map(|s| local_storage(s)).sum();
+        let new_keys = created.len() as u64 * LOCAL_KEYS_PER_SECRET;
+        let least_bytes: u64 = created.iter().map(|s| local_storage(s)).sum();
         if usage.keys + new_keys > quota.keys || usage.bytes + least_bytes > quota.bytes {
             return Err(Error::denied(format!(
                 "importing {} secret{} into secrets manager `{}` needs at least {new_keys} more \
-                 storage key{} and {least_bytes} bytes; it holds {} of {} keys and {} of {} \
+                 storage keys and {least_bytes} bytes; it holds {} of {} keys and {} of {} \
                  bytes; nothing was imported",
                 writes.len(),
                 if writes.len() == 1 { "" } else { "s" },
                 self.name(),
-                if new_keys == 1 { "" } else { "s" },
                 usage.keys,
                 quota.keys,
                 usage.bytes,
@@ -204,36 +285,30 @@ impl Manager<'_> {
         Ok(())
     }
 
-    /// Undoes an import that failed writing `failed` with `err`: deletes
-    /// what it created and puts back what it overwrote; the error says how
-    /// that went.
-    fn undo(
-        &self,
-        failed: &str,
-        err: Error,
-        done: &[&Secret],
-        previous: &[Secret],
-        existing: &BTreeSet<String>,
-    ) -> Error {
+    /// Undoes an import that failed writing `failed` with `err`: purges
+    /// what `done` created and puts back what it overwrote (see the module
+    /// comment); the error says how that went.
+    fn undo(&self, failed: &str, err: Error, done: &[Written<'_>]) -> Error {
         let mut undone = 0;
         let mut left = Vec::new();
-        // The secret that failed may be half-written (deleted, not yet
-        // registered again), so it is restored too.
-        let failed_overwrite = previous.iter().find(|p| p.name() == failed);
-        let touched = done
-            .iter()
-            .map(|s| s.name())
-            .chain(failed_overwrite.map(Secret::name));
-        for name in touched {
-            let restored = match previous.iter().find(|p| p.name() == name) {
-                Some(old) => {
+        for written in done {
+            let name = written.name;
+            let mut put_back = match (&written.previous, written.was) {
+                (_, Before::Free) => match self.answer(&PurgeSecret(name)) {
+                    Err(e) if e.is(crate::error::ErrorKind::NotFound) => Ok(()),
+                    other => other,
+                },
+                (Some(old), _) if self.keeps_history() => self.put_back_version(old),
+                (Some(old), _) => {
                     let _ = self.answer(&DeleteSecret(name));
                     self.answer(&RegisterSecret(old))
                 }
-                None if existing.contains(name) => Ok(()),
-                None => self.answer(&DeleteSecret(name)),
+                (None, _) => Ok(()),
             };
-            match restored {
+            if written.restored {
+                put_back = put_back.and_then(|()| self.answer(&DeleteSecret(name)));
+            }
+            match put_back {
                 Ok(()) => undone += 1,
                 Err(_) => left.push(name),
             }
@@ -248,4 +323,24 @@ impl Manager<'_> {
             }
         ))
     }
+
+    /// `old`'s values current again, as a new version, unless they are
+    /// current already (the overwrite never happened).
+    fn put_back_version(&self, old: &Secret) -> Result<()> {
+        match self.answer(&GetSecret(old.name())) {
+            Ok(current) if current == *old => Ok(()),
+            _ => self.answer(&UpdateSecret(old)),
+        }
+    }
+}
+
+/// One secret an import wrote (or began to), with what putting it back
+/// needs.
+struct Written<'a> {
+    name: &'a str,
+    was: Before,
+    /// The values it had, read before they were overwritten.
+    previous: Option<Secret>,
+    /// A soft-deleted secret this import restored.
+    restored: bool,
 }

@@ -17,7 +17,8 @@
 //! | `references.rs` | `{{name.key}}` references in a config, their resolution, and who refers to a secret |
 //! | `call.rs` | how one call on a manager is made |
 //! | `secrets.rs` | the secret operations: register, get, list, update, rename, delete |
-//! | `bulk.rs` | import (all or nothing) and delete-all (one call per secret) |
+//! | `bulk.rs` | delete-all (one call per secret) |
+//! | `import.rs` | import (all or nothing) |
 //! | `api.rs` | [`SecretsApi`]: the secret operations as one interface, local or remote |
 //! | `changes.rs` | [`ChangeFeed`]: the change version watchers of a manager's secrets follow |
 
@@ -41,7 +42,7 @@ use crate::secret::check_name;
 use crate::store::{Database, ManagerRecord};
 
 pub(crate) use api::exported_names;
-pub use api::{Feature, SecretSummary, SecretUpdate, SecretsApi};
+pub use api::{Deletion, Feature, SecretSummary, SecretUpdate, SecretsApi};
 pub use bulk::BulkBound;
 pub use changes::{ChangeFeed, LOCAL_POLL, LocalFeed, MAX_CHANGE_WAIT};
 pub use config::MissingGrant;
@@ -228,6 +229,12 @@ impl Manager<'_> {
 
     pub fn name(&self) -> &str {
         &self.record.name
+    }
+
+    /// Whether its flavor keeps history (speaks contract 0.2 or later):
+    /// versions, soft delete, labels.
+    pub fn keeps_history(&self) -> bool {
+        self.runnable.loaded.contract >= crate::contract::ContractVersion::V0_2
     }
 
     /// The deadline of each call on this manager.

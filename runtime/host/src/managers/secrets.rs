@@ -10,12 +10,21 @@
 //! again, or the error says both exist). A delete or rename of a secret
 //! that a manager's config refers to is refused unless the caller breaks
 //! the reference on purpose (see `references`).
+//!
+//! On a flavor that keeps history (contract 0.2) a delete is soft unless
+//! the caller purges ([`Deletion`]); a soft-deleted name stays taken, and
+//! registering it again is refused in words naming `restore` and
+//! `--purge`. A rename purges the old name once the copy is written: the
+//! secret moved (its current values are version 1 under the new name,
+//! the old name's history does not follow), and the old name is free
+//! again, so renaming back works.
 
 use super::references::{OnReferences, Referrer};
-use super::{Manager, SecretUpdate};
+use super::{Deletion, Manager, SecretUpdate};
 use crate::error::{Error, ErrorKind, Result};
 use crate::sandbox::exports::{
-    DeleteSecret, GetAllSecretKeys, GetSecret, RegisterSecret, UpdateSecret,
+    DeleteSecret, GetAllSecretKeys, GetMetadata, GetSecret, PurgeSecret, RegisterSecret,
+    UpdateSecret,
 };
 use crate::secret::{Secret, check_input, check_name};
 
@@ -31,6 +40,24 @@ impl Manager<'_> {
             .get(secret.schema())?
             .validate(secret)?;
         self.answer(&RegisterSecret(secret))
+            .map_err(|err| self.taken_by_deleted(secret.name(), err))
+    }
+
+    /// `err`, the refusal of registering `name`, in words naming `restore`
+    /// and `--purge` when the name is taken by a soft-deleted secret.
+    pub(super) fn taken_by_deleted(&self, name: &str, err: Error) -> Error {
+        if !err.is(ErrorKind::AlreadyExists) || !self.keeps_history() {
+            return err;
+        }
+        match self.answer(&GetMetadata(name)) {
+            Ok(metadata) if metadata.deleted => Error::already_exists(format!(
+                "secret `{name}` exists in secrets manager `{}`, soft-deleted: bring it back \
+                 with `flavorbox secret restore {name}`, or remove it for good with \
+                 `flavorbox secret delete {name} --purge` first",
+                self.name()
+            )),
+            _ => err,
+        }
     }
 
     pub fn get_secret(&self, name: &str) -> Result<Secret> {
@@ -93,7 +120,12 @@ impl Manager<'_> {
 
     /// `current` (read as `name`) with `update` applied, checked against
     /// its schema.
-    fn merged(&self, name: &str, current: &Secret, update: &SecretUpdate) -> Result<Secret> {
+    pub(super) fn merged(
+        &self,
+        name: &str,
+        current: &Secret,
+        update: &SecretUpdate,
+    ) -> Result<Secret> {
         let mut values = current.values().clone();
         for key in &update.remove {
             if update.set.iter().any(|(k, _)| k == key) {
@@ -151,9 +183,10 @@ impl Manager<'_> {
         let broken = self.references_allow(Some(old), "renaming it", on)?;
         let current = self.answer(&GetSecret(old))?;
         let renamed = Secret::new(new, current.schema(), current.pairs())?;
-        self.answer(&RegisterSecret(&renamed))?;
-        if let Err(err) = self.answer(&DeleteSecret(old)) {
-            return Err(match self.answer(&DeleteSecret(new)) {
+        self.answer(&RegisterSecret(&renamed))
+            .map_err(|err| self.taken_by_deleted(new, err))?;
+        if let Err(err) = self.answer(&PurgeSecret(old)) {
+            return Err(match self.answer(&PurgeSecret(new)) {
                 Ok(()) => Error::backend(format!(
                     "secret `{old}` could not be deleted ({err}); the copy `{new}` was \
                      removed again, nothing changed"
@@ -167,23 +200,27 @@ impl Manager<'_> {
         Ok((renamed, broken))
     }
 
-    /// Deletes a secret; refused (a conflict, nothing deleted) while a
-    /// manager's config refers to it; see
-    /// [`Manager::delete_secret_breaking`].
-    pub fn delete_secret(&self, name: &str) -> Result<()> {
-        self.deleted(name, OnReferences::Refuse).map(drop)
+    /// Deletes a secret as `how` says; refused (a conflict, nothing
+    /// deleted) while a manager's config refers to it (a soft delete
+    /// breaks a reference as much as a purge: the secret reads as
+    /// missing); see [`Manager::delete_secret_breaking`].
+    pub fn delete_secret(&self, name: &str, how: Deletion) -> Result<()> {
+        self.deleted(name, how, OnReferences::Refuse).map(drop)
     }
 
     /// Deletes a secret although managers' configs refer to it: the
     /// references it broke are returned, for the caller to say so.
-    pub fn delete_secret_breaking(&self, name: &str) -> Result<Vec<Referrer>> {
-        self.deleted(name, OnReferences::Break)
+    pub fn delete_secret_breaking(&self, name: &str, how: Deletion) -> Result<Vec<Referrer>> {
+        self.deleted(name, how, OnReferences::Break)
     }
 
-    fn deleted(&self, name: &str, on: OnReferences) -> Result<Vec<Referrer>> {
+    fn deleted(&self, name: &str, how: Deletion, on: OnReferences) -> Result<Vec<Referrer>> {
         check_name("secret name", name)?;
         let broken = self.references_allow(Some(name), "deleting it", on)?;
-        self.answer(&DeleteSecret(name))?;
+        match how {
+            Deletion::Soft => self.answer(&DeleteSecret(name))?,
+            Deletion::Purge => self.answer(&PurgeSecret(name))?,
+        }
         Ok(broken)
     }
 }

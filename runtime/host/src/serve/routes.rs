@@ -35,7 +35,7 @@ use super::metrics::{Metrics, track};
 use super::{Node, blocking};
 use crate::error::{Error, Result};
 use crate::home::Home;
-use crate::managers::{BulkBound, Manager, SecretSummary, SecretUpdate};
+use crate::managers::{BulkBound, Deletion, Manager, SecretSummary, SecretUpdate};
 use crate::registry::FlavorEntry;
 use crate::store::{LAYOUT_VERSION, ManagerRecord, Role};
 
@@ -351,7 +351,8 @@ async fn update(
     .await
 }
 
-/// Deletes a secret; refused `409` while a manager's config refers to it,
+/// Deletes a secret: soft where its flavor keeps history, for good with
+/// `?purge=true`; refused `409` while a manager's config refers to it,
 /// unless `?force=true`: then the references it broke are listed under
 /// `broken` (each `{manager, key, reference}`).
 async fn delete_secret(
@@ -359,13 +360,18 @@ async fn delete_secret(
     RawQuery(query): RawQuery,
     auth: Authorized<DeleteSecret>,
 ) -> Response {
-    let force = forced(query.as_deref());
+    let force = flagged(query.as_deref(), "force");
+    let how = if flagged(query.as_deref(), "purge") {
+        Deletion::Purge
+    } else {
+        Deletion::Soft
+    };
     let delete = move |bound: &Manager| {
         if !force {
-            bound.delete_secret(&name)?;
+            bound.delete_secret(&name, how)?;
             return Ok(json!({ "deleted": name }));
         }
-        let broken = shown_broken(bound.delete_secret_breaking(&name)?);
+        let broken = shown_broken(bound.delete_secret_breaking(&name, how)?);
         Ok(json!({ "deleted": name, "broken": broken }))
     };
     auth.answer_on(manager, delete).await
@@ -379,7 +385,15 @@ fn shown_broken(broken: Vec<crate::managers::Referrer>) -> serde_json::Value {
 
 /// Whether a request's query holds `force=true`.
 fn forced(query: Option<&str>) -> bool {
-    query.is_some_and(|q| q.split('&').any(|pair| pair == "force=true"))
+    flagged(query, "force")
+}
+
+/// Whether a request's query holds `FLAG=true`.
+fn flagged(query: Option<&str>, flag: &str) -> bool {
+    query.is_some_and(|q| {
+        q.split('&')
+            .any(|pair| pair.strip_prefix(flag) == Some("=true"))
+    })
 }
 
 /// Deletes every secret of a manager, confirmed by `?force=true`; refused

@@ -298,7 +298,8 @@ impl<B: Backend> Database for Store<B> {
         if entries > 0 && !purge {
             return Err(Error::denied(format!(
                 "secrets manager `{name}` still stores {entries} entr{} in this home; \
-                 delete its secrets first or pass --purge",
+                 delete its secrets first (soft-deleted ones too: `secret delete NAME \
+                 --purge`) or pass --purge",
                 if entries == 1 { "y" } else { "ies" }
             )));
         }

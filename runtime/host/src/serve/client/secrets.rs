@@ -19,8 +19,8 @@ use super::super::json::{
 use super::Remote;
 use crate::error::{Error, Result};
 use crate::managers::{
-    BulkBound, Feature, ImportPlan, ImportReport, Progress, Referrer, SecretSummary, SecretUpdate,
-    SecretsApi,
+    BulkBound, Deletion, Feature, ImportPlan, ImportReport, Progress, Referrer, SecretSummary,
+    SecretUpdate, SecretsApi,
 };
 use crate::reference::Reference;
 use crate::schema::{Schema, find_builtin};
@@ -199,13 +199,15 @@ impl SecretsApi for Remote {
         self.renamed(old, new, true)
     }
 
-    fn delete_secret(&self, name: &str) -> Result<()> {
-        self.request("DELETE", &self.secret_path(name), None)?;
+    fn delete_secret(&self, name: &str, how: Deletion) -> Result<()> {
+        let path = format!("{}{}", self.secret_path(name), deletion_query(how, ""));
+        self.request("DELETE", &path, None)?;
         Ok(())
     }
 
-    fn delete_secret_breaking(&self, name: &str) -> Result<Vec<Referrer>> {
-        let path = format!("{}?force=true", self.secret_path(name));
+    fn delete_secret_breaking(&self, name: &str, how: Deletion) -> Result<Vec<Referrer>> {
+        let query = deletion_query(how, "force=true");
+        let path = format!("{}{query}", self.secret_path(name));
         checked_referrers(&self.request("DELETE", &path, None)?)
     }
 
@@ -273,6 +275,20 @@ impl SecretsApi for Remote {
             progress(written, written);
         }
         Ok(report)
+    }
+}
+
+/// The query of a delete: `?purge=true` for a purge, with `other` beside it.
+fn deletion_query(how: Deletion, other: &str) -> String {
+    let purge = (how == Deletion::Purge).then_some("purge=true");
+    let pairs: Vec<&str> = purge
+        .into_iter()
+        .chain((!other.is_empty()).then_some(other))
+        .collect();
+    if pairs.is_empty() {
+        String::new()
+    } else {
+        format!("?{}", pairs.join("&"))
     }
 }
 
