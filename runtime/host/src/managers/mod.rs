@@ -17,6 +17,7 @@
 //! | `references.rs` | `{{name.key}}` references in a config, their resolution, and who refers to a secret |
 //! | `call.rs` | how one call on a manager is made |
 //! | `secrets.rs` | the secret operations: register, get, list, update, rename, delete |
+//! | `history.rs` | what a flavor keeping history adds: history, a version, rollback, restore, check-and-set, metadata, labels |
 //! | `bulk.rs` | delete-all (one call per secret) |
 //! | `import.rs` | import (all or nothing) |
 //! | `api.rs` | [`SecretsApi`]: the secret operations as one interface, local or remote |
@@ -27,6 +28,7 @@ mod bulk;
 mod call;
 mod changes;
 mod config;
+mod history;
 mod import;
 mod references;
 mod secrets;
@@ -46,6 +48,7 @@ pub use api::{Deletion, Feature, SecretSummary, SecretUpdate, SecretsApi};
 pub use bulk::BulkBound;
 pub use changes::{ChangeFeed, LOCAL_POLL, LocalFeed, MAX_CHANGE_WAIT};
 pub use config::MissingGrant;
+pub use history::LabelChange;
 pub use import::{ImportPlan, ImportReport, OnConflict, Progress};
 pub use references::Referrer;
 
