@@ -84,7 +84,11 @@ fn current(record: &Record) -> u64 {
 fn meta(name: &str, record: &Record) -> SecretMetadata {
     SecretMetadata {
         name: name.to_string(),
-        schema: record.versions.last().map(|v| v.schema.clone()).unwrap_or_default(),
+        schema: record
+            .versions
+            .last()
+            .map(|v| v.schema.clone())
+            .unwrap_or_default(),
         created: record.created,
         updated: record.updated,
         current_version: current(record),
@@ -299,8 +303,7 @@ impl metadata::Guest for KvVersions {
             description: "Test flavor of contract 0.2: versions kept in its storage.".into(),
             config: vec![ConfigField {
                 name: "keep".into(),
-                description: "A positive integer (checked by validate-config, else unused)."
-                    .into(),
+                description: "A positive integer (checked by validate-config, else unused).".into(),
                 required: false,
                 secret: false,
             }],
