@@ -123,3 +123,24 @@ impl Tool {
         self.find().unwrap_or_else(|why| panic!("{why}"))
     }
 }
+
+/// The lines of the file `path` once it holds `count` of them, read every
+/// 20 ms for at most 60 s (what a command under `run --watch` wrote at
+/// each start).
+#[track_caller]
+pub fn lines_once(path: &std::path::Path, count: usize) -> Vec<String> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        let lines: Vec<String> = text.lines().map(str::to_string).collect();
+        if lines.len() >= count {
+            return lines;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{} holds {lines:?}, not {count} lines",
+            path.display()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}

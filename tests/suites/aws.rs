@@ -20,7 +20,7 @@ use flavorbox::sandbox::exports::DeleteAllSecrets;
 use flavorbox_tests::conformance::assert_conforms;
 use flavorbox_tests::home::config;
 use flavorbox_tests::moto::moto;
-use flavorbox_tests::{TestHome, free_port, guests};
+use flavorbox_tests::{TestHome, free_port, guests, lines_once};
 use serde_json::json;
 
 /// moto's Secrets Manager is not thread-safe: `ListSecrets` walks every
@@ -428,21 +428,6 @@ fn credentials_come_from_a_reference_rotate_in_place_and_the_flavor_upgrades() {
     );
     home.cli(&["secret", "delete", "db", "--yes", "--manager", "prod"])
         .ok();
-}
-
-/// The lines of `path` once it holds `count` of them (at most 60 s).
-#[track_caller]
-fn lines_once(path: &std::path::Path, count: usize) -> Vec<String> {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    loop {
-        let text = std::fs::read_to_string(path).unwrap_or_default();
-        let lines: Vec<String> = text.lines().map(str::to_string).collect();
-        if lines.len() >= count {
-            return lines;
-        }
-        assert!(std::time::Instant::now() < deadline, "{lines:?}");
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
 }
 
 /// `run --watch` on `aws` with `flags`, recording each start's

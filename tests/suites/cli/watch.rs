@@ -12,26 +12,7 @@ use std::path::Path;
 use std::process::{Child, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
-use flavorbox_tests::{CliHome, cli_command};
-
-/// The lines of `path` once it holds `count` of them (at most 60 s).
-#[track_caller]
-fn lines_once(path: &Path, count: usize) -> Vec<String> {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let text = std::fs::read_to_string(path).unwrap_or_default();
-        let lines: Vec<String> = text.lines().map(str::to_string).collect();
-        if lines.len() >= count {
-            return lines;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{} holds {lines:?}, not {count} lines",
-            path.display()
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
+use flavorbox_tests::{CliHome, cli_command, lines_once};
 
 /// A command that appends its `DB_PASSWORD` to `seen` when it starts,
 /// then runs until a TERM (which it obeys, or with `ignore_term` ignores).

@@ -13,7 +13,7 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use flavorbox_tests::postgres::Postgres;
-use flavorbox_tests::{cli_command, run_cli_env};
+use flavorbox_tests::{cli_command, lines_once, run_cli_env};
 use serde_json::json;
 
 use crate::{start, token};
@@ -80,21 +80,6 @@ fn the_change_feed_answers_when_the_version_moves_or_by_its_wait() {
         None,
     );
     assert_eq!(other.status, 403, "{other:?}");
-}
-
-/// The lines of `path` once it holds `count` of them (at most 60 s).
-#[track_caller]
-fn lines_once(path: &Path, count: usize) -> Vec<String> {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let text = std::fs::read_to_string(path).unwrap_or_default();
-        let lines: Vec<String> = text.lines().map(str::to_string).collect();
-        if lines.len() >= count {
-            return lines;
-        }
-        assert!(Instant::now() < deadline, "{lines:?}: not {count} lines");
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }
 
 #[test]
