@@ -19,7 +19,9 @@
 mod client;
 mod codec;
 mod errors;
+mod kv;
 mod settings;
+mod v0_2;
 
 use flavor_kit::http::Call;
 use flavor_kit::manager::Manager;
@@ -44,7 +46,8 @@ impl Manager for Client {
     fn register_secret(&self, secret: Secret) -> Result<(), Error> {
         names::check(&secret.name)?;
         let body = json!({ "options": { "cas": 0 }, "data": codec::encode(&secret)? });
-        self.write(&format!("writing secret `{}`", secret.name), &secret, &body)
+        self.write(&format!("writing secret `{}`", secret.name), &secret, &body)?;
+        Ok(())
     }
 
     fn get_secret(&self, name: &str) -> Result<Secret, Error> {
@@ -64,7 +67,8 @@ impl Manager for Client {
             &format!("updating secret `{}`", secret.name),
             &secret,
             &body,
-        )
+        )?;
+        Ok(())
     }
 
     fn delete_secret(&self, name: &str) -> Result<(), Error> {
@@ -101,11 +105,11 @@ impl Manager for Client {
 }
 
 impl Client {
-    /// Writes KV `body` (data and check-and-set option) for `secret`.
-    fn write(&self, op: &str, secret: &Secret, body: &Value) -> Result<(), Error> {
+    /// Writes KV `body` (data and check-and-set option) for `secret`;
+    /// returns Vault's reply (`data.version`: the version written).
+    fn write(&self, op: &str, secret: &Secret, body: &Value) -> Result<Value, Error> {
         let url = self.kv_url("data", Some(&secret.name));
-        self.call(Call::post(op, &url, body).with_values(&zenml::values(secret)))?;
-        Ok(())
+        self.call(Call::post(op, &url, body).with_values(&zenml::values(secret)))
     }
 }
 
