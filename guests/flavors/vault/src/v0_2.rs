@@ -97,7 +97,7 @@ impl Client {
         let meta = self.metadata(name)?;
         if meta.deleted(now) {
             return Err(flavor_kit::Error::NotFound(format!(
-                "secret `{name}` is deleted (restore it first)"
+                "secret `{name}`: its current version was deleted (restore it first)"
             )));
         }
         Ok(meta)
@@ -161,9 +161,51 @@ impl Client {
         self.post("metadata", name, &format!("touching secret `{name}`"), &body)
     }
 
-    /// The names of every secret with metadata, soft-deleted or not.
-    fn names(&self) -> Result<Vec<String>, Error> {
-        Ok(self.list()?.into_iter().map(|(name, ())| name).collect())
+    /// Every secret's metadata, by name, soft-deleted or not; a path
+    /// without versions (or deleted meanwhile) is left out. One
+    /// `LIST detailed-metadata` where the server has it (OpenBao); else
+    /// (HashiCorp Vault, or a token that may not use it) a `LIST` and one
+    /// metadata read per secret, which the manager's request cap bounds.
+    fn all_metadata(&self) -> Result<Vec<(String, KvMetadata)>, Error> {
+        let op = "listing secrets with their metadata";
+        let mut url = self.kv_url("detailed-metadata", None);
+        url.path.push('/');
+        url.query = "list=true".to_string();
+        let reply = match self.call(Call::get(op, &url)) {
+            Ok(reply) => reply,
+            // 404 is also OpenBao's answer for an empty folder: the plain
+            // listing then costs one more request and finds nothing.
+            Err(
+                flavor_kit::Error::NotFound(_)
+                | flavor_kit::Error::Denied(_)
+                | flavor_kit::Error::Backend(_),
+            ) => return self.all_metadata_one_by_one(),
+            Err(e) => return Err(e.into()),
+        };
+        let keys = reply["data"]["keys"]
+            .as_array()
+            .ok_or_else(|| errors::malformed(op, "no data.keys"))?;
+        let mut all = Vec::new();
+        for name in codec::names(keys)? {
+            match KvMetadata::parse(op, &name, &reply["data"]["key_info"][&name]) {
+                Ok(meta) => all.push((name, meta)),
+                Err(flavor_kit::Error::NotFound(_)) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(all)
+    }
+
+    fn all_metadata_one_by_one(&self) -> Result<Vec<(String, KvMetadata)>, Error> {
+        let mut all = Vec::new();
+        for (name, ()) in self.list()? {
+            match self.metadata(&name) {
+                Ok(meta) => all.push((name, meta)),
+                Err(flavor_kit::Error::NotFound(_)) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(all)
     }
 }
 
@@ -210,27 +252,21 @@ impl secrets_manager::Guest for Vault {
     fn get_all_secret_keys() -> Result<Vec<String>, Error> {
         let client = client()?;
         let now = kv::now();
-        let mut live = Vec::new();
-        for name in client.names()? {
-            match client.metadata(&name) {
-                Ok(meta) if !meta.deleted(now) => live.push(name),
-                Ok(_) | Err(flavor_kit::Error::NotFound(_)) => {}
-                Err(e) => return Err(e.into()),
-            }
-        }
-        Ok(live)
+        let all = client.all_metadata()?;
+        Ok(all
+            .into_iter()
+            .filter(|(_, meta)| !meta.deleted(now))
+            .map(|(name, _)| name)
+            .collect())
     }
 
+    /// One listing, then one read per secret listed (its schema is in its
+    /// data, not its metadata).
     fn list_secrets(include_deleted: bool) -> Result<Vec<SecretMetadata>, Error> {
         let client = client()?;
         let now = kv::now();
         let mut listed = Vec::new();
-        for name in client.names()? {
-            let meta = match client.metadata(&name) {
-                Ok(meta) => meta,
-                Err(flavor_kit::Error::NotFound(_)) => continue,
-                Err(e) => return Err(e.into()),
-            };
+        for (name, meta) in client.all_metadata()? {
             if include_deleted || !meta.deleted(now) {
                 listed.push(client.secret_metadata(&name, &meta, now)?);
             }
