@@ -58,7 +58,13 @@ fn update(home: &TestHome, value: &str, expected: Option<u64>) -> flavorbox::Res
 }
 
 fn read_version(home: &TestHome, version: u64) -> flavorbox::Result<String> {
-    let got = home.call(None, &GetSecretVersion { name: "db", version });
+    let got = home.call(
+        None,
+        &GetSecretVersion {
+            name: "db",
+            version,
+        },
+    );
     got.result.map(|s| s.values()["password"].clone())
 }
 
@@ -127,7 +133,10 @@ fn a_secret_written_before_contract_0_2_reads_as_its_kv_history() {
     );
     assert_eq!(read_version(&home, 1).unwrap(), "old");
     let meta = home.call(None, &GetMetadata("db")).result.unwrap();
-    assert_eq!((meta.schema.as_str(), meta.current_version), ("basic_auth", 2));
+    assert_eq!(
+        (meta.schema.as_str(), meta.current_version),
+        ("basic_auth", 2)
+    );
 }
 
 #[test]
@@ -140,7 +149,11 @@ fn a_stale_expected_version_is_a_conflict_and_writes_nothing() {
     assert_eq!(home.revealed("db", None)["values"]["password"], "two");
     assert_eq!(update(&home, "three", Some(2)).unwrap(), 3);
     // A version the secret never had is a conflict too, not a creation.
-    assert!(update(&home, "x", Some(9)).unwrap_err().is(ErrorKind::Conflict));
+    assert!(
+        update(&home, "x", Some(9))
+            .unwrap_err()
+            .is(ErrorKind::Conflict)
+    );
     assert_eq!(vault_metadata(&ns, "db")["current_version"], 3);
 }
 
@@ -165,12 +178,30 @@ fn a_soft_delete_is_kv_delete_and_restore_is_undelete() {
     assert!(home.secret_names(None).is_empty());
     home.cli(&["secret", "get", "db"]).fails(1, "not found");
     assert!(read_version(&home, 1).unwrap_err().is(ErrorKind::NotFound));
-    assert!(update(&home, "x", None).unwrap_err().is(ErrorKind::NotFound));
-    assert!(update(&home, "x", Some(2)).unwrap_err().is(ErrorKind::NotFound));
-    assert!(home.call(None, &set).result.unwrap_err().is(ErrorKind::NotFound));
+    assert!(
+        update(&home, "x", None)
+            .unwrap_err()
+            .is(ErrorKind::NotFound)
+    );
+    assert!(
+        update(&home, "x", Some(2))
+            .unwrap_err()
+            .is(ErrorKind::NotFound)
+    );
+    assert!(
+        home.call(None, &set)
+            .result
+            .unwrap_err()
+            .is(ErrorKind::NotFound)
+    );
     let again = home.call(None, &RegisterSecret(&secret("x")));
     assert!(again.result.unwrap_err().is(ErrorKind::AlreadyExists));
-    assert!(home.call(None, &DeleteSecret("db")).result.unwrap_err().is(ErrorKind::NotFound));
+    assert!(
+        home.call(None, &DeleteSecret("db"))
+            .result
+            .unwrap_err()
+            .is(ErrorKind::NotFound)
+    );
     assert_eq!(
         states(&home),
         [(1, VersionState::Previous), (2, VersionState::Deleted)]
@@ -228,7 +259,10 @@ fn destroyed_versions_stay_listed_without_their_values() {
     home.call(None, &DestroyVersions::new("db", [1]).unwrap())
         .result
         .unwrap();
-    assert_eq!(vault_metadata(&ns, "db")["versions"]["1"]["destroyed"], true);
+    assert_eq!(
+        vault_metadata(&ns, "db")["versions"]["1"]["destroyed"],
+        true
+    );
     assert!(read_version(&home, 1).unwrap_err().is(ErrorKind::NotFound));
     assert_eq!(read_version(&home, 2).unwrap(), "two");
     assert_eq!(
@@ -251,7 +285,10 @@ fn destroyed_versions_stay_listed_without_their_values() {
             .unwrap_err();
         assert!(err.is(ErrorKind::Invalid), "{refused:?}: {err}");
     }
-    assert_eq!(vault_metadata(&ns, "db")["versions"]["2"]["destroyed"], false);
+    assert_eq!(
+        vault_metadata(&ns, "db")["versions"]["2"]["destroyed"],
+        false
+    );
     assert_eq!(home.revealed("db", None)["values"]["password"], "three");
 }
 
@@ -324,15 +361,23 @@ fn metadata_times_never_go_backwards() {
             let destroy = DestroyVersions::new("db", [1]).unwrap();
             home.call(None, &destroy).result.unwrap()
         }),
-        ("delete", &|| home.call(None, &DeleteSecret("db")).result.unwrap()),
-        ("restore", &|| home.call(None, &RestoreSecret("db")).result.unwrap()),
+        ("delete", &|| {
+            home.call(None, &DeleteSecret("db")).result.unwrap()
+        }),
+        ("restore", &|| {
+            home.call(None, &RestoreSecret("db")).result.unwrap()
+        }),
     ];
     for (step, run) in steps {
         std::thread::sleep(std::time::Duration::from_millis(5));
         run();
         let meta = home.call(None, &GetMetadata("db")).result.unwrap();
         assert_eq!(meta.created, first.created, "after {step}");
-        assert!(meta.updated >= last, "after {step}: {} < {last}", meta.updated);
+        assert!(
+            meta.updated >= last,
+            "after {step}: {} < {last}",
+            meta.updated
+        );
         last = meta.updated;
     }
     assert!(last > first.updated);

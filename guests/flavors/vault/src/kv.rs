@@ -325,9 +325,7 @@ mod tests {
     fn labels_round_trip_through_custom_metadata() {
         let labels = vec![("a".to_string(), "1".to_string())];
         assert_eq!(custom_metadata(&labels), json!({"a": "1"}));
-        let many: Map<String, Value> = (0..40)
-            .map(|i| (format!("k{i:02}"), json!("v")))
-            .collect();
+        let many: Map<String, Value> = (0..40).map(|i| (format!("k{i:02}"), json!("v"))).collect();
         let meta = KvMetadata {
             created: 0,
             updated: 0,

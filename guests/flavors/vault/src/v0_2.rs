@@ -134,7 +134,12 @@ impl Client {
         }
     }
 
-    fn secret_metadata(&self, name: &str, meta: &KvMetadata, now: u64) -> Result<SecretMetadata, Error> {
+    fn secret_metadata(
+        &self,
+        name: &str,
+        meta: &KvMetadata,
+        now: u64,
+    ) -> Result<SecretMetadata, Error> {
         Ok(SecretMetadata {
             name: name.to_string(),
             schema: self.schema(name, meta, now)?,
@@ -148,7 +153,13 @@ impl Client {
 
     /// `POST <kind>/<name>` with `body` (`delete`, `undelete`, `destroy`,
     /// `metadata`).
-    fn post(&self, kind: &str, name: &str, op: &str, body: &Value) -> Result<(), flavor_kit::Error> {
+    fn post(
+        &self,
+        kind: &str,
+        name: &str,
+        op: &str,
+        body: &Value,
+    ) -> Result<(), flavor_kit::Error> {
         let url = self.kv_url(kind, Some(name));
         self.call(Call::post(op, &url, body))?;
         Ok(())
@@ -158,7 +169,12 @@ impl Client {
     /// change just made (an undelete, a destroy) as the secret's update.
     fn touch(&self, name: &str, meta: &KvMetadata) -> Result<(), flavor_kit::Error> {
         let body = json!({ "custom_metadata": meta.custom });
-        self.post("metadata", name, &format!("touching secret `{name}`"), &body)
+        self.post(
+            "metadata",
+            name,
+            &format!("touching secret `{name}`"),
+            &body,
+        )
     }
 
     /// Every secret's metadata, by name, soft-deleted or not; a path
@@ -224,7 +240,12 @@ impl secrets_manager::Guest for Vault {
             return Ok(());
         }
         let body = json!({ "custom_metadata": kv::custom_metadata(&labels) });
-        let labelled = client.post("metadata", &name, &format!("labelling secret `{name}`"), &body);
+        let labelled = client.post(
+            "metadata",
+            &name,
+            &format!("labelling secret `{name}`"),
+            &body,
+        );
         Ok(labelled.map_err(|e| {
             flavor_kit::errors::map_message(e, |m| {
                 format!("secret `{name}` was written without its labels: {m}")
@@ -368,7 +389,12 @@ impl secrets_manager::Guest for Vault {
             )));
         }
         let body = json!({ "versions": [meta.head] });
-        client.post("undelete", &name, &format!("restoring secret `{name}`"), &body)?;
+        client.post(
+            "undelete",
+            &name,
+            &format!("restoring secret `{name}`"),
+            &body,
+        )?;
         Ok(client.touch(&name, &meta)?)
     }
 
@@ -383,7 +409,12 @@ impl secrets_manager::Guest for Vault {
             )));
         }
         let body = json!({ "versions": versions });
-        client.post("destroy", &name, &format!("destroying versions of `{name}`"), &body)?;
+        client.post(
+            "destroy",
+            &name,
+            &format!("destroying versions of `{name}`"),
+            &body,
+        )?;
         Ok(client.touch(&name, &meta)?)
     }
 
@@ -391,7 +422,12 @@ impl secrets_manager::Guest for Vault {
         let client = client()?;
         client.live_metadata(&name, kv::now())?;
         let body = json!({ "custom_metadata": kv::custom_metadata(&labels) });
-        Ok(client.post("metadata", &name, &format!("labelling secret `{name}`"), &body)?)
+        Ok(client.post(
+            "metadata",
+            &name,
+            &format!("labelling secret `{name}`"),
+            &body,
+        )?)
     }
 
     fn delete_all_secrets(force: bool) -> Result<(), Error> {
