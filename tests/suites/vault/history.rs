@@ -348,8 +348,12 @@ fn metadata_times_never_go_backwards() {
     let first = home.call(None, &GetMetadata("db")).result.unwrap();
     let mut last = first.updated;
     let steps: [(&str, &dyn Fn()); 6] = [
-        ("update", &|| drop(update(&home, "two", None).unwrap())),
-        ("update", &|| drop(update(&home, "three", Some(2)).unwrap())),
+        ("update", &|| {
+            assert_eq!(update(&home, "two", None).unwrap(), 2)
+        }),
+        ("update", &|| {
+            assert_eq!(update(&home, "three", Some(2)).unwrap(), 3)
+        }),
         ("labels", &|| {
             let set = SetLabels {
                 name: "db",
