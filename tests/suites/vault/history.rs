@@ -68,6 +68,10 @@ fn read_version(home: &TestHome, version: u64) -> flavorbox::Result<String> {
     got.result.map(|s| s.values()["password"].clone())
 }
 
+fn set_labels(home: &TestHome, labels: &Labels) -> flavorbox::Result<()> {
+    home.call(None, &SetLabels { name: "db", labels }).result
+}
+
 fn states(home: &TestHome) -> Vec<(u64, VersionState)> {
     let history = home.call(None, &ListVersions("db")).result.unwrap();
     history
@@ -162,11 +166,7 @@ fn a_soft_delete_is_kv_delete_and_restore_is_undelete() {
     let (home, ns) = home_with_db("soft-delete");
     update(&home, "two", None).unwrap();
     let labels = Labels::new(vec![("team".into(), "data".into())]).unwrap();
-    let set = SetLabels {
-        name: "db",
-        labels: &labels,
-    };
-    home.call(None, &set).result.unwrap();
+    set_labels(&home, &labels).unwrap();
 
     home.call(None, &DeleteSecret("db")).result.unwrap();
     // Vault keeps every version; the head is marked deleted.
@@ -189,8 +189,7 @@ fn a_soft_delete_is_kv_delete_and_restore_is_undelete() {
             .is(ErrorKind::NotFound)
     );
     assert!(
-        home.call(None, &set)
-            .result
+        set_labels(&home, &labels)
             .unwrap_err()
             .is(ErrorKind::NotFound)
     );
@@ -300,15 +299,7 @@ fn labels_are_the_secrets_custom_metadata() {
         ("tier".into(), "gold plated".into()),
     ])
     .unwrap();
-    home.call(
-        None,
-        &SetLabels {
-            name: "db",
-            labels: &labels,
-        },
-    )
-    .result
-    .unwrap();
+    set_labels(&home, &labels).unwrap();
     assert_eq!(
         vault_metadata(&ns, "db")["custom_metadata"],
         json!({ "team": "data", "tier": "gold plated" })
@@ -320,15 +311,7 @@ fn labels_are_the_secrets_custom_metadata() {
     assert_eq!((meta.labels.clone(), meta.current_version), (labels, 2));
 
     let none = Labels::new(Vec::new()).unwrap();
-    home.call(
-        None,
-        &SetLabels {
-            name: "db",
-            labels: &none,
-        },
-    )
-    .result
-    .unwrap();
+    set_labels(&home, &none).unwrap();
     let meta = home.call(None, &GetMetadata("db")).result.unwrap();
     assert_eq!(meta.labels, none);
     // A label another tool set that flavorbox cannot carry is left out.
@@ -354,13 +337,7 @@ fn metadata_times_never_go_backwards() {
         ("update", &|| {
             assert_eq!(update(&home, "three", Some(2)).unwrap(), 3)
         }),
-        ("labels", &|| {
-            let set = SetLabels {
-                name: "db",
-                labels: &labels,
-            };
-            home.call(None, &set).result.unwrap()
-        }),
+        ("labels", &|| set_labels(&home, &labels).unwrap()),
         ("destroy", &|| {
             let destroy = DestroyVersions::new("db", [1]).unwrap();
             home.call(None, &destroy).result.unwrap()
