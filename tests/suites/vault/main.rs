@@ -14,10 +14,13 @@
 //! reports which secrets were and were not deleted.
 //!
 //! Here: the conformance suite, `evaluate` and the CLI flow; `auth.rs`:
-//! credentials and refusals; `bulk.rs`: bulk work.
+//! credentials and refusals; `bulk.rs`: bulk work; `history.rs`: contract
+//! 0.2 on KV version 2 (versions, check-and-set, soft delete and restore,
+//! destroy, labels, metadata times).
 
 mod auth;
 mod bulk;
+mod history;
 
 use std::sync::OnceLock;
 
@@ -252,16 +255,24 @@ fn a_user_manages_secrets_on_vault_with_approle_through_the_cli() {
 
     home.cli(&["secret", "delete", "API", "--yes"]).ok();
     home.cli(&["secret", "get", "API"]).fails(1, "not found");
-    // Deleted with every version: nothing left behind in Vault.
+    // A soft delete (contract 0.2): Vault keeps the version, marked
+    // deleted, until it is restored or purged.
+    let kept = api(
+        "GET",
+        &format!("/v1/secret/metadata/flavorbox/{ns}/API"),
+        None,
+    );
+    assert_ne!(kept["data"]["versions"]["1"]["deletion_time"], "");
+    assert_eq!(home.secret_names(None), ["db.creds"]);
+
+    // Removing every secret removes the soft-deleted one too.
+    let all = home.cli(&["secret", "delete-all", "--force"]);
+    assert!(all.ok().contains("deleted all 1 secret of"), "{all:?}");
+    assert!(home.secret_names(None).is_empty());
     let gone = openbao().api(
         "GET",
         &format!("/v1/secret/metadata/flavorbox/{ns}/API"),
         None,
     );
     assert_eq!(gone.status, 404, "{gone:?}");
-    assert_eq!(home.secret_names(None), ["db.creds"]);
-
-    let all = home.cli(&["secret", "delete-all", "--force"]);
-    assert!(all.ok().contains("deleted all 1 secret of"), "{all:?}");
-    assert!(home.secret_names(None).is_empty());
 }

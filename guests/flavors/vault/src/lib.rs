@@ -1,5 +1,7 @@
 //! The `vault` flavor: HashiCorp Vault (or OpenBao) KV version 2 over HTTP,
-//! through the host's `wasi:http/outgoing-handler`.
+//! through the host's `wasi:http/outgoing-handler`. It speaks contract 0.2
+//! (`v0_2.rs`, which the host uses) and 0.1 (here, for hosts that know only
+//! 0.1), on the same layout.
 //!
 //! One Vault secret per flavorbox secret at
 //! `<mount>/data/<path>[/<namespace>]/<name>` (see `codec.rs`):
@@ -10,6 +12,35 @@
 //! delete-secret and delete-all-secrets delete the metadata, i.e. every
 //! version. Auth is a token or AppRole (`client.rs`).
 //!
+//! Contract 0.2 on KV version 2, where the two differ:
+//! - Versions are KV's numbers. KV forgets versions beyond the mount's or
+//!   secret's `max_versions` (default 10): they are no longer listed and
+//!   read as `not-found`, as the contract allows; `created` stays the
+//!   secret's first write. A purged name written again starts at 1 in both.
+//! - Soft-deleted means the head version (`current_version`) is deleted;
+//!   flavorbox deletes only the head (`delete/<path>` of that version) and
+//!   restores it (`undelete`). An older version another tool deleted stays
+//!   `previous` but reads as `not-found` (the contract has no state for
+//!   it); a head another tool destroyed makes the secret soft-deleted for
+//!   good (`restore-secret` is `invalid`, purge it). A deletion that
+//!   `delete_version_after` scheduled counts from its time on (`kv.rs`).
+//! - KV has no soft-delete time for the secret or record of a restore or a
+//!   destroy: `updated` is the latest of `updated_time`, version times and
+//!   deletion times, and a restore or destroy writes the custom metadata
+//!   back unchanged so that Vault records it.
+//! - The schema of a soft-deleted secret: Vault hides the head's data, so
+//!   metadata reports the newest readable version's schema (`arbitrary`
+//!   if none is readable).
+//! - Labels are `custom_metadata`; entries the contract cannot carry (set
+//!   by other tools) are left out of answers and dropped by `set-labels`.
+//!   Registering with labels is two writes: if the second fails, the
+//!   secret stands without labels and the error says so.
+//! - KV records no author: `author` is `none`.
+//! - Listings: OpenBao's `LIST detailed-metadata` gives every secret's
+//!   metadata in one request; HashiCorp Vault needs one read per secret,
+//!   within the manager's HTTP request cap. `list-secrets` reads each
+//!   secret's data once more for its schema.
+//!
 //! Guards against: namespaces seeing each other's secrets (every name is
 //! checked to be one path segment; listings skip folders);
 //! `delete-all-secrets(false)` deleting anything and a half-finished
@@ -19,7 +50,9 @@
 mod client;
 mod codec;
 mod errors;
+mod kv;
 mod settings;
+mod v0_2;
 
 use flavor_kit::http::Call;
 use flavor_kit::manager::Manager;
@@ -44,7 +77,8 @@ impl Manager for Client {
     fn register_secret(&self, secret: Secret) -> Result<(), Error> {
         names::check(&secret.name)?;
         let body = json!({ "options": { "cas": 0 }, "data": codec::encode(&secret)? });
-        self.write(&format!("writing secret `{}`", secret.name), &secret, &body)
+        self.write(&format!("writing secret `{}`", secret.name), &secret, &body)?;
+        Ok(())
     }
 
     fn get_secret(&self, name: &str) -> Result<Secret, Error> {
@@ -64,7 +98,8 @@ impl Manager for Client {
             &format!("updating secret `{}`", secret.name),
             &secret,
             &body,
-        )
+        )?;
+        Ok(())
     }
 
     fn delete_secret(&self, name: &str) -> Result<(), Error> {
@@ -101,11 +136,11 @@ impl Manager for Client {
 }
 
 impl Client {
-    /// Writes KV `body` (data and check-and-set option) for `secret`.
-    fn write(&self, op: &str, secret: &Secret, body: &Value) -> Result<(), Error> {
+    /// Writes KV `body` (data and check-and-set option) for `secret`;
+    /// returns Vault's reply (`data.version`: the version written).
+    fn write(&self, op: &str, secret: &Secret, body: &Value) -> Result<Value, Error> {
         let url = self.kv_url("data", Some(&secret.name));
-        self.call(Call::post(op, &url, body).with_values(&zenml::values(secret)))?;
-        Ok(())
+        self.call(Call::post(op, &url, body).with_values(&zenml::values(secret)))
     }
 }
 
