@@ -8,9 +8,9 @@
 //! soft-deleted when its head version (`current_version`) is deleted or
 //! destroyed; an older version deleted by another tool stays `previous`
 //! (its values are kept, Vault's `undelete` brings them back) but cannot be
-//! read by number. A `deletion_time` in the future is a deletion that
-//! `delete_version_after` scheduled: the version counts as deleted from
-//! [`CLOCK_SKEW_MS`] before that time on.
+//! read by number. A `deletion_time` in the future is a deletion the
+//! mount's setting delete_version_after scheduled: the version counts as
+//! deleted from [`CLOCK_SKEW_MS`] before that time on.
 //!
 //! Guards against: a reply of another shape read as a secret (a missing or
 //! malformed field is a `backend` error naming the field, never echoing
@@ -52,7 +52,7 @@ pub struct KvVersion {
     pub number: u64,
     /// Milliseconds since the Unix epoch.
     pub created: u64,
-    /// When Vault deleted it (or will, with `delete_version_after`).
+    /// When Vault deleted it (or will, by the setting delete_version_after).
     pub deletion: Option<u64>,
     pub destroyed: bool,
 }

@@ -22,8 +22,9 @@
 //!   restores it (`undelete`). An older version another tool deleted stays
 //!   `previous` but reads as `not-found` (the contract has no state for
 //!   it); a head another tool destroyed makes the secret soft-deleted for
-//!   good (`restore-secret` is `invalid`, purge it). A deletion that
-//!   `delete_version_after` scheduled counts from its time on (`kv.rs`).
+//!   good (`restore-secret` is `invalid`, purge it). A deletion the
+//!   mount's setting delete_version_after scheduled counts from its time
+//!   on (`kv.rs`).
 //! - KV has no soft-delete time for the secret or record of a restore or a
 //!   destroy: `updated` is the latest of `updated_time`, version times and
 //!   deletion times, and a restore or destroy writes the custom metadata
