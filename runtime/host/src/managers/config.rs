@@ -165,12 +165,13 @@ impl Managers<'_> {
     /// network) accepts the config: what only the backend can judge is
     /// judged at first use. Flavors that take no config are not called.
     ///
-    /// A trusted flavor (one this binary carries) runs the check with
-    /// `wasi:http` linked but no origin granted, so the request it makes is
-    /// refused naming the origin its config implies: if the flavor is not
-    /// granted that origin (or a capability it used before it got there,
-    /// e.g. `storage` for a cached token), it is returned, for the
-    /// operator to grant.
+    /// A trusted flavor (one this binary carries) is then (a 0.1 flavor
+    /// in that same call) run with `wasi:http` linked but no origin
+    /// granted, so the request it makes is refused naming the origin its
+    /// config implies: if the flavor is not granted that origin (or a
+    /// capability it used before it got there, e.g. `storage` for a cached
+    /// token), it is returned, for the operator to grant. Only a trusted
+    /// flavor's wishes are told: another's might name any origin.
     pub(super) fn flavor_accepts_config(
         &self,
         entry: &FlavorEntry,
@@ -183,26 +184,25 @@ impl Managers<'_> {
         let runnable = self.flavors.runnable(flavor)?;
         let mut limits = runnable.policy.limits;
         limits.timeout_ms = limits.timeout_ms.min(CONFIG_CHECK_TIMEOUT_MS);
-        if runnable.loaded.contract >= ContractVersion::V0_2 {
-            return self.flavor_validates_config(entry, checked, limits);
+        let validates = runnable.loaded.contract >= ContractVersion::V0_2;
+        if validates {
+            self.flavor_validates_config(entry, checked, limits)?;
+            if !runnable.trusted {
+                return Ok(None);
+            }
         }
         let mut grants = Grants::default();
         if runnable.trusted && runnable.declared.contains(&Capability::Http) {
             grants.capabilities.insert(Capability::Http);
         }
         let policy = Policy { limits, grants };
-        let setup = CallSetup {
-            policy: &policy,
-            storage: None,
-            config: checked.resolved.clone(),
-            mask: config_mask(entry, checked),
-            grantee: None,
-        };
-        let outcome = self
-            .sandbox
-            .get()?
-            .call(&runnable.loaded, setup, &GetAllSecretKeys);
-        if let Err(err) = outcome.result
+        let outcome = self.sandbox.get()?.call(
+            &runnable.loaded,
+            config_check_setup(&policy, entry, checked),
+            &GetAllSecretKeys,
+        );
+        if !validates
+            && let Err(err) = outcome.result
             && err.is(ErrorKind::Invalid)
         {
             return Err(Error::invalid(format!(
@@ -228,33 +228,26 @@ impl Managers<'_> {
 
     /// `validate-config` of a 0.2 flavor: no grant, no storage, `config`
     /// as the one the `config` import reads, every credential and
-    /// resolved value masked. Needs no grant afterwards: nothing it may
-    /// use is grantable.
+    /// resolved value masked.
     fn flavor_validates_config(
         &self,
         entry: &FlavorEntry,
         checked: &CheckedConfig,
         limits: crate::policy::Limits,
-    ) -> Result<Option<MissingGrant>> {
+    ) -> Result<()> {
         let flavor = &entry.description.name;
         let runnable = self.flavors.runnable(flavor)?;
         let policy = Policy {
             limits,
             grants: Grants::default(),
         };
-        let setup = CallSetup {
-            policy: &policy,
-            storage: None,
-            config: checked.resolved.clone(),
-            mask: config_mask(entry, checked),
-            grantee: None,
-        };
-        let outcome =
-            self.sandbox
-                .get()?
-                .call(&runnable.loaded, setup, &ValidateConfig(&checked.resolved));
+        let outcome = self.sandbox.get()?.call(
+            &runnable.loaded,
+            config_check_setup(&policy, entry, checked),
+            &ValidateConfig(&checked.resolved),
+        );
         match outcome.result {
-            Ok(()) => Ok(None),
+            Ok(()) => Ok(()),
             Err(err) if err.is(ErrorKind::Invalid) => Err(Error::invalid(format!(
                 "flavor `{flavor}` refuses this config: {}",
                 err.detail()
@@ -263,6 +256,22 @@ impl Managers<'_> {
                 "flavor `{flavor}` could not check this config (validate-config failed: {err})"
             ))),
         }
+    }
+}
+
+/// The call a config check runs: under `policy`, without storage, the
+/// config as the `config` import reads it, credentials masked.
+fn config_check_setup<'a>(
+    policy: &'a Policy,
+    entry: &FlavorEntry,
+    checked: &CheckedConfig,
+) -> CallSetup<'a> {
+    CallSetup {
+        policy,
+        storage: None,
+        config: checked.resolved.clone(),
+        mask: config_mask(entry, checked),
+        grantee: None,
     }
 }
 
