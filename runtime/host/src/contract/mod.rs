@@ -85,7 +85,7 @@ impl Operation {
     }
 
     /// The first contract version that has this export.
-    pub fn since(self) -> ContractVersion {
+    pub const fn since(self) -> ContractVersion {
         match self {
             Operation::RegisterSecret
             | Operation::GetSecret

@@ -40,7 +40,8 @@ impl Sandbox {
         setup: CallSetup<'_>,
         export: &E,
     ) -> Outcome<E::Answer> {
-        if let Some(refused) = super::exports::unsupported(E::OPERATION, flavor.contract) {
+        if let Some(refused) = super::exports::unsupported(E::OPERATION, E::SINCE, flavor.contract)
+        {
             return Outcome::failed(refused);
         }
         let started = Instant::now();

@@ -15,7 +15,7 @@ use super::{CallState, Export, FlavorInstance, Returned, from_v0_2, not_in_v0_1,
 use crate::contract::history::{
     self, Labels, MAX_DESTROYED_AT_ONCE, SecretHistory, SecretMetadata,
 };
-use crate::contract::{self, Operation, v0_2};
+use crate::contract::{self, ContractVersion, Operation, v0_2};
 use crate::error::{Error, Result};
 use crate::secret::Secret;
 
@@ -40,6 +40,7 @@ impl Export for GetSecretVersion<'_> {
     type Raw = v0_2::VersionedSecret;
     type Answer = Secret;
     const OPERATION: Operation = Operation::GetSecret;
+    const SINCE: ContractVersion = ContractVersion::V0_2;
 
     fn answer_values(answer: &Secret) -> Vec<&str> {
         secret_values(answer)
@@ -76,6 +77,46 @@ impl Export for GetSecretVersion<'_> {
     }
 }
 
+/// `get-secret(name, none)` on a 0.2 flavor: the current version's values
+/// and its number, read in one call (so a client's `ETag` names the
+/// version whose values it was sent).
+pub struct GetCurrentVersion<'a>(pub &'a str);
+
+impl Export for GetCurrentVersion<'_> {
+    type Raw = v0_2::VersionedSecret;
+    type Answer = (Secret, u64);
+    const OPERATION: Operation = Operation::GetSecret;
+    const SINCE: ContractVersion = ContractVersion::V0_2;
+
+    fn answer_values(answer: &(Secret, u64)) -> Vec<&str> {
+        secret_values(&answer.0)
+    }
+
+    fn subject(&self) -> Option<&str> {
+        Some(self.0)
+    }
+
+    async fn invoke(
+        &self,
+        flavor: &FlavorInstance,
+        store: &mut Store<CallState>,
+    ) -> Returned<Self::Raw> {
+        let manager = manager(flavor, Self::OPERATION)?;
+        from_v0_2(manager.call_get_secret(store, self.0, None).await)
+    }
+
+    fn check(&self, raw: Self::Raw) -> Result<(Secret, u64)> {
+        if raw.version == 0 {
+            return Err(history::garbage(
+                Self::OPERATION,
+                format!("version 0 of `{}`; versions start at 1", self.0),
+            ));
+        }
+        let secret = contract::check_secret(self.0, contract::secret_from_v0_2(raw.secret))?;
+        Ok((secret, raw.version))
+    }
+}
+
 /// `update-secret(secret, expected)`: the version written. With
 /// `expected`, a `conflict` if the secret moved on; nothing is written.
 pub struct UpdateSecretIf<'a> {
@@ -87,6 +128,7 @@ impl Export for UpdateSecretIf<'_> {
     type Raw = u64;
     type Answer = u64;
     const OPERATION: Operation = Operation::UpdateSecret;
+    const SINCE: ContractVersion = ContractVersion::V0_2;
 
     fn given_values(&self) -> Vec<&str> {
         secret_values(self.secret)

@@ -18,8 +18,8 @@
 mod history;
 
 pub use history::{
-    DestroyVersions, GetMetadata, GetSecretVersion, ListSecrets, ListVersions, RestoreSecret,
-    SetLabels, UpdateSecretIf, ValidateConfig,
+    DestroyVersions, GetCurrentVersion, GetMetadata, GetSecretVersion, ListSecrets, ListVersions,
+    RestoreSecret, SetLabels, UpdateSecretIf, ValidateConfig,
 };
 
 use wasmtime::Store;
@@ -49,11 +49,15 @@ fn from_v0_1<T>(
 
 /// The refusal of an operation `flavor` does not speak, before it runs:
 /// an `invalid` error saying which contract it speaks and what that lacks.
-pub fn unsupported(operation: Operation, flavor: ContractVersion) -> Option<Error> {
-    let needs = operation.since();
+pub fn unsupported(
+    operation: Operation,
+    needs: ContractVersion,
+    flavor: ContractVersion,
+) -> Option<Error> {
     (flavor < needs).then(|| {
         Error::invalid(format!(
-            "this flavor speaks {flavor}: its secrets have one version and no history, labels              or soft delete, so it has no `{operation}` (a flavor of {needs} has)"
+            "this flavor speaks {flavor}: its secrets have one version and no history, labels \
+             or soft delete, so it cannot do this `{operation}` (a flavor of {needs} can)"
         ))
     })
 }
@@ -72,6 +76,9 @@ pub trait Export {
     /// What the host hands on, checked.
     type Answer;
     const OPERATION: Operation;
+    /// The first contract version with this call: its operation's, or
+    /// later where the call asks more of it (a version, a check).
+    const SINCE: ContractVersion = Self::OPERATION.since();
 
     /// Secret values this call hands the flavor (to be masked in its output).
     fn given_values(&self) -> Vec<&str> {
