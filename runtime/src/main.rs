@@ -14,6 +14,7 @@ mod environment;
 mod evaluate;
 mod exec;
 mod flavor;
+mod history;
 mod input;
 mod key;
 mod manager;

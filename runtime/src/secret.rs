@@ -13,9 +13,9 @@ use flavorbox::text::escape;
 use flavorbox::{Error, Result, Secret};
 use serde::Serialize;
 
-use super::output::{err_line, json, out, structured, table, yaml};
+use super::output::{err_line, json, out, table, yaml};
 use super::terminal::confirm;
-use super::{OutputFormat, exec, input, transfer};
+use super::{OutputFormat, exec, history, input, transfer};
 
 #[derive(Args)]
 pub struct SecretArgs {
@@ -89,10 +89,23 @@ pub(super) enum SecretCommand {
         /// Output format
         #[arg(short, long, value_enum, default_value_t)]
         output: GetFormat,
+        /// Show this version instead of the current one (see `secret
+        /// history`)
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+        version: Option<u64>,
     },
-    /// List the names of all secrets
+    /// List the names of the secrets (soft-deleted ones are not listed)
     #[command(visible_alias = "ls")]
     List {
+        /// Only names matching this glob (`*`, `?`, `[...]`), e.g. 'db_*'
+        pattern: Option<String>,
+        /// Only secrets carrying this label with this value; repeatable
+        /// (all must match)
+        #[arg(long, value_name = "KEY=VALUE")]
+        label: Vec<String>,
+        /// Show each secret's schema, version, update time and labels
+        #[arg(short, long)]
+        long: bool,
         /// Output format
         #[arg(short, long, value_enum, default_value_t)]
         output: OutputFormat,
@@ -118,6 +131,10 @@ pub(super) enum SecretCommand {
         /// for stdin)
         #[arg(long, value_name = "FILE", conflicts_with = "values")]
         from_json: Option<PathBuf>,
+        /// Write only if the secret is still at version N (as `secret get`
+        /// or `history` showed it): else refused, nothing written
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+        if_version: Option<u64>,
     },
     /// Rename a secret (registers the new name, then purges the old one:
     /// the old name's history does not follow, and the name is free again)
@@ -192,6 +209,8 @@ pub(super) enum SecretCommand {
         #[command(flatten)]
         decrypt: transfer::DecryptArgs,
     },
+    #[command(flatten)]
+    History(history::HistoryCommand),
 }
 
 #[derive(Serialize)]
@@ -267,20 +286,27 @@ pub fn run(api: &dyn SecretsApi, command: SecretCommand) -> Result<()> {
             no_newline,
             reveal,
             output,
+            version,
         } => {
-            let secret = api.get_secret(&name)?;
-            print_secret(&secret, reveal, key.as_deref(), no_newline, output)
+            let (secret, version) = match version {
+                Some(asked) => (api.get_secret_version(&name, asked)?, Some(asked)),
+                None => api.get_secret_versioned(&name)?,
+            };
+            let shown = Shown {
+                reveal,
+                key: key.as_deref(),
+                no_newline,
+                output,
+                version,
+            };
+            print_secret(&secret, &shown)
         }
-        SecretCommand::List { output } => {
-            let names = api.list_secrets()?;
-            if let Some(printed) = structured(output, &names) {
-                return printed;
-            }
-            for name in names {
-                out!("{}", escape(&name));
-            }
-            Ok(())
-        }
+        SecretCommand::List {
+            pattern,
+            label,
+            long,
+            output,
+        } => history::Listing::new(pattern.as_deref(), &label, long)?.print(api, output),
         SecretCommand::Update {
             name,
             values,
@@ -288,10 +314,14 @@ pub fn run(api: &dyn SecretsApi, command: SecretCommand) -> Result<()> {
             schema,
             interactive,
             from_json,
+            if_version,
         } => {
             let mut schema = schema;
             let changes = if interactive {
-                let current = api.get_secret(&name)?;
+                let current = match if_version {
+                    Some(version) => api.get_secret_version(&name, version)?,
+                    None => api.get_secret(&name)?,
+                };
                 let schema_name = schema.clone().unwrap_or(current.schema().to_string());
                 input::prompt_update(&api.schema(&schema_name)?, current.values())?
             } else if let Some(path) = from_json {
@@ -308,6 +338,14 @@ pub fn run(api: &dyn SecretsApi, command: SecretCommand) -> Result<()> {
             };
             if interactive && update.is_empty() {
                 out!("secret `{name}` unchanged");
+                return Ok(());
+            }
+            if let Some(expected) = if_version {
+                let (updated, written) = api.update_secret_if(&name, &update, expected)?;
+                out!(
+                    "updated secret {} from version {expected} to version {written}",
+                    summary(&updated)
+                );
                 return Ok(());
             }
             let updated = api.update_secret(&name, &update)?;
@@ -398,6 +436,7 @@ pub fn run(api: &dyn SecretsApi, command: SecretCommand) -> Result<()> {
             encrypt,
         } => transfer::export(api, &names, reveal, &encrypt, output.as_deref()),
         SecretCommand::Import { file, how, decrypt } => transfer::import(api, &file, how, &decrypt),
+        SecretCommand::History(command) => history::run(api, command),
     }
 }
 
@@ -415,15 +454,27 @@ fn tell_broken(broken: &[Referrer], what: &str) {
     }
 }
 
-/// What `secret get` prints: one raw value (`--key`) or the secret in
-/// `output`'s format, values masked unless `reveal`.
-fn print_secret(
-    secret: &Secret,
+/// How `secret get` shows a secret.
+struct Shown<'a> {
     reveal: bool,
-    key: Option<&str>,
+    /// Only this key's raw value.
+    key: Option<&'a str>,
     no_newline: bool,
     output: GetFormat,
-) -> Result<()> {
+    /// The version the values are, where the flavor keeps versions.
+    version: Option<u64>,
+}
+
+/// What `secret get` prints: one raw value (`--key`) or the secret in
+/// `output`'s format, values masked unless `reveal`.
+fn print_secret(secret: &Secret, shown: &Shown<'_>) -> Result<()> {
+    let Shown {
+        reveal,
+        key,
+        no_newline,
+        output,
+        version,
+    } = *shown;
     if let Some(key) = key {
         return print_key(secret, key, no_newline, output);
     }
@@ -439,7 +490,14 @@ fn print_secret(
         GetFormat::Yaml => yaml(&view),
         GetFormat::Env => exec::print_env(view.name, view.values),
         GetFormat::Table => {
-            out!("secret: {} (schema {})", view.name, view.schema);
+            match version {
+                Some(version) => out!(
+                    "secret: {} (schema {}, version {version})",
+                    view.name,
+                    view.schema
+                ),
+                None => out!("secret: {} (schema {})", view.name, view.schema),
+            }
             let rows = view
                 .values
                 .iter()

@@ -21,12 +21,15 @@
 //!   on first use and upgraded with it;
 //! - `watch.rs`: `run --watch` restarting the command when a secret it
 //!   uses changes, `resolve --watch` rendering its file again;
+//! - `history.rs`: a secret's versions, rollback, soft delete and
+//!   restore, `--if-version`, labels and the listing's filters;
 //! - `pages.rs`: closed pipes end quietly, the manual and `--help` teach,
 //!   `flavor new` refuses taken names, `evaluate` names what it judged.
 
 mod bundled;
 mod forgiving;
 mod grants;
+mod history;
 mod operating;
 mod pages;
 mod rules;

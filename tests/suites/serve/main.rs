@@ -17,7 +17,8 @@
 //! its hash chain verified; `watch.rs`: what an operator watches
 //! (`/metrics`, `/v1/ready` apart from `/v1/health`, the JSON error body of
 //! every refusal, `whoami`); `follow.rs`: the change feed, `run --watch`
-//! across nodes and the client's offline cache; `kubernetes.rs`: the
+//! across nodes and the client's offline cache; `history.rs`: versions,
+//! rollback, restore, labels and `If-Match` over HTTP; `kubernetes.rs`: the
 //! manifests of `docs/kubernetes.md` (External Secrets Operator's webhook
 //! exchange, the node's Deployment and the `flavorbox run` entry point)
 //! against nodes.
@@ -27,6 +28,7 @@ mod audit;
 mod client_ops;
 mod client_transfer;
 mod follow;
+mod history;
 mod kubernetes;
 mod nodes;
 mod rules;

@@ -32,9 +32,16 @@ pub const MAX_DESTROYED_AT_ONCE: usize = 100;
 /// 9999-12-31T23:59:59.999Z in milliseconds: a later time is no time.
 pub const MAX_TIMESTAMP: u64 = 253_402_300_799_999;
 
-/// A secret's labels: checked, distinct keys, sorted.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+/// A secret's labels: checked, distinct keys, sorted. Serialized as a
+/// map of key to value.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Labels(Vec<(String, String)>);
+
+impl Serialize for Labels {
+    fn serialize<S: serde::Serializer>(&self, to: S) -> std::result::Result<S::Ok, S::Error> {
+        to.collect_map(self.0.iter().map(|(key, value)| (key, value)))
+    }
+}
 
 impl Labels {
     /// Checks `pairs` by the contract's rules; the error says what is wrong.
@@ -132,7 +139,9 @@ fn timestamp(what: &str, ms: u64) -> std::result::Result<u64, String> {
     Ok(ms)
 }
 
-fn metadata(
+/// Checks a secret's metadata by the contract's rules (a server's answer
+/// too, which has the same shape): the error says what is wrong.
+pub fn metadata(
     raw: v0_2::SecretMetadata,
     asked: Option<&str>,
 ) -> std::result::Result<SecretMetadata, String> {
@@ -225,7 +234,12 @@ fn state(raw: v0_2::VersionState) -> VersionState {
     }
 }
 
-fn history(asked: &str, raw: v0_2::SecretHistory) -> std::result::Result<SecretHistory, String> {
+/// Checks a history of `asked` by the contract's rules (see
+/// [`check_history`]); the error says what is wrong.
+pub fn history(
+    asked: &str,
+    raw: v0_2::SecretHistory,
+) -> std::result::Result<SecretHistory, String> {
     let metadata = metadata(raw.metadata, Some(asked))?;
     if raw.versions.is_empty() || raw.versions.len() > MAX_LISTED_VERSIONS {
         return Err(format!(

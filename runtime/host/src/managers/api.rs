@@ -13,8 +13,10 @@ use serde::{Deserialize, Serialize};
 
 use super::Manager;
 use super::bulk::BulkBound;
+use super::history::LabelChange;
 use super::import::{ImportPlan, ImportReport, Progress};
 use super::references::Referrer;
+use crate::contract::history::{Labels, SecretHistory, SecretMetadata};
 use crate::error::{Error, Result};
 use crate::schema::Schema;
 use crate::secret::Secret;
@@ -149,6 +151,45 @@ pub trait SecretsApi {
         progress: Progress<'_>,
     ) -> Result<ImportReport>;
 
+    /// The operations below need a flavor keeping history (contract 0.2):
+    /// on a 0.1 flavor each is refused, `invalid`, saying its secrets have
+    /// one version, before the flavor runs.
+    ///
+    /// The metadata of `name` and the versions kept, oldest first,
+    /// soft-deleted or not.
+    fn secret_history(&self, name: &str) -> Result<SecretHistory>;
+
+    /// Version `version` of `name`.
+    fn get_secret_version(&self, name: &str, version: u64) -> Result<Secret>;
+
+    /// `name` and the number of the version its values are (`None` on a
+    /// 0.1 flavor, where it is not refused).
+    fn get_secret_versioned(&self, name: &str) -> Result<(Secret, Option<u64>)>;
+
+    /// Writes version `to`'s values as a new version, if `name` is still
+    /// at the version read meanwhile (else a `conflict`, nothing written);
+    /// the version written.
+    fn rollback_secret(&self, name: &str, to: u64) -> Result<u64>;
+
+    /// Brings back a soft-deleted secret with its versions and labels.
+    fn restore_secret(&self, name: &str) -> Result<()>;
+
+    /// Applies `update` to version `expected` of `name`, written only if
+    /// that is still the current version (else a `conflict`, nothing
+    /// written); the summary and the version written.
+    fn update_secret_if(
+        &self,
+        name: &str,
+        update: &SecretUpdate,
+        expected: u64,
+    ) -> Result<(SecretSummary, u64)>;
+
+    /// The metadata of every live secret, sorted by name.
+    fn list_metadata(&self) -> Result<Vec<SecretMetadata>>;
+
+    /// Sets and removes labels of `name`; the labels it has now.
+    fn label_secret(&self, name: &str, change: &LabelChange) -> Result<Labels>;
+
     /// The feed of this manager's change version, which moves when one of
     /// its secrets changes (see [`super::ChangeFeed`]); it borrows nothing,
     /// so a watcher can follow it on a thread of its own.
@@ -180,6 +221,44 @@ impl SecretsApi for Manager<'_> {
 
     fn require(&self, _: Feature) -> Result<()> {
         Ok(())
+    }
+
+    fn secret_history(&self, name: &str) -> Result<SecretHistory> {
+        Manager::secret_history(self, name)
+    }
+
+    fn get_secret_version(&self, name: &str, version: u64) -> Result<Secret> {
+        Manager::get_secret_version(self, name, version)
+    }
+
+    fn get_secret_versioned(&self, name: &str) -> Result<(Secret, Option<u64>)> {
+        Manager::get_secret_versioned(self, name)
+    }
+
+    fn rollback_secret(&self, name: &str, to: u64) -> Result<u64> {
+        Manager::rollback_secret(self, name, to)
+    }
+
+    fn restore_secret(&self, name: &str) -> Result<()> {
+        Manager::restore_secret(self, name)
+    }
+
+    fn update_secret_if(
+        &self,
+        name: &str,
+        update: &SecretUpdate,
+        expected: u64,
+    ) -> Result<(SecretSummary, u64)> {
+        Manager::update_secret_if(self, name, update, expected)
+            .map(|(updated, version)| (SecretSummary::of(&updated), version))
+    }
+
+    fn list_metadata(&self) -> Result<Vec<SecretMetadata>> {
+        Manager::list_metadata(self)
+    }
+
+    fn label_secret(&self, name: &str, change: &LabelChange) -> Result<Labels> {
+        Manager::label_secret(self, name, change)
     }
 
     fn schema(&self, name: &str) -> Result<Schema> {

@@ -14,10 +14,10 @@
 
 use super::Manager;
 use crate::contract::history::{Labels, SecretHistory, SecretMetadata};
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::sandbox::exports::{
-    GetMetadata, GetSecretVersion, ListSecrets, ListVersions, RestoreSecret, SetLabels,
-    UpdateSecretIf,
+    GetCurrentVersion, GetMetadata, GetSecret, GetSecretVersion, ListSecrets, ListVersions,
+    RestoreSecret, SetLabels, UpdateSecretIf,
 };
 use crate::secret::{Secret, check_input, check_name};
 
@@ -44,6 +44,47 @@ impl Manager<'_> {
             return Err(Error::invalid("there is no version 0; versions start at 1"));
         }
         self.answer(&GetSecretVersion { name, version })
+            .map_err(|err| self.version_not_found(name, version, err))
+    }
+
+    /// `err`, or where it is `not-found` and the secret exists, the error
+    /// saying which version is missing (the flavor's own words are
+    /// withheld: they may carry values).
+    fn version_not_found(&self, name: &str, version: u64, err: Error) -> Error {
+        if !err.is(ErrorKind::NotFound) {
+            return err;
+        }
+        match self.secret_metadata(name) {
+            Ok(metadata) => Error::not_found(format!(
+                "secret `{name}` keeps no version {version} (it is at version {}; `flavorbox \
+                 secret history {name}` lists the versions kept)",
+                metadata.current_version
+            )),
+            Err(_) => err,
+        }
+    }
+
+    /// `err`, or where a check-and-set write found the secret moved on,
+    /// the conflict naming the version it is at now.
+    fn moved_on(&self, name: &str, expected: u64, err: Error) -> Error {
+        if !err.is(ErrorKind::Conflict) {
+            return err;
+        }
+        match self.secret_metadata(name) {
+            Ok(metadata) => stale(name, expected, metadata.current_version),
+            Err(_) => err,
+        }
+    }
+
+    /// `name` and, on a flavor keeping history, the number of the version
+    /// its values are (read in one call); `None` on a 0.1 flavor.
+    pub fn get_secret_versioned(&self, name: &str) -> Result<(Secret, Option<u64>)> {
+        check_name("secret name", name)?;
+        if !self.keeps_history() {
+            return Ok((self.answer(&GetSecret(name))?, None));
+        }
+        let (secret, version) = self.answer(&GetCurrentVersion(name))?;
+        Ok((secret, Some(version)))
     }
 
     /// The metadata of every live secret, sorted by name.
@@ -79,6 +120,7 @@ impl Manager<'_> {
             secret: &old,
             expected: Some(metadata.current_version),
         })
+        .map_err(|err| self.moved_on(name, metadata.current_version, err))
     }
 
     /// Brings back a soft-deleted secret with its versions and labels.
@@ -109,10 +151,12 @@ impl Manager<'_> {
         }
         let current = self.get_secret_version(name, expected)?;
         let updated = self.merged(name, &current, update)?;
-        let written = self.answer(&UpdateSecretIf {
-            secret: &updated,
-            expected: Some(expected),
-        })?;
+        let written = self
+            .answer(&UpdateSecretIf {
+                secret: &updated,
+                expected: Some(expected),
+            })
+            .map_err(|err| self.moved_on(name, expected, err))?;
         Ok((updated, written))
     }
 

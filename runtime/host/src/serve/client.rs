@@ -37,6 +37,7 @@ use crate::secret::check_name;
 use crate::store::Role;
 
 mod changes;
+mod history;
 mod secrets;
 
 /// The largest answer read.
@@ -237,6 +238,19 @@ impl Remote {
         self.request_within(method, path, body, MAX_BODY_BYTES)
     }
 
+    /// [`Remote::request`] sent with `If-Match` naming `version`: the
+    /// server writes only if the secret is still at it (`412` otherwise,
+    /// read as the `conflict` it stands for).
+    fn request_if_match(
+        &self,
+        method: &str,
+        path: &str,
+        body: Value,
+        version: u64,
+    ) -> Result<Value> {
+        self.sent(method, path, Some(body), MAX_BODY_BYTES, Some(version))
+    }
+
     /// [`Remote::request`] for a route that reads a body of at most
     /// `limit` bytes: a larger one is refused here, unsent.
     fn request_within(
@@ -245,6 +259,19 @@ impl Remote {
         path: &str,
         body: Option<Value>,
         limit: usize,
+    ) -> Result<Value> {
+        self.sent(method, path, body, limit, None)
+    }
+
+    /// Sends one request, refused unsent if its body is over `limit`
+    /// bytes, with `If-Match` naming `if_match` if given.
+    fn sent(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+        limit: usize,
+        if_match: Option<u64>,
     ) -> Result<Value> {
         let bytes = match &body {
             Some(value) => Bytes::from(serde_json::to_vec(value).map_err(Error::host)?),
@@ -259,7 +286,7 @@ impl Remote {
             )));
         }
         self.unreachable.set(false);
-        let future = self.send(method, path, bytes);
+        let future = self.send(method, path, bytes, if_match);
         let answer = self
             .runtime
             .block_on(async { tokio::time::timeout(REQUEST_TIMEOUT, future).await })
@@ -277,7 +304,13 @@ impl Remote {
         Err(error_from(status, &value))
     }
 
-    async fn send(&self, method: &str, path: &str, bytes: Bytes) -> Result<(u16, Value)> {
+    async fn send(
+        &self,
+        method: &str,
+        path: &str,
+        bytes: Bytes,
+        if_match: Option<u64>,
+    ) -> Result<(u16, Value)> {
         let unreachable = |e: &dyn std::fmt::Display| {
             self.unreachable.set(true);
             Error::backend(format!(
@@ -324,7 +357,12 @@ impl Remote {
                 http::header::AUTHORIZATION,
                 format!("Bearer {}", self.token),
             )
-            .header(http::header::CONTENT_TYPE, "application/json")
+            .header(http::header::CONTENT_TYPE, "application/json");
+        let request = match if_match {
+            Some(version) => request.header(http::header::IF_MATCH, format!("\"{version}\"")),
+            None => request,
+        };
+        let request = request
             .body(Full::new(bytes))
             .map_err(|e| Error::invalid(format!("cannot build the request: {e}")))?;
         let response = sender

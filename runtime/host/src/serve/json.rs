@@ -219,6 +219,27 @@ impl RequestBody for ImportBody {
     }
 }
 
+/// What `POST .../secrets/NAME/rollback` takes: the version whose values
+/// become a new version.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct RollbackBody {
+    pub to: u64,
+}
+
+impl RequestBody for RollbackBody {}
+
+/// What `POST .../secrets/NAME/labels` takes: labels to set (added, or
+/// their values replaced) and keys of labels to remove.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct LabelsBody {
+    #[serde(default)]
+    pub set: ValuePairs,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub remove: Vec<String>,
+}
+
+impl RequestBody for LabelsBody {}
+
 /// An answer, and what the audit log records of it.
 pub(super) struct Answer {
     pub(super) status: StatusCode,

@@ -16,7 +16,8 @@
 //! touching the store; `/metrics` needs an admin token (see `metrics`).
 //!
 //! `client_ops.rs` holds the routes of the CLI's client mode beyond one
-//! secret at a time (a schema, rename, export, import).
+//! secret at a time (a schema, rename, export, import); `history.rs` those
+//! of versions (and the version-checked read and update of a secret).
 
 use std::sync::Arc;
 
@@ -30,12 +31,12 @@ use axum::routing::{get, post};
 use serde_json::json;
 
 use super::auth::{Authorized, Operation, bind_manager};
-use super::json::{Answer, RequestBody, SecretBody, UpdateBody, read_json};
+use super::json::{Answer, RequestBody, SecretBody, read_json};
 use super::metrics::{Metrics, track};
 use super::{Node, blocking};
 use crate::error::{Error, Result};
 use crate::home::Home;
-use crate::managers::{BulkBound, Deletion, Manager, SecretSummary, SecretUpdate};
+use crate::managers::{BulkBound, Deletion, Manager, SecretSummary};
 use crate::registry::FlavorEntry;
 use crate::store::{LAYOUT_VERSION, ManagerRecord, Role};
 
@@ -43,6 +44,7 @@ use crate::store::{LAYOUT_VERSION, ManagerRecord, Role};
 pub const READY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
 mod client_ops;
+mod history;
 
 /// The media type of `/metrics`.
 const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
@@ -61,7 +63,29 @@ pub(super) fn router(node: Arc<Node>) -> Router {
         )
         .route(
             "/v1/managers/{manager}/secrets/{name}",
-            get(get_secret).patch(update).delete(delete_secret),
+            get(history::get_secret)
+                .patch(history::update)
+                .delete(delete_secret),
+        )
+        .route(
+            "/v1/managers/{manager}/secrets/{name}/versions",
+            get(history::history),
+        )
+        .route(
+            "/v1/managers/{manager}/secrets/{name}/versions/{version}",
+            get(history::version),
+        )
+        .route(
+            "/v1/managers/{manager}/secrets/{name}/rollback",
+            post(history::rollback),
+        )
+        .route(
+            "/v1/managers/{manager}/secrets/{name}/restore",
+            post(history::restore),
+        )
+        .route(
+            "/v1/managers/{manager}/secrets/{name}/labels",
+            post(history::labels),
         )
         .route(
             "/v1/managers/{manager}/changes",
@@ -128,6 +152,10 @@ operations! {
     RenameSecret = "rename-secret", Write;
     ExportSecrets = "export-secrets", Read;
     ImportSecrets = "import-secrets", Write;
+    SecretHistory = "list-versions", Read;
+    RollbackSecret = "rollback-secret", Write;
+    RestoreSecret = "restore-secret", Write;
+    LabelSecret = "set-labels", Write;
 }
 
 /// The segments a route names (`{manager}`, `{name}`), as axum's [`Path`]
@@ -152,7 +180,7 @@ impl<S: Send + Sync, T: serde::de::DeserializeOwned + Send> FromRequestParts<S> 
 /// The path of a request on one manager: its name.
 pub(super) type ManagerPath = Segments<String>;
 /// The path of a request on one secret: its manager's name and its own.
-type SecretPath = Segments<(String, String)>;
+pub(super) type SecretPath = Segments<(String, String)>;
 
 impl<O> Authorized<O> {
     /// Reads the request's JSON body, bounded in size and time (one that
@@ -285,17 +313,18 @@ async fn list_flavors(auth: Authorized<ListFlavors>) -> Response {
         .await
 }
 
-async fn list_secrets(Segments(manager): ManagerPath, auth: Authorized<ListSecrets>) -> Response {
+/// The names of the secrets; with `?long=true`, each one's metadata (a
+/// flavor keeping history only).
+async fn list_secrets(
+    Segments(manager): ManagerPath,
+    RawQuery(query): RawQuery,
+    auth: Authorized<ListSecrets>,
+) -> Response {
+    if flagged(query.as_deref(), "long") {
+        return history::list_metadata(Segments(manager), auth).await;
+    }
     let list = |bound: &Manager| Ok(json!({ "secrets": bound.list_secrets()? }));
     auth.answer_on(manager, list).await
-}
-
-async fn get_secret(
-    Segments((manager, name)): SecretPath,
-    auth: Authorized<GetSecret>,
-) -> Response {
-    let get = move |bound: &Manager| Ok(json!(SecretBody::of(&bound.get_secret(&name)?)));
-    auth.answer_on(manager, get).await
 }
 
 async fn register(
@@ -313,40 +342,6 @@ async fn register(
         })?;
         let written = json!(SecretSummary::of(&secret));
         Ok(Answer::ok(StatusCode::CREATED, written))
-    })
-    .await
-}
-
-async fn update(
-    Segments((manager, name)): SecretPath,
-    auth: Authorized<UpdateSecret>,
-    body: Body,
-) -> Response {
-    let owner = auth.token().manager_id;
-    let metrics = auth.metrics();
-    auth.answer_json(body, move |home, body: UpdateBody| {
-        // Every pair as given, a key given twice too: `update_secret`
-        // checks them by the CLI's input rules.
-        let update = SecretUpdate {
-            set: body.values.into_iter().collect(),
-            remove: body.remove,
-            schema: body.schema,
-        };
-        // The merge reads the secret in one call and writes it in
-        // another: two merges of one secret, on any node, take turns.
-        let updated = call_on(home, &metrics, &manager, owner, |bound| {
-            let key = format!("update-secret/{}/{}", bound.record().id, name);
-            let mut merged = None;
-            home.access().with_lock(&key, bound.timeout(), &mut || {
-                merged = Some(bound.update_secret(&name, &update)?);
-                Ok(())
-            })?;
-            Ok(merged.expect("set when with_lock succeeds"))
-        })?;
-        Ok(Answer::ok(
-            StatusCode::OK,
-            json!(SecretSummary::of(&updated)),
-        ))
     })
     .await
 }

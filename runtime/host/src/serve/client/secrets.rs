@@ -17,10 +17,11 @@ use super::super::json::{
     UpdateBody,
 };
 use super::Remote;
+use crate::contract::history::{Labels, SecretHistory, SecretMetadata};
 use crate::error::{Error, Result};
 use crate::managers::{
-    BulkBound, Deletion, Feature, ImportPlan, ImportReport, Progress, Referrer, SecretSummary,
-    SecretUpdate, SecretsApi,
+    BulkBound, Deletion, Feature, ImportPlan, ImportReport, LabelChange, Progress, Referrer,
+    SecretSummary, SecretUpdate, SecretsApi,
 };
 use crate::reference::Reference;
 use crate::schema::{Schema, find_builtin};
@@ -31,7 +32,7 @@ fn malformed(what: &str) -> Error {
 }
 
 /// A summary a write answered with: its name, schema and keys checked.
-fn checked_summary(value: Value) -> Result<SecretSummary> {
+pub(super) fn checked_summary(value: Value) -> Result<SecretSummary> {
     let summary: SecretSummary = serde_json::from_value(value).map_err(|_| malformed("answer"))?;
     check_name("secret name", &summary.name).map_err(|_| malformed("answer"))?;
     check_name("schema name", &summary.schema).map_err(|_| malformed("answer"))?;
@@ -164,6 +165,43 @@ impl SecretsApi for Remote {
 
     fn change_feed(&self) -> Result<Box<dyn crate::managers::ChangeFeed>> {
         self.follow()
+    }
+
+    fn secret_history(&self, name: &str) -> Result<SecretHistory> {
+        self.history_of(name)
+    }
+
+    fn get_secret_version(&self, name: &str, version: u64) -> Result<Secret> {
+        self.version_of(name, version)
+    }
+
+    fn get_secret_versioned(&self, name: &str) -> Result<(Secret, Option<u64>)> {
+        self.versioned(name)
+    }
+
+    fn rollback_secret(&self, name: &str, to: u64) -> Result<u64> {
+        self.rolled_back(name, to)
+    }
+
+    fn restore_secret(&self, name: &str) -> Result<()> {
+        self.restored(name)
+    }
+
+    fn update_secret_if(
+        &self,
+        name: &str,
+        update: &SecretUpdate,
+        expected: u64,
+    ) -> Result<(SecretSummary, u64)> {
+        self.updated_if(name, update, expected)
+    }
+
+    fn list_metadata(&self) -> Result<Vec<SecretMetadata>> {
+        self.metadata_listing()
+    }
+
+    fn label_secret(&self, name: &str, change: &LabelChange) -> Result<Labels> {
+        self.labelled(name, change)
     }
 
     fn list_secrets(&self) -> Result<Vec<String>> {
