@@ -265,10 +265,13 @@ fn a_user_manages_secrets_on_vault_with_approle_through_the_cli() {
     assert_ne!(kept["data"]["versions"]["1"]["deletion_time"], "");
     assert_eq!(home.secret_names(None), ["db.creds"]);
 
-    // Removing every secret removes the soft-deleted one too.
+    // Removing every secret purges those listed; the one soft-deleted
+    // before is purged by name.
     let all = home.cli(&["secret", "delete-all", "--force"]);
     assert!(all.ok().contains("deleted all 1 secret of"), "{all:?}");
     assert!(home.secret_names(None).is_empty());
+    home.cli(&["secret", "delete", "API", "--yes", "--purge"])
+        .ok();
     let gone = openbao().api(
         "GET",
         &format!("/v1/secret/metadata/flavorbox/{ns}/API"),

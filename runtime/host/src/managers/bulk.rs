@@ -1,7 +1,10 @@
 //! Deleting every secret of one manager (importing many is
-//! `managers::import`). A delete-all is final on every flavor: a driven
-//! one purges each secret (a flavor keeping history would otherwise keep
-//! them soft-deleted), as `delete-all-secrets` does.
+//! `managers::import`). A delete-all is final: a driven one purges each
+//! secret the flavor lists (a flavor keeping history would otherwise keep
+//! them soft-deleted), as `delete-all-secrets` does. A secret soft-deleted
+//! before is not listed (naming those takes a metadata read per secret,
+//! past an HTTP flavor's request cap at a thousand secrets), so a driven
+//! delete-all leaves it soft-deleted, to be purged by name.
 //!
 //! Guards against a bulk deletion that an HTTP backend cannot finish in one call: on a
 //! flavor granted `http`, `delete-all-secrets` is a listing followed by one

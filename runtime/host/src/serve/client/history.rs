@@ -157,9 +157,17 @@ impl Remote {
     }
 
     /// `GET .../secrets/NAME`, with the version a flavor keeping history
-    /// answers.
+    /// answers; kept in the offline cache as `SecretsApi::get_secret`
+    /// keeps it, and while the server cannot be reached the cached one
+    /// within its age (its version unknown).
     pub(super) fn versioned(&self, name: &str) -> Result<(Secret, Option<u64>)> {
-        versioned_secret(name, self.request("GET", &self.secret_path(name), None)?)
+        let value = match self.request("GET", &self.secret_path(name), None) {
+            Ok(value) => value,
+            Err(err) => return self.offline_secret(name).map(|s| (s, None)).ok_or(err),
+        };
+        let (secret, version) = versioned_secret(name, value)?;
+        self.keep_offline(&secret)?;
+        Ok((secret, version))
     }
 
     /// `POST .../secrets/NAME/rollback`.
