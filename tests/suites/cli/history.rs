@@ -243,3 +243,39 @@ fn a_flavor_of_contract_0_1_says_its_secrets_have_one_version() {
     );
     assert_eq!(home.on("old", &["secret", "list", "d*"]).ok(), "db\n");
 }
+
+/// A home written by the release before contract 0.2: its `local` entries
+/// are the 0.1 flavor's YAML (each value base64, the schema under
+/// `zenml_schema_name`). Each reads as version 1 of its secret, in place,
+/// and the first write after it converts it, keeping version 1.
+#[test]
+fn a_secret_the_0_1_local_flavor_wrote_is_version_1_and_its_history_starts_there() {
+    use flavorbox::store::TxnMode;
+    let home = flavorbox_tests::TestHome::new();
+    home.cli(&["secret", "list"]).ok();
+    let id = home.home.manager(Some("default")).unwrap().record().id;
+    let mut txn = home.home.db().namespace(id, TxnMode::Write).unwrap();
+    // `user: app`, `password: pw-from-0.1`, as the 0.1 flavor encoded them.
+    let entry = "user: YXBw\npassword: cHctZnJvbS0wLjE=\nzenml_schema_name: arbitrary\n";
+    txn.set("secrets/db", entry.as_bytes()).unwrap();
+    txn.commit().unwrap();
+
+    assert_eq!(password(&home, None), "pw-from-0.1");
+    assert_eq!(password(&home, Some("1")), "pw-from-0.1");
+    assert_eq!(states(&history(&home)), [(1, "current".to_string())]);
+    home.cli(&[
+        "secret",
+        "update",
+        "db",
+        "password=two",
+        "--if-version",
+        "1",
+    ])
+    .ok();
+    assert_eq!(
+        states(&history(&home)),
+        [(1, "previous".to_string()), (2, "current".to_string())]
+    );
+    assert_eq!(password(&home, Some("1")), "pw-from-0.1");
+    assert_eq!(home.revealed("db", None)["values"]["user"], "app");
+}

@@ -166,6 +166,8 @@ impl Suite<'_> {
             expect_error(delete_missing, "not-found"),
         );
 
+        self.run_history();
+
         let before = self.count_ours();
         let refused = self.call(false, &DeleteAllSecrets { force: false });
         let kept = before.and_then(|before| {
@@ -281,7 +283,7 @@ impl Suite<'_> {
     }
 }
 
-fn describe(err: Error) -> String {
+pub(super) fn describe(err: Error) -> String {
     format!("{} ({})", err, err.kind().as_str())
 }
 
@@ -289,7 +291,7 @@ fn expect_done<T>(outcome: Result<T>) -> std::result::Result<(), String> {
     outcome.map(drop).map_err(describe)
 }
 
-fn expect_error<T>(outcome: Result<T>, kind: &str) -> std::result::Result<(), String> {
+pub(super) fn expect_error<T>(outcome: Result<T>, kind: &str) -> std::result::Result<(), String> {
     match outcome {
         Err(err) if err.kind().as_str() == kind => Ok(()),
         Err(err) => Err(format!("expected {kind}, got {}", describe(err))),
@@ -299,7 +301,7 @@ fn expect_error<T>(outcome: Result<T>, kind: &str) -> std::result::Result<(), St
 
 /// Compares a returned secret with the expected one, naming keys, never
 /// values.
-fn same(got: &Secret, expected: &Secret) -> std::result::Result<(), String> {
+pub(super) fn same(got: &Secret, expected: &Secret) -> std::result::Result<(), String> {
     if got.schema() != expected.schema() {
         return Err(format!(
             "schema `{}` came back as `{}`",

@@ -10,7 +10,8 @@
 //!
 //! This file runs the suite: it makes each call, records what the sandbox
 //! observed, and keeps an operation that ran past its deadline (or a spent
-//! budget) from costing more; `checks.rs` holds the checks.
+//! budget) from costing more; `checks.rs` holds the checks, `history.rs`
+//! those of contract 0.2 (run on a flavor that speaks it).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -24,6 +25,7 @@ use crate::managers::Manager;
 use crate::sandbox::{CallReport, Export};
 
 mod checks;
+mod history;
 
 /// How a check ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
