@@ -8,6 +8,7 @@
 //! line that ends with where to find help.
 
 mod bounded_yaml;
+mod carried;
 mod docs;
 mod encrypted;
 mod environment;

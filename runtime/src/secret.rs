@@ -197,6 +197,11 @@ pub(super) enum SecretCommand {
         /// replaced) instead of stdout
         #[arg(short, long, value_name = "FILE")]
         output: Option<PathBuf>,
+        /// Also each secret's earlier versions (a flavor keeping history;
+        /// its labels are exported either way), which `import` writes back
+        /// in order
+        #[arg(long)]
+        history: bool,
         #[command(flatten)]
         encrypt: transfer::EncryptArgs,
     },
@@ -433,8 +438,9 @@ pub fn run(api: &dyn SecretsApi, command: SecretCommand) -> Result<()> {
             names,
             reveal,
             output,
+            history,
             encrypt,
-        } => transfer::export(api, &names, reveal, &encrypt, output.as_deref()),
+        } => transfer::export(api, &names, reveal, history, &encrypt, output.as_deref()),
         SecretCommand::Import { file, how, decrypt } => transfer::import(api, &file, how, &decrypt),
         SecretCommand::History(command) => history::run(api, command),
     }

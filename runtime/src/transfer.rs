@@ -12,7 +12,10 @@
 //!
 //! The export file: `{"flavorbox_export": 1, "manager": NAME, "secrets":
 //! [{"name", "schema", "values": {KEY: VALUE}}]}`; each entry is what
-//! `secret get --output json` prints. It is JSON read strictly (a key given
+//! `secret get --output json` prints, plus, where the flavor keeps history,
+//! `"labels": {KEY: VALUE}` if it has any and with `--history` `"history":
+//! [{"version", "created", "schema", "values"}]` (earlier versions, oldest
+//! first; see `carried.rs`). It is JSON read strictly (a key given
 //! twice is refused) with serde_json's nesting bound (128 levels). ZenML's
 //! `LocalSecretsManager` file (`secrets.yaml`) is read by `zenml_file.rs`.
 
@@ -28,7 +31,7 @@ use serde::Serialize;
 use zeroize::Zeroizing;
 
 use super::output::{json, out};
-use super::{encrypted, input, zenml_file};
+use super::{carried, encrypted, input, zenml_file};
 
 /// Largest file an import reads.
 const MAX_IMPORT_BYTES: usize = 16 * 1024 * 1024;
@@ -114,6 +117,11 @@ pub struct ImportArgs {
     /// fails)
     #[arg(long)]
     overwrite: bool,
+    /// Import each secret's current values alone, leaving out the labels
+    /// and history the file carries (needed where the flavor keeps one
+    /// version)
+    #[arg(long)]
+    values_only: bool,
 }
 
 impl ImportArgs {
@@ -198,6 +206,12 @@ struct ExportedSecret<'a> {
     name: &'a str,
     schema: &'a str,
     values: &'a std::collections::BTreeMap<String, String>,
+    /// Where the flavor keeps history: the secret's labels.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    labels: Option<std::collections::BTreeMap<&'a str, &'a str>>,
+    /// With `--history`: its earlier versions, oldest first.
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    history: &'a [carried::PastVersion],
 }
 
 /// Writes the export of `names` (all if empty) to `file`, or stdout, in
@@ -206,6 +220,7 @@ pub fn export(
     manager: &dyn SecretsApi,
     names: &[String],
     reveal: bool,
+    history: bool,
     encrypt: &EncryptArgs,
     file: Option<&Path>,
 ) -> Result<()> {
@@ -221,15 +236,27 @@ pub fn export(
     let line = ProgressLine::new("exporting");
     let secrets = manager.export_secrets(names, &|done, total| line.tell(done, total))?;
     drop(line);
+    let carried = carried::gather(manager, &secrets, history)?;
     let export = ExportFile {
         flavorbox_export: FORMAT_VERSION,
         manager: manager.manager_name(),
         secrets: secrets
             .iter()
-            .map(|s| ExportedSecret {
-                name: s.name(),
-                schema: s.schema(),
-                values: s.values(),
+            .enumerate()
+            .map(|(i, s)| {
+                let carried = carried.as_ref().map(|all| &all[i]);
+                ExportedSecret {
+                    name: s.name(),
+                    schema: s.schema(),
+                    values: s.values(),
+                    labels: carried.filter(|c| !c.labels.is_empty()).map(|c| {
+                        c.labels
+                            .iter()
+                            .map(|(k, v)| (k.as_str(), v.as_str()))
+                            .collect()
+                    }),
+                    history: carried.map_or(&[], |c| c.history.as_slice()),
+                }
             })
             .collect(),
     };
@@ -354,18 +381,42 @@ fn report(manager: &str, report: &ImportReport, dry_run: bool) {
     }
 }
 
-/// Imports `secrets` into `manager` as `how` says, with a progress bar.
-fn import_into(manager: &dyn SecretsApi, secrets: &[Secret], how: ImportArgs) -> Result<()> {
+/// Imports `secrets` into `manager` as `how` says, with a progress bar;
+/// then what they carry (`carried`, one per secret, or none) is put back.
+fn import_into(
+    manager: &dyn SecretsApi,
+    secrets: &[Secret],
+    carried: Option<&[carried::Carried]>,
+    how: ImportArgs,
+) -> Result<()> {
     let plan = how.plan();
+    let carried = carried.filter(|_| !how.values_only);
+    let first = match carried {
+        Some(carried) => carried::first_writes(manager, secrets, carried, how.overwrite)?,
+        None => secrets.to_vec(),
+    };
     let line = ProgressLine::new("importing");
-    let done = manager.import_secrets(secrets, plan, &|done, total| line.tell(done, total));
+    let done = manager.import_secrets(&first, plan, &|done, total| line.tell(done, total));
     drop(line);
-    report(manager.manager_name(), &done?, plan.dry_run);
+    let done = done?;
+    let replayed = match carried {
+        Some(carried) if !plan.dry_run => {
+            carried::put_back(manager, secrets, carried, &done.created, &done.overwritten)?
+        }
+        _ => 0,
+    };
+    report(manager.manager_name(), &done, plan.dry_run);
+    if replayed > 0 {
+        out!(
+            "put back {replayed} later version{} over the earliest ones the file carries",
+            if replayed == 1 { "" } else { "s" }
+        );
+    }
     Ok(())
 }
 
-/// Parses an export file into checked secrets.
-fn parse_export(text: &str, shown: &str) -> Result<Vec<Secret>> {
+/// Parses an export file into checked secrets, each with what it carries.
+fn parse_export(text: &str, shown: &str) -> Result<(Vec<Secret>, Vec<carried::Carried>)> {
     use serde_json::Value;
     let bad = |why: String| Error::invalid(format!("{shown}: {why}"));
     let Value::Object(mut file) = input::strict_json(text, shown)? else {
@@ -382,7 +433,7 @@ fn parse_export(text: &str, shown: &str) -> Result<Vec<Secret>> {
     entries
         .into_iter()
         .enumerate()
-        .map(|(i, entry)| {
+        .map(|(i, entry)| -> Result<(Secret, carried::Carried)> {
             let Value::Object(mut entry) = entry else {
                 return Err(bad(format!("secret #{} is not an object", i + 1)));
             };
@@ -399,10 +450,13 @@ fn parse_export(text: &str, shown: &str) -> Result<Vec<Secret>> {
             let pairs = input::string_pairs(values, &format!("{shown}: secret `{name}`"))?;
             flavorbox::secret::check_input(&pairs)
                 .map_err(|e| bad(format!("secret `{name}`: {e}")))?;
-            Secret::new(name.clone(), schema, pairs)
-                .map_err(|e| bad(format!("secret `{name}`: {e}")))
+            let carried = carried::parse(&mut entry, &name, &bad)?;
+            let secret = Secret::new(name.clone(), schema, pairs)
+                .map_err(|e| bad(format!("secret `{name}`: {e}")))?;
+            Ok((secret, carried))
         })
-        .collect()
+        .collect::<Result<Vec<_>>>()
+        .map(|parsed| parsed.into_iter().unzip())
 }
 
 pub fn import(
@@ -423,15 +477,15 @@ pub fn import(
     }
     let text = std::str::from_utf8(&bytes)
         .map_err(|_| Error::invalid(format!("{shown} is not valid UTF-8")))?;
-    let secrets = parse_export(text, &shown)?;
-    import_into(manager, &secrets, how)
+    let (secrets, carried) = parse_export(text, &shown)?;
+    import_into(manager, &secrets, Some(&carried), how)
 }
 
 pub fn import_zenml(home: &Home, args: ImportZenmlArgs) -> Result<()> {
     let text = input::read_text(&args.path, "ZenML secrets file", MAX_IMPORT_BYTES)?;
     let secrets = zenml_file::parse(&text, &args.path.display().to_string())?;
     let manager = home.manager(args.manager.as_deref())?;
-    import_into(&manager, &secrets, args.how)
+    import_into(&manager, &secrets, None, args.how)
 }
 
 #[cfg(test)]
@@ -441,7 +495,7 @@ mod tests {
     #[test]
     fn export_files_refuse_duplicates_and_other_formats() {
         let good = r#"{"flavorbox_export":1,"manager":"m","secrets":[{"name":"a","schema":"arbitrary","values":{"k":"v"}}]}"#;
-        assert_eq!(parse_export(good, "f").unwrap().len(), 1);
+        assert_eq!(parse_export(good, "f").unwrap().0.len(), 1);
         for bad in [
             r#"{"flavorbox_export":1,"secrets":[{"name":"a","schema":"arbitrary","values":{"k":"v","k":"w"}}]}"#,
             r#"{"secrets":[]}"#,

@@ -279,3 +279,89 @@ fn a_secret_the_0_1_local_flavor_wrote_is_version_1_and_its_history_starts_there
     assert_eq!(password(&home, Some("1")), "pw-from-0.1");
     assert_eq!(home.revealed("db", None)["values"]["user"], "app");
 }
+
+#[test]
+fn export_carries_labels_and_history_and_import_puts_them_back_in_order() {
+    let home = CliHome::new();
+    home.register_secret("db", &["user=app", "password=one"]);
+    home.cli(&["secret", "update", "db", "password=two"]).ok();
+    home.cli(&[
+        "secret",
+        "update",
+        "db",
+        "password=three",
+        "--remove-key",
+        "user",
+    ])
+    .ok();
+    home.cli(&["secret", "label", "db", "env=prod"]).ok();
+    let file = home.path().join("export.json");
+    let file = file.to_str().unwrap();
+    home.cli(&["secret", "export", "--reveal", "--history", "-o", file])
+        .ok();
+    let exported: Value = serde_json::from_str(&std::fs::read_to_string(file).unwrap()).unwrap();
+    let entry = &exported["secrets"][0];
+    assert_eq!(entry["labels"]["env"], "prod", "{entry}");
+    let versions: Vec<(u64, &str)> = entry["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| {
+            (
+                v["version"].as_u64().unwrap(),
+                v["values"]["password"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(versions, [(1, "one"), (2, "two")], "{entry}");
+    // Without --history: values and labels only.
+    let plain = home.cli(&["secret", "export", "--reveal"]).json();
+    assert!(plain["secrets"][0].get("history").is_none(), "{plain}");
+
+    let other = CliHome::new();
+    let imported = other.cli(&["secret", "import", file]);
+    assert_eq!(
+        imported.ok(),
+        "imported 1 secret into secrets manager `default`: db\nput back 2 later versions \
+         over the earliest ones the file carries\n"
+    );
+    assert_eq!(password(&other, Some("1")), "one");
+    assert_eq!(password(&other, Some("2")), "two");
+    assert_eq!(password(&other, None), "three");
+    let current = other.revealed("db", None);
+    assert!(current["values"].get("user").is_none(), "{current}");
+    let history = history(&other);
+    assert_eq!(states(&history).len(), 3, "{history}");
+    assert_eq!(history["metadata"]["labels"]["env"], "prod", "{history}");
+
+    // History cannot be replayed over an existing secret; nothing moves.
+    other
+        .cli(&["secret", "import", file, "--overwrite"])
+        .fails(2, "--overwrite cannot put a secret's history back");
+    assert_eq!(states(&self::history(&other)).len(), 3);
+
+    // A flavor keeping one version: refused, unless --values-only.
+    let old = CliHome::new();
+    old.cli_register(guests::KV_JSON, "old", &[], false);
+    old.on("old", &["secret", "import", file])
+        .fails(2, "--values-only");
+    assert!(old.secret_names(Some("old")).is_empty());
+    old.on("old", &["secret", "import", file, "--values-only"])
+        .ok();
+    let values = old.revealed("db", Some("old"));
+    assert_eq!(values["values"]["password"], "three", "{values}");
+    old.on("old", &["secret", "export", "--reveal", "--history"])
+        .fails(2, "keeps one version");
+
+    // A history out of order is refused before anything is written.
+    let shuffled = exported
+        .to_string()
+        .replace("\"version\":2", "\"version\":1");
+    let bad = home.path().join("bad.json");
+    std::fs::write(&bad, shuffled).unwrap();
+    let third = CliHome::new();
+    third
+        .cli(&["secret", "import", bad.to_str().unwrap()])
+        .fails(2, "history version 1 after version 1");
+    assert!(third.secret_names(None).is_empty());
+}

@@ -99,6 +99,33 @@ fn history_rollback_restore_and_checked_updates_say_the_same_over_a_server() {
     let long = ["secret", "list", "--long", "--output", "json"];
     let local = cli_on(&twins.here, &long).json();
     assert_eq!(timeless(local), timeless(twins.remote(&long).json()));
+
+    // An export with labels and history, and its import on a client.
+    let export = ["secret", "export", "--reveal", "--history"];
+    let local = cli_on(&twins.here, &export).json();
+    let remote = twins.remote(&export).json();
+    assert_eq!(timeless(local), timeless(remote.clone()));
+    assert_eq!(
+        remote["secrets"][1]["history"].as_array().unwrap().len(),
+        4,
+        "{remote}"
+    );
+    let file = tempfile::NamedTempFile::new().unwrap();
+    let renamed = remote
+        .to_string()
+        .replace("\"name\":\"db\"", "\"name\":\"db2\"");
+    std::fs::write(file.path(), renamed).unwrap();
+    let path = file.path().to_str().unwrap();
+    let imported = twins.remote(&["secret", "import", path, "--skip-existing"]);
+    assert!(
+        imported.ok().contains("put back 4 later versions"),
+        "{imported:?}"
+    );
+    let copied = twins
+        .remote(&["secret", "history", "db2", "--output", "json"])
+        .json();
+    assert_eq!(copied["versions"].as_array().unwrap().len(), 5, "{copied}");
+    assert_eq!(copied["metadata"]["labels"]["env"], "prod", "{copied}");
 }
 
 /// One request to `port` with `token` and extra `headers`.

@@ -151,6 +151,10 @@ pub trait SecretsApi {
         progress: Progress<'_>,
     ) -> Result<ImportReport>;
 
+    /// Whether the manager's flavor keeps history (speaks contract 0.2):
+    /// what the operations below need.
+    fn keeps_history(&self) -> Result<bool>;
+
     /// The operations below need a flavor keeping history (contract 0.2):
     /// on a 0.1 flavor each is refused, `invalid`, saying its secrets have
     /// one version, before the flavor runs.
@@ -221,6 +225,10 @@ impl SecretsApi for Manager<'_> {
 
     fn require(&self, _: Feature) -> Result<()> {
         Ok(())
+    }
+
+    fn keeps_history(&self) -> Result<bool> {
+        Ok(Manager::keeps_history(self))
     }
 
     fn secret_history(&self, name: &str) -> Result<SecretHistory> {

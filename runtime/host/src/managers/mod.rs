@@ -240,6 +240,11 @@ impl Manager<'_> {
         self.runnable.loaded.contract >= crate::contract::ContractVersion::V0_2
     }
 
+    /// The contract version its flavor speaks.
+    pub fn contract(&self) -> crate::contract::ContractVersion {
+        self.runnable.loaded.contract
+    }
+
     /// The deadline of each call on this manager.
     pub fn timeout(&self) -> std::time::Duration {
         self.policy.limits.timeout()

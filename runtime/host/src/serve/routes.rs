@@ -57,6 +57,7 @@ pub(super) fn router(node: Arc<Node>) -> Router {
         .route("/v1/whoami", get(whoami))
         .route("/v1/managers", get(list_managers))
         .route("/v1/flavors", get(list_flavors))
+        .route("/v1/managers/{manager}", get(history::describe_manager))
         .route(
             "/v1/managers/{manager}/secrets",
             get(list_secrets).post(register).delete(delete_all),
@@ -156,6 +157,7 @@ operations! {
     RollbackSecret = "rollback-secret", Write;
     RestoreSecret = "restore-secret", Write;
     LabelSecret = "set-labels", Write;
+    DescribeManager = "describe-manager", Read;
 }
 
 /// The segments a route names (`{manager}`, `{name}`), as axum's [`Path`]

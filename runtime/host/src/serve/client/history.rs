@@ -133,6 +133,15 @@ impl Remote {
         format!("{}/{rest}", self.secret_path(name))
     }
 
+    /// `GET /v1/managers/M`: whether its flavor keeps history.
+    pub(super) fn manager_keeps_history(&self) -> Result<bool> {
+        let path = format!("/v1/managers/{}", super::segment(&self.manager));
+        let value = self.request("GET", &path, None)?;
+        value["keeps_history"]
+            .as_bool()
+            .ok_or_else(|| malformed("answer", "no `keeps_history`"))
+    }
+
     /// `GET .../secrets/NAME/versions`.
     pub(super) fn history_of(&self, name: &str) -> Result<SecretHistory> {
         let value = self.request("GET", &self.secret_route(name, "versions"), None)?;

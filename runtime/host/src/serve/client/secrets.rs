@@ -167,6 +167,10 @@ impl SecretsApi for Remote {
         self.follow()
     }
 
+    fn keeps_history(&self) -> Result<bool> {
+        self.manager_keeps_history()
+    }
+
     fn secret_history(&self, name: &str) -> Result<SecretHistory> {
         self.history_of(name)
     }

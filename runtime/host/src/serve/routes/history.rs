@@ -24,8 +24,8 @@ use axum::response::Response;
 use serde_json::json;
 
 use super::{
-    Authorized, GetSecret, LabelSecret, ManagerPath, RestoreSecret, RollbackSecret, SecretHistory,
-    SecretPath, Segments, UpdateSecret, call_on, listed,
+    Authorized, DescribeManager, GetSecret, LabelSecret, ManagerPath, RestoreSecret,
+    RollbackSecret, SecretHistory, SecretPath, Segments, UpdateSecret, call_on, listed,
 };
 use crate::error::{Error, ErrorKind, Result};
 use crate::managers::{LabelChange, Manager, SecretSummary, SecretUpdate};
@@ -151,6 +151,23 @@ pub(super) async fn update(
         }
     })
     .await
+}
+
+/// The manager's name, flavor, the contract its flavor speaks and whether
+/// it keeps history (what a client checks before an import carrying
+/// history or labels).
+pub(super) async fn describe_manager(
+    Segments(manager): ManagerPath,
+    auth: Authorized<DescribeManager>,
+) -> Response {
+    let describe = move |bound: &Manager| {
+        Ok(
+            json!({ "name": bound.name(), "flavor": bound.record().flavor,
+                   "contract": bound.contract().to_string(),
+                   "keeps_history": bound.keeps_history() }),
+        )
+    };
+    auth.answer_on(manager, describe).await
 }
 
 /// The metadata of every live secret (`?long=true` on the listing).
