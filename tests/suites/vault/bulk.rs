@@ -1,4 +1,5 @@
-//! Bulk work finishes: 1,000 secrets listed and deleted in one command,
+//! Bulk work finishes: 1,000 secrets listed (their metadata too) and
+//! deleted in one command,
 //! and a deletion Vault refuses halfway (or a request cap stops) reports
 //! which secrets were and were not deleted.
 
@@ -19,6 +20,12 @@ fn delete_all_of_1000_secrets_finishes_in_one_command() {
     assert_eq!(names[0], "s0000");
     assert_eq!(names[999], "s0999");
     assert_eq!(home.revealed("s0999", None)["values"]["k"], "v999");
+    // Metadata of all of them, past the 32 requests one call may make:
+    // asked one secret at a time.
+    let long = home.cli(&["secret", "list", "--long", "--output", "json"]).json();
+    assert_eq!(long.as_array().unwrap().len(), 1000);
+    assert_eq!(long[999]["name"], "s0999");
+    assert_eq!(long[999]["current_version"], 1);
 
     let all = home.cli(&["secret", "delete-all", "--force"]);
     assert!(

@@ -21,7 +21,8 @@ use crate::sandbox::exports::{
 };
 use crate::secret::{Secret, check_input, check_name};
 
-use super::SecretUpdate;
+use super::{BulkBound, SecretUpdate};
+use crate::policy::Capability;
 
 /// Labels to set (added, or their values replaced) and to remove.
 #[derive(Clone, Debug, Default)]
@@ -87,12 +88,53 @@ impl Manager<'_> {
         Ok((secret, Some(version)))
     }
 
-    /// The metadata of every live secret, sorted by name.
+    /// The metadata of every live secret, sorted by name. A flavor granted
+    /// `http` is asked one secret at a time (as a bulk deletion is driven,
+    /// see `bulk.rs`), within [`BulkBound`]'s default calls and time: a
+    /// backend that needs a request per secret for its metadata could not
+    /// list more secrets than its request cap in one call.
     pub fn list_metadata(&self) -> Result<Vec<SecretMetadata>> {
-        let mut listed = self.answer(&ListSecrets {
-            include_deleted: false,
-        })?;
+        let mut listed = if self.policy.grants.allows(Capability::Http) {
+            self.metadata_one_by_one()?
+        } else {
+            self.answer(&ListSecrets {
+                include_deleted: false,
+            })?
+        };
         listed.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(listed)
+    }
+
+    /// The metadata of each live secret, one `get-metadata` call each.
+    fn metadata_one_by_one(&self) -> Result<Vec<SecretMetadata>> {
+        let bound = BulkBound::default();
+        let started = std::time::Instant::now();
+        let names = self.list_secrets()?;
+        if names.len() > bound.calls {
+            return Err(Error::denied(format!(
+                "listing the metadata of {} secrets takes a call per secret, more than the {} \
+                 one listing may make",
+                names.len(),
+                bound.calls
+            )));
+        }
+        let mut listed = Vec::with_capacity(names.len());
+        for name in &names {
+            if started.elapsed() >= bound.time {
+                return Err(Error::denied(format!(
+                    "listing the metadata of {} secrets ran for its whole {} s",
+                    names.len(),
+                    bound.time.as_secs()
+                )));
+            }
+            match self.answer(&GetMetadata(name)) {
+                // Deleted meanwhile: not listed.
+                Err(err) if err.is(ErrorKind::NotFound) => {}
+                Ok(metadata) if metadata.deleted => {}
+                Ok(metadata) => listed.push(metadata),
+                Err(err) => return Err(err),
+            }
+        }
         Ok(listed)
     }
 
