@@ -22,7 +22,9 @@ fn delete_all_of_1000_secrets_finishes_in_one_command() {
     assert_eq!(home.revealed("s0999", None)["values"]["k"], "v999");
     // Metadata of all of them, past the 32 requests one call may make:
     // asked one secret at a time.
-    let long = home.cli(&["secret", "list", "--long", "--output", "json"]).json();
+    let long = home
+        .cli(&["secret", "list", "--long", "--output", "json"])
+        .json();
     assert_eq!(long.as_array().unwrap().len(), 1000);
     assert_eq!(long[999]["name"], "s0999");
     assert_eq!(long[999]["current_version"], 1);
