@@ -271,7 +271,7 @@ pub fn secret_file(path: &Path) -> Result<SecretFile> {
     if let Some(values) = nested {
         if let Some(extra) = object
             .keys()
-            .find(|k| !matches!(k.as_str(), "name" | "schema"))
+            .find(|k| !matches!(k.as_str(), "name" | "schema" | "version"))
         {
             return Err(Error::invalid(format!(
                 "{shown}: unexpected field `{}` beside `values`",

@@ -222,13 +222,18 @@ pub(super) enum SecretCommand {
 pub(super) struct SecretView<'a> {
     pub(super) name: &'a str,
     pub(super) schema: &'a str,
+    /// The version the values are, where the flavor keeps versions (what
+    /// `update --if-version` takes); `--from-json` reads past it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) version: Option<u64>,
     pub(super) values: BTreeMap<&'a str, &'a str>,
 }
 
-pub(super) fn view(secret: &Secret, reveal: bool) -> SecretView<'_> {
+pub(super) fn view(secret: &Secret, reveal: bool, version: Option<u64>) -> SecretView<'_> {
     SecretView {
         name: secret.name(),
         schema: secret.schema(),
+        version,
         values: secret
             .values()
             .iter()
@@ -490,13 +495,13 @@ fn print_secret(secret: &Secret, shown: &Shown<'_>) -> Result<()> {
              value would be masked)",
         ));
     }
-    let view = view(secret, reveal);
+    let view = view(secret, reveal, version);
     match output {
         GetFormat::Json => json(&view),
         GetFormat::Yaml => yaml(&view),
         GetFormat::Env => exec::print_env(view.name, view.values),
         GetFormat::Table => {
-            match version {
+            match view.version {
                 Some(version) => out!(
                     "secret: {} (schema {}, version {version})",
                     view.name,

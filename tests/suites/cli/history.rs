@@ -89,6 +89,10 @@ fn updates_rollback_delete_and_restore_keep_every_version_with_its_time() {
         shown.starts_with("secret: db (schema arbitrary, version 3)\n"),
         "{shown}"
     );
+    // JSON says the version too, for a later --if-version; --from-json
+    // reads past it.
+    let json = home.cli(&["secret", "get", "db", "-o", "json"]).json();
+    assert_eq!(json["version"], 3, "{json}");
 
     // Rollback writes version 1's values as version 4; history is kept.
     let rolled = home.cli(&["secret", "rollback", "db", "--to", "1"]);
@@ -241,6 +245,10 @@ fn a_flavor_of_contract_0_1_says_its_secrets_have_one_version() {
         shown.starts_with("secret: db (schema arbitrary)\n"),
         "{shown}"
     );
+    let json = home
+        .on("old", &["secret", "get", "db", "-o", "json"])
+        .json();
+    assert!(json.get("version").is_none(), "{json}");
     assert_eq!(home.on("old", &["secret", "list", "d*"]).ok(), "db\n");
 }
 
