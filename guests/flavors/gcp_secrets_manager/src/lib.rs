@@ -22,7 +22,11 @@ mod auth;
 mod client;
 mod codec;
 mod errors;
+mod history;
 mod settings;
+mod v0_2;
+
+use std::collections::BTreeMap;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
@@ -35,8 +39,9 @@ use flavor_kit::{Error, Secret, zenml};
 use serde_json::{Value, json};
 use wasi_http_client::percent_encode;
 
-use client::Client;
+use client::{Client, Outcome};
 use errors::BACKEND;
+use history::GcpSecret;
 
 /// Secrets asked for per listing page (GCP allows up to 25,000; 500 keep a
 /// page's reply far below the reply cap).
@@ -54,65 +59,19 @@ impl Manager for Client {
     }
 
     fn register_secret(&self, secret: Secret) -> Result<(), Error> {
-        let namespace = self.settings.namespace.as_deref();
-        let id = codec::secret_id(namespace, &secret.name)?;
-        let payload = codec::encode(&secret)?;
-        let (labels, annotations) = codec::metadata(namespace, &secret);
-        let mut url = self.secrets_url(None);
-        url.query = format!("secretId={id}");
-        let body = json!({
-            "replication": { "automatic": {} },
-            "labels": labels,
-            "annotations": annotations,
-        });
-        let op = format!("creating secret `{}`", secret.name);
-        self.call(Call::post(&op, &url, &body))?;
-        if let Err(e) = add_version(self, &secret, &id, &payload) {
-            // Leave no secret without a value behind.
-            let op = format!("removing the new secret `{}` again", secret.name);
-            let removed = self.call(Call::delete(&op, &self.secrets_url(Some(&id))));
-            let after = match removed {
-                Ok(_) => "the new secret was removed again".to_string(),
-                Err(r) => format!("the new secret is left without a value ({})", describe(&r)),
-            };
-            // The secret was just created: its absence or presence is not
-            // what the caller asked about.
-            let (kind, m) = into_parts(e);
-            let kind = match kind {
-                Kind::NotFound | Kind::AlreadyExists => Kind::Backend,
-                kind => kind,
-            };
-            return Err(kind.error(format!("{m}; {after}")));
-        }
-        Ok(())
+        self.create(&secret, &BTreeMap::new())
     }
 
     fn get_secret(&self, name: &str) -> Result<Secret, Error> {
         let id = codec::secret_id(self.settings.namespace.as_deref(), name)?;
-        let mut url = self.secrets_url(Some(&id));
-        url.path.push_str("/versions/latest:access");
-        let op = format!("reading secret `{name}`");
-        let reply = self.call(Call::get(&op, &url))?;
-        let payload = &reply["payload"];
-        let data = BASE64
-            .decode(payload["data"].as_str().unwrap_or(""))
-            .map_err(|_| errors::malformed(&op, "the payload is not base64"))?;
-        if let Some(expected) = crc_field(&payload["dataCrc32c"])
-            && expected != CRC32C.checksum(&data)
-        {
-            return Err(errors::malformed(
-                &op,
-                "the payload does not match its CRC32C",
-            ));
-        }
-        codec::decode(name, &data)
+        Ok(self.access(&id, name, "latest")?.0)
     }
 
     fn update_secret(&self, secret: Secret) -> Result<(), Error> {
         let namespace = self.settings.namespace.as_deref();
         let id = codec::secret_id(namespace, &secret.name)?;
         let payload = codec::encode(&secret)?;
-        add_version(self, &secret, &id, &payload)?;
+        self.add_version(&secret, &id, &payload)?;
         // The schema inside the payload is authoritative; the label only
         // mirrors it for filtering and the console, so a refusal to relabel
         // is only logged.
@@ -133,6 +92,112 @@ impl Manager for Client {
     }
 
     fn list(&self) -> Result<Vec<(String, String)>, Error> {
+        let listed = self.list_resources()?;
+        Ok(listed.into_iter().map(|(name, s)| (name, s.id)).collect())
+    }
+
+    fn delete_listed(&self, name: &str, id: &String) -> Result<(), Error> {
+        let url = self.secrets_url(Some(id));
+        self.call(Call::delete(&format!("deleting secret `{name}`"), &url))?;
+        Ok(())
+    }
+}
+
+impl Client {
+    /// Creates `secret` with the flavor's labels and `user_labels`, and adds
+    /// its first version (removing the secret again if that fails, so no
+    /// empty secret is left); `already-exists` if its id is taken.
+    fn create(&self, secret: &Secret, user_labels: &BTreeMap<String, String>) -> Result<(), Error> {
+        let namespace = self.settings.namespace.as_deref();
+        let id = codec::secret_id(namespace, &secret.name)?;
+        let payload = codec::encode(secret)?;
+        let (mut labels, annotations) = codec::metadata(namespace, secret);
+        for (key, value) in user_labels {
+            labels[key.as_str()] = json!(value);
+        }
+        let mut url = self.secrets_url(None);
+        url.query = format!("secretId={id}");
+        let body = json!({
+            "replication": { "automatic": {} },
+            "labels": labels,
+            "annotations": annotations,
+        });
+        let op = format!("creating secret `{}`", secret.name);
+        self.call(Call::post(&op, &url, &body))?;
+        if let Err(e) = self.add_version(secret, &id, &payload) {
+            // Leave no secret without a value behind.
+            let op = format!("removing the new secret `{}` again", secret.name);
+            let removed = self.call(Call::delete(&op, &self.secrets_url(Some(&id))));
+            let after = match removed {
+                Ok(_) => "the new secret was removed again".to_string(),
+                Err(r) => format!("the new secret is left without a value ({})", describe(&r)),
+            };
+            // The secret was just created: its absence or presence is not
+            // what the caller asked about.
+            let (kind, m) = into_parts(e);
+            let kind = match kind {
+                Kind::NotFound | Kind::AlreadyExists => Kind::Backend,
+                kind => kind,
+            };
+            return Err(kind.error(format!("{m}; {after}")));
+        }
+        Ok(())
+    }
+
+    /// Version `version` (a number or `latest`) of the secret `name`, whose
+    /// id is `id`, and its number; `not-found` where GCP refuses to read it
+    /// (disabled, as a soft-deleted secret's head is, or destroyed).
+    fn access(&self, id: &str, name: &str, version: &str) -> Result<(Secret, u64), Error> {
+        let mut url = self.secrets_url(Some(id));
+        url.path.push_str(&format!("/versions/{version}:access"));
+        let op = format!("reading secret `{name}`");
+        let reply = match self.call_unless(Call::get(&op, &url), &["FAILED_PRECONDITION"])? {
+            Outcome::Done(reply) => reply,
+            Outcome::Refused(e) => {
+                let (_, m) = into_parts(e);
+                return Err(Error::NotFound(format!(
+                    "{m} (version {version} of secret `{name}` cannot be read)"
+                )));
+            }
+        };
+        let number = history::version_number(&reply)
+            .ok_or_else(|| errors::malformed(&op, "the version has no number"))?;
+        let payload = &reply["payload"];
+        let data = BASE64
+            .decode(payload["data"].as_str().unwrap_or(""))
+            .map_err(|_| errors::malformed(&op, "the payload is not base64"))?;
+        if let Some(expected) = crc_field(&payload["dataCrc32c"])
+            && expected != CRC32C.checksum(&data)
+        {
+            return Err(errors::malformed(
+                &op,
+                "the payload does not match its CRC32C",
+            ));
+        }
+        Ok((codec::decode(name, &data)?, number))
+    }
+
+    /// Adds `payload` as the newest version of secret `id`; the number GCP
+    /// gave it.
+    fn add_version(&self, secret: &Secret, id: &str, payload: &[u8]) -> Result<u64, Error> {
+        let mut url = self.secrets_url(Some(id));
+        url.path.push_str(":addVersion");
+        let body = json!({
+            "payload": {
+                "data": BASE64.encode(payload),
+                "dataCrc32c": CRC32C.checksum(payload).to_string(),
+            }
+        });
+        let op = format!("adding a version to secret `{}`", secret.name);
+        let reply = self.call(Call::post(&op, &url, &body).with_values(&zenml::values(secret)))?;
+        history::version_number(&reply)
+            .ok_or_else(|| errors::malformed(&op, "the new version has no number"))
+    }
+
+    /// Every secret of this manager's namespace, as (flavorbox name, GCP
+    /// secret), sorted by name, soft-deleted ones too: pages of a
+    /// label-filtered listing, kept where the annotations prove them ours.
+    fn list_resources(&self) -> Result<Vec<(String, GcpSecret)>, Error> {
         let namespace = self.settings.namespace.as_deref();
         let filter = percent_encode(&codec::list_filter(namespace));
         let listing = Listing {
@@ -157,39 +222,13 @@ impl Manager for Client {
             let mut found = Vec::new();
             for secret in page {
                 if let Some(name) = codec::listed_name(namespace, secret) {
-                    let id = secret["name"]
-                        .as_str()
-                        .and_then(|n| n.rsplit('/').next())
-                        .unwrap_or_default()
-                        .to_string();
-                    found.push((name, id));
+                    found.push((name, GcpSecret::parse(listing.op, secret)?));
                 }
             }
             let next = reply["nextPageToken"].as_str();
             Ok((found, next.map(str::to_string)))
         })
     }
-
-    fn delete_listed(&self, name: &str, id: &String) -> Result<(), Error> {
-        let url = self.secrets_url(Some(id));
-        self.call(Call::delete(&format!("deleting secret `{name}`"), &url))?;
-        Ok(())
-    }
-}
-
-/// Adds `payload` as the newest version of secret `id`.
-fn add_version(client: &Client, secret: &Secret, id: &str, payload: &[u8]) -> Result<(), Error> {
-    let mut url = client.secrets_url(Some(id));
-    url.path.push_str(":addVersion");
-    let body = json!({
-        "payload": {
-            "data": BASE64.encode(payload),
-            "dataCrc32c": CRC32C.checksum(payload).to_string(),
-        }
-    });
-    let op = format!("adding a version to secret `{}`", secret.name);
-    client.call(Call::post(&op, &url, &body).with_values(&zenml::values(secret)))?;
-    Ok(())
 }
 
 /// A CRC32C as the JSON mapping of an int64 gives it: a decimal string
