@@ -1,5 +1,7 @@
 //! The `gcp_secrets_manager` flavor: Google Cloud Secret Manager over its
-//! v1 REST API, through the host's `wasi:http/outgoing-handler`.
+//! v1 REST API, through the host's `wasi:http/outgoing-handler`. It speaks
+//! contract 0.2 (`v0_2.rs`, which the host uses) and 0.1 (here, for hosts
+//! that know only 0.1), on the same layout.
 //!
 //! One GCP secret per flavorbox secret; the layout (ids, labels,
 //! annotations, payload) is in `codec.rs`, authentication in `auth.rs`.
@@ -11,12 +13,63 @@
 //! history) and re-labels the schema; delete-secret deletes the secret with
 //! all its versions.
 //!
+//! Contract 0.2 on Secret Manager, and where the two differ:
+//! - Versions are GCP's secret versions, numbered 1, 2, 3 by GCP and never
+//!   reused, not after a destroy; a purged name written again starts at 1
+//!   in both. The current version is the newest (`latest`); a version GCP
+//!   lists as DESTROYED is `destroyed`, any other older one `previous`.
+//!   GCP never forgets a version, but a history lists the newest 1000.
+//! - Check-and-set: `addVersion` takes no etag or expected version, so a
+//!   write (checked or not) reads the secret and its newest version, then
+//!   claims the next number in the annotation `flavorbox-claim` with an
+//!   update conditioned on the secret's etag, then adds the version. Two
+//!   writers through this flavor are decided by GCP: the later one's
+//!   update fails on the etag, or it reads a claim past the head and is a
+//!   `conflict`. The window left: a version added without the claim (by
+//!   another tool, ZenML, or this flavor's 0.1 exports) between the read
+//!   and the `addVersion` is not seen; the write then lands after it with
+//!   a number past `expected + 1`. No request GCP offers can close it.
+//!   A claim whose write failed is taken back; one left by a call that
+//!   died holds checked writes off for at most six minutes (the longest
+//!   call deadline, plus clock skew), as a `conflict`.
+//! - Soft delete: GCP has none for a secret. A soft delete marks the secret
+//!   (annotation `flavorbox-deleted`: the head version, its schema, the
+//!   time) and then disables the head version, so GCP itself refuses to
+//!   read it; `restore-secret` enables it, then removes the mark; a purge
+//!   deletes the secret. The mark decides (it is in every listing, so
+//!   get-all-secret-keys needs no read per secret): a head another tool
+//!   disabled or destroyed, unmarked, stays `current` but reads as
+//!   `not-found`; a marked secret whose head was destroyed cannot be
+//!   restored (`invalid`: purge it). The 0.1 exports know no mark: a
+//!   0.1 host lists a soft-deleted secret, and reading it is `not-found`.
+//! - Times: `created` is the secret's createTime; GCP records no update
+//!   time for a secret, so `updated` is the latest of version creations
+//!   and destructions and of the times the flavor records (annotation
+//!   `flavorbox-changed`: labels set, soft delete, restore) from this
+//!   guest's clock.
+//! - Labels are the secret's GCP labels, but for the flavor's own
+//!   `flavorbox_namespace` and `zenml_schema_name`. GCP's rules are
+//!   narrower than the contract's: a key that is not a lowercase letter
+//!   followed by up to 62 lowercase letters, digits, `_` or `-`, or a value
+//!   that is not up to 63 of those, is refused with `invalid` naming the
+//!   rule (register-secret and set-labels write nothing then). Labels
+//!   another tool set that the contract cannot carry are left out.
+//! - A version's resource does not say who added it: `author` is `none`.
+//! - The schema of a soft-deleted secret is the one its mark recorded
+//!   (the disabled head cannot be read); otherwise the head's payload's.
+//!   Listings read each secret's versions and head: one listing plus two
+//!   requests per secret, within the manager's HTTP request cap.
+//! - validate-config checks the config alone (`settings.rs`: project id,
+//!   endpoint, namespace, the key's shape), making no request.
+//!
 //! Guards against: namespaces seeing each other's secrets (ids carry the
-//! namespace, listings check the annotations); a half-finished `register`
-//! hiding how far it got; a payload corrupted on the way (its CRC32C is
-//! sent and checked both ways); `delete-all-secrets(false)` deleting
-//! anything, a half-finished `delete-all` hiding how far it got, and a
-//! listing that never ends (all `flavor_kit::bulk`).
+//! namespace, listings and reads check the annotations); a half-finished
+//! `register` hiding how far it got; a payload corrupted on the way (its
+//! CRC32C is sent and checked both ways); a secret value in an error (every
+//! Google message passes `redact` with the call's values, `client.rs`);
+//! `delete-all-secrets(false)` deleting anything, a half-finished
+//! `delete-all` hiding how far it got, and a listing that never ends (all
+//! `flavor_kit::bulk`).
 
 mod auth;
 mod client;

@@ -22,6 +22,10 @@
 //! the boundary. The component exports both contracts (the host takes the
 //! newest: 0.2); its 0.1 exports are `lib.rs`.
 //!
+//! Longer than 500 lines: the exports and the steps on `Client` they share
+//! (each one or two requests) read best beside each other; what parses
+//! GCP's answers is `history.rs`.
+//!
 //! Guards against: a stale check-and-set write landing (above); a write,
 //! label or read reaching a soft-deleted secret (each reads the secret's
 //! mark first); a half-done soft delete or restore hiding how far it got
