@@ -95,7 +95,10 @@ fn updates_are_gcp_versions_readable_by_number_and_rollback_adds_one() {
     assert_eq!(meta["schema"], "arbitrary", "{meta}");
     assert_eq!(meta["deleted"], false, "{meta}");
     let (created, updated) = (meta["created"].as_u64(), meta["updated"].as_u64());
-    assert!(created <= Some(times[0]) && Some(times[2]) <= updated, "{three}");
+    assert!(
+        created <= Some(times[0]) && Some(times[2]) <= updated,
+        "{three}"
+    );
     // GCP's own record says the same.
     assert_eq!(
         gcp_versions(&id),
@@ -161,14 +164,7 @@ fn a_stale_if_version_is_a_conflict_with_nothing_written() {
         &format!("{}?updateMask=annotations", secrets_path(&id)),
         Some(serde_json::json!({ "annotations": annotations })),
     );
-    let held = home.cli(&[
-        "secret",
-        "update",
-        "db",
-        "password=x",
-        "--if-version",
-        "2",
-    ]);
+    let held = home.cli(&["secret", "update", "db", "password=x", "--if-version", "2"]);
     assert!(held.fails(1, "conflict").contains("under way"), "{held:?}");
     assert_eq!(gcp_versions(&id).len(), 2);
     // Once that claim could no longer be under way, writes go on.
@@ -190,10 +186,7 @@ fn a_soft_delete_disables_the_head_version_and_restore_enables_it() {
     home.cli(&["secret", "label", "db", "team=data"]).ok();
 
     home.cli(&["secret", "delete", "db", "--yes"]).ok();
-    assert_eq!(
-        gcp_versions(&id),
-        owned(&[(1, "ENABLED"), (2, "DISABLED")])
-    );
+    assert_eq!(gcp_versions(&id), owned(&[(1, "ENABLED"), (2, "DISABLED")]));
     let marked = api("GET", &secrets_path(&id), None);
     assert!(
         marked["annotations"]["flavorbox-deleted"].is_string(),

@@ -236,7 +236,11 @@ fn a_user_manages_secrets_on_gcp_through_the_cli() {
     // A soft delete (contract 0.2): GCP keeps the secret, its version
     // disabled and the secret marked, until it is restored or purged.
     let api_id = format!("{}__API", ns.replace('.', "_d"));
-    let kept = api("GET", &format!("{}/versions/1", secrets_path(&api_id)), None);
+    let kept = api(
+        "GET",
+        &format!("{}/versions/1", secrets_path(&api_id)),
+        None,
+    );
     assert_eq!(kept["state"], "DISABLED", "{kept}");
 
     let all = home.cli(&["secret", "delete-all", "--force"]);

@@ -467,10 +467,7 @@ mod tests {
         }
         let many: BTreeMap<String, String> =
             (0..40).map(|i| (format!("k{i:02}"), "v".into())).collect();
-        let crowded = GcpSecret {
-            labels: many,
-            ..s
-        };
+        let crowded = GcpSecret { labels: many, ..s };
         assert_eq!(crowded.user_labels().len(), MAX_LABELS);
     }
 }

@@ -59,11 +59,10 @@ use flavor_kit::{bulk, names, zenml};
 use serde_json::json;
 
 use crate::client::{Client, Outcome};
-use crate::history::{
-    self, CHANGED_ANNOTATION, CLAIM_ANNOTATION, DELETED_ANNOTATION, GcpSecret, GcpState,
-    GcpVersion,
-};
 use crate::codec;
+use crate::history::{
+    self, CHANGED_ANNOTATION, CLAIM_ANNOTATION, DELETED_ANNOTATION, GcpSecret, GcpState, GcpVersion,
+};
 
 /// How often a write retries when the secret changed between its read and
 /// its etag-conditioned update.
@@ -156,9 +155,9 @@ impl Client {
 
     /// The head (newest) version of `secret`; `not-found` if it has none.
     fn head(&self, secret: &GcpSecret, name: &str) -> Result<GcpVersion, KitError> {
-        self.versions(secret, name, 1)?.pop().ok_or_else(|| {
-            KitError::NotFound(format!("secret `{name}` has no version in GCP"))
-        })
+        self.versions(secret, name, 1)?
+            .pop()
+            .ok_or_else(|| KitError::NotFound(format!("secret `{name}` has no version in GCP")))
     }
 
     /// Version `version` (a number or `latest`) of `secret`, and its
@@ -228,9 +227,9 @@ impl Client {
         secret: &GcpSecret,
     ) -> Result<(SecretMetadata, Vec<GcpVersion>), Error> {
         let versions = self.versions(secret, name, MAX_LISTED_VERSIONS)?;
-        let head = versions.last().ok_or_else(|| {
-            Error::NotFound(format!("secret `{name}` has no version in GCP"))
-        })?;
+        let head = versions
+            .last()
+            .ok_or_else(|| Error::NotFound(format!("secret `{name}` has no version in GCP")))?;
         let deleted = secret.deleted();
         let schema = match &deleted {
             Some(mark) if names::is_valid(&mark.schema) => mark.schema.clone(),
@@ -468,7 +467,8 @@ impl secrets_manager::Guest for Gcp {
             // the two leaves a deleted secret, restored by trying again.
             if head.state == GcpState::Disabled {
                 let op = format!("enabling version {} of secret `{name}`", head.number);
-                if let Outcome::Refused(e) = client.version_verb(&gcp, head.number, "enable", &op)?
+                if let Outcome::Refused(e) =
+                    client.version_verb(&gcp, head.number, "enable", &op)?
                 {
                     return Err(e.into());
                 }
