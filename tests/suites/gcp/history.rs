@@ -165,7 +165,8 @@ fn a_stale_if_version_is_a_conflict_with_nothing_written() {
         Some(serde_json::json!({ "annotations": annotations })),
     );
     let held = home.cli(&["secret", "update", "db", "password=x", "--if-version", "2"]);
-    assert!(held.fails(1, "conflict").contains("under way"), "{held:?}");
+    let line = held.fails(1, "conflict");
+    assert!(line.contains("nothing was written"), "{line}");
     assert_eq!(gcp_versions(&id).len(), 2);
     // Once that claim could no longer be under way, writes go on.
     annotations["flavorbox-claim"] = Value::String(r#"{"version":3,"at":1}"#.to_string());
