@@ -48,8 +48,16 @@ What it implements, as the reference describes it:
   `[\\p{Ll}\\p{Lo}\\p{N}_-]{0,63}`; annotation keys of 1-63 characters
   (alphanumerics at both ends, `-_.` between), all
   annotations together at most 16 KiB; payloads at most 64 KiB, with
-  `dataCrc32c` checked when given; `etag` checked on delete and on version
-  state changes; `updateMask` required on patch (`labels`, `annotations`).
+  `dataCrc32c` checked when given; `etag` checked on delete, on patch and
+  on version state changes (a stale one is 409 ABORTED and changes
+  nothing); every change to a secret (patch) or a version (enable,
+  disable, destroy) gives it a new etag; `updateMask` required on patch
+  (`labels`, `annotations`, comma-separated).
+* Versions are numbered 1, 2, 3... per secret, never reused; listed newest
+  first; `access` of a DISABLED or DESTROYED version is 400
+  FAILED_PRECONDITION, as is enabling, disabling or destroying a
+  DESTROYED one; destroying keeps the version listed with its
+  `destroyTime`.
 * Errors as Google sends them: `{"error": {"code", "message", "status"}}`
   with 400 INVALID_ARGUMENT / FAILED_PRECONDITION, 401 UNAUTHENTICATED,
   403 PERMISSION_DENIED, 404 NOT_FOUND, 409 ALREADY_EXISTS / ABORTED.
@@ -649,21 +657,25 @@ class Service:
         if not mask:
             raise invalid("update_mask must be specified.")
         body = body or {}
+        # Everything is checked before anything changes: a refused update
+        # (a stale etag, a bad label) leaves the secret as it was.
+        etag = body.get("etag")
+        if etag and etag != secret["etag"]:
+            raise ApiError(409, "ABORTED", "The etag provided in the request does not match the current etag of the resource.")
+        changes = {}
         for field in mask.split(","):
             field = field.strip()
             if field == "labels":
                 labels = body.get("labels") or {}
                 check_labels(labels)
-                secret["labels"] = dict(labels)
+                changes["labels"] = dict(labels)
             elif field == "annotations":
                 annotations = body.get("annotations") or {}
                 check_annotations(annotations)
-                secret["annotations"] = dict(annotations)
+                changes["annotations"] = dict(annotations)
             else:
                 raise invalid(f"Unsupported update_mask path: '{field}'.")
-        etag = body.get("etag")
-        if etag and etag != secret["etag"]:
-            raise ApiError(409, "ABORTED", "The etag provided in the request does not match the current etag of the resource.")
+        secret.update(changes)
         secret["etag"] = new_etag()
         return 200, self.secret_json(project, secret_id, secret)
 

@@ -236,6 +236,81 @@ def main():
     check(updated.annotations["owner"] == "Check A", "annotations kept")
     check(updated.etag != created.etag, "a new etag")
 
+    # Etag-conditioned updates (what the flavor's check-and-set claims and
+    # soft-delete marks are): labels and annotations at once with the
+    # current etag; a stale etag is ABORTED and changes nothing.
+    both = client.update_secret(
+        request={
+            "secret": {
+                "name": created.name,
+                "etag": updated.etag,
+                "labels": {"env": "prod", "zenml_schema_name": "arbitrary"},
+                "annotations": {"owner": "Check A", "flavorbox-claim": '{"version": 4, "at": 1}'},
+            },
+            "update_mask": {"paths": ["labels", "annotations"]},
+        }
+    )
+    check(both.annotations["flavorbox-claim"] == '{"version": 4, "at": 1}', f"annotations: {both.annotations}")
+    check("flavorbox-name" not in both.annotations, "annotations replaced as a whole")
+    check(dict(both.labels) == {"env": "prod", "zenml_schema_name": "arbitrary"}, f"labels: {both.labels}")
+    check(both.etag not in (updated.etag, created.etag), "a new etag again")
+    raises(
+        "ABORTED",
+        lambda: client.update_secret(
+            request={
+                "secret": {"name": created.name, "etag": updated.etag, "labels": {"env": "lost"}},
+                "update_mask": {"paths": ["labels"]},
+            }
+        ),
+        "an update with a stale etag",
+    )
+    unchanged = client.get_secret(request={"name": created.name})
+    check(dict(unchanged.labels) == dict(both.labels), f"a refused update changes nothing: {unchanged.labels}")
+    check(unchanged.etag == both.etag, "a refused update keeps the etag")
+    raises(
+        "INVALID_ARGUMENT",
+        lambda: client.update_secret(request={"secret": {"name": created.name, "labels": {"env": "x"}}}),
+        "an update without a mask",
+    )
+
+    # Version states with etags: the newest version alone (page size 1),
+    # a stale version etag refused, a disabled version unreadable by number,
+    # a destroyed one beyond enabling, disabling or destroying.
+    newest = client.list_secret_versions(request={"parent": created.name, "page_size": 1})
+    first_page = next(iter(newest.pages))
+    check([v.name for v in first_page.versions] == [v3.name], f"page size 1 is the newest: {first_page.versions}")
+    check(first_page.next_page_token, "more pages after the newest")
+    v2 = client.get_secret_version(request={"name": f"{created.name}/versions/2"})
+    check(v2.create_time is not None and v2.etag, "a version has a time and an etag")
+    raises(
+        "ABORTED",
+        lambda: client.disable_secret_version(request={"name": v2.name, "etag": '"stale"'}),
+        "disabling with a stale etag",
+    )
+    check(
+        client.get_secret_version(request={"name": v2.name}).state == secretmanager.SecretVersion.State.ENABLED,
+        "a refused disable changes nothing",
+    )
+    off = client.disable_secret_version(request={"name": v2.name, "etag": v2.etag})
+    check(off.state == secretmanager.SecretVersion.State.DISABLED and off.etag != v2.etag, "disable with the etag")
+    raises(
+        "FAILED_PRECONDITION",
+        lambda: client.access_secret_version(request={"name": v2.name}),
+        "reading a disabled version by number",
+    )
+    on = client.enable_secret_version(request={"name": v2.name, "etag": off.etag})
+    check(on.state == secretmanager.SecretVersion.State.ENABLED, "enable with the etag")
+    check(client.access_secret_version(request={"name": v2.name}).payload.data == b"x" * 65536, "enabled reads")
+    for verb in ("enable", "disable", "destroy"):
+        call = getattr(client, f"{verb}_secret_version")
+        raises("FAILED_PRECONDITION", lambda: call(request={"name": v1.name}), f"{verb} a destroyed version")
+    listed = {v.name.rsplit("/", 1)[1]: v for v in client.list_secret_versions(request={"parent": created.name})}
+    check(listed["1"].state == secretmanager.SecretVersion.State.DESTROYED, "a destroyed version stays listed")
+    check(listed["1"].destroy_time is not None and listed["2"].destroy_time is None, "destroy times")
+    v4 = client.add_secret_version(request={"parent": created.name, "payload": {"data": b"four"}})
+    check(v4.name.endswith("/versions/4"), f"numbers keep growing after a destroy: {v4.name}")
+    updated = client.get_secret(request={"name": created.name})
+
     # Listing: pagination, totals and label filters.
     for i in range(23):
         client.create_secret(

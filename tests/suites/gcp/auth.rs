@@ -71,8 +71,11 @@ fn google_s_refusals_map_to_exit_codes() {
         .fails(1, "not found: secret `missing` does not exist");
     home.cli(&["secret", "update", "missing", "k=v"])
         .fails(1, "not found");
+    // A soft delete (contract 0.2) reads the secret first.
     home.cli(&["secret", "delete", "missing", "--yes"])
-        .fails(1, "not found: deleting secret `missing`: NOT_FOUND");
+        .fails(1, "not found: reading secret `missing`: NOT_FOUND");
+    home.cli(&["secret", "delete", "missing", "--purge", "--yes"])
+        .fails(1, "not found: reading secret `missing`: NOT_FOUND");
     home.cli(&["secret", "register", "bad", "zenml_schema_name=x"])
         .fails(2, "reserved");
 

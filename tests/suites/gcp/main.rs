@@ -18,10 +18,13 @@
 //!
 //! Here: the fake's faithfulness, the conformance suite, `evaluate`, the CLI
 //! flow and names; `auth.rs`: credentials and refusals; `bulk.rs`: bulk
-//! work.
+//! work; `history.rs`: contract 0.2 on Secret Manager's versions (history,
+//! check-and-set, soft delete and restore, destroy, labels, metadata
+//! times).
 
 mod auth;
 mod bulk;
+mod history;
 
 use std::process::Command;
 
@@ -230,11 +233,25 @@ fn a_user_manages_secrets_on_gcp_through_the_cli() {
     assert_eq!(versions["versions"].as_array().unwrap().len(), 2);
 
     home.delete_secret("API", &["db.creds"]);
+    // A soft delete (contract 0.2): GCP keeps the secret, its version
+    // disabled and the secret marked, until it is restored or purged.
+    let api_id = format!("{}__API", ns.replace('.', "_d"));
+    let kept = api(
+        "GET",
+        &format!("{}/versions/1", secrets_path(&api_id)),
+        None,
+    );
+    assert_eq!(kept["state"], "DISABLED", "{kept}");
 
     let all = home.cli(&["secret", "delete-all", "--force"]);
     assert!(all.ok().contains("deleted all 1 secret of"), "{all:?}");
     assert!(home.secret_names(None).is_empty());
     let gone = fake_gcp().api("GET", &secrets_path(&id), None);
+    assert_eq!(gone.status, 404, "{gone:?}");
+    // The soft-deleted one is purged by name.
+    home.cli(&["secret", "delete", "API", "--purge", "--yes"])
+        .ok();
+    let gone = fake_gcp().api("GET", &secrets_path(&api_id), None);
     assert_eq!(gone.status, 404, "{gone:?}");
 }
 

@@ -21,6 +21,14 @@ use crate::auth;
 use crate::errors::{self, BACKEND};
 use crate::settings::{Credentials, Settings};
 
+/// What a call that may be refused for a reason its caller handles came to.
+pub enum Outcome {
+    /// The JSON of the 2xx reply.
+    Done(Value),
+    /// Refused with one of the statuses the caller named; the error says so.
+    Refused(Error),
+}
+
 /// A configured Secret Manager client for one call of the flavor.
 pub struct Client {
     pub settings: Settings,
@@ -48,6 +56,16 @@ impl Client {
     /// Makes `call` with the token; returns the JSON of a 2xx reply (`null`
     /// when empty).
     pub fn call(&self, call: Call) -> Result<Value, Error> {
+        match self.call_unless(call, &[])? {
+            Outcome::Done(reply) => Ok(reply),
+            Outcome::Refused(e) => Err(e),
+        }
+    }
+
+    /// Makes `call` as [`Client::call`] does, but a refusal with one of
+    /// Google's `statuses` (e.g. `ABORTED` for a stale etag) is
+    /// [`Outcome::Refused`], for the caller to decide on.
+    pub fn call_unless(&self, call: Call, statuses: &[&str]) -> Result<Outcome, Error> {
         let (response, sent) = tokens::send_renewing(
             self.token()?,
             401,
@@ -57,7 +75,7 @@ impl Client {
             || self.renew(),
         )?;
         if http::is_success(response.status) {
-            return http::json_body(BACKEND, call.op, &response.body);
+            return http::json_body(BACKEND, call.op, &response.body).map(Outcome::Done);
         }
         let mut sensitive: Vec<&str> = sent.iter().map(String::as_str).collect();
         sensitive.push(match &self.settings.credentials {
@@ -66,7 +84,11 @@ impl Client {
         });
         sensitive.extend_from_slice(call.values);
         let (status, body) = (response.status, &response.body);
-        Err(errors::from_google(call.op, status, body, &sensitive))
+        let error = errors::from_google(call.op, status, body, &sensitive);
+        if statuses.contains(&errors::google_status(body).as_str()) {
+            return Ok(Outcome::Refused(error));
+        }
+        Err(error)
     }
 
     /// The token for this call: the configured one, or the service

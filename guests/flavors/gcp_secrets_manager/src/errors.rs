@@ -19,12 +19,8 @@ pub const BACKEND: &str = "Secret Manager";
 pub fn from_google(op: &str, status: u16, body: &[u8], sensitive: &[&str]) -> Error {
     let parsed: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
     let error = &parsed["error"];
-    let code = error["status"]
-        .as_str()
-        .filter(|s| {
-            (1..=40).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_uppercase() || b == b'_')
-        })
-        .unwrap_or("");
+    let code = google_status(body);
+    let code = code.as_str();
     let message = redact(error["message"].as_str().unwrap_or(""), sensitive);
     if code.is_empty() {
         return flavor_kit::errors::from_status(op, status, &message);
@@ -41,6 +37,19 @@ pub fn from_google(op: &str, status: u16, body: &[u8], sensitive: &[&str]) -> Er
         _ => Kind::Backend,
     };
     kind.error(text)
+}
+
+/// The status Google names in an error `body` (`NOT_FOUND`, `ABORTED`, ...),
+/// if it is a plain code; empty otherwise.
+pub fn google_status(body: &[u8]) -> String {
+    let parsed: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+    parsed["error"]["status"]
+        .as_str()
+        .filter(|s| {
+            (1..=40).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_uppercase() || b == b'_')
+        })
+        .unwrap_or("")
+        .to_string()
 }
 
 /// A reply to `op` that does not have the shape Google documents.
