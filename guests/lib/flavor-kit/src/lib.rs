@@ -9,6 +9,8 @@
 //! * [`zenml`]: ZenML's key-value-plus-schema layout of a secret.
 //! * [`http`]: one JSON call over `wasi:http`, bounded and logged safely.
 //! * [`bulk`]: paged listings and `delete-all-secrets`.
+//! * [`labels`]: contract 0.2's labels on a backend's own key-value
+//!   metadata.
 //! * [`tokens`]: bearer tokens cached in the manager's storage.
 //! * [`manager`]: the contract's operations on one backend, exported.
 //!
@@ -54,6 +56,7 @@ wit_bindgen::generate!({
 pub mod bulk;
 pub mod errors;
 pub mod http;
+pub mod labels;
 pub mod manager;
 pub mod names;
 pub mod settings;
