@@ -5,7 +5,7 @@
 //! The flavor-kit core (HTTP, settings, errors) speaks contract 0.1's types
 //! and imports, which the host links for every flavor; this module
 //! generates 0.2's bindings for the exports only and converts at the
-//! boundary. The component exports both contracts (the host takes the
+//! boundary (both `flavor_kit::contract_0_2!`). The component exports both contracts (the host takes the
 //! newest: 0.2); its 0.1 exports are `lib.rs`, on the operations here.
 //!
 //! Guards against: a stale check-and-set write landing (a mismatch seen
@@ -19,18 +19,12 @@
 //! naming the versions AWS keeps); `validate-config` reaching for the
 //! network (it only checks the config's shape, `settings.rs`).
 
-mod bindings {
-    wit_bindgen::generate!({
-        path: "../../../wit/0.2",
-        world: "flavor",
-        default_bindings_module: "crate::v0_2::bindings",
-    });
-}
+flavor_kit::contract_0_2!("crate::v0_2::bindings");
 
 use bindings::exports::flavorbox::secrets::{metadata, secrets_manager};
 use bindings::flavorbox::secrets::types::{
-    ConfigField, Error, FlavorInfo, Secret, SecretHistory, SecretMetadata, VersionInfo,
-    VersionState, VersionedSecret,
+    Error, FlavorInfo, Secret, SecretHistory, SecretMetadata, VersionInfo, VersionState,
+    VersionedSecret,
 };
 use flavor_kit::errors::{log_partial_update, map_message};
 use flavor_kit::manager::Manager;
@@ -52,18 +46,6 @@ const MAX_LISTED_VERSIONS: usize = 1000;
 const VERSIONS_PAGE: u64 = 100;
 
 type KitError = flavor_kit::Error;
-
-impl From<KitError> for Error {
-    fn from(e: KitError) -> Error {
-        match e {
-            KitError::NotFound(m) => Error::NotFound(m),
-            KitError::AlreadyExists(m) => Error::AlreadyExists(m),
-            KitError::Invalid(m) => Error::Invalid(m),
-            KitError::Denied(m) => Error::Denied(m),
-            KitError::Backend(m) => Error::Backend(m),
-        }
-    }
-}
 
 /// For the 0.1 exports, whose contract has no `conflict`: an update that
 /// lost every attempt to other writers is a `backend` failure there.
@@ -329,11 +311,7 @@ impl Client {
             }
         };
         Ok(VersionedSecret {
-            secret: Secret {
-                name: secret.name,
-                schema: secret.schema,
-                values: secret.values,
-            },
+            secret: from_kit(secret),
             version: number,
         })
     }
@@ -371,14 +349,6 @@ fn reserved(labels: &[(String, String)]) -> Result<(), KitError> {
 
 fn client() -> Result<Client, KitError> {
     Client::from_config()
-}
-
-fn to_kit(secret: Secret) -> flavor_kit::Secret {
-    flavor_kit::Secret {
-        name: secret.name,
-        schema: secret.schema,
-        values: secret.values,
-    }
 }
 
 struct Aws;
@@ -575,23 +545,7 @@ impl secrets_manager::Guest for Aws {
 
 impl metadata::Guest for Aws {
     fn info() -> FlavorInfo {
-        let info = <Client as Manager>::ABOUT.info();
-        FlavorInfo {
-            name: info.name,
-            version: info.version,
-            description: info.description,
-            config: info
-                .config
-                .into_iter()
-                .map(|f| ConfigField {
-                    name: f.name,
-                    description: f.description,
-                    required: f.required,
-                    secret: f.secret,
-                })
-                .collect(),
-            capabilities: info.capabilities,
-        }
+        flavor_info(&<Client as Manager>::ABOUT)
     }
 }
 

@@ -13,6 +13,8 @@
 //!   metadata.
 //! * [`tokens`]: bearer tokens cached in the manager's storage.
 //! * [`manager`]: the contract's operations on one backend, exported.
+//! * [`v0_2`]: contract 0.2's bindings and conversions, generated in a
+//!   flavor ([`contract_0_2!`]).
 //!
 //! It knows no backend: every backend name, error table, URL and credential
 //! stays in the flavor.
@@ -61,6 +63,7 @@ pub mod manager;
 pub mod names;
 pub mod settings;
 pub mod tokens;
+pub mod v0_2;
 pub mod zenml;
 
 pub use flavorbox::secrets::types::{ConfigField, Error, FlavorInfo, Secret};
