@@ -10,8 +10,8 @@
 
 /// Generates in the invoking module (of a flavor at
 /// `guests/flavors/<name>`, the module at path `$bindings` without its
-/// last `::bindings`): `mod bindings` (contract 0.2's `flavor` world,
-/// `default_bindings_module` = `$bindings`); `From<flavor_kit::Error>` for
+/// last `::bindings`): `mod bindings` (contract 0.2's `flavor` world, its
+/// default bindings module `$bindings`); `From<flavor_kit::Error>` for
 /// 0.2's error; `to_kit` and `from_kit` between 0.2's secret and the
 /// kit's; and `flavor_info(about)`, the 0.2 `info()` answer. The flavor
 /// depends on `wit-bindgen` and exports with `bindings::export!`.
