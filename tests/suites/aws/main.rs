@@ -18,6 +18,8 @@
 //! Here: all of that; `history.rs`: contract 0.2 on Secrets Manager's own
 //! versions, soft delete and tags (versions, check-and-set, delete and
 //! restore, labels, metadata times, a refused destroy, a bad config).
+//! This file is a little over 500 lines: the suite's shared setup and the
+//! 0.1-era tests it has always held stay together.
 
 mod history;
 
