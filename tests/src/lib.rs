@@ -8,7 +8,8 @@
 //! - [`cli`]: the `flavorbox` binary of this build, run as a user runs it
 //!   ([`run_cli`], [`Run`]), also as an unprivileged user;
 //! - [`home`]: a throwaway home ([`TestHome`]) and the steps suites repeat on
-//!   it;
+//!   it; [`history`](mod@history): a secret's history read and checked alike
+//!   by every flavor's suite;
 //! - [`conformance`]: the one verdict on a conformance run or an `evaluate`
 //!   report;
 //! - servers a suite starts on 127.0.0.1: [`moto`], [`openbao`],
@@ -47,6 +48,7 @@ pub mod conformance;
 pub mod gcp_fake;
 pub mod guarded;
 pub mod guests;
+pub mod history;
 pub mod home;
 pub mod http_client;
 pub mod http_server;

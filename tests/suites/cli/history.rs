@@ -7,37 +7,10 @@
 
 use flavorbox_tests::CliHome;
 use flavorbox_tests::guests;
-use serde_json::Value;
-
-/// The password of version `version` of `db` (the current one if `None`).
-fn password(home: &CliHome, version: Option<&str>) -> String {
-    let mut args = vec!["secret", "get", "db", "--key", "password"];
-    if let Some(version) = version {
-        args.extend(["--version", version]);
-    }
-    home.cli(&args).ok().trim_end().to_string()
-}
-
-/// `secret history db -o json`.
-fn history(home: &CliHome) -> Value {
-    home.cli(&["secret", "history", "db", "--output", "json"])
-        .json()
-}
-
-/// The versions a history lists, each `(number, state)`.
-fn states(history: &Value) -> Vec<(u64, String)> {
-    history["versions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| {
-            (
-                v["version"].as_u64().unwrap(),
-                v["state"].as_str().unwrap().to_string(),
-            )
-        })
-        .collect()
-}
+use flavorbox_tests::history::{
+    assert_a_rollback_is_a_new_version, assert_a_stale_if_version_writes_nothing, history, listed,
+    password, states, version_times,
+};
 
 #[test]
 fn updates_rollback_delete_and_restore_keep_every_version_with_its_time() {
@@ -46,7 +19,7 @@ fn updates_rollback_delete_and_restore_keep_every_version_with_its_time() {
     home.cli(&["secret", "update", "db", "password=two"]).ok();
     home.cli(&["secret", "update", "db", "password=three"]).ok();
 
-    let three = history(&home);
+    let three = history(&home, "db");
     assert_eq!(
         states(&three),
         [
@@ -55,13 +28,7 @@ fn updates_rollback_delete_and_restore_keep_every_version_with_its_time() {
             (3, "current".to_string())
         ]
     );
-    let times: Vec<u64> = three["versions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v["created"].as_u64().unwrap())
-        .collect();
-    assert!(times.windows(2).all(|w| w[0] <= w[1]), "{three}");
+    let times = version_times(&three);
     let meta = &three["metadata"];
     assert_eq!(meta["current_version"], 3);
     assert!(
@@ -82,8 +49,8 @@ fn updates_rollback_delete_and_restore_keep_every_version_with_its_time() {
     assert!(lines[3].starts_with("1        previous  20"), "{table}");
     assert!(lines[5].starts_with("3        current   20"), "{table}");
 
-    assert_eq!(password(&home, Some("1")), "one");
-    assert_eq!(password(&home, None), "three");
+    assert_eq!(password(&home, "db", Some("1")), "one");
+    assert_eq!(password(&home, "db", None), "three");
     let shown = home.cli(&["secret", "get", "db"]).ok().to_string();
     assert!(
         shown.starts_with("secret: db (schema arbitrary, version 3)\n"),
@@ -95,14 +62,7 @@ fn updates_rollback_delete_and_restore_keep_every_version_with_its_time() {
     assert_eq!(json["version"], 3, "{json}");
 
     // Rollback writes version 1's values as version 4; history is kept.
-    let rolled = home.cli(&["secret", "rollback", "db", "--to", "1"]);
-    assert_eq!(
-        rolled.ok(),
-        "rolled back secret `db` to version 1's values, as version 4\n"
-    );
-    assert_eq!(password(&home, None), "one");
-    assert_eq!(password(&home, Some("3")), "three");
-    assert_eq!(states(&history(&home)).len(), 4);
+    assert_a_rollback_is_a_new_version(&home);
     home.cli(&["secret", "rollback", "db", "--to", "4"])
         .fails(2, "version 4 is the current version");
     home.cli(&["secret", "rollback", "db", "--to", "9"])
@@ -112,7 +72,7 @@ fn updates_rollback_delete_and_restore_keep_every_version_with_its_time() {
     home.cli(&["secret", "delete", "db", "--yes"]).ok();
     assert!(home.secret_names(None).is_empty());
     home.cli(&["secret", "get", "db"]).fails(1, "db");
-    let deleted = history(&home);
+    let deleted = history(&home, "db");
     assert_eq!(deleted["metadata"]["deleted"], true, "{deleted}");
     assert_eq!(states(&deleted)[3], (4, "deleted".to_string()));
     home.cli(&["secret", "rollback", "db", "--to", "1"])
@@ -121,8 +81,8 @@ fn updates_rollback_delete_and_restore_keep_every_version_with_its_time() {
         home.cli(&["secret", "restore", "db"]).ok(),
         "restored secret `db`\n"
     );
-    assert_eq!(password(&home, None), "one");
-    assert_eq!(states(&history(&home))[3], (4, "current".to_string()));
+    assert_eq!(password(&home, "db", None), "one");
+    assert_eq!(states(&history(&home, "db"))[3], (4, "current".to_string()));
     home.cli(&["secret", "restore", "db"])
         .fails(2, "`db` is not deleted");
 }
@@ -131,32 +91,8 @@ fn updates_rollback_delete_and_restore_keep_every_version_with_its_time() {
 fn a_stale_if_version_is_a_conflict_with_nothing_written() {
     let home = CliHome::new();
     home.register_secret("db", &["password=one"]);
-    let updated = home.cli(&[
-        "secret",
-        "update",
-        "db",
-        "password=two",
-        "--if-version",
-        "1",
-    ]);
-    assert_eq!(
-        updated.ok(),
-        "updated secret `db` (1 key, schema arbitrary) from version 1 to version 2\n"
-    );
-    // Another writer read version 1 too: its write is refused.
-    let stale = home.cli(&[
-        "secret",
-        "update",
-        "db",
-        "password=late",
-        "--if-version",
-        "1",
-    ]);
-    let line = stale.fails(1, "conflict");
-    assert!(line.contains("is at version 2, not 1"), "{line}");
-    assert!(line.contains("nothing was written"), "{line}");
-    assert_eq!(password(&home, None), "two");
-    assert_eq!(states(&history(&home)).len(), 2);
+    assert_a_stale_if_version_writes_nothing(&home);
+    assert_eq!(states(&history(&home, "db")).len(), 2);
     home.cli(&["secret", "update", "db", "password=x", "--if-version", "0"])
         .fails(2, "--if-version");
     home.cli(&["secret", "get", "db", "--version", "0"])
@@ -192,11 +128,7 @@ fn labels_and_the_listing_filters_narrow_what_is_listed() {
         .json();
     assert_eq!(meta["metadata"]["current_version"], 1, "{meta}");
 
-    let listed = |args: &[&str]| {
-        let mut all = vec!["secret", "list"];
-        all.extend_from_slice(args);
-        home.cli(&all).ok().to_string()
-    };
+    let listed = |args: &[&str]| listed(&home, args);
     assert_eq!(listed(&["db_*"]), "db_prod\ndb_test\n");
     assert_eq!(listed(&["--label", "env=prod"]), "api_key\ndb_prod\n");
     assert_eq!(listed(&["db_*", "--label", "env=prod"]), "db_prod\n");

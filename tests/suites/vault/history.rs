@@ -14,6 +14,7 @@ use flavorbox::sandbox::exports::{
 };
 use flavorbox::{ErrorKind, Secret};
 use flavorbox_tests::TestHome;
+use flavorbox_tests::history::assert_updated_never_goes_backwards;
 use serde_json::{Value, json};
 
 use super::{api, namespace, token_home};
@@ -328,8 +329,6 @@ fn labels_are_the_secrets_custom_metadata() {
 fn metadata_times_never_go_backwards() {
     let (home, _) = home_with_db("times");
     let labels = Labels::new(vec![("a".into(), "b".into())]).unwrap();
-    let first = home.call(None, &GetMetadata("db")).result.unwrap();
-    let mut last = first.updated;
     let steps: [(&str, &dyn Fn()); 6] = [
         ("update", &|| {
             assert_eq!(update(&home, "two", None).unwrap(), 2)
@@ -349,17 +348,7 @@ fn metadata_times_never_go_backwards() {
             home.call(None, &RestoreSecret("db")).result.unwrap()
         }),
     ];
-    for (step, run) in steps {
-        std::thread::sleep(std::time::Duration::from_millis(5));
-        run();
-        let meta = home.call(None, &GetMetadata("db")).result.unwrap();
-        assert_eq!(meta.created, first.created, "after {step}");
-        assert!(
-            meta.updated >= last,
-            "after {step}: {} < {last}",
-            meta.updated
-        );
-        last = meta.updated;
-    }
-    assert!(last > first.updated);
+    let pause = std::time::Duration::from_millis(5);
+    let (first, last) = assert_updated_never_goes_backwards(&home, "db", pause, &steps);
+    assert!(last > first);
 }

@@ -1,7 +1,7 @@
 //! How a flavorbox secret is laid out in AWS Secrets Manager: its name
 //! (`<namespace>/<name>`), its `SecretString`
-//! (`{"values": {k: v, ..}, "zenml_schema_name": "<schema>"}`) and the
-//! idempotency token each write carries.
+//! (`{"values": {k: v, ..}, "zenml_schema_name": "<schema>"}`), the body
+//! of each write and its tags.
 //!
 //! Guards against: a name escaping its namespace (names are checked to be
 //! flavorbox names: no `/`, no ARN); listing foreign secrets (an AWS name is
@@ -38,18 +38,31 @@ pub fn flavorbox_name(namespace: Option<&str>, aws_name: &str) -> Option<String>
 
 /// The body of a write of `secret` to AWS secret `aws_name`, named by
 /// `key` (`Name` to create it, `SecretId` to update it): its
-/// `SecretString` and a fresh `ClientRequestToken`.
-pub fn write(key: &str, aws_name: &str, secret: &Secret) -> Value {
+/// `SecretString` and `token` (`versions::token`), which AWS makes the
+/// version's id.
+pub fn write(key: &str, aws_name: &str, secret: &Secret, token: &str) -> Value {
     json!({
         key: aws_name,
         "SecretString": encode(secret),
-        "ClientRequestToken": request_token(),
+        "ClientRequestToken": token,
     })
 }
 
 /// The `Tags` of `secret`: its schema, mirrored for the console.
 pub fn schema_tags(secret: &Secret) -> Value {
-    json!([{ "Key": SCHEMA_KEY, "Value": secret.schema }])
+    tags(secret, &[])
+}
+
+/// The `Tags` of a new `secret` with `labels`: its schema, then each label.
+pub fn tags(secret: &Secret, labels: &[(String, String)]) -> Value {
+    let schema = (SCHEMA_KEY, secret.schema.as_str());
+    let labels = labels.iter().map(|(k, v)| (k.as_str(), v.as_str()));
+    Value::Array(
+        std::iter::once(schema)
+            .chain(labels)
+            .map(|(k, v)| json!({ "Key": k, "Value": v }))
+            .collect(),
+    )
 }
 
 /// The `SecretString` of `secret`.
@@ -97,25 +110,6 @@ pub fn decode(name: &str, reply: &Value) -> Result<Secret, Error> {
     })
 }
 
-/// A fresh `ClientRequestToken` (a random UUID v4): required by raw API
-/// calls that create a secret version, and it makes a retried write
-/// idempotent.
-fn request_token() -> String {
-    let mut bytes = wasi::random::random::get_random_bytes(16);
-    bytes.resize(16, 0);
-    bytes[6] = (bytes[6] & 0x0f) | 0x40;
-    bytes[8] = (bytes[8] & 0x3f) | 0x80;
-    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    format!(
-        "{}-{}-{}-{}-{}",
-        &hex[0..8],
-        &hex[8..12],
-        &hex[12..16],
-        &hex[16..20],
-        &hex[20..32]
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -151,10 +145,19 @@ mod tests {
     }
 
     #[test]
-    fn the_schema_is_mirrored_as_a_tag() {
+    fn the_schema_is_mirrored_as_a_tag_beside_the_labels() {
+        let secret = secret(&[("k", "v")]);
         assert_eq!(
-            schema_tags(&secret(&[("k", "v")])),
+            schema_tags(&secret),
             json!([{ "Key": "zenml_schema_name", "Value": "basic_auth" }])
+        );
+        let labels = [("team".to_string(), "data".to_string())];
+        assert_eq!(
+            tags(&secret, &labels),
+            json!([
+                { "Key": "zenml_schema_name", "Value": "basic_auth" },
+                { "Key": "team", "Value": "data" },
+            ])
         );
     }
 

@@ -1,9 +1,10 @@
 //! This manager's configuration, read from the host's `config` import and
 //! checked before any request is built (`flavor_kit::settings`).
 //!
-//! Guards against: a region or namespace that would change the endpoint host
-//! or escape the name prefix (both are restricted to safe characters); an
-//! endpoint that is not a plain `http(s)://host[:port][/path]` URL; and
+//! Guards against: a recovery window AWS would refuse (checked to be AWS's
+//! 7-30 days before any request); a region or namespace that would change
+//! the endpoint host or escape the name prefix (both are restricted to safe
+//! characters); an endpoint that is not a plain `http(s)://host[:port][/path]` URL; and
 //! credentials leaking through `Debug` (they live in `sigv4::Credentials`,
 //! whose `Debug` masks them) or through error messages (which name the key
 //! that is wrong, never its value).
@@ -40,6 +41,10 @@ pub const ABOUT: About = About {
             "namespace",
             "name prefix: secrets live as <namespace>/<name>, isolated from others",
         ),
+        Field::new(
+            "recovery_window_days",
+            "days a deleted secret can be restored before AWS removes it, 7-30 (default 30)",
+        ),
     ],
     capabilities: &["http"],
 };
@@ -52,7 +57,13 @@ pub struct Settings {
     pub endpoint: Url,
     /// `/`-separated flavorbox names, without the trailing `/`.
     pub namespace: Option<String>,
+    /// `RecoveryWindowInDays` of a soft delete.
+    pub recovery_window_days: u64,
 }
+
+/// AWS's own bounds and default of a recovery window, in days.
+pub const RECOVERY_WINDOW_DAYS: std::ops::RangeInclusive<u64> = 7..=30;
+pub const DEFAULT_RECOVERY_WINDOW_DAYS: u64 = 30;
 
 impl Settings {
     pub fn load() -> Result<Settings, Error> {
@@ -77,11 +88,25 @@ impl Settings {
             Some(ns) => Some(segments("namespace", ns.trim_end_matches('/'))?),
             None => None,
         };
+        let recovery_window_days = match optional("recovery_window_days") {
+            Some(days) => days
+                .parse()
+                .ok()
+                .filter(|d| RECOVERY_WINDOW_DAYS.contains(d))
+                .ok_or_else(|| {
+                    invalid(
+                        "recovery_window_days",
+                        "must be a whole number of days from 7 to 30",
+                    )
+                })?,
+            None => DEFAULT_RECOVERY_WINDOW_DAYS,
+        };
         Ok(Settings {
             region,
             credentials,
             endpoint,
             namespace,
+            recovery_window_days,
         })
     }
 }

@@ -15,12 +15,12 @@
 //! Guards against: a reply of another shape read as a secret (a missing or
 //! malformed field is a `backend` error naming the field, never echoing
 //! the reply); a head version missing from the list; labels another tool
-//! set that the contract cannot carry (wrong key, long or control
-//! characters, more than [`MAX_LABELS`]) failing the whole answer (they
-//! are left out; `set-labels` replaces them with the caller's); times
-//! running backwards between calls (`updated` is the latest of every time
-//! Vault recorded).
+//! set that the contract cannot carry failing the whole answer (they are
+//! left out, `flavor_kit::labels`; `set-labels` replaces them with the
+//! caller's); times running backwards between calls (`updated` is the
+//! latest of every time Vault recorded).
 
+use flavor_kit::labels;
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -31,11 +31,6 @@ use crate::errors;
 /// How far this guest's clock and Vault's may disagree: a version whose
 /// deletion Vault scheduled counts as deleted this long before the time.
 pub const CLOCK_SKEW_MS: u64 = 60_000;
-/// Most labels a secret carries (the contract's limit).
-pub const MAX_LABELS: usize = 32;
-/// Longest label key (a secret key's limit) and value, in characters.
-pub const MAX_LABEL_KEY: usize = 128;
-pub const MAX_LABEL_VALUE: usize = 256;
 
 /// Where a version stands, as the contract's `version-state` says it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -178,31 +173,15 @@ impl KvMetadata {
             .fold(self.updated.max(self.created), u64::max)
     }
 
-    /// The labels the contract can carry, sorted by key: string values, keys
-    /// of a secret key's characters, values without control characters,
-    /// within the limits; at most [`MAX_LABELS`].
+    /// The labels the contract can carry (`flavor_kit::labels`): string
+    /// values of carriable entries, sorted by key.
     pub fn labels(&self) -> Vec<(String, String)> {
-        let mut labels: Vec<(String, String)> = self
-            .custom
-            .iter()
-            .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
-            .filter(|(k, v)| label_key_ok(k) && label_value_ok(v))
-            .collect();
-        labels.sort();
-        labels.truncate(MAX_LABELS);
-        labels
+        labels::carriable(
+            self.custom
+                .iter()
+                .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string()))),
+        )
     }
-}
-
-fn label_key_ok(key: &str) -> bool {
-    (1..=MAX_LABEL_KEY).contains(&key.len())
-        && key
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b))
-}
-
-fn label_value_ok(value: &str) -> bool {
-    value.chars().count() <= MAX_LABEL_VALUE && !value.chars().any(char::is_control)
 }
 
 /// `custom_metadata` for `labels`.
@@ -333,6 +312,6 @@ mod tests {
             versions: Vec::new(),
             custom: many,
         };
-        assert_eq!(meta.labels().len(), MAX_LABELS);
+        assert_eq!(meta.labels().len(), labels::MAX_LABELS);
     }
 }

@@ -11,7 +11,7 @@
 //! The flavor-kit core (HTTP, settings, tokens, errors) speaks contract
 //! 0.1's types and imports, which the host links for every flavor; this
 //! module generates 0.2's bindings for the exports only and converts at
-//! the boundary. The component exports both contracts (the host takes the
+//! the boundary (both `flavor_kit::contract_0_2!`). The component exports both contracts (the host takes the
 //! newest: 0.2); its 0.1 exports are `lib.rs`.
 //!
 //! Guards against: a stale check-and-set write landing (Vault decides it
@@ -24,18 +24,12 @@
 //! `validate-config` reaching for the network or storage (it only checks
 //! the config's shape, `settings.rs`).
 
-mod bindings {
-    wit_bindgen::generate!({
-        path: "../../../wit/0.2",
-        world: "flavor",
-        default_bindings_module: "crate::v0_2::bindings",
-    });
-}
+flavor_kit::contract_0_2!("crate::v0_2::bindings");
 
 use bindings::exports::flavorbox::secrets::{metadata, secrets_manager};
 use bindings::flavorbox::secrets::types::{
-    ConfigField, Error, FlavorInfo, Secret, SecretHistory, SecretMetadata, VersionInfo,
-    VersionState, VersionedSecret,
+    Error, FlavorInfo, Secret, SecretHistory, SecretMetadata, VersionInfo, VersionState,
+    VersionedSecret,
 };
 use flavor_kit::http::Call;
 use flavor_kit::manager::Manager;
@@ -51,35 +45,6 @@ use crate::{codec, errors};
 const MAX_WRITE_ATTEMPTS: usize = 3;
 /// The newest versions a history lists (the contract's limit).
 const MAX_LISTED_VERSIONS: usize = 1000;
-
-impl From<flavor_kit::Error> for Error {
-    fn from(e: flavor_kit::Error) -> Error {
-        use flavor_kit::Error as E;
-        match e {
-            E::NotFound(m) => Error::NotFound(m),
-            E::AlreadyExists(m) => Error::AlreadyExists(m),
-            E::Invalid(m) => Error::Invalid(m),
-            E::Denied(m) => Error::Denied(m),
-            E::Backend(m) => Error::Backend(m),
-        }
-    }
-}
-
-fn to_kit(secret: Secret) -> flavor_kit::Secret {
-    flavor_kit::Secret {
-        name: secret.name,
-        schema: secret.schema,
-        values: secret.values,
-    }
-}
-
-fn from_kit(secret: flavor_kit::Secret) -> Secret {
-    Secret {
-        name: secret.name,
-        schema: secret.schema,
-        values: secret.values,
-    }
-}
 
 impl Client {
     /// The KV metadata of secret `name`; `not-found` if it has none or no
@@ -446,23 +411,7 @@ impl secrets_manager::Guest for Vault {
 
 impl metadata::Guest for Vault {
     fn info() -> FlavorInfo {
-        let info = <Client as Manager>::ABOUT.info();
-        FlavorInfo {
-            name: info.name,
-            version: info.version,
-            description: info.description,
-            config: info
-                .config
-                .into_iter()
-                .map(|f| ConfigField {
-                    name: f.name,
-                    description: f.description,
-                    required: f.required,
-                    secret: f.secret,
-                })
-                .collect(),
-            capabilities: info.capabilities,
-        }
+        flavor_info(&<Client as Manager>::ABOUT)
     }
 }
 

@@ -9,8 +9,12 @@
 //! * [`zenml`]: ZenML's key-value-plus-schema layout of a secret.
 //! * [`http`]: one JSON call over `wasi:http`, bounded and logged safely.
 //! * [`bulk`]: paged listings and `delete-all-secrets`.
+//! * [`labels`]: contract 0.2's labels on a backend's own key-value
+//!   metadata.
 //! * [`tokens`]: bearer tokens cached in the manager's storage.
 //! * [`manager`]: the contract's operations on one backend, exported.
+//! * [`v0_2`]: contract 0.2's bindings and conversions, generated in a
+//!   flavor ([`contract_0_2!`]).
 //!
 //! It knows no backend: every backend name, error table, URL and credential
 //! stays in the flavor.
@@ -54,10 +58,12 @@ wit_bindgen::generate!({
 pub mod bulk;
 pub mod errors;
 pub mod http;
+pub mod labels;
 pub mod manager;
 pub mod names;
 pub mod settings;
 pub mod tokens;
+pub mod v0_2;
 pub mod zenml;
 
 pub use flavorbox::secrets::types::{ConfigField, Error, FlavorInfo, Secret};

@@ -14,6 +14,14 @@
 //! and a latency figure for `secret get` through the CLI. Signatures are
 //! not checked here: moto does not verify them by default, and the sigv4
 //! crate has its own test vectors.
+//!
+//! Here: all of that; `history.rs`: contract 0.2 on Secrets Manager's own
+//! versions, soft delete and tags (versions, check-and-set, delete and
+//! restore, labels, metadata times, a refused destroy, a bad config).
+//! This file is a little over 500 lines: the suite's shared setup and the
+//! 0.1-era tests it has always held stay together.
+
+mod history;
 
 use flavorbox::registry::RegisterOptions;
 use flavorbox::sandbox::exports::DeleteAllSecrets;
@@ -144,7 +152,8 @@ fn bundled_aws_home(namespace: &str) -> TestHome {
 #[test]
 fn a_user_manages_secrets_on_aws_through_the_cli() {
     let _moto = shared_moto();
-    let home = bundled_aws_home(&namespace("cli-flow"));
+    let ns = namespace("cli-flow");
+    let home = bundled_aws_home(&ns);
 
     home.register_login("db_creds");
 
@@ -166,10 +175,30 @@ fn a_user_manages_secrets_on_aws_through_the_cli() {
     assert_eq!(api["values"]["token"], "t0ken-value");
     assert_eq!(api["values"]["url"], "https://api.example");
 
+    // A soft delete (contract 0.2): AWS keeps the secret, scheduled for
+    // deletion, until it is restored or purged.
     home.delete_secret("api", &["db_creds"]);
+    let kept = moto().call(
+        "DescribeSecret",
+        &json!({ "SecretId": format!("{ns}/api") }),
+    );
+    assert!(!kept["DeletedDate"].is_null(), "{kept}");
 
     home.cli(&["secret", "delete-all", "--force"]).ok();
     assert!(home.secret_names(None).is_empty());
+    home.cli(&["secret", "delete", "api", "--purge", "--yes"])
+        .ok();
+    assert_gone(&format!("{ns}/api"));
+}
+
+/// Asserts that moto has no secret `aws_name`, not even one scheduled for
+/// deletion (moto answers 404 where AWS answers 400: the error type tells).
+#[track_caller]
+fn assert_gone(aws_name: &str) {
+    let gone = moto()
+        .request("DescribeSecret", &json!({ "SecretId": aws_name }))
+        .unwrap();
+    assert_eq!(gone.body["__type"], "ResourceNotFoundException", "{gone:?}");
 }
 
 #[test]
