@@ -11,6 +11,7 @@ use flavorbox_tests::history::{
     assert_a_rollback_is_a_new_version, assert_a_stale_if_version_writes_nothing, history, listed,
     password, states, version_times,
 };
+use serde_json::Value;
 
 #[test]
 fn updates_rollback_delete_and_restore_keep_every_version_with_its_time() {
@@ -200,9 +201,9 @@ fn a_secret_the_0_1_local_flavor_wrote_is_version_1_and_its_history_starts_there
     txn.set("secrets/db", entry.as_bytes()).unwrap();
     txn.commit().unwrap();
 
-    assert_eq!(password(&home, None), "pw-from-0.1");
-    assert_eq!(password(&home, Some("1")), "pw-from-0.1");
-    assert_eq!(states(&history(&home)), [(1, "current".to_string())]);
+    assert_eq!(password(&home, "db", None), "pw-from-0.1");
+    assert_eq!(password(&home, "db", Some("1")), "pw-from-0.1");
+    assert_eq!(states(&history(&home, "db")), [(1, "current".to_string())]);
     home.cli(&[
         "secret",
         "update",
@@ -213,10 +214,10 @@ fn a_secret_the_0_1_local_flavor_wrote_is_version_1_and_its_history_starts_there
     ])
     .ok();
     assert_eq!(
-        states(&history(&home)),
+        states(&history(&home, "db")),
         [(1, "previous".to_string()), (2, "current".to_string())]
     );
-    assert_eq!(password(&home, Some("1")), "pw-from-0.1");
+    assert_eq!(password(&home, "db", Some("1")), "pw-from-0.1");
     assert_eq!(home.revealed("db", None)["values"]["user"], "app");
 }
 
@@ -265,20 +266,20 @@ fn export_carries_labels_and_history_and_import_puts_them_back_in_order() {
         "imported 1 secret into secrets manager `default`: db\nput back 2 later versions \
          over the earliest ones the file carries\n"
     );
-    assert_eq!(password(&other, Some("1")), "one");
-    assert_eq!(password(&other, Some("2")), "two");
-    assert_eq!(password(&other, None), "three");
+    assert_eq!(password(&other, "db", Some("1")), "one");
+    assert_eq!(password(&other, "db", Some("2")), "two");
+    assert_eq!(password(&other, "db", None), "three");
     let current = other.revealed("db", None);
     assert!(current["values"].get("user").is_none(), "{current}");
-    let history = history(&other);
-    assert_eq!(states(&history).len(), 3, "{history}");
-    assert_eq!(history["metadata"]["labels"]["env"], "prod", "{history}");
+    let copied = history(&other, "db");
+    assert_eq!(states(&copied).len(), 3, "{copied}");
+    assert_eq!(copied["metadata"]["labels"]["env"], "prod", "{copied}");
 
     // History cannot be replayed over an existing secret; nothing moves.
     other
         .cli(&["secret", "import", file, "--overwrite"])
         .fails(2, "--overwrite cannot put a secret's history back");
-    assert_eq!(states(&self::history(&other)).len(), 3);
+    assert_eq!(states(&history(&other, "db")).len(), 3);
 
     // A flavor keeping one version: refused, unless --values-only.
     let old = CliHome::new();
