@@ -11,7 +11,7 @@ use std::path::Path;
 use flavorbox::Result;
 
 use super::toolchain::{Tool, absolute, env_tool, run_tool};
-use super::{GENERATED_WORLD, Language};
+use super::{CONTRACT_0_2, GENERATED_WORLD, Language};
 use crate::environment;
 
 /// The componentize-js release flavors are tested with (sdk/js/package.json).
@@ -35,6 +35,7 @@ pub(super) fn language() -> Language {
         ),
         templates: &[("app.js", include_str!("../../templates/js/app.js"))],
         sdk: SDK,
+        contract: CONTRACT_0_2,
         gitignore: "*.wasm\nnode_modules/\n",
         build,
     }
@@ -68,7 +69,14 @@ fn build(dir: &Path, output: &Path) -> Result<()> {
         },
     };
     let carries = "a JavaScript engine of about 13 MB";
-    let (stage, mut cmd) = tool.prepare(&install, COMPONENTIZE_JS_VERSION, dir, SDK, carries)?;
+    let (stage, mut cmd) = tool.prepare(
+        &install,
+        COMPONENTIZE_JS_VERSION,
+        dir,
+        SDK,
+        CONTRACT_0_2,
+        carries,
+    )?;
     cmd.arg(stage.path().join("app.js"))
         .arg("-w")
         .arg(stage.path().join("wit"))

@@ -7,36 +7,17 @@
 
 use flavorbox_tests::CliHome;
 use flavorbox_tests::guests;
+use flavorbox_tests::home::version_states as states;
 use serde_json::Value;
 
 /// The password of version `version` of `db` (the current one if `None`).
 fn password(home: &CliHome, version: Option<&str>) -> String {
-    let mut args = vec!["secret", "get", "db", "--key", "password"];
-    if let Some(version) = version {
-        args.extend(["--version", version]);
-    }
-    home.cli(&args).ok().trim_end().to_string()
+    home.secret_value("db", "password", version)
 }
 
 /// `secret history db -o json`.
 fn history(home: &CliHome) -> Value {
-    home.cli(&["secret", "history", "db", "--output", "json"])
-        .json()
-}
-
-/// The versions a history lists, each `(number, state)`.
-fn states(history: &Value) -> Vec<(u64, String)> {
-    history["versions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| {
-            (
-                v["version"].as_u64().unwrap(),
-                v["state"].as_str().unwrap().to_string(),
-            )
-        })
-        .collect()
+    home.history("db")
 }
 
 #[test]
