@@ -114,6 +114,7 @@ pub fn walks_history(home: &TestHome) {
         "{updated:?}"
     );
 
-    home.cli(&["secret", "delete", "db", "--purge", "--yes"]).ok();
+    home.cli(&["secret", "delete", "db", "--purge", "--yes"])
+        .ok();
     home.cli(&["secret", "history", "db"]).fails(1, "db");
 }
