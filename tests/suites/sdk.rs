@@ -15,9 +15,11 @@
 //!   server on 127.0.0.1 (`flavorbox_tests::openbao`): evaluate, register, CRUD,
 //!   where the secret lands in Vault, and a wrong token answered as denied;
 //!   `examples/vault-js`, the same in JavaScript (the JS SDK's HTTP client);
-//! - a secret's history through the CLI (`sdk/history.rs`) on each of those
-//!   Python and JavaScript flavors: versions with times, an old version
-//!   read, rollback, soft delete and restore, a stale `--if-version`;
+//! - a secret's history through the CLI (`tests/suites/sdk/history.rs`) on
+//!   each of those Python and JavaScript flavors: versions with times, an
+//!   old version read, rollback, soft delete and restore, a stale
+//!   `--if-version`; a class inheriting that history without `storage`
+//!   refused at build;
 //! - a hostile Python flavor is stopped like a Rust one (deadline, memory
 //!   even when Python catches the refusal, a capped log), and its 19 MB
 //!   compile is announced once and then served from the compile cache;
