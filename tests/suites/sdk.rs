@@ -18,8 +18,8 @@
 //! - a secret's history through the CLI (`tests/suites/sdk/history.rs`) on
 //!   each of those Python and JavaScript flavors: versions with times, an
 //!   old version read, rollback, soft delete and restore, a stale
-//!   `--if-version`; a class inheriting that history without `storage`
-//!   refused at build;
+//!   `--if-version`; a class that could not keep that history refused
+//!   at build (`tests/suites/sdk/refused.rs`);
 //! - a hostile Python flavor is stopped like a Rust one (deadline, memory
 //!   even when Python catches the refusal, a capped log), and its 19 MB
 //!   compile is announced once and then served from the compile cache;
@@ -27,6 +27,8 @@
 
 #[path = "sdk/history.rs"]
 mod history;
+#[path = "sdk/refused.rs"]
+mod refused;
 
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
@@ -508,48 +510,4 @@ fn a_python_error_in_the_flavor_shows_the_tool_output_then_one_line() {
         "{out:#?}"
     );
     assert!(!parent.path().join("broken/broken.wasm").exists());
-}
-
-#[test]
-fn a_flavor_inheriting_the_history_without_storage_is_refused_at_build() {
-    // The SDK keeps the history of a flavor of six methods in its storage:
-    // a class that does not declare `storage` could answer nothing of it,
-    // so its build fails naming what to add.
-    for (lang, source, declared, tool, var) in [
-        (
-            "python",
-            "app.py",
-            "CAPABILITIES = [\"storage\"]",
-            components::componentize_py(),
-            "FLAVORBOX_COMPONENTIZE_PY",
-        ),
-        (
-            "js",
-            "app.js",
-            "static CAPABILITIES = ['storage'];",
-            components::componentize_js(),
-            "FLAVORBOX_COMPONENTIZE_JS",
-        ),
-    ] {
-        let parent = new_project("keepless", lang);
-        let app = parent.path().join("keepless").join(source);
-        let text = std::fs::read_to_string(&app).unwrap();
-        assert!(text.contains(declared), "{lang}: {text}");
-        let without = declared.replace("\"storage\"", "").replace("'storage'", "");
-        std::fs::write(&app, text.replace(declared, &without)).unwrap();
-        let out = cli(
-            &["flavor", "build", "keepless"],
-            &[(var, tool.as_os_str())],
-            Some(parent.path()),
-        );
-        assert_eq!(out.code, 2, "{lang}: {out:#?}");
-        assert!(
-            out.stderr.contains(
-                "Keepless inherits the SDK's versions, soft delete and labels, which are kept \
-                 in the flavor's storage: add"
-            ),
-            "{lang}: {out:#?}"
-        );
-        assert!(!parent.path().join("keepless/keepless.wasm").exists());
-    }
 }

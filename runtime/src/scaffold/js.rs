@@ -29,7 +29,9 @@ pub(super) fn language() -> Language {
         arg: "js",
         source: "`app.js`",
         tool: "componentize-js",
-        sdk_note: "; `flavorbox-sdk.js` is the SDK",
+        sdk_note: " (version 0.2); `flavorbox-sdk.js` is the SDK, which keeps the \
+                   versions, soft deletes and labels of 0.2 for the six operations in \
+                   the same storage",
         install: format!(
             "npm install @bytecodealliance/componentize-js@{COMPONENTIZE_JS_VERSION}   # once, here"
         ),

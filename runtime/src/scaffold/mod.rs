@@ -108,7 +108,8 @@ struct Language {
     source: &'static str,
     /// The tool that builds it.
     tool: &'static str,
-    /// What the README says of the SDK the project carries.
+    /// What the README says of the contract version and the SDK the project
+    /// carries.
     sdk_note: &'static str,
     /// The README's line that installs the tool.
     install: String,

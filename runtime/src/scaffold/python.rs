@@ -54,7 +54,9 @@ pub(super) fn language() -> Language {
         arg: "python",
         source: "`app.py`",
         tool: "componentize-py",
-        sdk_note: "; `flavorbox_sdk/` is the SDK",
+        sdk_note: " (version 0.2); `flavorbox_sdk/` is the SDK, which keeps the \
+                   versions, soft deletes and labels of 0.2 for the six operations in \
+                   the same storage",
         install: format!("pip install componentize-py=={COMPONENTIZE_PY_VERSION}       # once"),
         templates: &[("app.py", include_str!("../../templates/python/app.py"))],
         sdk: SDK,

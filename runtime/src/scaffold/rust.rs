@@ -21,7 +21,7 @@ pub(super) fn language() -> Language {
         arg: "rust",
         source: "`src/lib.rs`",
         tool: "cargo",
-        sdk_note: "",
+        sdk_note: " (version 0.1)",
         install: format!("rustup target add {RUST_TARGET}             # once"),
         templates: &[
             (

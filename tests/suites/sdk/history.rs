@@ -9,12 +9,18 @@
 //! states, times that never go back), and a stale check-and-set is shown
 //! to have written nothing.
 
-use flavorbox_tests::TestHome;
 use flavorbox_tests::home::version_states as states;
+use flavorbox_tests::{Run, TestHome};
 
 /// The password of version `version` of `db` (the current one if `None`).
 fn password(home: &TestHome, version: Option<&str>) -> String {
     home.secret_value("db", "password", version)
+}
+
+/// `secret update db password=PASSWORD --if-version VERSION`.
+fn update_if(home: &TestHome, password: &str, version: &str) -> Run {
+    let password = format!("password={password}");
+    home.cli(&["secret", "update", "db", &password, "--if-version", version])
 }
 
 fn versions(pairs: &[(u64, &str)]) -> Vec<(u64, String)> {
@@ -89,26 +95,13 @@ pub fn walks_history(home: &TestHome) {
         .fails(2, "`db` is not deleted");
 
     // A writer that read version 3 is refused now that it is at 4.
-    let stale = home.cli(&[
-        "secret",
-        "update",
-        "db",
-        "password=late",
-        "--if-version",
-        "3",
-    ]);
-    let line = stale.fails(1, "conflict");
+    let line = update_if(home, "late", "3")
+        .fails(1, "conflict")
+        .to_string();
     assert!(line.contains("is at version 4, not 3"), "{line}");
     assert_eq!(password(home, None), "one");
     assert_eq!(states(&home.history("db")).len(), 4);
-    let updated = home.cli(&[
-        "secret",
-        "update",
-        "db",
-        "password=five",
-        "--if-version",
-        "4",
-    ]);
+    let updated = update_if(home, "five", "4");
     assert!(
         updated.ok().contains("from version 4 to version 5"),
         "{updated:?}"
