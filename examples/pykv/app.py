@@ -1,6 +1,13 @@
 """pykv: a secrets-manager flavor that keeps its secrets in the storage
 flavorbox gives each secrets manager (ZenML's BaseSecretsManager, in Python).
 
+It implements ZenML's six methods; the rest of contract 0.2 (versions,
+check-and-set, soft delete and restore, labels, metadata) is inherited from
+the SDK, which keeps it in the same storage under `_flavorbox/` and calls
+these six for the current values. A flavor over a backend that keeps
+versions itself sets `NATIVE_HISTORY = True` and implements every
+operation in the contract's shape instead (see docs/flavor-authoring.md).
+
 Build it with `flavorbox flavor build .`, check it with `flavorbox evaluate`,
 then `flavorbox flavor register pykv.wasm --grant storage`.
 """

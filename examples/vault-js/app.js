@@ -2,8 +2,12 @@
 // OpenBao's) KV version 2 engine, one Vault secret per flavorbox secret, its
 // key-values plus the schema under `zenml_schema_name`, at
 // `<mount>/data/<namespace>/<name>`. Creating uses check-and-set 0 and
-// updating the version just read. Needs the `http` capability for the Vault
-// origin (`flavorbox flavor register vault-js.wasm --allow-host URL`).
+// updating the version just read. It implements ZenML's six methods; the
+// rest of contract 0.2 (versions, check-and-set, soft delete, labels) is the
+// SDK's, kept in flavorbox's storage beside the secrets in Vault, and
+// `validateConfig` is overridden to judge the address before a manager is
+// registered. Needs the `http` capability for the Vault origin and `storage`
+// (`flavorbox flavor register vault-js.wasm --grant storage --allow-host URL`).
 
 import {
   BackendError, BaseSecretsManager, ConfigError, DeniedError, InvalidError, Secret,
@@ -16,13 +20,26 @@ const SEGMENT = /^[A-Za-z0-9_.-]+$/;
 class VaultJs extends BaseSecretsManager {
   static FLAVOR = 'vault-js';
   static DESCRIPTION = 'Secrets in a Vault or OpenBao KV v2 engine, over HTTP (JavaScript).';
-  static CAPABILITIES = ['http'];
+  static CAPABILITIES = ['http', 'storage'];
   static CONFIG = [
     configField('address', 'Vault origin, e.g. https://vault.internal:8200', { required: true }),
     configField('token', 'Vault token with read/write on the mount', { required: true, secret: true }),
     configField('mount', 'KV v2 mount path (default: secret)'),
     configField('namespace', 'path prefix: secrets live as <namespace>/<name>'),
   ];
+
+  validateConfig(config) {
+    super.validateConfig(config);
+    let address;
+    try {
+      address = new URL(config.address);
+    } catch (e) {
+      address = undefined;
+    }
+    if (!address || !['http:', 'https:'].includes(address.protocol) || !address.hostname) {
+      throw new ConfigError('config `address` must be an http(s) origin, e.g. https://vault.internal:8200');
+    }
+  }
 
   url(kind, name = '') {
     const mount = this.config.get('mount', 'secret').replace(/^\/+|\/+$/g, '');

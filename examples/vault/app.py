@@ -5,14 +5,20 @@ secret, its key-values plus the schema under `zenml_schema_name`.
 A secret `name` lives at `<mount>/data/<namespace>/<name>` (or
 `<mount>/data/<name>` without a namespace). Creating uses check-and-set 0 and
 updating the version just read, so neither overwrites a concurrent change.
-Needs the `http` capability for the Vault origin:
 
-    flavorbox flavor register vault.wasm --allow-host http://127.0.0.1:8200
+It implements ZenML's six methods; the rest of contract 0.2 (versions,
+check-and-set, soft delete, labels) is the SDK's, kept in flavorbox's
+storage beside the secrets in Vault. `validate_config` is overridden to
+judge the address before a manager is registered. Needs the `http`
+capability for the Vault origin and `storage`:
+
+    flavorbox flavor register vault.wasm --grant storage --allow-host http://127.0.0.1:8200
     flavorbox secrets-manager register team --flavor vault \\
         --config address=http://127.0.0.1:8200 --config token=... --config namespace=team
 """
 
 import re
+from urllib.parse import urlsplit
 
 from flavorbox_sdk import (BackendError, BaseSecretsManager, ConfigError, ConfigField,
                            DeniedError, InvalidError, Secret, SecretExistsError, export, http)
@@ -26,13 +32,20 @@ class Vault(BaseSecretsManager):
 
     FLAVOR = "vault"
     VERSION = "0.1.0"
-    CAPABILITIES = ["http"]
+    CAPABILITIES = ["http", "storage"]
     CONFIG = [
         ConfigField("address", "Vault origin, e.g. https://vault.internal:8200", required=True),
         ConfigField("token", "Vault token with read/write on the mount", required=True, secret=True),
         ConfigField("mount", "KV v2 mount path (default: secret)"),
         ConfigField("namespace", "path prefix: secrets live as <namespace>/<name>"),
     ]
+
+    def validate_config(self, config):
+        super().validate_config(config)
+        address = urlsplit(config["address"])
+        if address.scheme not in ("http", "https") or not address.hostname:
+            raise ConfigError("config `address` must be an http(s) origin, "
+                              "e.g. https://vault.internal:8200")
 
     def _url(self, kind, name=""):
         mount = self.config.get("mount", "secret").strip("/")

@@ -109,12 +109,17 @@ fn inputs(dir: &Path, lang: Lang) -> Vec<(String, Vec<u8>)> {
     };
     let mut fallback = Vec::new();
     if !has("wit/") {
-        // What `flavor build` embeds: a project's flat `wit/`, contract 0.1
-        // (the one the SDKs speak) beside the shared WASI `deps/`.
+        // What `flavor build` embeds: a project's flat `wit/`, contract 0.2
+        // for Python and JavaScript (the one the SDKs speak), 0.1 for Rust,
+        // beside the shared WASI `deps/`.
+        let contract = match lang {
+            Lang::Rust => "wit/0.1/flavor.wit",
+            Lang::Python | Lang::Js => "wit/0.2/flavor.wit",
+        };
         collect(&workspace().join("wit/deps"), &workspace(), &mut fallback);
         fallback.push((
             "wit/flavor.wit".into(),
-            std::fs::read(workspace().join("wit/0.1/flavor.wit")).unwrap(),
+            std::fs::read(workspace().join(contract)).unwrap(),
         ));
     }
     match lang {

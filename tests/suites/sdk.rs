@@ -4,7 +4,9 @@
 //!
 //! What is tested and why:
 //! - each language's `flavor new` project builds and passes `evaluate` as
-//!   generated, registers and serves CRUD; `examples/pykv` and
+//!   generated (a Python or JavaScript one speaks contract 0.2, so with its
+//!   history checks: the versions, soft delete and labels the SDK keeps for a
+//!   flavor of six methods), registers and serves CRUD; `examples/pykv` and
 //!   `examples/jskv` are exactly what `flavor new` generates, so the example
 //!   and the generated project are one component (built once, see
 //!   `flavorbox_tests::components`), one built with the project's own WIT and SDK,
@@ -13,10 +15,20 @@
 //!   server on 127.0.0.1 (`flavorbox_tests::openbao`): evaluate, register, CRUD,
 //!   where the secret lands in Vault, and a wrong token answered as denied;
 //!   `examples/vault-js`, the same in JavaScript (the JS SDK's HTTP client);
+//! - a secret's history through the CLI (`tests/suites/sdk/history.rs`) on
+//!   each of those Python and JavaScript flavors: versions with times, an
+//!   old version read, rollback, soft delete and restore, a stale
+//!   `--if-version`; a class that could not keep that history refused
+//!   at build (`tests/suites/sdk/refused.rs`);
 //! - a hostile Python flavor is stopped like a Rust one (deadline, memory
 //!   even when Python catches the refusal, a capped log), and its 19 MB
 //!   compile is announced once and then served from the compile cache;
 //! - bad input to `new` and `build`, and a missing tool, are one line, exit 2.
+
+#[path = "sdk/history.rs"]
+mod history;
+#[path = "sdk/refused.rs"]
+mod refused;
 
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
@@ -26,6 +38,7 @@ use flavorbox_tests::components::{self, component, source_key};
 use flavorbox_tests::conformance::assert_evaluate_passes;
 use flavorbox_tests::openbao::{ROOT_TOKEN, openbao};
 use flavorbox_tests::{Run, TestHome, cli_command, workspace};
+use history::walks_history;
 
 /// Runs the CLI (no home: `new`, `build`, `evaluate`) in `dir` with `env`
 /// set.
@@ -130,7 +143,7 @@ fn generated_equals_example(
         "examples/{name}/{source} is not what `flavor new {name} --lang {lang}` generates"
     );
     for (file, source) in [
-        ("wit/flavor.wit", "wit/0.1/flavor.wit"),
+        ("wit/flavor.wit", "wit/0.2/flavor.wit"),
         ("wit/deps/http.wit", "wit/deps/http.wit"),
     ] {
         assert_eq!(
@@ -153,6 +166,7 @@ fn a_python_flavor_from_flavor_new_passes_evaluate_registers_and_serves() {
     evaluate_passes(&wasm, &[], &[]);
     let home = TestHome::new();
     register_and_use(&home, &wasm, "pykv", &["--grant", "storage"], &[]);
+    walks_history(&home);
     // Declared capabilities and config come from the class.
     let json = home
         .cli(&["flavor", "describe", "pykv", "--output", "json"])
@@ -174,6 +188,7 @@ fn a_javascript_flavor_from_flavor_new_passes_evaluate_registers_and_serves() {
     evaluate_passes(&wasm, &[], &[]);
     let home = TestHome::new();
     register_and_use(&home, &wasm, "jskv", &["--grant", "storage"], &[]);
+    walks_history(&home);
 }
 
 #[test]
@@ -223,7 +238,9 @@ fn vault_example(
     );
     let home = TestHome::new();
     let pairs: Vec<(&str, &str)> = config.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    register_and_use(&home, &wasm, flavor, &["--allow-host", &origin], &pairs);
+    let grants = ["--grant", "storage", "--allow-host", &origin];
+    register_and_use(&home, &wasm, flavor, &grants, &pairs);
+    walks_history(&home);
     (home, wasm, config)
 }
 
@@ -270,6 +287,8 @@ fn the_python_vault_example_works_against_openbao() {
             wasm.to_str().unwrap(),
             "--grant",
             "http",
+            "--grant",
+            "storage",
         ])
         .ok();
     ungranted.register_manager(

@@ -11,7 +11,7 @@ use std::path::Path;
 use flavorbox::Result;
 
 use super::toolchain::{Tool, absolute, env_tool, run_tool};
-use super::{GENERATED_WORLD, Language};
+use super::{CONTRACT_0_2, GENERATED_WORLD, Language};
 use crate::environment;
 
 /// The componentize-js release flavors are tested with (sdk/js/package.json).
@@ -29,12 +29,15 @@ pub(super) fn language() -> Language {
         arg: "js",
         source: "`app.js`",
         tool: "componentize-js",
-        sdk_note: "; `flavorbox-sdk.js` is the SDK",
+        sdk_note: " (version 0.2); `flavorbox-sdk.js` is the SDK, which keeps the \
+                   versions, soft deletes and labels of 0.2 for the six operations in \
+                   the same storage",
         install: format!(
             "npm install @bytecodealliance/componentize-js@{COMPONENTIZE_JS_VERSION}   # once, here"
         ),
         templates: &[("app.js", include_str!("../../templates/js/app.js"))],
         sdk: SDK,
+        contract: CONTRACT_0_2,
         gitignore: "*.wasm\nnode_modules/\n",
         build,
     }
@@ -68,7 +71,14 @@ fn build(dir: &Path, output: &Path) -> Result<()> {
         },
     };
     let carries = "a JavaScript engine of about 13 MB";
-    let (stage, mut cmd) = tool.prepare(&install, COMPONENTIZE_JS_VERSION, dir, SDK, carries)?;
+    let (stage, mut cmd) = tool.prepare(
+        &install,
+        COMPONENTIZE_JS_VERSION,
+        dir,
+        SDK,
+        CONTRACT_0_2,
+        carries,
+    )?;
     cmd.arg(stage.path().join("app.js"))
         .arg("-w")
         .arg(stage.path().join("wit"))

@@ -2,7 +2,8 @@
 //! Rust, Python or JavaScript, and the component built from it.
 //!
 //! A new project is self-contained: it carries the contract (`wit/`, the
-//! copy this flavorbox was built with, so the component links in this host)
+//! copy this flavorbox was built with, so the component links in this host:
+//! 0.2 for Python and JavaScript, whose SDKs speak it, 0.1 for Rust)
 //! and, for Python and JavaScript, the SDK that gives the flavor ZenML's
 //! `BaseSecretsManager` shape. `build` runs the language's tool (cargo,
 //! componentize-py, componentize-js); a project without its own `wit/` or
@@ -36,13 +37,16 @@ use super::output::out;
 /// `wasi:http` client the host links for every flavor.
 const GENERATED_WORLD: &str = "http-flavor";
 
-/// Files of the contract, as this flavorbox was built with them: version 0.1
-/// (the one the SDKs speak), laid out flat as a project's `wit/`.
-const WIT: &[(&str, &str)] = &[
-    (
-        "wit/flavor.wit",
-        include_str!("../../../wit/0.1/flavor.wit"),
-    ),
+/// Contract 0.2, as this flavorbox was built with it: the one the Python
+/// and JavaScript SDKs speak.
+const CONTRACT_0_2: &str = include_str!("../../../wit/0.2/flavor.wit");
+
+/// Contract 0.1, the one a new Rust project starts on.
+const CONTRACT_0_1: &str = include_str!("../../../wit/0.1/flavor.wit");
+
+/// The WASI packages every contract version links, as a project's
+/// `wit/deps/`.
+const WIT_DEPS: &[(&str, &str)] = &[
     (
         "wit/deps/cli.wit",
         include_str!("../../../wit/deps/cli.wit"),
@@ -69,6 +73,11 @@ const WIT: &[(&str, &str)] = &[
         include_str!("../../../wit/deps/sockets.wit"),
     ),
 ];
+
+/// A project's `wit/`: `contract` laid out flat beside the WASI packages.
+fn wit_files(contract: &'static str) -> impl Iterator<Item = (&'static str, &'static str)> {
+    std::iter::once(("wit/flavor.wit", contract)).chain(WIT_DEPS.iter().copied())
+}
 
 const README: &str = include_str!("../../templates/README.md");
 
@@ -99,7 +108,8 @@ struct Language {
     source: &'static str,
     /// The tool that builds it.
     tool: &'static str,
-    /// What the README says of the SDK the project carries.
+    /// What the README says of the contract version and the SDK the project
+    /// carries.
     sdk_note: &'static str,
     /// The README's line that installs the tool.
     install: String,
@@ -107,6 +117,8 @@ struct Language {
     templates: &'static [(&'static str, &'static str)],
     /// The SDK's files, carried as they are.
     sdk: &'static [(&'static str, &'static str)],
+    /// The contract (`flavor.wit`) the project carries or is built against.
+    contract: &'static str,
     gitignore: &'static str,
     /// Builds the project in a directory into a component at a path.
     build: fn(&Path, &Path) -> Result<()>,
@@ -229,7 +241,11 @@ fn project_files(name: &str, language: &Language) -> Vec<(String, String)> {
     let mut files = vec![("README.md".to_string(), readme)];
     let templates = language.templates.iter();
     files.extend(templates.map(|(path, text)| (path.to_string(), fill(text))));
-    let carried = language.sdk.iter().chain(WIT);
+    let carried = language
+        .sdk
+        .iter()
+        .copied()
+        .chain(wit_files(language.contract));
     files.extend(carried.map(|(path, text)| (path.to_string(), text.to_string())));
     files.push((".gitignore".into(), language.gitignore.into()));
     files
@@ -348,6 +364,21 @@ mod tests {
         for bad in ["", "1abc", "My", "a.b", "a b", "a/b", "../x", long.as_str()] {
             assert!(check_name(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn python_and_js_projects_carry_contract_0_2_and_rust_ones_0_1() {
+        let contract = |lang: Lang| {
+            project_files("my-vault", &lang.language())
+                .into_iter()
+                .find(|(path, _)| path == "wit/flavor.wit")
+                .map(|(_, text)| text)
+                .unwrap()
+        };
+        for lang in [Lang::Python, Lang::Js] {
+            assert!(contract(lang).starts_with("package flavorbox:secrets@0.2.0;"));
+        }
+        assert!(contract(Lang::Rust).starts_with("package flavorbox:secrets@0.1.0;"));
     }
 
     #[test]

@@ -10,7 +10,7 @@ use std::path::Path;
 use flavorbox::Result;
 
 use super::toolchain::{Tool, absolute, env_tool, run_tool};
-use super::{GENERATED_WORLD, Language};
+use super::{CONTRACT_0_2, GENERATED_WORLD, Language};
 use crate::environment;
 
 /// The componentize-py release flavors are tested with (scripts/install-componentize.sh).
@@ -31,12 +31,20 @@ const SDK: &[(&str, &str)] = &[
         include_str!("../../../sdk/python/flavorbox_sdk/flavor.py"),
     ),
     (
+        "flavorbox_sdk/history.py",
+        include_str!("../../../sdk/python/flavorbox_sdk/history.py"),
+    ),
+    (
         "flavorbox_sdk/host.py",
         include_str!("../../../sdk/python/flavorbox_sdk/host.py"),
     ),
     (
         "flavorbox_sdk/http.py",
         include_str!("../../../sdk/python/flavorbox_sdk/http.py"),
+    ),
+    (
+        "flavorbox_sdk/model.py",
+        include_str!("../../../sdk/python/flavorbox_sdk/model.py"),
     ),
 ];
 
@@ -46,10 +54,13 @@ pub(super) fn language() -> Language {
         arg: "python",
         source: "`app.py`",
         tool: "componentize-py",
-        sdk_note: "; `flavorbox_sdk/` is the SDK",
+        sdk_note: " (version 0.2); `flavorbox_sdk/` is the SDK, which keeps the \
+                   versions, soft deletes and labels of 0.2 for the six operations in \
+                   the same storage",
         install: format!("pip install componentize-py=={COMPONENTIZE_PY_VERSION}       # once"),
         templates: &[("app.py", include_str!("../../templates/python/app.py"))],
         sdk: SDK,
+        contract: CONTRACT_0_2,
         gitignore: "*.wasm\n__pycache__/\n",
         build,
     }
@@ -67,7 +78,14 @@ fn build(dir: &Path, output: &Path) -> Result<()> {
         environment::COMPONENTIZE_PY
     );
     let carries = "a Python runtime of about 18 MB";
-    let (stage, mut cmd) = tool.prepare(&install, COMPONENTIZE_PY_VERSION, dir, SDK, carries)?;
+    let (stage, mut cmd) = tool.prepare(
+        &install,
+        COMPONENTIZE_PY_VERSION,
+        dir,
+        SDK,
+        CONTRACT_0_2,
+        carries,
+    )?;
     cmd.arg("-d")
         .arg(stage.path().join("wit"))
         .args(["-w", GENERATED_WORLD, "componentize", "app", "-p"])

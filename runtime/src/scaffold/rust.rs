@@ -10,8 +10,8 @@ use std::process::Command;
 
 use flavorbox::{Error, Result};
 
-use super::Language;
 use super::toolchain::{Tool, run_tool};
+use super::{CONTRACT_0_1, Language};
 
 const RUST_TARGET: &str = "wasm32-wasip2";
 
@@ -21,7 +21,7 @@ pub(super) fn language() -> Language {
         arg: "rust",
         source: "`src/lib.rs`",
         tool: "cargo",
-        sdk_note: "",
+        sdk_note: " (version 0.1)",
         install: format!("rustup target add {RUST_TARGET}             # once"),
         templates: &[
             (
@@ -34,6 +34,7 @@ pub(super) fn language() -> Language {
             ),
         ],
         sdk: &[],
+        contract: CONTRACT_0_1,
         gitignore: "/target\n*.wasm\n",
         build,
     }

@@ -12,7 +12,7 @@ use std::process::{Command, Stdio};
 
 use flavorbox::{Error, Result};
 
-use super::WIT;
+use super::wit_files;
 
 /// How to run a tool, or the one line that says how to install it.
 pub(super) struct Tool {
@@ -30,7 +30,8 @@ impl Tool {
 
     /// Readies a build of the project in `dir` with this tool: its version
     /// checked (`install` says how to get it; a version other than `tested`
-    /// is warned about), the project staged with `sdk`, and what is built
+    /// is warned about), the project staged with `sdk` and `contract` (where
+    /// it carries no copy of its own), and what is built
     /// announced (`carries`: the runtime the component embeds). The staged
     /// copy (kept while it lives) and the tool's command, run in it.
     pub(super) fn prepare(
@@ -38,12 +39,13 @@ impl Tool {
         install: &str,
         tested: &str,
         dir: &Path,
-        sdk: &[(&str, &str)],
+        sdk: &'static [(&'static str, &'static str)],
+        contract: &'static str,
         carries: &str,
     ) -> Result<(tempfile::TempDir, Command)> {
         let version = self.version(install)?;
         warn_version(self.name, &version, tested);
-        let stage = staging(dir, sdk)?;
+        let stage = staging(dir, sdk, contract)?;
         eprintln!(
             "building with {} {} ({carries})…",
             self.name,
@@ -117,17 +119,20 @@ pub(super) fn run_tool(mut cmd: Command, tool: &str) -> Result<std::process::Out
 /// A copy of the project to build from, with the contract and the SDK the
 /// project does not carry itself. Tools write caches next to their inputs;
 /// building from a copy keeps them out of the user's tree.
-fn staging(dir: &Path, sdk: &[(&str, &str)]) -> Result<tempfile::TempDir> {
+fn staging(
+    dir: &Path,
+    sdk: &'static [(&'static str, &'static str)],
+    contract: &'static str,
+) -> Result<tempfile::TempDir> {
     let stage = tempfile::Builder::new()
         .prefix("flavorbox-build-")
         .tempdir()
         .map_err(|e| Error::host(format!("cannot create a build directory: {e}")))?;
     copy_tree(dir, stage.path())?;
     let has_sdk = sdk.iter().all(|(p, _)| dir.join(p).exists());
-    for (relative, text) in WIT
-        .iter()
+    for (relative, text) in wit_files(contract)
         .filter(|_| !dir.join("wit").is_dir())
-        .chain(sdk.iter().filter(|_| !has_sdk))
+        .chain(sdk.iter().copied().filter(|_| !has_sdk))
     {
         let path = stage.path().join(relative);
         if let Some(parent) = path.parent() {

@@ -9,6 +9,9 @@ flavor is reported as a failed operation, never as a crashed host.
     InvalidError, ValueError     -> invalid   (ValueError itself, not its
                                                subclasses such as JSON errors)
     DeniedError, PermissionError -> denied
+    ConflictError                -> conflict  (a check-and-set write found
+                                               another version; nothing
+                                               was written)
     BackendError, anything else  -> backend
 """
 
@@ -56,6 +59,13 @@ class BackendError(FlavorError):
     variant = "backend"
 
 
+class ConflictError(FlavorError):
+    """A check-and-set write found the secret at another version than
+    expected; nothing was written (`conflict`)."""
+
+    variant = "conflict"
+
+
 class ConfigError(InvalidError):
     """A config value the flavor needs is missing or malformed (`invalid`)."""
 
@@ -83,5 +93,6 @@ def from_variant(variant, message):
         "invalid": InvalidError,
         "denied": DeniedError,
         "backend": BackendError,
+        "conflict": ConflictError,
     }
     return kinds.get(variant, BackendError)(message)

@@ -22,6 +22,7 @@ _VARIANTS = {
     _types.Error_Invalid: "invalid",
     _types.Error_Denied: "denied",
     _types.Error_Backend: "backend",
+    _types.Error_Conflict: "conflict",
 }
 
 
