@@ -264,8 +264,20 @@ pub fn object(text: &str, shown: &str) -> Result<serde_json::Map<String, serde_j
             insert_once(events, &mut object, key, value)?;
         }
         Ok(object)
-    })?;
-    Ok(object.unwrap_or_default())
+    });
+    match object {
+        Ok(object) => Ok(object.unwrap_or_default()),
+        // A YAML 1.1 writer may leave such a break where it breaks the
+        // block it writes (`|2+` and then the break at column 0): the
+        // text is not YAML, and the break is why.
+        Err(err) if text.contains(YAML_1_1_BREAKS) && err.detail().contains("not YAML") => {
+            Err(events.bad_text(format!(
+                "not YAML where it holds U+0085, U+2028 or U+2029, which YAML 1.1 writers \
+                 (`secret get --output yaml` too) break lines at; give it as JSON"
+            )))
+        }
+        Err(err) => Err(err),
+    }
 }
 
 fn insert_once(
@@ -379,6 +391,9 @@ mod tests {
             // A quoted U+2028 followed by indentation: a line break to
             // YAML 1.1 writers, text and spaces to YAML 1.2.
             ("k: '\u{2028}\n  '\n", "U+2028"),
+            // What a YAML 1.1 writer makes of a value "U+2028, newline": a
+            // block whose break sits at column 0, which is not YAML.
+            ("values:\n  k: |2+\n\u{2028}\n", "U+2028"),
         ] {
             let err = refused(bad);
             assert!(err.contains(why), "{bad:?}: {err}");

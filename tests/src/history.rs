@@ -18,11 +18,7 @@ use crate::{CliHome, TestHome};
 /// if `None`).
 #[track_caller]
 pub fn password(home: &CliHome, name: &str, version: Option<&str>) -> String {
-    let mut args = vec!["secret", "get", name, "--key", "password"];
-    if let Some(version) = version {
-        args.extend(["--version", version]);
-    }
-    home.cli(&args).ok().trim_end().to_string()
+    home.secret_value(name, "password", version)
 }
 
 /// `secret history NAME -o json`.

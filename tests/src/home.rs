@@ -122,13 +122,6 @@ impl CliHome {
         self.cli(&args).ok().trim_end().to_string()
     }
 
-    /// `secret history NAME --output json` on the active manager.
-    #[track_caller]
-    pub fn history(&self, name: &str) -> Value {
-        self.cli(&["secret", "history", name, "--output", "json"])
-            .json()
-    }
-
     /// `secret register NAME ARGS...` on the active manager (`args`: the
     /// `KEY=VALUE` pairs and flags such as `--schema`); must succeed.
     #[track_caller]
@@ -330,21 +323,4 @@ impl Default for TestHome {
     fn default() -> Self {
         Self::new()
     }
-}
-
-/// The versions a `secret history --output json` lists, each `(number,
-/// state)`.
-#[track_caller]
-pub fn version_states(history: &Value) -> Vec<(u64, String)> {
-    history["versions"]
-        .as_array()
-        .expect("a history lists its versions")
-        .iter()
-        .map(|v| {
-            (
-                v["version"].as_u64().expect("a version number"),
-                v["state"].as_str().expect("a version state").to_string(),
-            )
-        })
-        .collect()
 }

@@ -9,7 +9,7 @@
 //! states, times that never go back), and a stale check-and-set is shown
 //! to have written nothing.
 
-use flavorbox_tests::home::version_states as states;
+use flavorbox_tests::history::{history, states};
 use flavorbox_tests::{Run, TestHome};
 
 /// The password of version `version` of `db` (the current one if `None`).
@@ -35,7 +35,7 @@ pub fn walks_history(home: &TestHome) {
     home.cli(&["secret", "update", "db", "user=app", "password=three"])
         .ok();
 
-    let three = home.history("db");
+    let three = history(home, "db");
     assert_eq!(
         states(&three),
         versions(&[(1, "previous"), (2, "previous"), (3, "current")]),
@@ -79,7 +79,7 @@ pub fn walks_history(home: &TestHome) {
     home.cli(&["secret", "delete", "db", "--yes"]).ok();
     assert!(!home.secret_names(None).contains(&"db".to_string()));
     home.cli(&["secret", "get", "db"]).fails(1, "db");
-    let deleted = home.history("db");
+    let deleted = history(home, "db");
     assert_eq!(deleted["metadata"]["deleted"], true, "{deleted}");
     assert_eq!(states(&deleted)[3], (4, "deleted".to_string()));
     home.cli(&["secret", "register", "db", "password=x"])
@@ -90,7 +90,7 @@ pub fn walks_history(home: &TestHome) {
     );
     assert_eq!(password(home, None), "one");
     assert_eq!(password(home, Some("2")), "two");
-    assert_eq!(states(&home.history("db"))[3], (4, "current".to_string()));
+    assert_eq!(states(&history(home, "db"))[3], (4, "current".to_string()));
     home.cli(&["secret", "restore", "db"])
         .fails(2, "`db` is not deleted");
 
@@ -100,7 +100,7 @@ pub fn walks_history(home: &TestHome) {
         .to_string();
     assert!(line.contains("is at version 4, not 3"), "{line}");
     assert_eq!(password(home, None), "one");
-    assert_eq!(states(&home.history("db")).len(), 4);
+    assert_eq!(states(&history(home, "db")).len(), 4);
     let updated = update_if(home, "five", "4");
     assert!(
         updated.ok().contains("from version 4 to version 5"),
