@@ -26,8 +26,6 @@ use std::collections::BTreeMap;
 
 use flavor_kit::zenml::SCHEMA_KEY;
 use serde_json::{Value, json};
-use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 
 use crate::Error;
 use crate::codec::NAMESPACE_LABEL;
@@ -308,19 +306,8 @@ fn time_field(op: &str, object: &Value, key: &str) -> Result<u64, Error> {
         .ok_or_else(|| errors::malformed(op, &format!("no usable {key}")))
 }
 
-/// An RFC 3339 time (GCP's, e.g. `2024-05-01T10:00:00.123456Z`) in
-/// milliseconds since the Unix epoch; `None` if it is none or before 1970.
-pub fn millis(text: &str) -> Option<u64> {
-    let at = OffsetDateTime::parse(text, &Rfc3339).ok()?;
-    u64::try_from(at.unix_timestamp_nanos() / 1_000_000).ok()
-}
-
-/// Now, in milliseconds since the Unix epoch (0 if the clock says 1970).
-pub fn now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-}
+/// RFC 3339 times and now, in milliseconds since the Unix epoch.
+pub use flavor_kit::clock::{now_millis as now, rfc3339_millis as millis};
 
 #[cfg(test)]
 mod tests {

@@ -56,6 +56,7 @@ wit_bindgen::generate!({
 });
 
 pub mod bulk;
+pub mod clock;
 pub mod errors;
 pub mod http;
 pub mod labels;
