@@ -37,20 +37,14 @@
 //! `validate-config` reaching for the network or storage (it only checks
 //! the config's shape, `settings.rs`).
 
-mod bindings {
-    wit_bindgen::generate!({
-        path: "../../../wit/0.2",
-        world: "flavor",
-        default_bindings_module: "crate::v0_2::bindings",
-    });
-}
+flavor_kit::contract_0_2!("crate::v0_2::bindings");
 
 use std::collections::BTreeMap;
 
 use bindings::exports::flavorbox::secrets::{metadata, secrets_manager};
 use bindings::flavorbox::secrets::types::{
-    ConfigField, Error, FlavorInfo, Secret, SecretHistory, SecretMetadata, VersionInfo,
-    VersionState, VersionedSecret,
+    Error, FlavorInfo, Secret, SecretHistory, SecretMetadata, VersionInfo, VersionState,
+    VersionedSecret,
 };
 use flavor_kit::errors::describe;
 use flavor_kit::http::Call;
@@ -75,34 +69,6 @@ const MAX_LISTED_VERSIONS: usize = 1000;
 const STALE_ETAG: [&str; 2] = ["ABORTED", "FAILED_PRECONDITION"];
 
 type KitError = flavor_kit::Error;
-
-impl From<KitError> for Error {
-    fn from(e: KitError) -> Error {
-        match e {
-            KitError::NotFound(m) => Error::NotFound(m),
-            KitError::AlreadyExists(m) => Error::AlreadyExists(m),
-            KitError::Invalid(m) => Error::Invalid(m),
-            KitError::Denied(m) => Error::Denied(m),
-            KitError::Backend(m) => Error::Backend(m),
-        }
-    }
-}
-
-fn to_kit(secret: Secret) -> flavor_kit::Secret {
-    flavor_kit::Secret {
-        name: secret.name,
-        schema: secret.schema,
-        values: secret.values,
-    }
-}
-
-fn from_kit(secret: flavor_kit::Secret) -> Secret {
-    Secret {
-        name: secret.name,
-        schema: secret.schema,
-        values: secret.values,
-    }
-}
 
 /// What an etag-conditioned update came to.
 enum Patched {
@@ -547,23 +513,7 @@ impl secrets_manager::Guest for Gcp {
 
 impl metadata::Guest for Gcp {
     fn info() -> FlavorInfo {
-        let info = <Client as Manager>::ABOUT.info();
-        FlavorInfo {
-            name: info.name,
-            version: info.version,
-            description: info.description,
-            config: info
-                .config
-                .into_iter()
-                .map(|f| ConfigField {
-                    name: f.name,
-                    description: f.description,
-                    required: f.required,
-                    secret: f.secret,
-                })
-                .collect(),
-            capabilities: info.capabilities,
-        }
+        flavor_info(&<Client as Manager>::ABOUT)
     }
 }
 
