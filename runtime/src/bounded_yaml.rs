@@ -271,10 +271,11 @@ pub fn object(text: &str, shown: &str) -> Result<serde_json::Map<String, serde_j
         // block it writes (`|2+` and then the break at column 0): the
         // text is not YAML, and the break is why.
         Err(err) if text.contains(YAML_1_1_BREAKS) && err.detail().contains("not YAML") => {
-            Err(events.bad_text(format!(
+            Err(events.bad_text(
                 "not YAML where it holds U+0085, U+2028 or U+2029, which YAML 1.1 writers \
                  (`secret get --output yaml` too) break lines at; give it as JSON"
-            )))
+                    .to_string(),
+            ))
         }
         Err(err) => Err(err),
     }
