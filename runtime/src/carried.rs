@@ -12,17 +12,24 @@
 //! fails, every secret the import created is purged and the error says so.
 //! Against a file's history read loosely: versions strictly increasing,
 //! each version's values checked as any input, labels by the contract's
-//! rules, all before anything is written.
+//! rules, all before anything is written. Against a file asking for more
+//! writes than any export makes: at most `MAX_LISTED_VERSIONS` earlier
+//! versions per secret (what a history lists) and
+//! [`MAX_REPLAYED_VERSIONS`] in one import, refused before any write.
 
 use std::collections::BTreeMap;
 
-use flavorbox::contract::history::{Labels, VersionState};
+use flavorbox::contract::history::{Labels, MAX_LISTED_VERSIONS, VersionState};
 use flavorbox::managers::{Deletion, LabelChange, SecretUpdate, SecretsApi};
 use flavorbox::{Error, ErrorKind, Result, Secret};
 use serde::Serialize;
 use serde_json::Value;
 
 use super::input;
+
+/// Most earlier versions one import writes back, over all its secrets
+/// (each is a write of its own): as many calls as a bulk deletion makes.
+const MAX_REPLAYED_VERSIONS: usize = 10_000;
 
 /// An earlier version of a secret, as exported.
 #[derive(Serialize)]
@@ -122,6 +129,13 @@ pub fn parse(
         Some(Value::Array(versions)) => versions,
         Some(_) => return Err(bad(format!("secret `{name}`: `history` is not a list"))),
     };
+    if versions.len() > MAX_LISTED_VERSIONS {
+        return Err(bad(format!(
+            "secret `{name}`: a history of {} versions, more than the {MAX_LISTED_VERSIONS} \
+             one secret's history lists",
+            versions.len()
+        )));
+    }
     let mut last = 0;
     for version in versions {
         let malformed = || {
@@ -181,6 +195,14 @@ pub fn first_writes(
 ) -> Result<Vec<Secret>> {
     if carried.iter().all(Carried::is_empty) {
         return Ok(secrets.to_vec());
+    }
+    let replays: usize = carried.iter().map(|c| c.history.len()).sum();
+    if replays > MAX_REPLAYED_VERSIONS {
+        return Err(Error::invalid(format!(
+            "the file carries {replays} earlier versions, more than the \
+             {MAX_REPLAYED_VERSIONS} one import writes back; import the values alone with \
+             --values-only, or split the file"
+        )));
     }
     if !api.keeps_history()? {
         return Err(Error::invalid(format!(

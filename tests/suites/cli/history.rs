@@ -306,3 +306,32 @@ fn export_carries_labels_and_history_and_import_puts_them_back_in_order() {
         .fails(2, "history version 1 after version 1");
     assert!(third.secret_names(None).is_empty());
 }
+
+/// A file handed over may ask for far more writes than any export makes:
+/// past what a history lists for one secret, or past what one import
+/// writes back, it is refused before anything is written.
+#[test]
+fn an_import_asking_for_too_many_versions_is_refused_before_any_write() {
+    let home = CliHome::new();
+    let version = |n: u64| serde_json::json!({"version": n, "created": n, "schema": "arbitrary", "values": {"k": "v"}});
+    let entry = |name: String, count: u64| {
+        serde_json::json!({"name": name, "schema": "arbitrary", "values": {"k": "v"},
+                           "history": (1..=count).map(version).collect::<Vec<_>>()})
+    };
+    let write = |file: &str, secrets: Vec<Value>| {
+        let path = home.path().join(file);
+        let export = serde_json::json!({"flavorbox_export": 1, "manager": "m", "secrets": secrets});
+        std::fs::write(&path, export.to_string()).unwrap();
+        path.to_str().unwrap().to_string()
+    };
+    let one = write("one.json", vec![entry("db".to_string(), 1001)]);
+    home.cli(&["secret", "import", &one])
+        .fails(2, "a history of 1001 versions, more than the 1000");
+    let many = write(
+        "many.json",
+        (0..11).map(|i| entry(format!("s{i}"), 1000)).collect(),
+    );
+    home.cli(&["secret", "import", &many])
+        .fails(2, "carries 11000 earlier versions, more than the 10000");
+    assert!(home.secret_names(None).is_empty());
+}
