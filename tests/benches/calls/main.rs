@@ -293,9 +293,9 @@ fn bench_raw_call(c: &mut Criterion, fx: &Fixture) {
     // The baseline checks a copy of the very answer the component gives.
     let described = fx.ns.sandbox.info(&fx.ns.local).result.expect("info");
     let answer = wit_info(&described);
-    assert_eq!(native_info(&answer), described);
+    assert_eq!(native_info(&answer, described.contract), described);
     group.bench_function("native-info", |b| {
-        b.iter(|| native_info(black_box(&answer)))
+        b.iter(|| native_info(black_box(&answer), described.contract))
     });
     group.finish();
 }

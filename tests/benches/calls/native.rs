@@ -142,8 +142,8 @@ pub(crate) fn wit_info(described: &FlavorDescription) -> FlavorInfo {
     }
 }
 
-/// What the host does with an `info()` answer, without the sandbox: take a
-/// copy of the answer and check it.
-pub(crate) fn native_info(answer: &FlavorInfo) -> FlavorDescription {
-    FlavorDescription::from_wit(answer.clone(), ContractVersion::V0_1).expect("a valid description")
+/// What the host does with an `info()` answer of a flavor speaking
+/// `contract`, without the sandbox: take a copy of the answer and check it.
+pub(crate) fn native_info(answer: &FlavorInfo, contract: ContractVersion) -> FlavorDescription {
+    FlavorDescription::from_wit(answer.clone(), contract).expect("a valid description")
 }
