@@ -67,15 +67,23 @@ impl OpenBao {
 /// The OpenBao server of this test binary, started on first use.
 pub fn openbao() -> &'static OpenBao {
     static SERVER: OnceLock<OpenBao> = OnceLock::new();
-    SERVER.get_or_init(start)
+    SERVER.get_or_init(|| start(None))
 }
 
-fn start() -> OpenBao {
+/// A dev server of its own that also reads the configuration file
+/// `config` (e.g. an `audit` stanza: OpenBao enables audit devices only
+/// from its configuration); stopped when dropped.
+pub fn openbao_with_config(config: &std::path::Path) -> OpenBao {
+    start(Some(config))
+}
+
+fn start(config: Option<&std::path::Path>) -> OpenBao {
     let bao = BAO.installed();
     let port = crate::free_port();
     let log = std::env::temp_dir().join(format!("flavorbox-bao-{}-{port}.log", std::process::id()));
     let listen = format!("-dev-listen-address=127.0.0.1:{port}");
     let token = format!("-dev-root-token-id={ROOT_TOKEN}");
+    let config_arg = config.map(|path| format!("-config={}", path.display()));
     let guard = Guarded::start(Server {
         name: "bao-guard",
         command: vec![
@@ -84,7 +92,10 @@ fn start() -> OpenBao {
             "-dev".as_ref(),
             listen.as_ref(),
             token.as_ref(),
-        ],
+        ]
+        .into_iter()
+        .chain(config_arg.as_deref().map(std::ffi::OsStr::new))
+        .collect(),
         log: &log,
         cleanup: Some(&log),
         signal: "TERM",

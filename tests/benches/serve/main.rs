@@ -1,11 +1,15 @@
-//! `flavorbox serve` under load: requests/s and p50/p99 latency of
-//! `GET /v1/managers/default/secrets/NAME` over loopback keep-alive
-//! connections, on SQLite with one node and on PostgreSQL with one and two
-//! nodes, next to the baseline of the same run: a bare `SELECT 1` round trip
-//! through the same driver and pool the PostgreSQL store uses.
+//! `flavorbox serve` under load next to the peer a team would run instead,
+//! in the same run: requests/s and p50/p99 latency of `GET` of one two-key
+//! secret, measured by `wrk` over loopback keep-alive connections, on
+//! OpenBao's dev server (without and with a file audit device), on a
+//! `flavorbox serve` node on SQLite and on PostgreSQL (one node, two
+//! nodes), with `whoami` (a token check and an audit entry, no flavor
+//! call) and a bare `SELECT 1` through the PostgreSQL store's driver and
+//! pool to show what a request costs besides its call. Prints the ratios.
 //!
-//! Run: `cargo build --release -p flavorbox-cli && cargo bench -p flavorbox-tests
-//! --bench serve`. `FLAVORBOX_BENCH_SECS` (default 5) sets each row's length,
+//! Run: `scripts/bench.sh` (which installs wrk and OpenBao and builds the
+//! CLI), or after those `cargo bench -p flavorbox-tests --bench serve`.
+//! `FLAVORBOX_BENCH_SECS` (default 10) sets each row's length,
 //! `FLAVORBOX_BENCH_CONNECTIONS` (default 8) the connections. Nothing is
 //! asserted about time: the numbers are printed.
 
@@ -13,7 +17,11 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
+mod peer;
+mod wrk;
+
 use flavorbox::store::PostgresDatabase;
+use flavorbox_tests::openbao::openbao;
 use flavorbox_tests::postgres::Postgres;
 use flavorbox_tests::run_cli;
 use flavorbox_tests::serve_node::Node;
@@ -65,11 +73,13 @@ impl Connection {
 
 struct Row {
     name: String,
-    requests: usize,
-    elapsed: Duration,
+    rate: f64,
     p50: Duration,
     p99: Duration,
 }
+
+/// wrk's threads: one per core of this machine, as it would be run.
+const WRK_THREADS: u32 = 2;
 
 fn env_or(name: &str, default: u64) -> u64 {
     std::env::var(name)
@@ -115,43 +125,10 @@ fn load<S>(
     let at = |q: f64| latencies[((latencies.len() as f64 * q) as usize).min(latencies.len() - 1)];
     Row {
         name: name.to_string(),
-        requests: latencies.len(),
-        elapsed,
+        rate: latencies.len() as f64 / elapsed.as_secs_f64(),
         p50: at(0.50),
         p99: at(0.99),
     }
-}
-
-fn get_row(name: &str, ports: &[u16], token: &str, connections: usize, secs: u64) -> Row {
-    path_row(
-        name,
-        "/v1/managers/default/secrets/bench",
-        ports,
-        token,
-        connections,
-        secs,
-    )
-}
-
-/// `GET path` on `ports` (round robin over the connections).
-fn path_row(
-    name: &str,
-    path: &str,
-    ports: &[u16],
-    token: &str,
-    connections: usize,
-    secs: u64,
-) -> Row {
-    load(
-        name,
-        connections,
-        secs,
-        |i| Connection::open(ports[i % ports.len()]),
-        |c| {
-            let status = c.request("GET", path, token, "");
-            assert_eq!(status, 200);
-        },
-    )
 }
 
 fn seed(port: u16, token: &str) {
@@ -172,13 +149,79 @@ fn token(home: &std::path::Path, store: Option<&str>, role: &str) -> String {
     run_cli(Some(home), &args, None).ok().trim().to_string()
 }
 
+/// `GET path` on a flavorbox node through wrk, with a bearer token.
+fn flavorbox_row(name: &str, port: u16, path: &str, token: &str, secs: u64) -> Row {
+    wrk_row(
+        name,
+        format!("http://127.0.0.1:{port}{path}"),
+        "Authorization",
+        &format!("Bearer {token}"),
+        secs,
+    )
+}
+
+fn wrk_row(name: &str, url: String, header: &str, value: &str, secs: u64) -> Row {
+    let measured = wrk::Load {
+        url,
+        header,
+        value,
+        threads: WRK_THREADS,
+        connections: connections() as u32,
+        secs,
+    }
+    .run();
+    Row {
+        name: name.to_string(),
+        rate: measured.rate,
+        p50: measured.p50,
+        p99: measured.p99,
+    }
+}
+
+fn connections() -> usize {
+    env_or("FLAVORBOX_BENCH_CONNECTIONS", 8) as usize
+}
+
+const SECRET_PATH: &str = "/v1/managers/default/secrets/bench";
+
 fn main() {
     if std::env::args().any(|a| a == "--list") {
         return;
     }
-    let secs = env_or("FLAVORBOX_BENCH_SECS", 5);
-    let connections = env_or("FLAVORBOX_BENCH_CONNECTIONS", 8) as usize;
+    let secs = env_or("FLAVORBOX_BENCH_SECS", 10);
     let mut rows = Vec::new();
+
+    // The peer: OpenBao's dev server, without and with a file audit device.
+    let bao = openbao();
+    let bao_token = peer::seed(bao);
+    let bao_url = format!("{}{}", bao.origin(), peer::PATH);
+    wrk_row("warm-up", bao_url.clone(), "X-Vault-Token", &bao_token, 1);
+    rows.push(wrk_row(
+        "peer: OpenBao, no audit device",
+        bao_url.clone(),
+        "X-Vault-Token",
+        &bao_token,
+        secs,
+    ));
+    let audit_dir = tempfile::tempdir().unwrap();
+    let audited = peer::audited(audit_dir.path());
+    let audited_token = peer::seed(&audited);
+    let audited_url = format!("{}{}", audited.origin(), peer::PATH);
+    wrk_row(
+        "warm-up",
+        audited_url.clone(),
+        "X-Vault-Token",
+        &audited_token,
+        1,
+    );
+    rows.push(wrk_row(
+        PEER_AUDITED,
+        audited_url,
+        "X-Vault-Token",
+        &audited_token,
+        secs,
+    ));
+    drop(audited);
 
     // SQLite, one node (its home holds the store).
     {
@@ -189,20 +232,19 @@ fn main() {
         );
         let node = Node::start(home, None, &[]);
         seed(node.port, &write);
-        get_row("warm-up", &[node.port], &read, connections, 1);
-        rows.push(get_row(
-            "get, sqlite, 1 node",
-            &[node.port],
+        flavorbox_row("warm-up", node.port, SECRET_PATH, &read, 1);
+        rows.push(flavorbox_row(
+            SQLITE_GET,
+            node.port,
+            SECRET_PATH,
             &read,
-            connections,
             secs,
         ));
-        rows.push(path_row(
+        rows.push(flavorbox_row(
             "  whoami, sqlite (token + audit, no call)",
+            node.port,
             "/v1/whoami",
-            &[node.port],
             &read,
-            connections,
             secs,
         ));
     }
@@ -211,8 +253,8 @@ fn main() {
     let url = Postgres::shared().database();
     let db = PostgresDatabase::open(&url).unwrap();
     rows.push(load(
-        "baseline: SELECT 1, same driver and pool",
-        connections,
+        "  SELECT 1, same driver and pool",
+        connections(),
         secs,
         |_| (),
         |_| db.ping().unwrap(),
@@ -241,55 +283,74 @@ fn main() {
     let a = Node::start(keyed_home(), Some(&url), &[]);
     let b = Node::start(keyed_home(), Some(&url), &[]);
     seed(a.port, &write);
-    get_row("warm-up", &[a.port, b.port], &read, connections, 1);
-    rows.push(get_row(
-        "get, postgres, 1 node",
-        &[a.port],
+    flavorbox_row("warm-up", a.port, SECRET_PATH, &read, 1);
+    rows.push(flavorbox_row(
+        POSTGRES_GET,
+        a.port,
+        SECRET_PATH,
         &read,
-        connections,
         secs,
     ));
-    rows.push(path_row(
+    rows.push(flavorbox_row(
         "  whoami, postgres (token + audit, no call)",
+        a.port,
         "/v1/whoami",
-        &[a.port],
         &read,
-        connections,
         secs,
     ));
-    rows.push(get_row(
-        "get, postgres, 2 nodes",
-        &[a.port, b.port],
-        &read,
-        connections,
-        secs,
-    ));
+    // Two nodes, each loaded by its own wrk at once.
+    let (rate_a, rate_b) = std::thread::scope(|s| {
+        let first = s.spawn(|| flavorbox_row("a", a.port, SECRET_PATH, &read, secs));
+        let second = flavorbox_row("b", b.port, SECRET_PATH, &read, secs);
+        (first.join().unwrap(), second)
+    });
+    rows.push(Row {
+        name: "get, postgres, 2 nodes (rates summed)".into(),
+        rate: rate_a.rate + rate_b.rate,
+        p50: rate_a.p50.max(rate_b.p50),
+        p99: rate_a.p99.max(rate_b.p99),
+    });
 
+    report(&rows, &peer::version(bao), secs);
+}
+
+/// Rows named so that the ratios can find them.
+const PEER_AUDITED: &str = "peer: OpenBao, file audit device on";
+const SQLITE_GET: &str = "get, sqlite, 1 node (audited)";
+const POSTGRES_GET: &str = "get, postgres, 1 node (audited)";
+
+fn report(rows: &[Row], peer: &str, secs: u64) {
     println!(
-        "\nflavorbox serve, {connections} keep-alive connections, {secs} s per row (loopback)\n"
+        "\nGET of one two-key secret, wrk -t{WRK_THREADS} -c{} -d{secs}s on loopback \
+         (the load generator on the same cores); peer: {peer}\n",
+        connections()
     );
-    println!("{:<42} {:>10} {:>10} {:>10}", "row", "req/s", "p50", "p99");
-    let baseline = rows
-        .iter()
-        .find(|r| r.name.starts_with("baseline"))
-        .map(|r| r.p50);
-    for row in &rows {
-        let rate = row.requests as f64 / row.elapsed.as_secs_f64();
-        let ratio = match baseline {
-            Some(base) if row.name.contains("postgres") => {
-                format!(
-                    "  p50 = {:.1}x SELECT 1",
-                    row.p50.as_secs_f64() / base.as_secs_f64()
-                )
-            }
-            _ => String::new(),
-        };
+    println!("{:<46} {:>10} {:>10} {:>10}", "row", "req/s", "p50", "p99");
+    for row in rows {
         println!(
-            "{:<42} {:>10.0} {:>8.2}ms {:>8.2}ms{ratio}",
+            "{:<46} {:>10.0} {:>8.2}ms {:>8.2}ms",
             row.name,
-            rate,
+            row.rate,
             row.p50.as_secs_f64() * 1e3,
             row.p99.as_secs_f64() * 1e3
+        );
+    }
+    let rate = |name: &str| rows.iter().find(|r| r.name == name).map(|r| r.rate);
+    if let (Some(peer), Some(sqlite), Some(postgres)) =
+        (rate(PEER_AUDITED), rate(SQLITE_GET), rate(POSTGRES_GET))
+    {
+        println!();
+        println!(
+            "ratio  flavorbox (sqlite) / OpenBao, both audited: {:.2}x req/s (target >= 2x)",
+            sqlite / peer
+        );
+        println!(
+            "ratio  flavorbox (postgres) / OpenBao, both audited: {:.2}x req/s",
+            postgres / peer
+        );
+        println!(
+            "ratio  postgres node / sqlite node: {:.2}x req/s (target >= 0.9x)",
+            postgres / sqlite
         );
     }
 }
