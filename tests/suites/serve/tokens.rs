@@ -205,3 +205,56 @@ fn a_token_has_a_checked_name_and_is_listed_with_its_last_use() {
         (shown.as_str(), "never")
     );
 }
+
+/// A token a node has just verified (and keeps among its recently verified
+/// tokens) is refused on its very next request once revoked from another
+/// process, whatever that request is: a read, a write with a body (not
+/// read, nothing written), `whoami`, a long poll of the change feed.
+#[test]
+fn a_token_revoked_after_use_is_refused_on_its_next_request_of_any_kind() {
+    let url = Postgres::shared().database();
+    cli_on(
+        &url,
+        &[
+            "secrets-manager",
+            "register",
+            "revoked-team",
+            "--flavor",
+            "local",
+        ],
+    )
+    .ok();
+    let writer = token(&url, "revoked-team", "write", &[]);
+    let node = start(&url);
+    let secrets = "/v1/managers/revoked-team/secrets";
+    let body = |name: &str| json!({ "name": name, "values": { "k": "v" } });
+    // Every kind of request once, so that each is admitted from the cache
+    // next time.
+    let created = node.call("POST", secrets, Some(&writer), Some(body("before")));
+    assert_eq!(created.status, 201, "{created:?}");
+    let requests = [
+        ("GET", format!("{secrets}/before"), None),
+        ("GET", "/v1/whoami".to_string(), None),
+        (
+            "GET",
+            "/v1/managers/revoked-team/changes?wait=0".to_string(),
+            None,
+        ),
+    ];
+    for (method, path, body) in &requests {
+        let answer = node.call(method, path, Some(&writer), body.clone());
+        assert_eq!(answer.status, 200, "{path}: {answer:?}");
+    }
+
+    cli_on(&url, &["token", "revoke", id_of(&writer)]).ok();
+
+    for (method, path, body) in &requests {
+        let answer = node.call(method, path, Some(&writer), body.clone());
+        assert_eq!(answer.status, 401, "{path}: {answer:?}");
+        assert_eq!(answer.body["error"], "unauthorized", "{answer:?}");
+    }
+    let refused = node.call("POST", secrets, Some(&writer), Some(body("after")));
+    assert_eq!(refused.status, 401, "{refused:?}");
+    let listed = cli_on(&url, &["secret", "--manager", "revoked-team", "list"]);
+    assert!(!listed.ok().contains("after"), "{}", listed.stdout);
+}
