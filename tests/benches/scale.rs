@@ -36,8 +36,10 @@ const SIZES: [usize; 3] = [100, 10_000, 100_000];
 const SAMPLES: usize = 300;
 /// Listings timed per size.
 const LIST_SAMPLES: usize = 9;
-/// Secrets in the import row.
-const IMPORT: usize = 10_000;
+/// Secrets in the import row: within what one `local` manager may hold
+/// (10,000 storage keys; each secret takes its record and one version's
+/// values).
+const IMPORT: usize = 4_000;
 /// `get-secret` calls per thread in the threads row.
 const THREAD_OPS: usize = 4_000;
 /// The manager of the rows that go through `Home`.
@@ -69,24 +71,40 @@ impl Namespace {
     /// through the flavor, the rest as copies of its stored entry written in
     /// one transaction (through the sealing layer, as the flavor's writes
     /// are), so seeding 100,000 does not take 100,000 synchronous commits.
+    /// Stores copies of `s0` as `s{from}`..`s{to}`: every entry the
+    /// `local` flavor keeps for it (its record under `secrets/`, each
+    /// version's values under `versions/s0/`), under the new name.
     fn fill(&self, from: usize, to: usize) {
         if from == 0 {
             self.call(&RegisterSecret(&secret("s0")));
         }
-        let template = self
-            .0
-            .db
-            .namespace(self.0.id, TxnMode::Read)
-            .and_then(|mut txn| txn.get("secrets/s0"))
-            .expect("read s0")
-            .expect("s0 is stored");
+        let template: Vec<(String, Vec<u8>)> = {
+            let mut txn = self
+                .0
+                .db
+                .namespace(self.0.id, TxnMode::Read)
+                .expect("read txn");
+            let mut keys = vec!["secrets/s0".to_string()];
+            keys.extend(txn.list_keys("versions/s0/").expect("list s0's versions"));
+            keys.into_iter()
+                .map(|key| {
+                    let value = txn.get(&key).expect("read s0").expect("s0 is stored");
+                    (key, value)
+                })
+                .collect()
+        };
         let mut txn = self
             .0
             .db
             .namespace(self.0.id, TxnMode::Write)
             .expect("write txn");
         for i in from.max(1)..to {
-            txn.set(&format!("secrets/s{i}"), &template).expect("seed");
+            for (key, value) in &template {
+                let renamed = key
+                    .replacen("secrets/s0", &format!("secrets/s{i}"), 1)
+                    .replacen("versions/s0/", &format!("versions/s{i}/"), 1);
+                txn.set(&renamed, value).expect("seed");
+            }
         }
         txn.commit().expect("commit the seed");
     }

@@ -65,10 +65,42 @@ struct Root {
     bucket_writes: Vec<u64>,
 }
 
-/// One bucket: its keys and the write that last set each.
+/// One bucket: its keys and the write that last set each. As read, it is
+/// kept as its checked encoding and a read looks its key up there; only a
+/// write that changes it parses it into a map (a bucket of a large
+/// namespace holds hundreds of keys, and a read wants one).
 #[derive(Default)]
 struct Bucket {
-    writes: BTreeMap<String, u64>,
+    /// The encoding read (well-formed), while nothing changed it.
+    encoded: Vec<u8>,
+    /// Every entry, once this transaction changes the bucket.
+    writes: Option<BTreeMap<String, u64>>,
+}
+
+/// The entries of a bucket's encoding, in order; `None` where it is not
+/// well-formed (and the walk ends).
+fn entries(mut bytes: &[u8]) -> impl Iterator<Item = Option<(&str, u64)>> {
+    std::iter::from_fn(move || {
+        if bytes.is_empty() {
+            return None;
+        }
+        let entry = (|| {
+            let len = usize::from(u16::from_be_bytes(bytes.get(..2)?.try_into().ok()?));
+            let key = std::str::from_utf8(bytes.get(2..2 + len)?).ok()?;
+            let write = u64::from_be_bytes(bytes.get(2 + len..10 + len)?.try_into().ok()?);
+            Some((key, write, 10 + len))
+        })();
+        match entry {
+            Some((key, write, used)) => {
+                bytes = &bytes[used..];
+                Some(Some((key, write)))
+            }
+            None => {
+                bytes = &[];
+                Some(None)
+            }
+        }
+    })
 }
 
 /// One namespace's record inside one transaction: pages are read as they
@@ -145,8 +177,11 @@ impl Root {
 
 impl Bucket {
     fn encode(&self) -> Vec<u8> {
+        let Some(writes) = &self.writes else {
+            return self.encoded.clone();
+        };
         let mut out = Vec::new();
-        for (key, write) in &self.writes {
+        for (key, write) in writes {
             // Storage keys are bounded far below 64 KiB by the capability.
             let len = u16::try_from(key.len()).expect("storage keys are short");
             out.extend_from_slice(&len.to_be_bytes());
@@ -156,16 +191,36 @@ impl Bucket {
         out
     }
 
-    fn decode(mut bytes: &[u8]) -> Option<Bucket> {
-        let mut writes = BTreeMap::new();
-        while !bytes.is_empty() {
-            let len = usize::from(u16::from_be_bytes(bytes.get(..2)?.try_into().ok()?));
-            let key = std::str::from_utf8(bytes.get(2..2 + len)?).ok()?;
-            let write = u64::from_be_bytes(bytes.get(2 + len..10 + len)?.try_into().ok()?);
-            writes.insert(key.to_owned(), write);
-            bytes = &bytes[10 + len..];
+    /// The bucket encoded as `bytes`, if well-formed.
+    fn decode(bytes: Vec<u8>) -> Option<Bucket> {
+        if entries(&bytes).any(|entry| entry.is_none()) {
+            return None;
         }
-        Some(Bucket { writes })
+        Some(Bucket {
+            encoded: bytes,
+            writes: None,
+        })
+    }
+
+    /// The write that last set `key`, if the bucket holds it.
+    fn get(&self, key: &str) -> Option<u64> {
+        match &self.writes {
+            Some(writes) => writes.get(key).copied(),
+            None => entries(&self.encoded)
+                .flatten()
+                .find_map(|(held, write)| (held == key).then_some(write)),
+        }
+    }
+
+    /// Every entry, to change.
+    fn writes_mut(&mut self) -> &mut BTreeMap<String, u64> {
+        let encoded = &self.encoded;
+        self.writes.get_or_insert_with(|| {
+            entries(encoded)
+                .flatten()
+                .map(|(key, write)| (key.to_owned(), write))
+                .collect()
+        })
     }
 }
 
@@ -234,7 +289,6 @@ impl WriteRecord {
                 (Some(sealed), write) if write > 0 => {
                     let aad = bucket_aad(self.namespace, bucket, write);
                     self.open(opening, page_of(bucket), &aad, &sealed)
-                        .as_deref()
                         .and_then(Bucket::decode)
                         .ok_or_else(|| altered(key))?
                 }
@@ -255,9 +309,7 @@ impl WriteRecord {
     ) -> Result<Option<u64>> {
         Ok(self
             .bucket(rows, opening, bucket_of(key), Some(key))?
-            .writes
-            .get(key)
-            .copied())
+            .get(key))
     }
 
     /// The number of this transaction's write: one past the last one.
@@ -276,7 +328,7 @@ impl WriteRecord {
         self.bucket(rows, opening, bucket, Some(key))?;
         let write = self.this_write(rows, opening)?;
         self.bucket(rows, opening, bucket, Some(key))?
-            .writes
+            .writes_mut()
             .insert(key.to_owned(), write);
         self.changed.insert(bucket);
         Ok(write)
@@ -292,7 +344,7 @@ impl WriteRecord {
         let bucket = bucket_of(key);
         if self
             .bucket(rows, opening, bucket, Some(key))?
-            .writes
+            .writes_mut()
             .remove(key)
             .is_some()
         {
@@ -367,12 +419,18 @@ mod tests {
         assert!(Root::decode(&root.encode()[1..]).is_none());
 
         let mut bucket = Bucket::default();
-        bucket.writes.insert("secrets/db".into(), 3);
-        bucket.writes.insert(String::new(), u64::MAX);
+        bucket.writes_mut().insert("secrets/db".into(), 3);
+        bucket.writes_mut().insert(String::new(), u64::MAX);
         let encoded = bucket.encode();
-        assert_eq!(Bucket::decode(&encoded).unwrap().writes, bucket.writes);
-        assert!(Bucket::decode(&encoded[..encoded.len() - 1]).is_none());
-        assert!(Bucket::decode(&[]).unwrap().writes.is_empty());
+        let mut decoded = Bucket::decode(encoded.clone()).unwrap();
+        assert_eq!(
+            (decoded.get("secrets/db"), decoded.get(""), decoded.get("x")),
+            (Some(3), Some(u64::MAX), None)
+        );
+        assert_eq!(decoded.encode(), encoded, "unchanged, it is written back as read");
+        assert_eq!(decoded.writes_mut(), bucket.writes_mut());
+        assert!(Bucket::decode(encoded[..encoded.len() - 1].to_vec()).is_none());
+        assert!(Bucket::decode(Vec::new()).unwrap().get("x").is_none());
     }
 
     #[test]
