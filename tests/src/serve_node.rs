@@ -44,16 +44,17 @@ impl Node {
             .spawn()
             .expect("start flavorbox serve");
         let mut stderr = BufReader::new(child.stderr.take().expect("piped stderr"));
-        let mut line = String::new();
-        stderr
-            .read_line(&mut line)
-            .expect("read the node's first line");
-        let port = line
-            .trim()
-            .rsplit(':')
-            .next()
-            .and_then(|p| p.parse().ok())
-            .unwrap_or_else(|| panic!("no port in the node's first line `{line}`"));
+        // The line naming the address; warnings (e.g. a home tightened to
+        // 0700) may come first.
+        let mut seen = String::new();
+        let port = (0..20)
+            .find_map(|_| {
+                let mut line = String::new();
+                stderr.read_line(&mut line).expect("read the node's stderr");
+                seen.push_str(&line);
+                line.trim().rsplit(':').next().and_then(|p| p.parse().ok())
+            })
+            .unwrap_or_else(|| panic!("no port in the node's first lines `{seen}`"));
         // Keep draining stderr so the node never blocks on a full pipe.
         std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
         Node {

@@ -427,7 +427,11 @@ mod tests {
             (decoded.get("secrets/db"), decoded.get(""), decoded.get("x")),
             (Some(3), Some(u64::MAX), None)
         );
-        assert_eq!(decoded.encode(), encoded, "unchanged, it is written back as read");
+        assert_eq!(
+            decoded.encode(),
+            encoded,
+            "unchanged, it is written back as read"
+        );
         assert_eq!(decoded.writes_mut(), bucket.writes_mut());
         assert!(Bucket::decode(encoded[..encoded.len() - 1].to_vec()).is_none());
         assert!(Bucket::decode(Vec::new()).unwrap().get("x").is_none());

@@ -218,7 +218,7 @@ fn open_connection(path: &Path, read_only: bool) -> Result<Connection> {
 /// command does not create both files and delete them again: each CLI
 /// process is a whole open and close of the store. What they hold is
 /// checkpointed into the store on close as before, and the log is cut
-/// back to 8 MiB (`journal_size_limit`) once checkpointed, so a large
+/// back to 8 MiB (`PRAGMA journal_size_limit`) once checkpointed, so a large
 /// import does not leave a large file behind; both are created with the
 /// store's permissions. Best effort: without it, the files are only made
 /// anew.
