@@ -8,7 +8,7 @@ use flavorbox::conformance::Status;
 use flavorbox::evaluate::{EvaluateOptions, Evaluation, evaluate_with_progress};
 use flavorbox::policy::Capability;
 use flavorbox::registry::RegisterOptions;
-use flavorbox::{Error, Result};
+use flavorbox::{Error, Home, Result};
 
 use super::output::out;
 use super::transfer::ProgressLine;
@@ -50,6 +50,11 @@ pub struct EvaluateArgs {
     /// Memory of the process compiling the component, in MiB
     #[arg(long = "compile-memory", value_name = "MiB")]
     compile_memory: Option<u64>,
+    /// Keep this report in the home, as the last one of the component's
+    /// digest (the console shows it for the flavor registered with that
+    /// digest); without it, evaluate never touches the home
+    #[arg(long)]
+    record: bool,
     /// Output format
     #[arg(short, long, value_enum, default_value_t)]
     output: OutputFormat,
@@ -66,8 +71,10 @@ fn seconds(what: &str, secs: f64) -> Result<std::time::Duration> {
 }
 
 /// Runs the evaluation; the process fails unless the verdict is a pass.
-/// What it does is shown as it goes on a terminal (stderr).
-pub fn run(args: EvaluateArgs) -> Result<()> {
+/// What it does is shown as it goes on a terminal (stderr). With
+/// `--record`, the report is kept in the home `home` opens, whatever the
+/// verdict.
+pub fn run(args: EvaluateArgs, home: impl FnOnce() -> Result<Home>) -> Result<()> {
     let budget = seconds("--budget", args.budget)?;
     let slow = seconds("--slow", args.slow)?;
     let config = input::config(&args.config)?;
@@ -94,6 +101,9 @@ pub fn run(args: EvaluateArgs) -> Result<()> {
         evaluate_with_progress(&args.path, &options, &mut |now| line.say(&escape(now)));
     drop(line);
     let evaluation = evaluation?;
+    if args.record {
+        flavorbox::evaluate::record(&home()?, &evaluation)?;
+    }
     match super::output::structured(args.output, &evaluation) {
         Some(printed) => printed?,
         None => print_text(&evaluation),

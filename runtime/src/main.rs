@@ -410,9 +410,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 cmd,
             ))
         }
-        // These never touch the user's home: FLAVORBOX_SERVER, for
-        // `secret` commands, is no concern of theirs.
-        Command::Evaluate(args) => done(evaluate::run(args)),
+        // These never touch the user's home (evaluate only to record its
+        // report, when asked): FLAVORBOX_SERVER, for `secret` commands, is
+        // no concern of theirs.
+        Command::Evaluate(args) => done(evaluate::run(args, home)),
         Command::Completions(args) => done(docs::completions(args, Cli::command())),
         Command::Man(args) => done(docs::man(args, Cli::command())),
         // `flavor new` and `flavor build` work on a project directory only.

@@ -312,3 +312,52 @@ pub fn evaluate_with_progress(
         passed,
     })
 }
+
+/// The most a recorded report takes in the store: findings past it are
+/// left out (counted under `findings_left_out`), so a flavor that makes
+/// thousands of findings cannot make its report fill the store.
+pub const MAX_RECORDED_BYTES: usize = 256 * 1024;
+
+/// Where the report for a component digest is kept in the store's
+/// metadata.
+fn recorded_key(digest: &str) -> String {
+    format!("evaluation:{digest}")
+}
+
+/// Keeps `evaluation` in `home` as the last report for its component (by
+/// digest), replacing the one before; what the console shows for the
+/// flavor registered with that digest. At most [`MAX_RECORDED_BYTES`].
+pub fn record(home: &Home, evaluation: &Evaluation) -> Result<()> {
+    let mut report = serde_json::to_value(evaluation).map_err(Error::host)?;
+    let mut kept = evaluation.findings.len();
+    let mut encoded = serde_json::to_vec(&report).map_err(Error::host)?;
+    while encoded.len() > MAX_RECORDED_BYTES && kept > 0 {
+        kept /= 2;
+        report["findings"] =
+            serde_json::to_value(&evaluation.findings[..kept]).map_err(Error::host)?;
+        report["findings_left_out"] = (evaluation.findings.len() - kept).into();
+        encoded = serde_json::to_vec(&report).map_err(Error::host)?;
+    }
+    if encoded.len() > MAX_RECORDED_BYTES {
+        return Err(Error::invalid(format!(
+            "the report of {} is larger than {MAX_RECORDED_BYTES} bytes even without its findings; not recorded",
+            evaluation.digest
+        )));
+    }
+    let key = recorded_key(&evaluation.digest);
+    home.db().delete_meta(&key)?;
+    home.db().insert_meta(&key, &encoded)?;
+    Ok(())
+}
+
+/// The last report [`record`] kept for the component with `digest`, if any.
+pub fn recorded(home: &Home, digest: &str) -> Result<Option<serde_json::Value>> {
+    let Some(encoded) = home.db().meta(&recorded_key(digest))? else {
+        return Ok(None);
+    };
+    serde_json::from_slice(&encoded).map(Some).map_err(|e| {
+        Error::host(format!(
+            "the recorded report of {digest} does not parse: {e}"
+        ))
+    })
+}

@@ -7,13 +7,14 @@
 use std::time::Duration;
 
 use flavorbox::store::{
-    AccessStore, AuditEntry, AuditRetention, AuditVerdict, CHAIN_ORIGIN, chain_link,
+    AccessStore, AuditEntry, AuditFilter, AuditRetention, AuditVerdict, CHAIN_ORIGIN, chain_link,
 };
 
 use crate::Place;
 
 on_both_backends!(
     the_audit_log_keeps_the_latest_entries_in_order,
+    a_filtered_reading_looks_past_the_latest_entries_and_matches_every_filter,
     appended_records_form_one_chain_that_verifies,
     a_deleted_record_is_named_where_the_chain_breaks,
     an_altered_record_is_named_even_with_its_link_rewritten,
@@ -79,6 +80,52 @@ fn the_audit_log_keeps_the_latest_entries_in_order(place: &Place) {
     let last = access.audit(2).unwrap();
     assert_eq!(last, [entry(3), entry(4)]);
     assert_eq!(access.audit(100).unwrap().len(), 5);
+}
+
+fn a_filtered_reading_looks_past_the_latest_entries_and_matches_every_filter(place: &Place) {
+    let access = filled(place, 40);
+    let mut refused = entry(41);
+    refused.outcome = "forbidden".into();
+    refused.manager = Some("other".into());
+    access.append_audit(&[refused.clone()]).unwrap();
+    let secrets = |filter: &AuditFilter, limit| -> Vec<Option<String>> {
+        let found = access.audit_matching(filter, limit).unwrap();
+        found.into_iter().map(|e| e.secret).collect()
+    };
+    // A token names one entry among forty.
+    let by_token = AuditFilter {
+        token: Some("t4".into()),
+        ..AuditFilter::default()
+    };
+    assert_eq!(secrets(&by_token, 10), [Some("s4".to_string())]);
+    let by_outcome = AuditFilter {
+        outcome: Some("forbidden".into()),
+        ..AuditFilter::default()
+    };
+    assert_eq!(access.audit_matching(&by_outcome, 10).unwrap(), [refused]);
+    let by_manager = AuditFilter {
+        manager: Some("default".into()),
+        ..AuditFilter::default()
+    };
+    assert_eq!(
+        secrets(&by_manager, 2),
+        [Some("s39".into()), Some("s40".into())]
+    );
+    // Times are inclusive at both ends, on when an entry starts.
+    let window = AuditFilter {
+        since_ms: Some(3),
+        until_ms: Some(5),
+        ..by_manager.clone()
+    };
+    let expected: Vec<_> = (3..=5).map(|i| Some(format!("s{i}"))).collect();
+    assert_eq!(secrets(&window, 100), expected);
+    // Every filter at once narrows to what matches all of them.
+    let none = AuditFilter {
+        outcome: Some("forbidden".into()),
+        ..by_manager
+    };
+    assert!(access.audit_matching(&none, 100).unwrap().is_empty());
+    assert_eq!(access.audit(100).unwrap().len(), 41);
 }
 
 fn appended_records_form_one_chain_that_verifies(place: &Place) {

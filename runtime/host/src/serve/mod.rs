@@ -53,6 +53,7 @@ pub mod tokens;
 mod audit_file;
 mod auth;
 mod changes;
+mod console;
 mod json;
 mod metrics;
 mod routes;
@@ -69,12 +70,13 @@ use audit::{Audit, AuditOptions};
 use tenants::{CallSlots, InFlight};
 use tokens::FailureLimiter;
 
+pub use console::CONSOLE_POLICY;
 pub use json::{
     EXPORT_PAGE_BYTES, EXPORT_PAGE_NAMES, ExportBody, ImportBody, MAX_BODY_BYTES,
     MAX_IMPORT_BODY_BYTES, RenameBody, SecretBody, UpdateBody, ValuePairs,
 };
 pub use metrics::{MAX_NAMED_LABELS, MAX_REQUEST_LABEL_SETS};
-pub use routes::READY_TIMEOUT;
+pub use routes::{MAX_AUDIT_ENTRIES, READY_TIMEOUT};
 pub use tenants::{
     DEFAULT_BODY_TIMEOUT, DEFAULT_CALL_WAIT, DEFAULT_MANAGER_CALL_SLOTS, DEFAULT_PEER_CONNECTIONS,
     DEFAULT_TOKEN_REQUESTS, ServeLimits,

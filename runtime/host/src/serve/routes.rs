@@ -37,14 +37,16 @@ use super::{Node, blocking};
 use crate::error::{Error, Result};
 use crate::home::Home;
 use crate::managers::{BulkBound, Deletion, Manager, SecretSummary};
-use crate::registry::FlavorEntry;
 use crate::store::{LAYOUT_VERSION, ManagerRecord, Role};
 
 /// The longest `/v1/ready` waits for the store before it answers `503`.
 pub const READY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
+mod admin;
 mod client_ops;
 mod history;
+
+pub use admin::MAX_AUDIT_ENTRIES;
 
 /// The media type of `/metrics`.
 const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
@@ -56,7 +58,9 @@ pub(super) fn router(node: Arc<Node>) -> Router {
         .route("/metrics", get(metrics))
         .route("/v1/whoami", get(whoami))
         .route("/v1/managers", get(list_managers))
-        .route("/v1/flavors", get(list_flavors))
+        .route("/v1/flavors", get(admin::list_flavors))
+        .route("/v1/flavors/{flavor}/evaluation", get(admin::evaluation))
+        .route("/v1/audit", get(admin::audit_log))
         .route("/v1/managers/{manager}", get(history::describe_manager))
         .route(
             "/v1/managers/{manager}/secrets",
@@ -67,6 +71,10 @@ pub(super) fn router(node: Arc<Node>) -> Router {
             get(history::get_secret)
                 .patch(history::update)
                 .delete(delete_secret),
+        )
+        .route(
+            "/v1/managers/{manager}/secrets/{name}/keys",
+            get(history::secret_keys),
         )
         .route(
             "/v1/managers/{manager}/secrets/{name}/versions",
@@ -102,9 +110,14 @@ pub(super) fn router(node: Arc<Node>) -> Router {
         )
         .route("/v1/managers/{manager}/export", post(client_ops::export))
         .route("/v1/managers/{manager}/import", post(client_ops::import))
+        .merge(super::console::router())
         .method_not_allowed_fallback(wrong_method)
         .fallback(unknown_route)
+        .layer(axum::middleware::from_fn(
+            super::console::refuse_cross_origin,
+        ))
         .layer(axum::middleware::from_fn_with_state(node.clone(), track))
+        .layer(axum::middleware::from_fn(super::console::secure_headers))
         .with_state(node)
 }
 
@@ -142,8 +155,11 @@ operations! {
     ReadMetrics = "metrics", Admin;
     ListManagers = "list-managers", Admin;
     ListFlavors = "list-flavors", Admin;
+    ReadEvaluation = "get-evaluation", Admin;
+    ReadAudit = "read-audit", Admin;
     ListSecrets = "get-all-secret-keys", Read;
     GetSecret = "get-secret", Read;
+    GetSecretKeys = "get-secret-keys", Read;
     RegisterSecret = "register-secret", Write;
     UpdateSecret = "update-secret", Write;
     DeleteSecret = "delete-secret", Write;
@@ -302,16 +318,6 @@ async fn list_managers(auth: Authorized<ListManagers>) -> Response {
     // Configs may hold credentials: names only.
     let view = |m: ManagerRecord| json!({ "name": m.name, "flavor": m.flavor, "active": m.active });
     auth.answer_with(move |home| Ok(listed("managers", home.managers().list()?, view)))
-        .await
-}
-
-async fn list_flavors(auth: Authorized<ListFlavors>) -> Response {
-    let view = |f: FlavorEntry| {
-        let about = f.description;
-        json!({ "name": about.name, "version": about.version,
-                "description": about.description, "digest": f.digest })
-    };
-    auth.answer_with(move |home| Ok(listed("flavors", home.flavors().list()?, view)))
         .await
 }
 

@@ -137,6 +137,18 @@ impl TokenState {
     }
 }
 
+/// Which audit entries a reading asks for: each field set narrows it to
+/// entries equal to it (`manager`, `token`, `outcome`) or within the time
+/// (`since_ms`, `until_ms`, inclusive, on when an entry starts).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditFilter {
+    pub manager: Option<String>,
+    pub token: Option<String>,
+    pub outcome: Option<String>,
+    pub since_ms: Option<i64>,
+    pub until_ms: Option<i64>,
+}
+
 /// One request as the audit log keeps it, or refused authentications of one
 /// address counted together over an interval. Never a value.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -259,7 +271,12 @@ pub trait AccessStore: Send + Sync {
     /// returns their links.
     fn append_audit(&self, entries: &[AuditEntry]) -> Result<Vec<AuditLink>>;
     /// The latest `limit` entries, oldest first.
-    fn audit(&self, limit: u32) -> Result<Vec<AuditEntry>>;
+    fn audit(&self, limit: u32) -> Result<Vec<AuditEntry>> {
+        self.audit_matching(&AuditFilter::default(), limit)
+    }
+    /// The latest `limit` entries `filter` selects, oldest first; the
+    /// store looks at every entry it keeps, not only the latest.
+    fn audit_matching(&self, filter: &AuditFilter, limit: u32) -> Result<Vec<AuditEntry>>;
     /// Deletes the oldest records past `retention` at `now_ms`, records
     /// where the chain now starts, and appends a `prune-audit` record
     /// counting them; how many were deleted.

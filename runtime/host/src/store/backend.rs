@@ -16,7 +16,7 @@
 
 use std::time::{Duration, Instant};
 
-use super::access::{AuditChain, AuditEntry, AuditLink, TokenRecord};
+use super::access::{AuditChain, AuditEntry, AuditFilter, AuditLink, TokenRecord};
 use super::{TxnMode, Usage};
 use crate::error::Result;
 
@@ -150,8 +150,8 @@ pub trait AccessRows {
     fn revoke_tokens_of(&mut self, manager_id: i64, at_ms: i64) -> Result<()>;
     /// Inserts the records with their sequence numbers and links.
     fn insert_audit(&mut self, records: &[AuditRecord]) -> Result<()>;
-    /// The latest `limit` entries, oldest first.
-    fn audit(&mut self, limit: u32) -> Result<Vec<AuditEntry>>;
+    /// The latest `limit` entries `filter` selects, oldest first.
+    fn audit(&mut self, filter: &AuditFilter, limit: u32) -> Result<Vec<AuditEntry>>;
     /// The records after `seq`, by sequence number, at most `limit`.
     fn audit_after(&mut self, seq: i64, limit: u32) -> Result<Vec<AuditRecord>>;
     /// Where the chain starts and ends.

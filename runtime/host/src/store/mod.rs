@@ -36,8 +36,8 @@ pub mod staged;
 mod writes;
 
 pub use access::{
-    AccessStore, AuditChain, AuditEntry, AuditLink, AuditRetention, AuditVerdict, CHAIN_ORIGIN,
-    Role, TokenRecord, TokenState, chain_link,
+    AccessStore, AuditChain, AuditEntry, AuditFilter, AuditLink, AuditRetention, AuditVerdict,
+    CHAIN_ORIGIN, Role, TokenRecord, TokenState, chain_link,
 };
 pub use layout::LAYOUT_VERSION;
 pub use postgres::PostgresBackend;

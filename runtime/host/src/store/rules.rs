@@ -22,7 +22,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::access::{
-    AccessStore, AuditEntry, AuditLink, AuditRetention, AuditVerdict, TokenRecord,
+    AccessStore, AuditEntry, AuditFilter, AuditLink, AuditRetention, AuditVerdict, TokenRecord,
 };
 use super::audit_chain::{append_chained, walk_chain};
 use super::backend::{AccessRows, Backend, FlavorRow, ManagerRow, RecordRows};
@@ -428,8 +428,8 @@ impl<B: Backend> AccessStore for Store<B> {
         Ok(links)
     }
 
-    fn audit(&self, limit: u32) -> Result<Vec<AuditEntry>> {
-        self.backend.rows()?.audit(limit)
+    fn audit_matching(&self, filter: &AuditFilter, limit: u32) -> Result<Vec<AuditEntry>> {
+        self.backend.rows()?.audit(filter, limit)
     }
 
     fn prune_audit(&self, retention: &AuditRetention, now_ms: i64) -> Result<u64> {

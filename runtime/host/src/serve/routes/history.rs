@@ -18,18 +18,20 @@
 //! one version.
 
 use axum::body::Body;
+use axum::extract::RawQuery;
 use axum::http::StatusCode;
 use axum::http::header::{ETAG, HeaderMap, HeaderValue, IF_MATCH};
 use axum::response::Response;
 use serde_json::json;
 
 use super::{
-    Authorized, DescribeManager, GetSecret, LabelSecret, ManagerPath, RestoreSecret,
+    Authorized, DescribeManager, GetSecret, GetSecretKeys, LabelSecret, ManagerPath, RestoreSecret,
     RollbackSecret, SecretHistory, SecretPath, Segments, UpdateSecret, call_on, listed,
 };
 use crate::error::{Error, ErrorKind, Result};
 use crate::managers::{LabelChange, Manager, SecretSummary, SecretUpdate};
 use crate::serve::json::{Answer, LabelsBody, RollbackBody, SecretBody, UpdateBody};
+use crate::text::escape;
 
 /// A version as an entity tag: the number, quoted.
 fn etag(version: u64) -> HeaderValue {
@@ -73,11 +75,17 @@ pub(super) fn expected_version(headers: &HeaderMap) -> Result<Option<u64>> {
 }
 
 /// A secret with its values, and, on a flavor keeping history, its
-/// version in the body and as the `ETag`.
+/// version in the body and as the `ETag`. With `?key=KEY`, only that key's
+/// value (what the console reveals, one at a time), audited as any read.
 pub(super) async fn get_secret(
     Segments((manager, name)): SecretPath,
+    RawQuery(query): RawQuery,
     auth: Authorized<GetSecret>,
 ) -> Response {
+    let only = match one_key(query.as_deref()) {
+        Ok(only) => only,
+        Err(refused) => return auth.respond(Answer::error(&refused)).await,
+    };
     let owner = auth.token().manager_id;
     let metrics = auth.metrics();
     auth.answer_with(move |home| {
@@ -85,12 +93,50 @@ pub(super) async fn get_secret(
             bound.get_secret_versioned(&name)
         })?;
         let mut body = json!(SecretBody::of(&secret));
+        if let Some(key) = only {
+            let Some(value) = secret.values().get(&key) else {
+                return Err(Error::not_found(format!(
+                    "secret `{}` has no key `{}`",
+                    escape(&name),
+                    escape(&key)
+                )));
+            };
+            body["values"] = json!({ key: value });
+        }
         if let Some(version) = version {
             body["version"] = json!(version);
         }
         Ok(tagged(Answer::ok(StatusCode::OK, body), version))
     })
     .await
+}
+
+/// The key a read asks for alone (`?key=KEY`), if it asks; any other query
+/// is refused, so a misspelt parameter never answers every value.
+fn one_key(query: Option<&str>) -> Result<Option<String>> {
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct OneKey {
+        key: Option<String>,
+    }
+    let refused = || Error::invalid("a secret's read takes only `key` (one key's value alone)");
+    let parsed: OneKey = serde_urlencoded::from_str(query.unwrap_or("")).map_err(|_| refused())?;
+    Ok(parsed.key)
+}
+
+/// A secret's key names, schema and version, without its values (what
+/// the console lists before a value is revealed).
+pub(super) async fn secret_keys(
+    Segments((manager, name)): SecretPath,
+    auth: Authorized<GetSecretKeys>,
+) -> Response {
+    let read = move |bound: &Manager| {
+        let (secret, version) = bound.get_secret_versioned(&name)?;
+        let keys: Vec<&str> = secret.keys().collect();
+        Ok(json!({ "name": secret.name(), "schema": secret.schema(),
+                   "keys": keys, "version": version }))
+    };
+    auth.answer_on(manager, read).await
 }
 
 /// Merges the body into a secret. With `If-Match`, only if the secret is

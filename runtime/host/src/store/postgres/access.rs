@@ -14,7 +14,7 @@ use tokio_postgres::Row;
 
 use super::{Conn, PostgresRows, timed_out};
 use crate::error::{Error, Result};
-use crate::store::access::{AuditChain, AuditEntry, AuditLink, Role, TokenRecord};
+use crate::store::access::{AuditChain, AuditEntry, AuditFilter, AuditLink, Role, TokenRecord};
 use crate::store::backend::{AccessRows, AuditRecord};
 
 /// The columns `audit_row` reads, for statements that must be literals.
@@ -188,15 +188,26 @@ impl AccessRows for PostgresRows {
         Ok(())
     }
 
-    fn audit(&mut self, limit: u32) -> Result<Vec<AuditEntry>> {
+    fn audit(&mut self, filter: &AuditFilter, limit: u32) -> Result<Vec<AuditEntry>> {
         let limit = i64::from(limit);
         let rows = self.conn.query(
             concat!(
                 "SELECT ",
                 audit_columns!(),
-                " FROM (SELECT * FROM audit ORDER BY seq DESC LIMIT $1) AS latest ORDER BY seq"
+                " FROM (SELECT * FROM audit
+                   WHERE ($2::TEXT IS NULL OR manager = $2) AND ($3::TEXT IS NULL OR token = $3)
+                     AND ($4::TEXT IS NULL OR outcome = $4)
+                     AND ($5::BIGINT IS NULL OR at_ms >= $5) AND ($6::BIGINT IS NULL OR at_ms <= $6)
+                   ORDER BY seq DESC LIMIT $1) AS latest ORDER BY seq"
             ),
-            &[&limit],
+            &[
+                &limit,
+                &filter.manager,
+                &filter.token,
+                &filter.outcome,
+                &filter.since_ms,
+                &filter.until_ms,
+            ],
         )?;
         Ok(rows.iter().map(|r| audit_row(r).entry).collect())
     }

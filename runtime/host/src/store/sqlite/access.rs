@@ -16,7 +16,7 @@ use rusqlite::{Row, params};
 
 use super::SqliteRows;
 use crate::error::{Error, Result};
-use crate::store::access::{AuditChain, AuditEntry, AuditLink, Role, TokenRecord};
+use crate::store::access::{AuditChain, AuditEntry, AuditFilter, AuditLink, Role, TokenRecord};
 use crate::store::backend::{AccessRows, AuditRecord};
 
 /// Names held on embedded stores, by store file and name.
@@ -182,13 +182,24 @@ impl AccessRows for SqliteRows {
         Ok(())
     }
 
-    fn audit(&mut self, limit: u32) -> Result<Vec<AuditEntry>> {
+    fn audit(&mut self, filter: &AuditFilter, limit: u32) -> Result<Vec<AuditEntry>> {
         let latest = self.all(
             &format!(
                 "SELECT {AUDIT_COLUMNS} FROM
-                 (SELECT * FROM audit ORDER BY seq DESC LIMIT ?1) ORDER BY seq"
+                 (SELECT * FROM audit
+                  WHERE (?2 IS NULL OR manager = ?2) AND (?3 IS NULL OR token = ?3)
+                    AND (?4 IS NULL OR outcome = ?4)
+                    AND (?5 IS NULL OR at_ms >= ?5) AND (?6 IS NULL OR at_ms <= ?6)
+                  ORDER BY seq DESC LIMIT ?1) ORDER BY seq"
             ),
-            [limit],
+            params![
+                limit,
+                filter.manager,
+                filter.token,
+                filter.outcome,
+                filter.since_ms,
+                filter.until_ms
+            ],
             audit_row,
         )?;
         Ok(latest.into_iter().map(|r| r.entry).collect())
