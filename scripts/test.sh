@@ -7,7 +7,8 @@
 # server, vault on an OpenBao dev server, gcp on the fake Secret Manager
 # checked with Google's client, flavors in Python and JavaScript built with
 # componentize-py/-js, `flavorbox serve` nodes on a throwaway PostgreSQL
-# cluster; each suite starts its server itself on 127.0.0.1).
+# cluster, the web console in headless Chromium; each suite starts its
+# server itself on 127.0.0.1).
 #
 # Usage: scripts/test.sh [extra cargo test args]
 set -euo pipefail
@@ -25,6 +26,9 @@ scripts/install-gcp-client.sh
 
 echo "==> installing componentize-py (target/componentize-venv) and componentize-js (target/componentize-js)"
 scripts/install-componentize.sh
+
+echo "==> installing headless Chromium and its driver (Debian) and Selenium (target/browser-venv) for the console tests"
+scripts/install-browser.sh
 
 # The serve suite runs initdb/postgres from the machine's PostgreSQL (as
 # `nobody` when run as root); it is not installed by this script.

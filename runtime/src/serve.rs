@@ -8,7 +8,7 @@ use std::time::Duration;
 use clap::{Args, Subcommand};
 use flavorbox::serve::audit::{self, AuditOptions, format_time};
 use flavorbox::serve::{self as served, ServeLimits, ServeOptions, tokens};
-use flavorbox::store::{AuditRetention, AuditVerdict, Role};
+use flavorbox::store::{AuditFilter, AuditRetention, AuditVerdict, Role};
 use flavorbox::text::escape;
 use flavorbox::{Error, Home, Result};
 
@@ -121,9 +121,22 @@ pub enum TokenCommand {
 pub struct AuditArgs {
     #[command(subcommand)]
     command: Option<AuditCommand>,
-    /// How many of the latest entries
+    /// How many of the latest entries (of those the filters select)
     #[arg(long, default_value_t = 100)]
     limit: u32,
+    /// Only entries of this secrets manager
+    #[arg(long, value_name = "NAME")]
+    manager: Option<String>,
+    /// Only entries of this token (its id, as `token list` shows it)
+    #[arg(long, value_name = "ID")]
+    token: Option<String>,
+    /// Only entries with this outcome (`ok`, `unauthorized`, `forbidden`,
+    /// `not-found`, ...)
+    #[arg(long)]
+    outcome: Option<String>,
+    /// Only entries from the last AGE (e.g. 90s, 12h, 7d)
+    #[arg(long, value_name = "AGE", value_parser = parse_age)]
+    since: Option<Duration>,
     /// Output format
     #[arg(short, long, value_enum, default_value_t)]
     output: OutputFormat,
@@ -299,7 +312,18 @@ pub fn audit(home: &Home, args: AuditArgs) -> Result<ExitCode> {
     if let Some(AuditCommand::Verify) = args.command {
         return verify(home);
     }
-    let entries = home.access().audit(args.limit)?;
+    let since_ms = args.since.map(|age| {
+        let age = i64::try_from(age.as_millis()).unwrap_or(i64::MAX);
+        tokens::now_ms().saturating_sub(age)
+    });
+    let filter = AuditFilter {
+        manager: args.manager,
+        token: args.token,
+        outcome: args.outcome,
+        since_ms,
+        until_ms: None,
+    };
+    let entries = home.access().audit_matching(&filter, args.limit)?;
     if let Some(printed) = structured(args.output, &entries) {
         return printed.map(|()| ExitCode::SUCCESS);
     }

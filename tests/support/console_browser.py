@@ -182,6 +182,7 @@ try:
     timed_view("secret page", "#/secret/db_creds", "#keys tbody tr")
     timed_view(f"secrets page ({config['secrets']} secrets)", "#/secrets", "#secrets tbody tr")
     clean_page("secrets")
+    shot("secrets")
     search = driver.find_element(By.ID, "search")
     search.send_keys("app_00")
     text_in("#secret-count", "100 of")
@@ -195,7 +196,6 @@ try:
     text_in("#secret-count", "50 of")
     replace(driver.find_element(By.ID, "label-filter"), "env")
     text_in("#secret-count", "1 of")
-    shot("secrets")
 
     step("a read token sees no write controls and is refused a write")
     check(not driver.find_elements(By.ID, "new-secret"), "a read token is offered New secret")

@@ -15,6 +15,10 @@
 //! flavor sleeping just under its deadline costs each operation once, not
 //! each of hundreds of calls; what was not run is reported as skipped, and
 //! a budget that ran out is a finding.
+//!
+//! [`record`] keeps a report in a home when the operator asks (`evaluate
+//! --record`), bounded ([`MAX_RECORDED_BYTES`]), for the web console to
+//! show beside the flavor registered with the same digest.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -360,4 +364,61 @@ pub fn recorded(home: &Home, digest: &str) -> Result<Option<serde_json::Value>> 
             "the recorded report of {digest} does not parse: {e}"
         ))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn home() -> (tempfile::TempDir, Home) {
+        let dir = tempfile::tempdir().unwrap();
+        let home = Home::builder(dir.path()).open().unwrap();
+        (dir, home)
+    }
+
+    fn report(findings: usize, detail_bytes: usize) -> Evaluation {
+        let finding = Finding {
+            kind: "garbage".to_string(),
+            detail: "x".repeat(detail_bytes),
+        };
+        let mut evaluation =
+            Evaluation::refused(Path::new("f.wasm"), b"\0asm", Error::invalid("no"));
+        evaluation.findings = vec![finding; findings];
+        evaluation
+    }
+
+    #[test]
+    fn a_report_is_kept_by_digest_and_the_next_one_replaces_it() {
+        let (_dir, home) = home();
+        let first = report(1, 10);
+        assert_eq!(recorded(&home, &first.digest).unwrap(), None);
+        record(&home, &first).unwrap();
+        let kept = recorded(&home, &first.digest).unwrap().unwrap();
+        assert_eq!(kept["findings"].as_array().unwrap().len(), 1);
+        record(&home, &report(3, 10)).unwrap();
+        let kept = recorded(&home, &first.digest).unwrap().unwrap();
+        assert_eq!(kept["findings"].as_array().unwrap().len(), 3);
+        assert!(kept.get("findings_left_out").is_none());
+    }
+
+    #[test]
+    fn a_flood_of_findings_is_cut_to_the_bound_and_counted() {
+        let (_dir, home) = home();
+        let flood = report(10_000, 2_000);
+        record(&home, &flood).unwrap();
+        let encoded = home
+            .db()
+            .meta(&recorded_key(&flood.digest))
+            .unwrap()
+            .unwrap();
+        assert!(
+            encoded.len() <= MAX_RECORDED_BYTES,
+            "{} bytes",
+            encoded.len()
+        );
+        let kept: serde_json::Value = serde_json::from_slice(&encoded).unwrap();
+        let shown = kept["findings"].as_array().unwrap().len();
+        assert!(shown > 0 && shown < 10_000);
+        assert_eq!(kept["findings_left_out"], 10_000 - shown);
+    }
 }

@@ -224,6 +224,21 @@ fn the_audit_log_is_read_filtered_by_an_admin_only_and_its_query_is_bounded() {
         entries.iter().all(|e| e["outcome"] == "forbidden"),
         "{entries:?}"
     );
+    // The CLI's `audit` takes the same filters and finds the same entries.
+    let cli = flavorbox_tests::run_cli(
+        Some(&console.home),
+        &[
+            "audit",
+            "--outcome",
+            "forbidden",
+            "--since",
+            "1h",
+            "--output",
+            "json",
+        ],
+        None,
+    );
+    assert_eq!(cli.json(), only.body["entries"]);
     let id = console.read.split('_').nth(1).unwrap();
     let by_token = console.node.call(
         "GET",
