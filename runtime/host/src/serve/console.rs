@@ -17,9 +17,10 @@
 //!   can make a browser send; a revoked token is refused on its next
 //!   request and the console returns to sign-in;
 //! - cross-site request forgery: besides the bearer token no other origin
-//!   can attach, a state-changing request whose `Origin` or
-//!   `Sec-Fetch-Site` says it comes from another site is refused `403`
-//!   before it is authenticated ([`refuse_cross_origin`]);
+//!   can attach, a state-changing request a browser marks as coming from
+//!   another site (`Sec-Fetch-Site`, or `Origin` from a browser too old to
+//!   send it) is refused `403` before it is authenticated
+//!   ([`refuse_cross_origin`]);
 //! - an answer being cached: every answer of the node is `no-store`.
 
 use std::sync::Arc;
@@ -101,10 +102,12 @@ pub(super) async fn secure_headers(request: Request, next: Next) -> Response {
 
 /// Refuses (`403`, before authentication, not audited) a request that
 /// would change something and that a browser says comes from another
-/// site: an `Origin` other than this node's own (as the `Host` it was
-/// asked under names it), or `Sec-Fetch-Site` `cross-site` or `same-site`.
-/// Clients that are not browsers send neither header and are not
-/// affected.
+/// site. The browser's own word decides when it gives it
+/// (`Sec-Fetch-Site`: only `same-origin`, or `none` for what the user
+/// typed, passes), so a proxy that rewrites `Host` changes nothing; a
+/// browser too old to send it is judged by `Origin`, which must then name
+/// the `Host` the request was asked under. Clients that are not browsers
+/// send neither header and are not affected.
 pub(super) async fn refuse_cross_origin(request: Request, next: Next) -> Response {
     let reads = [Method::GET, Method::HEAD, Method::OPTIONS];
     if reads.contains(request.method()) || same_origin(request.headers()) {
@@ -117,10 +120,8 @@ pub(super) async fn refuse_cross_origin(request: Request, next: Next) -> Respons
 /// Whether nothing in `headers` says the request comes from another site.
 fn same_origin(headers: &HeaderMap) -> bool {
     let text = |name| headers.get(name).map(|v| v.to_str().unwrap_or("\u{0}"));
-    if let Some(site) = text(HeaderName::from_static("sec-fetch-site"))
-        && !matches!(site, "same-origin" | "none")
-    {
-        return false;
+    if let Some(site) = text(HeaderName::from_static("sec-fetch-site")) {
+        return matches!(site, "same-origin" | "none");
     }
     let Some(origin) = text(header::ORIGIN) else {
         return true;
@@ -175,8 +176,17 @@ mod tests {
             asked.insert("sec-fetch-site", HeaderValue::from_static(site));
             assert!(!same_origin(&asked), "{site} passed");
         }
-        let mut asked = headers(&[("host", "h")]);
-        asked.insert("sec-fetch-site", HeaderValue::from_static("same-origin"));
-        assert!(same_origin(&asked));
+    }
+
+    #[test]
+    fn the_browsers_word_that_it_is_the_same_origin_survives_a_proxy_rewriting_host() {
+        let proxied = [
+            ("host", "127.0.0.1:8200"),
+            ("origin", "https://secrets.example.com"),
+            ("sec-fetch-site", "same-origin"),
+        ];
+        assert!(same_origin(&headers(&proxied)));
+        let typed = [("host", "h"), ("sec-fetch-site", "none")];
+        assert!(same_origin(&headers(&typed)));
     }
 }

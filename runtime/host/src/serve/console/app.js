@@ -396,6 +396,9 @@
 
   async function flavorsView() {
     const flavors = (await api("GET", "/v1/flavors")).flavors;
+    const managers = (await api("GET", "/v1/managers")).managers;
+    const managerRows = managers.map((m) => el("tr", {},
+      el("th", { scope: "row" }, m.name), el("td", {}, m.flavor), el("td", {}, m.active ? "yes" : "")));
     const rows = flavors.map((f) => el("tr", {},
       el("th", { scope: "row" }, f.name, el("div", { class: "who" }, f.description || "")),
       el("td", {}, f.version),
@@ -405,7 +408,10 @@
       el("td", {}, pairsList(f.policy && f.policy.limits)),
       el("td", {}, f.evaluated ? el("a", { href: "#/flavor/" + enc(f.name) }, "Report") : "none recorded")));
     show("Flavors", el("h1", {}, "Flavors"),
-      table("flavors", "Flavors", ["Flavor", "Version", "Digest", "Kind", "Grants", "Limits", "Evaluate report"], rows));
+      table("flavors", "Flavors", ["Flavor", "Version", "Digest", "Kind", "Grants", "Limits", "Evaluate report"], rows),
+      el("h2", {}, "Secrets managers"),
+      el("p", {}, "A token opens the one secrets manager it was made for; these are all of this store's."),
+      table("managers", "Secrets managers", ["Name", "Flavor", "Active"], managerRows));
   }
 
   async function reportView(name) {
@@ -466,6 +472,16 @@
 
   async function route() {
     if (!session) return signIn();
+    main.setAttribute("aria-busy", "true");
+    try {
+      await view();
+    } finally {
+      main.removeAttribute("aria-busy");
+    }
+  }
+
+  /** Draws the view the location's hash names. */
+  async function view() {
     const hash = location.hash || "#/secrets";
     const [path] = hash.slice(1).split("?");
     const parts = path.split("/").slice(1);
@@ -488,5 +504,10 @@
     signIn("Signed out.");
   });
   window.addEventListener("hashchange", route);
+  // The skip link moves focus only; following its `#main` would be a route.
+  document.querySelector(".skip").addEventListener("click", (event) => {
+    event.preventDefault();
+    main.focus();
+  });
   route();
 })();
