@@ -79,6 +79,16 @@ def replace(element, text):
         element.send_keys(text)
 
 
+def tab_to(css, most):
+    """Presses Tab until the focused element matches `css`, at most `most` times."""
+    matches = f"return document.activeElement.matches({json.dumps(css)})"
+    for _ in range(most):
+        if driver.execute_script(matches):
+            return
+        driver.switch_to.active_element.send_keys(Keys.TAB)
+    check(driver.execute_script(matches), f"Tab never reached {css}")
+
+
 def page_text():
     return driver.find_element(By.TAG_NAME, "body").text
 
@@ -199,21 +209,11 @@ try:
 
     step("keyboard only: Tab to a secret's link, Enter opens it, Tab to Reveal, Enter shows the value")
     driver.find_element(By.ID, "search").click()
-    for _ in range(6):
-        driver.switch_to.active_element.send_keys(Keys.TAB)
-        if driver.execute_script("return document.activeElement.matches('#secrets a')"):
-            break
-    check(driver.execute_script("return document.activeElement.matches('#secrets a')"),
-          "Tab never reached the first secret's link")
+    tab_to("#secrets a", 6)
     first = driver.switch_to.active_element.text
     driver.switch_to.active_element.send_keys(Keys.ENTER)
     text_in("h1", first)
-    for _ in range(12):
-        driver.switch_to.active_element.send_keys(Keys.TAB)
-        if driver.execute_script("return document.activeElement.matches('button.reveal')"):
-            break
-    check(driver.execute_script("return document.activeElement.matches('button.reveal')"),
-          "Tab never reached a Reveal button")
+    tab_to("button.reveal", 12)
     driver.switch_to.active_element.send_keys(Keys.ENTER)
     find("#keys .revealed")
     driver.execute_script("location.hash = '#/secrets'")
