@@ -139,9 +139,11 @@
   }
 
   async function startSession(token, error) {
-    session = { token, who: null };
+    session = { token, who: null, about: null };
     try {
       session.who = await api("GET", "/v1/whoami");
+      // The manager's flavor decides whether there is history to show.
+      session.about = await api("GET", managerPath());
     } catch (refused) {
       session = null;
       error.textContent = refused.status === 401 ? "That token was refused: it is unknown, expired or revoked." : refused.message;
@@ -169,9 +171,11 @@
     }
   }
 
+  /** Rows drawn at once; more on request, so a large manager draws fast. */
+  const ROWS = 200;
+
   async function secretsView() {
-    const about = await api("GET", managerPath());
-    const listing = about.keeps_history
+    const listing = session.about.keeps_history
       ? (await api("GET", managerPath() + "/secrets?long=true")).secrets
       : (await api("GET", managerPath() + "/secrets")).secrets.map((name) => ({ name }));
     const search = el("input", { id: "search", type: "search", autocomplete: "off" });
@@ -181,6 +185,8 @@
     const labelFilter = el("input", { id: "label-filter", type: "search", autocomplete: "off", placeholder: "key or key=value" });
     const count = el("p", { id: "secret-count" });
     const body = el("tbody", {});
+    const more = el("button", { id: "show-more", type: "button" });
+    let drawn = ROWS;
     const matches = (secret) => {
       const text = search.value.trim().toLowerCase();
       if (text && !secret.name.toLowerCase().includes(text)) return false;
@@ -195,18 +201,29 @@
       return true;
     };
     const draw = () => {
-      const shownRows = listing.filter(matches);
-      body.replaceChildren(...shownRows.map((s) => el("tr", {},
+      const matching = listing.filter(matches);
+      body.replaceChildren(...matching.slice(0, drawn).map((s) => el("tr", {},
         el("td", {}, el("a", { href: "#/secret/" + enc(s.name) }, s.name)),
         el("td", {}, s.schema || "-"),
         el("td", {}, s.current_version === undefined ? "-" : String(s.current_version)),
         el("td", {}, when(s.updated)),
         el("td", {}, labelTags(s.labels)))));
-      count.textContent = shownRows.length + " of " + listing.length + " secrets";
+      count.textContent = matching.length + " of " + listing.length + " secrets";
+      const left = matching.length - drawn;
+      more.hidden = left <= 0;
+      more.textContent = "Show " + Math.min(left, ROWS) + " more (of " + left + " not shown)";
     };
+    const redraw = () => {
+      drawn = ROWS;
+      draw();
+    };
+    more.addEventListener("click", () => {
+      drawn += ROWS;
+      draw();
+    });
     for (const control of [search, schemaFilter, labelFilter]) {
-      control.addEventListener("input", draw);
-      control.addEventListener("change", draw);
+      control.addEventListener("input", redraw);
+      control.addEventListener("change", redraw);
     }
     draw();
     const filters = el("form", { id: "filters", role: "search", onsubmit: (e) => e.preventDefault() },
@@ -220,12 +237,16 @@
       el("div", { class: "table-wrap" }, el("table", { id: "secrets" },
         el("caption", { class: "skip" }, "Secrets"),
         el("thead", {}, el("tr", {}, ["Name", "Schema", "Version", "Updated", "Labels"].map((h) => el("th", { scope: "col" }, h)))),
-        body)));
+        body)), more);
     search.focus();
   }
 
   async function secretView(name) {
-    const about = await api("GET", managerPath());
+    // The keys and the history are asked for at once.
+    const history = session.about.keeps_history ? historySection(name) : null;
+    // Its failure is reported where it is awaited, or not at all when the
+    // keys fail first.
+    if (history) history.catch(() => {});
     const info = await api("GET", secretPath(name) + "/keys");
     const rows = info.keys.map((key) => keyRow(name, key));
     const parts = [
@@ -235,7 +256,7 @@
       table("keys", "Keys of " + name, ["Key", "Value", "Actions"], rows),
     ];
     if (canWrite()) parts.push(...writeForms(name));
-    if (about.keeps_history) parts.push(await historySection(name));
+    if (history) parts.push(await history);
     show(name, ...parts);
     main.focus();
   }
