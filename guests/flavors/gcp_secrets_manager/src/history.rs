@@ -300,10 +300,7 @@ pub fn version_number(version: &Value) -> Option<u64> {
 
 /// The time in field `key` of `object`, in milliseconds.
 fn time_field(op: &str, object: &Value, key: &str) -> Result<u64, Error> {
-    object[key]
-        .as_str()
-        .and_then(millis)
-        .ok_or_else(|| errors::malformed(op, &format!("no usable {key}")))
+    flavor_kit::clock::time_field(errors::BACKEND, op, object, key)
 }
 
 /// RFC 3339 times and now, in milliseconds since the Unix epoch.
