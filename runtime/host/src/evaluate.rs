@@ -354,6 +354,12 @@ pub fn record(home: &Home, evaluation: &Evaluation) -> Result<()> {
     Ok(())
 }
 
+/// Whether [`record`] kept a report for the component with `digest`
+/// (without parsing it).
+pub fn is_recorded(home: &Home, digest: &str) -> Result<bool> {
+    Ok(home.db().meta(&recorded_key(digest))?.is_some())
+}
+
 /// The last report [`record`] kept for the component with `digest`, if any.
 pub fn recorded(home: &Home, digest: &str) -> Result<Option<serde_json::Value>> {
     let Some(encoded) = home.db().meta(&recorded_key(digest))? else {
@@ -392,7 +398,9 @@ mod tests {
         let (_dir, home) = home();
         let first = report(1, 10);
         assert_eq!(recorded(&home, &first.digest).unwrap(), None);
+        assert!(!is_recorded(&home, &first.digest).unwrap());
         record(&home, &first).unwrap();
+        assert!(is_recorded(&home, &first.digest).unwrap());
         let kept = recorded(&home, &first.digest).unwrap().unwrap();
         assert_eq!(kept["findings"].as_array().unwrap().len(), 1);
         record(&home, &report(3, 10)).unwrap();

@@ -88,7 +88,7 @@ pub(super) async fn list_flavors(auth: Authorized<ListFlavors>) -> Response {
         let flavors = home.flavors().list()?;
         let mut shown = Vec::with_capacity(flavors.len());
         for flavor in flavors {
-            let evaluated = crate::evaluate::recorded(home, &flavor.digest)?.is_some();
+            let evaluated = crate::evaluate::is_recorded(home, &flavor.digest)?;
             shown.push(view(flavor, evaluated));
         }
         Ok(listed("flavors", shown, |f| f))
