@@ -154,6 +154,16 @@ fn one_key_is_read_alone_audited_as_a_read_and_key_names_come_without_values() {
         (missing.status, missing.body["error"].as_str()),
         (404, Some("not-found"))
     );
+    // A key the caller chose is named clipped, not echoed whole.
+    let long = console.node.call(
+        "GET",
+        &format!("{path}?key={}", "k".repeat(5_000)),
+        Some(&console.read),
+        None,
+    );
+    assert_eq!(long.status, 404);
+    let said = long.body["message"].as_str().unwrap();
+    assert!(said.contains("has no key") && said.len() < 600, "{said}");
     // A misspelt parameter never answers every value.
     let misspelt = console.node.call(
         "GET",

@@ -235,7 +235,7 @@ fn labelled(mut response: Response, manager: Option<String>) -> Response {
 }
 
 /// A name a request gave, as a message shows it: clipped and escaped.
-fn shown(name: &str) -> String {
+pub(super) fn shown(name: &str) -> String {
     crate::text::escape(&crate::text::clip(
         name,
         crate::store::access::AUDIT_NAME_CHARS,

@@ -30,8 +30,8 @@ use super::{
 };
 use crate::error::{Error, ErrorKind, Result};
 use crate::managers::{LabelChange, Manager, SecretSummary, SecretUpdate};
+use crate::serve::auth::shown;
 use crate::serve::json::{Answer, LabelsBody, RollbackBody, SecretBody, UpdateBody};
-use crate::text::escape;
 
 /// A version as an entity tag: the number, quoted.
 fn etag(version: u64) -> HeaderValue {
@@ -97,8 +97,8 @@ pub(super) async fn get_secret(
             let Some(value) = secret.values().get(&key) else {
                 return Err(Error::not_found(format!(
                     "secret `{}` has no key `{}`",
-                    escape(&name),
-                    escape(&key)
+                    shown(&name),
+                    shown(&key)
                 )));
             };
             body["values"] = json!({ key: value });
